@@ -1,0 +1,25 @@
+/** P1 wakes someone now; P4 is a log line. */
+export type Severity = "P1" | "P2" | "P3" | "P4";
+export const SEVERITIES: readonly Severity[] = ["P1", "P2", "P3", "P4"];
+
+/** A built-in incident kind, or one an operator defined with a rule. */
+export type IncidentKind = string;
+
+/** Built-in kinds and the severity each gets unless config overrides it. */
+export const BUILTIN_KINDS = {
+  server_down: "P1",
+  db_disconnect: "P1",
+  pool_exhaustion: "P2",
+  memory_pressure: "P2",
+  high_latency: "P2",
+} as const satisfies Record<string, Severity>;
+export type BuiltinKind = keyof typeof BUILTIN_KINDS;
+
+/** What classification says broke, from one observation. */
+export interface Finding {
+  target: string;
+  kind: IncidentKind;
+  severity: Severity;
+  /** One line a person can read: what was seen. Sanitised, capped. */
+  evidence: string;
+}

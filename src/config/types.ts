@@ -1,0 +1,65 @@
+import type { Severity } from "../classify/types.js";
+import type { Condition } from "../classify/conditions.js";
+import type { Playbook } from "../playbooks/types.js";
+
+/** A kind from a registry with its validated params, e.g. `{ kind: "http", params: { url } }`. */
+export interface KindRef {
+  kind: string;
+  params: unknown;
+}
+
+/** Limits past which a target counts as under pressure. */
+export interface Thresholds {
+  /** Probe latency above this is `high_latency`. */
+  latencyMs: number;
+  /** Pool in use / size at or above this is `pool_exhaustion`. */
+  poolUtilization: number;
+  /** Memory in use / limit at or above this is `memory_pressure`. */
+  memoryUtilization: number;
+}
+
+/** One watched target with every default applied. */
+export interface Target {
+  name: string;
+  labels: Record<string, string>;
+  probe: KindRef;
+  service?: KindRef;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failing rounds before an incident opens. */
+  failureThreshold: number;
+  /** Consecutive healthy rounds before an incident resolves. */
+  successThreshold: number;
+  thresholds: Thresholds;
+  dependsOn: string[];
+}
+
+/** An operator's classification rule: when the condition holds, the finding is `kind`. */
+export interface Rule {
+  kind: string;
+  severity: Severity;
+  /** All must hold. */
+  when: Condition[];
+  /** Target name globs the rule applies to. */
+  targets: string[];
+}
+
+/** A validated, normalised config: what the rest of medic reads. */
+export interface Config {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Directory relative paths in the config resolve against. */
+  baseDir: string;
+  stateDir: string;
+  targets: Target[];
+  rules: Rule[];
+  /** Severity per incident kind, built-ins overridden by config. */
+  severities: Record<string, Severity>;
+  playbooks: Playbook[];
+  limits: {
+    /** Automatic playbook runs allowed per target per hour. */
+    runsPerHour: number;
+  };
+  /** Values that came from `${ENV}` or files: printed as [secret]. */
+  secrets: string[];
+}

@@ -1,0 +1,15 @@
+import type { StepKind } from "../types.js";
+import { serviceRestart, serviceStart, serviceStop } from "./service.js";
+import { execStep } from "./exec.js";
+import { httpStep } from "./http.js";
+import { waitStep } from "./wait.js";
+
+/** Every step kind, by the word used in playbooks (`- service.restart: {}`). One line per kind. */
+export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind>([
+  ["service.restart", serviceRestart],
+  ["service.start", serviceStart],
+  ["service.stop", serviceStop],
+  ["exec", execStep],
+  ["http", httpStep],
+  ["wait", waitStep],
+]);

@@ -1,0 +1,64 @@
+import type { z } from "zod";
+import type { Target } from "../config/types.js";
+import type { ServiceDriver } from "../services/types.js";
+import type { Renderer } from "./template.js";
+
+/** The outcome of one step, as recorded in the timeline. */
+export interface StepResult {
+  ok: boolean;
+  /** One line: what happened ("restarted pid 123 -> 456", "exit 1: permission denied"). */
+  detail: string;
+  durationMs?: number;
+}
+
+/** One step as written in a playbook: a step kind, its params, and the common fields. */
+export interface StepSpec {
+  kind: string;
+  params: unknown;
+  /** Shown in plans and timelines; defaults to the kind. */
+  name?: string;
+  timeoutMs: number;
+}
+
+/** A validated playbook. */
+export interface Playbook {
+  name: string;
+  /** Absolute path of the file it came from. */
+  file: string;
+  description?: string;
+  /** Incident kinds it handles. */
+  on: string[];
+  /** Target name globs it applies to. */
+  targets: string[];
+  /** Target labels that must all match. */
+  labels: Record<string, string>;
+  steps: StepSpec[];
+  verify: { withinMs: number };
+  onFailure: "escalate";
+}
+
+/** What a running step may use. */
+export interface StepContext {
+  target: Target;
+  /** The target's service, when it has one. */
+  service?: ServiceDriver;
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Resolves config-relative paths. */
+  baseDir: string;
+}
+
+/** One step kind: schema, how to render its templates, describe it, and run it. */
+export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
+  schema: S;
+  defaultTimeoutMs: number;
+  /** Safe to run again when a daemon restart interrupted it mid-way. */
+  idempotent: boolean;
+  /** Needs the target to have a service. */
+  needsService: boolean;
+  /** Fill templates; throws a TemplateError when a value is missing or unsafe. */
+  render(params: z.output<S>, r: Renderer): R;
+  /** One line for plans: what it would do, rendered. */
+  describe(rendered: R): string;
+  run(rendered: R, ctx: StepContext): Promise<StepResult>;
+}

@@ -1,0 +1,7 @@
+import type { ServiceKind } from "./types.js";
+import { processService } from "./process.js";
+
+/** Every service kind, by the word used in YAML (`service: { process: {...} }`). One line per kind. */
+export const serviceKinds: ReadonlyMap<string, ServiceKind> = new Map<string, ServiceKind>([
+  ["process", processService],
+]);

@@ -1,0 +1,25 @@
+import type { z } from "zod";
+import type { StepResult } from "../playbooks/types.js";
+
+/** The thing playbooks act on for a target: start, stop and restart it. */
+export interface ServiceDriver {
+  /** One line for plans and timelines, e.g. `process (pid file /run/web.pid)`. */
+  describe(): string;
+  start(signal: AbortSignal): Promise<StepResult>;
+  stop(signal: AbortSignal): Promise<StepResult>;
+  restart(signal: AbortSignal): Promise<StepResult>;
+}
+
+/** What a service needs besides its own params. */
+export interface ServiceContext {
+  target: string;
+  /** Resolves config-relative paths (pid files, cwd, log files). */
+  baseDir: string;
+}
+
+/** One service kind: its YAML schema and how to build a driver from validated params. */
+export interface ServiceKind<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  create(params: z.output<S>, ctx: ServiceContext): ServiceDriver;
+  describe(params: z.output<S>): string;
+}
