@@ -1,0 +1,74 @@
+import { readFile, readdir } from "node:fs/promises";
+
+/** What /proc says about one process. */
+export interface ProcInfo {
+  pid: number;
+  /** Single-letter state from /proc/PID/stat: R, S, D, T, Z (zombie), X (dead), ... */
+  state: string;
+  /** Resident set size in bytes. */
+  rssBytes: number;
+  ppid: number;
+}
+
+const PAGE_BYTES = 4096;
+
+/** /proc/PID/stat parsed, or undefined when there is no such process. */
+export async function readProc(pid: number): Promise<ProcInfo | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name sits in parentheses and may itself contain ") ": split after the last one.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return {
+    pid,
+    state: rest[0] ?? "?",
+    ppid: Number(rest[1]),
+    rssBytes: Number(rest[21]) * PAGE_BYTES,
+  };
+}
+
+/** A zombie or dead entry is a process that has exited; PID 1 here reaps orphans late. */
+export function isRunningState(state: string): boolean {
+  return state !== "Z" && state !== "X" && state !== "x";
+}
+
+/** True when the process exists and has not exited (a zombie counts as dead). */
+export async function isAlive(pid: number): Promise<boolean> {
+  const info = await readProc(pid);
+  return info !== undefined && isRunningState(info.state);
+}
+
+/** The command line of a process as argv, or undefined when it is gone. */
+export async function readCmdline(pid: number): Promise<string[] | undefined> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, "utf8");
+    return raw.split("\0").filter((s) => s.length > 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Pids of live processes whose space-joined command line matches `pattern`. */
+export async function findProcesses(pattern: RegExp, exceptPid = process.pid): Promise<number[]> {
+  const pids = (await readdir("/proc")).filter((d) => /^\d+$/.test(d)).map(Number);
+  const found: number[] = [];
+  for (const pid of pids) {
+    if (pid === exceptPid) continue;
+    const argv = await readCmdline(pid);
+    if (argv && argv.length > 0 && pattern.test(argv.join(" ")) && (await isAlive(pid))) found.push(pid);
+  }
+  return found;
+}
+
+/** The pid a pid file names, or undefined when the file is missing or not a pid. */
+export async function readPidFile(path: string): Promise<number | undefined> {
+  try {
+    const text = (await readFile(path, "utf8")).trim();
+    return /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
