@@ -1,0 +1,272 @@
+import { randomBytes } from "node:crypto";
+import { classify } from "./classify/classify.js";
+import type { Finding } from "./classify/types.js";
+import type { Config, Target } from "./config/types.js";
+import { logNotifier } from "./escalation/log.js";
+import type { Notifier, NotificationEvent } from "./escalation/types.js";
+import { lastRun } from "./incidents/fold.js";
+import { JournalStore } from "./incidents/journal.js";
+import { MemoryStore, type IncidentStore } from "./incidents/store.js";
+import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
+import { isActive, isOpen, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
+import { sleep } from "./lib/clock.js";
+import { describeError } from "./lib/errors.js";
+import { lockStateDir } from "./lib/lockfile.js";
+import type { Logger } from "./lib/log.js";
+import { planRemediation, renderPlan } from "./playbooks/plan.js";
+import { runPlaybook } from "./playbooks/run.js";
+import { probeKinds } from "./probes/registry.js";
+import { runProbe } from "./probes/run.js";
+import type { Observation, Probe } from "./probes/types.js";
+import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
+import { serviceKinds } from "./services/registry.js";
+import type { ServiceDriver } from "./services/types.js";
+
+/** How the daemon is wired; everything but config and log has a default. */
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** Reason and log everything, act on nothing, write nothing. */
+  dryRun?: boolean;
+  store?: IncidentStore;
+  notifiers?: Notifier[];
+  /** Called after each journal record is durable (the demo narrates from it). */
+  onRecord?: (record: JournalRecord) => void;
+}
+
+/** One target's live parts. */
+interface Watched {
+  target: Target;
+  probe: Probe;
+  service?: ServiceDriver;
+  track: TargetTrack;
+  schedule?: Schedule;
+}
+
+/** A round's result: what the probe saw and what classification made of it. */
+export interface Checked {
+  observation: Observation;
+  finding: Finding | undefined;
+}
+
+/** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
+const DRAIN_MS = 5_000;
+const ABORT_GRACE_MS = 3_000;
+const NOTIFY_TIMEOUT_MS = 5_000;
+
+/** Builds the probe and service driver of a target from the registries. */
+export function watchTarget(target: Target, baseDir: string): Omit<Watched, "track"> {
+  const probeKind = probeKinds.get(target.probe.kind)!;
+  const probe = probeKind.create(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir });
+  const serviceKind = target.service && serviceKinds.get(target.service.kind);
+  const service = serviceKind?.create(target.service!.params, { target: target.name, baseDir });
+  return { target, probe, service };
+}
+
+/** One probe round of a target, classified. Never throws. */
+export async function checkTarget(config: Config, w: Pick<Watched, "target" | "probe">, signal?: AbortSignal): Promise<Checked> {
+  const observation = await runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal });
+  return { observation, finding: classify(observation, w.target, config.rules, config.severities) };
+}
+
+/** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
+export class Daemon {
+  readonly store: IncidentStore;
+  private readonly config: Config;
+  private readonly log: Logger;
+  private readonly dryRun: boolean;
+  private readonly notifiers: Notifier[];
+  private readonly watched = new Map<string, Watched>();
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly drain = new AbortController();
+  private readonly abort = new AbortController();
+  private unlock: (() => void) | undefined;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.config = opts.config;
+    this.log = opts.log;
+    this.dryRun = opts.dryRun ?? false;
+    this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
+    this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
+    for (const target of this.config.targets) {
+      this.watched.set(target.name, { ...watchTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 } });
+    }
+  }
+
+  /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
+  async start(): Promise<void> {
+    if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir);
+    this.resumeInFlight();
+    for (const w of this.watched.values()) {
+      w.schedule = every(w.target.intervalMs, phaseFor(w.target.name, w.target.intervalMs), () => this.round(w));
+    }
+    this.log.info({ targets: this.watched.size, dryRun: this.dryRun, stateDir: this.config.stateDir }, "medic started");
+  }
+
+  /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */
+  async stop(): Promise<void> {
+    this.drain.abort(new Error("medic is stopping"));
+    const schedules = Promise.all([...this.watched.values()].map((w) => w.schedule?.stop()));
+    if (!(await settles([...this.inflight], DRAIN_MS))) {
+      this.log.warn({ inflight: this.inflight.size }, "cutting off in-flight playbooks");
+      this.abort.abort(new Error("medic is stopping"));
+      await settles([...this.inflight], ABORT_GRACE_MS);
+    }
+    this.abort.abort(new Error("medic is stopping"));
+    await settles([schedules], ABORT_GRACE_MS);
+    this.store.close();
+    this.unlock?.();
+    this.log.info({}, "medic stopped");
+  }
+
+  /** The target's incidents that are not resolved. */
+  openIncidents(target: string): Incident[] {
+    return [...this.store.incidents().values()].filter((i) => i.target === target && isOpen(i));
+  }
+
+  private async round(w: Watched): Promise<void> {
+    if (this.drain.signal.aborted) return;
+    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal);
+    if (this.drain.signal.aborted) return;
+    this.log.debug({ target: w.target.name, ok: observation.ok, latencyMs: observation.latencyMs, kind: finding?.kind }, "probe round");
+    const { track, decisions } = trackRound({
+      track: w.track,
+      finding,
+      open: this.openIncidents(w.target.name),
+      failureThreshold: w.target.failureThreshold,
+      successThreshold: w.target.successThreshold,
+      now: Date.now(),
+    });
+    w.track = track;
+    for (const decision of decisions) this.decide(w, decision);
+  }
+
+  private decide(w: Watched, d: Decision): void {
+    switch (d.type) {
+      case "open": {
+        const id = randomBytes(4).toString("hex");
+        const { kind, severity, evidence } = d.finding;
+        this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }) });
+        this.log.warn({ incident: id, target: w.target.name, kind, severity, evidence }, "incident opened");
+        this.spawn(this.remediate(id));
+        return;
+      }
+      case "repeat": {
+        if (d.journal) this.append(d.incident, { type: "observed", evidence: d.evidence, occurrences: d.occurrences });
+        else {
+          const incident = this.store.incidents().get(d.incident);
+          if (incident) incident.occurrences = d.occurrences;
+        }
+        return;
+      }
+      case "resolve": {
+        this.append(d.incident, { type: "resolved", reason: d.reason });
+        this.log.info({ incident: d.incident, target: w.target.name, reason: d.reason }, "incident resolved");
+        this.notify("resolved", d.incident, d.reason);
+        return;
+      }
+    }
+  }
+
+  /** Plans and runs the playbook for an incident; `resume` continues a run a previous daemon started. */
+  private async remediate(id: string, resume = false): Promise<void> {
+    const incident = this.store.incidents().get(id)!;
+    const w = this.watched.get(incident.target);
+    if (!w) return this.escalate(id, `target ${incident.target} is no longer in the config`);
+    const recentRunsAt = resume ? [] : this.runStarts(incident.target);
+    const plan = planRemediation({
+      incident, target: w.target, playbooks: this.config.playbooks, recentRunsAt,
+      runsPerHour: this.config.limits.runsPerHour, now: Date.now(),
+    });
+    if (plan.action === "escalate") return this.escalate(id, plan.reason);
+    if (this.dryRun) {
+      const lines = renderPlan(plan);
+      this.append(id, { type: "note", message: `dry run: would run ${lines.join("\n")}` });
+      this.log.info({ incident: id, target: w.target.name, plan: lines }, "dry run: would run playbook");
+      return;
+    }
+
+    const previous = resume ? lastRun(incident) : undefined;
+    if (previous && (previous.playbook !== plan.playbook.name || previous.steps.length !== plan.steps.length)) {
+      return this.escalate(id, `playbook ${previous.playbook} changed while its run was in flight; not resuming it`);
+    }
+    const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
+    if (!previous) {
+      const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
+      this.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps });
+    }
+    this.log.info({ incident: id, target: w.target.name, playbook: plan.playbook.name, resume }, "running playbook");
+
+    const result = await runPlaybook({
+      record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
+      target: w.target, service: w.service, baseDir: this.config.baseDir,
+      check: (signal) => checkTarget(this.config, w, signal).then((c) => c.finding),
+      signal: this.abort.signal, stop: this.drain.signal, resume: previous,
+    });
+    if (result.outcome === "failed") return this.escalate(id, result.reason);
+    if (result.outcome === "abandoned") {
+      this.log.warn({ incident: id, target: w.target.name }, "playbook left unfinished; the next start resumes it");
+      return;
+    }
+    w.track = { failStreak: 0, okStreak: 0 };
+    this.log.info({ incident: id, target: w.target.name }, "incident resolved: recovery verified");
+    this.notify("resolved", id, "recovery verified");
+  }
+
+  private escalate(id: string, reason: string): void {
+    this.append(id, { type: "escalated", reason });
+    this.log.warn({ incident: id, reason }, "incident escalated");
+    this.notify("escalated", id, reason);
+  }
+
+  private resumeInFlight(): void {
+    for (const incident of this.store.incidents().values()) {
+      if (!isActive(incident)) continue;
+      this.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
+      this.spawn(this.remediate(incident.id, true));
+    }
+  }
+
+  private runStarts(target: string): number[] {
+    const starts: number[] = [];
+    for (const i of this.store.incidents().values()) if (i.target === target) for (const r of i.runs) starts.push(r.startedAt);
+    return starts;
+  }
+
+  private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {
+    const record = this.store.append(id, event, at);
+    this.opts.onRecord?.(record);
+    return record;
+  }
+
+  private notify(event: NotificationEvent, id: string, reason: string): void {
+    const incident = this.store.incidents().get(id);
+    if (!incident || this.dryRun) {
+      if (incident) this.log.info({ incident: id, event, notifiers: this.notifiers.map((n) => n.name) }, "dry run: would notify");
+      return;
+    }
+    for (const notifier of this.notifiers) {
+      const sent = notifier.send({ event, incident, reason }, AbortSignal.timeout(NOTIFY_TIMEOUT_MS)).catch((err) => {
+        this.log.error({ incident: id, notifier: notifier.name, err: describeError(err) }, "notification failed");
+      });
+      this.spawn(sent);
+    }
+  }
+
+  private spawn(task: Promise<void>): void {
+    const tracked = task.catch((err) => this.log.error({ err: describeError(err) }, "internal error in a background task"));
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+  }
+}
+
+/** True when every promise settled within `ms`. */
+async function settles(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  const timeout = new AbortController();
+  const done = Promise.allSettled(promises).then(() => true);
+  const late = sleep(ms, timeout.signal).then(() => false, () => true);
+  const result = await Promise.race([done, late]);
+  timeout.abort();
+  return result;
+}

@@ -1,0 +1,78 @@
+import type { Incident, JournalRecord, RunRecord } from "./types.js";
+
+/** Applies one journal record to the incidents it belongs to. Pure: the map is updated in place and returned. */
+export function applyRecord(incidents: Map<string, Incident>, record: JournalRecord): Map<string, Incident> {
+  if (record.type === "opened") {
+    incidents.set(record.incident, {
+      id: record.incident,
+      target: record.target,
+      kind: record.kind,
+      severity: record.severity,
+      state: "open",
+      openedAt: record.at,
+      updatedAt: record.at,
+      evidence: record.evidence,
+      occurrences: 1,
+      runs: [],
+      timeline: [record],
+      dryRun: record.dryRun === true,
+    });
+    return incidents;
+  }
+  const incident = incidents.get(record.incident);
+  if (!incident) return incidents; // a record for an incident whose opening was lost: nothing to attach it to
+  incident.timeline.push(record);
+  incident.updatedAt = record.at;
+  const run = lastRun(incident);
+  switch (record.type) {
+    case "observed":
+      incident.evidence = record.evidence;
+      incident.occurrences = record.occurrences;
+      break;
+    case "playbook_started":
+      incident.state = "remediating";
+      incident.runs.push({
+        runId: record.runId,
+        playbook: record.playbook,
+        startedAt: record.at,
+        steps: record.steps.map((s) => ({ ...s, status: "pending" })),
+      });
+      break;
+    case "step_started": {
+      const step = run?.runId === record.runId ? run.steps[record.index] : undefined;
+      if (step) step.status = "running";
+      break;
+    }
+    case "step_finished": {
+      const step = run?.runId === record.runId ? run.steps[record.index] : undefined;
+      if (step) Object.assign(step, { status: record.outcome, detail: record.detail, durationMs: record.durationMs });
+      break;
+    }
+    case "verifying":
+      incident.state = "verifying";
+      if (run?.runId === record.runId) run.verify = { startedAt: record.at, withinMs: record.withinMs };
+      break;
+    case "escalated":
+      incident.state = "escalated";
+      break;
+    case "resolved":
+      incident.state = "resolved";
+      incident.resolvedAt = record.at;
+      break;
+    case "note":
+      break;
+  }
+  return incidents;
+}
+
+/** The incidents a list of journal records describes. */
+export function foldRecords(records: Iterable<JournalRecord>): Map<string, Incident> {
+  const incidents = new Map<string, Incident>();
+  for (const record of records) applyRecord(incidents, record);
+  return incidents;
+}
+
+/** The most recent playbook run of an incident. */
+export function lastRun(incident: Incident): RunRecord | undefined {
+  return incident.runs[incident.runs.length - 1];
+}

@@ -1,0 +1,34 @@
+import { applyRecord } from "./fold.js";
+import type { Incident, IncidentEvent, JournalRecord } from "./types.js";
+
+/** Where incidents live. Records are durable before `append` returns; `incidents` is their fold. */
+export interface IncidentStore {
+  append(incident: string, event: IncidentEvent, at: number): JournalRecord;
+  incidents(): ReadonlyMap<string, Incident>;
+  close(): void;
+}
+
+/** Folds appended records into incidents; subclasses decide where records are kept. */
+export abstract class FoldingStore implements IncidentStore {
+  protected readonly folded = new Map<string, Incident>();
+
+  append(incident: string, event: IncidentEvent, at: number): JournalRecord {
+    const record = { ...event, at, incident } as JournalRecord;
+    this.persist(record);
+    applyRecord(this.folded, record);
+    return record;
+  }
+
+  incidents(): ReadonlyMap<string, Incident> {
+    return this.folded;
+  }
+
+  close(): void {}
+
+  protected abstract persist(record: JournalRecord): void;
+}
+
+/** Keeps records in memory only: what a dry run uses, so that it writes nothing. */
+export class MemoryStore extends FoldingStore {
+  protected persist(): void {}
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import type { Finding } from "../classify/types.js";
+import { foldRecords } from "./fold.js";
+import { OBSERVED_EVERY_MS, trackRound, type TargetTrack } from "./track.js";
+import type { Incident, JournalRecord } from "./types.js";
+
+const down: Finding = { target: "web", kind: "server_down", severity: "P1", evidence: "connection refused" };
+const slow: Finding = { target: "web", kind: "high_latency", severity: "P2", evidence: "latency 3000ms over 2000ms" };
+const fresh: TargetTrack = { failStreak: 0, okStreak: 0 };
+
+function incident(records: Omit<JournalRecord, "incident">[]): Incident {
+  return foldRecords(records.map((r) => ({ ...r, incident: "i1" }) as JournalRecord)).get("i1")!;
+}
+const opened = (at = 0) => ({ type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "connection refused", at }) as const;
+
+function rounds(findings: (Finding | undefined)[], open: Incident[] = [], f = 3, s = 2) {
+  let track = fresh;
+  return findings.map((finding, i) => {
+    const r = trackRound({ track, finding, open, failureThreshold: f, successThreshold: s, now: i * 1000 });
+    track = r.track;
+    return r.decisions;
+  });
+}
+
+describe("trackRound", () => {
+  it("opens only after failureThreshold consecutive failing rounds", () => {
+    expect(rounds([down, down, down]).map((d) => d.map((x) => x.type))).toEqual([[], [], ["open"]]);
+    expect(rounds([down, down, undefined, down, down]).flat()).toEqual([]);
+  });
+
+  it("counts failing rounds of any kind and opens with the latest kind", () => {
+    const last = rounds([down, slow, slow]).at(-1)!;
+    expect(last).toEqual([{ type: "open", finding: slow }]);
+  });
+
+  it("merges repeats into the open incident of the same kind", () => {
+    const open = incident([opened()]);
+    const d = trackRound({ track: { failStreak: 5, okStreak: 0 }, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now: 5000 });
+    expect(d.decisions).toEqual([{ type: "repeat", incident: "i1", evidence: down.evidence, occurrences: 2, journal: false }]);
+  });
+
+  it("journals a repeat when the evidence changed and the last entry is old enough", () => {
+    const open = incident([opened()]);
+    const other = { ...down, evidence: "HTTP 503" };
+    const early = trackRound({ track: fresh, finding: other, open: [open], failureThreshold: 3, successThreshold: 2, now: 1000 });
+    const late = trackRound({ track: fresh, finding: other, open: [open], failureThreshold: 3, successThreshold: 2, now: OBSERVED_EVERY_MS });
+    expect(early.decisions[0]).toMatchObject({ journal: false });
+    expect(late.decisions[0]).toMatchObject({ journal: true, evidence: "HTTP 503" });
+  });
+
+  it("opens a second incident for another kind on the same target", () => {
+    const open = incident([opened()]);
+    expect(rounds([slow, slow, slow], [open]).at(-1)).toEqual([{ type: "open", finding: slow }]);
+  });
+
+  it("opens nothing new while a playbook acts on the target", () => {
+    const busy = incident([opened(), { type: "playbook_started", runId: "r1", playbook: "p", steps: [], at: 1 }]);
+    expect(rounds([slow, slow, slow, slow], [busy]).flat()).toEqual([]);
+  });
+
+  it("resolves open and escalated incidents after successThreshold healthy rounds, not remediating ones", () => {
+    const open = incident([opened()]);
+    expect(rounds([undefined, undefined], [open]).map((d) => d.map((x) => x.type))).toEqual([[], ["resolve"]]);
+    const escalated = incident([opened(), { type: "escalated", reason: "x", at: 1 }]);
+    expect(rounds([undefined, undefined], [escalated]).flat()).toHaveLength(1);
+    const busy = incident([opened(), { type: "playbook_started", runId: "r1", playbook: "p", steps: [], at: 1 }]);
+    expect(rounds([undefined, undefined, undefined], [busy]).flat()).toEqual([]);
+  });
+});

@@ -1,0 +1,75 @@
+import type { Finding } from "../classify/types.js";
+import { isActive, isOpen, type Incident } from "./types.js";
+
+/** Per-target debounce counters, kept in memory. */
+export interface TargetTrack {
+  failStreak: number;
+  okStreak: number;
+}
+
+/** What the tracker decided about one round; the daemon journals and acts on it. */
+export type Decision =
+  | { type: "open"; finding: Finding }
+  /** A repeat of an open incident; `journal` says whether it is worth a journal line. */
+  | { type: "repeat"; incident: string; evidence: string; occurrences: number; journal: boolean }
+  | { type: "resolve"; incident: string; reason: string };
+
+/** Inputs of one round for one target. */
+export interface TrackInput {
+  track: TargetTrack;
+  /** undefined: the round was healthy. */
+  finding: Finding | undefined;
+  /** The target's incidents that are not resolved. */
+  open: readonly Incident[];
+  failureThreshold: number;
+  successThreshold: number;
+  now: number;
+}
+
+/** Repeats of an open incident are journaled at most this often (the count is kept regardless). */
+export const OBSERVED_EVERY_MS = 60_000;
+
+/**
+ * Debounce one round into decisions. An incident opens after `failureThreshold` consecutive
+ * failing rounds (of any kind: a target that flips between refused and slow is still broken),
+ * with the kind of the latest finding; one open incident per target and kind, repeats merge into
+ * it. Healthy for `successThreshold` rounds resolves every open incident that no playbook is
+ * acting on (a running playbook resolves its own incident through verification).
+ */
+export function trackRound(input: TrackInput): { track: TargetTrack; decisions: Decision[] } {
+  const { finding, open, now } = input;
+  const live = open.filter(isOpen);
+  if (!finding) {
+    const track = { failStreak: 0, okStreak: input.track.okStreak + 1 };
+    if (track.okStreak < input.successThreshold) return { track, decisions: [] };
+    const decisions: Decision[] = live
+      .filter((i) => !isActive(i))
+      .map((i) => ({ type: "resolve", incident: i.id, reason: `healthy for ${track.okStreak} rounds` }));
+    return { track, decisions };
+  }
+
+  const track = { failStreak: input.track.failStreak + 1, okStreak: 0 };
+  const same = live.find((i) => i.kind === finding.kind);
+  if (same) {
+    const occurrences = same.occurrences + 1;
+    const last = lastObservedAt(same);
+    const journal = finding.evidence !== same.evidence && now - last >= OBSERVED_EVERY_MS;
+    return {
+      track,
+      decisions: [{ type: "repeat", incident: same.id, evidence: finding.evidence, occurrences, journal }],
+    };
+  }
+  // While a playbook acts on the target, what it breaks on the way (a restart refuses connections)
+  // belongs to that incident, not to a new one.
+  if (live.some(isActive)) return { track, decisions: [] };
+  if (track.failStreak < input.failureThreshold) return { track, decisions: [] };
+  return { track, decisions: [{ type: "open", finding }] };
+}
+
+function lastObservedAt(incident: Incident): number {
+  for (let i = incident.timeline.length - 1; i >= 0; i--) {
+    const r = incident.timeline[i]!;
+    if (r.type === "observed" || r.type === "opened") return r.at;
+  }
+  return incident.openedAt;
+}

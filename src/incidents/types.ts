@@ -1,0 +1,69 @@
+import type { Severity } from "../classify/types.js";
+
+/** Where an incident is in its life. Resolved is final; escalated waits for a human or for recovery. */
+export type IncidentState = "open" | "remediating" | "verifying" | "resolved" | "escalated";
+
+/** A step as planned, recorded when its playbook run starts. */
+export interface PlannedStep {
+  name: string;
+  kind: string;
+  /** What it does, rendered: "restart process [node web.js]". */
+  description: string;
+}
+
+/** Everything that can happen to an incident; the journal is a list of these. */
+export type IncidentEvent =
+  | { type: "opened"; target: string; kind: string; severity: Severity; evidence: string; dryRun?: boolean }
+  | { type: "observed"; evidence: string; occurrences: number }
+  | { type: "playbook_started"; runId: string; playbook: string; steps: PlannedStep[] }
+  | { type: "step_started"; runId: string; index: number }
+  | { type: "step_finished"; runId: string; index: number; outcome: StepOutcome; detail: string; durationMs: number }
+  | { type: "verifying"; runId: string; withinMs: number }
+  | { type: "escalated"; reason: string }
+  | { type: "resolved"; reason: string }
+  | { type: "note"; message: string };
+
+/** ok/failed: the step ran to an end; abandoned: it was cut off (shutdown or crash) and may or may not have acted. */
+export type StepOutcome = "ok" | "failed" | "abandoned";
+
+/** One journal line. */
+export type JournalRecord = IncidentEvent & { at: number; incident: string };
+
+/** A playbook run as folded from the journal. */
+export interface RunRecord {
+  runId: string;
+  playbook: string;
+  startedAt: number;
+  steps: (PlannedStep & { status: "pending" | "running" | StepOutcome; detail?: string; durationMs?: number })[];
+  verify?: { startedAt: number; withinMs: number };
+}
+
+/** An incident, folded from its journal records. */
+export interface Incident {
+  id: string;
+  target: string;
+  kind: string;
+  severity: Severity;
+  state: IncidentState;
+  openedAt: number;
+  updatedAt: number;
+  resolvedAt?: number;
+  /** Latest evidence seen. */
+  evidence: string;
+  /** Failing rounds seen while open. */
+  occurrences: number;
+  runs: RunRecord[];
+  /** Every record of this incident, oldest first. */
+  timeline: JournalRecord[];
+  dryRun: boolean;
+}
+
+/** Still needs attention: not resolved. */
+export function isOpen(incident: Incident): boolean {
+  return incident.state !== "resolved";
+}
+
+/** A playbook is acting on it right now. */
+export function isActive(incident: Incident): boolean {
+  return incident.state === "remediating" || incident.state === "verifying";
+}

@@ -1,0 +1,89 @@
+import type { Target } from "../config/types.js";
+import { describeError } from "../lib/errors.js";
+import { formatDuration } from "../lib/duration.js";
+import { stepKinds } from "./steps/registry.js";
+import { buildTemplateVars, createRenderer } from "./template.js";
+import { matchPlaybook } from "./match.js";
+import type { Playbook, StepKind } from "./types.js";
+
+/** A step with its templates filled in, ready to run or to print. */
+export interface RenderedStep {
+  index: number;
+  name: string;
+  kind: string;
+  step: StepKind;
+  rendered: unknown;
+  description: string;
+  timeoutMs: number;
+}
+
+/** What remediation would do: run a playbook, or hand the incident to humans and why. */
+export type Plan =
+  | { action: "run"; playbook: Playbook; steps: RenderedStep[]; verifyWithinMs: number }
+  | { action: "escalate"; reason: string; playbook?: Playbook };
+
+/** The incident facts a plan may use. */
+export interface PlanIncident {
+  id: string;
+  kind: string;
+  severity: string;
+  target: string;
+  evidence: string;
+}
+
+/** Inputs of planning; all plain data, so `medic plan` and the daemon decide the same way. */
+export interface PlanInput {
+  incident: PlanIncident;
+  target: Target;
+  playbooks: readonly Playbook[];
+  /** Start times of playbook runs on this target (any incident). */
+  recentRunsAt: readonly number[];
+  runsPerHour: number;
+  now: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Decides what remediation does for an incident. Pure: touches nothing. */
+export function planRemediation(input: PlanInput): Plan {
+  const { incident, target } = input;
+  const playbook = matchPlaybook(input.playbooks, target, incident.kind);
+  if (!playbook) return { action: "escalate", reason: `no playbook handles ${incident.kind} on ${target.name}` };
+
+  const inWindow = input.recentRunsAt.filter((at) => input.now - at < HOUR_MS).sort((a, b) => a - b);
+  if (inWindow.length >= input.runsPerHour) {
+    const freeAt = new Date(inWindow[inWindow.length - input.runsPerHour]! + HOUR_MS).toISOString();
+    return {
+      action: "escalate",
+      playbook,
+      reason: `${inWindow.length} playbook runs on ${target.name} in the last hour (limit ${input.runsPerHour}); no automatic action until ${freeAt}`,
+    };
+  }
+
+  const renderer = createRenderer(buildTemplateVars(target, incident));
+  const steps: RenderedStep[] = [];
+  for (const [index, spec] of playbook.steps.entries()) {
+    const step = stepKinds.get(spec.kind);
+    const label = `step ${index + 1} (${spec.name ?? spec.kind}) of playbook ${playbook.name}`;
+    if (!step) return { action: "escalate", playbook, reason: `${label}: unknown step kind ${spec.kind}` };
+    if (step.needsService && !target.service) {
+      return { action: "escalate", playbook, reason: `${label} acts on a service, but ${target.name} has none configured` };
+    }
+    try {
+      const rendered = step.render(spec.params, renderer);
+      steps.push({ index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered, description: step.describe(rendered), timeoutMs: spec.timeoutMs });
+    } catch (err) {
+      return { action: "escalate", playbook, reason: `${label}: ${describeError(err)}` };
+    }
+  }
+  return { action: "run", playbook, steps, verifyWithinMs: playbook.verify.withinMs };
+}
+
+/** The plan as lines a person reads (`medic plan`, dry-run logs). */
+export function renderPlan(plan: Plan): string[] {
+  if (plan.action === "escalate") return [`escalate: ${plan.reason}`];
+  const lines = [`playbook ${plan.playbook.name} (${plan.playbook.file})`];
+  for (const s of plan.steps) lines.push(`  ${s.index + 1}. ${s.name}: ${s.description}  [timeout ${formatDuration(s.timeoutMs)}]`);
+  lines.push(`  then verify: healthy within ${formatDuration(plan.verifyWithinMs)}, else ${plan.playbook.onFailure}`);
+  return lines;
+}

@@ -1,0 +1,103 @@
+import type { Target } from "../config/types.js";
+import type { IncidentEvent, RunRecord } from "../incidents/types.js";
+import { formatDuration } from "../lib/duration.js";
+import { describeError } from "../lib/errors.js";
+import type { ServiceDriver } from "../services/types.js";
+import type { RenderedStep } from "./plan.js";
+import type { StepResult } from "./types.js";
+import { verifyRecovery, type Check } from "./verify.js";
+
+/** How a playbook run ended: recovered, failed (escalate), or cut off by shutdown (resume later). */
+export type RunOutcome = { outcome: "recovered" } | { outcome: "failed"; reason: string } | { outcome: "abandoned" };
+
+/** Everything one playbook run needs. */
+export interface RunContext {
+  /** Journals an event of this incident durably (before the action it announces). */
+  record: (event: IncidentEvent) => void;
+  runId: string;
+  steps: readonly RenderedStep[];
+  verifyWithinMs: number;
+  target: Target;
+  service?: ServiceDriver;
+  baseDir: string;
+  check: Check;
+  /** Aborted when the daemon starts to stop: no further step or verification starts. */
+  stop: AbortSignal;
+  /** Aborted when the daemon gives up waiting: in-flight steps are cut off and recorded as abandoned. */
+  signal: AbortSignal;
+  /** Set when resuming a run a previous daemon started: steps it recorded as done are not run again. */
+  resume?: RunRecord;
+}
+
+/**
+ * Runs the steps in order, each journaled before it starts and after it ends, then verifies.
+ * A step the journal records as done is never run twice; a step cut off mid-way is run again
+ * only when its kind is idempotent.
+ */
+export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
+  const { runId } = ctx;
+  const skipSteps = ctx.resume?.verify !== undefined;
+  for (const step of skipSteps ? [] : ctx.steps) {
+    const prior = ctx.resume?.steps[step.index]?.status;
+    if (prior === "ok") continue;
+    if (prior === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed` };
+    if ((prior === "running" || prior === "abandoned") && !step.step.idempotent) {
+      const detail = "interrupted by a daemon stop; not safe to run again";
+      if (prior === "running") ctx.record({ type: "step_finished", runId, index: step.index, outcome: "abandoned", detail, durationMs: 0 });
+      return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) was ${detail}` };
+    }
+    if (ctx.stop.aborted) return { outcome: "abandoned" };
+
+    ctx.record({ type: "step_started", runId, index: step.index });
+    const started = performance.now();
+    const result = await runStep(ctx, step);
+    const durationMs = Math.round(result.durationMs ?? performance.now() - started);
+    const outcome = ctx.signal.aborted && !result.ok ? "abandoned" : result.ok ? "ok" : "failed";
+    ctx.record({ type: "step_finished", runId, index: step.index, outcome, detail: result.detail, durationMs });
+    if (outcome === "abandoned") return { outcome: "abandoned" };
+    if (outcome === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed: ${result.detail}` };
+  }
+
+  if (ctx.stop.aborted) return { outcome: "abandoned" };
+  ctx.record({ type: "verifying", runId, withinMs: ctx.verifyWithinMs });
+  // Verification touches nothing, so it stops as soon as the daemon does; a restart verifies again.
+  const verdict = await verifyRecovery(ctx.check, {
+    withinMs: ctx.verifyWithinMs,
+    successThreshold: ctx.target.successThreshold,
+    intervalMs: Math.min(ctx.target.intervalMs, 1000),
+    signal: ctx.stop,
+  });
+  if (ctx.stop.aborted) return { outcome: "abandoned" };
+  if (!verdict.ok) return { outcome: "failed", reason: `verification: ${verdict.detail}` };
+  ctx.record({ type: "resolved", reason: `verified: ${verdict.detail}` });
+  return { outcome: "recovered" };
+}
+
+/** A step that ignores its signal still ends this long after its timeout or an abort. */
+const STEP_GRACE_MS = 2000;
+
+async function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(step.timeoutMs)]);
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<StepResult>((resolve) => {
+    const give = () => {
+      timer = setTimeout(() => resolve({ ok: false, detail: `did not stop within ${formatDuration(step.timeoutMs)}` }), STEP_GRACE_MS);
+    };
+    if (signal.aborted) give();
+    else signal.addEventListener("abort", give, { once: true });
+  });
+  try {
+    const run = step.step.run(step.rendered, {
+      target: ctx.target,
+      service: ctx.service,
+      signal,
+      timeoutMs: step.timeoutMs,
+      baseDir: ctx.baseDir,
+    });
+    return await Promise.race([run, stuck]);
+  } catch (err) {
+    return { ok: false, detail: `step crashed: ${describeError(err)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,56 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { every, phaseFor } from "./scheduler.js";
+
+beforeEach(() => vi.useFakeTimers({ now: 0 }));
+afterEach(() => vi.useRealTimers());
+
+describe("every", () => {
+  it("ticks at phase + k * interval", async () => {
+    const starts: number[] = [];
+    const s = every(1000, 250, async (at) => void starts.push(at));
+    await vi.advanceTimersByTimeAsync(3300);
+    expect(starts).toEqual([250, 1250, 2250, 3250]);
+    await s.stop();
+  });
+
+  it("never overlaps a slow round and skips the slots it missed", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    const starts: number[] = [];
+    const s = every(1000, 0, async (at) => {
+      starts.push(at);
+      maxRunning = Math.max(maxRunning, ++running);
+      await new Promise((r) => setTimeout(r, 2500));
+      running--;
+    });
+    await vi.advanceTimersByTimeAsync(6100);
+    expect(maxRunning).toBe(1);
+    expect(starts).toEqual([0, 3000, 6000]);
+    await vi.advanceTimersByTimeAsync(2500);
+    await s.stop();
+  });
+
+  it("keeps going after a failing round and stops for good", async () => {
+    let n = 0;
+    const s = every(100, 0, async () => {
+      n++;
+      throw new Error("boom");
+    });
+    await vi.advanceTimersByTimeAsync(350);
+    await s.stop();
+    const seen = n;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(seen).toBe(4);
+    expect(n).toBe(seen);
+  });
+});
+
+describe("phaseFor", () => {
+  it("is stable and inside the interval", () => {
+    expect(phaseFor("orders-api", 10_000)).toBe(phaseFor("orders-api", 10_000));
+    const phases = Array.from({ length: 200 }, (_, i) => phaseFor(`t${i}`, 10_000));
+    expect(Math.min(...phases)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...phases)).toBeLessThan(10_000);
+    expect(new Set(phases).size).toBeGreaterThan(150);
+  });
+});

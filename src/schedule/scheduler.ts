@@ -1,0 +1,53 @@
+/** A target's recurring probe: fixed-rate ticks at `phaseMs + k * intervalMs`, never overlapping. */
+export interface Schedule {
+  /** Stops future ticks and resolves once a round in progress has finished. */
+  stop(): Promise<void>;
+}
+
+/** What a tick is told: when it was meant to start (drift = actual start - intendedAt). */
+export type Tick = (intendedAt: number) => Promise<void>;
+
+/**
+ * Runs `tick` every `intervalMs`, starting `phaseMs` from now. A self-rescheduling timer, not
+ * cron: millisecond resolution, and a round that overruns its slot skips the missed slots instead
+ * of piling up or running twice at once.
+ */
+export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule {
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let next = Date.now() + phaseMs;
+
+  const arm = (): void => {
+    timer = setTimeout(fire, Math.max(0, next - Date.now()));
+  };
+  const fire = (): void => {
+    const intendedAt = next;
+    running = tick(intendedAt)
+      .catch(() => {}) // a tick reports its own failures; the schedule must go on
+      .finally(() => {
+        running = undefined;
+        if (stopped) return;
+        const now = Date.now();
+        next = intendedAt + intervalMs;
+        if (next <= now) next += Math.ceil((now - next + 1) / intervalMs) * intervalMs;
+        arm();
+      });
+  };
+  arm();
+
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/** A stable offset in [0, intervalMs) per name, so many targets spread over the interval. */
+export function phaseFor(name: string, intervalMs: number): number {
+  let hash = 2166136261;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
+  return (hash >>> 0) % Math.max(1, intervalMs);
+}
