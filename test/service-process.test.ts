@@ -1,0 +1,180 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { processService } from "../src/services/process.js";
+import { serviceRestart } from "../src/playbooks/steps/service.js";
+import { isAlive } from "../src/lib/proc.js";
+import { killLeftovers, stepContext, waitGone } from "./fixtures/steps-context.js";
+
+const NODE = process.execPath;
+const FIXTURE = fileURLToPath(new URL("./fixtures/steps-service-server.mjs", import.meta.url));
+
+let dir: string;
+const pids = new Set<number>();
+const never = () => new AbortController().signal;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "medic-service-process-"));
+});
+afterAll(async () => {
+  await killLeftovers(pids, /steps-service-server|process\.exit/);
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A driver for the fixture server, with its own pid, port and log files under `name`. */
+function fixtureService(name: string, extra: Record<string, unknown> = {}) {
+  const portFile = join(dir, `${name}.port`);
+  const params = processService.schema.parse({
+    start: [NODE, FIXTURE], pidFile: `run/${name}.pid`, logFile: `log/${name}.log`,
+    env: { PORT_FILE: portFile }, stopTimeout: "5s", ...extra,
+  });
+  return { driver: processService.create(params, { target: name, baseDir: dir }), portFile, pidFile: join(dir, "run", `${name}.pid`), logFile: join(dir, "log", `${name}.log`) };
+}
+
+/** Waits until the fixture with `pid` reports its port, then asks it over HTTP who it is. */
+async function ask(portFile: string, pid: number): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const [who, port] = (await readFile(portFile, "utf8").catch(() => "")).split(" ");
+    if (Number(who) === pid) return httpGet(`http://127.0.0.1:${port}/`);
+    if (Date.now() > deadline) throw new Error(`pid ${pid} never reported a port`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString()));
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+async function pidIn(file: string): Promise<number> {
+  const pid = Number((await readFile(file, "utf8")).trim());
+  pids.add(pid);
+  return pid;
+}
+
+describe("process service", () => {
+  it("starts, serves, is a no-op when running, stops with SIGTERM", async () => {
+    const svc = fixtureService("web");
+    expect(svc.driver.describe()).toBe(`process [${NODE} ${FIXTURE}] (pid file ${svc.pidFile})`);
+
+    const started = await svc.driver.start(never());
+    const pid = await pidIn(svc.pidFile);
+    expect(started).toMatchObject({ ok: true, detail: `started pid ${pid}` });
+    expect(await ask(svc.portFile, pid)).toBe(String(pid));
+
+    const again = await svc.driver.start(never());
+    expect(again).toMatchObject({ ok: true, detail: `already running (pid ${pid})` });
+    expect(await pidIn(svc.pidFile)).toBe(pid);
+
+    const stopped = await svc.driver.stop(never());
+    expect(stopped.ok).toBe(true);
+    expect(stopped.detail).toMatch(new RegExp(`^stopped pid ${pid} with SIGTERM in `));
+    expect(await isAlive(pid)).toBe(false);
+    expect(existsSync(svc.pidFile)).toBe(false);
+    expect(await readFile(svc.logFile, "utf8")).toContain("SIGTERM: closing");
+
+    expect(await svc.driver.stop(never())).toMatchObject({ ok: true, detail: "not running" });
+  });
+
+  it("restarts to a new pid that serves again (through the service.restart step)", async () => {
+    const svc = fixtureService("restart");
+    expect((await svc.driver.start(never())).ok).toBe(true);
+    const first = await pidIn(svc.pidFile);
+    await ask(svc.portFile, first);
+
+    const result = await serviceRestart.run({}, stepContext(dir, 30_000, { service: svc.driver }));
+    const second = await pidIn(svc.pidFile);
+    expect(result.ok).toBe(true);
+    expect(result.detail).toMatch(new RegExp(`^stopped pid ${first} with SIGTERM in .+; started pid ${second}$`));
+    expect(result.durationMs).toBeGreaterThan(0);
+    expect(second).not.toBe(first);
+    expect(await isAlive(first)).toBe(false);
+    expect(await ask(svc.portFile, second)).toBe(String(second));
+    expect((await svc.driver.stop(never())).ok).toBe(true);
+  });
+
+  it("SIGKILLs a service that ignores SIGTERM after stopTimeout", async () => {
+    const svc = fixtureService("stubborn", { stopTimeout: "500ms", env: { PORT_FILE: join(dir, "stubborn.port"), IGNORE_TERM: "1" } });
+    expect((await svc.driver.start(never())).ok).toBe(true);
+    const pid = await pidIn(svc.pidFile);
+    await ask(svc.portFile, pid);
+    const t0 = Date.now();
+    const stopped = await svc.driver.stop(never());
+    expect(stopped).toMatchObject({ ok: true, detail: `pid ${pid} did not stop within 500ms of SIGTERM; killed with SIGKILL` });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(await waitGone(pid)).toBe(true);
+    expect(existsSync(svc.pidFile)).toBe(false);
+    expect(await readFile(svc.logFile, "utf8")).toContain("ignoring SIGTERM");
+  });
+
+  it("gives up stopping when aborted", async () => {
+    const svc = fixtureService("aborted", { stopTimeout: "30s", env: { PORT_FILE: join(dir, "aborted.port"), IGNORE_TERM: "1" } });
+    expect((await svc.driver.start(never())).ok).toBe(true);
+    const pid = await pidIn(svc.pidFile);
+    await ask(svc.portFile, pid);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const stopped = await svc.driver.stop(ac.signal);
+    expect(stopped.ok).toBe(false);
+    expect(stopped.detail).toMatch(/aborted/);
+    expect(stopped.durationMs!).toBeLessThan(10_000);
+    expect(await isAlive(pid)).toBe(true);
+    process.kill(pid, "SIGKILL");
+    expect(await waitGone(pid)).toBe(true);
+  });
+
+  it("fails a start command that exits at once, naming the exit code and the log", async () => {
+    const params = processService.schema.parse({ start: [NODE, "-e", "process.exit(3)"], pidFile: "run/quits.pid", logFile: "log/quits.log" });
+    const driver = processService.create(params, { target: "quits", baseDir: dir });
+    const result = await driver.start(never());
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/^pid \d+ exited with code 3 within 500ms of starting/);
+    expect(result.detail).toContain(join(dir, "log", "quits.log"));
+    expect(existsSync(join(dir, "run", "quits.pid"))).toBe(false);
+  });
+
+  it("fails a missing program without throwing", async () => {
+    const params = processService.schema.parse({ start: ["/nonexistent/medic-no-such-server"], pidFile: "run/missing.pid" });
+    const result = await processService.create(params, { target: "missing", baseDir: dir }).start(never());
+    expect(result.ok).toBe(false);
+    expect(result.detail).toContain("cannot start /nonexistent/medic-no-such-server: program not found");
+    expect(existsSync(join(dir, "run", "missing.pid"))).toBe(false);
+  });
+
+  it("ignores a stale pid file naming a dead process", async () => {
+    const svc = fixtureService("stale");
+    // A pid that certainly exited: our own short-lived child, already reaped.
+    const quits = processService.create(processService.schema.parse({ start: [NODE, "-e", "0"], pidFile: "run/gone.pid", startupGrace: "300ms" }), { target: "gone", baseDir: dir });
+    const gone = Number(/pid (\d+)/.exec((await quits.start(never())).detail)![1]);
+    await writeFile(svc.pidFile, `${gone}\n`);
+    expect(await svc.driver.stop(never())).toMatchObject({ ok: true, detail: `not running (removed stale pid file for pid ${gone})` });
+    await writeFile(svc.pidFile, `${gone}\n`);
+    const started = await svc.driver.start(never());
+    const pid = await pidIn(svc.pidFile);
+    expect(started).toMatchObject({ ok: true, detail: `started pid ${pid}` });
+    expect((await svc.driver.stop(never())).ok).toBe(true);
+  });
+
+  it("validates its config", () => {
+    expect(processService.schema.safeParse({ start: "node server.js", pidFile: "x.pid" }).success).toBe(false);
+    expect(processService.schema.safeParse({ start: ["node"], pidFile: "x.pid", stopSignal: "SIGKILL" }).success).toBe(false);
+    expect(processService.schema.safeParse({ start: ["node"], pidFile: "x.pid", extra: 1 }).success).toBe(false);
+    expect(processService.schema.parse({ start: ["node"], pidFile: "x.pid" })).toMatchObject({ stopSignal: "SIGTERM", stopTimeout: 10_000, startupGrace: 500 });
+  });
+
+  it("reports a missing service from the service steps", async () => {
+    const result = await serviceRestart.run(serviceRestart.schema.parse(null), stepContext(dir, 1000));
+    expect(result.ok).toBe(false);
+    expect(result.detail).toContain("has no service to restart");
+  });
+});
