@@ -8,8 +8,8 @@ const down: Finding = { target: "web", kind: "server_down", severity: "P1", evid
 const slow: Finding = { target: "web", kind: "high_latency", severity: "P2", evidence: "latency 3000ms over 2000ms" };
 const fresh: TargetTrack = { failStreak: 0, okStreak: 0 };
 
-function incident(records: Omit<JournalRecord, "incident">[]): Incident {
-  return foldRecords(records.map((r) => ({ ...r, incident: "i1" }) as JournalRecord)).get("i1")!;
+function incident(records: Record<string, unknown>[]): Incident {
+  return foldRecords(records.map((r) => ({ ...r, incident: "i1" }) as unknown as JournalRecord)).get("i1")!;
 }
 const opened = (at = 0) => ({ type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "connection refused", at }) as const;
 

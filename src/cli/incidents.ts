@@ -1,0 +1,54 @@
+import { describeRecord } from "../incidents/describe.js";
+import { readJournal } from "../incidents/journal.js";
+import type { Incident } from "../incidents/types.js";
+import { formatDuration } from "../lib/duration.js";
+import { loadOrReport, type GlobalOptions } from "./config.js";
+import { cell, EXIT, table } from "./output.js";
+
+/** `medic incidents [--json]`: history from the journal, newest first. */
+export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<number> {
+  const incidents = await history(opts);
+  if (!incidents) return EXIT.badConfig;
+  const list = [...incidents.values()].sort((a, b) => b.openedAt - a.openedAt);
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(opts.state ? list.filter((i) => i.state === opts.state) : list, null, 2) + "\n");
+    return EXIT.ok;
+  }
+  const rows = list
+    .filter((i) => !opts.state || i.state === opts.state)
+    .map((i) => [i.id, i.target, i.kind, i.severity, i.state, new Date(i.openedAt).toISOString(), formatDuration(lasted(i)), String(i.runs.length), cell(i.evidence, 60)]);
+  process.stdout.write(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "EVIDENCE"], rows));
+  return EXIT.ok;
+}
+
+/** `medic incidents show ID`: one incident's timeline. */
+export async function showIncidentCommand(id: string, opts: GlobalOptions & { json?: boolean }): Promise<number> {
+  const incidents = await history(opts);
+  if (!incidents) return EXIT.badConfig;
+  const incident = incidents.get(id) ?? [...incidents.values()].find((i) => i.id.startsWith(id));
+  if (!incident) {
+    process.stderr.write(`no incident ${id} in the journal (hint: medic incidents lists them)\n`);
+    return EXIT.unhealthy;
+  }
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(incident, null, 2) + "\n");
+    return EXIT.ok;
+  }
+  const lines = [
+    `incident ${incident.id}: ${incident.kind} ${incident.severity} on ${incident.target}, ${incident.state}`,
+    `opened ${new Date(incident.openedAt).toISOString()}, lasted ${formatDuration(lasted(incident))}`,
+    "",
+    ...incident.timeline.map((r) => `+${formatDuration(r.at - incident.openedAt).padStart(7)}  ${describeRecord(r, incident)}`),
+  ];
+  process.stdout.write(lines.join("\n") + "\n");
+  return EXIT.ok;
+}
+
+async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
+  const config = await loadOrReport(opts);
+  return config && readJournal(config.stateDir);
+}
+
+function lasted(i: Incident): number {
+  return (i.resolvedAt ?? Date.now()) - i.openedAt;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { checkCommand } from "./check.js";
+import { demoCommand } from "./demo.js";
+import { incidentsCommand, showIncidentCommand } from "./incidents.js";
+import { planCommand } from "./plan.js";
+import { runCommand } from "./run.js";
+import { schemaCommand } from "./schema.js";
+import { validateCommand } from "./validate.js";
+import type { GlobalOptions } from "./config.js";
+
+const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version: string };
+
+const program = new Command("medic")
+  .description("Automated incident recovery: watch services, classify what broke, run playbooks, verify, escalate.")
+  .version(pkg.version)
+  .option("-c, --config <file>", "config file (default: $MEDIC_CONFIG, else /etc/medic/medic.yaml)")
+  .option("--state-dir <dir>", "override the config's stateDir")
+  .option("--pretty", "readable logs instead of JSON (the default on a terminal)")
+  .showHelpAfterError()
+  .addHelpText("after", "\nExit codes: 0 ok/healthy, 1 unhealthy or failed, 2 invalid configuration.");
+
+const global = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
+const exit = (code: number) => {
+  process.exitCode = code;
+};
+
+program
+  .command("run")
+  .description("run the daemon until SIGTERM/SIGINT")
+  .option("--dry-run", "reason and log everything, act on nothing, write nothing")
+  .action(async (o, cmd: Command) => exit(await runCommand({ ...global(cmd), dryRun: o.dryRun })));
+
+program
+  .command("check")
+  .description("probe every target once; exit 0 if all healthy, 1 if not, 2 if the config is invalid")
+  .option("--json", "machine-readable output")
+  .action(async (o, cmd: Command) => exit(await checkCommand({ ...global(cmd), json: o.json })));
+
+program
+  .command("validate")
+  .description("check the config and playbooks; every problem as file:line:col; exit 0 or 2")
+  .action(async (_o, cmd: Command) => exit(await validateCommand(global(cmd))));
+
+program
+  .command("plan")
+  .description("print the steps medic would run for an incident, rendered; touches nothing")
+  .requiredOption("--target <name>", "a target from the config")
+  .requiredOption("--incident <kind>", "an incident kind, e.g. server_down")
+  .action(async (o, cmd: Command) => exit(await planCommand({ ...global(cmd), target: o.target, incident: o.incident })));
+
+const incidents = program
+  .command("incidents")
+  .description("incident history from the journal")
+  .option("--json", "machine-readable output")
+  .option("--state <state>", "only incidents in this state (open, remediating, verifying, escalated, resolved)")
+  .action(async (o, cmd: Command) => exit(await incidentsCommand({ ...global(cmd), json: o.json, state: o.state })));
+incidents
+  .command("show <id>")
+  .description("one incident's timeline")
+  .option("--json", "machine-readable output")
+  .action(async (id: string, o, cmd: Command) => exit(await showIncidentCommand(id, { ...global(cmd), json: o.json })));
+
+program
+  .command("demo")
+  .description("the whole loop on a self-contained demo service (about 30 s)")
+  .option("--verbose", "also print medic's logs (stderr)")
+  .action(async (o) => exit(await demoCommand({ verbose: o.verbose })));
+
+program
+  .command("schema", { hidden: true })
+  .description("print or write the JSON Schemas editors use")
+  .option("--write [dir]", "write them into this directory (default: the package's schema/)")
+  .action(async (o) => exit(await schemaCommand({ write: o.write })));
+
+await program.parseAsync();

@@ -1,0 +1,31 @@
+import { formatDuration } from "../lib/duration.js";
+import type { Incident, JournalRecord } from "./types.js";
+
+/** One journal record as a line a person reads in a timeline. */
+export function describeRecord(record: JournalRecord, incident?: Incident): string {
+  const step = (runId: string, index: number) => {
+    const run = incident?.runs.find((r) => r.runId === runId);
+    const s = run?.steps[index];
+    return s ? `step ${index + 1} ${s.name}` : `step ${index + 1}`;
+  };
+  switch (record.type) {
+    case "opened":
+      return `opened: ${record.kind} ${record.severity}${record.dryRun ? " (dry run)" : ""}: ${record.evidence}`;
+    case "observed":
+      return `seen again (${record.occurrences} rounds): ${record.evidence}`;
+    case "playbook_started":
+      return `playbook ${record.playbook} started: ${record.steps.map((s) => s.description).join("; ")}`;
+    case "step_started":
+      return `${step(record.runId, record.index)}: started`;
+    case "step_finished":
+      return `${step(record.runId, record.index)}: ${record.outcome} in ${formatDuration(record.durationMs)}: ${record.detail}`;
+    case "verifying":
+      return `verifying recovery (within ${formatDuration(record.withinMs)})`;
+    case "escalated":
+      return `escalated: ${record.reason}`;
+    case "resolved":
+      return `resolved: ${record.reason}`;
+    case "note":
+      return record.message;
+  }
+}

@@ -1,0 +1,104 @@
+import { existsSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, freePort, medic, serviceConfig, tempDir } from "./harness.js";
+
+afterEach(cleanup);
+
+async function httpServer(status: number): Promise<{ url: string; server: Server }> {
+  const server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end('{"status":"UP"}'));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}/health`, server };
+}
+
+describe("medic CLI", () => {
+  it("prints help", async () => {
+    const r = await medic(["--help"]);
+    expect(r.code).toBe(0);
+    for (const cmd of ["run", "check", "validate", "plan", "incidents", "demo"]) expect(r.stdout).toContain(cmd);
+  });
+
+  it("validate accepts the shipped playbooks", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "medic.yaml"), serviceConfig(dir, 8000));
+    const r = await medic(["validate", "--config", join(dir, "medic.yaml")]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/ok \(1 target, 5 playbooks, 0 rules\)/);
+    expect(r.code).toBe(0);
+  });
+
+  it("validate reports five different mistakes at once with file:line:col, exit 2", async () => {
+    const dir = tempDir();
+    const text = [
+      "stateDir: ./state",
+      "defaults: { interval: ten }",
+      "targets:",
+      "  - name: api",
+      "    probe: { http: { url: localhost:8000 } }",
+      "    intervl: 5s",
+      "  - name: db",
+      "    probe: { htp: { url: http://127.0.0.1:1 } }",
+      "  - name: web",
+      "    probe: { http: { url: \"${MEDIC_TEST_UNSET_VAR}\" } }",
+      "rules:",
+      "  - { kind: backlog, severity: P3, when: \"[BODY].depth >\" }",
+    ].join("\n");
+    writeFileSync(join(dir, "medic.yaml"), text);
+    const r = await medic(["validate", "--config", join(dir, "medic.yaml")]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.split("\n").filter((l) => /medic\.yaml:\d+:\d+ /.test(l));
+    const at = (line: number) => lines.filter((l) => new RegExp(`medic\\.yaml:${line}:\\d+ `).test(l));
+    expect(at(2).join()).toMatch(/interval/);
+    expect(at(5).join()).toMatch(/http/);
+    expect(at(6).join()).toMatch(/intervl/);
+    expect(at(8).join()).toMatch(/htp/);
+    expect(at(12).join()).toMatch(/when/);
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("check exits 0 when all targets are healthy, 1 when one is not, 2 on a bad config", async () => {
+    const ok = await httpServer(200);
+    const bad = await httpServer(500);
+    try {
+      const dir = tempDir();
+      const cfg = (urls: string[]) =>
+        `stateDir: ./state\ntargets:\n${urls.map((u, i) => `  - name: t${i}\n    probe: { http: { url: "${u}" } }\n`).join("")}`;
+      writeFileSync(join(dir, "good.yaml"), cfg([ok.url]));
+      writeFileSync(join(dir, "mixed.yaml"), cfg([ok.url, bad.url, `http://127.0.0.1:${await freePort()}/`]));
+      writeFileSync(join(dir, "broken.yaml"), "targets: 3\n");
+
+      const good = await medic(["check", "--config", join(dir, "good.yaml")]);
+      expect(good.code).toBe(0);
+      expect(good.stdout).toMatch(/t0\s+GET http:\/\/127\.0\.0\.1:\d+\/health\s+healthy/);
+
+      const mixed = await medic(["check", "--json", "--config", join(dir, "mixed.yaml")]);
+      expect(mixed.code).toBe(1);
+      const rows = JSON.parse(mixed.stdout) as { target: string; healthy: boolean; kind: string | null; status: number | null }[];
+      expect(rows.map((r) => [r.target, r.healthy, r.kind])).toEqual([["t0", true, null], ["t1", false, "server_down"], ["t2", false, "server_down"]]);
+      expect(rows[1]!.status).toBe(500);
+
+      expect((await medic(["check", "--config", join(dir, "broken.yaml")])).code).toBe(2);
+    } finally {
+      ok.server.close();
+      bad.server.close();
+    }
+  });
+
+  it("plan prints the rendered steps and touches nothing", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "medic.yaml"), serviceConfig(dir, 8000));
+    const r = await medic(["plan", "--target", "api", "--incident", "server_down", "--config", join(dir, "medic.yaml")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("playbook restart-on-server-down");
+    expect(r.stdout).toMatch(/1\. service\.restart: .*api\.pid/);
+    expect(r.stdout).toContain("then verify: healthy within 30s, else escalate");
+    expect(existsSync(join(dir, "state"))).toBe(false);
+    expect(existsSync(join(dir, "api.pid"))).toBe(false);
+
+    const unknown = await medic(["plan", "--target", "nope", "--incident", "server_down", "--config", join(dir, "medic.yaml")]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown target "nope" (hint: one of api)');
+  });
+});

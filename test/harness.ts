@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { JournalRecord } from "../src/incidents/types.js";
+import { parseJournal } from "../src/incidents/journal.js";
+import { isAlive, readPidFile } from "../src/lib/proc.js";
+
+/** The built CLI and demo service (npm test builds before it runs the suite). */
+export const ROOT = resolve(import.meta.dirname, "..");
+export const MEDIC = join(ROOT, "dist/cli/main.js");
+export const SERVICE = join(ROOT, "dist/demo/service.js");
+export const SHIPPED_PLAYBOOKS = join(ROOT, "playbooks");
+
+/** A temp dir removed by `cleanup()`. */
+export function tempDir(prefix = "medic-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const cleanups: (() => void | Promise<void>)[] = [];
+/** Undo everything this file's tests started; call in afterEach. */
+export async function cleanup(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer().once("error", fail);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** A running `medic` child process with its output collected. */
+export interface MedicProcess {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `node dist/cli/main.js ...args`; killed with SIGKILL by cleanup() if still running. */
+export function startMedic(args: string[], env: Record<string, string> = {}): MedicProcess {
+  const child = spawn(process.execPath, [MEDIC, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err += d));
+  const exited = new Promise<number | null>((ok) => child.once("exit", (code) => ok(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  });
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Runs medic to completion. */
+export async function medic(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = startMedic(args, env);
+  const code = await p.exited;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** Starts the demo HTTP service on `port`, detached and tracked by `pidFile`, as medic's process service would. */
+export async function startService(dir: string, port: number, pidFile: string): Promise<number> {
+  const child = spawn(process.execPath, [SERVICE, String(port), dir], { detached: true, stdio: "ignore" });
+  child.unref();
+  writeFileSync(pidFile, `${child.pid}\n`);
+  killOnCleanup(pidFile);
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)), 10_000, "the service to answer");
+  return child.pid!;
+}
+
+/** Kills whatever the pid file names at cleanup (the service medic restarted, say). */
+export function killOnCleanup(pidFile: string): void {
+  cleanups.push(async () => {
+    const pid = await readPidFile(pidFile);
+    if (pid && (await isAlive(pid))) process.kill(-pid, "SIGKILL");
+  });
+}
+
+/** Polls until `fn` is truthy; throws naming `what` after `timeoutMs`. */
+export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The journal's records in a state dir (empty when there is none). */
+export function journal(stateDir: string): JournalRecord[] {
+  try {
+    return parseJournal(readFileSync(join(stateDir, "journal.jsonl"), "utf8")).records;
+  } catch {
+    return [];
+  }
+}
+
+/** A medic.yaml for one target watching the demo service with a process service. */
+export function serviceConfig(dir: string, port: number, extra: { playbooks?: string; interval?: string } = {}): string {
+  return `stateDir: ${JSON.stringify(join(dir, "state"))}
+playbooks: [${JSON.stringify(extra.playbooks ?? SHIPPED_PLAYBOOKS)}]
+defaults: { interval: ${extra.interval ?? "200ms"}, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+targets:
+  - name: api
+    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+    service:
+      process:
+        start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}", ${JSON.stringify(dir)}]
+        pidFile: api.pid
+        stopTimeout: 2s
+`;
+}
