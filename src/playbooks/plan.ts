@@ -1,6 +1,7 @@
 import type { Target } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
 import { formatDuration } from "../lib/duration.js";
+import { serviceKinds } from "../services/registry.js";
 import { stepKinds } from "./steps/registry.js";
 import { buildTemplateVars, createRenderer } from "./template.js";
 import { matchPlaybook } from "./match.js";
@@ -61,6 +62,7 @@ export function planRemediation(input: PlanInput): Plan {
   }
 
   const renderer = createRenderer(buildTemplateVars(target, incident));
+  const service = target.service && serviceKinds.get(target.service.kind)?.describe(target.service.params);
   const steps: RenderedStep[] = [];
   for (const [index, spec] of playbook.steps.entries()) {
     const step = stepKinds.get(spec.kind);
@@ -71,7 +73,7 @@ export function planRemediation(input: PlanInput): Plan {
     }
     try {
       const rendered = step.render(spec.params, renderer);
-      steps.push({ index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered, description: step.describe(rendered), timeoutMs: spec.timeoutMs });
+      steps.push({ index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered, description: step.describe(rendered, service), timeoutMs: spec.timeoutMs });
     } catch (err) {
       return { action: "escalate", playbook, reason: `${label}: ${describeError(err)}` };
     }

@@ -58,7 +58,7 @@ export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
   needsService: boolean;
   /** Fill templates; throws a TemplateError when a value is missing or unsafe. */
   render(params: z.output<S>, r: Renderer): R;
-  /** One line for plans: what it would do, rendered. */
-  describe(rendered: R): string;
+  /** One line for plans: what it would do, rendered; `service` describes the target's service. */
+  describe(rendered: R, service?: string): string;
   run(rendered: R, ctx: StepContext): Promise<StepResult>;
 }

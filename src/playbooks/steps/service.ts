@@ -18,7 +18,7 @@ function serviceStep(action: Action, defaultTimeoutMs: number): StepKind<typeof 
     idempotent: true,
     needsService: true,
     render: (params) => params,
-    describe: () => `${action} the target's service`,
+    describe: (_params, service) => `${action} ${service ?? "the target's service"}`,
     run: (_params, ctx) => runAction(action, ctx),
   };
 }

@@ -1,0 +1,90 @@
+import { readdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { RawFile } from "../config/check.js";
+import { plainMessage, type ConfigIssue } from "../config/issues.js";
+import { issueAt, locateZodIssues, nodeAt, readYaml, type DataPath, type YamlSource } from "../config/locate.js";
+import { substituteSecrets } from "../config/secrets.js";
+import { playbookSchema, STEP_COMMON_KEYS } from "./schema.js";
+import { checkTemplate } from "./template.js";
+import type { Playbook } from "./types.js";
+
+/** How to find and read playbooks. */
+export interface PlaybookLoadOptions {
+  /** Relative paths resolve against this (the config file's directory). */
+  baseDir: string;
+  env?: NodeJS.ProcessEnv;
+  /** The issue for a listed path that does not exist; returning undefined means a missing path is fine (the default folder). */
+  notFound?: (index: number, message: string, hint: string) => ConfigIssue | undefined;
+}
+
+/** What loading playbooks produced: the valid ones, every problem, and every parsed file for cross-checks. */
+export interface LoadedPlaybooks {
+  playbooks: Playbook[];
+  issues: ConfigIssue[];
+  secrets: string[];
+  files: RawFile[];
+}
+
+/** Loads playbooks from files and folders (every *.yaml/*.yml in it, sorted, not recursive), collecting all problems. */
+export async function loadPlaybooks(paths: readonly string[], opts: PlaybookLoadOptions): Promise<LoadedPlaybooks> {
+  const out: LoadedPlaybooks = { playbooks: [], issues: [], secrets: [], files: [] };
+  const files: string[] = [];
+  for (const [index, path] of paths.entries()) {
+    const abs = resolve(opts.baseDir, path);
+    try {
+      if ((await stat(abs)).isDirectory()) {
+        const names = (await readdir(abs, { withFileTypes: true })).filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => e.name).sort();
+        files.push(...names.map((n) => join(abs, n)));
+      } else files.push(abs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const issue = opts.notFound?.(index, code === "ENOENT" ? `playbook path ${abs} does not exist` : `cannot read playbook path ${abs} (${code})`,
+        `create it, or fix the path; relative paths start at ${opts.baseDir}`);
+      if (issue) out.issues.push(issue);
+    }
+  }
+  for (const file of [...new Set(files)]) await loadFile(file, opts, out);
+  return out;
+}
+
+async function loadFile(file: string, opts: PlaybookLoadOptions, out: LoadedPlaybooks): Promise<void> {
+  const read = await readYaml(file, "check the playbooks: list in the config");
+  out.issues.push(...read.issues);
+  const source = read.source;
+  if (!source) return;
+  const sub = await substituteSecrets(source, { env: opts.env ?? process.env, baseDir: opts.baseDir });
+  out.issues.push(...sub.issues);
+  out.secrets.push(...sub.secrets);
+  const data: unknown = source.doc.toJS();
+  out.files.push({ source, data });
+  out.issues.push(...checkStepTemplates(source, data));
+  const parsed = playbookSchema().safeParse(data, { error: plainMessage, reportInput: true });
+  if (!parsed.success) {
+    out.issues.push(...locateZodIssues(source, parsed.error.issues, sub.failed));
+    return;
+  }
+  const { verify, ...rest } = parsed.data;
+  out.playbooks.push({ ...rest, file, verify: { withinMs: verify.within } });
+}
+
+// Every string a step kind receives is a template; its syntax and variable names are known at load time.
+function checkStepTemplates(source: YamlSource, data: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const visit = (value: unknown, path: DataPath): void => {
+    if (typeof value === "string") {
+      const found = nodeAt(source, path);
+      if (found.depth === path.length && source.substituted.has(found.node as never)) return;
+      for (const p of checkTemplate(value)) issues.push(issueAt(source, path, p.message, { hint: p.hint, offset: p.offset }));
+    } else if (Array.isArray(value)) value.forEach((v, i) => visit(v, [...path, i]));
+    else if (value !== null && typeof value === "object") for (const [k, v] of Object.entries(value)) visit(v, [...path, k]);
+  };
+  const steps = (data as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(steps)) return issues;
+  steps.forEach((step, i) => {
+    if (step === null || typeof step !== "object" || Array.isArray(step)) return;
+    for (const [key, value] of Object.entries(step)) {
+      if (!(STEP_COMMON_KEYS as readonly string[]).includes(key)) visit(value, ["steps", i, key]);
+    }
+  });
+  return issues;
+}
