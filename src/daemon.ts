@@ -219,11 +219,13 @@ export class Daemon {
     this.notify("escalated", id, reason);
   }
 
+  /** Carries on with incidents a previous daemon opened or was remediating when it stopped. */
   private resumeInFlight(): void {
     for (const incident of this.store.incidents().values()) {
-      if (!isActive(incident)) continue;
+      // "open" lasts only between journaling an incident and planning it: a daemon died in between.
+      if (!isActive(incident) && incident.state !== "open") continue;
       this.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
-      this.spawn(this.remediate(incident.id, true));
+      this.spawn(this.remediate(incident.id, isActive(incident)));
     }
   }
 

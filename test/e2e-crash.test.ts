@@ -98,5 +98,20 @@ describe("a daemon killed mid-playbook", () => {
     const stepPid = Number(readFileSync(t.marker, "utf8").split(" ")[1]);
     await waitUntil(async () => !(await isAlive(stepPid)), 5_000, "the step's process to be gone");
   }, 60_000);
-});
 
+  it("remediates an incident a previous daemon journaled as opened but died before acting on", async () => {
+    const t = await setUp(append("MARKER", "fixed") + "  - service.start:\n");
+    mkdirSync(t.stateDir);
+    const opened = { at: Date.now(), incident: "deadbeef", type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" };
+    writeFileSync(join(t.stateDir, "journal.jsonl"), JSON.stringify(opened) + "\n");
+    process.kill(t.pid, "SIGKILL");
+
+    const daemon = startMedic(["run", "--config", t.config]);
+    const resolved = await waitUntil(() => journal(t.stateDir).find((r) => r.type === "resolved"), 30_000, "the incident to resolve");
+    expect(resolved.incident).toBe("deadbeef");
+    expect(journal(t.stateDir).filter((r) => r.type === "opened")).toHaveLength(1);
+    expect(words(t.marker)).toEqual(["fixed"]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+});
