@@ -2,7 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { RawFile } from "../config/check.js";
 import { plainMessage, type ConfigIssue } from "../config/issues.js";
-import { issueAt, locateZodIssues, nodeAt, readYaml, type DataPath, type YamlSource } from "../config/locate.js";
+import { issueAt, locateZodIssues, nodeAt, readYaml, toData, type DataPath, type YamlSource } from "../config/locate.js";
 import { substituteSecrets } from "../config/secrets.js";
 import { playbookSchema, STEP_COMMON_KEYS } from "./schema.js";
 import { checkTemplate } from "./template.js";
@@ -55,7 +55,8 @@ async function loadFile(file: string, opts: PlaybookLoadOptions, out: LoadedPlay
   const sub = await substituteSecrets(source, { env: opts.env ?? process.env, baseDir: opts.baseDir });
   out.issues.push(...sub.issues);
   out.secrets.push(...sub.secrets);
-  const data: unknown = source.doc.toJS();
+  const { data, issues } = toData(source);
+  out.issues.push(...issues);
   out.files.push({ source, data });
   out.issues.push(...checkStepTemplates(source, data));
   const parsed = playbookSchema().safeParse(data, { error: plainMessage, reportInput: true });

@@ -11,6 +11,7 @@ export const STEP_COMMON_KEYS = ["name", "timeout"] as const;
 export const stepSchema = () =>
   kindSelector("step", stepKinds, {
     example: "- service.restart: {}",
+    tooManyHint: "split them into separate steps",
     common: {
       name: z.string().min(1).optional().meta({ description: "Shown in plans and timelines (default: the step kind)" }),
       timeout: positiveDuration().optional().meta({ description: "How long the step may take (default: the step kind's own)" }),

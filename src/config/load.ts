@@ -1,0 +1,105 @@
+import { dirname, resolve } from "node:path";
+import { BUILTIN_KINDS, type Severity } from "../classify/types.js";
+import { loadPlaybooks } from "../playbooks/load.js";
+import type { Playbook } from "../playbooks/types.js";
+import { crossCheck } from "./check.js";
+import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./issues.js";
+import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
+import { configSchema, type ParsedConfig } from "./schema.js";
+import { substituteSecrets } from "./secrets.js";
+import type { Config, Target } from "./types.js";
+
+/** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
+export const DEFAULT_CONFIG_PATH = "/etc/medic/medic.yaml";
+
+/** The config file to read: the --config flag, else MEDIC_CONFIG, else /etc/medic/medic.yaml; absolute. */
+export function resolveConfigPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag || env.MEDIC_CONFIG || DEFAULT_CONFIG_PATH);
+}
+
+/** Options for loadConfig. */
+export interface LoadConfigOptions {
+  /** Where `${VAR}` values come from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Overrides the config's stateDir (relative to the working directory). */
+  stateDir?: string;
+}
+
+/** The outcome of loading: a Config (with warnings), or every problem found in the config and all playbooks. */
+export type LoadConfigResult = { ok: true; config: Config; warnings: ConfigIssue[] } | { ok: false; issues: ConfigIssue[] };
+
+/** Reads, validates and normalises the config and every playbook it lists, collecting all problems in one pass. */
+export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Promise<LoadConfigResult> {
+  const path = resolve(file);
+  const baseDir = dirname(path);
+  const env = opts.env ?? process.env;
+  const read = await readYaml(path, "create it, or name another file with --config PATH or MEDIC_CONFIG");
+  const issues = [...read.issues];
+  const secrets: string[] = [];
+  const source = read.source;
+  let data: unknown;
+  let parsed: ParsedConfig | undefined;
+  if (source) {
+    const sub = await substituteSecrets(source, { env, baseDir });
+    issues.push(...sub.issues);
+    secrets.push(...sub.secrets);
+    const plain = toData(source);
+    issues.push(...plain.issues);
+    data = plain.data;
+    const result = configSchema().safeParse(data, { error: plainMessage, reportInput: true });
+    if (result.success && sub.issues.length === 0) parsed = result.data;
+    else if (!result.success && plain.issues.length === 0) issues.push(...locateZodIssues(source, result.error.issues, sub.failed));
+  }
+  // Playbooks load even when the config has problems, so one run reports everything.
+  const listed = (data as { playbooks?: unknown } | null | undefined)?.playbooks;
+  const explicit = Array.isArray(listed) && listed.every((p) => typeof p === "string") ? (listed as string[]) : undefined;
+  // Unparseable config: which playbooks it lists is unknown, so none are read.
+  const paths = !source ? [] : explicit ?? (listed === undefined ? ["./playbooks"] : []);
+  const pb = await loadPlaybooks(paths, {
+    baseDir,
+    env,
+    notFound: (index, message, hint) => (explicit && source ? issueAt(source, ["playbooks", index], message, { hint }) : undefined),
+  });
+  issues.push(...pb.issues, ...crossCheck(source && { source, data }, pb.files));
+  secrets.push(...pb.secrets);
+  const all = redactIssues(issues, secrets).sort(compareIssues);
+  if (!parsed || all.some((i) => i.level === "error")) return { ok: false, issues: all };
+  return { ok: true, config: normaliseConfig(parsed, { file: path, stateDir: opts.stateDir, playbooks: pb.playbooks, secrets }), warnings: all };
+}
+
+/** A validated config with every default applied, paths resolved and severities merged. */
+export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?: string; playbooks: Playbook[]; secrets: string[] }): Config {
+  const baseDir = dirname(ctx.file);
+  const d = p.defaults;
+  const targets = p.targets.map((t): Target => ({
+    name: t.name,
+    labels: t.labels,
+    probe: { kind: t.probe.kind, params: t.probe.params },
+    ...(t.service ? { service: { kind: t.service.kind, params: t.service.params } } : {}),
+    intervalMs: t.interval ?? d.interval,
+    timeoutMs: t.timeout ?? d.timeout,
+    failureThreshold: t.failureThreshold ?? d.failureThreshold,
+    successThreshold: t.successThreshold ?? d.successThreshold,
+    thresholds: {
+      latencyMs: t.thresholds?.latency ?? d.thresholds.latency,
+      poolUtilization: t.thresholds?.poolUtilization ?? d.thresholds.poolUtilization,
+      memoryUtilization: t.thresholds?.memoryUtilization ?? d.thresholds.memoryUtilization,
+    },
+    dependsOn: t.dependsOn,
+  }));
+  // Built-in kinds keep their defaults unless `severities:` says otherwise; a rule's kind takes its first rule's severity.
+  const severities: Record<string, Severity> = { ...BUILTIN_KINDS };
+  for (const r of p.rules) severities[r.kind] ??= r.severity ?? "P3";
+  Object.assign(severities, p.severities);
+  return {
+    file: ctx.file,
+    baseDir,
+    stateDir: ctx.stateDir ? resolve(ctx.stateDir) : resolve(baseDir, p.stateDir),
+    targets,
+    rules: p.rules.map((r) => ({ kind: r.kind, severity: p.severities[r.kind] ?? r.severity ?? severities[r.kind]!, when: r.when, targets: r.targets })),
+    severities,
+    playbooks: ctx.playbooks,
+    limits: { runsPerHour: p.limits.runsPerHour },
+    secrets: [...new Set(ctx.secrets)],
+  };
+}

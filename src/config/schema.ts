@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { parseCondition } from "../classify/conditions.js";
+import { SEVERITIES } from "../classify/types.js";
+import { probeKinds } from "../probes/registry.js";
+import { serviceKinds } from "../services/registry.js";
+import { duration, labels, safeName } from "./fields.js";
+import type { KindRef } from "./types.js";
+import { describeValue, suggest } from "./issues.js";
+
+/** Every kind selector schema, so the JSON Schema generator can render it as "exactly one of". */
+export const kindSelectors = new WeakMap<object, { kinds: string[]; common: string[] }>();
+
+/**
+ * `{ <kind>: params }` with exactly one kind from `kinds` (plus optional `common` keys) -> `{ kind, params, ...common }`.
+ * Built from a registry, so a kind that is not registered cannot validate.
+ */
+export function kindSelector<C extends Record<string, z.ZodType> = Record<never, z.ZodType>>(
+  what: string,
+  kinds: ReadonlyMap<string, { schema: z.ZodType }>,
+  opts: { example: string; common?: C; tooManyHint?: string },
+) {
+  const names = [...kinds.keys()];
+  const common = Object.keys(opts.common ?? {});
+  const oneOf = `one of ${names.join(", ")}`;
+  const shape: Record<string, z.ZodType> = { ...opts.common };
+  for (const [name, kind] of kinds) shape[name] = kind.schema.optional();
+  const object = z.strictObject(shape, {
+    error: (iss) => {
+      if (iss.code === "unrecognized_keys") {
+        return iss.keys.map((key) => {
+          const close = suggest(key, common);
+          return close ? `unknown key "${key}" (hint: did you mean "${close}"?)` : `unknown ${what} kind "${key}" (hint: ${oneOf})`;
+        }).join("\n");
+      }
+      if (iss.code === "invalid_type" && iss.input === undefined) return `missing required key "${what}" (hint: write it like ${opts.example})`;
+      if (iss.code === "invalid_type") return `expected a mapping with one ${what} kind, got ${describeValue(iss.input)} (hint: write it like ${opts.example})`;
+      return undefined;
+    },
+  }).check((ctx) => {
+    // An unknown key already says what is wrong; "needs a kind" on top of it would be noise.
+    if (ctx.issues.some((i) => i.code === "unrecognized_keys")) return;
+    const present = names.filter((n) => ctx.value[n] !== undefined);
+    if (present.length === 0) {
+      ctx.issues.push({ code: "custom", input: ctx.value, message: `needs a ${what} kind`, params: { hint: `${oneOf}, like ${opts.example}` } });
+    }
+    if (present.length > 1) {
+      ctx.issues.push({
+        code: "custom", input: ctx.value, message: `has ${present.length} ${what} kinds (${present.join(", ")}) but takes exactly one`,
+        params: { hint: opts.tooManyHint ?? `keep one of ${present.join(", ")}` },
+      });
+    }
+  });
+  kindSelectors.set(object, { kinds: names, common });
+  return object.transform((value) => {
+    // Zod still runs this after an unknown key (the parse fails anyway), so no kind must not throw.
+    const kind = names.find((n) => value[n] !== undefined) ?? "";
+    const rest: Record<string, unknown> = {};
+    for (const key of common) if (value[key] !== undefined) rest[key] = value[key];
+    return { ...rest, kind, params: value[kind] } as KindRef & { [K in keyof C]?: z.output<C[K]> };
+  });
+}
+
+/** An incident kind as rules and playbooks name it: `queue_backlog`. */
+export const incidentKind = () =>
+  z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be lowercase letters, digits and _, starting with a letter (hint: like queue_backlog)");
+
+/** Target name globs (`orders-*`), default every target. */
+export const targetGlobs = () => z.array(z.string().min(1)).min(1).default(["*"]);
+
+/** A duration longer than zero. */
+export const positiveDuration = () => duration().refine((ms) => ms > 0, "must be longer than 0 (hint: like 500ms or 10s)");
+
+const fraction = () =>
+  z.number().gt(0, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)").lte(1, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)");
+const rounds = () => z.number().int().min(1);
+
+const condition = () =>
+  z.string().transform((text, ctx) => {
+    const parsed = parseCondition(text);
+    if (parsed.ok) return parsed.condition;
+    ctx.addIssue({ code: "custom", input: text, message: parsed.message, params: { hint: parsed.hint, offset: parsed.offset } });
+    return z.NEVER;
+  });
+
+const thresholdsShape = { latency: duration(), poolUtilization: fraction(), memoryUtilization: fraction() };
+
+const targetSchema = () =>
+  z.strictObject({
+    name: safeName("target name").meta({ description: "Unique name of the target, like orders-api" }),
+    labels: labels().default({}).meta({ description: "Labels playbooks can match on, like { team: payments }" }),
+    probe: kindSelector("probe", probeKinds, { example: "probe: { http: { url: http://127.0.0.1:8000/health } }" }),
+    service: kindSelector("service", serviceKinds, { example: "service: { process: { start: [node, server.js] } }" }).optional()
+      .meta({ description: "What playbooks start, stop and restart for this target" }),
+    interval: positiveDuration().optional().meta({ description: "Time between probes (default: defaults.interval)" }),
+    timeout: positiveDuration().optional().meta({ description: "Time a probe may take (default: defaults.timeout)" }),
+    failureThreshold: rounds().optional().meta({ description: "Failing rounds before an incident opens (default: defaults.failureThreshold)" }),
+    successThreshold: rounds().optional().meta({ description: "Healthy rounds before an incident resolves (default: defaults.successThreshold)" }),
+    thresholds: z.strictObject(thresholdsShape).partial().optional().meta({ description: "Overrides of defaults.thresholds" }),
+    dependsOn: z.array(z.string().min(1)).default([]).meta({ description: "Names of targets this one needs; their incidents come first" }),
+  });
+
+const ruleSchema = () =>
+  z.strictObject({
+    kind: incidentKind().meta({ description: "The incident kind this rule finds, like queue_backlog" }),
+    severity: z.enum(SEVERITIES).optional().meta({ description: "Severity of the kind (default: severities: or the built-in one, else P3)" }),
+    when: z.union([condition().transform((c) => [c]), z.array(condition()).min(1)])
+      .meta({ description: "Condition over a probe result, like \"[BODY].queue.depth > 1000\"; a list means all must hold" }),
+    targets: targetGlobs().meta({ description: "Target name globs the rule applies to" }),
+  });
+
+const TARGET_EXAMPLE = "targets: [{ name: api, probe: { http: { url: http://127.0.0.1:8000/health } } }]";
+
+/** medic.yaml as written, before defaults are applied to targets. */
+export const configSchema = () =>
+  z.strictObject({
+    stateDir: z.string().min(1).default("/var/lib/medic").meta({ description: "Where the journal lives; relative to this file" }),
+    defaults: z.strictObject({
+      interval: positiveDuration().prefault("10s"),
+      timeout: positiveDuration().prefault("3s"),
+      failureThreshold: rounds().default(3),
+      successThreshold: rounds().default(2),
+      thresholds: z.strictObject({
+        latency: thresholdsShape.latency.prefault("2s"),
+        poolUtilization: thresholdsShape.poolUtilization.default(0.9),
+        memoryUtilization: thresholdsShape.memoryUtilization.default(0.9),
+      }).prefault({}),
+    }).prefault({}).meta({ description: "Values every target gets unless it sets its own" }),
+    playbooks: z.array(z.string().min(1)).default(["./playbooks"])
+      .meta({ description: "Playbook files or folders (every *.yaml in them), relative to this file" }),
+    limits: z.strictObject({
+      runsPerHour: z.number().int().min(0).default(3).meta({ description: "Automatic playbook runs per target per hour" }),
+    }).prefault({}),
+    severities: z.record(incidentKind(), z.enum(SEVERITIES)).default({})
+      .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
+    targets: z.array(targetSchema(), {
+      error: (iss) => (iss.input === undefined ? `missing required key "targets" (hint: list what to watch, like ${TARGET_EXAMPLE})` : undefined),
+    }).min(1, `needs at least one target (hint: like ${TARGET_EXAMPLE})`).meta({ description: "What medic watches" }),
+    rules: z.array(ruleSchema()).default([]).meta({ description: "Operator-defined incident kinds" }),
+  });
+
+/** medic.yaml validated, before normalisation. */
+export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;

@@ -1,0 +1,139 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { formatIssue } from "../src/config/issues.js";
+import { loadConfig } from "../src/config/load.js";
+import { positionIn, removeTrees, writeTree } from "./fixtures/config-tmp.js";
+
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const SHIPPED_PLAYBOOKS = fileURLToPath(new URL("../playbooks/", import.meta.url));
+
+afterAll(removeTrees);
+
+/** Where `token` starts, found after `context` so a common word cannot match elsewhere. */
+function at(text: string, context: string, token: string): { line: number; col: number } {
+  const p = positionIn(text, context + token);
+  const lines = context.split("\n");
+  return lines.length > 1 ? { line: p.line + lines.length - 1, col: lines.at(-1)!.length + 1 } : { line: p.line, col: p.col + context.length };
+}
+
+describe("medic validate on a config with many mistakes", async () => {
+  const dir = join(FIXTURES, "config-bad");
+  const config = await readFile(join(dir, "medic.yaml"), "utf8");
+  const playbook = await readFile(join(dir, "playbooks/restart.yaml"), "utf8");
+  // MEDIC_TEST_UNSET_TOKEN must be unset, whatever the caller's environment holds.
+  const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+
+  it("reports every problem of the config and its playbooks in one run, at the offending token", () => {
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const cfg = join(dir, "medic.yaml");
+    const pb = join(dir, "playbooks/restart.yaml");
+    expect(result.issues.map((i) => ({ file: i.file, line: i.line, col: i.col, path: i.path, message: i.message, level: i.level }))).toEqual([
+      { file: cfg, ...at(config, "timeout: ", "ten"), path: "defaults.timeout", message: 'not a duration (got "ten")' },
+      { file: cfg, ...at(config, "url: ", "localhost:8000/health"), path: "targets[0].probe.http.url", message: 'must be an http(s) URL (got "localhost:8000/health")' },
+      { file: cfg, ...positionIn(config, "${MEDIC_TEST_UNSET_TOKEN}"), path: "targets[0].probe.http.headers.Authorization", message: "environment variable MEDIC_TEST_UNSET_TOKEN is not set" },
+      { file: cfg, ...positionIn(config, "intervl"), path: "targets[0].intervl", message: 'unknown key "intervl"' },
+      { file: cfg, ...positionIn(config, "htp"), path: "targets[1].probe.htp", message: 'unknown probe kind "htp"' },
+      { file: cfg, ...positionIn(config, "=! 200"), path: "rules[0].when", message: "= is not an operator" },
+      { file: pb, ...positionIn(playbook, "queue_backlogg"), path: "on[1]", message: 'unknown incident kind "queue_backlogg"' },
+      { file: pb, ...positionIn(playbook, "service.restat"), path: "steps[0].service.restat", message: 'unknown step kind "service.restat"' },
+      { file: pb, ...positionIn(playbook, "{{ target.nmae }}"), path: "steps[1].exec.argv[1]", message: 'unknown template variable "target.nmae"' },
+    ].map((i) => ({ ...i, level: "error" })));
+  });
+
+  it("gives each problem a hint that says what to do", () => {
+    if (result.ok) throw new Error("expected issues");
+    expect(result.issues.every((i) => i.hint)).toBe(true);
+    const byPath = (path: string) => result.issues.find((i) => i.path === path)!.hint;
+    expect(byPath("targets[0].intervl")).toBe('did you mean "interval"?');
+    expect(byPath("targets[1].probe.htp")).toBe("one of http, tcp, process");
+    expect(byPath("on[1]")).toMatch(/^did you mean "queue_backlog"\? known kinds: server_down, .*, queue_backlog;/);
+  });
+
+  it("prints file:line:col path: message (got ...; hint: ...)", () => {
+    if (result.ok) throw new Error("expected issues");
+    const url = result.issues.find((i) => i.path === "targets[0].probe.http.url")!;
+    const { line, col } = at(config, "url: ", "localhost:8000/health");
+    expect(formatIssue(url)).toBe(
+      `${relative(process.cwd(), join(dir, "medic.yaml"))}:${line}:${col} targets[0].probe.http.url: ` +
+        'must be an http(s) URL (got "localhost:8000/health"; hint: add http://, like http://127.0.0.1:8000/health)',
+    );
+  });
+});
+
+describe("a correct config", () => {
+  it("loads into the normalised Config: defaults applied, durations in ms, kinds and params", async () => {
+    const dir = join(FIXTURES, "config-good");
+    const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
+    expect(result.warnings).toEqual([]);
+    const { rules, ...config } = result.config;
+    expect(rules.map((r) => ({ ...r, when: r.when.map((c) => c.source) }))).toEqual([
+      { kind: "queue_backlog", severity: "P3", when: ["[BODY].queue.depth > 1000"], targets: ["orders-*"] },
+    ]);
+    expect(config).toEqual({
+      file: join(dir, "medic.yaml"),
+      baseDir: dir,
+      stateDir: join(dir, "state"),
+      targets: [
+        {
+          name: "orders-api", labels: { team: "payments" },
+          probe: { kind: "http", params: expect.objectContaining({ url: "http://127.0.0.1:8000/health", method: "GET", headers: {} }) },
+          service: { kind: "process", params: expect.objectContaining({ start: ["node", "server.js"], pidFile: "./orders.pid" }) },
+          intervalMs: 1000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+          thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.9 },
+          dependsOn: ["orders-db"],
+        },
+        {
+          name: "orders-db", labels: {},
+          probe: { kind: "tcp", params: { host: "127.0.0.1", port: 5432 } },
+          service: { kind: "process", params: expect.objectContaining({ start: ["postgres", "-D", "./data"], pidFile: "./pg.pid" }) },
+          intervalMs: 5000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+          thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9 },
+          dependsOn: [],
+        },
+      ],
+      severities: { server_down: "P1", db_disconnect: "P1", pool_exhaustion: "P2", memory_pressure: "P2", high_latency: "P3", queue_backlog: "P3" },
+      playbooks: [{
+        name: "restart-on-down",
+        file: join(dir, "playbooks/restart.yaml"),
+        description: "Restart the service when it is down",
+        on: ["server_down", "queue_backlog"],
+        targets: ["orders-*"],
+        labels: {},
+        steps: [
+          { kind: "service.restart", params: {}, name: "restart the app", timeoutMs: 30_000 },
+          { kind: "wait", params: { forMs: 5000 }, timeoutMs: 3_600_000 },
+          { kind: "exec", params: { argv: ["/usr/bin/logger", "medic restarted {{ target.name }}"], expectExit: [0] }, timeoutMs: 60_000 },
+        ],
+        verify: { withinMs: 45_000 },
+        onFailure: "escalate",
+      }],
+      limits: { runsPerHour: 2 },
+      secrets: [],
+    });
+  });
+});
+
+describe("the shipped example playbooks", async () => {
+  const files = (await readdir(SHIPPED_PLAYBOOKS).catch(() => [])).filter((f) => /\.ya?ml$/.test(f));
+
+  it.skipIf(files.length === 0)("all validate, against a target with a service, without warnings", async () => {
+    const dir = await writeTree({
+      "medic.yaml": [
+        `playbooks: [${JSON.stringify(SHIPPED_PLAYBOOKS)}]`,
+        "targets:",
+        "  - name: api",
+        "    probe: { http: { url: http://127.0.0.1:8000/health } }",
+        "    service: { process: { start: [node, server.js], pidFile: ./api.pid } }",
+        "",
+      ].join("\n"),
+    });
+    const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
+    expect(result.warnings.map(formatIssue)).toEqual([]);
+    expect(result.config.playbooks.map((p) => p.file).sort()).toEqual(files.map((f) => join(SHIPPED_PLAYBOOKS, f)).sort());
+  });
+});
