@@ -51,12 +51,20 @@ describe("incident kinds", () => {
 });
 
 describe("playbooks against targets", () => {
-  it("warns once per target without a service that a service step would act on", async () => {
+  it("warns once per playbook, naming the targets without a service that a service step would act on", async () => {
     const config = `targets:\n${target("web-1")}${target("web-2", "    labels: { tier: web }\n")}${target("db", "    labels: { tier: web }\n    service: { process: { start: [x], pidFile: ./p } }\n")}`;
     const playbook = "name: p\non: [server_down]\nlabels: { tier: web }\nsteps:\n  - wait: 1s\n  - service.restart: {}\n";
     const { found } = await check({ "medic.yaml": config, "playbooks/p.yaml": playbook });
     expect(found).toMatchObject([
-      { ...positionIn(playbook, "service.restart"), level: "warning", message: 'step "service.restart" needs a service, but target "web-2" has none', hint: expect.stringContaining("add service:") },
+      { ...positionIn(playbook, "service.restart"), level: "warning", message: 'step "service.restart" needs a service, but 1 target it matches has none (web-2); on them this playbook escalates instead', hint: expect.stringContaining("add service:") },
+    ]);
+  });
+
+  it("names at most five service-less targets in that one warning", async () => {
+    const config = `targets:\n${Array.from({ length: 7 }, (_, i) => target(`t${i}`)).join("")}`;
+    const { found } = await check({ "medic.yaml": config, "playbooks/p.yaml": "name: p\non: [server_down]\nsteps:\n  - service.restart:\n" });
+    expect(found.map((i) => i.message)).toEqual([
+      'step "service.restart" needs a service, but 7 targets it matches have none (t0, t1, t2, t3, t4 and 2 more); on them this playbook escalates instead',
     ]);
   });
 

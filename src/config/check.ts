@@ -129,11 +129,14 @@ function checkMatches(source: YamlSource, pb: Record<string, unknown>, targets: 
   const needing = steps.findIndex((s) => Object.keys(record(s)).some((k) => stepKinds.get(k)?.needsService));
   if (needing < 0) return;
   const kind = Object.keys(record(steps[needing])).find((k) => stepKinds.get(k)?.needsService)!;
-  for (const t of matched.filter((t) => !t.hasService)) {
-    issues.push(issueAt(source, ["steps", needing, kind], `step "${kind}" needs a service, but target "${t.name}" has none`, {
-      anchor: "key", level: "warning", hint: `add service: to target "${t.name}", or narrow this playbook's targets or labels`,
-    }));
-  }
+  const without = matched.filter((t) => !t.hasService).map((t) => t.name);
+  if (without.length === 0) return;
+  // One warning per playbook: a catch-all playbook would otherwise warn once per service-less target.
+  const names = without.length > 5 ? `${without.slice(0, 5).join(", ")} and ${without.length - 5} more` : without.join(", ");
+  const which = without.length === 1 ? "1 target it matches has" : `${without.length} targets it matches have`;
+  issues.push(issueAt(source, ["steps", needing, kind], `step "${kind}" needs a service, but ${which} none (${names}); on them this playbook escalates instead`, {
+    anchor: "key", level: "warning", hint: "add service: to those targets, or narrow this playbook's targets or labels",
+  }));
 }
 
 function matching(targets: RawTarget[], globs: string[], labels: Record<string, unknown>): RawTarget[] {

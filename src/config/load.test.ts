@@ -108,7 +108,7 @@ describe("normalisation", () => {
     if (result.ok) {
       expect(result.warnings.map((w) => [w.file, w.message])).toEqual([
         [join(dir, "extra/one.yaml"), 'playbook "one" matches no target'],
-        [join(dir, "pb/b.yml"), 'step "service.restart" needs a service, but target "api" has none'],
+        [join(dir, "pb/b.yml"), 'step "service.restart" needs a service, but 1 target it matches has none (api); on them this playbook escalates instead'],
       ]);
     }
   });
