@@ -5,7 +5,8 @@ import { join } from "node:path";
 /**
  * The demo's service: answers GET /health on 127.0.0.1:PORT in the common plain style. While the
  * file DIR/db-broken exists it reports its database disconnected (503): a fault that survives a
- * restart, as a real database outage would.
+ * restart, as a real database outage would. While DIR/hang exists it accepts connections and
+ * never answers, like a process stuck on a lock.
  * Usage: node service.js PORT DIR
  */
 const [port, dir] = process.argv.slice(2);
@@ -15,6 +16,7 @@ if (!port || !dir) {
 }
 
 const server = createServer((req, res) => {
+  if (existsSync(join(dir, "hang"))) return; // keep the socket open, say nothing
   if (req.url !== "/health") {
     res.writeHead(404).end();
     return;
