@@ -40,6 +40,8 @@ interface Watched {
   probe: Probe;
   service?: ServiceDriver;
   track: TargetTrack;
+  /** Ids of the target's incidents that are not resolved: every round reads them. */
+  open: Set<string>;
   schedule?: Schedule;
 }
 
@@ -55,7 +57,7 @@ const ABORT_GRACE_MS = 3_000;
 const NOTIFY_TIMEOUT_MS = 5_000;
 
 /** Builds the probe and service driver of a target from the registries. */
-export function watchTarget(target: Target, baseDir: string): Omit<Watched, "track"> {
+export function watchTarget(target: Target, baseDir: string): Pick<Watched, "target" | "probe" | "service"> {
   const probeKind = probeKinds.get(target.probe.kind)!;
   const probe = probeKind.create(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir });
   const serviceKind = target.service && serviceKinds.get(target.service.kind);
@@ -89,7 +91,10 @@ export class Daemon {
     this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
     this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
     for (const target of this.config.targets) {
-      this.watched.set(target.name, { ...watchTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 } });
+      this.watched.set(target.name, { ...watchTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set() });
+    }
+    for (const incident of this.store.incidents().values()) {
+      if (isOpen(incident)) this.watched.get(incident.target)?.open.add(incident.id);
     }
   }
 
@@ -121,7 +126,8 @@ export class Daemon {
 
   /** The target's incidents that are not resolved. */
   openIncidents(target: string): Incident[] {
-    return [...this.store.incidents().values()].filter((i) => i.target === target && isOpen(i));
+    const ids = this.watched.get(target)?.open ?? [];
+    return [...ids].map((id) => this.store.incidents().get(id)!);
   }
 
   private async round(w: Watched): Promise<void> {
@@ -237,6 +243,10 @@ export class Daemon {
 
   private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {
     const record = this.store.append(id, event, at);
+    const incident = this.store.incidents().get(id);
+    const open = incident && this.watched.get(incident.target)?.open;
+    if (open && isOpen(incident)) open.add(id);
+    else open?.delete(id);
     this.opts.onRecord?.(record);
     return record;
   }
