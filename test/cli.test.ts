@@ -14,10 +14,13 @@ async function httpServer(status: number): Promise<{ url: string; server: Server
 }
 
 describe("medic CLI", () => {
-  it("prints help", async () => {
+  it("prints help, and exits 2 on a usage mistake (never 1, which means unhealthy)", async () => {
     const r = await medic(["--help"]);
     expect(r.code).toBe(0);
     for (const cmd of ["run", "check", "validate", "plan", "incidents", "demo"]) expect(r.stdout).toContain(cmd);
+    const bad = await medic(["plan", "--target", "api"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("required option '--incident <kind>' not specified");
   });
 
   it("validate accepts the shipped playbooks", async () => {

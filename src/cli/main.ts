@@ -10,6 +10,7 @@ import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
 import { validateCommand } from "./validate.js";
 import type { GlobalOptions } from "./config.js";
+import { EXIT } from "./output.js";
 
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version: string };
 
@@ -20,7 +21,9 @@ const program = new Command("medic")
   .option("--state-dir <dir>", "override the config's stateDir")
   .option("--pretty", "readable logs instead of JSON (the default on a terminal)")
   .showHelpAfterError()
-  .addHelpText("after", "\nExit codes: 0 ok/healthy, 1 unhealthy or failed, 2 invalid configuration.");
+  // A usage mistake exits 2 like a bad config, so scripts never read it as "unhealthy" (1).
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.badConfig))
+  .addHelpText("after", "\nExit codes: 0 ok/healthy, 1 unhealthy or failed, 2 invalid configuration or usage.");
 
 const global = (cmd: Command) => cmd.optsWithGlobals<GlobalOptions>();
 const exit = (code: number) => {
