@@ -79,6 +79,7 @@ export class Daemon {
   private readonly dryRun: boolean;
   private readonly notifiers: Notifier[];
   private readonly watched = new Map<string, Watched>();
+  private readonly targets: ReadonlyMap<string, Target>;
   private readonly inflight = new Set<Promise<void>>();
   private readonly drain = new AbortController();
   private readonly abort = new AbortController();
@@ -90,6 +91,7 @@ export class Daemon {
     this.dryRun = opts.dryRun ?? false;
     this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
     this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
+    this.targets = new Map(this.config.targets.map((t) => [t.name, t]));
     for (const target of this.config.targets) {
       this.watched.set(target.name, { ...watchTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set() });
     }
@@ -205,7 +207,7 @@ export class Daemon {
 
     const result = await runPlaybook({
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
-      target: w.target, service: w.service, baseDir: this.config.baseDir,
+      target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
       check: (signal) => checkTarget(this.config, w, signal).then((c) => c.finding),
       signal: this.abort.signal, stop: this.drain.signal, resume: previous,
     });

@@ -20,6 +20,7 @@ export interface RunContext {
   target: Target;
   service?: ServiceDriver;
   baseDir: string;
+  targets: ReadonlyMap<string, Target>;
   check: Check;
   /** Aborted when the daemon starts to stop: no further step or verification starts. */
   stop: AbortSignal;
@@ -93,6 +94,7 @@ async function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult>
       signal,
       timeoutMs: step.timeoutMs,
       baseDir: ctx.baseDir,
+      targets: ctx.targets,
     });
     return await Promise.race([run, stuck]);
   } catch (err) {

@@ -46,7 +46,12 @@ export interface StepContext {
   timeoutMs: number;
   /** Resolves config-relative paths. */
   baseDir: string;
+  /** Every target by name, for steps that act through another one (a database the target depends on). */
+  targets: ReadonlyMap<string, Target>;
 }
+
+/** What a preview may use: everything a step has but its service (a preview acts on nothing). */
+export type PreviewContext = Omit<StepContext, "service">;
 
 /** One step kind: schema, how to render its templates, describe it, and run it. */
 export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
@@ -61,4 +66,6 @@ export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
   /** One line for plans: what it would do, rendered; `service` describes the target's service. */
   describe(rendered: R, service?: string): string;
   run(rendered: R, ctx: StepContext): Promise<StepResult>;
+  /** Optional read-only look at what the step would touch right now, for dry-run and `medic plan`. */
+  preview?(rendered: R, ctx: PreviewContext): Promise<string[]>;
 }

@@ -1,0 +1,95 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import pg from "pg";
+import { z } from "zod";
+import { duration } from "../config/fields.js";
+import { MedicError } from "./errors.js";
+
+// node-postgres: https://node-postgres.com/apis/client
+
+/** How to reach a PostgreSQL server: a URL, or discrete fields. Used by the probe and the steps. */
+export const pgConnectionSchema = z
+  .strictObject({
+    url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL (hint: like postgres://medic@127.0.0.1:5432/postgres)")
+      .optional().meta({ description: "Connection URL, e.g. postgres://medic:${PGPASSWORD}@127.0.0.1:5432/postgres" }),
+    host: z.string().min(1).optional().meta({ description: "Server host (default 127.0.0.1)" }),
+    port: z.number().int().min(1).max(65535).optional().meta({ description: "Server port (default 5432)" }),
+    user: z.string().min(1).optional().meta({ description: "Role to connect as" }),
+    database: z.string().min(1).optional().meta({ description: "Database (default: the role's name)" }),
+    password: z.string().optional().meta({ description: "Password; use ${ENV_VAR} or ${file:/path}" }),
+    passwordFile: z.string().min(1).optional().meta({ description: "File holding the password (relative to the config file)" }),
+    connectTimeout: duration().optional().meta({ description: "Give up connecting after this (default: the probe or step timeout)" }),
+  })
+  .refine((p) => !(p.url && (p.host || p.port || p.user || p.database)), {
+    message: "give either url or host/port/user/database, not both (hint: put everything in the URL, or drop it)",
+  })
+  .refine((p) => !(p.password !== undefined && p.passwordFile), { message: "give password or passwordFile, not both" });
+
+/** Validated connection params. */
+export type PgConnection = z.output<typeof pgConnectionSchema>;
+
+/** The node-postgres client config for a connection, with timeouts that cannot be left out. */
+export async function pgClientConfig(
+  conn: PgConnection,
+  opts: { baseDir: string; timeoutMs: number; applicationName: string },
+): Promise<pg.ClientConfig> {
+  let password = conn.password;
+  if (conn.passwordFile) {
+    const file = resolve(opts.baseDir, conn.passwordFile);
+    try {
+      password = (await readFile(file, "utf8")).trim();
+    } catch (cause) {
+      throw new MedicError("PG_PASSWORD_FILE", `cannot read the password file ${file}`, { cause, hint: "check the path and that medic's user can read it" });
+    }
+  }
+  const base: pg.ClientConfig = conn.url
+    ? { connectionString: conn.url }
+    : { host: conn.host ?? "127.0.0.1", port: conn.port ?? 5432, user: conn.user, database: conn.database };
+  if (password !== undefined) base.password = password;
+  // node-postgres waits forever by default: bound the connect, every statement, and the client side too.
+  return {
+    ...base,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: conn.connectTimeout ?? opts.timeoutMs,
+    statement_timeout: opts.timeoutMs,
+    query_timeout: opts.timeoutMs + 500,
+    keepAlive: false,
+  };
+}
+
+/**
+ * Connects a fresh client that an abort closes. Its `error` listener is attached before anything
+ * else: without one, a server that kills the session crashes the process.
+ */
+export async function connectPg(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
+  const client = new pg.Client(config);
+  client.on("error", () => {});
+  const onAbort = () => void client.end().catch(() => {});
+  if (signal.aborted) throw signal.reason;
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await client.connect();
+  } catch (err) {
+    signal.removeEventListener("abort", onAbort);
+    await client.end().catch(() => {});
+    throw err;
+  }
+  const end = client.end.bind(client);
+  client.end = (async () => {
+    signal.removeEventListener("abort", onAbort);
+    await end().catch(() => {});
+  }) as typeof client.end;
+  return client;
+}
+
+/** A stable code for a failed connection or query: SQLSTATE names the common ones, else errno. */
+export function pgErrorCode(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const message = typeof e?.message === "string" ? e.message : "";
+  if (code === "28P01" || code === "28000") return "EAUTH";
+  if (code === "57P03" || /shutting down|starting up|in recovery mode/i.test(message)) return "ESHUTDOWN";
+  if (code === "57014" || /timeout|timed out/i.test(message)) return "ETIMEDOUT";
+  if (code === "53300") return "ETOOMANY";
+  return code ?? "EPG";
+}
