@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { classify } from "./classify/classify.js";
+import { classify, type ClassifyContext } from "./classify/classify.js";
+import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
 import { logNotifier } from "./escalation/log.js";
@@ -42,6 +43,8 @@ interface Watched {
   track: TargetTrack;
   /** Ids of the target's incidents that are not resolved: every round reads them. */
   open: Set<string>;
+  /** The latest round's finding: null when healthy, undefined before the first round. */
+  lastFinding?: Finding | null;
   schedule?: Schedule;
 }
 
@@ -66,9 +69,11 @@ export function watchTarget(target: Target, baseDir: string): Pick<Watched, "tar
 }
 
 /** One probe round of a target, classified. Never throws. */
-export async function checkTarget(config: Config, w: Pick<Watched, "target" | "probe">, signal?: AbortSignal): Promise<Checked> {
+export async function checkTarget(
+  config: Config, w: Pick<Watched, "target" | "probe">, signal?: AbortSignal, context?: ClassifyContext,
+): Promise<Checked> {
   const observation = await runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal });
-  return { observation, finding: classify(observation, w.target, config.rules, config.severities) };
+  return { observation, finding: classify(observation, w.target, config.rules, config.severities, context) };
 }
 
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
@@ -126,6 +131,16 @@ export class Daemon {
     this.log.info({}, "medic stopped");
   }
 
+  /** What classification of a target may know about its dependencies: their latest rounds. */
+  private contextFor(target: Target): ClassifyContext {
+    return {
+      dependencies: target.dependsOn.map((name) => {
+        const dep = this.watched.get(name);
+        return { name, database: DATABASE_PROBES.has(dep?.target.probe.kind ?? ""), finding: dep?.lastFinding };
+      }),
+    };
+  }
+
   /** The target's incidents that are not resolved. */
   openIncidents(target: string): Incident[] {
     const ids = this.watched.get(target)?.open ?? [];
@@ -134,8 +149,9 @@ export class Daemon {
 
   private async round(w: Watched): Promise<void> {
     if (this.drain.signal.aborted) return;
-    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal);
+    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
     if (this.drain.signal.aborted) return;
+    w.lastFinding = finding ?? null;
     this.log.debug({ target: w.target.name, ok: observation.ok, latencyMs: observation.latencyMs, kind: finding?.kind }, "probe round");
     const { track, decisions } = trackRound({
       track: w.track,
@@ -208,7 +224,7 @@ export class Daemon {
     const result = await runPlaybook({
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
       target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
-      check: (signal) => checkTarget(this.config, w, signal).then((c) => c.finding),
+      check: (signal) => checkTarget(this.config, w, signal, this.contextFor(w.target)).then((c) => c.finding),
       signal: this.abort.signal, stop: this.drain.signal, resume: previous,
     });
     if (result.outcome === "failed") return this.escalate(id, result.reason);

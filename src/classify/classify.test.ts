@@ -14,7 +14,7 @@ function makeTarget(over: Partial<Target> = {}): Target {
     timeoutMs: 3_000,
     failureThreshold: 3,
     successThreshold: 2,
-    thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9 },
+    thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
     dependsOn: [],
     ...over,
   };
@@ -149,7 +149,7 @@ describe("classify: rules scoped by target globs", () => {
   });
 
   it("uses the target's own thresholds", () => {
-    const strict = makeTarget({ thresholds: { latencyMs: 100, poolUtilization: 0.5, memoryUtilization: 0.5 } });
+    const strict = makeTarget({ thresholds: { latencyMs: 100, poolUtilization: 0.5, memoryUtilization: 0.5, idleInTransactionMs: 1000, queryMs: 1000 } });
     expect(classify(ok({}, 150), strict, [], {})?.evidence).toBe("latency 150ms over 100ms");
     expect(classify(ok({ health: health({ poolUtilization: 0.6 }) }), strict, [], {})?.evidence).toBe("pool 60% in use (threshold 50%)");
   });

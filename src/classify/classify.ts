@@ -3,19 +3,29 @@ import type { Observation, HealthSummary } from "../probes/types.js";
 import type { Rule, Target } from "../config/types.js";
 import { BUILTIN_KINDS, type BuiltinKind, type Finding, type Severity } from "./types.js";
 import { conditionValues, evaluateCondition } from "./conditions.js";
+import { DATABASE_PROBES, judgeDatabaseFailure, judgeLongTransactions, whichSideIsBroken, type DependencyView } from "./database.js";
 import { databaseField, evidenceLine, plain, quote } from "./evidence.js";
 
 // Order of judgement: the first that applies wins. Operators write rules against it, so keep it
 // stable and keep this list in step with the code below.
 //   a. no answer at all (obs.error: refused, timeout, reset, not HTTP, process gone)   => server_down
+//      (from a database probe: db_disconnect, db_auth_failure, or pool_exhaustion when the
+//      server refuses for too many clients)
 //   b. the health body says the database is down                                       => db_disconnect
+//      (the evidence says whether the database itself answers: see context.dependencies)
 //   c. operator rules, in config order: first whose every `when` holds                 => rule.kind, rule.severity
 //   d. pool utilization >= threshold, or clients waiting for a connection              => pool_exhaustion
 //   e. memory utilization >= threshold                                                 => memory_pressure
+//   e2. a database session idle in transaction or a query over its threshold           => long_transaction
 //   f. any other not-ok answer (bad status, health status fail)                        => server_down
 //   g. latency over threshold                                                          => high_latency
 // Rules come after a and b so a typo'd rule cannot hide an outage, and before d-g so an operator
 // can name a more specific kind for what would otherwise be a generic one.
+
+/** What classification may know besides the observation: the state of the target's dependencies. */
+export interface ClassifyContext {
+  dependencies?: readonly DependencyView[];
+}
 
 /** What broke according to one observation, or undefined when the target looks healthy. Pure. */
 export function classify(
@@ -23,23 +33,30 @@ export function classify(
   target: Target,
   rules: Rule[],
   severities: Record<string, Severity>,
+  context: ClassifyContext = {},
 ): Finding | undefined {
-  const builtin = (kind: BuiltinKind, parts: string[]): Finding => ({
+  const builtin = (kind: string, parts: string[]): Finding => ({
     target: target.name,
     kind,
-    severity: severities[kind] ?? BUILTIN_KINDS[kind],
+    severity: severities[kind] ?? BUILTIN_KINDS[kind as BuiltinKind] ?? "P2",
     evidence: evidenceLine(parts),
   });
   const { facts } = obs;
   const health = facts.health;
   const status = typeof facts.status === "number" ? `HTTP ${facts.status}` : "";
 
-  if (obs.error) return builtin("server_down", [describeFailure(obs.error, obs.latencyMs)]);
+  if (obs.error) {
+    if (DATABASE_PROBES.has(target.probe.kind)) {
+      const { kind, parts } = judgeDatabaseFailure(obs);
+      return builtin(kind, parts);
+    }
+    return builtin("server_down", [describeFailure(obs.error, obs.latencyMs)]);
+  }
 
   if (health?.database === "down") {
     const field = databaseField(facts.body);
     const why = field ? ` (${field})` : health.failing.length > 0 ? ` (failing: ${names(health.failing)})` : "";
-    return builtin("db_disconnect", [status, `health body: database down${why}`]);
+    return builtin("db_disconnect", [status, `health body: database down${why}`, whichSideIsBroken(context.dependencies ?? [])]);
   }
 
   for (const rule of rules) {
@@ -52,7 +69,7 @@ export function classify(
     return { target: target.name, kind: rule.kind, severity: rule.severity, evidence: evidenceLine([`${source}${values ? ` (${values})` : ""}`]) };
   }
 
-  const pool = finite(health?.poolUtilization);
+  const pool = maxOf(finite(facts.poolUtilization), finite(health?.poolUtilization));
   const waiting = finite(health?.poolWaiting) ?? 0;
   if ((pool !== undefined && pool >= target.thresholds.poolUtilization) || waiting > 0) {
     const waitingText = waiting > 0 ? `${waiting} ${waiting === 1 ? "client" : "clients"} waiting` : "";
@@ -68,6 +85,9 @@ export function classify(
       rss === undefined ? "" : `rss ${mebibytes(rss)}`,
     ]);
   }
+
+  const stuck = judgeLongTransactions(obs, target);
+  if (stuck) return builtin(stuck.kind, stuck.parts);
 
   if (!obs.ok) return builtin("server_down", notOkParts(status, health, obs));
 
@@ -130,6 +150,10 @@ function notOkParts(status: string, health: HealthSummary | undefined, obs: Obse
 function names(list: string[]): string {
   const shown = list.slice(0, 5).map((n) => quote(n, 40)).join(", ");
   return list.length > 5 ? `${shown} and ${list.length - 5} more` : shown;
+}
+
+function maxOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 function finite(value: unknown): number | undefined {

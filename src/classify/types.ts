@@ -12,6 +12,10 @@ export const BUILTIN_KINDS = {
   pool_exhaustion: "P2",
   memory_pressure: "P2",
   high_latency: "P2",
+  /** A database refuses medic's credentials: no restart fixes that, so it escalates. */
+  db_auth_failure: "P1",
+  /** A session idle in transaction, or a query, running longer than its threshold. */
+  long_transaction: "P2",
 } as const satisfies Record<string, Severity>;
 export type BuiltinKind = keyof typeof BUILTIN_KINDS;
 

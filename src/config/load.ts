@@ -84,6 +84,8 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
       latencyMs: t.thresholds?.latency ?? d.thresholds.latency,
       poolUtilization: t.thresholds?.poolUtilization ?? d.thresholds.poolUtilization,
       memoryUtilization: t.thresholds?.memoryUtilization ?? d.thresholds.memoryUtilization,
+      idleInTransactionMs: t.thresholds?.idleInTransaction ?? d.thresholds.idleInTransaction,
+      queryMs: t.thresholds?.queryDuration ?? d.thresholds.queryDuration,
     },
     dependsOn: t.dependsOn,
   }));

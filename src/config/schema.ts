@@ -82,7 +82,9 @@ const condition = () =>
     return z.NEVER;
   });
 
-const thresholdsShape = { latency: duration(), poolUtilization: fraction(), memoryUtilization: fraction() };
+const thresholdsShape = {
+  latency: duration(), poolUtilization: fraction(), memoryUtilization: fraction(), idleInTransaction: duration(), queryDuration: duration(),
+};
 
 const targetSchema = () =>
   z.strictObject({
@@ -123,6 +125,8 @@ export const configSchema = () =>
         latency: thresholdsShape.latency.prefault("2s"),
         poolUtilization: thresholdsShape.poolUtilization.default(0.9),
         memoryUtilization: thresholdsShape.memoryUtilization.default(0.9),
+        idleInTransaction: thresholdsShape.idleInTransaction.prefault("5m"),
+        queryDuration: thresholdsShape.queryDuration.prefault("5m"),
       }).prefault({}),
     }).prefault({}).meta({ description: "Values every target gets unless it sets its own" }),
     playbooks: z.array(z.string().min(1)).default(["./playbooks"])

@@ -16,6 +16,10 @@ export interface Thresholds {
   poolUtilization: number;
   /** Memory in use / limit at or above this is `memory_pressure`. */
   memoryUtilization: number;
+  /** A database session idle in transaction this long is `long_transaction`. */
+  idleInTransactionMs: number;
+  /** A database query running this long is `long_transaction`. */
+  queryMs: number;
 }
 
 /** One watched target with every default applied. */

@@ -9,7 +9,7 @@ const target = (over: Partial<Target> = {}): Target => ({
   probe: { kind: "http", params: { url: "http://127.0.0.1:8000/health" } },
   service: { kind: "process", params: { start: ["/usr/bin/node", "server.js"], pidFile: "orders.pid", stopSignal: "SIGTERM", stopTimeout: 10_000, startupGrace: 500 } },
   intervalMs: 10_000, timeoutMs: 3_000, failureThreshold: 3, successThreshold: 2,
-  thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9 }, dependsOn: [], ...over,
+  thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 }, dependsOn: [], ...over,
 });
 const playbook = (over: Partial<Playbook>): Playbook => ({
   name: "p", file: "/etc/medic/playbooks/p.yaml", on: ["server_down"], targets: ["*"], labels: {},

@@ -7,7 +7,7 @@ const target: Target = {
   labels: { team: "payments", base: "http://127.0.0.1:9000", dash: "-v" },
   probe: { kind: "http", params: {} },
   intervalMs: 10_000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
-  thresholds: { latencyMs: 1000, poolUtilization: 0.9, memoryUtilization: 0.9 },
+  thresholds: { latencyMs: 1000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
   dependsOn: [],
 };
 

@@ -31,7 +31,28 @@ export interface Facts {
   rssBytes?: number;
   /** Memory use as a fraction of its limit, from any probe that knows both. */
   memoryUtilization?: number;
+  /** Connections (or pool slots) in use as a fraction of what is available, from any probe that knows. */
+  poolUtilization?: number;
+  /** postgres: what the server says about itself. */
+  postgres?: PostgresFacts;
   [key: string]: unknown;
+}
+
+/** What the postgres probe learns in one round trip. */
+export interface PostgresFacts {
+  version: string;
+  /** True on a standby. */
+  inRecovery: boolean;
+  /** Client backends in use, max_connections, superuser_reserved_connections. */
+  connections: { used: number; max: number; reserved: number };
+  /** Sessions by state; absent when the role cannot see other roles' sessions. */
+  states?: { active: number; idle: number; idleInTransaction: number; idleInTransactionAborted: number };
+  oldestIdleInTransactionMs?: number;
+  longestQueryMs?: number;
+  waitingOnLock: number;
+  /** partial: the role lacks pg_monitor, so states and ages of other roles' sessions are unknown. */
+  visibility: "full" | "partial";
+  selectLatencyMs: number;
 }
 
 /** A health body reduced to the signals classification uses. */
