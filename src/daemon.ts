@@ -15,6 +15,7 @@ import { describeError } from "./lib/errors.js";
 import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
 import { planRemediation, renderPlan } from "./playbooks/plan.js";
+import { previewPlan } from "./playbooks/preview.js";
 import { runPlaybook } from "./playbooks/run.js";
 import { probeKinds } from "./probes/registry.js";
 import { runProbe } from "./probes/run.js";
@@ -204,7 +205,8 @@ export class Daemon {
     });
     if (plan.action === "escalate") return this.escalate(id, plan.reason);
     if (this.dryRun) {
-      const lines = renderPlan(plan);
+      const previews = await previewPlan(plan, { target: w.target, targets: this.targets, baseDir: this.config.baseDir, signal: this.drain.signal });
+      const lines = renderPlan(plan, previews);
       this.append(id, { type: "note", message: `dry run: would run ${lines.join("\n")}` });
       this.log.info({ incident: id, target: w.target.name, plan: lines }, "dry run: would run playbook");
       return;
@@ -225,6 +227,7 @@ export class Daemon {
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
       target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
       check: (signal) => checkTarget(this.config, w, signal, this.contextFor(w.target)).then((c) => c.finding),
+      observe: (signal) => runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal }),
       signal: this.abort.signal, stop: this.drain.signal, resume: previous,
     });
     if (result.outcome === "failed") return this.escalate(id, result.reason);

@@ -2,12 +2,16 @@ import { existsSync } from "node:fs";
 import { readJournal } from "../incidents/journal.js";
 import type { Incident } from "../incidents/types.js";
 import { planRemediation, renderPlan } from "../playbooks/plan.js";
+import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
 import { EXIT } from "./output.js";
 
-/** `medic plan --target T --incident KIND`: the steps that would run, rendered. Reads; touches nothing. */
+/**
+ * `medic plan --target T --incident KIND`: the steps that would run, rendered, with what they would
+ * touch right now (read-only queries). Touches nothing.
+ */
 export async function planCommand(opts: GlobalOptions & { target: string; incident: string }): Promise<number> {
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
@@ -28,6 +32,7 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
     target, playbooks: config.playbooks, recentRunsAt, runsPerHour: config.limits.runsPerHour, now: Date.now(),
   });
+  const targets = new Map(config.targets.map((t) => [t.name, t]));
   const service = target.service ? serviceKinds.get(target.service.kind)!.describe(target.service.params as never) : "none";
   const out = [
     `target   ${target.name}`,
@@ -35,7 +40,7 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
     `service  ${service}`,
     `incident ${opts.incident} (${severity})`,
     "",
-    ...renderPlan(plan),
+    ...renderPlan(plan, await previewPlan(plan, { target, targets, baseDir: config.baseDir, signal: AbortSignal.timeout(15_000) })),
   ];
   process.stdout.write(out.join("\n") + "\n");
   return EXIT.ok;

@@ -74,13 +74,17 @@ const fraction = () =>
   z.number().gt(0, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)").lte(1, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)");
 const rounds = () => z.number().int().min(1);
 
-const condition = () =>
+/** One condition (see src/classify/conditions.ts), parsed at load time; a bad one is located to its column. */
+export const condition = () =>
   z.string().transform((text, ctx) => {
     const parsed = parseCondition(text);
     if (parsed.ok) return parsed.condition;
     ctx.addIssue({ code: "custom", input: text, message: parsed.message, params: { hint: parsed.hint, offset: parsed.offset } });
     return z.NEVER;
   });
+
+/** A condition or a list of them that must all hold. */
+export const conditions = () => z.union([condition().transform((c) => [c]), z.array(condition()).min(1)]);
 
 const thresholdsShape = {
   latency: duration(), poolUtilization: fraction(), memoryUtilization: fraction(), idleInTransaction: duration(), queryDuration: duration(),
@@ -105,7 +109,7 @@ const ruleSchema = () =>
   z.strictObject({
     kind: incidentKind().meta({ description: "The incident kind this rule finds, like queue_backlog" }),
     severity: z.enum(SEVERITIES).optional().meta({ description: "Severity of the kind (default: severities: or the built-in one, else P3)" }),
-    when: z.union([condition().transform((c) => [c]), z.array(condition()).min(1)])
+    when: conditions()
       .meta({ description: "Condition over a probe result, like \"[BODY].queue.depth > 1000\"; a list means all must hold" }),
     targets: targetGlobs().meta({ description: "Target name globs the rule applies to" }),
   });

@@ -23,8 +23,11 @@ export type IncidentEvent =
   | { type: "resolved"; reason: string }
   | { type: "note"; message: string };
 
-/** ok/failed: the step ran to an end; abandoned: it was cut off (shutdown or crash) and may or may not have acted. */
-export type StepOutcome = "ok" | "failed" | "abandoned";
+/**
+ * ok/failed: the step ran to an end; skipped: its onlyIf did not hold; abandoned: it was cut off
+ * (shutdown or crash) and may or may not have acted.
+ */
+export type StepOutcome = "ok" | "failed" | "skipped" | "abandoned";
 
 /** One journal line. */
 export type JournalRecord = IncidentEvent & { at: number; incident: string };

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { positionIn, removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
 import { loadPlaybooks } from "./load.js";
+import { stepKinds } from "./steps/registry.js";
 
 afterEach(removeTrees);
 
@@ -24,11 +25,19 @@ describe("steps", () => {
     const text = "name: p\non: [server_down]\nsteps:\n  - service.restat: {}\n  - wait: 1s\n    timout: 5s\n  - { wait: 1s, exec: { argv: [x] } }\n  - restart\n";
     const { issues } = await load(text);
     expect(issues.map((i) => [i.line, i.col, i.path, i.message, i.hint])).toEqual([
-      [4, 5, "steps[0].service.restat", 'unknown step kind "service.restat"', "one of service.restart, service.start, service.stop, exec, http, wait"],
+      [4, 5, "steps[0].service.restat", 'unknown step kind "service.restat"', `one of ${[...stepKinds.keys()].join(", ")}`],
       [6, 5, "steps[1].timout", 'unknown key "timout"', 'did you mean "timeout"?'],
       [7, 5, "steps[2]", "has 2 step kinds (exec, wait) but takes exactly one", "split them into separate steps"],
       [8, 5, "steps[3]", 'expected a mapping with one step kind, got "restart"', "write it like - service.restart: {}"],
     ]);
+  });
+
+  it("parses a step's onlyIf and locates a bad one at its column", async () => {
+    const good = await load('name: p\non: [server_down]\nsteps:\n  - wait: 1s\n    onlyIf: "[STATUS] == 503"\n');
+    expect(good.issues).toEqual([]);
+    expect(good.playbooks[0]!.steps[0]!.onlyIf?.map((c) => c.source)).toEqual(["[STATUS] == 503"]);
+    const bad = await load('name: p\non: [server_down]\nsteps:\n  - wait: 1s\n    onlyIf: "[STATSU] == 503"\n');
+    expect(bad.issues.map((i) => [i.line, i.col, i.path])).toEqual([[5, 14, "steps[0].onlyIf"]]);
   });
 
   it("checks templates in every string a step receives, at the offending {{", async () => {

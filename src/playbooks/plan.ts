@@ -1,3 +1,4 @@
+import type { Condition } from "../classify/conditions.js";
 import type { Target } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
 import { formatDuration } from "../lib/duration.js";
@@ -5,6 +6,7 @@ import { serviceKinds } from "../services/registry.js";
 import { stepKinds } from "./steps/registry.js";
 import { buildTemplateVars, createRenderer } from "./template.js";
 import { matchPlaybook } from "./match.js";
+import type { Previews } from "./preview.js";
 import type { Playbook, StepKind } from "./types.js";
 
 /** A step with its templates filled in, ready to run or to print. */
@@ -16,6 +18,7 @@ export interface RenderedStep {
   rendered: unknown;
   description: string;
   timeoutMs: number;
+  onlyIf?: Condition[];
 }
 
 /** What remediation would do: run a playbook, or hand the incident to humans and why. */
@@ -73,7 +76,10 @@ export function planRemediation(input: PlanInput): Plan {
     }
     try {
       const rendered = step.render(spec.params, renderer);
-      steps.push({ index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered, description: step.describe(rendered, service), timeoutMs: spec.timeoutMs });
+      steps.push({
+        index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered,
+        description: step.describe(rendered, service), timeoutMs: spec.timeoutMs, ...(spec.onlyIf && { onlyIf: spec.onlyIf }),
+      });
     } catch (err) {
       return { action: "escalate", playbook, reason: `${label}: ${describeError(err)}` };
     }
@@ -81,11 +87,15 @@ export function planRemediation(input: PlanInput): Plan {
   return { action: "run", playbook, steps, verifyWithinMs: playbook.verify.withinMs };
 }
 
-/** The plan as lines a person reads (`medic plan`, dry-run logs). */
-export function renderPlan(plan: Plan): string[] {
+/** The plan as lines a person reads (`medic plan`, dry-run logs), with what each step would touch when known. */
+export function renderPlan(plan: Plan, previews: Previews = new Map()): string[] {
   if (plan.action === "escalate") return [`escalate: ${plan.reason}`];
   const lines = [`playbook ${plan.playbook.name} (${plan.playbook.file})`];
-  for (const s of plan.steps) lines.push(`  ${s.index + 1}. ${s.name}: ${s.description}  [timeout ${formatDuration(s.timeoutMs)}]`);
+  for (const s of plan.steps) {
+    const only = s.onlyIf ? ` only if ${s.onlyIf.map((c) => c.source).join(" && ")}:` : "";
+    lines.push(`  ${s.index + 1}. ${s.name}:${only} ${s.description}  [timeout ${formatDuration(s.timeoutMs)}]`);
+    for (const line of previews.get(s.index) ?? []) lines.push(`       ${line}`);
+  }
   lines.push(`  then verify: healthy within ${formatDuration(plan.verifyWithinMs)}, else ${plan.playbook.onFailure}`);
   return lines;
 }

@@ -1,5 +1,8 @@
 import type { Target } from "../config/types.js";
+import { conditionValues, evaluateCondition, type Condition } from "../classify/conditions.js";
+import { plain, quote } from "../classify/evidence.js";
 import type { IncidentEvent, RunRecord } from "../incidents/types.js";
+import type { Observation } from "../probes/types.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
 import type { ServiceDriver } from "../services/types.js";
@@ -22,6 +25,8 @@ export interface RunContext {
   baseDir: string;
   targets: ReadonlyMap<string, Target>;
   check: Check;
+  /** One fresh probe of the target, for steps with an onlyIf. */
+  observe: (signal: AbortSignal) => Promise<Observation>;
   /** Aborted when the daemon starts to stop: no further step or verification starts. */
   stop: AbortSignal;
   /** Aborted when the daemon gives up waiting: in-flight steps are cut off and recorded as abandoned. */
@@ -40,7 +45,7 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
   const skipSteps = ctx.resume?.verify !== undefined;
   for (const step of skipSteps ? [] : ctx.steps) {
     const prior = ctx.resume?.steps[step.index]?.status;
-    if (prior === "ok") continue;
+    if (prior === "ok" || prior === "skipped") continue;
     if (prior === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed` };
     if ((prior === "running" || prior === "abandoned") && !step.step.idempotent) {
       const detail = "interrupted by a daemon stop; not safe to run again";
@@ -48,6 +53,14 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
       return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) was ${detail}` };
     }
     if (ctx.stop.aborted) return { outcome: "abandoned" };
+    if (step.onlyIf) {
+      const unmet = await unmetCondition(step.onlyIf, ctx);
+      if (ctx.stop.aborted) return { outcome: "abandoned" };
+      if (unmet) {
+        ctx.record({ type: "step_finished", runId, index: step.index, outcome: "skipped", detail: unmet, durationMs: 0 });
+        continue;
+      }
+    }
 
     ctx.record({ type: "step_started", runId, index: step.index });
     const started = performance.now();
@@ -72,6 +85,16 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
   if (!verdict.ok) return { outcome: "failed", reason: `verification: ${verdict.detail}` };
   ctx.record({ type: "resolved", reason: `verified: ${verdict.detail}` });
   return { outcome: "recovered" };
+}
+
+/** Why a step's onlyIf does not hold on a fresh probe, or undefined when it holds. */
+async function unmetCondition(onlyIf: Condition[], ctx: RunContext): Promise<string | undefined> {
+  const obs = await ctx.observe(ctx.stop);
+  const failing = onlyIf.find((c) => !evaluateCondition(c, obs));
+  if (!failing) return undefined;
+  // Values come from the target's answer: quoted, sanitised and capped like evidence.
+  const seen = conditionValues(failing, obs).map((v) => `${plain(v.text, 60)}=${quote(v.value)}`).join(", ");
+  return `skipped: ${plain(failing.source, 120)} does not hold${seen ? ` (${seen})` : ""}`;
 }
 
 /** A step that ignores its signal still ends this long after its timeout or an abort. */

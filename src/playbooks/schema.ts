@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { labels, safeName } from "../config/fields.js";
-import { incidentKind, kindSelector, positiveDuration, targetGlobs } from "../config/schema.js";
+import { conditions, incidentKind, kindSelector, positiveDuration, targetGlobs } from "../config/schema.js";
 import { stepKinds } from "./steps/registry.js";
 import type { StepSpec } from "./types.js";
 
 /** Keys a step may have besides its kind. */
-export const STEP_COMMON_KEYS = ["name", "timeout"] as const;
+export const STEP_COMMON_KEYS = ["name", "timeout", "onlyIf"] as const;
 
 /** One step: exactly one registered step kind, plus an optional `name` and `timeout`. */
 export const stepSchema = () =>
@@ -15,11 +15,15 @@ export const stepSchema = () =>
     common: {
       name: z.string().min(1).optional().meta({ description: "Shown in plans and timelines (default: the step kind)" }),
       timeout: positiveDuration().optional().meta({ description: "How long the step may take (default: the step kind's own)" }),
+      onlyIf: conditions().optional().meta({
+        description: "Run the step only when this holds on a fresh probe of the target, like \"[BODY].connection_pool.pool_utilization >= 0.9\"",
+      }),
     },
   }).transform((step): StepSpec => ({
     kind: step.kind,
     params: step.params,
     ...(step.name === undefined ? {} : { name: step.name }),
+    ...(step.onlyIf === undefined ? {} : { onlyIf: step.onlyIf }),
     // No kind only happens next to an unknown key, when the parse fails anyway.
     timeoutMs: step.timeout ?? stepKinds.get(step.kind)?.defaultTimeoutMs ?? 0,
   }));

@@ -177,4 +177,9 @@ describe("json", () => {
   it("reports a missing variable in a leaf", () => {
     expect(templateError(() => renderer().json({ a: ["{{ target.labels.nope }}"] })).code).toBe("TEMPLATE_UNKNOWN_VARIABLE");
   });
+  it("makes a leaf that is one trusted number template a JSON number, never an external one", () => {
+    const numbered = createRenderer(buildTemplateVars({ ...target, labels: { ceiling: "40" } }, incident("7")));
+    expect(numbered.json({ max_size: "{{ target.labels.ceiling }}", note: "up to {{ target.labels.ceiling }}", from: "{{ incident.evidence }}" }))
+      .toEqual({ max_size: 40, note: "up to 40", from: "7" });
+  });
 });

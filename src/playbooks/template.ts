@@ -29,6 +29,7 @@ export class TemplateError extends MedicError {
 
 const INCIDENT_FIELDS = ["id", "kind", "severity", "target", "evidence"] as const;
 const NAME = /^[A-Za-z0-9_./-]+$/;
+const NUMBER = /^-?\d{1,15}(?:\.\d{1,15})?$/;
 const ALLOWED_HINT = `use one of target.name, target.labels.KEY, ${INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ")}`;
 
 /** True when `name` is a variable a playbook may use (any label key is allowed until render time). */
@@ -145,7 +146,14 @@ export function createRenderer(vars: TemplateVars): Renderer {
       return join(ps);
     },
     json(v) {
-      return mapStrings(v, (s) => join(pieces(s)));
+      return mapStrings(v, (s) => {
+        const parts = pieces(s);
+        // A leaf that is one trusted template of a number becomes a JSON number ({"max_size": 40});
+        // an external value never changes a leaf's type.
+        const only = parts.length === 1 ? parts[0]! : undefined;
+        if (only?.from?.trusted && NUMBER.test(only.text)) return Number(only.text);
+        return join(parts);
+      });
     },
   };
 }
@@ -221,7 +229,7 @@ function preview(s: string): string {
   return shown.length > 60 ? `${shown.slice(0, 57)}..."` : shown;
 }
 
-function mapStrings(v: unknown, f: (s: string) => string): unknown {
+function mapStrings(v: unknown, f: (s: string) => unknown): unknown {
   if (typeof v === "string") return f(v);
   if (Array.isArray(v)) return v.map((x) => mapStrings(x, f));
   if (v !== null && typeof v === "object") {

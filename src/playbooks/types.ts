@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { Condition } from "../classify/conditions.js";
 import type { Target } from "../config/types.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { Renderer } from "./template.js";
@@ -18,6 +19,8 @@ export interface StepSpec {
   /** Shown in plans and timelines; defaults to the kind. */
   name?: string;
   timeoutMs: number;
+  /** Run only when these hold on a fresh probe of the target; otherwise the step is skipped. */
+  onlyIf?: Condition[];
 }
 
 /** A validated playbook. */
