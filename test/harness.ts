@@ -21,6 +21,10 @@ export function tempDir(prefix = "medic-test-"): string {
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
+/** Runs `fn` at cleanup(), before what was registered earlier. */
+export function onCleanup(fn: () => void | Promise<void>): void {
+  cleanups.push(fn);
+}
 /** Undo everything this file's tests started; call in afterEach. */
 export async function cleanup(): Promise<void> {
   for (const fn of cleanups.splice(0).reverse()) await fn();
