@@ -23,6 +23,8 @@ export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Pr
       latencyMs: Math.round(o.latencyMs),
       error: o.error ?? null,
       status: o.facts.status ?? null,
+      // What the probe learned, without the raw body (it is untrusted and may be large).
+      facts: { ...o.facts, body: undefined },
     }));
     process.stdout.write(JSON.stringify(out, null, 2) + "\n");
   } else {
