@@ -15,10 +15,10 @@ describe("README examples", () => {
     mkdirSync(join(dir, "playbooks"));
     writeFileSync(join(dir, "medic.yaml"), blocks[0]!);
     writeFileSync(join(dir, "playbooks", "example.yaml"), blocks[1]!);
-    const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+    const result = await loadConfig(join(dir, "medic.yaml"), { env: { ORDERS_DB_PASSWORD: "readme-example" } });
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
-    expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker"]);
+    expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker", "orders-db"]);
     expect(result.config.playbooks.map((p) => p.name)).toEqual(["restart-orders-api"]);
   });
 });
