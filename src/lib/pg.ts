@@ -91,5 +91,8 @@ export function pgErrorCode(err: unknown): string {
   if (code === "57P03" || /shutting down|starting up|in recovery mode/i.test(message)) return "ESHUTDOWN";
   if (code === "57014" || /timeout|timed out/i.test(message)) return "ETIMEDOUT";
   if (code === "53300") return "ETOOMANY";
+  // The server ended the session (pg_terminate_backend, a fast shutdown, a crashed sibling) or the
+  // socket closed under us: for the caller, a reset connection.
+  if (code === "57P01" || code === "57P02" || /^Connection terminated/i.test(message)) return "ECONNRESET";
   return code ?? "EPG";
 }
