@@ -2,6 +2,7 @@ import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
 import { execStep } from "./exec.js";
 import { httpStep } from "./http.js";
+import { postgresCancel, postgresTerminate } from "./postgres.js";
 import { waitStep } from "./wait.js";
 
 /** Every step kind, by the word used in playbooks (`- service.restart: {}`). One line per kind. */
@@ -11,5 +12,7 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["service.stop", serviceStop],
   ["exec", execStep],
   ["http", httpStep],
+  ["postgres.terminate", postgresTerminate],
+  ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
 ]);

@@ -1,0 +1,205 @@
+import type pg from "pg";
+import { z } from "zod";
+import { formatDuration } from "../../lib/duration.js";
+import { describeError } from "../../lib/errors.js";
+import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../../lib/pg.js";
+import type { PreviewContext, StepKind, StepResult } from "../types.js";
+import {
+  actSql, describeFilter, formatSession, renderNames, selectSql, sessionFilterShape, sessionParams, sessionStates,
+  type SessionAction, type SessionFilter, type SessionRow,
+} from "./postgres-sessions.js";
+
+const terminateSchema = z.strictObject({
+  ...sessionFilterShape,
+  state: sessionStates().prefault(["idle"])
+    .meta({ description: "Session states to end: idle, idle in transaction, idle in transaction (aborted), active; one or a list (default idle)" }),
+});
+// Cancelling only means something for a running query, so cancel has no state to choose.
+const cancelSchema = z.strictObject(sessionFilterShape);
+
+type TerminateParams = z.output<typeof terminateSchema>;
+type CancelParams = z.output<typeof cancelSchema>;
+
+const LISTED = 10;
+
+/** `postgres.terminate`: end client sessions that match a filter (idle ones by default), oldest first. */
+export const postgresTerminate: StepKind<typeof terminateSchema, TerminateParams> = {
+  schema: terminateSchema,
+  defaultTimeoutMs: 30_000,
+  // Terminating a session that is already gone is harmless; running the filter again is the point.
+  idempotent: true,
+  needsService: false,
+  render: (p, r) => renderNames(p, r),
+  describe: (p) => describeStep("terminate", p.state, p),
+  run: (p, ctx) => runStep("terminate", filterOf(p.state, p), p.connection, ctx),
+  preview: (p, ctx) => previewStep("terminate", filterOf(p.state, p), p.connection, ctx),
+};
+
+/** `postgres.cancel`: cancel queries that have run too long, leaving their sessions connected. */
+export const postgresCancel: StepKind<typeof cancelSchema, CancelParams> = {
+  schema: cancelSchema,
+  defaultTimeoutMs: 30_000,
+  idempotent: true,
+  needsService: false,
+  render: (p, r) => renderNames(p, r),
+  describe: (p) => describeStep("cancel", ["active"], p),
+  run: (p, ctx) => runStep("cancel", filterOf(["active"], p), p.connection, ctx),
+  preview: (p, ctx) => previewStep("cancel", filterOf(["active"], p), p.connection, ctx),
+};
+
+function filterOf(states: SessionFilter["states"], p: CancelParams): SessionFilter {
+  const { connection: _, ...rest } = p;
+  return { ...rest, states };
+}
+
+function describeStep(action: SessionAction, states: SessionFilter["states"], p: CancelParams): string {
+  const on = p.connection ? ` on ${where(p.connection)}` : "";
+  return `${action} up to ${p.max} ${describeFilter(action, filterOf(states, p))}${on}`;
+}
+
+/** Where to connect and why there; or why there is nowhere to connect. */
+type Resolved = { conn: PgConnection; via: string } | { error: string };
+
+/** The step's own connection, else the target's postgres probe, else that of its first dependency with one. */
+export function resolveConnection(explicit: PgConnection | undefined, ctx: PreviewContext): Resolved {
+  if (explicit) return { conn: explicit, via: "the step's connection" };
+  const target = ctx.target;
+  // A postgres probe's params are a validated pgConnectionSchema output.
+  if (target.probe.kind === "postgres") return { conn: target.probe.params as PgConnection, via: `${target.name}'s postgres probe` };
+  for (const name of target.dependsOn) {
+    const dep = ctx.targets.get(name);
+    if (dep?.probe.kind === "postgres") return { conn: dep.probe.params as PgConnection, via: `${dep.name}'s postgres probe (dependsOn)` };
+  }
+  const deps = target.dependsOn.length === 0 ? "depends on none" : `none of its dependencies (${target.dependsOn.join(", ")}) has one`;
+  return {
+    error: `no database to act on: ${target.name} has no postgres probe and ${deps} `
+      + `(hint: add connection: { url: postgres://... } to the step, or dependsOn: [your-db] to ${target.name})`,
+  };
+}
+
+async function runStep(action: SessionAction, f: SessionFilter, explicit: PgConnection | undefined, ctx: PreviewContext): Promise<StepResult> {
+  const t0 = performance.now();
+  const done = (ok: boolean, detail: string): StepResult => ({ ok, detail, durationMs: performance.now() - t0 });
+  const resolved = resolveConnection(explicit, ctx);
+  if ("error" in resolved) return done(false, resolved.error);
+  const out = await querySessions(resolved, actSql(action), f, ctx);
+  if ("failed" in out) return done(false, `${action} failed: ${out.failed}`);
+  return done(true, summarise(action, f, out.rows));
+}
+
+async function previewStep(action: SessionAction, f: SessionFilter, explicit: PgConnection | undefined, ctx: PreviewContext): Promise<string[]> {
+  const lines = [
+    "sql:", ...actSql(action).split("\n").map((l) => `  ${l}`),
+    ...sessionParams(f).map((p, i) => `  $${i + 1} = ${printable(JSON.stringify(p.value))}  -- ${p.means}`),
+  ];
+  const resolved = resolveConnection(explicit, ctx);
+  if ("error" in resolved) return [...lines, resolved.error];
+  lines.push(`connects to ${where(resolved.conn)} (${resolved.via})`);
+  // The same SELECT the statement above wraps, without the signal: read-only.
+  const out = await querySessions(resolved, selectSql(action), f, ctx);
+  if ("failed" in out) return [...lines, `cannot look right now: ${out.failed}`];
+  if (out.rows.length === 0) return [...lines, "no session matches right now"];
+  return [...lines, ...out.rows.map((row) => `would ${action} ${formatSession(row)}`)];
+}
+
+/** Runs one statement on a fresh connection; never rejects, and never reports a password. */
+async function querySessions(
+  target: { conn: PgConnection; via: string }, text: string, f: SessionFilter, ctx: PreviewContext,
+): Promise<{ rows: SessionRow[] } | { failed: string }> {
+  const t0 = performance.now();
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
+  const secrets = connectionSecrets(target.conn);
+  let client: pg.Client | undefined;
+  try {
+    const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
+    if (typeof config.password === "string") secrets.push(config.password);
+    client = await connectUnlessAborted(config, signal);
+    const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
+    return { rows: result.rows };
+  } catch (err) {
+    const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
+      : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
+    return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
+  } finally {
+    await client?.end();
+  }
+}
+
+/** connectPg, but an abort stops the wait even when the server accepted and never answers. */
+function connectUnlessAborted(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
+  // connectPg's abort ends the client gracefully, which a silent server never acknowledges; the
+  // attempt then lasts until its connect timeout. Stop waiting, and close the client if it connects after all.
+  const pending = connectPg(config, signal);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason);
+      pending.then((c) => c.end(), () => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    pending.then(
+      (c) => { signal.removeEventListener("abort", onAbort); resolve(c); },
+      (e: unknown) => { signal.removeEventListener("abort", onAbort); reject(e); },
+    );
+  });
+}
+
+function explain(err: unknown): string {
+  const code = pgErrorCode(err);
+  const message = describeError(err).replace(/\s+/g, " ");
+  const said = message.includes(code) ? message : `${code}: ${message}`;
+  if (code === "EAUTH") return `${said} (hint: check the user and password of the connection)`;
+  if (code === "42501") return `${said} (hint: connect as a superuser, or a role granted pg_signal_backend)`;
+  return said;
+}
+
+function summarise(action: SessionAction, f: SessionFilter, rows: SessionRow[]): string {
+  if (rows.length === 0) return `no session matched (${describeFilter(action, f)})`;
+  const noun = (n: number): string => (action === "cancel" ? (n === 1 ? "query" : "queries") : n === 1 ? "session" : "sessions");
+  const verb = action === "cancel" ? "cancelled" : "terminated";
+  const hit = rows.filter((r) => r.signalled).length;
+  // false means the backend was gone by the time the signal went out.
+  const head = hit === rows.length ? `${verb} ${hit} ${noun(hit)}` : `${verb} ${hit} of ${rows.length} ${noun(rows.length)} (the others had ended)`;
+  const listed = rows.slice(0, LISTED).map((r) => `${formatSession(r)}${r.signalled ? "" : " already gone"}`);
+  const more = rows.length > LISTED ? `, and ${rows.length - LISTED} more` : "";
+  return `${head}: ${listed.join(", ")}${more}`;
+}
+
+/** `app@127.0.0.1:5432/orders`: where a connection goes, without its password. */
+function where(conn: PgConnection): string {
+  if (conn.url) {
+    try {
+      const u = new URL(conn.url);
+      const user = u.username ? `${decodeURIComponent(u.username)}@` : "";
+      return `${user}${u.hostname || "localhost"}:${u.port || 5432}${u.pathname || "/"}`;
+    } catch {
+      return "(invalid postgres url)";
+    }
+  }
+  const user = conn.user ? `${conn.user}@` : "";
+  return `${user}${conn.host ?? "127.0.0.1"}:${conn.port ?? 5432}/${conn.database ?? conn.user ?? ""}`;
+}
+
+function connectionSecrets(conn: PgConnection): string[] {
+  const found = conn.password ? [conn.password] : [];
+  if (conn.url) {
+    try {
+      const pw = new URL(conn.url).password;
+      if (pw) found.push(pw, decodeURIComponent(pw));
+    } catch {
+      // an unparsable URL: the pattern in redact() still hides its userinfo
+    }
+  }
+  return found;
+}
+
+function redact(text: string, secrets: string[]): string {
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, "$1:[secret]@");
+  for (const s of secrets) if (s.length > 0) out = out.split(s).join("[secret]");
+  return out;
+}
+
+// JSON already escapes C0 controls; C1 controls can still steer a terminal.
+function printable(s: string): string {
+  return s.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
