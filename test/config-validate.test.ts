@@ -1,3 +1,5 @@
+import { probeKinds } from "../src/probes/registry.js";
+import { BUILTIN_KINDS } from "../src/classify/types.js";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +50,7 @@ describe("medic validate on a config with many mistakes", async () => {
     expect(result.issues.every((i) => i.hint)).toBe(true);
     const byPath = (path: string) => result.issues.find((i) => i.path === path)!.hint;
     expect(byPath("targets[0].intervl")).toBe('did you mean "interval"?');
-    expect(byPath("targets[1].probe.htp")).toBe("one of http, tcp, process");
+    expect(byPath("targets[1].probe.htp")).toBe(`one of ${[...probeKinds.keys()].join(", ")}`);
     expect(byPath("on[1]")).toMatch(/^did you mean "queue_backlog"\? known kinds: server_down, .*, queue_backlog;/);
   });
 
@@ -83,7 +85,7 @@ describe("a correct config", () => {
           probe: { kind: "http", params: expect.objectContaining({ url: "http://127.0.0.1:8000/health", method: "GET", headers: {} }) },
           service: { kind: "process", params: expect.objectContaining({ start: ["node", "server.js"], pidFile: "./orders.pid" }) },
           intervalMs: 1000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
-          thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.9 },
+          thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
           dependsOn: ["orders-db"],
         },
         {
@@ -91,11 +93,11 @@ describe("a correct config", () => {
           probe: { kind: "tcp", params: { host: "127.0.0.1", port: 5432 } },
           service: { kind: "process", params: expect.objectContaining({ start: ["postgres", "-D", "./data"], pidFile: "./pg.pid" }) },
           intervalMs: 5000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
-          thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9 },
+          thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
           dependsOn: [],
         },
       ],
-      severities: { server_down: "P1", db_disconnect: "P1", pool_exhaustion: "P2", memory_pressure: "P2", high_latency: "P3", queue_backlog: "P3" },
+      severities: { ...BUILTIN_KINDS, high_latency: "P3", queue_backlog: "P3" },
       playbooks: [{
         name: "restart-on-down",
         file: join(dir, "playbooks/restart.yaml"),
@@ -120,7 +122,7 @@ describe("a correct config", () => {
 describe("the shipped example playbooks", async () => {
   const files = (await readdir(SHIPPED_PLAYBOOKS).catch(() => [])).filter((f) => /\.ya?ml$/.test(f));
 
-  it.skipIf(files.length === 0)("all validate, against a target with a service, without warnings", async () => {
+  it.skipIf(files.length === 0)("all validate, against targets they are written for, without warnings", async () => {
     const dir = await writeTree({
       "medic.yaml": [
         `playbooks: [${JSON.stringify(SHIPPED_PLAYBOOKS)}]`,
@@ -128,6 +130,12 @@ describe("the shipped example playbooks", async () => {
         "  - name: api",
         "    probe: { http: { url: http://127.0.0.1:8000/health } }",
         "    service: { process: { start: [node, server.js], pidFile: ./api.pid } }",
+        "    labels: { pool_resize: enabled, pool_admin_url: \"http://127.0.0.1:8000\", pool_max_size: \"40\" }",
+        "    dependsOn: [db]",
+        "  - name: db",
+        "    labels: { role: database, failover: promote, standby_data_dir: /srv/standby }",
+        "    probe: { postgres: { url: \"postgres://medic@127.0.0.1:5432/postgres\" } }",
+        "    service: { process: { start: [postgres, -D, /srv/data], pidFile: ./db.pid } }",
         "",
       ].join("\n"),
     });

@@ -24,7 +24,7 @@ describe("generated JSON Schemas", () => {
     expect(probe.oneOf.every((o: Json) => o.additionalProperties === false)).toBe(true);
     const playbook = generateSchemas()["playbook.schema.json"] as Json;
     const step = playbook.properties.steps.items;
-    expect(step.oneOf.map((o: Json) => Object.keys(o.properties))).toEqual([...stepKinds.keys()].map((k) => [k, "name", "timeout"]));
+    expect(step.oneOf.map((o: Json) => Object.keys(o.properties))).toEqual([...stepKinds.keys()].map((k) => [k, "name", "timeout", "onlyIf"]));
   });
 
   it("describes input, with defaults as an operator writes them", () => {

@@ -1,3 +1,4 @@
+import { BUILTIN_KINDS } from "../classify/types.js";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { positionIn, removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
@@ -25,9 +26,9 @@ describe("normalisation", () => {
     expect(c.targets).toEqual([{
       name: "api", labels: {}, probe: { kind: "tcp", params: { host: "127.0.0.1", port: 8000 } },
       intervalMs: 10_000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
-      thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9 }, dependsOn: [],
+      thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 }, dependsOn: [],
     }]);
-    expect(c.severities).toEqual({ server_down: "P1", db_disconnect: "P1", pool_exhaustion: "P2", memory_pressure: "P2", high_latency: "P2" });
+    expect(c.severities).toEqual(BUILTIN_KINDS);
   });
 
   it("lets targets override defaults, in ms, and merges partial thresholds", async () => {

@@ -64,7 +64,11 @@ export async function pgClientConfig(
 export async function connectPg(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
   const client = new pg.Client(config);
   client.on("error", () => {});
-  const onAbort = () => void client.end().catch(() => {});
+  // end() waits for the server's goodbye, which a stalled network never sends: destroy the socket.
+  const onAbort = () => {
+    (client as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream?.destroy(new Error("aborted"));
+    void client.end().catch(() => {});
+  };
   if (signal.aborted) throw signal.reason;
   signal.addEventListener("abort", onAbort, { once: true });
   try {
