@@ -186,6 +186,56 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
   }, 90_000);
 });
 
+describe("pool exhaustion reported by an application", () => {
+  it("frees idle database sessions, then, only while the app still reports its pool saturated, resizes it up to its ceiling", async () => {
+    const dir = tempDir();
+    const c = await cluster({ max_connections: 50 });
+    const idle = await Promise.all(Array.from({ length: 5 }, () => c.client("app", "app-pw")));
+    await new Promise((r) => setTimeout(r, 1200));
+    let utilization = 0.95;
+    const resizes: unknown[] = [];
+    const { createServer } = await import("node:http");
+    const app = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        if (req.method === "POST" && req.url === "/admin/pool/resize") {
+          resizes.push(JSON.parse(body));
+          utilization = 0.3;
+          res.writeHead(200).end("{}");
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ status: "healthy", database_status: "connected", connection_pool: { pool_utilization: utilization } }));
+      });
+    });
+    const port = await new Promise<number>((ok) => app.listen(0, "127.0.0.1", () => ok((app.address() as { port: number }).port)));
+    onCleanup(() => new Promise<void>((ok) => app.close(() => ok())));
+
+    const out = join(dir, "playbooks");
+    mkdirSync(out);
+    const shipped = readFileSync(join(SHIPPED_PLAYBOOKS, "pool-exhaustion-resize.yaml"), "utf8");
+    writeFileSync(join(out, "resize.yaml"), shipped.replaceAll("olderThan: 5m", "olderThan: 1s"));
+    const file = config(dir, out, `${dbTarget(c)}  - name: orders-app
+    labels: { pool_resize: enabled, pool_admin_url: "http://127.0.0.1:${port}", pool_max_size: "40" }
+    dependsOn: [db]
+    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+`);
+    const daemon = startMedic(["run", "--config", file], { DB_URL: c.url() });
+    const state = join(dir, "state");
+    const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the pool incident to resolve");
+    const records = ofIncident(journal(state), resolved.incident);
+    expect(records[0]).toMatchObject({ target: "orders-app", kind: "pool_exhaustion" });
+    const finished = records.filter((r) => r.type === "step_finished");
+    expect(finished.map((r) => r.type === "step_finished" && r.outcome)).toEqual(["ok", "ok"]);
+    expect(finished[0]).toMatchObject({ detail: expect.stringMatching(/^terminated 5 sessions/) });
+    expect(resizes).toEqual([{ max_size: 40 }]);
+    expect(idle).toHaveLength(5);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+});
+
 async function startApp(pidFile: string, port: number, argv: string[]): Promise<number> {
   const { spawn } = await import("node:child_process");
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: "ignore" });
