@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { classify, type ClassifyContext } from "./classify/classify.js";
+import type { ClassifyContext } from "./classify/classify.js";
 import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
@@ -17,12 +17,9 @@ import type { Logger } from "./lib/log.js";
 import { planRemediation, renderPlan } from "./playbooks/plan.js";
 import { previewPlan } from "./playbooks/preview.js";
 import { runPlaybook } from "./playbooks/run.js";
-import { probeKinds } from "./probes/registry.js";
 import { runProbe } from "./probes/run.js";
-import type { Observation, Probe } from "./probes/types.js";
 import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
-import { serviceKinds } from "./services/registry.js";
-import type { ServiceDriver } from "./services/types.js";
+import { checkTarget, liveTarget, type LiveTarget } from "./targets.js";
 
 /** How the daemon is wired; everything but config and log has a default. */
 export interface DaemonOptions {
@@ -36,11 +33,8 @@ export interface DaemonOptions {
   onRecord?: (record: JournalRecord) => void;
 }
 
-/** One target's live parts. */
-interface Watched {
-  target: Target;
-  probe: Probe;
-  service?: ServiceDriver;
+/** One target's live parts and what the daemon tracks about it. */
+interface Watched extends LiveTarget {
   track: TargetTrack;
   /** Ids of the target's incidents that are not resolved: every round reads them. */
   open: Set<string>;
@@ -49,33 +43,10 @@ interface Watched {
   schedule?: Schedule;
 }
 
-/** A round's result: what the probe saw and what classification made of it. */
-export interface Checked {
-  observation: Observation;
-  finding: Finding | undefined;
-}
-
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
 const DRAIN_MS = 5_000;
 const ABORT_GRACE_MS = 3_000;
 const NOTIFY_TIMEOUT_MS = 5_000;
-
-/** Builds the probe and service driver of a target from the registries. */
-export function watchTarget(target: Target, baseDir: string): Pick<Watched, "target" | "probe" | "service"> {
-  const probeKind = probeKinds.get(target.probe.kind)!;
-  const probe = probeKind.create(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir });
-  const serviceKind = target.service && serviceKinds.get(target.service.kind);
-  const service = serviceKind?.create(target.service!.params, { target: target.name, baseDir });
-  return { target, probe, service };
-}
-
-/** One probe round of a target, classified. Never throws. */
-export async function checkTarget(
-  config: Config, w: Pick<Watched, "target" | "probe">, signal?: AbortSignal, context?: ClassifyContext,
-): Promise<Checked> {
-  const observation = await runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal });
-  return { observation, finding: classify(observation, w.target, config.rules, config.severities, context) };
-}
 
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
 export class Daemon {
@@ -99,7 +70,7 @@ export class Daemon {
     this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
     this.targets = new Map(this.config.targets.map((t) => [t.name, t]));
     for (const target of this.config.targets) {
-      this.watched.set(target.name, { ...watchTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set() });
+      this.watched.set(target.name, { ...liveTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set() });
     }
     for (const incident of this.store.incidents().values()) {
       if (isOpen(incident)) this.watched.get(incident.target)?.open.add(incident.id);

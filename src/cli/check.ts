@@ -1,4 +1,4 @@
-import { checkTarget, watchTarget } from "../daemon.js";
+import { checkTarget, liveTarget } from "../targets.js";
 import { probeKinds } from "../probes/registry.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
 import { cell, EXIT, table } from "./output.js";
@@ -9,7 +9,7 @@ export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Pr
   if (!config) return EXIT.badConfig;
   const results = await Promise.all(
     config.targets.map(async (target) => {
-      const { observation, finding } = await checkTarget(config, watchTarget(target, config.baseDir));
+      const { observation, finding } = await checkTarget(config, liveTarget(target, config.baseDir));
       return { target, observation, finding };
     }),
   );

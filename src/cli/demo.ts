@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatIssue } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
-import { Daemon, watchTarget } from "../daemon.js";
+import { Daemon } from "../daemon.js";
+import { liveTarget } from "../targets.js";
 import { describeRecord } from "../incidents/describe.js";
 import type { JournalRecord } from "../incidents/types.js";
 import { sleep } from "../lib/clock.js";
@@ -36,7 +37,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     return EXIT.badConfig;
   }
   const config = loaded.config;
-  const service = watchTarget(config.targets[0]!, config.baseDir).service!;
+  const service = liveTarget(config.targets[0]!, config.baseDir).service!;
   const pidFile = join(dir, "demo-api.pid");
 
   const records: JournalRecord[] = [];
