@@ -4,10 +4,13 @@
 set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
+TEST_IMAGE=medic-test/busybox:latest
 need=()
 [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_basebackup" ] || need+=(postgresql-15)
 command -v psql >/dev/null || need+=(postgresql-client-15)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v dockerd >/dev/null || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -19,8 +22,32 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The package starts a cluster of its own; the tests start throwaway clusters instead.
-  if command -v pg_lsclusters >/dev/null; then
+  if [[ " ${need[*]} " == *" postgresql-15 "* ]] && command -v pg_lsclusters >/dev/null; then
     pg_lsclusters -h 2>/dev/null | while read -r ver name _; do pg_ctlcluster "$ver" "$name" stop 2>/dev/null || true; done
   fi
 fi
 id postgres >/dev/null 2>&1 || { echo "setup: no postgres user after install" >&2; exit 1; }
+
+# A Docker engine for the container tests: start one unless the socket already answers.
+docker_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+if ! docker_up; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: no Docker engine answers on /var/run/docker.sock; start dockerd (as root)" >&2
+    exit 1
+  fi
+  echo "setup: starting dockerd"
+  nohup dockerd >/var/log/medic-test-dockerd.log 2>&1 &
+  for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
+  docker_up || { echo "setup: dockerd did not come up; see /var/log/medic-test-dockerd.log" >&2; exit 1; }
+fi
+
+# No registry is reachable: the test image is busybox imported from the host's static binary.
+if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/www" "$root/tmp"
+  cp /bin/busybox "$root/bin/"
+  for applet in sh sleep httpd echo cat head tr test rm touch dd ls kill; do ln -s busybox "$root/bin/$applet"; done
+  tar -C "$root" -c . | docker import - "$TEST_IMAGE" >/dev/null
+  rm -rf "$root"
+  echo "setup: built $TEST_IMAGE"
+fi

@@ -93,4 +93,17 @@ export interface ProbeKind<S extends z.ZodType = z.ZodType> {
   create(params: z.output<S>, ctx: ProbeContext): Probe;
   /** One line for `medic plan`/`check`: what is probed. */
   describe(params: z.output<S>): string;
+  /**
+   * Optional push: calls `onEvent` when the target changes (a container died) so a round runs at
+   * once instead of at the next tick. Returns the unsubscribe. Polling stays the safety net.
+   */
+  watch?(params: z.output<S>, ctx: ProbeContext, onEvent: (event: WatchEvent) => void): () => void;
+}
+
+/** A change the target's source reported on its own (an engine event). */
+export interface WatchEvent {
+  /** What happened, e.g. "die (exit 137)", "oom", "health_status: unhealthy". */
+  what: string;
+  /** The event itself proves the target broke: the round it triggers may open an incident at once. */
+  confirmsFailure: boolean;
 }

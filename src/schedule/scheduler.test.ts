@@ -54,3 +54,35 @@ describe("phaseFor", () => {
     expect(new Set(phases).size).toBeGreaterThan(150);
   });
 });
+
+describe("poke", () => {
+  it("runs a round at once, then keeps the usual rate from there", async () => {
+    const starts: number[] = [];
+    const s = every(1000, 0, async (at) => void starts.push(at));
+    await vi.advanceTimersByTimeAsync(300);
+    s.poke();
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(1100);
+    expect(starts).toEqual([0, 300, 1300]);
+    await s.stop();
+  });
+
+  it("during a round, runs the next one right after it instead of overlapping", async () => {
+    const starts: number[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    const s = every(1000, 0, async (at) => {
+      starts.push(at);
+      maxRunning = Math.max(maxRunning, ++running);
+      await new Promise((r) => setTimeout(r, 200));
+      running--;
+    });
+    await vi.advanceTimersByTimeAsync(100);
+    s.poke();
+    await vi.advanceTimersByTimeAsync(150);
+    expect(starts).toEqual([0, 200]);
+    expect(maxRunning).toBe(1);
+    await vi.advanceTimersByTimeAsync(300);
+    await s.stop();
+  });
+});

@@ -1,10 +1,12 @@
 /** A target's recurring probe: fixed-rate ticks at `phaseMs + k * intervalMs`, never overlapping. */
 export interface Schedule {
+  /** Runs a round now (after the one in progress, if any), then carries on at the usual rate. */
+  poke(): void;
   /** Stops future ticks and resolves once a round in progress has finished. */
   stop(): Promise<void>;
 }
 
-/** What a tick is told: when it was meant to start (drift = actual start - intendedAt). */
+/** What a tick is told: when it was meant to start (drift = actual start - intendedAt; 0 for a poke). */
 export type Tick = (intendedAt: number) => Promise<void>;
 
 /**
@@ -21,8 +23,10 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule
   const arm = (): void => {
     timer = setTimeout(fire, Math.max(0, next - Date.now()));
   };
+  let poked = false;
   const fire = (): void => {
     const intendedAt = next;
+    poked = false;
     running = tick(intendedAt)
       .catch(() => {}) // a tick reports its own failures; the schedule must go on
       .finally(() => {
@@ -31,12 +35,21 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule
         const now = Date.now();
         next = intendedAt + intervalMs;
         if (next <= now) next += Math.ceil((now - next + 1) / intervalMs) * intervalMs;
+        if (poked) next = now;
         arm();
       });
   };
   arm();
 
   return {
+    poke() {
+      if (stopped) return;
+      poked = true;
+      if (running) return; // the round in progress reschedules at once when it ends
+      clearTimeout(timer);
+      next = Date.now();
+      arm();
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -1,0 +1,75 @@
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Docker from "dockerode";
+import { freePort, onCleanup, tempDir } from "./harness.js";
+
+/** The busybox image scripts/setup.sh imports (no registry is reachable). */
+export const TEST_IMAGE = "medic-test/busybox:latest";
+
+/** The engine the tests use: the default socket. */
+export const docker = new Docker({ socketPath: "/var/run/docker.sock" });
+
+/** A test container serving HTTP with busybox httpd; the test flips its health file on the host. */
+export interface TestContainer {
+  name: string;
+  id: string;
+  /** Host port of its httpd (127.0.0.1). */
+  port: number;
+  /** Host dir mounted at /www: `health` inside it is served at /health. */
+  www: string;
+  setHealthy(healthy: boolean): void;
+  inspect(): Promise<Docker.ContainerInspectInfo>;
+}
+
+let serial = 0;
+
+/** A unique container name for this test run. */
+export function containerName(prefix = "medic-test"): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${serial++}`;
+}
+
+/**
+ * Runs an httpd container (removed at cleanup). `healthcheck` adds a Docker HEALTHCHECK that
+ * passes while /www/healthy exists; `memory` sets a hard limit (swap equal to it, so no swap).
+ */
+export async function runHttpContainer(opts: {
+  name?: string; memory?: number; healthcheck?: boolean; labels?: Record<string, string>; cmd?: string[];
+} = {}): Promise<TestContainer> {
+  const name = opts.name ?? containerName();
+  const www = tempDir("medic-www-");
+  mkdirSync(www, { recursive: true });
+  chmodSync(www, 0o755);
+  writeFileSync(join(www, "health"), '{"status":"healthy"}');
+  writeFileSync(join(www, "healthy"), "");
+  const port = await freePort();
+  const container = await docker.createContainer({
+    name,
+    Image: TEST_IMAGE,
+    Cmd: opts.cmd ?? ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
+    Labels: opts.labels ?? {},
+    HostConfig: {
+      Binds: [`${www}:/www`],
+      PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] },
+      ...(opts.memory && { Memory: opts.memory, MemorySwap: opts.memory }),
+    },
+    ExposedPorts: { "80/tcp": {} },
+    ...(opts.healthcheck && {
+      Healthcheck: { Test: ["CMD", "/bin/busybox", "test", "-f", "/www/healthy"], Interval: 300e6, Timeout: 1e9, Retries: 1, StartPeriod: 0 },
+    }),
+  });
+  onCleanup(() => container.remove({ force: true }).catch(() => {}));
+  await container.start();
+  return {
+    name, id: container.id, port, www,
+    setHealthy(healthy) {
+      if (healthy) writeFileSync(join(www, "healthy"), "");
+      else rmSync(join(www, "healthy"), { force: true });
+    },
+    inspect: () => container.inspect(),
+  };
+}
+
+/** True when the engine answers (scripts/setup.sh starts one). */
+export async function engineUp(): Promise<boolean> {
+  return docker.ping().then(() => true, () => false);
+}
