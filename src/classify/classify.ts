@@ -3,6 +3,7 @@ import type { Observation, HealthSummary } from "../probes/types.js";
 import type { Rule, Target } from "../config/types.js";
 import { BUILTIN_KINDS, type BuiltinKind, type Finding, type Severity } from "./types.js";
 import { conditionValues, evaluateCondition } from "./conditions.js";
+import { judgeContainer } from "./container.js";
 import { DATABASE_PROBES, judgeDatabaseFailure, judgeLongTransactions, whichSideIsBroken, type DependencyView } from "./database.js";
 import { databaseField, evidenceLine, plain, quote } from "./evidence.js";
 
@@ -11,6 +12,7 @@ import { databaseField, evidenceLine, plain, quote } from "./evidence.js";
 //   a. no answer at all (obs.error: refused, timeout, reset, not HTTP, process gone)   => server_down
 //      (from a database probe: db_disconnect, db_auth_failure, or pool_exhaustion when the
 //      server refuses for too many clients)
+//   a2. a container OOM-killed (memory_pressure), not running or unhealthy (server_down)
 //   b. the health body says the database is down                                       => db_disconnect
 //      (the evidence says whether the database itself answers: see context.dependencies)
 //   c. operator rules, in config order: first whose every `when` holds                 => rule.kind, rule.severity
@@ -52,6 +54,9 @@ export function classify(
     }
     return builtin("server_down", [describeFailure(obs.error, obs.latencyMs)]);
   }
+
+  const container = judgeContainer(obs);
+  if (container) return builtin(container.kind, container.parts);
 
   if (health?.database === "down") {
     const field = databaseField(facts.body);

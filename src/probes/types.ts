@@ -35,7 +35,26 @@ export interface Facts {
   poolUtilization?: number;
   /** postgres: what the server says about itself. */
   postgres?: PostgresFacts;
+  /** docker: what the engine says about the container. */
+  container?: ContainerFacts;
   [key: string]: unknown;
+}
+
+/** What the docker probe learns about a container. */
+export interface ContainerFacts {
+  id: string;
+  name: string;
+  state: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+  exitCode: number;
+  oomKilled: boolean;
+  /** RestartCount from the top level of inspect. */
+  restartCount: number;
+  startedAt?: string;
+  finishedAt?: string;
+  health?: { status: "starting" | "healthy" | "unhealthy"; failingStreak: number; lastOutput?: string };
+  /** Usage minus inactive file cache (as `docker stats`), and the limit when one is set. */
+  memory?: { usageBytes: number; limitBytes: number };
+  cpuPercent?: number;
 }
 
 /** What the postgres probe learns in one round trip. */
