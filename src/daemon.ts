@@ -20,6 +20,8 @@ import { runPlaybook } from "./playbooks/run.js";
 import { runProbe } from "./probes/run.js";
 import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
 import { checkTarget, liveTarget, type LiveTarget } from "./targets.js";
+import { dockerDiscovery, type Discovery } from "./discovery/docker.js";
+import { probeKinds } from "./probes/registry.js";
 
 /** How the daemon is wired; everything but config and log has a default. */
 export interface DaemonOptions {
@@ -40,7 +42,10 @@ interface Watched extends LiveTarget {
   open: Set<string>;
   /** The latest round's finding: null when healthy, undefined before the first round. */
   lastFinding?: Finding | null;
+  /** An event proved the target broke since the last round began. */
+  confirmed: boolean;
   schedule?: Schedule;
+  unwatch?: () => void;
 }
 
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
@@ -56,11 +61,13 @@ export class Daemon {
   private readonly dryRun: boolean;
   private readonly notifiers: Notifier[];
   private readonly watched = new Map<string, Watched>();
-  private readonly targets: ReadonlyMap<string, Target>;
+  private readonly targets = new Map<string, Target>();
   private readonly inflight = new Set<Promise<void>>();
   private readonly drain = new AbortController();
   private readonly abort = new AbortController();
   private unlock: (() => void) | undefined;
+  private started = false;
+  private readonly discovery: Discovery | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -68,28 +75,65 @@ export class Daemon {
     this.dryRun = opts.dryRun ?? false;
     this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
     this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
-    this.targets = new Map(this.config.targets.map((t) => [t.name, t]));
-    for (const target of this.config.targets) {
-      this.watched.set(target.name, { ...liveTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set() });
-    }
-    for (const incident of this.store.incidents().values()) {
-      if (isOpen(incident)) this.watched.get(incident.target)?.open.add(incident.id);
-    }
+    this.discovery = opts.config.discovery?.docker && dockerDiscovery(opts.config.discovery.docker, opts.config, opts.log);
+    for (const target of this.config.targets) this.addTarget(target);
   }
 
   /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
   async start(): Promise<void> {
     if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir);
     this.resumeInFlight();
-    for (const w of this.watched.values()) {
-      w.schedule = every(w.target.intervalMs, phaseFor(w.target.name, w.target.intervalMs), () => this.round(w));
-    }
+    this.started = true;
+    for (const w of this.watched.values()) this.startWatching(w);
     this.log.info({ targets: this.watched.size, dryRun: this.dryRun, stateDir: this.config.stateDir }, "medic started");
+    await this.discovery?.start({ add: (t) => this.addTarget(t), remove: (name, why) => this.removeTarget(name, why) });
+  }
+
+  /** Watches a target, from the config or discovered at run time. */
+  addTarget(target: Target): void {
+    if (this.watched.has(target.name) || this.drain.signal.aborted) return;
+    const w: Watched = { ...liveTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false };
+    for (const incident of this.store.incidents().values()) {
+      if (incident.target === target.name && isOpen(incident)) w.open.add(incident.id);
+    }
+    this.watched.set(target.name, w);
+    this.targets.set(target.name, target);
+    if (this.started) {
+      this.log.info({ target: target.name }, "watching a discovered target");
+      this.startWatching(w);
+    }
+  }
+
+  /** Stops watching a target that went away; its open incidents resolve, saying why. */
+  removeTarget(name: string, reason: string): void {
+    const w = this.watched.get(name);
+    if (!w) return;
+    this.watched.delete(name);
+    this.targets.delete(name);
+    w.unwatch?.();
+    void w.schedule?.stop();
+    for (const id of w.open) {
+      if (!isActive(this.store.incidents().get(id)!)) this.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
+    }
+    this.log.info({ target: name, reason }, "stopped watching a target");
+  }
+
+  private startWatching(w: Watched): void {
+    const { target } = w;
+    w.schedule = every(target.intervalMs, phaseFor(target.name, target.intervalMs), () => this.round(w));
+    const kind = probeKinds.get(target.probe.kind);
+    w.unwatch = kind?.watch?.(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir: this.config.baseDir }, (event) => {
+      this.log.info({ target: target.name, event: event.what }, "event from the target's source");
+      if (event.confirmsFailure) w.confirmed = true;
+      w.schedule?.poke();
+    });
   }
 
   /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */
   async stop(): Promise<void> {
     this.drain.abort(new Error("medic is stopping"));
+    this.discovery?.stop();
+    for (const w of this.watched.values()) w.unwatch?.();
     const schedules = Promise.all([...this.watched.values()].map((w) => w.schedule?.stop()));
     if (!(await settles([...this.inflight], DRAIN_MS))) {
       this.log.warn({ inflight: this.inflight.size }, "cutting off in-flight playbooks");
@@ -121,8 +165,10 @@ export class Daemon {
 
   private async round(w: Watched): Promise<void> {
     if (this.drain.signal.aborted) return;
+    const confirmed = w.confirmed;
+    w.confirmed = false;
     const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
-    if (this.drain.signal.aborted) return;
+    if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
     w.lastFinding = finding ?? null;
     this.log.debug({ target: w.target.name, ok: observation.ok, latencyMs: observation.latencyMs, kind: finding?.kind }, "probe round");
     const { track, decisions } = trackRound({
@@ -132,6 +178,7 @@ export class Daemon {
       failureThreshold: w.target.failureThreshold,
       successThreshold: w.target.successThreshold,
       now: Date.now(),
+      confirmed,
     });
     w.track = track;
     for (const decision of decisions) this.decide(w, decision);

@@ -78,6 +78,10 @@ describe("a correct config", () => {
     expect(config).toEqual({
       file: join(dir, "medic.yaml"),
       baseDir: dir,
+      defaults: {
+        intervalMs: 5000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+        thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
+      },
       stateDir: join(dir, "state"),
       targets: [
         {
@@ -136,6 +140,10 @@ describe("the shipped example playbooks", async () => {
         "    labels: { role: database, failover: promote, standby_data_dir: /srv/standby }",
         "    probe: { postgres: { url: \"postgres://medic@127.0.0.1:5432/postgres\" } }",
         "    service: { process: { start: [postgres, -D, /srv/data], pidFile: ./db.pid } }",
+        "  - name: web",
+        "    labels: { runtime: docker }",
+        "    probe: { docker: { container: web } }",
+        "    service: { docker: { container: web } }",
         "",
       ].join("\n"),
     });

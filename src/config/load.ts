@@ -7,7 +7,7 @@ import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./i
 import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { substituteSecrets } from "./secrets.js";
-import type { Config, Target } from "./types.js";
+import type { Config, Target, TargetDefaults } from "./types.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
 export const DEFAULT_CONFIG_PATH = "/etc/medic/medic.yaml";
@@ -71,23 +71,37 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
 export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?: string; playbooks: Playbook[]; secrets: string[] }): Config {
   const baseDir = dirname(ctx.file);
   const d = p.defaults;
+  const defaults: TargetDefaults = {
+    intervalMs: d.interval,
+    timeoutMs: d.timeout,
+    failureThreshold: d.failureThreshold,
+    successThreshold: d.successThreshold,
+    thresholds: {
+      latencyMs: d.thresholds.latency,
+      poolUtilization: d.thresholds.poolUtilization,
+      memoryUtilization: d.thresholds.memoryUtilization,
+      idleInTransactionMs: d.thresholds.idleInTransaction,
+      queryMs: d.thresholds.queryDuration,
+    },
+  };
   const targets = p.targets.map((t): Target => ({
     name: t.name,
     labels: t.labels,
     probe: { kind: t.probe.kind, params: t.probe.params },
     ...(t.service ? { service: { kind: t.service.kind, params: t.service.params } } : {}),
-    intervalMs: t.interval ?? d.interval,
-    timeoutMs: t.timeout ?? d.timeout,
-    failureThreshold: t.failureThreshold ?? d.failureThreshold,
-    successThreshold: t.successThreshold ?? d.successThreshold,
+    intervalMs: t.interval ?? defaults.intervalMs,
+    timeoutMs: t.timeout ?? defaults.timeoutMs,
+    failureThreshold: t.failureThreshold ?? defaults.failureThreshold,
+    successThreshold: t.successThreshold ?? defaults.successThreshold,
     thresholds: {
-      latencyMs: t.thresholds?.latency ?? d.thresholds.latency,
-      poolUtilization: t.thresholds?.poolUtilization ?? d.thresholds.poolUtilization,
-      memoryUtilization: t.thresholds?.memoryUtilization ?? d.thresholds.memoryUtilization,
-      idleInTransactionMs: t.thresholds?.idleInTransaction ?? d.thresholds.idleInTransaction,
-      queryMs: t.thresholds?.queryDuration ?? d.thresholds.queryDuration,
+      latencyMs: t.thresholds?.latency ?? defaults.thresholds.latencyMs,
+      poolUtilization: t.thresholds?.poolUtilization ?? defaults.thresholds.poolUtilization,
+      memoryUtilization: t.thresholds?.memoryUtilization ?? defaults.thresholds.memoryUtilization,
+      idleInTransactionMs: t.thresholds?.idleInTransaction ?? defaults.thresholds.idleInTransactionMs,
+      queryMs: t.thresholds?.queryDuration ?? defaults.thresholds.queryMs,
     },
     dependsOn: t.dependsOn,
+    ...(t.playbook ? { playbook: t.playbook } : {}),
   }));
   // Built-in kinds keep their defaults unless `severities:` says otherwise; a rule's kind takes its first rule's severity.
   const severities: Record<string, Severity> = { ...BUILTIN_KINDS };
@@ -98,6 +112,8 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
     baseDir,
     stateDir: ctx.stateDir ? resolve(ctx.stateDir) : resolve(baseDir, p.stateDir),
     targets,
+    defaults,
+    ...(p.discovery ? { discovery: p.discovery } : {}),
     rules: p.rules.map((r) => ({ kind: r.kind, severity: p.severities[r.kind] ?? r.severity ?? severities[r.kind]!, when: r.when, targets: r.targets })),
     severities,
     playbooks: ctx.playbooks,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCondition } from "../classify/conditions.js";
+import { dockerConnectionShape } from "../lib/docker.js";
 import { SEVERITIES } from "../classify/types.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
@@ -103,6 +104,7 @@ const targetSchema = () =>
     successThreshold: rounds().optional().meta({ description: "Healthy rounds before an incident resolves (default: defaults.successThreshold)" }),
     thresholds: z.strictObject(thresholdsShape).partial().optional().meta({ description: "Overrides of defaults.thresholds" }),
     dependsOn: z.array(z.string().min(1)).default([]).meta({ description: "Names of targets this one needs; their incidents come first" }),
+    playbook: safeName("playbook name").optional().meta({ description: "Use only this playbook for the target (default: the most specific match)" }),
   });
 
 const ruleSchema = () =>
@@ -140,10 +142,21 @@ export const configSchema = () =>
     }).prefault({}),
     severities: z.record(incidentKind(), z.enum(SEVERITIES)).default({})
       .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
-    targets: z.array(targetSchema(), {
-      error: (iss) => (iss.input === undefined ? `missing required key "targets" (hint: list what to watch, like ${TARGET_EXAMPLE})` : undefined),
-    }).min(1, `needs at least one target (hint: like ${TARGET_EXAMPLE})`).meta({ description: "What medic watches" }),
+    targets: z.array(targetSchema()).default([]).meta({ description: "What medic watches" }),
     rules: z.array(ruleSchema()).default([]).meta({ description: "Operator-defined incident kinds" }),
+    discovery: z.strictObject({
+      docker: z.strictObject({
+        ...dockerConnectionShape,
+        label: z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/).default("medic.enable")
+          .meta({ description: "Containers with this label set to true are watched (default medic.enable)" }),
+      }).optional().meta({ description: "Watch containers that opt in with labels, as they come and go" }),
+    }).optional().meta({ description: "Targets found at run time instead of listed here" }),
+  }).superRefine((c, ctx) => {
+    if (c.targets.length > 0 || c.discovery?.docker) return;
+    ctx.addIssue({
+      code: "custom", path: ["targets"], input: c.targets,
+      message: `needs at least one target, or discovery (hint: like ${TARGET_EXAMPLE})`,
+    });
   });
 
 /** medic.yaml validated, before normalisation. */

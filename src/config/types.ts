@@ -36,6 +36,18 @@ export interface Target {
   successThreshold: number;
   thresholds: Thresholds;
   dependsOn: string[];
+  /** Only this playbook may act on the target (a label on a discovered container can set it). */
+  playbook?: string;
+}
+
+/** What every target gets unless it says otherwise; discovered targets start from these. */
+export type TargetDefaults = Pick<Target, "intervalMs" | "timeoutMs" | "failureThreshold" | "successThreshold" | "thresholds">;
+
+/** Watch containers that opt in with a label (`medic.enable=true`). */
+export interface DockerDiscoveryConfig {
+  socketPath?: string;
+  host?: string;
+  label: string;
 }
 
 /** An operator's classification rule: when the condition holds, the finding is `kind`. */
@@ -56,6 +68,8 @@ export interface Config {
   baseDir: string;
   stateDir: string;
   targets: Target[];
+  defaults: TargetDefaults;
+  discovery?: { docker?: DockerDiscoveryConfig };
   rules: Rule[];
   /** Severity per incident kind, built-ins overridden by config. */
   severities: Record<string, Severity>;

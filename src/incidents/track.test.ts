@@ -67,3 +67,15 @@ describe("trackRound", () => {
     expect(rounds([undefined, undefined, undefined], [busy]).flat()).toEqual([]);
   });
 });
+
+describe("trackRound with an event-confirmed failure", () => {
+  it("opens at the first failing round the event triggered", () => {
+    const d = trackRound({ track: fresh, finding: down, open: [], failureThreshold: 3, successThreshold: 2, now: 0, confirmed: true });
+    expect(d.decisions).toEqual([{ type: "open", finding: down }]);
+  });
+
+  it("still needs a failing round: an event followed by a healthy probe opens nothing", () => {
+    const d = trackRound({ track: fresh, finding: undefined, open: [], failureThreshold: 3, successThreshold: 2, now: 0, confirmed: true });
+    expect(d.decisions).toEqual([]);
+  });
+});

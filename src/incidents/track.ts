@@ -24,6 +24,8 @@ export interface TrackInput {
   failureThreshold: number;
   successThreshold: number;
   now: number;
+  /** The round was triggered by an event that itself proves the failure (a container died): no need to wait for more rounds. */
+  confirmed?: boolean;
 }
 
 /** Repeats of an open incident are journaled at most this often (the count is kept regardless). */
@@ -62,7 +64,7 @@ export function trackRound(input: TrackInput): { track: TargetTrack; decisions: 
   // While a playbook acts on the target, what it breaks on the way (a restart refuses connections)
   // belongs to that incident, not to a new one.
   if (live.some(isActive)) return { track, decisions: [] };
-  if (track.failStreak < input.failureThreshold) return { track, decisions: [] };
+  if (track.failStreak < input.failureThreshold && !input.confirmed) return { track, decisions: [] };
   return { track, decisions: [{ type: "open", finding }] };
 }
 

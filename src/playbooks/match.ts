@@ -24,12 +24,16 @@ export function specificity(playbook: Playbook, target: Target): number {
   return best < 0 ? -1 : best * 100 + Object.keys(playbook.labels).length;
 }
 
-/** The playbook for this kind of breakage on this target: the most specific match, first in file order on a tie. */
+/**
+ * The playbook for this kind of breakage on this target: the most specific match, first in file
+ * order on a tie; only the target's own `playbook` when it names one.
+ */
 export function matchPlaybook(playbooks: readonly Playbook[], target: Target, kind: string): Playbook | undefined {
   let chosen: Playbook | undefined;
   let chosenScore = -1;
   for (const playbook of playbooks) {
     if (!playbook.on.includes(kind)) continue;
+    if (target.playbook !== undefined && playbook.name !== target.playbook) continue;
     const score = specificity(playbook, target);
     if (score > chosenScore) [chosen, chosenScore] = [playbook, score];
   }

@@ -3,6 +3,7 @@ import { httpProbe } from "./http.js";
 import { tcpProbe } from "./tcp.js";
 import { processProbe } from "./process.js";
 import { postgresProbe } from "./postgres.js";
+import { dockerProbe } from "./docker.js";
 
 /** Every probe kind, by the word used in YAML (`probe: { http: {...} }`). One line per kind. */
 export const probeKinds: ReadonlyMap<string, ProbeKind> = new Map<string, ProbeKind>([
@@ -10,4 +11,5 @@ export const probeKinds: ReadonlyMap<string, ProbeKind> = new Map<string, ProbeK
   ["tcp", tcpProbe],
   ["process", processProbe],
   ["postgres", postgresProbe],
+  ["docker", dockerProbe],
 ]);

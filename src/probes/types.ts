@@ -53,7 +53,7 @@ export interface ContainerFacts {
   finishedAt?: string;
   health?: { status: "starting" | "healthy" | "unhealthy"; failingStreak: number; lastOutput?: string };
   /** Usage minus inactive file cache (as `docker stats`), and the limit when one is set. */
-  memory?: { usageBytes: number; limitBytes: number };
+  memory?: { usageBytes: number; limitBytes?: number };
   cpuPercent?: number;
 }
 

@@ -1,5 +1,6 @@
 import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
+import { dockerKill, dockerRestart, dockerStart, dockerStop, dockerUpdate } from "./docker.js";
 import { execStep } from "./exec.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
@@ -10,6 +11,11 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["service.restart", serviceRestart],
   ["service.start", serviceStart],
   ["service.stop", serviceStop],
+  ["docker.restart", dockerRestart],
+  ["docker.start", dockerStart],
+  ["docker.stop", dockerStop],
+  ["docker.kill", dockerKill],
+  ["docker.update", dockerUpdate],
   ["exec", execStep],
   ["http", httpStep],
   ["postgres.terminate", postgresTerminate],
