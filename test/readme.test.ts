@@ -18,7 +18,7 @@ describe("README examples", () => {
     const result = await loadConfig(join(dir, "medic.yaml"), { env: { ORDERS_DB_PASSWORD: "readme-example" } });
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
-    expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker", "orders-db"]);
+    expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker", "orders-db", "cache"]);
     expect(result.config.playbooks.map((p) => p.name)).toEqual(["restart-orders-api"]);
   });
 });
