@@ -12,6 +12,11 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
   const log = createLogger({ pretty: opts.pretty });
+  // Listen before starting: a SIGTERM that lands while medic starts up must still stop it cleanly.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   let daemon: Daemon;
   try {
     daemon = new Daemon({ config, log, dryRun: opts.dryRun });
@@ -20,10 +25,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
     log.fatal({ err: describeError(err) }, "medic could not start");
     return EXIT.badConfig;
   }
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await stopSignal;
   log.info({ signal }, "stopping");
   setTimeout(() => {
     log.error({ afterMs: STOP_DEADLINE_MS }, "stop took too long; exiting");
