@@ -3,8 +3,7 @@ import type { ClassifyContext } from "./classify/classify.js";
 import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
-import { logNotifier } from "./escalation/log.js";
-import type { Notifier, NotificationEvent } from "./escalation/types.js";
+import { Escalations } from "./escalation/escalations.js";
 import { lastRun } from "./incidents/fold.js";
 import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
@@ -30,7 +29,6 @@ export interface DaemonOptions {
   /** Reason and log everything, act on nothing, write nothing. */
   dryRun?: boolean;
   store?: IncidentStore;
-  notifiers?: Notifier[];
   /** Called after each journal record is durable (the demo narrates from it). */
   onRecord?: (record: JournalRecord) => void;
 }
@@ -51,7 +49,6 @@ interface Watched extends LiveTarget {
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
 const DRAIN_MS = 5_000;
 const ABORT_GRACE_MS = 3_000;
-const NOTIFY_TIMEOUT_MS = 5_000;
 
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
 export class Daemon {
@@ -59,7 +56,7 @@ export class Daemon {
   private readonly config: Config;
   private readonly log: Logger;
   private readonly dryRun: boolean;
-  private readonly notifiers: Notifier[];
+  readonly escalations: Escalations;
   private readonly watched = new Map<string, Watched>();
   private readonly targets = new Map<string, Target>();
   private readonly inflight = new Set<Promise<void>>();
@@ -74,7 +71,10 @@ export class Daemon {
     this.log = opts.log;
     this.dryRun = opts.dryRun ?? false;
     this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
-    this.notifiers = opts.notifiers ?? [logNotifier(opts.log)];
+    this.escalations = new Escalations({
+      config: this.config, log: this.log, dryRun: this.dryRun,
+      record: (id, event) => void this.append(id, event), incidents: () => this.store.incidents(),
+    });
     this.discovery = opts.config.discovery?.docker && dockerDiscovery(opts.config.discovery.docker, opts.config, opts.log);
     for (const target of this.config.targets) this.addTarget(target);
   }
@@ -82,6 +82,7 @@ export class Daemon {
   /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
   async start(): Promise<void> {
     if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir);
+    this.escalations.start();
     this.resumeInFlight();
     this.started = true;
     for (const w of this.watched.values()) this.startWatching(w);
@@ -142,6 +143,7 @@ export class Daemon {
     }
     this.abort.abort(new Error("medic is stopping"));
     await settles([schedules], ABORT_GRACE_MS);
+    await this.escalations.stop();
     this.store.close();
     this.unlock?.();
     this.log.info({}, "medic stopped");
@@ -205,7 +207,6 @@ export class Daemon {
       case "resolve": {
         this.append(d.incident, { type: "resolved", reason: d.reason });
         this.log.info({ incident: d.incident, target: w.target.name, reason: d.reason }, "incident resolved");
-        this.notify("resolved", d.incident, d.reason);
         return;
       }
     }
@@ -255,13 +256,13 @@ export class Daemon {
     }
     w.track = { failStreak: 0, okStreak: 0 };
     this.log.info({ incident: id, target: w.target.name }, "incident resolved: recovery verified");
-    this.notify("resolved", id, "recovery verified");
   }
 
   private escalate(id: string, reason: string): void {
-    this.append(id, { type: "escalated", reason });
-    this.log.warn({ incident: id, reason }, "incident escalated");
-    this.notify("escalated", id, reason);
+    const current = this.store.incidents().get(id)?.severity;
+    const raised = current && this.config.escalation.raiseOnFailure[current];
+    this.append(id, { type: "escalated", reason, ...(raised && raised !== current && { severity: raised }) });
+    this.log.warn({ incident: id, reason, severity: raised ?? current }, "incident escalated");
   }
 
   /** Carries on with incidents a previous daemon opened or was remediating when it stopped. */
@@ -287,21 +288,9 @@ export class Daemon {
     if (open && isOpen(incident)) open.add(id);
     else open?.delete(id);
     this.opts.onRecord?.(record);
+    // Every change of an incident may make a notification due; what notifications record changes nothing.
+    if (!record.type.startsWith("notification_")) this.escalations.review(id);
     return record;
-  }
-
-  private notify(event: NotificationEvent, id: string, reason: string): void {
-    const incident = this.store.incidents().get(id);
-    if (!incident || this.dryRun) {
-      if (incident) this.log.info({ incident: id, event, notifiers: this.notifiers.map((n) => n.name) }, "dry run: would notify");
-      return;
-    }
-    for (const notifier of this.notifiers) {
-      const sent = notifier.send({ event, incident, reason }, AbortSignal.timeout(NOTIFY_TIMEOUT_MS)).catch((err) => {
-        this.log.error({ incident: id, notifier: notifier.name, err: describeError(err) }, "notification failed");
-      });
-      this.spawn(sent);
-    }
   }
 
   private spawn(task: Promise<void>): void {

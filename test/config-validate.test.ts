@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY } from "../src/escalation/policy.js";
 import { probeKinds } from "../src/probes/registry.js";
 import { BUILTIN_KINDS } from "../src/classify/types.js";
 import { readdir, readFile } from "node:fs/promises";
@@ -71,7 +72,10 @@ describe("a correct config", () => {
     const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
     if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
     expect(result.warnings).toEqual([]);
-    const { rules, ...config } = result.config;
+    const { rules, notify, escalation, ...config } = result.config;
+    // No notify: or escalation: in the fixture: console only, and the runbook's default policy.
+    expect(notify.channels).toEqual([{ kind: "console", params: {} }]);
+    expect(escalation).toEqual({ policy: DEFAULT_POLICY, raiseOnFailure: {} });
     expect(rules.map((r) => ({ ...r, when: r.when.map((c) => c.source) }))).toEqual([
       { kind: "queue_backlog", severity: "P3", when: ["[BODY].queue.depth > 1000"], targets: ["orders-*"] },
     ]);

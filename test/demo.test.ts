@@ -23,6 +23,8 @@ describe("medic demo", () => {
     expect(r.stdout).toMatch(/resolved: verified/);
     expect(r.stdout).toMatch(/opened: db_disconnect P1/);
     expect(r.stdout).toMatch(/escalated: verification: not recovered/);
+    expect(r.stdout).toMatch(/notify console: trigger \(escalated: verification/);
+    expect(r.stdout).toMatch(/delivered to console: resolve/);
     expect(r.stdout).toMatch(/detected in [\d.]+m?s, healthy again \(verified\) [\d.]+m?s after the kill/);
     expect(await demoProcesses()).toEqual([]);
   }, 90_000);

@@ -10,15 +10,24 @@ afterEach(cleanup);
 describe("README examples", () => {
   it("the config and playbook examples validate", async () => {
     const blocks = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
     const dir = tempDir();
+    const config = blocks.find((b) => b.includes("targets:"))!;
+    const escalation = blocks.find((b) => b.startsWith("notify:"))!;
+    const playbook = blocks.find((b) => b.includes("steps:"))!;
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "medic.yaml"), blocks[0]!);
-    writeFileSync(join(dir, "playbooks", "example.yaml"), blocks[1]!);
-    const result = await loadConfig(join(dir, "medic.yaml"), { env: { ORDERS_DB_PASSWORD: "readme-example" } });
+    writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}`);
+    writeFileSync(join(dir, "playbooks", "example.yaml"), playbook);
+    const result = await loadConfig(join(dir, "medic.yaml"), { env: {
+      ORDERS_DB_PASSWORD: "readme-example", SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/readme",
+      PAGERDUTY_ROUTING_KEY: "0123456789abcdef0123456789abcdef",
+    } });
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
     expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker", "orders-db", "cache"]);
     expect(result.config.playbooks.map((p) => p.name)).toEqual(["restart-orders-api"]);
+    expect(result.config.notify.channels.map((c) => c.kind)).toEqual(["slack", "pagerduty", "console"]);
+    expect(result.config.escalation.policy.P2.map((s) => [s.afterMs, s.notify])).toEqual([[0, ["slack"]], [1_800_000, ["pagerduty"]]]);
+    expect(result.config.escalation.raiseOnFailure).toEqual({ P2: "P1" });
   });
 });

@@ -84,6 +84,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     process.kill(pid, "SIGKILL");
     const opened1 = await waitFor("the incident to open", (r) => r.type === "opened", 15_000);
     const resolved1 = await waitFor("the incident to resolve", (r) => r.type === "resolved" && r.incident === opened1.incident, 40_000);
+    await daemon.escalations.idle();
     const detect1 = opened1.at - since;
     const healthy1 = resolved1.at - since;
     out(`  => detected in ${formatDuration(detect1)}, healthy again (verified) ${formatDuration(healthy1)} after the kill`);
@@ -95,13 +96,15 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     writeFileSync(join(dir, "db-broken"), "");
     const opened2 = await waitFor("the second incident", (r) => r.type === "opened" && r.incident !== opened1.incident, 15_000);
     await waitFor("the escalation", (r) => r.type === "escalated" && r.incident === opened2.incident, 45_000);
-    out("  => medic gave up and escalated; a human fixes the database");
+    await waitFor("the page", (r) => r.type === "notification_sent" && r.incident === opened2.incident, 5_000);
+    out("  => medic gave up and paged (console notifier); a human fixes the database");
     rmSync(join(dir, "db-broken"));
     await waitFor("the recovery", (r) => r.type === "resolved" && r.incident === opened2.incident, 15_000);
+    await daemon.escalations.idle();
 
     out();
     out(`Summary: detection ${formatDuration(detect1)} (interval ${INTERVAL}, ${config.targets[0]!.failureThreshold} failed rounds), ` +
-      `kill to verified healthy ${formatDuration(healthy1)}; the unfixable break escalated and resolved once fixed.`);
+      `kill to verified healthy ${formatDuration(healthy1)}, nobody paged; the unfixable break was paged and resolved once fixed.`);
     return EXIT.ok;
   } catch (err) {
     process.stderr.write(`medic demo failed: ${describeError(err)}\n`);
@@ -120,6 +123,8 @@ function demoConfig(dir: string, port: number): string {
 stateDir: ${JSON.stringify(join(dir, "state"))}
 playbooks: [${JSON.stringify(SHIPPED_PLAYBOOKS)}]
 defaults: { interval: ${INTERVAL}, timeout: 1s, failureThreshold: 3, successThreshold: 2 }
+# Page (here: the console notifier, medic's log) only for what medic cannot fix within a minute.
+escalation: { P1: [ { after: 1m, notify: [console] } ] }
 targets:
   - name: demo-api
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }

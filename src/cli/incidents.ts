@@ -16,8 +16,8 @@ export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; s
   }
   const rows = list
     .filter((i) => !opts.state || i.state === opts.state)
-    .map((i) => [i.id, i.target, i.kind, i.severity, i.state, new Date(i.openedAt).toISOString(), formatDuration(lasted(i)), String(i.runs.length), cell(i.evidence, 60)]);
-  process.stdout.write(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "EVIDENCE"], rows));
+    .map((i) => [i.id, i.target, i.kind, i.severity, i.state, new Date(i.openedAt).toISOString(), formatDuration(lasted(i)), String(i.runs.length), notified(i), cell(i.evidence, 60)]);
+  process.stdout.write(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"], rows));
   return EXIT.ok;
 }
 
@@ -40,6 +40,10 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { js
     "",
     ...incident.timeline.map((r) => `+${formatDuration(r.at - incident.openedAt).padStart(7)}  ${describeRecord(r, incident)}`),
   ];
+  if (incident.notifications.length > 0) {
+    lines.push("", "notifications:");
+    for (const n of incident.notifications) lines.push(`  ${n.channel} ${n.event}: ${n.status}${n.detail ? ` (${n.detail})` : ""}`);
+  }
   process.stdout.write(lines.join("\n") + "\n");
   return EXIT.ok;
 }
@@ -47,6 +51,13 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { js
 async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
   const config = await loadOrReport(opts);
   return config && readJournal(config.stateDir);
+}
+
+// "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.
+function notified(i: Incident): string {
+  const count = (status: string) => i.notifications.filter((n) => n.status === status).length;
+  const parts = [["sent", count("sent")], ["queued", count("queued")], ["FAILED", count("failed")]] as const;
+  return parts.filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(", ") || "-";
 }
 
 function lasted(i: Incident): number {

@@ -1,5 +1,7 @@
 import { dirname, resolve } from "node:path";
-import { BUILTIN_KINDS, type Severity } from "../classify/types.js";
+import { BUILTIN_KINDS, SEVERITIES, type Severity } from "../classify/types.js";
+import { DEFAULT_POLICY, type EscalationPolicy } from "../escalation/policy.js";
+import { channelKinds } from "../escalation/registry.js";
 import { loadPlaybooks } from "../playbooks/load.js";
 import type { Playbook } from "../playbooks/types.js";
 import { crossCheck } from "./check.js";
@@ -119,5 +121,22 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
     playbooks: ctx.playbooks,
     limits: { runsPerHour: p.limits.runsPerHour },
     secrets: [...new Set(ctx.secrets)],
+    notify: {
+      channels: [
+        ...[...channelKinds.keys()].filter((k) => k !== "console" && (p.notify as Record<string, unknown>)[k] !== undefined)
+          .map((kind) => ({ kind, params: (p.notify as Record<string, unknown>)[kind] })),
+        { kind: "console", params: {} },
+      ],
+      retry: { initialMs: p.notify.retry.initial, maxMs: p.notify.retry.max, attempts: p.notify.retry.attempts },
+      breaker: { failures: p.notify.breaker.failures, cooldownMs: p.notify.breaker.cooldown },
+      ...(p.notify.link ? { link: p.notify.link } : {}),
+    },
+    escalation: {
+      policy: Object.fromEntries(SEVERITIES.map((sev) => {
+        const steps = p.escalation[sev];
+        return [sev, steps ? steps.map((st) => ({ afterMs: st.after, notify: st.notify })) : DEFAULT_POLICY[sev]];
+      })) as EscalationPolicy,
+      raiseOnFailure: p.escalation.raiseOnFailure,
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseCondition } from "../classify/conditions.js";
+import { channelKinds } from "../escalation/registry.js";
 import { dockerConnectionShape } from "../lib/docker.js";
 import { SEVERITIES } from "../classify/types.js";
 import { probeKinds } from "../probes/registry.js";
@@ -116,6 +117,41 @@ const ruleSchema = () =>
     targets: targetGlobs().meta({ description: "Target name globs the rule applies to" }),
   });
 
+const notifySchema = () =>
+  z.strictObject({
+    ...Object.fromEntries([...channelKinds].filter(([name]) => name !== "console").map(([name, kind]) => [name, kind.schema.optional()])),
+    retry: z.strictObject({
+      initial: positiveDuration().prefault("1s").meta({ description: "First wait before a failed send is retried" }),
+      max: positiveDuration().prefault("5m").meta({ description: "Longest wait between retries" }),
+      attempts: z.number().int().min(1).max(1000).default(20).meta({ description: "Attempts before a notification is given up on" }),
+    }).prefault({}),
+    breaker: z.strictObject({
+      failures: z.number().int().min(1).default(5).meta({ description: "Consecutive failures that open a channel's circuit breaker" }),
+      cooldown: positiveDuration().prefault("30s").meta({ description: "How long an open breaker waits before trying again" }),
+    }).prefault({}),
+    link: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL").optional()
+      .meta({ description: "Base URL of medic's API, for links to incidents in notifications" }),
+  }).prefault({}).meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
+
+const escalationStep = () =>
+  z.strictObject({
+    after: duration().prefault("0s").meta({ description: "How long after the incident opened" }),
+    notify: z.array(z.string().min(1)).min(1).meta({ description: "Channels to tell: slack, pagerduty, console" }),
+  });
+
+const escalationSteps = (severity: string) =>
+  z.array(escalationStep()).optional().meta({ description: `Who hears of an open ${severity} incident, and when` });
+
+const escalationSchema = () =>
+  z.strictObject({
+    P1: escalationSteps("P1"),
+    P2: escalationSteps("P2"),
+    P3: escalationSteps("P3"),
+    P4: escalationSteps("P4"),
+    raiseOnFailure: z.partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES)).default({})
+      .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
+  }).prefault({}).meta({ description: "Per severity, timed steps of who is told (default: P1 page at once; P2 Slack, page after 30m; P3 Slack; P4 log)" });
+
 const TARGET_EXAMPLE = "targets: [{ name: api, probe: { http: { url: http://127.0.0.1:8000/health } } }]";
 
 /** medic.yaml as written, before defaults are applied to targets. */
@@ -144,6 +180,8 @@ export const configSchema = () =>
       .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
     targets: z.array(targetSchema()).default([]).meta({ description: "What medic watches" }),
     rules: z.array(ruleSchema()).default([]).meta({ description: "Operator-defined incident kinds" }),
+    notify: notifySchema(),
+    escalation: escalationSchema(),
     discovery: z.strictObject({
       docker: z.strictObject({
         ...dockerConnectionShape,
@@ -152,6 +190,19 @@ export const configSchema = () =>
       }).optional().meta({ description: "Watch containers that opt in with labels, as they come and go" }),
     }).optional().meta({ description: "Targets found at run time instead of listed here" }),
   }).superRefine((c, ctx) => {
+    const configured = new Set(["console", ...Object.keys(c.notify).filter((k) => channelKinds.has(k) && (c.notify as Record<string, unknown>)[k])]);
+    for (const severity of SEVERITIES) {
+      for (const [i, step] of (c.escalation[severity] ?? []).entries()) {
+        for (const [j, channel] of step.notify.entries()) {
+          if (configured.has(channel)) continue;
+          ctx.addIssue({
+            code: "custom", path: ["escalation", severity, i, "notify", j], input: channel,
+            message: `no channel named ${JSON.stringify(channel)} is configured`,
+            params: { hint: `configure it under notify:, or use one of ${[...configured].join(", ")}` },
+          });
+        }
+      }
+    }
     if (c.targets.length > 0 || c.discovery?.docker) return;
     ctx.addIssue({
       code: "custom", path: ["targets"], input: c.targets,

@@ -1,6 +1,7 @@
 import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
+import type { EscalationPolicy } from "../escalation/policy.js";
 
 /** A kind from a registry with its validated params, e.g. `{ kind: "http", params: { url } }`. */
 export interface KindRef {
@@ -80,4 +81,16 @@ export interface Config {
   };
   /** Values that came from `${ENV}` or files: printed as [secret]. */
   secrets: string[];
+  notify: NotifyConfig;
+  escalation: { policy: EscalationPolicy; raiseOnFailure: Partial<Record<Severity, Severity>> };
+}
+
+/** Channels to humans and how delivery retries. */
+export interface NotifyConfig {
+  /** Configured channels, by name (the registry kind); console is always there. */
+  channels: KindRef[];
+  retry: { initialMs: number; maxMs: number; attempts: number };
+  breaker: { failures: number; cooldownMs: number };
+  /** Base URL of medic's API, for links in notifications. */
+  link?: string;
 }

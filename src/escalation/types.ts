@@ -1,18 +1,63 @@
-import type { Incident } from "../incidents/types.js";
+import type { Severity } from "../classify/types.js";
 
-/** Why humans are told about an incident. */
-export type NotificationEvent = "escalated" | "resolved";
+/** What a notification does on its channel: raise the alert, say work is under way, or clear it. */
+export type NotificationEvent = "trigger" | "acknowledge" | "resolve";
 
-/** One message owed to humans about an incident. */
-export interface Notification {
-  event: NotificationEvent;
-  incident: Incident;
-  /** Why: the escalation reason, or how it resolved. */
-  reason: string;
+/** A step that ran, as a notification shows it. */
+export interface NotifiedStep {
+  name: string;
+  outcome: string;
+  detail: string;
 }
 
-/** A channel to humans (console now; Slack and PagerDuty plug in here). */
+/**
+ * One message owed to humans, with everything it says captured when it was queued: the journal
+ * keeps it, so a restarted daemon sends exactly what was owed. Holds no secret (no URL, no key).
+ */
+export interface Notification {
+  /** Unique per notification; a receiver-side retry key where the channel has one. */
+  id: string;
+  /** The channel's name in config: "slack", "pagerduty", "console". */
+  channel: string;
+  event: NotificationEvent;
+  /** The incident id: PagerDuty's dedup_key, Slack's reference. */
+  incident: string;
+  target: string;
+  kind: string;
+  severity: Severity;
+  /** The incident's state when queued: open, remediating, escalated, resolved, ... */
+  state: string;
+  /** Why now: "opened", "not fixed after 30m", "verification failed: ...", "recovered". */
+  reason: string;
+  /** One line, sanitised: what was seen. */
+  evidence: string;
+  openedAt: number;
+  /** When it was queued. */
+  at: number;
+  /** Playbook runs so far. */
+  attempts: number;
+  steps: NotifiedStep[];
+  /** A link to the incident in medic's API, when one is configured. */
+  link?: string;
+}
+
+/** Why a send failed, as a metric label: what kind of trouble, and whether waiting can help. */
+export type FailureReason =
+  | "rate_limited" | "server_error" | "timeout" | "network" | "bad_reply"   // retryable
+  | "bad_request" | "not_found" | "unauthorized" | "rejected";               // not retryable: configuration
+
+/** The outcome of one delivery attempt. A notifier never throws. */
+export type SendResult =
+  | { ok: true; detail?: string }
+  | { ok: false; retry: boolean; reason: FailureReason; detail: string; retryAfterMs?: number };
+
+/**
+ * A channel to humans. It only formats and sends: retries, ordering, the circuit breaker and
+ * durability are the outbox's. Secrets (webhook URLs, routing keys) never appear in `detail`.
+ */
 export interface Notifier {
   name: string;
-  send(notification: Notification, signal: AbortSignal): Promise<void>;
+  /** Which events the channel acts on; others are skipped (Slack has no acknowledge). */
+  accepts: ReadonlySet<NotificationEvent>;
+  send(notification: Notification, signal: AbortSignal): Promise<SendResult>;
 }

@@ -22,7 +22,15 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
     case "verifying":
       return `verifying recovery (within ${formatDuration(record.withinMs)})`;
     case "escalated":
-      return `escalated: ${record.reason}`;
+      return `escalated${record.severity ? ` to ${record.severity}` : ""}: ${record.reason}`;
+    case "notification_queued":
+      return `notify ${record.notification.channel}: ${record.notification.event} (${record.notification.reason})`;
+    case "notification_sent": {
+      const n = incident?.notifications.find((x) => x.id === record.id);
+      return `delivered to ${record.channel}${n ? `: ${n.event}` : ""}`;
+    }
+    case "notification_failed":
+      return `NOT delivered to ${record.channel} (${record.reason}): ${record.detail}`;
     case "resolved":
       return `resolved: ${record.reason}`;
     case "note":

@@ -14,6 +14,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       evidence: record.evidence,
       occurrences: 1,
       runs: [],
+      notifications: [],
       timeline: [record],
       dryRun: record.dryRun === true,
     });
@@ -54,7 +55,19 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       break;
     case "escalated":
       incident.state = "escalated";
+      if (record.severity) incident.severity = record.severity;
       break;
+    case "notification_queued": {
+      const n = record.notification;
+      incident.notifications.push({ id: n.id, channel: n.channel, event: n.event, status: "queued", queuedAt: record.at, notification: n });
+      break;
+    }
+    case "notification_sent":
+    case "notification_failed": {
+      const n = incident.notifications.find((x) => x.id === record.id);
+      if (n) Object.assign(n, record.type === "notification_sent" ? { status: "sent" } : { status: "failed", detail: `${record.reason}: ${record.detail}` });
+      break;
+    }
     case "resolved":
       incident.state = "resolved";
       incident.resolvedAt = record.at;

@@ -1,4 +1,5 @@
 import type { Severity } from "../classify/types.js";
+import type { FailureReason, Notification, NotificationEvent } from "../escalation/types.js";
 
 /** Where an incident is in its life. Resolved is final; escalated waits for a human or for recovery. */
 export type IncidentState = "open" | "remediating" | "verifying" | "resolved" | "escalated";
@@ -19,9 +20,15 @@ export type IncidentEvent =
   | { type: "step_started"; runId: string; index: number }
   | { type: "step_finished"; runId: string; index: number; outcome: StepOutcome; detail: string; durationMs: number }
   | { type: "verifying"; runId: string; withinMs: number }
-  | { type: "escalated"; reason: string }
+  | { type: "escalated"; reason: string; severity?: Severity }
   | { type: "resolved"; reason: string }
-  | { type: "note"; message: string };
+  | { type: "note"; message: string }
+  /** A notification owed: durable before it is sent. */
+  | { type: "notification_queued"; notification: Notification }
+  /** The receiver accepted it. */
+  | { type: "notification_sent"; id: string; channel: string }
+  /** The receiver refused it for good (a configuration error): not retried. */
+  | { type: "notification_failed"; id: string; channel: string; reason: FailureReason; detail: string };
 
 /**
  * ok/failed: the step ran to an end; skipped: its onlyIf did not hold; abandoned: it was cut off
@@ -41,6 +48,17 @@ export interface RunRecord {
   verify?: { startedAt: number; withinMs: number };
 }
 
+/** A notification as folded from the journal. */
+export interface NotificationRecord {
+  id: string;
+  channel: string;
+  event: NotificationEvent;
+  status: "queued" | "sent" | "failed";
+  queuedAt: number;
+  detail?: string;
+  notification: Notification;
+}
+
 /** An incident, folded from its journal records. */
 export interface Incident {
   id: string;
@@ -58,6 +76,8 @@ export interface Incident {
   runs: RunRecord[];
   /** Every record of this incident, oldest first. */
   timeline: JournalRecord[];
+  /** Notifications queued for it and how they fared. */
+  notifications: NotificationRecord[];
   dryRun: boolean;
 }
 

@@ -1,0 +1,26 @@
+import type { Incident } from "../incidents/types.js";
+import type { Due } from "./policy.js";
+import type { Notification } from "./types.js";
+
+/** The notification for a due event, capturing the incident as it is now. Pure. */
+export function buildNotification(incident: Incident, due: Due, now: number, linkBase?: string): Notification {
+  const run = incident.runs[incident.runs.length - 1];
+  const n = incident.notifications.filter((x) => x.channel === due.channel && x.event === due.event).length;
+  return {
+    id: `${incident.id}-${due.channel}-${due.event}-${n + 1}`,
+    channel: due.channel,
+    event: due.event,
+    incident: incident.id,
+    target: incident.target,
+    kind: incident.kind,
+    severity: incident.severity,
+    state: incident.state,
+    reason: due.reason,
+    evidence: incident.evidence,
+    openedAt: incident.openedAt,
+    at: now,
+    attempts: incident.runs.length,
+    steps: (run?.steps ?? []).filter((s) => s.status !== "pending").map((s) => ({ name: s.name, outcome: s.status, detail: s.detail ?? "" })),
+    ...(linkBase && { link: `${linkBase.replace(/\/+$/, "")}/api/incidents/${encodeURIComponent(incident.id)}` }),
+  };
+}

@@ -1,0 +1,16 @@
+import type { z } from "zod";
+import type { Logger } from "../lib/log.js";
+import type { Notifier } from "./types.js";
+
+/** What a channel needs besides its own params. */
+export interface ChannelContext {
+  /** Resolves config-relative paths (a CA file). */
+  baseDir: string;
+  log: Logger;
+}
+
+/** One notification channel kind: its YAML schema under `notify:` and how to build its notifier. */
+export interface ChannelKind<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  create(params: z.output<S>, ctx: ChannelContext): Notifier;
+}

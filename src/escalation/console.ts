@@ -1,0 +1,24 @@
+import { z } from "zod";
+import type { ChannelKind } from "./channel.js";
+import type { NotificationEvent } from "./types.js";
+
+const schema = z.strictObject({}).nullish().transform(() => ({})).meta({ description: "No parameters: notifications go to medic's log" });
+const EVENTS: ReadonlySet<NotificationEvent> = new Set(["trigger", "acknowledge", "resolve"]);
+
+/** `console`: notifications as log lines, the channel every medic has (demos, dry-run, P4). */
+export const consoleChannel: ChannelKind<typeof schema> = {
+  schema,
+  create(_params, ctx) {
+    return {
+      name: "console",
+      accepts: EVENTS,
+      async send(n) {
+        const fields = { incident: n.incident, target: n.target, kind: n.kind, severity: n.severity, event: n.event, reason: n.reason, evidence: n.evidence };
+        if (n.event === "trigger") ctx.log.warn(fields, "notify: incident needs attention");
+        else if (n.event === "acknowledge") ctx.log.info(fields, "notify: incident acknowledged");
+        else ctx.log.info(fields, "notify: incident resolved");
+        return { ok: true };
+      },
+    };
+  },
+};

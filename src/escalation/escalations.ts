@@ -1,0 +1,122 @@
+import type { Config } from "../config/types.js";
+import type { Incident, IncidentEvent } from "../incidents/types.js";
+import type { Logger } from "../lib/log.js";
+import { buildNotification } from "./build.js";
+import { Outbox } from "./outbox.js";
+import { dueNotifications, type ChannelFacts } from "./policy.js";
+import { channelKinds } from "./registry.js";
+import type { Notification, Notifier } from "./types.js";
+
+/** How often timed policy steps are checked (a P2 paged after 30 min needs no finer clock). */
+const TICK_MS = 1000;
+
+/** What escalation needs from the daemon. */
+export interface EscalationsOptions {
+  config: Config;
+  log: Logger;
+  /** Journals an incident event durably (before anything is sent). */
+  record: (incident: string, event: IncidentEvent) => void;
+  incidents: () => ReadonlyMap<string, Incident>;
+  /** Send nothing; log what would have been sent. */
+  dryRun: boolean;
+}
+
+/**
+ * The escalation stage at run time: turns the policy's due notifications into journal records
+ * (the outbox of record) and hands them to the delivery engine. Timers are derived from the
+ * journal on every tick, so they survive a restart; what was queued but never acknowledged by
+ * its receiver is delivered after a restart.
+ */
+export class Escalations {
+  private readonly notifiers = new Map<string, Notifier>();
+  private readonly facts: ChannelFacts;
+  private readonly outbox: Outbox;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: EscalationsOptions) {
+    const { config } = opts;
+    const ack = new Set<string>();
+    for (const channel of config.notify.channels) {
+      const kind = channelKinds.get(channel.kind)!;
+      this.notifiers.set(channel.kind, kind.create(channel.params, { baseDir: config.baseDir, log: opts.log }));
+      if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
+    }
+    this.facts = { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack };
+    const { retry, breaker } = config.notify;
+    this.outbox = new Outbox({
+      notifiers: this.notifiers,
+      retry: { initialMs: retry.initialMs, maxMs: retry.maxMs, maxAttempts: retry.attempts },
+      breaker: { failures: breaker.failures, cooldownMs: breaker.cooldownMs },
+      onSent: (n) => opts.record(n.incident, { type: "notification_sent", id: n.id, channel: n.channel }),
+      onFailed: (n, reason, detail) => {
+        opts.record(n.incident, { type: "notification_failed", id: n.id, channel: n.channel, reason, detail });
+        opts.log.error({ incident: n.incident, channel: n.channel, event: n.event, reason, detail }, "notification not delivered; not retrying");
+        this.reportBrokenChannel(n, `${reason}: ${detail}`);
+      },
+      onAttemptFailed: (n, result, attempt, nextInMs) =>
+        opts.log.warn({ incident: n.incident, channel: n.channel, reason: result.reason, detail: result.detail, attempt, nextInMs }, "notification failed; will retry"),
+    });
+  }
+
+  /** Delivers what a previous daemon queued and never got accepted, then starts the policy clock. */
+  start(): void {
+    const owed: { at: number; n: Notification }[] = [];
+    for (const incident of this.opts.incidents().values()) {
+      for (const n of incident.notifications) if (n.status === "queued") owed.push({ at: n.queuedAt, n: n.notification });
+    }
+    if (owed.length > 0) this.opts.log.info({ owed: owed.length }, "delivering notifications a previous run still owed");
+    if (!this.opts.dryRun) this.outbox.enqueue(...owed.sort((a, b) => a.at - b.at).map((o) => o.n));
+    this.timer = setInterval(() => this.reviewAll(), TICK_MS);
+    this.timer.unref();
+    this.reviewAll();
+  }
+
+  /** Queues what the policy says an incident is owed now. */
+  review(id: string): void {
+    const incident = this.opts.incidents().get(id);
+    if (!incident || incident.dryRun !== this.opts.dryRun) return;
+    const now = Date.now();
+    for (const due of dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now)) {
+      const n = buildNotification(incident, due, now, this.opts.config.notify.link);
+      this.opts.record(id, { type: "notification_queued", notification: n });
+      if (this.opts.dryRun) {
+        this.opts.log.info({ incident: id, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence }, "dry run: would notify");
+      } else this.outbox.enqueue(n);
+    }
+  }
+
+  /** Per channel: queue depth and breaker state. */
+  status() {
+    return this.outbox.status();
+  }
+
+  /** Resolves when nothing is waiting to be sent. */
+  idle(): Promise<void> {
+    return this.outbox.idle();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.outbox.stop();
+  }
+
+  private reviewAll(): void {
+    for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
+  }
+
+  // A channel that refuses for good is itself an incident for humans: say so on the other channels.
+  private reportBrokenChannel(failed: Notification, why: string): void {
+    const incident = this.opts.incidents().get(failed.incident);
+    if (!incident || failed.reason.startsWith("could not notify")) return;
+    for (const channel of this.notifiers.keys()) {
+      if (channel === failed.channel || channel === "console") continue;
+      const n = { ...buildNotification(incident, { channel, event: "trigger", reason: `could not notify ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link) };
+      this.opts.record(incident.id, { type: "notification_queued", notification: n });
+      this.outbox.enqueue(n);
+    }
+  }
+}
+
+function hasUnresolved(incident: Incident): boolean {
+  return incident.notifications.some((n) => n.event === "trigger") && !incident.notifications.some((n) => n.event === "resolve");
+}

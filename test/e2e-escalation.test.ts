@@ -1,0 +1,234 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
+import { startSlackReceiver } from "./fixtures/slack-receiver.js";
+import { cleanup, journal, medic, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+
+afterEach(cleanup);
+
+const ROUTING_KEY = "0123456789abcdef0123456789abcdef";
+
+/** A target the test breaks and heals by hand: 200 or 500, and a JSON body it chooses. */
+async function switchable(): Promise<{ url: string; set(status: number, body?: unknown): void }> {
+  let status = 200;
+  let body: unknown = { status: "UP" };
+  const server: Server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
+    set(s, b = { status: s < 400 ? "UP" : "DOWN" }) {
+      status = s;
+      body = b;
+    },
+  };
+}
+
+async function receivers() {
+  const slack = await startSlackReceiver();
+  const pd = await startPagerDutyReceiver();
+  onCleanup(() => slack.close());
+  onCleanup(() => pd.close());
+  return { slack, pd };
+}
+
+function config(dir: string, pd: { server: string; caFile: string }, targets: string, extra = ""): string {
+  const file = join(dir, "medic.yaml");
+  mkdirSync(join(dir, "playbooks"), { recursive: true });
+  writeFileSync(file, `stateDir: ./state
+playbooks: [./playbooks]
+defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+notify:
+  slack: { webhookUrl: "\${SLACK_URL}", timeout: 1s }
+  pagerduty: { routingKey: "\${PD_KEY}", server: "${pd.server}", ca: ${JSON.stringify(pd.caFile)}, timeout: 1s }
+  retry: { initial: 200ms, max: 1s, attempts: 100 }
+  breaker: { failures: 1000, cooldown: 1s }
+${extra}targets:
+${targets}`);
+  return file;
+}
+
+const env = (slackUrl: string) => ({ SLACK_URL: slackUrl, PD_KEY: ROUTING_KEY });
+const started = (p: MedicProcess) => waitUntil(() => p.stdout().includes("medic started"), 10_000, "medic to start");
+type PdEvent = { body: { event_action: string; dedup_key: string; payload?: { severity: string; summary: string } } };
+
+/** No secret in what medic printed or journaled. */
+function expectNoSecrets(stdout: string, stateDir: string, slackUrl: string): void {
+  const journalText = readFileSync(join(stateDir, "journal.jsonl"), "utf8");
+  for (const text of [stdout, journalText]) {
+    expect(text).not.toContain(ROUTING_KEY);
+    expect(text).not.toContain(new URL(slackUrl).pathname);
+  }
+}
+
+describe("escalation to local Slack and PagerDuty receivers", () => {
+  it("a P1 that medic cannot fix pages at once; when it recovers, the page resolves with the same dedup_key", async () => {
+    const { slack, pd } = await receivers();
+    const api = await switchable();
+    const dir = tempDir();
+    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    const state = join(dir, "state");
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await waitUntil(() => pd.events.length >= 1 && slack.posted().length >= 1, 10_000, "the page and the Slack message");
+    expect(pd.events[0]!.body).toMatchObject({ event_action: "trigger", dedup_key: opened.incident, payload: { severity: "critical" } });
+    api.set(200);
+    await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to resolve");
+    await waitUntil(() => slack.posted().length >= 2, 10_000, "the Slack resolve");
+    expect((pd.events as PdEvent[]).map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([["trigger", opened.incident], ["resolve", opened.incident]]);
+    expect(JSON.stringify(slack.posted()[1]!.body)).toContain(opened.incident);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expectNoSecrets(daemon.stdout(), state, slack.url);
+  }, 60_000);
+
+  it("a P1 remediated: trigger, acknowledge when the playbook starts, resolve, all with the incident id as dedup_key", async () => {
+    const { slack, pd } = await receivers();
+    const api = await switchable();
+    const dir = tempDir();
+    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    writeFileSync(join(dir, "playbooks", "fix.yaml"), "name: fix\non: [server_down]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\n");
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    const state = join(dir, "state");
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await waitUntil(() => journal(state).some((r) => r.type === "playbook_started"), 5_000, "the playbook");
+    api.set(200); // "the playbook fixed it"
+    await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to resolve");
+    expect((pd.events as PdEvent[]).map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([
+      ["trigger", opened.incident], ["acknowledge", opened.incident], ["resolve", opened.incident],
+    ]);
+    await slack.waitForMessages(2);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+
+  it("a P2 still open after the configured delay is paged too, and both resolve later", async () => {
+    const { slack, pd } = await receivers();
+    const api = await switchable();
+    const dir = tempDir();
+    mkdirSync(join(dir, "playbooks"), { recursive: true });
+    writeFileSync(join(dir, "playbooks", "backlog.yaml"), "name: drain\non: [queue_backlog]\nsteps:\n  - wait: 5s\nverify: { within: 20s }\n");
+    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`, `rules:
+  - { kind: queue_backlog, severity: P2, when: "[BODY].queue.depth > 1000" }
+escalation:
+  P2: [ { after: 0s, notify: [slack] }, { after: 2s, notify: [pagerduty] } ]
+`);
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(200, { status: "UP", queue: { depth: 5000 } });
+    const state = join(dir, "state");
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await waitUntil(() => slack.posted().length >= 1, 5_000, "Slack at once");
+    expect(pd.events).toHaveLength(0);
+    await waitUntil(() => pd.events.length >= 1, 6_000, "the page after 2 s");
+    expect(pd.events[0]!.at - opened.at).toBeGreaterThanOrEqual(1_900);
+    expect((pd.events[0] as PdEvent).body.payload).toMatchObject({ severity: "error" });
+    api.set(200, { status: "UP", queue: { depth: 0 } });
+    await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 20_000, "the page to resolve");
+    await waitUntil(() => slack.posted().length >= 2, 10_000, "the Slack resolve");
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+
+  it("receivers down for a while: everything is delivered when they return, in order, none lost", async () => {
+    const { slack, pd } = await receivers();
+    slack.setMode("error");
+    pd.setMode("error");
+    const api = await switchable();
+    const dir = tempDir();
+    const daemon = startMedic(["run", "--config", config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`)], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    const state = join(dir, "state");
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await new Promise((r) => setTimeout(r, 1500));
+    api.set(200);
+    await waitUntil(() => journal(state).some((r) => r.type === "resolved"), 10_000, "recovery");
+    await new Promise((r) => setTimeout(r, 1000));
+    slack.setMode("ok");
+    pd.setMode("ok");
+    await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to arrive and resolve");
+    await waitUntil(() => slack.posted().length >= 2, 10_000, "both Slack messages");
+    const accepted = (pd.events as PdEvent[]).filter((e) => e.body.dedup_key === opened.incident).map((e) => e.body.event_action);
+    expect(accepted.at(-1)).toBe("resolve");
+    expect(accepted.indexOf("trigger")).toBeLessThan(accepted.lastIndexOf("resolve"));
+    expect(journal(state).filter((r) => r.type === "notification_failed")).toEqual([]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+
+  it("kill -9 between queueing and sending, and between sending and acknowledgement: one alert, eventually resolved", async () => {
+    const { slack, pd } = await receivers();
+    const api = await switchable();
+    const dir = tempDir();
+    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const state = join(dir, "state");
+
+    pd.setMode("error"); // queued and written, never accepted
+    let daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await waitUntil(() => journal(state).some((r) => r.type === "notification_queued" && r.notification.channel === "pagerduty"), 5_000, "the page queued");
+    daemon.child.kill("SIGKILL");
+    await daemon.exited;
+
+    pd.setMode("hang"); // the receiver takes it but never answers
+    daemon = startMedic(["run", "--config", file], env(slack.url));
+    await waitUntil(() => pd.events.some((e) => (e as PdEvent).body.event_action === "trigger"), 10_000, "the owed page to be sent");
+    daemon.child.kill("SIGKILL");
+    await daemon.exited;
+
+    pd.setMode("ok");
+    daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(200);
+    await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 20_000, "the page to resolve");
+    expect([...pd.alerts().keys()]).toEqual([opened.incident]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
+
+  it("a 400 from PagerDuty is not retried, is surfaced, and Slack is told", async () => {
+    const { slack, pd } = await receivers();
+    pd.setMode("bad_request");
+    const api = await switchable();
+    const dir = tempDir();
+    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    const state = join(dir, "state");
+    const failed = await waitUntil(() => journal(state).find((r) => r.type === "notification_failed"), 10_000, "the failure");
+    expect(failed).toMatchObject({ channel: "pagerduty", reason: "bad_request" });
+    await waitUntil(() => slack.posted().some((m) => JSON.stringify(m.body).includes("could not notify pagerduty")), 10_000, "Slack to hear of it");
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(pd.events).toHaveLength(1);
+    const listed = await medic(["incidents", "--config", file], env(slack.url));
+    expect(listed.stdout).toContain("1 FAILED");
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expectNoSecrets(daemon.stdout(), state, slack.url);
+  }, 60_000);
+
+  it("dry-run sends nothing; the log says what would have been sent", async () => {
+    const { slack, pd } = await receivers();
+    const api = await switchable();
+    const dir = tempDir();
+    const daemon = startMedic(["run", "--dry-run", "--config", config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`)], env(slack.url));
+    await started(daemon);
+    api.set(500);
+    await waitUntil(() => (daemon.stdout().match(/dry run: would notify/g) ?? []).length >= 2, 10_000, "the would-notify lines");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(slack.messages).toEqual([]);
+    expect(pd.events).toEqual([]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+});
