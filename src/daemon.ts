@@ -9,7 +9,7 @@ import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
-import { sleep } from "./lib/clock.js";
+import { settles } from "./lib/clock.js";
 import { describeError } from "./lib/errors.js";
 import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
@@ -298,15 +298,4 @@ export class Daemon {
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
   }
-}
-
-/** True when every promise settled within `ms`. */
-async function settles(promises: Promise<unknown>[], ms: number): Promise<boolean> {
-  if (promises.length === 0) return true;
-  const timeout = new AbortController();
-  const done = Promise.allSettled(promises).then(() => true);
-  const late = sleep(ms, timeout.signal).then(() => false, () => true);
-  const result = await Promise.race([done, late]);
-  timeout.abort();
-  return result;
 }

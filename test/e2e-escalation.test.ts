@@ -51,6 +51,15 @@ ${targets}`);
 }
 
 const env = (slackUrl: string) => ({ SLACK_URL: slackUrl, PD_KEY: ROUTING_KEY });
+
+/** Receivers, a switchable target "api", and a config watching it; `extra` is more top-level YAML. */
+async function scenario(extra = "") {
+  const { slack, pd } = await receivers();
+  const api = await switchable();
+  const dir = tempDir();
+  const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`, extra);
+  return { slack, pd, api, dir, file, state: join(dir, "state"), env: env(slack.url) };
+}
 const started = (p: MedicProcess) => waitUntil(() => p.stdout().includes("medic started"), 10_000, "medic to start");
 type PdEvent = { body: { event_action: string; dedup_key: string; payload?: { severity: string; summary: string } } };
 
@@ -65,10 +74,7 @@ function expectNoSecrets(stdout: string, stateDir: string, slackUrl: string): vo
 
 describe("escalation to local Slack and PagerDuty receivers", () => {
   it("a P1 that medic cannot fix pages at once; when it recovers, the page resolves with the same dedup_key", async () => {
-    const { slack, pd } = await receivers();
-    const api = await switchable();
-    const dir = tempDir();
-    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const { slack, pd, api, dir, file } = await scenario();
     const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(500);
@@ -87,10 +93,7 @@ describe("escalation to local Slack and PagerDuty receivers", () => {
   }, 60_000);
 
   it("a P1 remediated: trigger, acknowledge when the playbook starts, resolve, all with the incident id as dedup_key", async () => {
-    const { slack, pd } = await receivers();
-    const api = await switchable();
-    const dir = tempDir();
-    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const { slack, pd, api, dir, file } = await scenario();
     writeFileSync(join(dir, "playbooks", "fix.yaml"), "name: fix\non: [server_down]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\n");
     const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
@@ -109,16 +112,12 @@ describe("escalation to local Slack and PagerDuty receivers", () => {
   }, 60_000);
 
   it("a P2 still open after the configured delay is paged too, and both resolve later", async () => {
-    const { slack, pd } = await receivers();
-    const api = await switchable();
-    const dir = tempDir();
-    mkdirSync(join(dir, "playbooks"), { recursive: true });
-    writeFileSync(join(dir, "playbooks", "backlog.yaml"), "name: drain\non: [queue_backlog]\nsteps:\n  - wait: 5s\nverify: { within: 20s }\n");
-    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`, `rules:
+    const { slack, pd, api, dir, file } = await scenario(`rules:
   - { kind: queue_backlog, severity: P2, when: "[BODY].queue.depth > 1000" }
 escalation:
   P2: [ { after: 0s, notify: [slack] }, { after: 2s, notify: [pagerduty] } ]
 `);
+    writeFileSync(join(dir, "playbooks", "backlog.yaml"), "name: drain\non: [queue_backlog]\nsteps:\n  - wait: 5s\nverify: { within: 20s }\n");
     const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(200, { status: "UP", queue: { depth: 5000 } });
@@ -137,12 +136,10 @@ escalation:
   }, 60_000);
 
   it("receivers down for a while: everything is delivered when they return, in order, none lost", async () => {
-    const { slack, pd } = await receivers();
+    const { slack, pd, api, dir, file } = await scenario();
     slack.setMode("error");
     pd.setMode("error");
-    const api = await switchable();
-    const dir = tempDir();
-    const daemon = startMedic(["run", "--config", config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`)], env(slack.url));
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(500);
     const state = join(dir, "state");
@@ -164,10 +161,7 @@ escalation:
   }, 60_000);
 
   it("kill -9 between queueing and sending, and between sending and acknowledgement: one alert, eventually resolved", async () => {
-    const { slack, pd } = await receivers();
-    const api = await switchable();
-    const dir = tempDir();
-    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
+    const { slack, pd, api, dir, file } = await scenario();
     const state = join(dir, "state");
 
     pd.setMode("error"); // queued and written, never accepted
@@ -196,11 +190,8 @@ escalation:
   }, 90_000);
 
   it("a 400 from PagerDuty is not retried, is surfaced, and Slack is told", async () => {
-    const { slack, pd } = await receivers();
+    const { slack, pd, api, dir, file } = await scenario();
     pd.setMode("bad_request");
-    const api = await switchable();
-    const dir = tempDir();
-    const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`);
     const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(500);
@@ -218,10 +209,8 @@ escalation:
   }, 60_000);
 
   it("dry-run sends nothing; the log says what would have been sent", async () => {
-    const { slack, pd } = await receivers();
-    const api = await switchable();
-    const dir = tempDir();
-    const daemon = startMedic(["run", "--dry-run", "--config", config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`)], env(slack.url));
+    const { slack, pd, api, file } = await scenario();
+    const daemon = startMedic(["run", "--dry-run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(500);
     await waitUntil(() => (daemon.stdout().match(/dry run: would notify/g) ?? []).length >= 2, 10_000, "the would-notify lines");

@@ -84,7 +84,8 @@ describe("medic run, end to end against a real service", () => {
     const opened = journal(stateDir).find((r) => r.type === "opened" && r.incident === escalated.incident)!;
     expect(opened).toMatchObject({ kind: "db_disconnect", severity: "P1" });
     expect(escalated.type === "escalated" && escalated.reason).toMatch(/not recovered within 20s/);
-    expect(daemon.stdout()).toContain("incident escalated");
+    // The journal record is written before the log line: wait for the line, it may still be in the pipe.
+    await waitUntil(() => daemon.stdout().includes("incident escalated"), 5_000, "the escalation log line");
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);

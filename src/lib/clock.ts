@@ -22,3 +22,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** True when every promise settled within `ms`. */
+export async function settles(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  const timeout = new AbortController();
+  const done = Promise.allSettled(promises).then(() => true);
+  const late = sleep(ms, timeout.signal).then(() => false, () => true);
+  const result = await Promise.race([done, late]);
+  timeout.abort();
+  return result;
+}
