@@ -4,7 +4,7 @@ import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
 import { Escalations } from "./escalation/escalations.js";
-import { lastRun } from "./incidents/fold.js";
+import { lastRun, runStarts } from "./incidents/fold.js";
 import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
@@ -217,7 +217,7 @@ export class Daemon {
     const incident = this.store.incidents().get(id)!;
     const w = this.watched.get(incident.target);
     if (!w) return this.escalate(id, `target ${incident.target} is no longer in the config`);
-    const recentRunsAt = resume ? [] : this.runStarts(incident.target);
+    const recentRunsAt = resume ? [] : runStarts(this.store.incidents().values(), incident.target);
     const plan = planRemediation({
       incident, target: w.target, playbooks: this.config.playbooks, recentRunsAt,
       runsPerHour: this.config.limits.runsPerHour, now: Date.now(),
@@ -273,12 +273,6 @@ export class Daemon {
       this.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
       this.spawn(this.remediate(incident.id, isActive(incident)));
     }
-  }
-
-  private runStarts(target: string): number[] {
-    const starts: number[] = [];
-    for (const i of this.store.incidents().values()) if (i.target === target) for (const r of i.runs) starts.push(r.startedAt);
-    return starts;
   }
 
   private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { runStarts } from "../incidents/fold.js";
 import { readJournal } from "../incidents/journal.js";
 import type { Incident } from "../incidents/types.js";
 import { planRemediation, renderPlan } from "../playbooks/plan.js";
@@ -27,7 +28,7 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
   }
   // The run cap counts real runs, so the plan reads the journal (when there is one) to say what the daemon would do now.
   const history = existsSync(config.stateDir) ? readJournal(config.stateDir) : new Map<string, Incident>();
-  const recentRunsAt = [...history.values()].filter((i) => i.target === target.name).flatMap((i) => i.runs.map((r) => r.startedAt));
+  const recentRunsAt = runStarts(history.values(), target.name);
   const plan = planRemediation({
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
     target, playbooks: config.playbooks, recentRunsAt, runsPerHour: config.limits.runsPerHour, now: Date.now(),

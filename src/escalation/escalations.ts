@@ -66,9 +66,11 @@ export class Escalations {
     }
     if (owed.length > 0) this.opts.log.info({ owed: owed.length }, "delivering notifications a previous run still owed");
     if (!this.opts.dryRun) this.outbox.enqueue(...owed.sort((a, b) => a.at - b.at).map((o) => o.n));
-    this.timer = setInterval(() => this.reviewAll(), TICK_MS);
+    // Once at start, everything: a resolve a previous run never queued is still owed.
+    for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
+    // From then on a resolve is queued the moment it is journaled; only open incidents have timed steps.
+    this.timer = setInterval(() => this.reviewOpen(), TICK_MS);
     this.timer.unref();
-    this.reviewAll();
   }
 
   /** Queues what the policy says an incident is owed now. */
@@ -100,8 +102,8 @@ export class Escalations {
     await this.outbox.stop();
   }
 
-  private reviewAll(): void {
-    for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
+  private reviewOpen(): void {
+    for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved") this.review(incident.id);
   }
 
   // A channel that refuses for good is itself an incident for humans: say so on the other channels.
@@ -110,7 +112,7 @@ export class Escalations {
     if (!incident || failed.reason.startsWith("could not notify")) return;
     for (const channel of this.notifiers.keys()) {
       if (channel === failed.channel || channel === "console") continue;
-      const n = { ...buildNotification(incident, { channel, event: "trigger", reason: `could not notify ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link) };
+      const n = buildNotification(incident, { channel, event: "trigger", reason: `could not notify ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link);
       this.opts.record(incident.id, { type: "notification_queued", notification: n });
       this.outbox.enqueue(n);
     }

@@ -22,7 +22,7 @@ const schema = z.strictObject({
   webhookUrl: z
     .string()
     .refine(isWebhookUrl, {
-      message: "must be an http(s) URL without user:password@, like https://hooks.slack.com/services/T000/B000/XXXX (hint: keep it in an env var: ${SLACK_WEBHOOK_URL})",
+      message: "must be an http(s) URL without user:password@, like https://hooks.slack.com/services/T0000/B0000/abcd1234 (hint: keep it in an env var: ${SLACK_WEBHOOK_URL})",
     })
     .meta({ description: "Incoming webhook URL; a secret, so write it as ${SLACK_WEBHOOK_URL} or ${file:/path}. http:// is for local receivers only", writeOnly: true }),
   timeout: duration()

@@ -89,3 +89,10 @@ export function foldRecords(records: Iterable<JournalRecord>): Map<string, Incid
 export function lastRun(incident: Incident): RunRecord | undefined {
   return incident.runs[incident.runs.length - 1];
 }
+
+/** Start times of every playbook run on a target, across its incidents (the run cap counts them). */
+export function runStarts(incidents: Iterable<Incident>, target: string): number[] {
+  const starts: number[] = [];
+  for (const i of incidents) if (i.target === target) for (const r of i.runs) starts.push(r.startedAt);
+  return starts;
+}
