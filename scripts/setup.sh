@@ -36,7 +36,8 @@ if ! docker_up; then
     exit 1
   fi
   echo "setup: starting dockerd"
-  nohup dockerd >/var/log/medic-test-dockerd.log 2>&1 &
+  # A session of its own: stopping whatever ran this script (a CI job, a test run) must not take the engine with it.
+  setsid -f dockerd >>/var/log/medic-test-dockerd.log 2>&1 </dev/null
   for _ in $(seq 1 120); do docker_up && break; sleep 0.5; done
   docker_up || { echo "setup: dockerd did not come up; see /var/log/medic-test-dockerd.log" >&2; exit 1; }
 fi
