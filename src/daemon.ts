@@ -4,12 +4,16 @@ import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
 import { Escalations } from "./escalation/escalations.js";
-import { lastRun, runStarts } from "./incidents/fold.js";
+import { lastRun } from "./incidents/fold.js";
 import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
+import { readJournal } from "./incidents/journal.js";
+import { distance, findRoot } from "./safety/dependencies.js";
+import type { SafetyDecision } from "./safety/decide.js";
+import { SafetyRuntime } from "./safety/runtime.js";
 import { describeError } from "./lib/errors.js";
 import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
@@ -42,6 +46,8 @@ interface Watched extends LiveTarget {
   lastFinding?: Finding | null;
   /** An event proved the target broke since the last round began. */
   confirmed: boolean;
+  /** Since when opening an incident waits for a failing dependency's own incident. */
+  deferredSince?: number | undefined;
   schedule?: Schedule;
   unwatch?: () => void;
 }
@@ -49,6 +55,10 @@ interface Watched extends LiveTarget {
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
 const DRAIN_MS = 5_000;
 const ABORT_GRACE_MS = 3_000;
+/** How often held and suppressed incidents are looked at again, and operator controls re-read. */
+const SAFETY_TICK_MS = 1_000;
+/** The target medic's own incidents (holding back under the blast radius) are filed under. */
+export const MEDIC_TARGET = "medic";
 
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
 export class Daemon {
@@ -65,15 +75,25 @@ export class Daemon {
   private unlock: (() => void) | undefined;
   private started = false;
   private readonly discovery: Discovery | undefined;
+  private readonly safety: SafetyRuntime;
+  /** Incidents being planned or remediated now: one task per incident at a time. */
+  private readonly acting = new Set<string>();
+  /** Roots whose suppressed dependents are being released now. */
+  private readonly releasing = new Set<string>();
+  private safetyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
     this.log = opts.log;
     this.dryRun = opts.dryRun ?? false;
-    this.store = opts.store ?? (this.dryRun ? new MemoryStore() : new JournalStore(opts.config.stateDir));
+    // A dry run starts from the real journal (read only), so its guards decide on the real history.
+    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir));
+    this.safety = new SafetyRuntime(this.config, this.log);
+    for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({
       config: this.config, log: this.log, dryRun: this.dryRun,
       record: (id, event) => void this.append(id, event), incidents: () => this.store.incidents(),
+      paused: (target, now) => this.safety.pausedFor(target, now) !== undefined,
     });
     this.discovery = opts.config.discovery?.docker && dockerDiscovery(opts.config.discovery.docker, opts.config, opts.log);
     for (const target of this.config.targets) this.addTarget(target);
@@ -85,6 +105,8 @@ export class Daemon {
     this.escalations.start();
     this.resumeInFlight();
     this.started = true;
+    this.safetyTimer = setInterval(() => this.safetyTick(), SAFETY_TICK_MS);
+    this.safetyTimer.unref();
     for (const w of this.watched.values()) this.startWatching(w);
     this.log.info({ targets: this.watched.size, dryRun: this.dryRun, stateDir: this.config.stateDir }, "medic started");
     await this.discovery?.start({ add: (t) => this.addTarget(t), remove: (name, why) => this.removeTarget(name, why) });
@@ -133,6 +155,7 @@ export class Daemon {
   /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */
   async stop(): Promise<void> {
     this.drain.abort(new Error("medic is stopping"));
+    clearInterval(this.safetyTimer);
     this.discovery?.stop();
     for (const w of this.watched.values()) w.unwatch?.();
     const schedules = Promise.all([...this.watched.values()].map((w) => w.schedule?.stop()));
@@ -172,6 +195,7 @@ export class Daemon {
     const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
     if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
     w.lastFinding = finding ?? null;
+    if (!finding) w.deferredSince = undefined;
     this.log.debug({ target: w.target.name, ok: observation.ok, latencyMs: observation.latencyMs, kind: finding?.kind }, "probe round");
     const { track, decisions } = trackRound({
       track: w.track,
@@ -189,11 +213,7 @@ export class Daemon {
   private decide(w: Watched, d: Decision): void {
     switch (d.type) {
       case "open": {
-        const id = randomBytes(4).toString("hex");
-        const { kind, severity, evidence } = d.finding;
-        this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }) });
-        this.log.warn({ incident: id, target: w.target.name, kind, severity, evidence }, "incident opened");
-        this.spawn(this.remediate(id));
+        this.open(w, d.finding);
         return;
       }
       case "repeat": {
@@ -212,22 +232,78 @@ export class Daemon {
     }
   }
 
+  /**
+   * Opens an incident; when a dependency's incident explains it, opens it suppressed under that one
+   * instead of acting. While a dependency fails its rounds but has no incident yet (it debounces
+   * too), opening waits a little, so the root, not the dependent, is acted on first.
+   */
+  private open(w: Watched, finding: Finding): string | undefined {
+    const waitMs = this.dependencyWait(w.target);
+    const now = Date.now();
+    if (waitMs > 0 && now - (w.deferredSince ??= now) < waitMs) {
+      this.log.debug({ target: w.target.name }, "a dependency is failing too: waiting for its incident before opening one");
+      return undefined;
+    }
+    w.deferredSince = undefined;
+    const id = randomBytes(4).toString("hex");
+    const { kind, severity, evidence } = finding;
+    const root = this.rootFor(w.target.name);
+    this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }), ...(root && { root: root.id }) });
+    if (root) {
+      this.log.warn({ incident: id, target: w.target.name, kind, root: root.id, rootTarget: root.target }, "incident opened, suppressed: a dependency's incident explains it");
+      this.append(root.id, { type: "note", message: `${w.target.name} is affected too: incident ${id} (${kind}) is suppressed under this one` });
+      return id;
+    }
+    this.log.warn({ incident: id, target: w.target.name, kind, severity, evidence }, "incident opened");
+    this.act(id);
+    return id;
+  }
+
+  // How long a dependency that fails its rounds, with no incident open yet, may take to open one.
+  private dependencyWait(target: Target): number {
+    let wait = 0;
+    for (const name of target.dependsOn) {
+      const dep = this.watched.get(name);
+      if (!dep?.lastFinding || this.openIncidents(name).length > 0) continue;
+      wait = Math.max(wait, dep.target.intervalMs * (dep.target.failureThreshold + 1) + dep.target.timeoutMs);
+    }
+    return wait;
+  }
+
+  /** The open incident on one of the target's dependencies that explains its trouble, if any. */
+  private rootFor(target: string): Incident | undefined {
+    return findRoot(target, {
+      dependsOn: (name) => this.targets.get(name)?.dependsOn ?? [],
+      openIncidents: (name) => this.openIncidents(name),
+      incident: (id) => this.store.incidents().get(id),
+    });
+  }
+
+  /** Plans (and runs, if the safety checks allow) the playbook for an incident, unless that is already under way. */
+  private act(id: string, resume = false): void {
+    if (this.acting.has(id)) return;
+    this.acting.add(id);
+    this.spawn(this.remediate(id, resume).finally(() => this.acting.delete(id)));
+  }
+
   /** Plans and runs the playbook for an incident; `resume` continues a run a previous daemon started. */
   private async remediate(id: string, resume = false): Promise<void> {
     const incident = this.store.incidents().get(id)!;
     const w = this.watched.get(incident.target);
     if (!w) return this.escalate(id, `target ${incident.target} is no longer in the config`);
-    const recentRunsAt = resume ? [] : runStarts(this.store.incidents().values(), incident.target);
-    const plan = planRemediation({
-      incident, target: w.target, playbooks: this.config.playbooks, recentRunsAt,
-      runsPerHour: this.config.limits.runsPerHour, now: Date.now(),
-    });
+    const plan = planRemediation({ incident, target: w.target, playbooks: this.config.playbooks });
     if (plan.action === "escalate") return this.escalate(id, plan.reason);
+    let guards = "resumed";
+    if (!resume) {
+      const { decision } = this.safety.decide(incident, this.rootFor(w.target.name), [...this.store.incidents().values()], Date.now());
+      if (decision.action !== "act") return this.holdBack(id, decision);
+      guards = decision.guards;
+    }
     if (this.dryRun) {
       const previews = await previewPlan(plan, { target: w.target, targets: this.targets, baseDir: this.config.baseDir, signal: this.drain.signal });
       const lines = renderPlan(plan, previews);
-      this.append(id, { type: "note", message: `dry run: would run ${lines.join("\n")}` });
-      this.log.info({ incident: id, target: w.target.name, plan: lines }, "dry run: would run playbook");
+      this.append(id, { type: "would_run", plan: lines, guards });
+      this.log.info({ incident: id, target: w.target.name, plan: lines, guards }, "dry run: would run playbook");
       return;
     }
 
@@ -238,9 +314,9 @@ export class Daemon {
     const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
     if (!previous) {
       const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
-      this.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps });
+      this.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
     }
-    this.log.info({ incident: id, target: w.target.name, playbook: plan.playbook.name, resume }, "running playbook");
+    this.log.info({ incident: id, target: w.target.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
 
     const result = await runPlaybook({
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
@@ -258,21 +334,162 @@ export class Daemon {
     this.log.info({ incident: id, target: w.target.name }, "incident resolved: recovery verified");
   }
 
-  private escalate(id: string, reason: string): void {
+  /** A safety check said no: journal why (once per distinct decision) and, for the blast radius, say so loudly. */
+  private holdBack(id: string, decision: Exclude<SafetyDecision, { action: "act" }>): void {
+    const incident = this.store.incidents().get(id)!;
+    switch (decision.action) {
+      case "trip":
+        return this.escalate(id, decision.reason, "flap_guard");
+      case "suppress":
+        if (incident.state === "suppressed" && incident.root === decision.root) return;
+        this.append(id, { type: "suppressed", root: decision.root, reason: decision.reason });
+        this.log.warn({ incident: id, target: incident.target, root: decision.root }, "incident suppressed: a dependency's incident explains it");
+        return;
+      case "hold": {
+        const { hold } = incident;
+        if (incident.state !== "held" || hold?.by !== decision.by || hold.until !== decision.until) {
+          this.append(id, { type: "held", by: decision.by, reason: decision.reason, ...(decision.until !== undefined && { until: decision.until }) });
+          this.log.warn({ incident: id, target: incident.target, by: decision.by, reason: decision.reason }, "playbook held back");
+        }
+        if (decision.by === "blast_radius") this.raiseBlastRadius(decision.reason);
+        return;
+      }
+    }
+  }
+
+  private escalate(id: string, reason: string, by?: "flap_guard"): void {
     const current = this.store.incidents().get(id)?.severity;
     const raised = current && this.config.escalation.raiseOnFailure[current];
-    this.append(id, { type: "escalated", reason, ...(raised && raised !== current && { severity: raised }) });
+    this.append(id, { type: "escalated", reason, ...(raised && raised !== current && { severity: raised }), ...(by && { by }) });
     this.log.warn({ incident: id, reason, severity: raised ?? current }, "incident escalated");
   }
 
-  /** Carries on with incidents a previous daemon opened or was remediating when it stopped. */
+  /** Carries on with incidents a previous daemon opened or was remediating when it stopped (held and suppressed ones: the safety tick). */
   private resumeInFlight(): void {
     for (const incident of this.store.incidents().values()) {
       // "open" lasts only between journaling an incident and planning it: a daemon died in between.
       if (!isActive(incident) && incident.state !== "open") continue;
+      if (incident.dryRun !== this.dryRun || incident.target === MEDIC_TARGET) continue;
       this.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
-      this.spawn(this.remediate(incident.id, isActive(incident)));
+      this.act(incident.id, isActive(incident));
     }
+  }
+
+  /**
+   * Every second: re-reads the operator's controls (announcing pauses that ended), looks again at
+   * held incidents (a backoff over, a slot free, a window closed), releases dependents whose root
+   * is resolved, acts again where an operator reset the flap guard, and resolves the blast-radius
+   * incident once nothing is held back.
+   */
+  private safetyTick(): void {
+    if (this.drain.signal.aborted) return;
+    const now = Date.now();
+    const changes = this.safety.refresh(now);
+    for (const pause of changes.ended) this.announcePauseEnd(pause, now);
+    const reset = new Set(changes.reset);
+    for (const target of reset) this.log.warn({ target }, "flap guard reset by an operator");
+    let heldByBlast = 0;
+    for (const w of this.watched.values()) {
+      for (const incident of this.openIncidents(w.target.name)) {
+        if (incident.dryRun !== this.dryRun) continue;
+        const failing = w.lastFinding !== null;
+        if (incident.state === "held") {
+          if (incident.hold?.by === "blast_radius") heldByBlast++;
+          const waiting = incident.hold?.by === "backoff" && (incident.hold.until ?? 0) > now && !reset.has(w.target.name);
+          if (failing && !waiting) this.act(incident.id);
+        } else if (incident.state === "suppressed") {
+          const root = incident.root ? this.store.incidents().get(incident.root) : undefined;
+          if (!root || root.state === "resolved") this.spawn(this.releaseDependents(incident.root ?? ""));
+        } else if (incident.state === "escalated" && reset.has(w.target.name) && failing && trippedGuard(incident)) {
+          this.act(incident.id);
+        }
+      }
+    }
+    const blast = this.blastIncident();
+    if (blast && heldByBlast === 0) {
+      this.append(blast.id, { type: "resolved", reason: "nothing is held back by the blast radius any more" });
+      this.log.info({ incident: blast.id }, "blast radius: no longer holding back");
+    }
+  }
+
+  /**
+   * A root incident was resolved: its suppressed dependents are looked at again, nearest first. A
+   * dependent that is healthy now is resolved; one still broken gets an incident of its own (which
+   * a dependency still broken suppresses again), so parents are fixed before children.
+   */
+  private async releaseDependents(rootId: string): Promise<void> {
+    if (this.releasing.has(rootId)) return;
+    this.releasing.add(rootId);
+    try {
+      const root = this.store.incidents().get(rootId);
+      const rootTarget = root?.target ?? "";
+      const waiting = [...this.watched.values()]
+        .flatMap((w) => this.openIncidents(w.target.name))
+        .filter((i) => i.state === "suppressed" && i.root === rootId)
+        .sort((a, b) => distance(a.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []) - distance(b.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []));
+      for (const incident of waiting) {
+        const w = this.watched.get(incident.target);
+        if (this.drain.signal.aborted || !w || incident.state !== "suppressed") continue;
+        const { finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
+        if (this.drain.signal.aborted || incident.state !== "suppressed") continue;
+        if (!finding) {
+          this.append(incident.id, { type: "resolved", reason: `healthy once incident ${rootId} on ${rootTarget} was resolved` });
+          continue;
+        }
+        const again = this.rootFor(w.target.name);
+        if (again) {
+          this.append(incident.id, { type: "suppressed", root: again.id, reason: `incident ${rootId} on ${rootTarget} was resolved, but incident ${again.id} on ${again.target} is open` });
+          continue;
+        }
+        this.append(incident.id, { type: "resolved", reason: `incident ${rootId} on ${rootTarget} was resolved; ${w.target.name} is still broken, so it gets an incident of its own` });
+        w.lastFinding = finding;
+        w.deferredSince = undefined;
+        const id = this.open(w, finding);
+        this.log.warn({ incident: id, target: w.target.name, root: rootId }, "still broken after its dependency recovered: acting on it now");
+      }
+    } finally {
+      this.releasing.delete(rootId);
+    }
+  }
+
+  /** The open incident saying medic holds remediations back, if there is one. */
+  private blastIncident(): Incident | undefined {
+    for (const id of this.medicIncidents) {
+      const incident = this.store.incidents().get(id);
+      if (incident && isOpen(incident)) return incident;
+    }
+    return undefined;
+  }
+  private readonly medicIncidents = new Set<string>();
+
+  /** One loud incident for holding back, not one per target: opened and escalated once, its evidence kept current. */
+  private raiseBlastRadius(reason: string): void {
+    const held = [...this.watched.values()].flatMap((w) => this.openIncidents(w.target.name)).filter((i) => i.state === "held" && i.hold?.by === "blast_radius");
+    const names = [...new Set(held.map((i) => i.target))].sort();
+    const list = names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
+    const evidence = `holding back playbooks on ${names.length} targets (${list}): ${reason}`;
+    const open = this.blastIncident();
+    if (open) {
+      if (open.evidence !== evidence) this.append(open.id, { type: "observed", evidence, occurrences: names.length });
+      return;
+    }
+    const id = randomBytes(4).toString("hex");
+    this.medicIncidents.add(id);
+    const severity = this.config.severities.blast_radius ?? "P1";
+    this.append(id, { type: "opened", target: MEDIC_TARGET, kind: "blast_radius", severity, evidence, ...(this.dryRun && { dryRun: true }) });
+    this.escalate(id, `medic is holding back: too many targets broke at once for it to act on all of them (${reason})`);
+  }
+
+  private announcePauseEnd(pause: { id: string; target: string; until: number; reason: string; by: string }, now: number): void {
+    const scope = pause.target === "*" ? "all targets" : pause.target;
+    const how = now >= pause.until ? "expired" : "was lifted";
+    const open = pause.target === "*"
+      ? [...this.watched.keys()].flatMap((t) => this.openIncidents(t))
+      : this.openIncidents(pause.target);
+    const text = `medic: the pause on ${scope} ${how} (${pause.id}, by ${pause.by}: ${pause.reason}). ` +
+      (open.length > 0 ? `${open.length} open incidents are handled normally from now on.` : "Nothing is broken there now.");
+    this.log.warn({ pause: pause.id, target: pause.target, open: open.length }, "pause ended");
+    this.escalations.announce(text);
   }
 
   private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {
@@ -292,4 +509,13 @@ export class Daemon {
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
   }
+}
+
+// Escalated because the flap guard tripped (not because remediation failed): an operator's reset lets medic try again.
+function trippedGuard(incident: Incident): boolean {
+  for (let i = incident.timeline.length - 1; i >= 0; i--) {
+    const r = incident.timeline[i]!;
+    if (r.type === "escalated") return r.by === "flap_guard";
+  }
+  return false;
 }

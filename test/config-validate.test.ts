@@ -121,7 +121,11 @@ describe("a correct config", () => {
         verify: { withinMs: 45_000 },
         onFailure: "escalate",
       }],
-      limits: { runsPerHour: 2 },
+      safety: {
+        flapGuard: { maxRuns: 2, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 },
+        blastRadius: { concurrent: 2, maxRuns: 10, windowMs: 600_000 },
+      },
+      maintenance: [],
       secrets: [],
     });
   });

@@ -109,15 +109,15 @@ describe("Docker scenarios, medic as a child process against the real engine", (
     expect(await daemon.exited).toBe(0);
   }, 90_000);
 
-  it("a crash-looping container: the per-target cap stops restarts and the incident escalates", async () => {
+  it("a crash-looping container: the flap guard stops restarts and the incident escalates", async () => {
     const c = await runHttpContainer({ cmd: ["/bin/busybox", "sh", "-c", "sleep 2; exit 1"] });
     const dir = tempDir();
     const daemon = startMedic(["run", "--config", config(dir, target(c), {
-      defaults: "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2", extra: "limits: { runsPerHour: 2 }\n",
+      defaults: "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2", extra: "safety: { flapGuard: { maxRuns: 2, backoff: { initial: 0s, max: 0s } } }\n",
     })]);
     const state = join(dir, "state");
     const capped = await find(state, (r) => r.type === "escalated" && /limit 2/.test(r.reason), "the cap", 60_000);
-    expect(capped.type === "escalated" && capped.reason).toMatch(/2 playbook runs on .* in the last hour \(limit 2\)/);
+    expect(capped.type === "escalated" && capped.reason).toMatch(/^flap guard: 2 server_down playbook runs on .* did not hold \(limit 2 per 1h\)/);
     expect(journal(state).filter((r) => r.type === "playbook_started")).toHaveLength(2);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);

@@ -15,8 +15,9 @@ describe("README examples", () => {
     const config = blocks.find((b) => b.includes("targets:"))!;
     const escalation = blocks.find((b) => b.startsWith("notify:"))!;
     const playbook = blocks.find((b) => b.includes("steps:"))!;
+    const safety = blocks.find((b) => b.startsWith("safety:"))!;
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}`);
+    writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}\n${safety}`);
     writeFileSync(join(dir, "playbooks", "example.yaml"), playbook);
     const result = await loadConfig(join(dir, "medic.yaml"), { env: {
       ORDERS_DB_PASSWORD: "readme-example", SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/readme",
@@ -29,5 +30,8 @@ describe("README examples", () => {
     expect(result.config.notify.channels.map((c) => c.kind)).toEqual(["slack", "pagerduty", "console"]);
     expect(result.config.escalation.policy.P2.map((s) => [s.afterMs, s.notify])).toEqual([[0, ["slack"]], [1_800_000, ["pagerduty"]]]);
     expect(result.config.escalation.raiseOnFailure).toEqual({ P2: "P1" });
+    expect(result.config.safety.flapGuard).toEqual({ maxRuns: 3, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 });
+    expect(result.config.safety.blastRadius).toEqual({ concurrent: 2, maxRuns: 10, windowMs: 600_000 });
+    expect(result.config.maintenance).toEqual([{ name: "nightly-backup", cron: "0 2 * * *", durationMs: 1_800_000, timezone: "Europe/Berlin", targets: ["orders-*"], reason: "pg_dump runs" }]);
   });
 });

@@ -110,7 +110,6 @@ describe("docker steps: render refuses what is not a container name, before any 
     const plan = planRemediation({
       incident: { id: "inc-1", kind: "server_down", severity: "P1", target: target.name, evidence: "down" },
       target, playbooks: [playbook("docker.kill", { container: "{{ target.labels.c }}", signal: "SIGKILL" })],
-      recentRunsAt: [], runsPerHour: 10, now: Date.now(),
     });
     expect(plan.action).toBe("escalate");
     expect(plan.action === "escalate" && plan.reason).toMatch(/^step 1 \(docker\.kill\) of playbook kill-it: container "\{\{ target\.labels\.c \}\}" renders to .* which is not a container name/);

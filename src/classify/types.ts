@@ -16,6 +16,8 @@ export const BUILTIN_KINDS = {
   db_auth_failure: "P1",
   /** A session idle in transaction, or a query, running longer than its threshold. */
   long_transaction: "P2",
+  /** medic's own: it is holding remediations back because too many targets broke at once. */
+  blast_radius: "P1",
 } as const satisfies Record<string, Severity>;
 export type BuiltinKind = keyof typeof BUILTIN_KINDS;
 

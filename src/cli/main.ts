@@ -4,7 +4,9 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { checkCommand } from "./check.js";
 import { demoCommand } from "./demo.js";
+import { guardResetCommand } from "./guard.js";
 import { incidentsCommand, showIncidentCommand } from "./incidents.js";
+import { pauseCommand, pausesCommand, resumeCommand } from "./pause.js";
 import { planCommand } from "./plan.js";
 import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
@@ -58,13 +60,41 @@ const incidents = program
   .command("incidents")
   .description("incident history from the journal")
   .option("--json", "machine-readable output")
-  .option("--state <state>", "only incidents in this state (open, remediating, verifying, escalated, resolved)")
+  .option("--state <state>", "only incidents in this state (open, held, suppressed, remediating, verifying, escalated, resolved)")
   .action(async (o, cmd: Command) => exit(await incidentsCommand({ ...global(cmd), json: o.json, state: o.state })));
 incidents
   .command("show <id>")
   .description("one incident's timeline")
   .option("--json", "machine-readable output")
   .action(async (id: string, o, cmd: Command) => exit(await showIncidentCommand(id, { ...global(cmd), json: o.json })));
+
+program
+  .command("pause [target]")
+  .description("hold a target (or --all): medic keeps probing and recording, but runs no playbook and pages nobody")
+  .option("--all", "every target")
+  .option("--for <duration>", "how long, at most 7d (required: a pause always expires)")
+  .option("--reason <text>", "why, one line (required)")
+  .action(async (target: string | undefined, o, cmd: Command) => exit(await pauseCommand(target, { ...global(cmd), all: o.all, for: o.for, reason: o.reason })));
+
+program
+  .command("resume [target]")
+  .description("end a target's pauses now (--all: every pause; --id: one pause)")
+  .option("--all", "every active pause")
+  .option("--id <id>", "only the pause with this id")
+  .action(async (target: string | undefined, o, cmd: Command) => exit(await resumeCommand(target, { ...global(cmd), all: o.all, id: o.id })));
+
+program
+  .command("pauses")
+  .description("active pauses and the config's maintenance windows")
+  .option("--json", "machine-readable output")
+  .action(async (o, cmd: Command) => exit(await pausesCommand({ ...global(cmd), json: o.json })));
+
+program
+  .command("guard")
+  .description("the flap guard, which limits how often playbooks run per target")
+  .command("reset <target>")
+  .description("let playbooks run on the target again: earlier runs no longer count")
+  .action(async (target: string, _o, cmd: Command) => exit(await guardResetCommand(target, global(cmd))));
 
 program
   .command("demo")

@@ -1,7 +1,12 @@
-import { existsSync } from "node:fs";
-import { runStarts } from "../incidents/fold.js";
+import type { Config, Target } from "../config/types.js";
 import { readJournal } from "../incidents/journal.js";
-import type { Incident } from "../incidents/types.js";
+import { isOpen } from "../incidents/types.js";
+import { describeError } from "../lib/errors.js";
+import { readControls } from "../safety/controls.js";
+import { decideSafety, type SafetyDecision } from "../safety/decide.js";
+import { findRoot } from "../safety/dependencies.js";
+import { MaintenanceCalendar, pausedFor } from "../safety/maintenance.js";
+import type { Controls } from "../safety/types.js";
 import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
@@ -26,14 +31,12 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
     process.stderr.write(`unknown incident kind "${opts.incident}" (hint: one of ${Object.keys(config.severities).join(", ")})\n`);
     return EXIT.badConfig;
   }
-  // The run cap counts real runs, so the plan reads the journal (when there is one) to say what the daemon would do now.
-  const history = existsSync(config.stateDir) ? readJournal(config.stateDir) : new Map<string, Incident>();
-  const recentRunsAt = runStarts(history.values(), target.name);
   const plan = planRemediation({
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
-    target, playbooks: config.playbooks, recentRunsAt, runsPerHour: config.limits.runsPerHour, now: Date.now(),
+    target, playbooks: config.playbooks,
   });
   const targets = new Map(config.targets.map((t) => [t.name, t]));
+  const safety = safetyNow(config, target.name, opts.incident, targets);
   const service = target.service ? serviceKinds.get(target.service.kind)!.describe(target.service.params as never) : "none";
   const out = [
     `target   ${target.name}`,
@@ -41,8 +44,45 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
     `service  ${service}`,
     `incident ${opts.incident} (${severity})`,
     "",
+    "safety (from the journal and controls in the state dir, now)",
+    ...safety.lines.map((l) => `  ${l}`),
+    `  => ${describeDecision(safety.decision)}`,
+    "",
     ...renderPlan(plan, await previewPlan(plan, { target, targets, baseDir: config.baseDir, signal: AbortSignal.timeout(15_000) })),
   ];
   process.stdout.write(out.join("\n") + "\n");
   return EXIT.ok;
+}
+
+// What the daemon's safety checks would decide for a new incident now, from what is on disk.
+function safetyNow(config: Config, target: string, kind: string, targets: ReadonlyMap<string, Target>) {
+  const history = readJournal(config.stateDir);
+  const incidents = [...history.values()].filter((i) => !i.dryRun);
+  let controls: Controls = { pauses: [], guardResets: {} };
+  try {
+    controls = readControls(config.stateDir);
+  } catch (err) {
+    process.stderr.write(`warning: ${describeError(err)}\n`);
+  }
+  const now = Date.now();
+  const root = findRoot(target, {
+    dependsOn: (name) => targets.get(name)?.dependsOn ?? [],
+    openIncidents: (name) => incidents.filter((i) => i.target === name && isOpen(i)),
+    incident: (id) => history.get(id),
+  });
+  const pause = pausedFor(target, now, new MaintenanceCalendar(config.maintenance), controls);
+  const resetAt = controls.guardResets[target];
+  return decideSafety({
+    incident: { target, kind }, incidents, safety: config.safety, now,
+    ...(root && { root }), ...(pause && { pause }), ...(resetAt !== undefined && { guardResetAt: resetAt }),
+  });
+}
+
+function describeDecision(d: SafetyDecision): string {
+  switch (d.action) {
+    case "act": return "would run the playbook below now";
+    case "suppress": return `would open the incident suppressed under incident ${d.root}: no playbook, no page of its own until that one is resolved`;
+    case "hold": return `would hold the playbook below (${d.by.replace("_", " ")}): ${d.reason}`;
+    case "trip": return `would escalate instead of running the playbook below: ${d.reason}`;
+  }
 }

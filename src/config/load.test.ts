@@ -22,7 +22,11 @@ describe("normalisation", () => {
   it("applies every default to a minimal config", async () => {
     const dir = await writeTree({ "medic.yaml": MINIMAL });
     const c = config(await loadConfig(join(dir, "medic.yaml"), { env: {} }));
-    expect(c).toMatchObject({ file: join(dir, "medic.yaml"), baseDir: dir, stateDir: "/var/lib/medic", rules: [], playbooks: [], limits: { runsPerHour: 3 }, secrets: [] });
+    expect(c).toMatchObject({ file: join(dir, "medic.yaml"), baseDir: dir, stateDir: "/var/lib/medic", rules: [], playbooks: [], secrets: [], maintenance: [] });
+    expect(c.safety).toEqual({
+      flapGuard: { maxRuns: 3, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 },
+      blastRadius: { concurrent: 2, maxRuns: 10, windowMs: 600_000 },
+    });
     expect(c.targets).toEqual([{
       name: "api", labels: {}, probe: { kind: "tcp", params: { host: "127.0.0.1", port: 8000 } },
       intervalMs: 10_000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,

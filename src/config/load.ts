@@ -119,7 +119,14 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
     rules: p.rules.map((r) => ({ kind: r.kind, severity: p.severities[r.kind] ?? r.severity ?? severities[r.kind]!, when: r.when, targets: r.targets })),
     severities,
     playbooks: ctx.playbooks,
-    limits: { runsPerHour: p.limits.runsPerHour },
+    safety: {
+      flapGuard: {
+        maxRuns: p.safety.flapGuard.maxRuns, windowMs: p.safety.flapGuard.window, resetAfterMs: p.safety.flapGuard.resetAfter,
+        backoff: { initialMs: p.safety.flapGuard.backoff.initial, maxMs: Math.max(p.safety.flapGuard.backoff.initial, p.safety.flapGuard.backoff.max) },
+      },
+      blastRadius: { concurrent: p.safety.blastRadius.concurrent, maxRuns: p.safety.blastRadius.maxRuns, windowMs: p.safety.blastRadius.window },
+    },
+    maintenance: p.maintenance.map((m) => ({ name: m.name, cron: m.cron, durationMs: m.duration, timezone: m.timezone, targets: m.targets, reason: m.reason })),
     secrets: [...new Set(ctx.secrets)],
     notify: {
       channels: [

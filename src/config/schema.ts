@@ -8,6 +8,7 @@ import { serviceKinds } from "../services/registry.js";
 import { duration, labels, safeName } from "./fields.js";
 import type { KindRef } from "./types.js";
 import { describeValue, suggest } from "./issues.js";
+import { cronProblem, validTimeZone } from "../safety/cron.js";
 
 /** Every kind selector schema, so the JSON Schema generator can render it as "exactly one of". */
 export const kindSelectors = new WeakMap<object, { kinds: string[]; common: string[] }>();
@@ -152,6 +153,39 @@ const escalationSchema = () =>
       .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
   }).prefault({}).meta({ description: "Per severity, timed steps of who is told (default: P1 page at once; P2 Slack, page after 30m; P3 Slack; P4 log)" });
 
+const safetySchema = () =>
+  z.strictObject({
+    flapGuard: z.strictObject({
+      maxRuns: z.number().int().min(0).default(3).meta({ description: "Playbook runs per target and incident kind per window; past it, escalate" }),
+      window: positiveDuration().prefault("1h").meta({ description: "The window maxRuns counts in" }),
+      backoff: z.strictObject({
+        initial: duration().prefault("10s").meta({ description: "Wait after the first run before a second" }),
+        max: duration().prefault("5m").meta({ description: "Longest wait between runs (it doubles per run up to this)" }),
+      }).prefault({}),
+      resetAfter: positiveDuration().prefault("10m").meta({ description: "Healthy this long and the guard counts from zero again" }),
+    }).prefault({}).meta({ description: "Per target and kind: how often playbooks may run" }),
+    blastRadius: z.strictObject({
+      concurrent: z.number().int().min(1).default(2).meta({ description: "Playbooks running at once, across all targets" }),
+      maxRuns: z.number().int().min(1).default(10).meta({ description: "Playbook runs started per window, across all targets" }),
+      window: positiveDuration().prefault("10m").meta({ description: "The window maxRuns counts in" }),
+    }).prefault({}).meta({ description: "Across all targets: how much medic may do at once" }),
+  }).prefault({}).meta({ description: "What stops medic from making things worse (defaults are on)" });
+
+const maintenanceWindowSchema = () =>
+  z.strictObject({
+    name: safeName("window name").meta({ description: "Name of the window, like nightly-backup" }),
+    cron: z.string().superRefine((expr, ctx) => {
+      const problem = cronProblem(expr);
+      if (problem) ctx.addIssue({ code: "custom", input: expr, message: problem, params: { hint: "five fields: minute hour day-of-month month day-of-week, like \"0 2 * * *\" for 02:00 daily" } });
+    }).meta({ description: "When the window starts, cron syntax: \"0 2 * * sun\"" }),
+    duration: positiveDuration().meta({ description: "How long the window lasts, like 30m" }),
+    timezone: z.string().default("UTC").superRefine((tz, ctx) => {
+      if (!validTimeZone(tz)) ctx.addIssue({ code: "custom", input: tz, message: `unknown time zone "${tz}"`, params: { hint: "an IANA name, like UTC or Europe/Berlin" } });
+    }).meta({ description: "Time zone the cron expression is read in (default UTC)" }),
+    targets: targetGlobs().meta({ description: "Target name globs the window covers (default all)" }),
+    reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
+  });
+
 const TARGET_EXAMPLE = "targets: [{ name: api, probe: { http: { url: http://127.0.0.1:8000/health } } }]";
 
 /** medic.yaml as written, before defaults are applied to targets. */
@@ -173,9 +207,9 @@ export const configSchema = () =>
     }).prefault({}).meta({ description: "Values every target gets unless it sets its own" }),
     playbooks: z.array(z.string().min(1)).default(["./playbooks"])
       .meta({ description: "Playbook files or folders (every *.yaml in them), relative to this file" }),
-    limits: z.strictObject({
-      runsPerHour: z.number().int().min(0).default(3).meta({ description: "Automatic playbook runs per target per hour" }),
-    }).prefault({}),
+    safety: safetySchema(),
+    maintenance: z.array(maintenanceWindowSchema()).default([])
+      .meta({ description: "Recurring windows in which medic records but runs no playbook and pages nobody" }),
     severities: z.record(incidentKind(), z.enum(SEVERITIES)).default({})
       .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
     targets: z.array(targetSchema()).default([]).meta({ description: "What medic watches" }),

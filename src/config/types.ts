@@ -2,6 +2,7 @@ import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
 import type { EscalationPolicy } from "../escalation/policy.js";
+import type { MaintenanceWindowConfig, SafetyConfig } from "../safety/types.js";
 
 /** A kind from a registry with its validated params, e.g. `{ kind: "http", params: { url } }`. */
 export interface KindRef {
@@ -75,10 +76,8 @@ export interface Config {
   /** Severity per incident kind, built-ins overridden by config. */
   severities: Record<string, Severity>;
   playbooks: Playbook[];
-  limits: {
-    /** Automatic playbook runs allowed per target per hour. */
-    runsPerHour: number;
-  };
+  safety: SafetyConfig;
+  maintenance: MaintenanceWindowConfig[];
   /** Values that came from `${ENV}` or files: printed as [secret]. */
   secrets: string[];
   notify: NotifyConfig;

@@ -19,6 +19,10 @@ export const consoleChannel: ChannelKind<typeof schema> = {
         else ctx.log.info(fields, "notify: incident resolved");
         return { ok: true };
       },
+      async announce(text) {
+        ctx.log.warn({ announcement: text }, "notify: announcement");
+        return { ok: true };
+      },
     };
   },
 };

@@ -19,6 +19,8 @@ export interface EscalationsOptions {
   incidents: () => ReadonlyMap<string, Incident>;
   /** Send nothing; log what would have been sent. */
   dryRun: boolean;
+  /** A maintenance window or pause covers the target: nobody is paged (a resolve of an earlier page still goes out). */
+  paused?: (target: string, now: number) => boolean;
 }
 
 /**
@@ -78,13 +80,47 @@ export class Escalations {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
     const now = Date.now();
-    for (const due of dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now)) {
-      const n = buildNotification(incident, due, now, this.opts.config.notify.link);
+    let due = dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now);
+    if (incident.state !== "resolved" && this.opts.paused?.(incident.target, now)) due = [];
+    if (due.length === 0) return;
+    const affected = this.affectedBy(id);
+    for (const d of due) {
+      const n = buildNotification(incident, d, now, this.opts.config.notify.link, affected);
       this.opts.record(id, { type: "notification_queued", notification: n });
       if (this.opts.dryRun) {
         this.opts.log.info({ incident: id, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence }, "dry run: would notify");
       } else this.outbox.enqueue(n);
     }
+  }
+
+  /** Tells every channel that takes announcements (Slack, the log) something about medic itself; best effort, not journaled. */
+  announce(text: string): void {
+    for (const notifier of this.notifiers.values()) {
+      if (!notifier.announce) continue;
+      if (this.opts.dryRun && notifier.name !== "console") {
+        this.opts.log.info({ channel: notifier.name, announcement: text }, "dry run: would announce");
+        continue;
+      }
+      void this.announceTo(notifier, text);
+    }
+  }
+
+  private async announceTo(notifier: Notifier, text: string): Promise<void> {
+    const { retry } = this.opts.config.notify;
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const result = await notifier.announce!(text, AbortSignal.timeout(30_000));
+      if (result.ok) return;
+      this.opts.log.warn({ channel: notifier.name, reason: result.reason, detail: result.detail, attempt }, "announcement not delivered");
+      if (!result.retry) return;
+      await new Promise((ok) => setTimeout(ok, Math.min(retry.initialMs * 2 ** (attempt - 1), retry.maxMs)).unref());
+    }
+  }
+
+  // Targets of the incidents suppressed under this one: the root's notifications name them.
+  private affectedBy(id: string): string[] {
+    const targets = new Set<string>();
+    for (const i of this.opts.incidents().values()) if (i.root === id) targets.add(i.target);
+    return [...targets].sort();
   }
 
   /** Per channel: queue depth and breaker state. */

@@ -30,7 +30,7 @@ export interface PagerDutyEvent {
     component: string;
     group: string;
     class: string;
-    custom_details: { evidence: string; reason: string; state: string; attempts: number; steps: StepDetail[]; steps_omitted?: number };
+    custom_details: { evidence: string; reason: string; state: string; attempts: number; affected?: string[]; steps: StepDetail[]; steps_omitted?: number };
   };
   links?: { href: string; text: string }[];
 }
@@ -66,7 +66,8 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
       component: cut(n.target, TEXT_CHARS),
       group: cut(n.target, TEXT_CHARS),
       class: cut(n.kind, TEXT_CHARS),
-      custom_details: { evidence: cut(n.evidence, EVIDENCE_CHARS), reason: cut(n.reason, TEXT_CHARS), state: cut(n.state, TEXT_CHARS), attempts: n.attempts, steps: [] },
+      custom_details: { evidence: cut(n.evidence, EVIDENCE_CHARS), reason: cut(n.reason, TEXT_CHARS), state: cut(n.state, TEXT_CHARS), attempts: n.attempts,
+        ...(n.affected && n.affected.length > 0 && { affected: n.affected.slice(0, 100).map((t) => cut(t, TEXT_CHARS)) }), steps: [] },
     },
     ...(link && { links: [{ href: link, text: "incident in medic" }] }),
   };

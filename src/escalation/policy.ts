@@ -53,6 +53,8 @@ export function dueNotifications(incident: Incident, policy: EscalationPolicy, c
     return [...triggered].filter((c) => !resolved.has(c) && accepts(c, "resolve")).map((channel) => ({ channel, event: "resolve", reason }));
   }
 
+  // A suppressed incident is its dependency's consequence: the root incident's notifications name it.
+  if (incident.state === "suppressed") return [];
   const due: Due[] = [];
   const escalated = incident.state === "escalated";
   const age = now - incident.openedAt;

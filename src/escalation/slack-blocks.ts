@@ -92,12 +92,22 @@ export function buildSlackMessage(n: Notification): SlackMessage {
     const frame = "*Evidence*\n``````";
     blocks.push({ type: "section", text: mrkdwn(`*Evidence*\n\`\`\`${clip(escapeMrkdwn(evidence), SLACK_LIMITS.sectionChars - frame.length)}\`\`\``) });
   }
+  if (n.affected && n.affected.length > 0) {
+    const list = n.affected.map((t) => escapeMrkdwn(oneLine(t))).join(", ");
+    blocks.push({ type: "section", text: mrkdwn(clip(`*Also affected (suppressed, not paged)*\n${list}`, SLACK_LIMITS.sectionChars)) });
+  }
   blocks.push(...stepSections(n.steps, SLACK_LIMITS.blocks - blocks.length));
 
   const facts = resolved
     ? `resolved: ${flat(n.reason, SLACK_LIMITS.textChars)} — ${title} (incident ${n.incident})`
     : `${title}: ${flat(n.reason, SLACK_LIMITS.textChars)}${evidence ? ` — ${evidence}` : ""} (incident ${n.incident})`;
   return { text: clip(escapeMrkdwn(facts), SLACK_LIMITS.textChars), blocks: fitBlocks(blocks), unfurl_links: false, unfurl_media: false };
+}
+
+/** A message that is about medic rather than one incident: a pause that ended, say. */
+export function buildSlackAnnouncement(text: string): SlackMessage {
+  const body = clip(escapeMrkdwn(flat(text, SLACK_LIMITS.sectionChars)), SLACK_LIMITS.sectionChars);
+  return { text: clip(escapeMrkdwn(flat(text, SLACK_LIMITS.textChars)), SLACK_LIMITS.textChars), blocks: [{ type: "section", text: mrkdwn(body) }], unfurl_links: false, unfurl_media: false };
 }
 
 // One line per step, packed into as few sections as their size allows, in the blocks left; what

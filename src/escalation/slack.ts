@@ -3,8 +3,8 @@ import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { formatDuration } from "../lib/duration.js";
 import type { ChannelKind } from "./channel.js";
-import { buildSlackMessage } from "./slack-blocks.js";
-import type { Notification, NotificationEvent, Notifier, SendResult } from "./types.js";
+import { buildSlackAnnouncement, buildSlackMessage, type SlackMessage } from "./slack-blocks.js";
+import type { NotificationEvent, Notifier, SendResult } from "./types.js";
 
 // Incoming webhooks: https://api.slack.com/messaging/webhooks
 // Their errors: https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks
@@ -39,7 +39,11 @@ export const slackChannel: ChannelKind<typeof schema> = {
     return {
       name: "slack",
       accepts: ACCEPTS,
-      send: async (n, signal) => redactResult(await sendToSlack(url, n, params.timeout, signal), url),
+      send: async (n, signal) => {
+        if (!ACCEPTS.has(n.event)) return { ok: true, detail: `not sent: Slack has no ${n.event}` };
+        return redactResult(await sendToSlack(url, () => buildSlackMessage(n), params.timeout, signal), url);
+      },
+      announce: async (text, signal) => redactResult(await sendToSlack(url, () => buildSlackAnnouncement(text), params.timeout, signal), url),
     };
   },
 };
@@ -59,13 +63,12 @@ function isWebhookUrl(value: string): boolean {
   return url.username === "" && url.password === "";
 }
 
-async function sendToSlack(url: URL, n: Notification, timeoutMs: number, signal: AbortSignal): Promise<SendResult> {
-  if (!ACCEPTS.has(n.event)) return { ok: true, detail: `not sent: Slack has no ${n.event}` };
+async function sendToSlack(url: URL, message: () => SlackMessage, timeoutMs: number, signal: AbortSignal): Promise<SendResult> {
   const where = `Slack (${url.host})`;
   if (signal.aborted) return { ok: false, retry: true, reason: "timeout", detail: `not sent to ${where}: aborted before the request` };
   let body: string;
   try {
-    body = JSON.stringify(buildSlackMessage(n));
+    body = JSON.stringify(message());
   } catch (err) {
     // A bug in the builder; the same notification would fail the same way every time.
     return { ok: false, retry: false, reason: "bad_request", detail: `could not build the Slack message: ${messageOf(err)}` };

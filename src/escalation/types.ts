@@ -37,6 +37,8 @@ export interface Notification {
   /** Playbook runs so far. */
   attempts: number;
   steps: NotifiedStep[];
+  /** Targets whose incidents are suppressed under this one (their dependency broke). */
+  affected?: string[];
   /** A link to the incident in medic's API, when one is configured. */
   link?: string;
 }
@@ -60,4 +62,6 @@ export interface Notifier {
   /** Which events the channel acts on; others are skipped (Slack has no acknowledge). */
   accepts: ReadonlySet<NotificationEvent>;
   send(notification: Notification, signal: AbortSignal): Promise<SendResult>;
+  /** Tells the channel something about medic itself (a pause ended); channels without a room for that leave it out. */
+  announce?(text: string, signal: AbortSignal): Promise<SendResult>;
 }

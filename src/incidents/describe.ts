@@ -10,11 +10,11 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
   };
   switch (record.type) {
     case "opened":
-      return `opened: ${record.kind} ${record.severity}${record.dryRun ? " (dry run)" : ""}: ${record.evidence}`;
+      return `opened${record.root ? ` suppressed under incident ${record.root}` : ""}: ${record.kind} ${record.severity}${record.dryRun ? " (dry run)" : ""}: ${record.evidence}`;
     case "observed":
       return `seen again (${record.occurrences} rounds): ${record.evidence}`;
     case "playbook_started":
-      return `playbook ${record.playbook} started: ${record.steps.map((s) => s.description).join("; ")}`;
+      return `playbook ${record.playbook} started${record.guards ? ` (${record.guards})` : ""}: ${record.steps.map((s) => s.description).join("; ")}`;
     case "step_started":
       return `${step(record.runId, record.index)}: started`;
     case "step_finished":
@@ -23,6 +23,12 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
       return `verifying recovery (within ${formatDuration(record.withinMs)})`;
     case "escalated":
       return `escalated${record.severity ? ` to ${record.severity}` : ""}: ${record.reason}`;
+    case "held":
+      return `held by ${record.by.replace("_", " ")}: ${record.reason}`;
+    case "suppressed":
+      return `suppressed under incident ${record.root}: ${record.reason}`;
+    case "would_run":
+      return `dry run: would run ${record.plan.join("\n")} (${record.guards})`;
     case "notification_queued":
       return `notify ${record.notification.channel}: ${record.notification.event} (${record.notification.reason})`;
     case "notification_sent": {

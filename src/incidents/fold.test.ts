@@ -29,6 +29,23 @@ describe("foldRecords", () => {
     expect(i.runs[0]!.verify).toEqual({ startedAt: 6, withinMs: 30000 });
   });
 
+  it("ends a run when the incident is resolved or escalated, not while a step is running", () => {
+    expect(foldRecords(records).get("i1")!.runs[0]!.endedAt).toBeUndefined();
+    const done = [...records, r(5, { type: "step_finished", runId: "i1-1", index: 1, outcome: "failed", detail: "", durationMs: 1 }), r(6, { type: "escalated", reason: "x" })];
+    expect(foldRecords(done).get("i1")!.runs[0]!.endedAt).toBe(6);
+  });
+
+  it("folds the safety decisions: held (with its hold), suppressed (with its root), would_run back to open", () => {
+    const opened = r(0, { type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "refused" });
+    const held = foldRecords([opened, r(1, { type: "held", by: "backoff", reason: "wait", until: 10 })]).get("i1")!;
+    expect(held).toMatchObject({ state: "held", hold: { by: "backoff", reason: "wait", until: 10 } });
+    const suppressed = foldRecords([opened, r(1, { type: "held", by: "backoff", reason: "wait" }), r(2, { type: "suppressed", root: "d1", reason: "db" })]).get("i1")!;
+    expect(suppressed).toMatchObject({ state: "suppressed", root: "d1" });
+    expect(suppressed.hold).toBeUndefined();
+    expect(foldRecords([{ ...opened, root: "d1" } as JournalRecord]).get("i1")).toMatchObject({ state: "suppressed", root: "d1" });
+    expect(foldRecords([opened, r(1, { type: "would_run", plan: [], guards: "" })]).get("i1")!.state).toBe("open");
+  });
+
   it("ignores records of an incident whose opening is missing", () => {
     expect(foldRecords([r(1, { type: "escalated", reason: "x" })]).size).toBe(0);
   });

@@ -8,7 +8,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       target: record.target,
       kind: record.kind,
       severity: record.severity,
-      state: "open",
+      state: record.root ? "suppressed" : "open",
       openedAt: record.at,
       updatedAt: record.at,
       evidence: record.evidence,
@@ -17,6 +17,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       notifications: [],
       timeline: [record],
       dryRun: record.dryRun === true,
+      ...(record.root && { root: record.root }),
     });
     return incidents;
   }
@@ -31,7 +32,9 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       incident.occurrences = record.occurrences;
       break;
     case "playbook_started":
+      endRun(incident, record.at);
       incident.state = "remediating";
+      delete incident.hold;
       incident.runs.push({
         runId: record.runId,
         playbook: record.playbook,
@@ -54,7 +57,9 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       if (run?.runId === record.runId) run.verify = { startedAt: record.at, withinMs: record.withinMs };
       break;
     case "escalated":
+      endRun(incident, record.at);
       incident.state = "escalated";
+      delete incident.hold;
       if (record.severity) incident.severity = record.severity;
       break;
     case "notification_queued": {
@@ -68,7 +73,22 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       if (n) Object.assign(n, record.type === "notification_sent" ? { status: "sent" } : { status: "failed", detail: `${record.reason}: ${record.detail}` });
       break;
     }
+    case "held":
+      incident.state = "held";
+      incident.hold = { by: record.by, reason: record.reason, ...(record.until !== undefined && { until: record.until }) };
+      break;
+    case "suppressed":
+      incident.state = "suppressed";
+      incident.root = record.root;
+      delete incident.hold;
+      break;
+    case "would_run":
+      incident.state = "open";
+      delete incident.hold;
+      break;
     case "resolved":
+      endRun(incident, record.at);
+      delete incident.hold;
       incident.state = "resolved";
       incident.resolvedAt = record.at;
       break;
@@ -83,6 +103,12 @@ export function foldRecords(records: Iterable<JournalRecord>): Map<string, Incid
   const incidents = new Map<string, Incident>();
   for (const record of records) applyRecord(incidents, record);
   return incidents;
+}
+
+// A run ends with the next thing that decides the incident's fate; a run cut off by a crash keeps no end.
+function endRun(incident: Incident, at: number): void {
+  const run = lastRun(incident);
+  if (run && run.endedAt === undefined && !run.steps.some((s) => s.status === "running")) run.endedAt = at;
 }
 
 /** The most recent playbook run of an incident. */

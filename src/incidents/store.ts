@@ -30,5 +30,11 @@ export abstract class FoldingStore implements IncidentStore {
 
 /** Keeps records in memory only: what a dry run uses, so that it writes nothing. */
 export class MemoryStore extends FoldingStore {
+  /** `history`: incidents to start from (a dry run reads the real journal, so its guards see real history). */
+  constructor(history?: ReadonlyMap<string, Incident>) {
+    super();
+    for (const [id, incident] of history ?? []) this.folded.set(id, incident);
+  }
+
   protected persist(): void {}
 }

@@ -1,8 +1,13 @@
 import type { Severity } from "../classify/types.js";
 import type { FailureReason, Notification, NotificationEvent } from "../escalation/types.js";
+import type { HoldCause } from "../safety/types.js";
 
-/** Where an incident is in its life. Resolved is final; escalated waits for a human or for recovery. */
-export type IncidentState = "open" | "remediating" | "verifying" | "resolved" | "escalated";
+/**
+ * Where an incident is in its life. Resolved is final; escalated waits for a human or for recovery;
+ * held waits for a guard (backoff, blast radius, maintenance) to let a playbook run; suppressed is
+ * a consequence of another incident (on a dependency), acted on only once that one is resolved.
+ */
+export type IncidentState = "open" | "held" | "suppressed" | "remediating" | "verifying" | "resolved" | "escalated";
 
 /** A step as planned, recorded when its playbook run starts. */
 export interface PlannedStep {
@@ -14,13 +19,22 @@ export interface PlannedStep {
 
 /** Everything that can happen to an incident; the journal is a list of these. */
 export type IncidentEvent =
-  | { type: "opened"; target: string; kind: string; severity: Severity; evidence: string; dryRun?: boolean }
+  /** `root`: opened suppressed, as a consequence of that incident on a dependency. */
+  | { type: "opened"; target: string; kind: string; severity: Severity; evidence: string; dryRun?: boolean; root?: string }
   | { type: "observed"; evidence: string; occurrences: number }
-  | { type: "playbook_started"; runId: string; playbook: string; steps: PlannedStep[] }
+  /** `guards`: what the safety checks said when they let it run. */
+  | { type: "playbook_started"; runId: string; playbook: string; steps: PlannedStep[]; guards?: string }
   | { type: "step_started"; runId: string; index: number }
   | { type: "step_finished"; runId: string; index: number; outcome: StepOutcome; detail: string; durationMs: number }
   | { type: "verifying"; runId: string; withinMs: number }
-  | { type: "escalated"; reason: string; severity?: Severity }
+  /** `by`: a safety guard stopped automatic action (rather than remediation failing). */
+  | { type: "escalated"; reason: string; severity?: Severity; by?: "flap_guard" }
+  /** A guard holds the playbook back; it runs when the hold lifts (`until`, when known). */
+  | { type: "held"; by: HoldCause; reason: string; until?: number }
+  /** A dependency's incident (`root`) explains this one: no playbook and no page of its own until it is resolved. */
+  | { type: "suppressed"; root: string; reason: string }
+  /** What a dry run would have done instead of running the playbook. */
+  | { type: "would_run"; plan: string[]; guards: string }
   | { type: "resolved"; reason: string }
   | { type: "note"; message: string }
   /** A notification owed: durable before it is sent. */
@@ -44,6 +58,8 @@ export interface RunRecord {
   runId: string;
   playbook: string;
   startedAt: number;
+  /** When it ended: resolved, escalated, or replaced by another run. Unset while running or when cut off. */
+  endedAt?: number;
   steps: (PlannedStep & { status: "pending" | "running" | StepOutcome; detail?: string; durationMs?: number })[];
   verify?: { startedAt: number; withinMs: number };
 }
@@ -79,6 +95,10 @@ export interface Incident {
   /** Notifications queued for it and how they fared. */
   notifications: NotificationRecord[];
   dryRun: boolean;
+  /** The incident on a dependency this one is suppressed under. */
+  root?: string;
+  /** While held: by what, why and until when. */
+  hold?: { by: HoldCause; reason: string; until?: number };
 }
 
 /** Still needs attention: not resolved. */

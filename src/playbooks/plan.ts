@@ -40,30 +40,13 @@ export interface PlanInput {
   incident: PlanIncident;
   target: Target;
   playbooks: readonly Playbook[];
-  /** Start times of playbook runs on this target (any incident). */
-  recentRunsAt: readonly number[];
-  runsPerHour: number;
-  now: number;
 }
 
-const HOUR_MS = 3_600_000;
-
-/** Decides what remediation does for an incident. Pure: touches nothing. */
+/** Decides which playbook handles an incident and renders its steps (the safety checks are src/safety). Pure: touches nothing. */
 export function planRemediation(input: PlanInput): Plan {
   const { incident, target } = input;
   const playbook = matchPlaybook(input.playbooks, target, incident.kind);
   if (!playbook) return { action: "escalate", reason: `no playbook handles ${incident.kind} on ${target.name}` };
-
-  const inWindow = input.recentRunsAt.filter((at) => input.now - at < HOUR_MS).sort((a, b) => a - b);
-  if (inWindow.length >= input.runsPerHour) {
-    const freeAt = new Date(inWindow[inWindow.length - input.runsPerHour]! + HOUR_MS).toISOString();
-    return {
-      action: "escalate",
-      playbook,
-      reason: `${inWindow.length} playbook runs on ${target.name} in the last hour (limit ${input.runsPerHour}); no automatic action until ${freeAt}`,
-    };
-  }
-
   const renderer = createRenderer(buildTemplateVars(target, incident));
   const service = target.service && serviceKinds.get(target.service.kind)?.describe(target.service.params);
   const steps: RenderedStep[] = [];

@@ -1,0 +1,61 @@
+import type { Config } from "../config/types.js";
+import type { Incident } from "../incidents/types.js";
+import type { Logger } from "../lib/log.js";
+import { ControlsFile } from "./controls.js";
+import { decideSafety, type SafetyDecision } from "./decide.js";
+import { MaintenanceCalendar, pausedFor } from "./maintenance.js";
+import type { ActivePause, Pause } from "./types.js";
+
+/** What changed in the operator's controls since the last look. */
+export interface ControlChanges {
+  /** Ad hoc pauses that were active and no longer are (expired or lifted). */
+  ended: Pause[];
+  /** Targets whose flap guard an operator reset. */
+  reset: string[];
+}
+
+/**
+ * The safety checks at run time: the config's guards and maintenance windows, plus what operators
+ * wrote into the state directory (`medic pause`, `medic guard reset`), re-read when it changes.
+ */
+export class SafetyRuntime {
+  private readonly controls: ControlsFile;
+  private readonly calendar: MaintenanceCalendar;
+  private pauses = new Map<string, Pause>();
+  private resets: Record<string, number> = {};
+
+  constructor(private readonly config: Config, private readonly log: Logger) {
+    this.controls = new ControlsFile(config.stateDir);
+    this.calendar = new MaintenanceCalendar(config.maintenance);
+    this.refresh(Date.now());
+  }
+
+  /** The window or pause covering a target now. */
+  pausedFor(target: string, now: number): ActivePause | undefined {
+    return pausedFor(target, now, this.calendar, this.controls.current());
+  }
+
+  /** The safety decision for an incident now (see decideSafety). */
+  decide(incident: Incident, root: Incident | undefined, incidents: readonly Incident[], now: number): { decision: SafetyDecision; lines: string[] } {
+    const pause = this.pausedFor(incident.target, now);
+    const resetAt = this.controls.current().guardResets[incident.target];
+    return decideSafety({
+      incident, incidents, safety: this.config.safety, now,
+      ...(root && { root }), ...(pause && { pause }), ...(resetAt !== undefined && { guardResetAt: resetAt }),
+    });
+  }
+
+  /** Re-reads controls.json if it changed, and says which pauses ended and which guards were reset. */
+  refresh(now: number): ControlChanges {
+    const { error } = this.controls.refresh();
+    if (error) this.log.error({ error }, "cannot read the operator controls; keeping the last good ones");
+    const current = this.controls.current();
+    const active = new Map(current.pauses.filter((p) => now < p.until).map((p) => [p.id, p]));
+    const ended = [...this.pauses.values()].filter((p) => !active.has(p.id));
+    for (const p of active.values()) if (!this.pauses.has(p.id)) this.log.warn({ pause: p.id, target: p.target, until: new Date(p.until).toISOString(), by: p.by, reason: p.reason }, "paused");
+    this.pauses = active;
+    const reset = Object.keys(current.guardResets).filter((t) => current.guardResets[t] !== this.resets[t]);
+    this.resets = { ...current.guardResets };
+    return { ended, reset };
+  }
+}
