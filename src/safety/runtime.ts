@@ -30,8 +30,9 @@ export class SafetyRuntime {
     this.refresh(Date.now());
   }
 
-  /** The window or pause covering a target now. */
+  /** The window or pause covering a target now (a pause written a moment ago counts: the file is checked first). */
   pausedFor(target: string, now: number): ActivePause | undefined {
+    this.sync();
     return pausedFor(target, now, this.calendar, this.controls.current());
   }
 
@@ -45,10 +46,9 @@ export class SafetyRuntime {
     });
   }
 
-  /** Re-reads controls.json if it changed, and says which pauses ended and which guards were reset. */
+  /** Says which pauses ended and which guards were reset since the last call (controls.json re-read if it changed). */
   refresh(now: number): ControlChanges {
-    const { error } = this.controls.refresh();
-    if (error) this.log.error({ error }, "cannot read the operator controls; keeping the last good ones");
+    this.sync();
     const current = this.controls.current();
     const active = new Map(current.pauses.filter((p) => now < p.until).map((p) => [p.id, p]));
     const ended = [...this.pauses.values()].filter((p) => !active.has(p.id));
@@ -57,5 +57,11 @@ export class SafetyRuntime {
     const reset = Object.keys(current.guardResets).filter((t) => current.guardResets[t] !== this.resets[t]);
     this.resets = { ...current.guardResets };
     return { ended, reset };
+  }
+
+  // A stat per call; the file is read again only when it changed.
+  private sync(): void {
+    const { error } = this.controls.refresh();
+    if (error) this.log.error({ error }, "cannot read the operator controls; keeping the last good ones");
   }
 }
