@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import type { ClassifyContext } from "./classify/classify.js";
 import { DATABASE_PROBES } from "./classify/database.js";
-import type { Finding } from "./classify/types.js";
+import type { Finding, Severity } from "./classify/types.js";
 import type { Config, Target } from "./config/types.js";
 import { Escalations } from "./escalation/escalations.js";
 import { lastRun } from "./incidents/fold.js";
@@ -14,7 +16,9 @@ import { readJournal } from "./incidents/journal.js";
 import { distance, findRoot } from "./safety/dependencies.js";
 import type { SafetyDecision } from "./safety/decide.js";
 import { SafetyRuntime } from "./safety/runtime.js";
-import { describeError } from "./lib/errors.js";
+import type { ActivePause } from "./safety/types.js";
+import type { Observation } from "./probes/types.js";
+import { describeError, MedicError } from "./lib/errors.js";
 import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
 import { planRemediation, renderPlan } from "./playbooks/plan.js";
@@ -33,8 +37,31 @@ export interface DaemonOptions {
   /** Reason and log everything, act on nothing, write nothing. */
   dryRun?: boolean;
   store?: IncidentStore;
-  /** Called after each journal record is durable (the demo narrates from it). */
-  onRecord?: (record: JournalRecord) => void;
+  /** Called after each journal record is durable (the demo narrates from it; metrics count it). */
+  onRecord?: (record: JournalRecord, incident: Incident | undefined) => void;
+  /** Called after each probe round. */
+  onRound?: (target: Target, observation: Observation, finding: Finding | undefined) => void;
+}
+
+/** A watched target as the API shows it. */
+export interface TargetStatus {
+  name: string;
+  labels: Record<string, string>;
+  probe: string;
+  /** null before the first round. */
+  up: boolean | null;
+  lastRoundAt?: number;
+  latencyMs?: number;
+  finding?: { kind: string; evidence: string };
+  /** Ids of its incidents that are not resolved. */
+  open: string[];
+  paused?: ActivePause;
+}
+
+/** The daemon's own health: is it doing its job? */
+export interface DaemonHealth {
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string }[];
 }
 
 /** One target's live parts and what the daemon tracks about it. */
@@ -46,6 +73,9 @@ interface Watched extends LiveTarget {
   lastFinding?: Finding | null;
   /** An event proved the target broke since the last round began. */
   confirmed: boolean;
+  lastRoundAt?: number;
+  lastLatencyMs?: number;
+  roundInFlight?: boolean;
   /** Since when opening an incident waits for a failing dependency's own incident. */
   deferredSince?: number | undefined;
   schedule?: Schedule;
@@ -74,6 +104,7 @@ export class Daemon {
   private readonly abort = new AbortController();
   private unlock: (() => void) | undefined;
   private started = false;
+  private startedAt = Date.now();
   private readonly discovery: Discovery | undefined;
   private readonly safety: SafetyRuntime;
   /** Incidents being planned or remediated now: one task per incident at a time. */
@@ -105,6 +136,7 @@ export class Daemon {
     this.escalations.start();
     this.resumeInFlight();
     this.started = true;
+    this.startedAt = Date.now();
     this.safetyTimer = setInterval(() => this.safetyTick(), SAFETY_TICK_MS);
     this.safetyTimer.unref();
     for (const w of this.watched.values()) this.startWatching(w);
@@ -182,6 +214,77 @@ export class Daemon {
     };
   }
 
+  /** Every watched target, its latest round and its open incidents. */
+  targetsStatus(now = Date.now()): TargetStatus[] {
+    return [...this.watched.values()].map((w) => {
+      const paused = this.safety.pausedFor(w.target.name, now);
+      return {
+        name: w.target.name, labels: w.target.labels, probe: w.target.probe.kind,
+        up: w.lastFinding === undefined ? null : w.lastFinding === null,
+        ...(w.lastRoundAt !== undefined && { lastRoundAt: w.lastRoundAt, latencyMs: w.lastLatencyMs }),
+        ...(w.lastFinding && { finding: { kind: w.lastFinding.kind, evidence: w.lastFinding.evidence } }),
+        open: [...w.open], ...(paused && { paused }),
+      };
+    });
+  }
+
+  /** A person takes an incident on: timed escalation stops, PagerDuty hears an acknowledge. Undefined when there is no such open incident. */
+  acknowledge(id: string, by: string, note?: string): Incident | undefined {
+    const incident = this.store.incidents().get(id);
+    if (!incident || !isOpen(incident)) return undefined;
+    this.append(id, { type: "acknowledged", by, ...(note && { note }) });
+    this.log.info({ incident: id, by }, "incident acknowledged");
+    return this.store.incidents().get(id);
+  }
+
+  /**
+   * Something outside medic (an Alertmanager alert, `source` names it) says a target is broken: an
+   * incident opens, or the open one from the same source or of the same kind is joined, and it is
+   * remediated like one a probe found.
+   */
+  raiseExternal(alert: { target: string; kind: string; severity: Severity; evidence: string; source: string }): { incident: string; created: boolean } {
+    const w = this.watched.get(alert.target);
+    if (!w) throw new MedicError("unknown_target", `no target named ${JSON.stringify(alert.target)} is watched`, { hint: `one of ${[...this.watched.keys()].slice(0, 20).join(", ")}` });
+    const open = this.openIncidents(alert.target);
+    const joined = open.find((i) => i.source === alert.source) ?? open.find((i) => i.kind === alert.kind);
+    if (joined) return { incident: joined.id, created: false };
+    const id = this.open(w, { target: alert.target, kind: alert.kind, severity: alert.severity, evidence: alert.evidence }, alert.source)!;
+    return { incident: id, created: true };
+  }
+
+  /**
+   * The outside source stopped firing: the incident resolves once a fresh probe of the target is
+   * healthy; if the probe still fails, or a playbook is on it, it stays open and says why.
+   */
+  async resolveExternal(source: string): Promise<{ incident?: string; resolved: boolean; detail: string }> {
+    const incident = [...this.watched.values()].flatMap((w) => this.openIncidents(w.target.name)).find((i) => i.source === source);
+    if (!incident) return { resolved: false, detail: "no open incident came from it" };
+    if (isActive(incident)) return { incident: incident.id, resolved: false, detail: "a playbook is working on it; its verification resolves it" };
+    const w = this.watched.get(incident.target)!;
+    const { finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
+    if (!isOpen(incident)) return { incident: incident.id, resolved: true, detail: "already resolved" };
+    if (finding) {
+      this.append(incident.id, { type: "note", message: `the alert resolved, but a fresh probe still sees ${finding.kind}: ${finding.evidence}` });
+      return { incident: incident.id, resolved: false, detail: `the probe still sees ${finding.kind}` };
+    }
+    this.append(incident.id, { type: "resolved", reason: "the alert resolved and a fresh probe of the target is healthy" });
+    return { incident: incident.id, resolved: true, detail: "verified healthy" };
+  }
+
+  /** Whether every target's schedule is ticking and the state dir takes writes. */
+  health(now = Date.now()): DaemonHealth {
+    const late = [...this.watched.values()].filter((w) => {
+      const slack = w.target.intervalMs * 3 + w.target.timeoutMs + 5_000;
+      return this.started && now - (w.lastRoundAt ?? this.startedAt) > slack;
+    }).map((w) => w.target.name);
+    const checks = [
+      { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
+      this.dryRun ? { name: "state dir", ok: true, detail: "dry run: writes nothing" } : stateDirWritable(this.config.stateDir),
+    ];
+    if (this.drain.signal.aborted) checks.push({ name: "running", ok: false, detail: "medic is stopping" });
+    return { ok: checks.every((c) => c.ok), checks };
+  }
+
   /** The target's incidents that are not resolved. */
   openIncidents(target: string): Incident[] {
     const ids = this.watched.get(target)?.open ?? [];
@@ -192,9 +295,13 @@ export class Daemon {
     if (this.drain.signal.aborted) return;
     const confirmed = w.confirmed;
     w.confirmed = false;
-    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
+    w.lastRoundAt = Date.now();
+    w.roundInFlight = true;
+    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(() => (w.roundInFlight = false));
     if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
     w.lastFinding = finding ?? null;
+    w.lastLatencyMs = observation.latencyMs;
+    this.opts.onRound?.(w.target, observation, finding);
     if (!finding) w.deferredSince = undefined;
     this.log.debug({ target: w.target.name, ok: observation.ok, latencyMs: observation.latencyMs, kind: finding?.kind }, "probe round");
     const { track, decisions } = trackRound({
@@ -237,8 +344,8 @@ export class Daemon {
    * instead of acting. While a dependency fails its rounds but has no incident yet (it debounces
    * too), opening waits a little, so the root, not the dependent, is acted on first.
    */
-  private open(w: Watched, finding: Finding): string | undefined {
-    const waitMs = this.dependencyWait(w.target);
+  private open(w: Watched, finding: Finding, source?: string): string | undefined {
+    const waitMs = source ? 0 : this.dependencyWait(w.target);
     const now = Date.now();
     if (waitMs > 0 && now - (w.deferredSince ??= now) < waitMs) {
       this.log.debug({ target: w.target.name }, "a dependency is failing too: waiting for its incident before opening one");
@@ -248,7 +355,7 @@ export class Daemon {
     const id = randomBytes(4).toString("hex");
     const { kind, severity, evidence } = finding;
     const root = this.rootFor(w.target.name);
-    this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }), ...(root && { root: root.id }) });
+    this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }), ...(root && { root: root.id }), ...(source && { source }) });
     if (root) {
       this.log.warn({ incident: id, target: w.target.name, kind, root: root.id, rootTarget: root.target }, "incident opened, suppressed: a dependency's incident explains it");
       this.append(root.id, { type: "note", message: `${w.target.name} is affected too: incident ${id} (${kind}) is suppressed under this one` });
@@ -264,8 +371,11 @@ export class Daemon {
     let wait = 0;
     for (const name of target.dependsOn) {
       const dep = this.watched.get(name);
-      if (!dep?.lastFinding || this.openIncidents(name).length > 0) continue;
-      wait = Math.max(wait, dep.target.intervalMs * (dep.target.failureThreshold + 1) + dep.target.timeoutMs);
+      if (!dep || this.openIncidents(name).length > 0) continue;
+      // A round still out after its interval is a dependency that may be hanging: its verdict is not in yet.
+      const slow = dep.roundInFlight && Date.now() - (dep.lastRoundAt ?? 0) > dep.target.intervalMs;
+      if (!dep.lastFinding && !slow) continue;
+      wait = Math.max(wait, (dep.target.failureThreshold + 1) * (dep.target.intervalMs + dep.target.timeoutMs));
     }
     return wait;
   }
@@ -487,7 +597,7 @@ export class Daemon {
       ? [...this.watched.keys()].flatMap((t) => this.openIncidents(t))
       : this.openIncidents(pause.target);
     const text = `medic: the pause on ${scope} ${how} (${pause.id}, by ${pause.by}: ${pause.reason}). ` +
-      (open.length > 0 ? `${open.length} open incidents are handled normally from now on.` : "Nothing is broken there now.");
+      (open.length === 0 ? "Nothing is broken there now." : `${open.length === 1 ? "1 open incident is" : `${open.length} open incidents are`} handled normally from now on.`);
     this.log.warn({ pause: pause.id, target: pause.target, open: open.length }, "pause ended");
     this.escalations.announce(text);
   }
@@ -498,7 +608,7 @@ export class Daemon {
     const open = incident && this.watched.get(incident.target)?.open;
     if (open && isOpen(incident)) open.add(id);
     else open?.delete(id);
-    this.opts.onRecord?.(record);
+    this.opts.onRecord?.(record, incident);
     // Every change of an incident may make a notification due; what notifications record changes nothing.
     if (!record.type.startsWith("notification_")) this.escalations.review(id);
     return record;
@@ -518,4 +628,22 @@ function trippedGuard(incident: Incident): boolean {
     if (r.type === "escalated") return r.by === "flap_guard";
   }
   return false;
+}
+
+// The journal must take an append: write, fsync and remove a probe file beside it.
+function stateDirWritable(stateDir: string): { name: string; ok: boolean; detail: string } {
+  const file = join(stateDir, ".healthz");
+  try {
+    const fd = openSync(file, "w");
+    try {
+      writeSync(fd, "ok\n");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    unlinkSync(file);
+    return { name: "state dir", ok: true, detail: `${stateDir} is writable` };
+  } catch (err) {
+    return { name: "state dir", ok: false, detail: `${stateDir} is not writable: ${describeError(err)}` };
+  }
 }

@@ -71,3 +71,18 @@ describe("dueNotifications with the default policy", () => {
     expect(pairs(incident("P4"), 0)).toEqual(["console:trigger"]);
   });
 });
+
+describe("dueNotifications after an acknowledge", () => {
+  it("sends an acknowledge to the channels that were triggered and take one, and pages nobody more", () => {
+    const records = [
+      { at: 0, incident: "a1", type: "opened", target: "web", kind: "pool_exhaustion", severity: "P2", evidence: "95%" },
+      { at: 1, incident: "a1", type: "notification_queued", notification: { id: "n1", channel: "pagerduty", event: "trigger" } },
+      { at: 2, incident: "a1", type: "notification_queued", notification: { id: "n2", channel: "slack", event: "trigger" } },
+      { at: 3, incident: "a1", type: "acknowledged", by: "alice", note: "on it" },
+    ] as unknown as JournalRecord[];
+    const incident = foldRecords(records).get("a1")!;
+    const facts = { accepts: new Map([["pagerduty", new Set(["trigger", "acknowledge", "resolve"])], ["slack", new Set(["trigger", "resolve"])]]), acknowledgeOnRemediation: new Set<string>() } as ChannelFacts;
+    // An hour later the P2's 30-minute page would be due; acknowledged, it is not.
+    expect(dueNotifications(incident, DEFAULT_POLICY, facts, 3_600_000)).toEqual([{ channel: "pagerduty", event: "acknowledge", reason: "acknowledged by alice: on it" }]);
+  });
+});

@@ -58,6 +58,15 @@ export function dueNotifications(incident: Incident, policy: EscalationPolicy, c
   const due: Due[] = [];
   const escalated = incident.state === "escalated";
   const age = now - incident.openedAt;
+  // Acknowledged: a person has it. Channels that track incidents hear so; nobody more is paged.
+  const ack = incident.acknowledged;
+  if (ack) {
+    const acked = sent("acknowledge");
+    for (const channel of triggered) {
+      if (!acked.has(channel) && accepts(channel, "acknowledge")) due.push({ channel, event: "acknowledge", reason: `acknowledged by ${ack.by}${ack.note ? `: ${ack.note}` : ""}` });
+    }
+    return due;
+  }
   for (const step of policy[incident.severity] ?? []) {
     if (!escalated && step.afterMs > age) continue;
     const reason = escalated

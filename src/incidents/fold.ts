@@ -18,6 +18,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       timeline: [record],
       dryRun: record.dryRun === true,
       ...(record.root && { root: record.root }),
+      ...(record.source && { source: record.source }),
     });
     return incidents;
   }
@@ -81,6 +82,9 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       incident.state = "suppressed";
       incident.root = record.root;
       delete incident.hold;
+      break;
+    case "acknowledged":
+      incident.acknowledged = { by: record.by, at: record.at, ...(record.note !== undefined && { note: record.note }) };
       break;
     case "would_run":
       incident.state = "open";

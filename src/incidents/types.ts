@@ -19,8 +19,12 @@ export interface PlannedStep {
 
 /** Everything that can happen to an incident; the journal is a list of these. */
 export type IncidentEvent =
-  /** `root`: opened suppressed, as a consequence of that incident on a dependency. */
-  | { type: "opened"; target: string; kind: string; severity: Severity; evidence: string; dryRun?: boolean; root?: string }
+  /**
+   * `root`: opened suppressed, as a consequence of that incident on a dependency. `source`: raised
+   * from outside rather than by a probe (`alertmanager:<fingerprint>`): only its source or a
+   * verified playbook resolves it.
+   */
+  | { type: "opened"; target: string; kind: string; severity: Severity; evidence: string; dryRun?: boolean; root?: string; source?: string }
   | { type: "observed"; evidence: string; occurrences: number }
   /** `guards`: what the safety checks said when they let it run. */
   | { type: "playbook_started"; runId: string; playbook: string; steps: PlannedStep[]; guards?: string }
@@ -33,6 +37,8 @@ export type IncidentEvent =
   | { type: "held"; by: HoldCause; reason: string; until?: number }
   /** A dependency's incident (`root`) explains this one: no playbook and no page of its own until it is resolved. */
   | { type: "suppressed"; root: string; reason: string }
+  /** A person took it on (through the API): timed escalation steps stop, channels that track it get an acknowledge. */
+  | { type: "acknowledged"; by: string; note?: string }
   /** What a dry run would have done instead of running the playbook. */
   | { type: "would_run"; plan: string[]; guards: string }
   | { type: "resolved"; reason: string }
@@ -95,8 +101,12 @@ export interface Incident {
   /** Notifications queued for it and how they fared. */
   notifications: NotificationRecord[];
   dryRun: boolean;
+  /** Who raised it when not a probe: `alertmanager:<fingerprint>`. */
+  source?: string;
   /** The incident on a dependency this one is suppressed under. */
   root?: string;
+  /** Who acknowledged it, and when. */
+  acknowledged?: { by: string; at: number; note?: string };
   /** While held: by what, why and until when. */
   hold?: { by: HoldCause; reason: string; until?: number };
 }
