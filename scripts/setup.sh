@@ -5,12 +5,17 @@ set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
 TEST_IMAGE=medic-test/busybox:latest
+# Debian bookworm with systemd, built with debootstrap: systemd runs in it (the unit tests) and it is the base of medic's image.
+DEBIAN_IMAGE=medic-test/bookworm:latest
 need=()
 [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_basebackup" ] || need+=(postgresql-15)
 command -v psql >/dev/null || need+=(postgresql-client-15)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v dockerd >/dev/null || need+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v promtool >/dev/null || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -51,4 +56,14 @@ if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
   tar -C "$root" -c . | docker import - "$TEST_IMAGE" >/dev/null
   rm -rf "$root"
   echo "setup: built $TEST_IMAGE"
+fi
+
+# No registry is reachable: Debian comes from debootstrap (about a minute from the mirror), once.
+if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
+  root=$(mktemp -d)
+  echo "setup: building $DEBIAN_IMAGE with debootstrap"
+  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libpam-systemd,polkitd,procps,ca-certificates bookworm "$root" >/dev/null
+  tar -C "$root" -c . | docker import - "$DEBIAN_IMAGE" >/dev/null
+  rm -rf "$root"
+  echo "setup: built $DEBIAN_IMAGE"
 fi
