@@ -9,7 +9,7 @@ import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./i
 import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { substituteSecrets } from "./secrets.js";
-import type { Config, Target, TargetDefaults } from "./types.js";
+import type { ApiConfig, Config, Target, TargetDefaults } from "./types.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
 export const DEFAULT_CONFIG_PATH = "/etc/medic/medic.yaml";
@@ -126,6 +126,11 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
       },
       blastRadius: { concurrent: p.safety.blastRadius.concurrent, maxRuns: p.safety.blastRadius.maxRuns, windowMs: p.safety.blastRadius.window },
     },
+    api: apiConfig(p.api, baseDir),
+    ...(p.alertmanager && { alertmanager: { routes: p.alertmanager.routes.map((r) => ({
+      match: r.match, matchRe: Object.fromEntries(Object.entries(r.matchRe).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
+      ...(r.target && { target: r.target }), ...(r.targetLabel && { targetLabel: r.targetLabel }), kind: r.kind, ...(r.severity && { severity: r.severity }),
+    })) } }),
     maintenance: p.maintenance.map((m) => ({ name: m.name, cron: m.cron, durationMs: m.duration, timezone: m.timezone, targets: m.targets, reason: m.reason })),
     secrets: [...new Set(ctx.secrets)],
     notify: {
@@ -146,4 +151,11 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
       raiseOnFailure: p.escalation.raiseOnFailure,
     },
   };
+}
+
+function apiConfig(api: { listen: string; tokenFile?: string | undefined }, baseDir: string): ApiConfig {
+  const tokenFile = api.tokenFile ? resolve(baseDir, api.tokenFile) : undefined;
+  const m = /^(.*):(\d+)$/.exec(api.listen);
+  const listen = api.listen === "off" || !m ? undefined : { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  return { ...(listen && { listen }), ...(tokenFile && { tokenFile }) };
 }

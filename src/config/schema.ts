@@ -186,6 +186,44 @@ const maintenanceWindowSchema = () =>
     reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
   });
 
+const LISTEN = /^(?:off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5}))$/;
+
+const apiSchema = () =>
+  z.strictObject({
+    listen: z.string().regex(LISTEN, "must be host:port, like 127.0.0.1:9464, or off")
+      .refine((s) => s === "off" || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "the port must be 0-65535").default("127.0.0.1:9464")
+      .meta({ description: "Where the HTTP API listens (default 127.0.0.1:9464); off turns it off" }),
+    tokenFile: z.string().min(1).optional()
+      .meta({ description: "File holding the bearer token every mutating call needs (required to listen beyond loopback)" }),
+  }).prefault({}).meta({ description: "The HTTP API: /healthz, /metrics, /api/..., the Alertmanager receiver" });
+
+const labelName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a Prometheus label name, like alertname");
+
+const alertRouteSchema = () =>
+  z.strictObject({
+    match: z.record(labelName(), z.string()).default({}).meta({ description: "Labels the alert must have, with these values" }),
+    matchRe: z.record(labelName(), z.string().superRefine((re, ctx) => {
+      try {
+        new RegExp(`^(?:${re})$`);
+      } catch (err) {
+        ctx.addIssue({ code: "custom", input: re, message: `not a regular expression: ${(err as Error).message}` });
+      }
+    })).default({}).meta({ description: "Labels whose values must match these regular expressions (anchored, as in Alertmanager)" }),
+    target: safeName("target name").optional().meta({ description: "The target the alert is about" }),
+    targetLabel: labelName().optional().meta({ description: "Or: the alert label whose value names the target, like service" }),
+    kind: incidentKind().meta({ description: "The incident kind the alert opens, like server_down" }),
+    severity: z.enum(SEVERITIES).optional().meta({ description: "Severity (default: the kind's)" }),
+  }).superRefine((r, ctx) => {
+    if ((r.target === undefined) === (r.targetLabel === undefined)) {
+      ctx.addIssue({ code: "custom", input: r, message: "needs exactly one of target or targetLabel", params: { hint: "target: orders-api, or targetLabel: service" } });
+    }
+  });
+
+const alertmanagerSchema = () =>
+  z.strictObject({
+    routes: z.array(alertRouteSchema()).min(1).meta({ description: "Alerts to incidents: the first route whose matchers hold" }),
+  }).optional().meta({ description: "Alerts posted by Alertmanager to /api/alertmanager open incidents like probes do" });
+
 const TARGET_EXAMPLE = "targets: [{ name: api, probe: { http: { url: http://127.0.0.1:8000/health } } }]";
 
 /** medic.yaml as written, before defaults are applied to targets. */
@@ -208,6 +246,8 @@ export const configSchema = () =>
     playbooks: z.array(z.string().min(1)).default(["./playbooks"])
       .meta({ description: "Playbook files or folders (every *.yaml in them), relative to this file" }),
     safety: safetySchema(),
+    api: apiSchema(),
+    alertmanager: alertmanagerSchema(),
     maintenance: z.array(maintenanceWindowSchema()).default([])
       .meta({ description: "Recurring windows in which medic records but runs no playbook and pages nobody" }),
     severities: z.record(incidentKind(), z.enum(SEVERITIES)).default({})

@@ -78,6 +78,8 @@ export interface Config {
   playbooks: Playbook[];
   safety: SafetyConfig;
   maintenance: MaintenanceWindowConfig[];
+  api: ApiConfig;
+  alertmanager?: { routes: AlertRoute[] };
   /** Values that came from `${ENV}` or files: printed as [secret]. */
   secrets: string[];
   notify: NotifyConfig;
@@ -92,4 +94,23 @@ export interface NotifyConfig {
   breaker: { failures: number; cooldownMs: number };
   /** Base URL of medic's API, for links in notifications. */
   link?: string;
+}
+
+/** The HTTP API. */
+export interface ApiConfig {
+  /** Where it listens; undefined: off. */
+  listen?: { host: string; port: number };
+  /** Absolute path of the file holding the bearer token. */
+  tokenFile?: string;
+}
+
+/** Maps Alertmanager alerts to a target and an incident kind. */
+export interface AlertRoute {
+  match: Record<string, string>;
+  /** Anchored, as Alertmanager's matchers are. */
+  matchRe: Record<string, RegExp>;
+  target?: string;
+  targetLabel?: string;
+  kind: string;
+  severity?: Severity;
 }
