@@ -93,7 +93,7 @@ export const MEDIC_TARGET = "medic";
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
 export class Daemon {
   readonly store: IncidentStore;
-  private readonly config: Config;
+  private config: Config;
   private readonly log: Logger;
   private readonly dryRun: boolean;
   readonly escalations: Escalations;
@@ -157,6 +157,47 @@ export class Daemon {
       this.log.info({ target: target.name }, "watching a discovered target");
       this.startWatching(w);
     }
+  }
+
+  /**
+   * Applies a reloaded config: targets added, removed or changed, playbooks, rules, guards,
+   * maintenance windows, escalation policy and channels. Open incidents, guard history (the
+   * journal), pauses and the outbox carry over. What needs a restart (stateDir, discovery, the
+   * API, notify retry and breaker settings) is kept as it was and named in the result.
+   */
+  reload(next: Config): { added: string[]; removed: string[]; changed: string[]; needsRestart: string[] } {
+    const needsRestart: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (next.stateDir !== this.config.stateDir) needsRestart.push("stateDir");
+    if (!same(next.discovery, this.config.discovery)) needsRestart.push("discovery");
+    if (!same(next.api, this.config.api)) needsRestart.push("api");
+    if (!same([next.notify.retry, next.notify.breaker], [this.config.notify.retry, this.config.notify.breaker])) needsRestart.push("notify.retry/breaker");
+    const previous = this.config;
+    this.config = { ...next, stateDir: previous.stateDir, ...(previous.discovery ? { discovery: previous.discovery } : {}), api: previous.api };
+    this.safety.reconfigure(this.config);
+    this.escalations.reconfigure(this.config);
+
+    const before = new Map(previous.targets.map((t) => [t.name, t]));
+    const after = new Map(this.config.targets.map((t) => [t.name, t]));
+    const added = [...after.keys()].filter((n) => !before.has(n));
+    const removed = [...before.keys()].filter((n) => !after.has(n));
+    const changed = [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n)));
+    for (const name of removed) this.removeTarget(name, "removed from the config");
+    for (const name of changed) this.replaceTarget(after.get(name)!);
+    for (const name of added) this.addTarget(after.get(name)!);
+    this.log.info({ added, removed, changed, needsRestart }, "config reloaded");
+    return { added, removed, changed, needsRestart };
+  }
+
+  // A target whose config changed: new probe and service, same open incidents and debounce state.
+  private replaceTarget(target: Target): void {
+    const w = this.watched.get(target.name);
+    if (!w) return this.addTarget(target);
+    w.unwatch?.();
+    void w.schedule?.stop();
+    Object.assign(w, liveTarget(target, this.config.baseDir), { unwatch: undefined, schedule: undefined });
+    this.targets.set(target.name, target);
+    if (this.started) this.startWatching(w);
   }
 
   /** Stops watching a target that went away; its open incidents resolve, saying why. */

@@ -2,6 +2,7 @@ import { Daemon } from "../daemon.js";
 import { describeError } from "../lib/errors.js";
 import { createLogger } from "../lib/log.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
+import { Reloader } from "./reload.js";
 import { EXIT } from "./output.js";
 
 /** A stop that takes longer than this exits anyway. */
@@ -17,6 +18,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
+  const reloader = new Reloader(opts, log);
   let daemon: Daemon;
   try {
     daemon = new Daemon({ config, log, dryRun: opts.dryRun });
@@ -25,12 +27,14 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
     log.fatal({ err: describeError(err) }, "medic could not start");
     return EXIT.badConfig;
   }
+  reloader.ready({ apply: (next) => daemon.reload(next) });
   const signal = await stopSignal;
   log.info({ signal }, "stopping");
   setTimeout(() => {
     log.error({ afterMs: STOP_DEADLINE_MS }, "stop took too long; exiting");
     process.exit(1);
   }, STOP_DEADLINE_MS).unref();
+  reloader.close();
   await daemon.stop();
   return EXIT.ok;
 }

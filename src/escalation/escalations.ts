@@ -12,6 +12,7 @@ const TICK_MS = 1000;
 
 /** What escalation needs from the daemon. */
 export interface EscalationsOptions {
+  /** Replaced on reload. */
   config: Config;
   log: Logger;
   /** Journals an incident event durably (before anything is sent). */
@@ -31,19 +32,13 @@ export interface EscalationsOptions {
  */
 export class Escalations {
   private readonly notifiers = new Map<string, Notifier>();
-  private readonly facts: ChannelFacts;
+  private facts: ChannelFacts;
   private readonly outbox: Outbox;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: EscalationsOptions) {
     const { config } = opts;
-    const ack = new Set<string>();
-    for (const channel of config.notify.channels) {
-      const kind = channelKinds.get(channel.kind)!;
-      this.notifiers.set(channel.kind, kind.create(channel.params, { baseDir: config.baseDir, log: opts.log }));
-      if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
-    }
-    this.facts = { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack };
+    this.facts = this.buildNotifiers(config);
     const { retry, breaker } = config.notify;
     this.outbox = new Outbox({
       notifiers: this.notifiers,
@@ -58,6 +53,24 @@ export class Escalations {
       onAttemptFailed: (n, result, attempt, nextInMs) =>
         opts.log.warn({ incident: n.incident, channel: n.channel, reason: result.reason, detail: result.detail, attempt, nextInMs }, "notification failed; will retry"),
     });
+  }
+
+  /** Applies a reloaded config: policy, link and channels (queued notifications carry over); retry and breaker settings need a restart. */
+  reconfigure(config: Config): void {
+    this.opts.config = config;
+    this.facts = this.buildNotifiers(config);
+    this.outbox.setNotifiers(this.notifiers);
+  }
+
+  private buildNotifiers(config: Config): ChannelFacts {
+    const ack = new Set<string>();
+    this.notifiers.clear();
+    for (const channel of config.notify.channels) {
+      const kind = channelKinds.get(channel.kind)!;
+      this.notifiers.set(channel.kind, kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log }));
+      if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
+    }
+    return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack };
   }
 
   /** Delivers what a previous daemon queued and never got accepted, then starts the policy clock. */

@@ -74,6 +74,16 @@ export class Outbox {
     }
   }
 
+  /** Channels from a reloaded config: a lane's queue carries over to its new notifier; a removed channel's lane keeps its notifier until drained. */
+  setNotifiers(notifiers: ReadonlyMap<string, Notifier>): void {
+    const breaker = { ...DEFAULT_BREAKER, ...this.opts.breaker };
+    for (const [name, notifier] of notifiers) {
+      const lane = this.lanes.get(name);
+      if (lane) lane.notifier = notifier;
+      else this.lanes.set(name, { notifier, queue: [], breaker: new CircuitBreaker(breaker), attempts: 0 });
+    }
+  }
+
   /** Queue notifications (already durable in the journal), in order; delivery starts at once. */
   enqueue(...notifications: Notification[]): void {
     for (const n of notifications) {

@@ -20,14 +20,20 @@ export interface ControlChanges {
  */
 export class SafetyRuntime {
   private readonly controls: ControlsFile;
-  private readonly calendar: MaintenanceCalendar;
+  private calendar: MaintenanceCalendar;
   private pauses = new Map<string, Pause>();
   private resets: Record<string, number> = {};
 
-  constructor(private readonly config: Config, private readonly log: Logger) {
+  constructor(private config: Config, private readonly log: Logger) {
     this.controls = new ControlsFile(config.stateDir);
     this.calendar = new MaintenanceCalendar(config.maintenance);
     this.refresh(Date.now());
+  }
+
+  /** Applies a reloaded config: guards and maintenance windows (pauses and guard resets live in the state dir and carry over). */
+  reconfigure(config: Config): void {
+    this.config = config;
+    this.calendar = new MaintenanceCalendar(config.maintenance);
   }
 
   /** The window or pause covering a target now (a pause written a moment ago counts: the file is checked first). */

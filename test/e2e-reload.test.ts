@@ -1,0 +1,92 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { readPidFile } from "../src/lib/proc.js";
+import { cleanup, freePort, journal, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+
+afterEach(cleanup);
+
+const target = (dir: string, name: string, port: number) => `  - name: ${name}
+    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+    service: { process: { start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}", ${JSON.stringify(dir)}], pidFile: ${name}.pid, stopTimeout: 2s } }
+`;
+const config = (dir: string, targets: string, extra = "") => `stateDir: ${JSON.stringify(join(dir, "state"))}
+playbooks: [${JSON.stringify(SHIPPED_PLAYBOOKS)}]
+defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
+${extra}targets:
+${targets}`;
+
+describe("SIGHUP reload", () => {
+  it("applies a new target, keeps the old config on a broken one, and carries open incidents over", async () => {
+    const dir = tempDir();
+    const [portA, portB] = [await freePort(), await freePort()];
+    const file = join(dir, "medic.yaml");
+    const state = join(dir, "state");
+    writeFileSync(file, config(dir, target(dir, "a", portA)));
+    await startService(dir, portA, join(dir, "a.pid"));
+    const pidB = await startService(dir, portB, join(dir, "b.pid"));
+    const daemon = startMedic(["run", "--config", file]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+
+    // b is not watched yet: killing it changes nothing.
+    process.kill(pidB, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(journal(state).filter((r) => r.type === "opened")).toHaveLength(0);
+
+    // An incident that stays open across the reload: a, unhealthy in a way no playbook handles.
+    writeFileSync(file, config(dir, target(dir, "a", portA) + target(dir, "b", portB)));
+    daemon.child.kill("SIGHUP");
+    await waitUntil(() => /"msg":"config reloaded"/.test(daemon.stdout()), 10_000, "the reload");
+    expect(daemon.stdout()).toMatch(/"added":\["b"\]/);
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "b"), 10_000, "b's incident");
+    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === opened.incident), 20_000, "b restarted and verified");
+
+    // A broken config: every problem logged with file:line:col, the old config keeps running.
+    writeFileSync(file, config(dir, target(dir, "a", portA) + "  - name: c\n    probe: { htp: {} }\n", "defaults: { interval: fast }\n"));
+    daemon.child.kill("SIGHUP");
+    await waitUntil(() => /problems? in the new config; the previous config keeps running/.test(daemon.stdout()), 10_000, "the rejected reload");
+    expect(daemon.stdout()).toMatch(/medic\.yaml:\d+:\d+/);
+    // Still watching both with the old config: a kill of a is restarted.
+    process.kill((await readPidFile(join(dir, "a.pid")))!, "SIGKILL");
+    const aOpened = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "a"), 10_000, "a's incident");
+    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === aOpened.incident), 20_000, "a restarted");
+
+    // Removing a target resolves its open incidents and stops watching it; a reload does not reopen or lose anything else.
+    const before = journal(state).filter((r) => r.type === "opened").length;
+    writeFileSync(file, config(dir, target(dir, "a", portA)));
+    daemon.child.kill("SIGHUP");
+    await waitUntil(() => /"removed":\["b"\]/.test(daemon.stdout()), 10_000, "b removed");
+    process.kill((await readPidFile(join(dir, "b.pid")))!, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(journal(state).filter((r) => r.type === "opened")).toHaveLength(before);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
+
+  it("an incident open before the reload is the same incident after it (no duplicate, no lost escalation)", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const file = join(dir, "medic.yaml");
+    const state = join(dir, "state");
+    // No playbook for server_down here: the incident escalates and stays open while the service is down.
+    const none = (text: string) => text.replace(JSON.stringify(SHIPPED_PLAYBOOKS), JSON.stringify(join(dir, "none")));
+    mkdirSync(join(dir, "none"));
+    writeFileSync(file, none(config(dir, target(dir, "a", port))));
+    const pid = await startService(dir, port, join(dir, "a.pid"));
+    const daemon = startMedic(["run", "--config", file]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+    process.kill(pid, "SIGKILL");
+    const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated"), 10_000, "the escalation");
+    writeFileSync(file, none(config(dir, target(dir, "a", port), "severities: { server_down: P2 }\n")));
+    daemon.child.kill("SIGHUP");
+    await waitUntil(() => /"msg":"config reloaded"/.test(daemon.stdout()), 10_000, "the reload");
+    await new Promise((r) => setTimeout(r, 1000));
+    const opened = journal(state).filter((r) => r.type === "opened");
+    expect(opened).toHaveLength(1);
+    expect(opened[0]!.incident).toBe(escalated.incident);
+    expect(journal(state).some((r) => r.type === "resolved")).toBe(false);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+});
