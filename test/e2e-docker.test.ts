@@ -95,7 +95,7 @@ describe("Docker scenarios, medic as a child process against the real engine", (
       memory: 32 * MIB,
       cmd: ["/bin/busybox", "sh", "-c", 'x=$(head -c 30000000 /dev/zero | tr "\\0" a); exec /bin/busybox httpd -f -p 80 -h /www'],
     });
-    await waitUntil(async () => (await c.inspect()).State.OOMKilled, 15_000, "the OOM kill");
+    await waitUntil(async () => (await c.inspect()).State.OOMKilled, 45_000, "the OOM kill");
     const dir = tempDir();
     const daemon = startMedic(["run", "--config", config(dir, target(c), { edits: [["factor: 2, max: 1GiB", "factor: 4, max: 200MiB"]] })]);
     const state = join(dir, "state");
@@ -152,7 +152,7 @@ discovery: { docker: {} }
     const unhealthy = await runHttpContainer({ healthcheck: true });
     unhealthy.setHealthy(false);
     const oom = await runHttpContainer({ memory: 32 * MIB, cmd: ["/bin/busybox", "sh", "-c", 'x=$(head -c 30000000 /dev/zero | tr "\\0" a); sleep 3600'] });
-    await waitUntil(async () => (await oom.inspect()).State.OOMKilled, 15_000, "the OOM kill");
+    await waitUntil(async () => (await oom.inspect()).State.OOMKilled, 45_000, "the OOM kill");
     await waitUntil(async () => (await unhealthy.inspect()).State.Health?.Status === "unhealthy", 15_000, "unhealthy");
     const snapshot = async () => Promise.all([killed, unhealthy, oom].map(async (c) => {
       const i = await c.inspect();
@@ -167,5 +167,5 @@ discovery: { docker: {} }
     expect(daemon.stdout()).toMatch(/raise-container-memory/);
     expect(await snapshot()).toEqual(before);
     expect(journal(join(dir, "state"))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });
