@@ -5,6 +5,9 @@ import { execStep } from "./exec.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
 import { waitStep } from "./wait.js";
+import { systemdRestart, systemdStart, systemdStop } from "./systemd.js";
+import { systemdSetProperty } from "./systemd-property.js";
+import { systemdSetEnv } from "./systemd-env.js";
 
 /** Every step kind, by the word used in playbooks (`- service.restart: {}`). One line per kind. */
 export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind>([
@@ -16,6 +19,11 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["docker.stop", dockerStop],
   ["docker.kill", dockerKill],
   ["docker.update", dockerUpdate],
+  ["systemd.restart", systemdRestart],
+  ["systemd.start", systemdStart],
+  ["systemd.stop", systemdStop],
+  ["systemd.set-property", systemdSetProperty],
+  ["systemd.set-env", systemdSetEnv],
   ["exec", execStep],
   ["http", httpStep],
   ["postgres.terminate", postgresTerminate],
