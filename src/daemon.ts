@@ -305,7 +305,7 @@ export class Daemon {
     const { finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
     if (!isOpen(incident)) return { incident: incident.id, resolved: true, detail: "already resolved" };
     if (finding) {
-      this.append(incident.id, { type: "note", message: `the alert resolved, but a fresh probe still sees ${finding.kind}: ${finding.evidence}` });
+      this.append(incident.id, { type: "source_resolved", detail: `the alert resolved, but a fresh probe still sees ${finding.kind}: ${finding.evidence}; it resolves once the probe is healthy` });
       return { incident: incident.id, resolved: false, detail: `the probe still sees ${finding.kind}` };
     }
     this.append(incident.id, { type: "resolved", reason: "the alert resolved and a fresh probe of the target is healthy" });

@@ -49,9 +49,14 @@ export interface MedicProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node dist/cli/main.js ...args`; killed with SIGKILL by cleanup() if still running. */
+/**
+ * Starts `node dist/cli/main.js ...args`; killed with SIGKILL by cleanup() if still running. `run`
+ * gets `--api-listen 127.0.0.1:0` unless it says otherwise, so concurrent medics never share a port
+ * (the "api listening" log line says which one it got: apiUrl()).
+ */
 export function startMedic(args: string[], env: Record<string, string> = {}): MedicProcess {
-  const child = spawn(process.execPath, [MEDIC, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const argv = args[0] === "run" && !args.some((a) => a === "--api-listen" || a.startsWith("--api-listen=")) ? [...args, "--api-listen", "127.0.0.1:0"] : args;
+  const child = spawn(process.execPath, [MEDIC, ...argv], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -62,6 +67,14 @@ export function startMedic(args: string[], env: Record<string, string> = {}): Me
     await exited;
   });
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** The base URL of a running medic's API, from its "api listening" log line (waits for it). */
+export async function apiUrl(p: MedicProcess, timeoutMs = 10_000): Promise<string> {
+  return waitUntil(() => {
+    if (p.child.exitCode !== null) throw new Error(`medic exited (${p.child.exitCode}) before its API listened: ${p.stderr()}${p.stdout().slice(-1000)}`);
+    return /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"api listening"/.exec(p.stdout())?.[1];
+  }, timeoutMs, "medic's api listening line");
 }
 
 /** Runs medic to completion. */

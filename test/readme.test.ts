@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,8 +17,9 @@ describe("README examples", () => {
     const escalation = blocks.find((b) => b.startsWith("notify:"))!;
     const playbook = blocks.find((b) => b.includes("steps:"))!;
     const safety = blocks.find((b) => b.startsWith("safety:"))!;
+    const alertRoutes = blocks.find((b) => b.includes("alertmanager:\n  routes:"))!;
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}\n${safety}`);
+    writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}\n${safety}\n${alertRoutes}`);
     writeFileSync(join(dir, "playbooks", "example.yaml"), playbook);
     const result = await loadConfig(join(dir, "medic.yaml"), { env: {
       ORDERS_DB_PASSWORD: "readme-example", SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/readme",
@@ -32,6 +34,17 @@ describe("README examples", () => {
     expect(result.config.escalation.raiseOnFailure).toEqual({ P2: "P1" });
     expect(result.config.safety.flapGuard).toEqual({ maxRuns: 3, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 });
     expect(result.config.safety.blastRadius).toEqual({ concurrent: 2, maxRuns: 10, windowMs: 600_000 });
+    expect(result.config.alertmanager?.routes.map((r) => [r.target ?? r.targetLabel, r.kind, r.severity])).toEqual([["orders-api", "server_down", undefined], ["service", "server_down", "P1"]]);
+    expect(result.config.api).toEqual({ listen: { host: "127.0.0.1", port: 9464 }, tokenFile: join(dir, "api-token") });
     expect(result.config.maintenance).toEqual([{ name: "nightly-backup", cron: "0 2 * * *", durationMs: 1_800_000, timezone: "Europe/Berlin", targets: ["orders-*"], reason: "pg_dump runs" }]);
+  });
+
+  // Not medic's config: Alertmanager's own tool checks it.
+  it("the Alertmanager receiver example passes amtool check-config", () => {
+    const blocks = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const dir = tempDir();
+    writeFileSync(join(dir, "alertmanager.yml"), blocks.find((b) => b.startsWith("route:"))!);
+    writeFileSync(join(dir, "api-token"), "0123456789abcdef0123456789abcdef\n");
+    expect(execFileSync("amtool", ["check-config", join(dir, "alertmanager.yml")], { encoding: "utf8" })).toContain("SUCCESS");
   });
 });

@@ -1,5 +1,6 @@
 import { loadOrReport, type GlobalOptions } from "./config.js";
 import { EXIT } from "./output.js";
+import { resetGuard } from "../safety/operator.js";
 import { knownTarget, update } from "./pause.js";
 
 /** `medic guard reset TARGET`: the flap guard forgets the target's runs so far, so playbooks may run again. */
@@ -8,7 +9,7 @@ export async function guardResetCommand(target: string, opts: GlobalOptions): Pr
   if (!config) return EXIT.badConfig;
   if (!knownTarget(config, target)) return EXIT.badConfig;
   const now = Date.now();
-  if (!update(config, (c) => void (c.guardResets[target] = now), now)) return EXIT.unhealthy;
+  if (!update(() => resetGuard(config.stateDir, target, now))) return EXIT.unhealthy;
   process.stdout.write(`flap guard on ${target} reset: runs before ${new Date(now).toISOString()} no longer count\n`);
   return EXIT.ok;
 }

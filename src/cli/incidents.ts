@@ -1,5 +1,6 @@
 import { describeRecord } from "../incidents/describe.js";
 import { readJournal } from "../incidents/journal.js";
+import { incidentReport } from "../incidents/report.js";
 import type { Incident } from "../incidents/types.js";
 import { formatDuration } from "../lib/duration.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
@@ -21,8 +22,11 @@ export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; s
   return EXIT.ok;
 }
 
-/** `medic incidents show ID`: one incident's timeline. */
-export async function showIncidentCommand(id: string, opts: GlobalOptions & { json?: boolean }): Promise<number> {
+/** How `medic incidents show` prints an incident. */
+export type ShowFormat = "text" | "json" | "markdown";
+
+/** `medic incidents show ID [--format text|json|markdown]`: one incident's timeline, or its postmortem draft. */
+export async function showIncidentCommand(id: string, opts: GlobalOptions & { format?: ShowFormat }): Promise<number> {
   const incidents = await history(opts);
   if (!incidents) return EXIT.badConfig;
   const incident = incidents.get(id) ?? [...incidents.values()].find((i) => i.id.startsWith(id));
@@ -30,8 +34,13 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { js
     process.stderr.write(`no incident ${id} in the journal (hint: medic incidents lists them)\n`);
     return EXIT.unhealthy;
   }
-  if (opts.json) {
+  if (opts.format === "json") {
     process.stdout.write(JSON.stringify(incident, null, 2) + "\n");
+    return EXIT.ok;
+  }
+  if (opts.format === "markdown") {
+    const related = [...incidents.values()].filter((i) => i.root === incident.id).sort((a, b) => a.openedAt - b.openedAt);
+    process.stdout.write(incidentReport(incident, related, Date.now()));
     return EXIT.ok;
   }
   const lines = [

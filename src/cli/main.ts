@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { checkCommand } from "./check.js";
 import { demoCommand } from "./demo.js";
 import { guardResetCommand } from "./guard.js";
@@ -36,7 +36,8 @@ program
   .command("run")
   .description("run the daemon until SIGTERM/SIGINT")
   .option("--dry-run", "reason and log everything, act on nothing, write nothing")
-  .action(async (o, cmd: Command) => exit(await runCommand({ ...global(cmd), dryRun: o.dryRun })));
+  .option("--api-listen <host:port|off>", "where the HTTP API listens, overriding api.listen (port 0: any free port)")
+  .action(async (o, cmd: Command) => exit(await runCommand({ ...global(cmd), dryRun: o.dryRun, apiListen: o.apiListen })));
 
 program
   .command("check")
@@ -64,9 +65,11 @@ const incidents = program
   .action(async (o, cmd: Command) => exit(await incidentsCommand({ ...global(cmd), json: o.json, state: o.state })));
 incidents
   .command("show <id>")
-  .description("one incident's timeline")
-  .option("--json", "machine-readable output")
-  .action(async (id: string, o, cmd: Command) => exit(await showIncidentCommand(id, { ...global(cmd), json: o.json })));
+  .description("one incident's timeline; --format markdown writes a postmortem draft")
+  .addOption(new Option("--format <format>", "text, json, or markdown (a postmortem draft)").choices(["text", "json", "markdown"]))
+  .option("--json", "the same as --format json")
+  // --json after `show` lands on `incidents`, which has the same option: read it from either.
+  .action(async (id: string, o, cmd: Command) => exit(await showIncidentCommand(id, { ...global(cmd), format: cmd.optsWithGlobals().json ? "json" : o.format })));
 
 program
   .command("pause [target]")

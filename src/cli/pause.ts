@@ -1,37 +1,26 @@
-import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import type { Config } from "../config/types.js";
-import { SAFE_NAME } from "../config/fields.js";
-import { formatDuration, parseDuration } from "../lib/duration.js";
+import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
-import { readControls, RESERVED_KEYS, updateControls } from "../safety/controls.js";
+import { readControls } from "../safety/controls.js";
 import { MaintenanceCalendar } from "../safety/maintenance.js";
+import { addPause, checkPause, checkTarget, endPauses, isRefusal, nothingToResume, type FieldNames } from "../safety/operator.js";
 import type { Pause } from "../safety/types.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
 import { cell, EXIT, table } from "./output.js";
 
-const MAX_PAUSE_MS = 7 * 86_400_000;
-const MAX_REASON = 500;
+const FLAGS: FieldNames = { for: "--for", reason: "--reason", forExample: "--for 30m, or --for 2h", reasonExample: '--reason "deploying 2.4"' };
 
 /** `medic pause TARGET|--all --for 30m --reason "…"`: no playbook runs and nobody is paged for the target until the pause expires. */
 export async function pauseCommand(target: string | undefined, opts: GlobalOptions & { all?: boolean; for?: string; reason?: string }): Promise<number> {
   if (!oneOf(target, opts.all, "pause")) return EXIT.badConfig;
-  const forMs = opts.for === undefined ? undefined : parseDuration(opts.for);
-  if (forMs === undefined || forMs <= 0 || forMs > MAX_PAUSE_MS) {
-    const got = opts.for === undefined ? "it is missing" : `got "${opts.for}"`;
-    return usage(`--for must be a duration above 0 and at most 7d (${got})`, "a pause always expires: like --for 30m, or --for 2h");
-  }
-  const reason = opts.reason?.trim() ?? "";
-  if (!reason || reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)) {
-    return usage(`--reason must be one line of 1-${MAX_REASON} characters`, 'say why, for whoever wonders later: --reason "deploying 2.4"');
-  }
+  const pause = checkPause({ target: target ?? "*", for: opts.for, reason: opts.reason, by: whoAmI() }, FLAGS, Date.now());
+  if (isRefusal(pause)) return usage(pause.message, pause.hint);
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
   if (target !== undefined && !knownTarget(config, target)) return EXIT.badConfig;
-  const now = Date.now();
-  const pause: Pause = { id: randomBytes(4).toString("hex"), target: target ?? "*", from: now, until: now + forMs, reason, by: whoAmI() };
-  if (!update(config, (c) => void c.pauses.push(pause), now)) return EXIT.unhealthy;
-  process.stdout.write(`paused ${describeTarget(pause.target)} until ${new Date(pause.until).toISOString()} (${pause.id}): ${reason}\n`);
+  if (!update(() => addPause(config.stateDir, pause, Date.now()))) return EXIT.unhealthy;
+  process.stdout.write(`paused ${describeTarget(pause.target)} until ${new Date(pause.until).toISOString()} (${pause.id}): ${pause.reason}\n`);
   return EXIT.ok;
 }
 
@@ -43,23 +32,15 @@ export async function resumeCommand(target: string | undefined, opts: GlobalOpti
   }
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
-  const now = Date.now();
   // Without a target (only --id, or --all) any target's pause may match.
-  const matches = (p: Pause) => (target === undefined || p.target === target) && (opts.id === undefined || p.id === opts.id);
-  let removed: Pause[] = [];
-  let left: Pause[] = [];
-  const ok = update(config, (c) => {
-    removed = c.pauses.filter((p) => p.until > now && matches(p));
-    left = c.pauses.filter((p) => p.until > now && !matches(p));
-    c.pauses = left;
-  }, now);
-  if (!ok) return EXIT.unhealthy;
+  const match = { target, id: opts.id };
+  const ended = update(() => endPauses(config.stateDir, match, Date.now()));
+  if (!ended) return EXIT.unhealthy;
+  const { removed, left } = ended.value;
   for (const p of removed) process.stdout.write(`resumed ${describeTarget(p.target)} (${p.id}): ${p.reason}\n`);
   if (removed.length > 0) return EXIT.ok;
-  const what = [target && `on ${target}`, opts.id && `with id ${opts.id}`].filter(Boolean).join(" ");
-  const all = target !== undefined && left.find((p) => p.target === "*");
-  const hint = all ? `${target} is held by a pause on all targets (${all.id}): medic resume --id ${all.id}` : "medic pauses lists them";
-  process.stderr.write(`no active pause ${what || "at all"} (hint: ${hint})\n`);
+  const none = nothingToResume(match, left, (id) => `medic resume --id ${id}`, "medic pauses lists them");
+  process.stderr.write(`${none.message} (hint: ${none.hint})\n`);
   return EXIT.unhealthy;
 }
 
@@ -106,30 +87,22 @@ export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): P
 
 /** Whether the name is a target medic watches or may discover; says why not on stderr. */
 export function knownTarget(config: Config, name: string): boolean {
-  if (config.targets.some((t) => t.name === name)) return true;
-  const discovers = Object.values(config.discovery ?? {}).some((d) => d !== undefined);
-  if (discovers) {
-    if (SAFE_NAME.test(name) && !RESERVED_KEYS.has(name)) {
-      process.stderr.write(`note: "${name}" is not in the config; it applies if discovery finds a target by that name\n`);
-      return true;
-    }
-    process.stderr.write(`"${name}" is not a target name (hint: 1-128 of letters, digits and ._@:-, not starting with "-")\n`);
+  const checked = checkTarget(config, name);
+  if (isRefusal(checked)) {
+    process.stderr.write(`${checked.message} (hint: ${checked.hint})\n`);
     return false;
   }
-  const names = config.targets.map((t) => t.name);
-  const hint = names.length > 0 ? `one of ${names.join(", ")}` : "the config has no targets";
-  process.stderr.write(`unknown target "${name}" (hint: ${hint})\n`);
-  return false;
+  if (checked.note) process.stderr.write(`note: ${checked.note}\n`);
+  return true;
 }
 
-/** Applies a change to the state directory's controls; false (said on stderr) when it could not. */
-export function update(config: Config, change: Parameters<typeof updateControls>[1], now: number): boolean {
+/** Runs a change of the state directory's controls: its result, or undefined (said on stderr) when it could not. */
+export function update<T>(change: () => T): { value: T } | undefined {
   try {
-    updateControls(config.stateDir, change, now);
-    return true;
+    return { value: change() };
   } catch (err) {
     process.stderr.write(describeError(err) + "\n");
-    return false;
+    return undefined;
   }
 }
 

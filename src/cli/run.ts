@@ -1,15 +1,19 @@
+import { createApi, parseListen, type Api } from "../api/server.js";
 import { Daemon } from "../daemon.js";
 import { describeError } from "../lib/errors.js";
 import { createLogger } from "../lib/log.js";
+import { Metrics } from "../metrics/metrics.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
 import { Reloader } from "./reload.js";
+import { startWatchdog } from "./watchdog.js";
+import { reloadingState, sdNotify } from "../lib/sd-notify.js";
 import { EXIT } from "./output.js";
 
 /** A stop that takes longer than this exits anyway. */
 const STOP_DEADLINE_MS = 10_000;
 
 /** `medic run [--dry-run]`: the daemon, until SIGTERM or SIGINT. */
-export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Promise<number> {
+export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiListen?: string }): Promise<number> {
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
   const log = createLogger({ pretty: opts.pretty });
@@ -20,14 +24,36 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
   });
   const reloader = new Reloader(opts, log);
   let daemon: Daemon;
+  let api: Api | undefined;
+  let running: Daemon | undefined;
   try {
-    daemon = new Daemon({ config, log, dryRun: opts.dryRun });
+    const metrics = new Metrics({ log });
+    daemon = new Daemon({ config, log, dryRun: opts.dryRun, onRecord: metrics.onRecord, onRound: metrics.onRound });
+    metrics.bind(daemon);
+    // Checked before starting (a public address without a token refuses to start); bound once the daemon runs.
+    api = createApi({ config, daemon, metrics, log, dryRun: opts.dryRun ?? false, ...(opts.apiListen && { listen: parseListen(opts.apiListen) }) });
     await daemon.start();
+    running = daemon;
+    const at = await api?.listen();
+    if (at) log.info({ url: at.url, host: at.host, port: at.port }, "api listening");
   } catch (err) {
     log.fatal({ err: describeError(err) }, "medic could not start");
+    await running?.stop();
     return EXIT.badConfig;
   }
-  reloader.ready({ apply: (next) => daemon.reload(next) });
+  // One at a time, in order: a RELOADING=1 must never overtake the READY=1 before it.
+  let notified = Promise.resolve();
+  const notify = (state: string) => void (notified = notified.then(() => sdNotify(state, (detail) => log.warn({ detail }, "could not notify systemd"))));
+  notify("READY=1");
+  const stopWatchdog = startWatchdog(() => daemon.health().ok, log);
+  reloader.ready({
+    apply: (next) => {
+      daemon.reload(next);
+      api?.setConfig(next);
+    },
+    starting: () => notify(reloadingState()),
+    finished: () => notify("READY=1"),
+  });
   const signal = await stopSignal;
   log.info({ signal }, "stopping");
   setTimeout(() => {
@@ -35,6 +61,9 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean }): Pr
     process.exit(1);
   }, STOP_DEADLINE_MS).unref();
   reloader.close();
+  stopWatchdog();
+  notify("STOPPING=1");
+  await api?.close();
   await daemon.stop();
   return EXIT.ok;
 }

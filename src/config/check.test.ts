@@ -88,3 +88,28 @@ describe("playbooks against targets", () => {
     expect(found).toMatchObject([{ file: join(dir, "playbooks/b.yaml"), line: 1, col: 7, message: `playbook name "same" is already used at ${join(dir, "playbooks/a.yaml")}:2` }]);
   });
 });
+
+describe("alertmanager routes", () => {
+  const routes = (lines: string) => `alertmanager:\n  routes:\n${lines}`;
+
+  it("rejects a route to a target that is not configured, with a did-you-mean, and a kind no one defines", async () => {
+    const text = `targets:\n${target("orders-api")}${routes("    - { match: { alertname: Down }, target: orders-apj, kind: server_down }\n    - { match: { alertname: Slow }, target: orders-api, kind: slowness }\n")}`;
+    const { found } = await check({ "medic.yaml": text });
+    expect(found).toMatchObject([
+      { ...positionIn(text, "orders-apj"), level: "error", path: "alertmanager.routes[0].target", message: 'unknown target "orders-apj"', hint: 'did you mean "orders-api"?' },
+      { ...positionIn(text, "slowness"), level: "error", path: "alertmanager.routes[1].kind", message: 'unknown incident kind "slowness"', hint: expect.stringContaining("a rule in medic.yaml can define more") },
+    ]);
+  });
+
+  it("accepts a rule's kind, a label-named target, and with discovery a target not in the config", async () => {
+    const text = `discovery: { docker: {} }\ntargets:\n${target("orders-api")}rules: [{ kind: queue_backlog, when: "[STATUS] == 500" }]\n${routes("    - { match: { alertname: Backlog }, target: worker-7, kind: queue_backlog }\n    - { matchRe: { alertname: \".*Down\" }, targetLabel: service, kind: server_down }\n")}`;
+    const { found } = await check({ "medic.yaml": text });
+    expect(found).toEqual([]);
+  });
+
+  it("without discovery names the targets there are", async () => {
+    const text = `targets:\n${target("a")}${target("b")}${routes("    - { target: zzz, kind: server_down }\n")}`;
+    const { found } = await check({ "medic.yaml": text });
+    expect(found.map((i) => [i.message, i.hint])).toEqual([['unknown target "zzz"', "targets are a, b; or take it from a label with targetLabel:"]]);
+  });
+});

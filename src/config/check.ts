@@ -19,7 +19,7 @@ interface RawTarget {
 }
 
 /**
- * Checks that span entries or files: duplicate names, dependsOn, incident kinds, playbook/target matches.
+ * Checks that span entries or files: duplicate names, dependsOn, incident kinds, playbook/target matches, alert routes.
  * Works on raw data so it runs even when schema validation failed elsewhere; it only looks at well-formed parts.
  * `config` is undefined when the config could not be parsed: then nothing that needs it is checked.
  */
@@ -41,6 +41,7 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
         }));
       }
     });
+    checkAlertRoutes(config.source, root, targets, knownKinds, issues);
   }
   const names = new Map<string, string>();
   for (const { source, data } of playbooks) {
@@ -59,6 +60,23 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
     if (targets) checkMatches(source, pb, targets, issues);
   }
   return issues;
+}
+
+// An alert route names a kind medic knows and, unless discovery may add it later, a configured target.
+function checkAlertRoutes(source: YamlSource, root: Record<string, unknown>, targets: RawTarget[] | undefined, knownKinds: string[], issues: ConfigIssue[]): void {
+  const discovers = record(root.discovery).docker != null;
+  const names = (targets ?? []).map((t) => t.name);
+  list(record(root.alertmanager).routes).forEach((raw, i) => {
+    const route = record(raw);
+    if (typeof route.kind === "string" && !knownKinds.includes(route.kind)) {
+      issues.push(issueAt(source, ["alertmanager", "routes", i, "kind"], `unknown incident kind "${route.kind}"`, { hint: kindsHint(route.kind, knownKinds) }));
+    }
+    if (typeof route.target === "string" && targets && !discovers && !names.includes(route.target)) {
+      issues.push(issueAt(source, ["alertmanager", "routes", i, "target"], `unknown target "${route.target}"`, {
+        hint: suggestHint(route.target, names, names.length > 0 ? `targets are ${names.join(", ")}; or take it from a label with targetLabel:` : "the config has no targets"),
+      }));
+    }
+  });
 }
 
 function checkTargets(source: YamlSource, raw: unknown[], issues: ConfigIssue[]): RawTarget[] {

@@ -27,6 +27,8 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
       return `held by ${record.by.replace("_", " ")}: ${record.reason}`;
     case "suppressed":
       return `suppressed under incident ${record.root}: ${record.reason}`;
+    case "source_resolved":
+      return record.detail;
     case "acknowledged":
       return `acknowledged by ${record.by}${record.note ? `: ${record.note}` : ""}`;
     case "would_run":

@@ -83,6 +83,9 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       incident.root = record.root;
       delete incident.hold;
       break;
+    case "source_resolved":
+      incident.sourceResolved = true;
+      break;
     case "acknowledged":
       incident.acknowledged = { by: record.by, at: record.at, ...(record.note !== undefined && { note: record.note }) };
       break;

@@ -106,7 +106,7 @@ function phase(r: JournalRecord): string {
     case "acknowledged": return "Acknowledged";
     case "would_run": return "Dry run";
     case "notification_queued": case "notification_sent": case "notification_failed": return "Notification";
-    case "resolved": return "Resolution";
+    case "resolved": case "source_resolved": return "Resolution";
     case "note": return "Note";
   }
 }
@@ -134,6 +134,7 @@ function event(r: JournalRecord, incident: Incident): string {
     case "notification_sent": return `delivered to ${code(r.channel)}${eventOf(incident, r.id)}`;
     case "notification_failed": return `**NOT delivered** to ${code(r.channel)}${eventOf(incident, r.id)} (${r.reason}): ${inline(r.detail)}`;
     case "resolved": return inline(r.reason);
+    case "source_resolved": return inline(r.detail);
     case "note": return inline(r.message);
   }
 }

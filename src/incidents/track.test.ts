@@ -79,3 +79,20 @@ describe("trackRound with an event-confirmed failure", () => {
     expect(d.decisions).toEqual([]);
   });
 });
+
+describe("trackRound with incidents raised from outside", () => {
+  const alertIncident = (extra: Record<string, unknown>[]) => foldRecords([
+    { at: 0, incident: "a1", type: "opened", target: "web", kind: "error_rate", severity: "P2", evidence: "alert", source: "alertmanager:f1" },
+    ...extra.map((e, i) => ({ at: i + 1, incident: "a1", ...e })),
+  ] as JournalRecord[]).get("a1")!;
+  const healthy = (open: Incident[]) => trackRound({ track: { failStreak: 0, okStreak: 5 }, finding: undefined, open, failureThreshold: 2, successThreshold: 2, now: 10 });
+
+  it("healthy rounds do not resolve it while its source fires (the probe may not see what the alert sees)", () => {
+    expect(healthy([alertIncident([])]).decisions).toEqual([]);
+  });
+
+  it("once its source stopped firing, healthy rounds resolve it like any other", () => {
+    const incident = alertIncident([{ type: "source_resolved", detail: "the alert resolved, but the probe still failed" }]);
+    expect(healthy([incident]).decisions).toEqual([{ type: "resolve", incident: "a1", reason: "healthy for 6 rounds" }]);
+  });
+});

@@ -44,9 +44,10 @@ export function trackRound(input: TrackInput): { track: TargetTrack; decisions: 
   if (!finding) {
     const track = { failStreak: 0, okStreak: input.track.okStreak + 1 };
     if (track.okStreak < input.successThreshold) return { track, decisions: [] };
-    // An incident raised from outside (an alert) is about something the probe may not see: only its source resolves it.
+    // An incident raised from outside (an alert) is about something the probe may not see: only
+    // once its source stopped firing may healthy rounds resolve it.
     const decisions: Decision[] = live
-      .filter((i) => !isActive(i) && !i.source)
+      .filter((i) => !isActive(i) && (!i.source || i.sourceResolved))
       .map((i) => ({ type: "resolve", incident: i.id, reason: `healthy for ${track.okStreak} rounds` }));
     return { track, decisions };
   }

@@ -39,6 +39,8 @@ export type IncidentEvent =
   | { type: "suppressed"; root: string; reason: string }
   /** A person took it on (through the API): timed escalation steps stop, channels that track it get an acknowledge. */
   | { type: "acknowledged"; by: string; note?: string }
+  /** The outside source of the incident (an alert) stopped firing while the probe still failed: healthy rounds resolve it from now on. */
+  | { type: "source_resolved"; detail: string }
   /** What a dry run would have done instead of running the playbook. */
   | { type: "would_run"; plan: string[]; guards: string }
   | { type: "resolved"; reason: string }
@@ -103,6 +105,8 @@ export interface Incident {
   dryRun: boolean;
   /** Who raised it when not a probe: `alertmanager:<fingerprint>`. */
   source?: string;
+  /** Its source stopped firing; healthy rounds may resolve it like any other. */
+  sourceResolved?: boolean;
   /** The incident on a dependency this one is suppressed under. */
   root?: string;
   /** Who acknowledged it, and when. */

@@ -1,0 +1,45 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
+import { describeError, MedicError } from "../lib/errors.js";
+
+/** Shortest token accepted: a guessable token is no protection. */
+export const MIN_TOKEN_CHARS = 16;
+
+/** The bearer token in `file` (surrounding whitespace dropped); `loose` is set when others than the owner may read it. */
+export function readToken(file: string): { token: string; loose: boolean } {
+  let text: string;
+  let mode: number;
+  try {
+    text = readFileSync(file, "utf8");
+    mode = statSync(file).mode;
+  } catch (cause) {
+    throw new MedicError("API_TOKEN", `cannot read the API token file ${file}: ${describeError(cause)}`, {
+      cause, hint: "create it with: openssl rand -hex 32 > FILE; chmod 600 FILE (readable by medic's user), or fix api.tokenFile",
+    });
+  }
+  const token = text.trim();
+  if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
+    throw new MedicError("API_TOKEN", `the API token in ${file} must be one word of at least ${MIN_TOKEN_CHARS} characters (it has ${token.length})`, {
+      hint: "put a random token in it: openssl rand -hex 32 > FILE",
+    });
+  }
+  return { token, loose: (mode & 0o077) !== 0 };
+}
+
+/** Whether an Authorization header carries `token` as a bearer token; compared in constant time. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer +(\S+) *$/i.exec(header ?? "");
+  // Digests of equal length, so neither the token's length nor a common prefix leaks through timing.
+  const given = createHash("sha256").update(m?.[1] ?? "").digest();
+  const wanted = createHash("sha256").update(token).digest();
+  return timingSafeEqual(given, wanted) && m !== null;
+}
+
+/** Whether a listen host is reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
+  return false;
+}

@@ -1,0 +1,187 @@
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
+import { firing, webhook } from "../../test/fixtures/alertmanager-payload.js";
+import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/types.js";
+import { MemoryStore } from "../incidents/store.js";
+import { Metrics } from "../metrics/metrics.js";
+import { readControls } from "../safety/controls.js";
+import { createApi, parseListen, type Api } from "./server.js";
+import type { ApiDaemon } from "./types.js";
+
+// The request handling around the routes: auth, limits, errors. A stand-in daemon answers; the
+// claims about the real daemon are in test/api.test.ts.
+
+const TOKEN = "0123456789abcdef0123456789abcdef";
+const log = pino({ level: "silent" });
+const apis: Api[] = [];
+afterEach(async () => {
+  await Promise.all(apis.splice(0).map((a) => a.close()));
+  await removeTrees();
+});
+
+async function config(extra = ""): Promise<Config> {
+  const dir = await writeTree({
+    "token": TOKEN + "\n",
+    "medic.yaml": `stateDir: ./state\nplaybooks: []\n${extra}targets:\n  - { name: api, probe: { tcp: { port: 1 } } }\n`,
+  });
+  const loaded = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
+  return loaded.config;
+}
+
+function fakeDaemon(overrides: Partial<ApiDaemon> = {}): ApiDaemon {
+  const store = new MemoryStore();
+  store.append("abcd1234", { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }, 1_000);
+  return {
+    store,
+    targetsStatus: () => [{ name: "api", labels: {}, probe: "tcp", up: false, open: ["abcd1234"] }],
+    health: () => ({ ok: true, checks: [] }),
+    acknowledge: (id, by) => (store.append(id, { type: "acknowledged", by }, 2_000), store.incidents().get(id)),
+    raiseExternal: () => ({ incident: "abcd1234", created: false }),
+    resolveExternal: async () => ({ resolved: false, detail: "no open incident came from it" }),
+    ...overrides,
+  };
+}
+
+async function start(cfg: Config, opts: { daemon?: ApiDaemon; dryRun?: boolean; host?: string } = {}): Promise<string> {
+  const api = createApi({ config: cfg, daemon: opts.daemon ?? fakeDaemon(), metrics: new Metrics(), log, dryRun: opts.dryRun ?? false, listen: { host: opts.host ?? "127.0.0.1", port: 0 } })!;
+  apis.push(api);
+  const at = await api.listen();
+  return `http://127.0.0.1:${at.port}`;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers };
+}
+const post = (body: unknown, headers: Record<string, string> = {}): RequestInit =>
+  ({ method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
+describe("createApi", () => {
+  it("refuses an address beyond loopback without a token file, and is undefined when off", async () => {
+    const cfg = await config();
+    expect(() => createApi({ config: cfg, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "0.0.0.0", port: 0 } }))
+      .toThrow(/would listen on 0\.0\.0\.0:0, beyond this machine, without a token/);
+    expect(createApi({ config: cfg, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: "off" })).toBeUndefined();
+  });
+
+  it("says which address is taken", async () => {
+    const taken = createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => taken.once("listening", r));
+    const port = (taken.address() as { port: number }).port;
+    const api = createApi({ config: await config(), daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "127.0.0.1", port } })!;
+    await expect(api.listen()).rejects.toThrow(`the API cannot listen on 127.0.0.1:${port}: the address is in use (EADDRINUSE)`);
+    taken.close();
+  });
+
+  it.each([["127.0.0.1:9464", { host: "127.0.0.1", port: 9464 }], ["[::1]:0", { host: "::1", port: 0 }], ["off", "off"]])("parses --api-listen %s", (text, want) => {
+    expect(parseListen(text)).toEqual(want);
+  });
+  it.each(["9464", "127.0.0.1:99999", "http://127.0.0.1:9464"])("refuses --api-listen %s", (text) => {
+    expect(() => parseListen(text)).toThrow(/--api-listen must be host:port or off/);
+  });
+});
+
+describe("auth", () => {
+  it("on loopback without a token: reads are open, changes are refused with a hint (403)", async () => {
+    const url = await start(await config());
+    expect((await call(`${url}/api/targets`)).status).toBe(200);
+    const ack = await call(`${url}/api/incidents/abcd1234/ack`, post({}));
+    expect(ack.status).toBe(403);
+    expect(ack.body.hint).toContain("set api.tokenFile");
+  });
+
+  it("with a token: a change needs the right bearer token (401 and WWW-Authenticate otherwise)", async () => {
+    const url = await start(await config("api: { tokenFile: token }\n"));
+    const none = await call(`${url}/api/incidents/abcd1234/ack`, post({}));
+    expect([none.status, none.headers.get("www-authenticate"), none.body.error]).toEqual([401, 'Bearer realm="medic"', "this call needs a bearer token"]);
+    const wrong = await call(`${url}/api/incidents/abcd1234/ack`, post({}, { authorization: `Bearer ${TOKEN.replace("0", "1")}` }));
+    expect([wrong.status, wrong.body.error]).toEqual([401, "the bearer token is wrong"]);
+    const ok = await call(`${url}/api/incidents/abcd1234/ack`, post({ by: "alice" }, bearer));
+    expect([ok.status, (ok.body.acknowledged as { by: string }).by]).toEqual([200, "alice"]);
+  });
+
+  it("bound beyond loopback: every read needs the token too, but /healthz stays open", async () => {
+    const url = await start(await config("api: { tokenFile: token }\n"), { host: "0.0.0.0" });
+    expect((await call(`${url}/api/incidents`)).status).toBe(401);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await call(`${url}/api/incidents`, { headers: bearer })).status).toBe(200);
+    expect((await call(`${url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("bad requests get a JSON error with a hint, never a stack trace", () => {
+  it.each([
+    ["an unknown endpoint", "/api/nope", {}, 404, "no such endpoint", "GET /api/targets"],
+    ["a wrong method", "/api/targets", { method: "DELETE" }, 405, "DELETE is not allowed here", "use GET"],
+    ["an unknown state", "/api/incidents?state=bogus", {}, 400, 'unknown state "bogus"', "unresolved"],
+    ["a bad limit", "/api/incidents?limit=0", {}, 400, "limit must be a whole number from 1 to 1000", "?limit=50"],
+    ["an unknown incident", "/api/incidents/ffff0000", {}, 404, 'no incident "ffff0000"', "GET /api/incidents"],
+    ["a body that is not JSON", "/api/incidents/abcd1234/ack", post("{oops", bearer), 400, "the body is not valid JSON", "send a JSON object"],
+    ["a body that says it is text", "/api/incidents/abcd1234/ack", post("hi", { ...bearer, "content-type": "text/plain" }), 415, "the body must be JSON", "application/json"],
+    ["an unknown field", "/api/incidents/abcd1234/ack", post({ by: "a", whom: "b" }, bearer), 400, 'unknown field "whom"', '{"by": "alice"'],
+    ["a two-line note", "/api/incidents/abcd1234/ack", post({ note: "a\nb" }, bearer), 400, "note: must be one line", "send a JSON object"],
+    ["a body over 1 MiB", "/api/incidents/abcd1234/ack", post({ note: "x".repeat(1_100_000) }, bearer), 413, "the body is larger than 1048576 bytes", "send less"],
+    ["a payload that is not Alertmanager's", "/api/alertmanager", post({ version: "4", status: "firing" }, bearer), 400, "not an Alertmanager webhook payload: alerts:", "webhook_configs"],
+  ])("%s", async (_what, path, init, status, error, hint) => {
+    const url = await start(await config("api: { tokenFile: token }\nalertmanager: { routes: [{ target: api, kind: server_down }] }\n"));
+    const r = await call(url + path, init as RequestInit);
+    expect(r.status).toBe(status);
+    expect(r.body.error).toContain(error);
+    expect(r.body.hint).toContain(hint);
+  });
+
+  it("an internal error is a 500 that says where to look, with no stack", async () => {
+    const url = await start(await config(), { daemon: fakeDaemon({ targetsStatus: () => { throw new TypeError("boom at x.ts:1:2"); } }) });
+    const r = await call(`${url}/api/targets`);
+    expect(r).toMatchObject({ status: 500, body: { error: "internal error", hint: "see medic's log" } });
+    expect(JSON.stringify(r.body)).not.toContain("boom");
+  });
+});
+
+describe("setConfig", () => {
+  it("a reloaded config brings new alert routes, but the controls stay in the state dir the daemon reads", async () => {
+    const before = await config("api: { tokenFile: token }\n");
+    const api = createApi({ config: before, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "127.0.0.1", port: 0 } })!;
+    apis.push(api);
+    const url = `http://127.0.0.1:${(await api.listen()).port}`;
+    expect((await call(`${url}/api/alertmanager`, post(webhook([firing]), bearer))).status).toBe(404);
+    const after = await config("api: { tokenFile: token }\nalertmanager: { routes: [{ targetLabel: service, kind: server_down }] }\n");
+    api.setConfig(after);
+    expect((await call(`${url}/api/alertmanager`, post(webhook([firing]), bearer))).status).toBe(200);
+    expect((await call(`${url}/api/pause`, post({ target: "api", for: "1m", reason: "x" }, bearer))).status).toBe(201);
+    expect(readControls(before.stateDir).pauses.map((p) => p.target)).toEqual(["api"]);
+    expect(readControls(after.stateDir).pauses).toEqual([]);
+  });
+});
+
+describe("dry run and the Alertmanager receiver", () => {
+  it("a dry run refuses to write controls (409) but still takes an acknowledgement", async () => {
+    const url = await start(await config("api: { tokenFile: token }\n"), { dryRun: true });
+    const paused = await call(`${url}/api/pause`, post({ target: "api", for: "5m", reason: "x" }, bearer));
+    expect([paused.status, paused.body.error]).toEqual([409, "medic runs as a dry run: it writes no controls"]);
+    expect((await call(`${url}/api/incidents/abcd1234/ack`, post({}, bearer))).status).toBe(200);
+  });
+
+  it("answers 404 when no routes are configured, 503 with Retry-After for transient trouble, 500 for a bug", async () => {
+    const body = webhook([firing]);
+    const bare = await start(await config("api: { tokenFile: token }\n"));
+    expect((await call(`${bare}/api/alertmanager`, post(body, bearer))).status).toBe(404);
+    const routes = "api: { tokenFile: token }\nalertmanager: { routes: [{ targetLabel: service, kind: server_down }] }\n";
+    const full = Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+    const disk = await start(await config(routes), { daemon: fakeDaemon({ raiseExternal: () => { throw full; } }) });
+    const r = await call(`${disk}/api/alertmanager`, post(body, bearer));
+    expect([r.status, r.headers.get("retry-after")]).toEqual([503, "5"]);
+    expect(r.body.error).toContain("no space left on device");
+    const bug = await start(await config(routes), { daemon: fakeDaemon({ raiseExternal: () => { throw new TypeError("x"); } }) });
+    expect((await call(`${bug}/api/alertmanager`, post(body, bearer))).status).toBe(500);
+    const fine = await start(await config(routes));
+    expect(await call(`${fine}/api/alertmanager`, post(body, bearer))).toMatchObject({ status: 200, body: { results: [{ outcome: "joined", incident: "abcd1234" }] } });
+  });
+});

@@ -1,0 +1,172 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Config } from "../config/types.js";
+import { describeError, MedicError } from "../lib/errors.js";
+import { bearerMatches, isLoopback, readToken } from "./auth.js";
+import { ApiError, errorReply, readJson, send, type Reply } from "./http.js";
+import { ROUTES } from "./routes.js";
+import type { ApiContext, Route } from "./types.js";
+
+/** How long a client may take to send its headers, and its whole request. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** In-flight requests get this long to finish when the API closes. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** The running API. */
+export interface Api {
+  /** Binds the listen address; resolves with the address really bound (port 0 picks one). */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** A reloaded config: alert routes, targets and severities from it (the state dir, discovery, listen address and token stay). */
+  setConfig(config: Config): void;
+  close(): Promise<void>;
+}
+
+/** What the API serves and where. `listen` overrides the config's (undefined there: off). */
+export interface ApiOptions extends ApiContext {
+  listen?: { host: string; port: number } | "off";
+}
+
+/**
+ * medic's HTTP API (node:http, no framework), or undefined when it is off. Checks everything that
+ * can be checked before binding: a listen address beyond loopback needs a token file, and the
+ * token file must be readable. Throws MedicError when it must not start.
+ */
+export function createApi(opts: ApiOptions): Api | undefined {
+  const listen = opts.listen === "off" ? undefined : opts.listen ?? opts.config.api.listen;
+  if (!listen) return undefined;
+  const { tokenFile } = opts.config.api;
+  const loopback = isLoopback(listen.host);
+  if (!loopback && !tokenFile) {
+    throw new MedicError("API_PUBLIC_WITHOUT_TOKEN", `the API would listen on ${listen.host}:${listen.port}, beyond this machine, without a token`, {
+      hint: "set api.tokenFile in medic.yaml (openssl rand -hex 32 > FILE), or listen on 127.0.0.1",
+    });
+  }
+  const read = tokenFile ? readToken(tokenFile) : undefined;
+  if (read?.loose) opts.log.warn({ tokenFile }, "the API token file is readable by others than its owner; chmod 600 it");
+  const h: Handling = { ...opts, token: read?.token, loopback };
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => void handle(req, res, h));
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = 512;
+  return {
+    listen: () => bind(server, listen),
+    // As the daemon does on reload: the state dir, discovery and the API itself stay until a restart.
+    setConfig: ({ discovery: _ignored, ...next }) => {
+      const { stateDir, api, discovery } = h.config;
+      h.config = { ...next, stateDir, api, ...(discovery && { discovery }) };
+    },
+    close: () => closeServer(server),
+  };
+}
+
+const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** `host:port` (`[::1]:9464` for IPv6) or `off`, as --api-listen takes it. Throws MedicError when it is neither. */
+export function parseListen(text: string): { host: string; port: number } | "off" {
+  if (text === "off") return "off";
+  const m = LISTEN.exec(text);
+  if (!m || Number(m[2]) > 65535) {
+    throw new MedicError("API_LISTEN", `--api-listen must be host:port or off (got ${JSON.stringify(text.slice(0, 100))})`, { hint: "like 127.0.0.1:9464, 127.0.0.1:0 for any free port, or off" });
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}
+
+interface Handling extends ApiContext {
+  token: string | undefined;
+  loopback: boolean;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): Promise<void> {
+  const started = Date.now();
+  let name = "unmatched";
+  let reply: Reply;
+  try {
+    const url = new URL(req.url ?? "/", "http://medic.invalid");
+    const { route, params } = findRoute(req.method ?? "GET", url.pathname);
+    name = route.path;
+    authorize(route, req.headers.authorization, h);
+    if (route.controls && h.dryRun) {
+      throw new ApiError(409, "medic runs as a dry run: it writes no controls", "use this on a medic that is not a dry run; a dry run changes nothing");
+    }
+    reply = await route.handle({ params, query: url.searchParams, body: () => readJson(req) }, h);
+  } catch (err) {
+    if (err instanceof ApiError) reply = errorReply(err);
+    else {
+      // Never a stack trace to the caller: the log has the details.
+      h.log.error({ err: describeError(err), method: req.method, route: name }, "internal error in the API");
+      reply = { status: 500, json: { error: "internal error", hint: "see medic's log" } };
+    }
+  }
+  send(res, reply);
+  h.metrics.request(name, reply.status);
+  h.log.debug({ method: req.method, route: name, status: reply.status, ms: Date.now() - started }, "api request");
+}
+
+function findRoute(method: string, path: string): { route: Route; params: Record<string, string> } {
+  const allowed: string[] = [];
+  for (const route of ROUTES) {
+    const params = matchPath(route.path, path);
+    if (!params) continue;
+    if (route.method === method || (method === "HEAD" && route.method === "GET")) return { route, params };
+    allowed.push(route.method);
+  }
+  if (allowed.length > 0) throw new ApiError(405, `${method.slice(0, 10)} is not allowed here`, `use ${allowed.join(" or ")}`, { allow: allowed.join(", ") });
+  throw new ApiError(404, "no such endpoint", `endpoints: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(", ")}`);
+}
+
+// "/api/incidents/:id" against "/api/incidents/ab12": { id: "ab12" }; undefined when it does not match.
+function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split("/");
+  const got = path.split("/");
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    if (want[i]!.startsWith(":")) {
+      let value: string;
+      try {
+        value = decodeURIComponent(got[i]!);
+      } catch {
+        return undefined;
+      }
+      if (!value) return undefined;
+      params[want[i]!.slice(1)] = value;
+    } else if (want[i] !== got[i]) return undefined;
+  }
+  return params;
+}
+
+function authorize(route: Route, header: string | undefined, h: Handling): void {
+  if (route.access === "open" || (route.access === "read" && h.loopback)) return;
+  if (h.token === undefined) {
+    throw new ApiError(403, "this call changes what medic does and needs a bearer token, but the API has none configured", "set api.tokenFile in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN");
+  }
+  if (!bearerMatches(header, h.token)) {
+    throw new ApiError(401, header ? "the bearer token is wrong" : "this call needs a bearer token", "send Authorization: Bearer TOKEN, with the token from api.tokenFile", { "www-authenticate": 'Bearer realm="medic"' });
+  }
+}
+
+function bind(server: Server, at: { host: string; port: number }): Promise<{ host: string; port: number; url: string }> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const hint = err.code === "EADDRINUSE" ? "another process listens there: stop it, or set api.listen (or --api-listen) to another port, or off"
+        : "check the host in api.listen (or --api-listen): it must be an address of this machine";
+      const why = err.code === "EADDRINUSE" ? "the address is in use (EADDRINUSE)" : err.code === "EADDRNOTAVAIL" ? "no such address on this machine (EADDRNOTAVAIL)" : describeError(err);
+      reject(new MedicError("API_LISTEN", `the API cannot listen on ${at.host}:${at.port}: ${why}`, { cause: err, hint }));
+    };
+    server.once("error", onError);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off("error", onError);
+      const { address, port } = server.address() as AddressInfo;
+      resolve({ host: address, port, url: `http://${address.includes(":") ? `[${address}]` : address}:${port}` });
+    });
+  });
+}
+
+async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,0 +1,35 @@
+import type { Config } from "../config/types.js";
+import type { Daemon } from "../daemon.js";
+import type { Logger } from "../lib/log.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { Reply } from "./http.js";
+
+/** What the API needs of the daemon. */
+export type ApiDaemon = Pick<Daemon, "targetsStatus" | "acknowledge" | "health" | "raiseExternal" | "resolveExternal" | "store">;
+
+/** What every handler may use. */
+export interface ApiContext {
+  config: Config;
+  daemon: ApiDaemon;
+  metrics: Metrics;
+  log: Logger;
+  dryRun: boolean;
+}
+
+/** One request, as a handler sees it. */
+export interface RouteRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The JSON body ({} when empty); refused with a 4xx when it is not JSON or too large. */
+  body: () => Promise<unknown>;
+}
+
+/** An endpoint. `access`: open (no token ever), read (token only beyond loopback), change (token always). */
+export interface Route {
+  method: "GET" | "POST";
+  path: string;
+  access: "open" | "read" | "change";
+  /** Writes the controls file: refused in a dry run. */
+  controls?: boolean;
+  handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import type { Target } from "../config/types.js";
+import type { TargetStatus } from "../daemon.js";
+import type { Incident, JournalRecord } from "../incidents/types.js";
+import { Metrics, type MetricsSource } from "./metrics.js";
+
+/** A stand-in for the daemon's read side: gauges read whatever it holds at scrape time. */
+function source(targets: TargetStatus[], incidents: Partial<Incident>[], outbox: Record<string, { queued: number; breaker: "closed" | "open" | "half-open"; failures: number }>) {
+  return {
+    targetsStatus: () => targets,
+    store: { incidents: () => new Map(incidents.map((i) => [i.id!, i as Incident])) },
+    escalations: { status: () => outbox },
+  } as unknown as MetricsSource;
+}
+const status = (name: string, up: boolean | null): TargetStatus => ({ name, labels: {}, probe: "http", up, open: [] });
+const lines = (text: string, name: string) => text.split("\n").filter((l) => l.startsWith(name + "{") || l.startsWith(name + " "));
+
+describe("Metrics", () => {
+  it("gauges read the daemon at scrape time: a target that went away leaves no stale series", async () => {
+    const targets = [status("api", true), status("db", false), status("new", null)];
+    const m = new Metrics();
+    m.bind(source(targets, [
+      { id: "a", kind: "server_down", severity: "P1", state: "remediating" },
+      { id: "b", kind: "server_down", severity: "P1", state: "remediating" },
+      { id: "c", kind: "high_latency", severity: "P2", state: "resolved" },
+    ], { slack: { queued: 3, breaker: "open", failures: 5 }, console: { queued: 0, breaker: "closed", failures: 0 } }));
+    let text = await m.text();
+    expect(lines(text, "medic_target_up")).toEqual(['medic_target_up{target="api"} 1', 'medic_target_up{target="db"} 0']);
+    expect(lines(text, "medic_incidents_open")).toEqual(['medic_incidents_open{kind="server_down",severity="P1",state="remediating"} 2']);
+    expect(lines(text, "medic_outbox_depth")).toEqual(['medic_outbox_depth{channel="slack"} 3', 'medic_outbox_depth{channel="console"} 0']);
+    expect(lines(text, "medic_notify_breaker_open")).toContain('medic_notify_breaker_open{channel="slack"} 1');
+    targets.splice(1, 1);
+    text = await m.text();
+    expect(lines(text, "medic_target_up")).toEqual(['medic_target_up{target="api"} 1']);
+  });
+
+  it("counts rounds by result and observes probe durations in seconds", async () => {
+    const m = new Metrics();
+    const target = { name: "api" } as Target;
+    const obs = (latencyMs: number) => ({ target: "api", at: Date.now(), ok: true, latencyMs, facts: {} });
+    m.onRound(target, obs(20), undefined);
+    m.onRound(target, obs(3000), { target: "api", kind: "high_latency", severity: "P2", evidence: "slow" });
+    const text = await m.text();
+    expect(lines(text, "medic_probe_rounds_total").sort()).toEqual([
+      'medic_probe_rounds_total{target="api",result="healthy"} 1', 'medic_probe_rounds_total{target="api",result="high_latency"} 1',
+    ]);
+    expect(lines(text, "medic_probe_duration_seconds_sum")).toEqual(['medic_probe_duration_seconds_sum{target="api"} 3.02']);
+    expect(lines(text, "medic_probe_duration_seconds_bucket")).toContain('medic_probe_duration_seconds_bucket{le="0.025",target="api"} 1');
+  });
+
+  it("counts journal records, and a record it cannot make sense of never throws into the daemon", async () => {
+    const m = new Metrics();
+    m.onRecord({ type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "x", at: 1, incident: "i" }, undefined);
+    // A malformed record (as an older journal might hold) must not break the daemon's append.
+    expect(() => m.onRecord({ type: "step_finished", at: 2, incident: "i" } as unknown as JournalRecord, { runs: null } as unknown as Incident)).not.toThrow();
+    m.alert("firing", "opened");
+    m.request("/api/targets", 200);
+    const text = await m.text();
+    expect(lines(text, "medic_incidents_opened_total")).toEqual(['medic_incidents_opened_total{kind="server_down",severity="P1"} 1']);
+    expect(lines(text, "medic_alertmanager_alerts_total")).toEqual(['medic_alertmanager_alerts_total{status="firing",outcome="opened"} 1']);
+    expect(lines(text, "medic_api_requests_total")).toEqual(['medic_api_requests_total{route="/api/targets",code="200"} 1']);
+    // Its own registry: nothing lands in prom-client's global one.
+    const { register } = await import("prom-client");
+    expect(register.getSingleMetric("medic_incidents_opened_total")).toBeUndefined();
+  });
+});

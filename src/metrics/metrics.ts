@@ -1,0 +1,139 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Finding } from "../classify/types.js";
+import type { Target } from "../config/types.js";
+import type { Daemon } from "../daemon.js";
+import { isOpen, type Incident, type JournalRecord } from "../incidents/types.js";
+import type { Logger } from "../lib/log.js";
+import type { Observation } from "../probes/types.js";
+import { recordEffects } from "./records.js";
+
+/** What the gauges read at scrape time: the running daemon. */
+export type MetricsSource = Pick<Daemon, "targetsStatus" | "store" | "escalations">;
+
+const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+/**
+ * medic's Prometheus metrics, in a registry of their own. Counters and histograms are fed by the
+ * daemon's hooks (`onRecord`, `onRound`); gauges read the daemon when scraped, so a target that
+ * is no longer watched or an incident that closed leaves no stale series.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private source: MetricsSource | undefined;
+  private readonly probeDuration: Histogram<"target">;
+  private readonly probeRounds: Counter<"target" | "result">;
+  private readonly opened: Counter<"kind" | "severity">;
+  private readonly runs: Counter<"playbook" | "outcome">;
+  private readonly stepDuration: Histogram<"kind" | "outcome">;
+  private readonly recovery: Histogram<"kind" | "remediated">;
+  private readonly sent: Counter<"channel">;
+  private readonly failed: Counter<"channel" | "reason">;
+  private readonly trips: Counter<"guard" | "target">;
+  private readonly held: Counter<"by">;
+  private readonly alerts: Counter<"status" | "outcome">;
+  private readonly requests: Counter<"route" | "code">;
+  private readonly log: Logger | undefined;
+
+  // prom-client's default process metrics are left out: some (nodejs_active_handles_total, a gauge) fail `promtool check metrics`.
+  constructor(opts: { log?: Logger } = {}) {
+    const registers = [this.registry];
+    this.log = opts.log;
+    this.probeDuration = new Histogram({ name: "medic_probe_duration_seconds", help: "How long each probe round took, per target.", labelNames: ["target"], buckets: PROBE_BUCKETS, registers });
+    this.probeRounds = new Counter({ name: "medic_probe_rounds_total", help: "Probe rounds per target and result (healthy, or the incident kind found).", labelNames: ["target", "result"], registers });
+    const source = () => this.source;
+    new Gauge({
+      name: "medic_target_up", help: "1 when the target's latest probe round was healthy, 0 when it found a problem (absent before the first round).", labelNames: ["target"], registers,
+      collect() {
+        this.reset();
+        for (const t of source()?.targetsStatus() ?? []) if (t.up !== null) this.set({ target: t.name }, t.up ? 1 : 0);
+      },
+    });
+    this.opened = new Counter({ name: "medic_incidents_opened_total", help: "Incidents opened, by kind and severity.", labelNames: ["kind", "severity"], registers });
+    new Gauge({
+      name: "medic_incidents_open", help: "Incidents not resolved, by kind, severity and state.", labelNames: ["kind", "severity", "state"], registers,
+      collect() {
+        this.reset();
+        for (const i of source()?.store.incidents().values() ?? []) if (isOpen(i)) this.inc({ kind: i.kind, severity: i.severity, state: i.state });
+      },
+    });
+    this.runs = new Counter({ name: "medic_playbook_runs_total", help: "Playbook runs that ended, by outcome: recovered (verified) or failed (escalated).", labelNames: ["playbook", "outcome"], registers });
+    this.stepDuration = new Histogram({ name: "medic_step_duration_seconds", help: "How long playbook steps took, by step kind and outcome.", labelNames: ["kind", "outcome"], buckets: STEP_BUCKETS, registers });
+    this.recovery = new Histogram({
+      name: "medic_recovery_seconds", help: "Time from an incident opening to its verified recovery; remediated says whether a playbook run brought it back.",
+      labelNames: ["kind", "remediated"], buckets: RECOVERY_BUCKETS, registers,
+    });
+    this.sent = new Counter({ name: "medic_notifications_sent_total", help: "Notifications a channel's receiver accepted.", labelNames: ["channel"], registers });
+    this.failed = new Counter({ name: "medic_notifications_failed_total", help: "Notifications given up on, by channel and reason.", labelNames: ["channel", "reason"], registers });
+    new Gauge({
+      name: "medic_outbox_depth", help: "Notifications waiting to be delivered, per channel.", labelNames: ["channel"], registers,
+      collect() {
+        this.reset();
+        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {})) this.set({ channel }, s.queued);
+      },
+    });
+    new Gauge({
+      name: "medic_notify_breaker_open", help: "1 while a channel's circuit breaker is open (or half-open), else 0.", labelNames: ["channel"], registers,
+      collect() {
+        this.reset();
+        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {})) this.set({ channel }, s.breaker === "closed" ? 0 : 1);
+      },
+    });
+    this.trips = new Counter({ name: "medic_guard_trips_total", help: "Safety guards that stopped automatic action: flap_guard per target, blast_radius (target medic).", labelNames: ["guard", "target"], registers });
+    this.held = new Counter({ name: "medic_incidents_held_total", help: "Playbooks held back, by what held them (backoff, blast_radius, maintenance).", labelNames: ["by"], registers });
+    this.alerts = new Counter({ name: "medic_alertmanager_alerts_total", help: "Alerts received from Alertmanager, by status and what medic did with them.", labelNames: ["status", "outcome"], registers });
+    this.requests = new Counter({ name: "medic_api_requests_total", help: "HTTP API requests, by route and status code.", labelNames: ["route", "code"], registers });
+  }
+
+  /** Lets the gauges read the running daemon at scrape time. */
+  bind(source: MetricsSource): void {
+    this.source = source;
+  }
+
+  /** The daemon's onRecord hook; never throws into the daemon. */
+  readonly onRecord = (record: JournalRecord, incident: Incident | undefined): void => {
+    try {
+      for (const e of recordEffects(record, incident)) {
+        switch (e.metric) {
+          case "opened": this.opened.inc({ kind: e.kind, severity: e.severity }); break;
+          case "run": this.runs.inc({ playbook: e.playbook, outcome: e.outcome }); break;
+          case "step": this.stepDuration.observe({ kind: e.kind, outcome: e.outcome }, e.seconds); break;
+          case "recovery": this.recovery.observe({ kind: e.kind, remediated: String(e.remediated) }, e.seconds); break;
+          case "sent": this.sent.inc({ channel: e.channel }); break;
+          case "failed": this.failed.inc({ channel: e.channel, reason: e.reason }); break;
+          case "trip": this.trips.inc({ guard: e.guard, target: e.target }); break;
+          case "held": this.held.inc({ by: e.by }); break;
+        }
+      }
+    } catch (err) {
+      this.log?.warn({ err: String(err), record: record.type }, "metrics: could not count a journal record");
+    }
+  };
+
+  /** The daemon's onRound hook (nothing in it can throw). */
+  readonly onRound = (target: Target, observation: Observation, finding: Finding | undefined): void => {
+    if (Number.isFinite(observation.latencyMs)) this.probeDuration.observe({ target: target.name }, Math.max(0, observation.latencyMs) / 1000);
+    this.probeRounds.inc({ target: target.name, result: finding?.kind ?? "healthy" });
+  };
+
+  /** Counts one alert from Alertmanager and what became of it. */
+  alert(status: string, outcome: string): void {
+    this.alerts.inc({ status, outcome });
+  }
+
+  /** Counts one API request. */
+  request(route: string, code: number): void {
+    this.requests.inc({ route, code: String(code) });
+  }
+
+  /** The exposition text, for GET /metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The Content-Type of text(). */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
