@@ -110,16 +110,18 @@ describe("postgres probe on a healthy cluster", () => {
     await tx.query("BEGIN");
     await tx.query("SELECT 1");
 
-    const monitor = factsOf(await probe({ host: "127.0.0.1", port: db.port, user: "monitor", database: "postgres", passwordFile: "monitor.pw" }, 3000, dir));
+    // Backends of the previous test's clients may still be on their way out: wait for exactly these four.
+    const asMonitor = async () => factsOf(await probe({ host: "127.0.0.1", port: db.port, user: "monitor", database: "postgres", passwordFile: "monitor.pw" }, 3000, dir));
+    const monitor = await waitUntil(async () => { const f = await asMonitor(); return f.connections.used === 4 ? f : undefined; }, 10_000, "4 client sessions");
     expect(monitor.visibility).toBe("full");
     expect(monitor.connections.used).toBe(4);
     expect(monitor.states).toEqual({ active: 0, idle: 3, idleInTransaction: 1, idleInTransactionAborted: 0 });
     expect(monitor.oldestIdleInTransactionMs).toBeGreaterThanOrEqual(0);
 
-    const obs = await probe({ url: db.url("plain", "plain-pw-77c1") });
+    // The monitor probe's own session may still be closing: wait for the count without it.
+    const obs = await waitUntil(async () => { const o = await probe({ url: db.url("plain", "plain-pw-77c1") }); return factsOf(o).connections.used === 4 ? o : undefined; }, 10_000, "4 sessions seen by the plain role");
     const plain = factsOf(obs);
     expect(plain.visibility).toBe("partial");
-    expect(plain.connections.used).toBe(4);
     expect(plain.states).toBeUndefined();
     expect(plain.oldestIdleInTransactionMs).toBeUndefined();
     expect(plain.longestQueryMs).toBeUndefined();
