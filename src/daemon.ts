@@ -322,6 +322,8 @@ export class Daemon {
       { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
       this.dryRun ? { name: "state dir", ok: true, detail: "dry run: writes nothing" } : stateDirWritable(this.config.stateDir),
     ];
+    const journal = this.store instanceof JournalStore ? this.store.problem() : undefined;
+    if (journal) checks.push({ name: "journal", ok: false, detail: journal });
     if (this.drain.signal.aborted) checks.push({ name: "running", ok: false, detail: "medic is stopping" });
     return { ok: checks.every((c) => c.ok), checks };
   }
