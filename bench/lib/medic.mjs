@@ -1,0 +1,44 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./proc.mjs";
+
+export const MEDIC_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const PLAYBOOKS = fileURLToPath(new URL("../../playbooks", import.meta.url));
+
+/** Guards opened wide: the benchmark breaks the same target again and again on purpose. */
+export const OPEN_GUARDS = `safety:
+  flapGuard: { maxRuns: 100000, backoff: { initial: 0s, max: 0s }, resetAfter: 1s }
+  blastRadius: { concurrent: 20, maxRuns: 100000 }
+`;
+
+/** Starts `medic run` on a config written to dir/medic.yaml; resolves once its API listens. */
+export async function startMedic(dir, configText) {
+  const configFile = join(dir, "medic.yaml");
+  writeFileSync(configFile, configText);
+  const child = spawn(process.execPath, [MEDIC_MAIN, "run", "-c", configFile, "--api-listen", "127.0.0.1:0", "--state-dir", join(dir, "state")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "", err = "", port;
+  child.stdout.on("data", (d) => {
+    out += d;
+    if (port === undefined) {
+      const m = /"port":(\d+)[^\n]*"msg":"api listening"/.exec(out) ?? /"msg":"api listening"[^\n]*"port":(\d+)/.exec(out);
+      if (m) port = Number(m[1]);
+    }
+    if (out.length > 1_000_000) out = out.slice(-100_000); // the port is found early; keep memory flat
+  });
+  child.stderr.on("data", (d) => (err += d));
+  await waitFor("medic's API to listen", () => port !== undefined || child.exitCode !== null, 120_000, 50);
+  if (port === undefined) throw new Error(`medic exited (${child.exitCode}): ${err.slice(-2000)} ${out.slice(-2000)}`);
+  return { child, pid: child.pid, port, journal: join(dir, "state", "journal.jsonl"), logs: () => out };
+}
+
+/** Journal records so far (an empty list before the first). */
+export function readJournal(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).flatMap((l) => {
+    try { return [JSON.parse(l)]; } catch { return []; }
+  });
+}

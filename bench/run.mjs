@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// `npm run bench`: medic against Monit on this machine. Options:
+//   --only process,container,postgres,scale,monit-scale,idle   (default: all)
+//   --reps N (default 5)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+// Environment: BENCH_TOOLS=medic|monit runs one side of part 1 only; BENCH_KEEP=1 keeps its temp dirs (logs, journals).
+// `node bench/report.mjs FILE…` prints the tables of saved results together.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release } from "node:os";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { monitVersion } from "./lib/monit.mjs";
+import { run } from "./lib/proc.mjs";
+import { measureRecovery } from "./lib/recovery.mjs";
+import { recoveryTable, scaleTable } from "./lib/report.mjs";
+import { containerSubject } from "./scenarios/container.mjs";
+import { postgresSubject } from "./scenarios/postgres.mjs";
+import { processSubject } from "./scenarios/process.mjs";
+import { idleMedic, scaleMedic, scaleMonit } from "./scenarios/scale.mjs";
+
+const { values: o } = parseArgs({
+  options: {
+    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle" },
+    reps: { type: "string", default: "5" },
+    sizes: { type: "string", default: "500,2000,10000" },
+    "monit-sizes": { type: "string", default: "500,2000" },
+    "idle-ms": { type: "string", default: "120000" },
+    "scale-ms": { type: "string", default: "45000" },
+  },
+});
+const only = new Set(o.only.split(","));
+const reps = Number(o.reps);
+const log = (line) => process.stdout.write(line + "\n");
+const started = new Date();
+
+if (!(await monitVersion())) {
+  log("bench: monit is not installed (apt-get install monit; `npm run bench` does it when root)");
+  process.exit(1);
+}
+const machine = {
+  cpus: `${cpus().length} × ${cpus()[0]?.model}`, kernel: release(), node: process.version,
+  monit: await monitVersion(),
+  docker: (await run("docker", ["version", "--format", "{{.Server.Version}}"])).stdout.trim(),
+  postgres: (await run("/usr/lib/postgresql/15/bin/postgres", ["--version"])).stdout.trim(),
+};
+log(`bench: ${JSON.stringify(machine)}`);
+
+const rows = [];
+const runs = [];
+const step = async (name, fn) => {
+  if (!only.has(name)) return;
+  const t0 = Date.now();
+  log(`bench: ${name}…`);
+  try {
+    const r = await fn();
+    rows.push(...(Array.isArray(r) ? r : [r]));
+    runs.push({ name, ok: true, seconds: (Date.now() - t0) / 1000 });
+  } catch (err) {
+    log(`bench: ${name} failed: ${err?.stack ?? err}`);
+    runs.push({ name, ok: false, error: String(err), seconds: (Date.now() - t0) / 1000 });
+  }
+};
+
+await step("process", () => measureRecovery({ subject: processSubject, breaks: ["kill", "hang"], reps, log }));
+await step("container", () => measureRecovery({ subject: containerSubject, breaks: ["kill"], reps, log }));
+await step("postgres", () => measureRecovery({ subject: postgresSubject, breaks: ["stop-immediate"], reps, log }));
+for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleMedic(n, { durationMs: Number(o["scale-ms"]), log }));
+for (const n of o["monit-sizes"].split(",").map(Number)) await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
+await step("idle", () => idleMedic({ durationMs: Number(o["idle-ms"]), log }));
+
+const tables = [recoveryTable(rows.filter((r) => r.break)), scaleTable(rows.filter((r) => !r.break))].filter((t) => t.split("\n").length > 2).join("\n\n");
+log("\n" + tables + "\n");
+const dir = fileURLToPath(new URL("./results/", import.meta.url));
+mkdirSync(dir, { recursive: true });
+const stamp = started.toISOString().replace(/[:.]/g, "-");
+const file = `${dir}${stamp}.json`;
+writeFileSync(file, JSON.stringify({ started: started.toISOString(), argv: process.argv.slice(2), machine, runs, rows, tables }, null, 2) + "\n");
+log(`bench: wrote ${file}`);
