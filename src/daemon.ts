@@ -10,7 +10,7 @@ import { lastRun } from "./incidents/fold.js";
 import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
-import { isActive, isOpen, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
+import { isActive, isOpen, MEDIC_TARGET, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
 import { readJournal } from "./incidents/journal.js";
 import { distance, findRoot } from "./safety/dependencies.js";
@@ -87,8 +87,6 @@ const DRAIN_MS = 5_000;
 const ABORT_GRACE_MS = 3_000;
 /** How often held and suppressed incidents are looked at again, and operator controls re-read. */
 const SAFETY_TICK_MS = 1_000;
-/** The target medic's own incidents (holding back under the blast radius) are filed under. */
-export const MEDIC_TARGET = "medic";
 
 /** The composition root: schedules probes, turns rounds into incidents, runs playbooks, tells humans. */
 export class Daemon {
@@ -112,6 +110,8 @@ export class Daemon {
   /** Roots whose suppressed dependents are being released now. */
   private readonly releasing = new Set<string>();
   private safetyTimer: NodeJS.Timeout | undefined;
+  /** medic's own incidents (target MEDIC_TARGET): the blast radius holding back. */
+  private readonly medicIncidents = new Set<string>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -613,7 +613,6 @@ export class Daemon {
     }
     return undefined;
   }
-  private readonly medicIncidents = new Set<string>();
 
   /** One loud incident for holding back, not one per target: opened and escalated once, its evidence kept current. */
   private raiseBlastRadius(reason: string): void {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { listenAddress } from "../config/fields.js";
 import type { Config } from "../config/types.js";
 import { describeError, MedicError } from "../lib/errors.js";
 import { bearerMatches, isLoopback, readToken } from "./auth.js";
@@ -59,16 +60,14 @@ export function createApi(opts: ApiOptions): Api | undefined {
   };
 }
 
-const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 /** `host:port` (`[::1]:9464` for IPv6) or `off`, as --api-listen takes it. Throws MedicError when it is neither. */
 export function parseListen(text: string): { host: string; port: number } | "off" {
-  if (text === "off") return "off";
-  const m = LISTEN.exec(text);
-  if (!m || Number(m[2]) > 65535) {
+  const address = listenAddress(text);
+  if (address === undefined) {
     throw new MedicError("API_LISTEN", `--api-listen must be host:port or off (got ${JSON.stringify(text.slice(0, 100))})`, { hint: "like 127.0.0.1:9464, 127.0.0.1:0 for any free port, or off" });
   }
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  return address;
 }
 
 interface Handling extends ApiContext {

@@ -44,3 +44,13 @@ export const httpUrl = () =>
 
 /** Labels: short string keys and values. */
 export const labels = () => z.record(z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "label keys are letters, digits and _./-"), z.string().max(256));
+
+/** `host:port` (an IPv6 host in brackets) or `off`: where a listener binds. */
+export const LISTEN = /^(?:off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5}))$/;
+
+/** A LISTEN string as `{ host, port }` (brackets dropped) or "off"; undefined when it is not one or the port is past 65535. */
+export function listenAddress(text: string): { host: string; port: number } | "off" | undefined {
+  const m = LISTEN.exec(text);
+  if (!m || Number(m[2] ?? 0) > 65535) return undefined;
+  return text === "off" ? "off" : { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+}

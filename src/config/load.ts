@@ -5,6 +5,7 @@ import { channelKinds } from "../escalation/registry.js";
 import { loadPlaybooks } from "../playbooks/load.js";
 import type { Playbook } from "../playbooks/types.js";
 import { crossCheck } from "./check.js";
+import { listenAddress } from "./fields.js";
 import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./issues.js";
 import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
@@ -155,7 +156,7 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
 
 function apiConfig(api: { listen: string; tokenFile?: string | undefined }, baseDir: string): ApiConfig {
   const tokenFile = api.tokenFile ? resolve(baseDir, api.tokenFile) : undefined;
-  const m = /^(.*):(\d+)$/.exec(api.listen);
-  const listen = api.listen === "off" || !m ? undefined : { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+  const address = listenAddress(api.listen);
+  const listen = address === "off" ? undefined : address;
   return { ...(listen && { listen }), ...(tokenFile && { tokenFile }) };
 }

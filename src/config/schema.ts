@@ -5,7 +5,7 @@ import { dockerConnectionShape } from "../lib/docker.js";
 import { SEVERITIES } from "../classify/types.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
-import { duration, labels, safeName } from "./fields.js";
+import { duration, labels, LISTEN, safeName } from "./fields.js";
 import type { KindRef } from "./types.js";
 import { describeValue, suggest } from "./issues.js";
 import { cronProblem, validTimeZone } from "../safety/cron.js";
@@ -185,8 +185,6 @@ const maintenanceWindowSchema = () =>
     targets: targetGlobs().meta({ description: "Target name globs the window covers (default all)" }),
     reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
   });
-
-const LISTEN = /^(?:off|(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5}))$/;
 
 const apiSchema = () =>
   z.strictObject({

@@ -115,6 +115,9 @@ export interface Incident {
   hold?: { by: HoldCause; reason: string; until?: number };
 }
 
+/** The target medic files its own incidents under (holding back under the blast radius). */
+export const MEDIC_TARGET = "medic";
+
 /** Still needs attention: not resolved. */
 export function isOpen(incident: Incident): boolean {
   return incident.state !== "resolved";

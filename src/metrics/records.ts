@@ -1,8 +1,5 @@
 import type { Severity } from "../classify/types.js";
-import type { Incident, JournalRecord } from "../incidents/types.js";
-
-/** The target medic files its own incidents under (see MEDIC_TARGET in daemon.ts). */
-const MEDIC_TARGET = "medic";
+import { MEDIC_TARGET, type Incident, type JournalRecord } from "../incidents/types.js";
 
 /** One metric update a journal record causes. */
 export type MetricEffect =
