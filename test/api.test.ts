@@ -84,6 +84,7 @@ describe("the HTTP API of a running medic", () => {
     expect(text).toMatch(/^medic_probe_rounds_total\{target="api",result="server_down"\} [1-9]/m);
     expect(text).toMatch(/^medic_notifications_sent_total\{channel="console"\} [1-9]/m);
     expect(text).toMatch(/^medic_outbox_depth\{channel="console"\} 0$/m);
+    expect(text).toMatch(/^medic_event_loop_delay_seconds\{stat="p99"\} [0-9.e-]+$/m);
 
     s.daemon.child.kill("SIGTERM");
     expect(await s.daemon.exited).toBe(0);

@@ -26,6 +26,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   let daemon: Daemon;
   let api: Api | undefined;
   let running: Daemon | undefined;
+  let stopMetrics = () => {};
   try {
     const metrics = new Metrics({ log });
     daemon = new Daemon({ config, log, dryRun: opts.dryRun, onRecord: metrics.onRecord, onRound: metrics.onRound });
@@ -36,6 +37,8 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
     running = daemon;
     const at = await api?.listen();
     if (at) log.info({ url: at.url, host: at.host, port: at.port }, "api listening");
+    if (at) metrics.start(); // nobody could read the event loop's delay without /metrics
+    stopMetrics = () => metrics.stop();
   } catch (err) {
     log.fatal({ err: describeError(err) }, "medic could not start");
     await running?.stop();
@@ -65,5 +68,6 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   notify("STOPPING=1");
   await api?.close();
   await daemon.stop();
+  stopMetrics();
   return EXIT.ok;
 }

@@ -63,4 +63,23 @@ describe("Metrics", () => {
     const { register } = await import("prom-client");
     expect(register.getSingleMetric("medic_incidents_opened_total")).toBeUndefined();
   });
+
+  it("reports how late the event loop ran since the previous scrape, and starts again from zero after it", async () => {
+    const m = new Metrics();
+    m.start();
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const blockedUntil = Date.now() + 150;
+      while (Date.now() < blockedUntil); // hold the loop: a timer due every 20 ms runs ~150 ms late
+      await new Promise((r) => setTimeout(r, 60));
+      const value = (text: string, stat: string) => Number(lines(text, "medic_event_loop_delay_seconds").find((l) => l.includes(`stat="${stat}"`))?.split(" ")[1]);
+      const first = await m.text();
+      expect(value(first, "max")).toBeGreaterThanOrEqual(0.1);
+      expect(value(first, "p50")).toBeLessThan(value(first, "max"));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(value(await m.text(), "max")).toBeLessThan(value(first, "max"));
+    } finally {
+      m.stop();
+    }
+  });
 });

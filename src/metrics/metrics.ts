@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Finding } from "../classify/types.js";
 import type { Target } from "../config/types.js";
@@ -12,6 +13,8 @@ export type MetricsSource = Pick<Daemon, "targetsStatus" | "store" | "escalation
 
 const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+// 20 ms: fine enough for a 250 ms drift budget, and one cheap libuv timer wakeup per 20 ms when idle.
+const LOOP_RESOLUTION_MS = 20;
 const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 
 /**
@@ -35,6 +38,7 @@ export class Metrics {
   private readonly alerts: Counter<"status" | "outcome">;
   private readonly requests: Counter<"route" | "code">;
   private readonly log: Logger | undefined;
+  private readonly loopDelay: IntervalHistogram;
 
   // prom-client's default process metrics are left out: some (nodejs_active_handles_total, a gauge) fail `promtool check metrics`.
   constructor(opts: { log?: Logger } = {}) {
@@ -84,6 +88,32 @@ export class Metrics {
     this.held = new Counter({ name: "medic_incidents_held_total", help: "Playbooks held back, by what held them (backoff, blast_radius, maintenance).", labelNames: ["by"], registers });
     this.alerts = new Counter({ name: "medic_alertmanager_alerts_total", help: "Alerts received from Alertmanager, by status and what medic did with them.", labelNames: ["status", "outcome"], registers });
     this.requests = new Counter({ name: "medic_api_requests_total", help: "HTTP API requests, by route and status code.", labelNames: ["route", "code"], registers });
+    this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    const loop = this.loopDelay;
+    new Gauge({
+      name: "medic_event_loop_delay_seconds",
+      help: `How late medic's event loop ran timers since the previous scrape (p50, p99, max; sampled every ${LOOP_RESOLUTION_MS}ms). Probes start late by about this much.`,
+      labelNames: ["stat"], registers,
+      collect() {
+        this.reset();
+        // The histogram counts the whole timer period; the delay is what exceeds it. Empty before the first sample.
+        const late = (ns: number) => (loop.count === 0 ? 0 : Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS) / 1000);
+        this.set({ stat: "p50" }, late(loop.percentile(50)));
+        this.set({ stat: "p99" }, late(loop.percentile(99)));
+        this.set({ stat: "max" }, late(loop.max));
+        loop.reset();
+      },
+    });
+  }
+
+  /** Starts sampling the event loop's delay (a libuv timer; stop() ends it). */
+  start(): void {
+    this.loopDelay.enable();
+  }
+
+  /** Stops sampling the event loop. */
+  stop(): void {
+    this.loopDelay.disable();
   }
 
   /** Lets the gauges read the running daemon at scrape time. */
