@@ -17,7 +17,7 @@ import { distance, findRoot } from "./safety/dependencies.js";
 import type { SafetyDecision } from "./safety/decide.js";
 import { SafetyRuntime } from "./safety/runtime.js";
 import type { ActivePause } from "./safety/types.js";
-import type { Observation } from "./probes/types.js";
+import type { Observation, WatchEvent } from "./probes/types.js";
 import { describeError, MedicError } from "./lib/errors.js";
 import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
@@ -218,11 +218,17 @@ export class Daemon {
     const { target } = w;
     w.schedule = every(target.intervalMs, phaseFor(target.name, target.intervalMs), () => this.round(w));
     const kind = probeKinds.get(target.probe.kind);
-    w.unwatch = kind?.watch?.(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir: this.config.baseDir }, (event) => {
+    // The probe's source (engine events) and the service (a pid seen to die) can both call a round early.
+    const onEvent = (event: WatchEvent): void => {
       this.log.info({ target: target.name, event: event.what }, "event from the target's source");
       if (event.confirmsFailure) w.confirmed = true;
       w.schedule?.poke();
-    });
+    };
+    const unwatch = [
+      kind?.watch?.(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir: this.config.baseDir }, onEvent),
+      w.service?.watch?.(onEvent),
+    ];
+    w.unwatch = () => unwatch.forEach((stop) => stop?.());
   }
 
   /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */

@@ -48,6 +48,30 @@ describe("medic run, end to end against a real service", () => {
     expect(daemon.stdout()).toContain("medic stopped");
   });
 
+  it("notices a killed process at once through its pid, not at the next round 30 s away, and restarts it", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "medic.yaml");
+    writeFileSync(config, serviceConfig(dir, port, { interval: "30s" }));
+    const pid = await startService(dir, port, join(dir, "api.pid"));
+    const daemon = startMedic(["run", "--config", config]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+    await new Promise((r) => setTimeout(r, 500));
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+
+    const stateDir = join(dir, "state");
+    const opened = await waitUntil(() => journal(stateDir).find((r) => r.type === "opened"), 20_000, "an incident");
+    // Two failed rounds 30 s apart would take a minute; the pid watch calls a round that counts as confirmed.
+    expect(opened.at - killedAt).toBeLessThan(5_000);
+    expect(opened).toMatchObject({ kind: "server_down", target: "api" });
+    expect(daemon.stdout()).toContain(`pid ${pid} (from ${join(dir, "api.pid")}) exited`);
+    await waitUntil(() => journal(stateDir).find((r) => r.type === "resolved"), 30_000, "the incident to resolve");
+    expect(await healthy(port)).toBe(true);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  });
+
   it("in dry-run opens the incident and says what it would do, but restarts nothing and writes nothing", async () => {
     const dir = tempDir();
     const port = await freePort();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 
 /** What /proc says about one process. */
@@ -39,6 +40,20 @@ export function isRunningState(state: string): boolean {
 export async function isAlive(pid: number): Promise<boolean> {
   const info = await readProc(pid);
   return info !== undefined && isRunningState(info.state);
+}
+
+/**
+ * isAlive without a round trip through the thread pool: reading /proc never waits on a disk, and
+ * a watch that asks several times a second should cost microseconds, not a libuv request.
+ */
+export function isAliveNow(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  return isRunningState(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
 }
 
 /** The command line of a process as argv, or undefined when it is gone. */

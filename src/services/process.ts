@@ -8,6 +8,7 @@ import { describeError } from "../lib/errors.js";
 import { signalProcess, spawnDetached } from "../lib/exec.js";
 import { isAlive, readPidFile } from "../lib/proc.js";
 import type { StepResult } from "../playbooks/types.js";
+import { watchPidFile } from "./process-watch.js";
 import type { ServiceDriver, ServiceKind } from "./types.js";
 
 const schema = z.strictObject({
@@ -120,6 +121,7 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
       const started = await start(signal);
       return { ok: started.ok, detail: `${stopped.detail}; ${started.detail}`, durationMs: performance.now() - t0 };
     },
+    watch: (onEvent) => watchPidFile(pidFile, onEvent),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { StepResult } from "../playbooks/types.js";
+import type { WatchEvent } from "../probes/types.js";
 
 /** The thing playbooks act on for a target: start, stop and restart it. */
 export interface ServiceDriver {
@@ -8,6 +9,8 @@ export interface ServiceDriver {
   start(signal: AbortSignal): Promise<StepResult>;
   stop(signal: AbortSignal): Promise<StepResult>;
   restart(signal: AbortSignal): Promise<StepResult>;
+  /** Calls `onEvent` when the service is seen to die between probe rounds; returns the unwatch. */
+  watch?(onEvent: (event: WatchEvent) => void): () => void;
 }
 
 /** What a service needs besides its own params. */
