@@ -91,12 +91,13 @@ describe("chaos: hostile health endpoints", () => {
     const ports = await hostileEndpoints();
     const expected: Record<string, RegExp> = {
       slowloris: /ETIMEDOUT/,
-      gigabyte: /^$/, // judged by the 503; the body is cut at maxBodyBytes
+      gigabyte: /BODY_TOO_LARGE/, // refused on its Content-Length, before a byte of it is read
       endlessHeaders: /HPE_HEADER_OVERFLOW|ETIMEDOUT|EHTTP/,
       resetMidBody: /ECONNRESET/,
       invalidUtf8: /^$/,
       deepJson: /^$/,
       hugeNumbers: /^$/,
+      redirectLoop: /REDIRECT_LOOP/,
     };
     for (const [name, code] of Object.entries(expected)) {
       const t0 = Date.now();
@@ -130,7 +131,7 @@ ${Object.entries(ports).map(([name, port]) => `  - { name: ${name}, probe: { htt
     const daemon = startMedic(["run", "--config", config]);
     const url = await apiUrl(daemon);
     const stateDir = join(dir, "state");
-    const failing = Object.keys(ports).filter((n) => n !== "redirectLoop");
+    const failing = Object.keys(ports);
     await waitUntil(() => failing.every((n) => journal(stateDir).some((r) => r.type === "opened" && r.target === n)), 20_000, "an incident for each hostile target");
     // Keep it under fire for a while: every round opens a 1 GB stream and a 100,000-deep body.
     let peakKb = 0;
@@ -142,7 +143,7 @@ ${Object.entries(ports).map(([name, port]) => `  - { name: ${name}, probe: { htt
       expect((await fetch(`${url}/metrics`)).status).toBe(200);
       await new Promise((r) => setTimeout(r, 250));
     }
-    // A 1 GB body read whole would be >1 GB; medic reads 1 MiB of it.
+    // A 1 GB body read whole would be >1 GB; medic refuses it on its Content-Length.
     expect(peakKb).toBeLessThan(400 * 1024);
     for (const r of journal(stateDir)) {
       if (r.type !== "opened") continue;
@@ -156,17 +157,33 @@ ${Object.entries(ports).map(([name, port]) => `  - { name: ${name}, probe: { htt
     expect(await within(daemon.exited, 15_000, "medic to stop")).toBe(0);
   }, cases(60_000, 180_000));
 
-  // Gap (or a decision to make): issue 8 wants every hostile endpoint to be a failed probe, but the
-  // http probe counts any 2xx/3xx as healthy without following redirects and without reading a body
-  // it cut at maxBodyBytes, so a redirect loop and a 200 with a 1 GB body both pass.
-  // Runs with MEDIC_CHAOS_PROBE_GAPS=1.
-  it.skipIf(process.env.MEDIC_CHAOS_PROBE_GAPS !== "1")("a redirect loop and a 200 with a 1 GB body are failed probes", async () => {
+  it("a redirect loop and a 200 with a 1 GB body are failed probes, each with a clear reason", async () => {
     const loop = await listen(createServer((req, res) => res.writeHead(302, { location: req.url ?? "/" }).end()));
     const huge = await raw((sock) => stream(sock, 200, GB, Buffer.alloc(1 << 16, "x")));
-    const results = { redirectLoop: await probe(loop, 2000), gigabyte200: await probe(huge, 2000) };
-    expect(Object.fromEntries(Object.entries(results).map(([k, o]) => [k, { ok: o.ok, status: o.facts.status, truncated: o.facts.bodyTruncated }]))).toMatchObject({
-      redirectLoop: { ok: false },
-      gigabyte200: { ok: false },
+    // No Content-Length (chunked): only reading tells the size, so the probe must stop at the limit.
+    let chunkedSent = 0;
+    const chunked = await listen(createServer((_, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const fill = Buffer.alloc(1 << 16, "x");
+      const pump = () => {
+        while (chunkedSent < GB && !res.destroyed) {
+          chunkedSent += fill.length;
+          if (!res.write(fill)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+    }));
+    const results = { redirectLoop: await probe(loop, 2000), gigabyte200: await probe(huge, 2000), gigabyteChunked200: await probe(chunked, 5000) };
+    expect(Object.fromEntries(Object.entries(results).map(([k, o]) => [k, { ok: o.ok, status: o.facts.status, truncated: o.facts.bodyTruncated, code: o.error?.code }]))).toMatchObject({
+      redirectLoop: { ok: false, status: 302, code: "REDIRECT_LOOP" },
+      gigabyte200: { ok: false, status: 200, truncated: true, code: "BODY_TOO_LARGE" },
+      gigabyteChunked200: { ok: false, status: 200, truncated: true, code: "BODY_TOO_LARGE" },
     });
+    expect(results.redirectLoop.error?.message).toMatch(/redirect loop \/health -> \/health \(hint: point the probe at the final URL\)$/);
+    expect(results.gigabyte200.error?.message).toMatch(/health body of 1GiB is larger than 1MiB \(maxBodyBytes\); not read \(hint: keep health answers small/);
+    expect(results.gigabyteChunked200.error?.message).toMatch(/health body larger than 1MiB \(maxBodyBytes\); cut off \(hint: keep health answers small/);
+    // The probe hung up at the limit: the server never got far into its gigabyte.
+    expect(chunkedSent).toBeLessThan(64 * 1024 * 1024);
   }, 30_000);
 });

@@ -149,24 +149,27 @@ describe("http probe against real listeners", () => {
     expect(obs.facts.bodyExcerpt).toMatch(/^all good\[31m here ?$/);
   });
 
-  it("50 MB body: read up to the cap only, status still judged", async () => {
+  it("50 MB body over the cap: a failed probe (BODY_TOO_LARGE), status kept, the body not read", async () => {
     bigBytesWritten = 0;
     const obs = await probe({ url: url("/big"), maxBodyBytes: "1MiB" });
-    expect(obs.ok).toBe(true);
+    expect(obs.ok).toBe(false);
+    expect(obs.error?.code).toBe("BODY_TOO_LARGE");
+    expect(obs.error?.message).toContain("health body of 50MiB is larger than 1MiB (maxBodyBytes)");
     expect(obs.facts.status).toBe(200);
     expect(obs.facts.bodyTruncated).toBe(true);
-    expect(obs.facts.bodyExcerpt?.length).toBeLessThanOrEqual(512);
+    expect(obs.facts.bodyExcerpt).toBeUndefined();
     // The client hung up, so the server never got to push the whole body out.
     await new Promise((r) => setTimeout(r, 200));
     expect(bigBytesWritten).toBeLessThan(BIG_BYTES);
   });
 
-  it("a truncated JSON body is not parsed: judged by status alone", async () => {
+  it("a JSON body over the cap is not parsed: a failed probe for its size, not for what it says", async () => {
     const obs = await probe({ url: url("/big-json"), maxBodyBytes: "64KiB" });
     expect(obs.facts.bodyTruncated).toBe(true);
     expect(obs.facts.body).toBeUndefined();
     expect(obs.facts.health).toBeUndefined();
-    expect(obs.ok).toBe(true);
+    expect(obs.ok).toBe(false);
+    expect(obs.error?.code).toBe("BODY_TOO_LARGE");
   });
 
   it.each([

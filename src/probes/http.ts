@@ -11,6 +11,11 @@ import type { Facts, Observation, Probe, ProbeKind } from "./types.js";
 // request at thousands of targets. https://nodejs.org/api/http.html#httprequesturl-options-callback
 
 const EXCERPT_CHARS = 512;
+// Kubernetes probes and Go's client follow redirects too; 5 hops is plenty for a health endpoint.
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const HINT_REDIRECT = "point the probe at the final URL";
+const HINT_BODY = "keep health answers small, or raise maxBodyBytes";
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // What node accepts in a header value; anything else throws at request time.
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -37,13 +42,13 @@ const schema = z.strictObject({
     .array(z.number().int().min(100).max(599))
     .min(1)
     .optional()
-    .meta({ description: "Status codes that count as healthy (default: any 200-399)" }),
-  maxBodyBytes: bytes().default(1024 * 1024).meta({ description: "Read at most this much of the body (default 1MiB)" }),
+    .meta({ description: "Status codes that count as healthy (default: any 200-399). Same-origin redirects are followed unless their code is listed here" }),
+  maxBodyBytes: bytes().default(1024 * 1024).meta({ description: "Largest health body accepted; a longer one fails the probe (default 1MiB)" }),
 });
 
 type HttpParams = z.output<typeof schema>;
 
-/** The `http` probe: one request on a fresh connection, judged by status and health body. */
+/** The `http` probe: a request on a fresh connection (and per same-origin redirect), judged by status and health body. */
 export const httpProbe: ProbeKind<typeof schema> = {
   schema,
   create(params, ctx): Probe {
@@ -65,58 +70,137 @@ function probeHttp(params: HttpParams, url: URL, target: string, signal: AbortSi
   const start = performance.now();
   const shown = `${params.method} ${showUrl(url)}`;
   const facts: Facts = {};
+  const max = params.maxBodyBytes;
+  const headers = {
+    "user-agent": "medic-probe",
+    accept: "application/health+json, application/json;q=0.9, */*;q=0.5",
+    ...params.headers,
+  };
 
   return new Promise<Observation>((resolve) => {
     let settled = false;
     let req: http.ClientRequest | undefined;
+    // Every URL requested so far, the probe's own first; each hop is a fresh request.
+    const chain: URL[] = [url];
 
     function settle(ok: boolean, error?: { code: string; message: string }): void {
       if (settled) return;
       settled = true;
       signal.removeEventListener("abort", onAbort);
       req?.destroy();
+      if (chain.length > 1) facts.redirects = chain.length - 1;
       const obs: Observation = { target, at, ok, latencyMs: performance.now() - start, facts };
       if (error) obs.error = error;
       resolve(obs);
     }
     function fail(err: unknown, fallback: string, what = ""): void {
-      settle(false, { code: errorCode(err, fallback), message: `${shown}: ${what}${scrub(messageOf(err), url)}` });
+      const current = chain[chain.length - 1]!;
+      const via = chain.length > 1 ? ` (redirected to ${short(current.pathname)})` : "";
+      settle(false, { code: errorCode(err, fallback), message: `${shown}${via}: ${what}${scrub(messageOf(err), current)}` });
+    }
+    function refuse(code: string, what: string, hint: string): void {
+      settle(false, { code, message: `${shown}: ${what} (hint: ${hint})` });
     }
     function onAbort(): void {
       const elapsedMs = Math.round(performance.now() - start);
       settle(false, { code: "ETIMEDOUT", message: `${shown}: no answer after ${elapsedMs} ms` });
     }
 
+    function send(current: URL, method: string): void {
+      try {
+        const mod = current.protocol === "https:" ? https : http;
+        // agent: false gives a fresh connection each time, so a dead listener cannot hide behind keep-alive.
+        const mine = mod.request(current, { method, headers, agent: false }, (res) => onResponse(res, current, method));
+        req = mine;
+        // A hop's request is destroyed when the next one starts; its late errors are not the probe's.
+        mine.on("error", (err) => {
+          if (req === mine) fail(err, "EHTTP");
+        });
+        mine.end();
+      } catch (err) {
+        // Bad header values and the like throw synchronously; the schema should have caught them.
+        fail(err, "EHTTP");
+      }
+    }
+
+    function onResponse(res: http.IncomingMessage, current: URL, method: string): void {
+      const status = res.statusCode ?? 0;
+      facts.status = status;
+      const next = redirectTarget(status, res.headers.location, current, params.expectStatus);
+      if (next) {
+        res.destroy();
+        return follow(next, status, method);
+      }
+      const declared = Number(res.headers["content-length"]);
+      // HEAD, 204 and 304 answers have no body whatever their Content-Length says.
+      if (method !== "HEAD" && status !== 204 && status !== 304 && declared > max) {
+        // Refused before reading a byte: the peer said how big it is.
+        facts.bodyTruncated = true;
+        return refuse("BODY_TOO_LARGE", `health body of ${sizeText(declared)} is larger than ${sizeText(max)} (maxBodyBytes); not read`, HINT_BODY);
+      }
+      readBody(res, max, (body, truncated, err) => {
+        if (truncated) facts.bodyTruncated = true;
+        // A body cut short by the peer is as unparseable as one we cut: neither is parsed.
+        judgeBody(facts, body, !truncated && err === undefined, res.headers["content-type"]);
+        if (truncated) return refuse("BODY_TOO_LARGE", `health body larger than ${sizeText(max)} (maxBodyBytes); cut off`, HINT_BODY);
+        if (err) return fail(err, "ECONNRESET", "connection lost while reading the body: ");
+        const accepted = params.expectStatus ? params.expectStatus.includes(status) : status >= 200 && status < 400;
+        settle(accepted && facts.health?.status !== "fail");
+      });
+    }
+
+    function follow(next: URL, status: number, method: string): void {
+      if (next.origin !== url.origin) {
+        // Never steered to another host: the health endpoint's answer is not trusted that far.
+        const where = next.origin === "null" ? next.protocol : next.origin;
+        return refuse("REDIRECT_ELSEWHERE", `redirects to another origin (${short(where)}); not followed`, HINT_REDIRECT);
+      }
+      // The same origin keeps the probe's credentials, as a relative Location would.
+      if (next.username === "" && next.password === "") [next.username, next.password] = [url.username, url.password];
+      const seen = chain.some((u) => u.href === next.href);
+      chain.push(next);
+      if (seen) return refuse("REDIRECT_LOOP", `redirect loop ${chainText(chain)}`, HINT_REDIRECT);
+      if (chain.length - 1 > MAX_REDIRECTS) {
+        return refuse("TOO_MANY_REDIRECTS", `more than ${MAX_REDIRECTS} redirects ${chainText(chain)}`, HINT_REDIRECT);
+      }
+      // As browsers and Go's client do: 303 always, and 301/302 after a POST, continue as GET.
+      const nextMethod = method !== "HEAD" && (status === 303 || (method === "POST" && status <= 302)) ? "GET" : method;
+      const previous = req;
+      req = undefined;
+      previous?.destroy();
+      send(next, nextMethod);
+    }
+
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-
-    const headers = {
-      "user-agent": "medic-probe",
-      accept: "application/health+json, application/json;q=0.9, */*;q=0.5",
-      ...params.headers,
-    };
-    try {
-      const mod = url.protocol === "https:" ? https : http;
-      // agent: false gives a fresh connection each time, so a dead listener cannot hide behind keep-alive.
-      req = mod.request(url, { method: params.method, headers, agent: false }, (res) => {
-        readBody(res, params.maxBodyBytes, (body, truncated, err) => {
-          const status = res.statusCode ?? 0;
-          facts.status = status;
-          if (truncated) facts.bodyTruncated = true;
-          // A body cut short by the peer is as unparseable as one we cut: neither is parsed.
-          judgeBody(facts, body, !truncated && err === undefined, res.headers["content-type"]);
-          if (err) return fail(err, "ECONNRESET", "connection lost while reading the body: ");
-          const accepted = params.expectStatus ? params.expectStatus.includes(status) : status >= 200 && status < 400;
-          settle(accepted && facts.health?.status !== "fail");
-        });
-      });
-      req.on("error", (err) => fail(err, "EHTTP"));
-      req.end();
-    } catch (err) {
-      // Bad header values and the like throw synchronously; the schema should have caught them.
-      fail(err, "EHTTP");
-    }
+    send(url, params.method);
   });
+}
+
+// Where a redirect points, when it is one to follow: a redirect status the operator did not list
+// in expectStatus, with a Location that parses. Anything else is judged by its status as it is.
+function redirectTarget(status: number, location: string | undefined, current: URL, expectStatus: number[] | undefined): URL | undefined {
+  if (!REDIRECT_STATUSES.has(status) || expectStatus?.includes(status)) return undefined;
+  if (!location || !URL.canParse(location, current.href)) return undefined;
+  const next = new URL(location, current);
+  next.hash = "";
+  return next;
+}
+
+// Same origin throughout, so paths name the hops; bounded, since Location is the peer's text.
+function chainText(chain: URL[]): string {
+  return chain.map((u) => short(u.pathname)).join(" -> ").slice(0, 240);
+}
+
+function short(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function sizeText(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= size) return `${Number.isInteger(n / size) ? n / size : (n / size).toFixed(1)}${unit}`;
+  }
+  return `${n} bytes`;
 }
 
 // Streams the body up to `max` bytes; past that it stops reading and destroys the response.
