@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
 import type { ClassifyContext } from "./classify/classify.js";
 import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding, Severity } from "./classify/types.js";
@@ -9,6 +7,7 @@ import { Escalations } from "./escalation/escalations.js";
 import { lastRun } from "./incidents/fold.js";
 import { JournalStore } from "./incidents/journal.js";
 import { MemoryStore, type IncidentStore } from "./incidents/store.js";
+import { StateDirWatch } from "./incidents/state-dir-watch.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
@@ -112,19 +111,25 @@ export class Daemon {
   private safetyTimer: NodeJS.Timeout | undefined;
   /** medic's own incidents (target MEDIC_TARGET): the blast radius holding back. */
   private readonly medicIncidents = new Set<string>();
+  /** Announces state dir trouble once when it starts and once when it ends; none in a dry run. */
+  private readonly stateDirWatch: StateDirWatch | undefined;
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
     this.log = opts.log;
     this.dryRun = opts.dryRun ?? false;
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
-    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir));
+    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);
     for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({
       config: this.config, log: this.log, dryRun: this.dryRun,
       record: (id, event) => void this.append(id, event), incidents: () => this.store.incidents(),
       paused: (target, now) => this.safety.pausedFor(target, now) !== undefined,
+    });
+    this.stateDirWatch = this.dryRun ? undefined : new StateDirWatch({
+      stateDir: this.config.stateDir, log: this.log, ...(this.store instanceof JournalStore && { journal: this.store }),
+      announce: (text) => this.escalations.announce(text), page: (key, event, summary) => this.escalations.pageSelf(key, event, summary),
     });
     this.discovery = opts.config.discovery?.docker && dockerDiscovery(opts.config.discovery.docker, opts.config, opts.log);
     for (const target of this.config.targets) this.addTarget(target);
@@ -326,10 +331,8 @@ export class Daemon {
     }).map((w) => w.target.name);
     const checks = [
       { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
-      this.dryRun ? { name: "state dir", ok: true, detail: "dry run: writes nothing" } : stateDirWritable(this.config.stateDir),
+      ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
     ];
-    const journal = this.store instanceof JournalStore ? this.store.problem() : undefined;
-    if (journal) checks.push({ name: "journal", ok: false, detail: journal });
     if (this.drain.signal.aborted) checks.push({ name: "running", ok: false, detail: "medic is stopping" });
     return { ok: checks.every((c) => c.ok), checks };
   }
@@ -543,6 +546,7 @@ export class Daemon {
   private safetyTick(): void {
     if (this.drain.signal.aborted) return;
     const now = Date.now();
+    this.stateDirWatch?.tick(now);
     const changes = this.safety.refresh(now);
     for (const pause of changes.ended) this.announcePauseEnd(pause, now);
     const reset = new Set(changes.reset);
@@ -676,22 +680,4 @@ function trippedGuard(incident: Incident): boolean {
     if (r.type === "escalated") return r.by === "flap_guard";
   }
   return false;
-}
-
-// The journal must take an append: write, fsync and remove a probe file beside it.
-function stateDirWritable(stateDir: string): { name: string; ok: boolean; detail: string } {
-  const file = join(stateDir, ".healthz");
-  try {
-    const fd = openSync(file, "w");
-    try {
-      writeSync(fd, "ok\n");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    unlinkSync(file);
-    return { name: "state dir", ok: true, detail: `${stateDir} is writable` };
-  } catch (err) {
-    return { name: "state dir", ok: false, detail: `${stateDir} is not writable: ${describeError(err)}` };
-  }
 }

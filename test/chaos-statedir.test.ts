@@ -5,15 +5,14 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseJournal } from "../src/incidents/journal.js";
 import { within } from "./chaos-common.js";
+import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import { apiUrl, cleanup, journal, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
 
-// Issue 8, "state directory trouble"; the mounts need root. The test marked `gap` (a page for state
-// dir trouble) fails on today's medic and runs only with MEDIC_CHAOS_STATEDIR=1 until it is built.
+// Issue 8, "state directory trouble"; the mounts need root.
 afterEach(cleanup);
 
 const ROOT_USER = process.getuid?.() === 0;
-const gap = it.skipIf(!ROOT_USER || process.env.MEDIC_CHAOS_STATEDIR !== "1");
 const rootOnly = it.skipIf(!ROOT_USER);
 
 /** A target the test breaks and heals: 200 or 500. */
@@ -33,7 +32,7 @@ function tmpfs(size: string): string {
   return dir;
 }
 
-async function scenario(stateDir: string, notify = "") {
+async function scenario(stateDir: string, notify = "", env: Record<string, string> = {}) {
   const api = await switchable();
   const dir = tempDir();
   const config = join(dir, "medic.yaml");
@@ -43,7 +42,7 @@ defaults: { interval: 100ms, timeout: 1s, failureThreshold: 1, successThreshold:
 targets:
   - { name: api, probe: { http: { url: "${api.url}" } } }
 ${notify}`);
-  const daemon = startMedic(["run", "--config", config]);
+  const daemon = startMedic(["run", "--config", config], env);
   const url = await apiUrl(daemon);
   const healthz = async () => {
     const res = await fetch(`${url}/healthz`);
@@ -62,7 +61,9 @@ ${notify}`);
       await waitUntil(() => count("resolved") >= resolved + i, 10_000, "its resolve");
     }
   };
-  return { api, daemon, url, healthz, flap };
+  /** Incidents as medic holds them in memory (the journal on disk may lag while the disk is full). */
+  const incidents = async () => ((await (await fetch(`${url}/api/incidents?limit=1000`)).json()) as { incidents: { id: string; target: string; state: string }[] }).incidents;
+  return { api, daemon, url, healthz, flap, incidents };
 }
 
 /** The state dir trouble is reported loudly and probing goes on. */
@@ -106,23 +107,49 @@ describe("chaos: state directory trouble", () => {
   rootOnly("full disk: keeps watching, healthz 503, what it wrote before stays intact, and records again once there is room", async () => {
     const fs = tmpfs("64k");
     const stateDir = join(fs, "state");
-    const { api, daemon, healthz, flap } = await scenario(stateDir);
+    const { api, daemon, healthz, flap, incidents } = await scenario(stateDir);
     await flap(2);
     const before = journalText(stateDir);
+    const known = new Set(parseJournal(before).records.map((r) => r.incident));
     // Fill every byte left, then make medic want to write.
     try {
       execFileSync("dd", ["if=/dev/zero", `of=${join(fs, "filler")}`, "bs=1k"], { stdio: "ignore" });
     } catch { /* ENOSPC is the point */ }
     api.set(500);
     await expectTroubleReported(healthz, daemon);
-    await new Promise((r) => setTimeout(r, 1500));
-    api.set(200);
-    await new Promise((r) => setTimeout(r, 1000));
+    // medic decides on while the disk is full: incidents open and resolve in memory. The journal's
+    // last page may still have room for a few records, so flap until an incident's resolve has to wait.
+    const whileFullIds: string[] = [];
+    const unwritten = () => {
+      const resolvedOnDisk = new Set(journal(stateDir).filter((r) => r.type === "resolved").map((r) => r.incident));
+      return whileFullIds.filter((id) => !resolvedOnDisk.has(id));
+    };
+    for (let round = 0; round < 30 && unwritten().length === 0; round++) {
+      api.set(500);
+      const fresh = await waitUntil(async () => (await incidents()).find((i) => i.target === "api" && !known.has(i.id)), 10_000, "an incident opened while the disk is full");
+      api.set(200);
+      await waitUntil(async () => (await incidents()).find((i) => i.id === fresh.id && i.state === "resolved"), 10_000, "its resolve while the disk is full");
+      known.add(fresh.id);
+      whileFullIds.push(fresh.id);
+    }
+    expect(unwritten().length, describeJournal(stateDir)).toBeGreaterThan(0);
+    expect((await healthz()).body.checks.find((c) => c.name === "state dir")?.detail).toMatch(/\d+ journal records? waiting in memory/);
     expect(daemon.child.exitCode, daemon.stderr()).toBeNull();
-    expect(journalText(stateDir).startsWith(before)).toBe(true);
+    const whileFull = journalText(stateDir);
+    const lost = unwritten();
+    expect(whileFull.startsWith(before)).toBe(true);
 
     rmSync(join(fs, "filler"));
     await waitUntil(async () => (await healthz()).status === 200, 10_000, "healthz 200 again");
+    // What was decided while the disk was full is in the journal now, in order, after what was written then.
+    const after = journalText(stateDir);
+    expect(after.startsWith(whileFull)).toBe(true);
+    const records = parseJournal(after).records;
+    for (const id of lost) {
+      const kept = records.filter((r) => r.incident === id).map((r) => r.type);
+      expect(kept[0], id).toBe("opened");
+      expect(kept, id).toContain("resolved");
+    }
     const flapped = await flap(2).then(() => "ok", (err: Error) => err.message);
     const text = journalText(stateDir);
     expect(text.startsWith(before)).toBe(true);
@@ -168,6 +195,8 @@ describe("chaos: state directory trouble", () => {
     const stateDir = join(tempDir(), "state");
     const { daemon, healthz, flap } = await scenario(stateDir);
     await flap(1);
+    // The resolve's notification is journaled just after the resolve: a record written after the rm recreates the dir.
+    await waitUntil(() => journal(stateDir).at(-1)?.type === "notification_sent", 10_000, "the journal to settle");
     rmSync(stateDir, { recursive: true, force: true });
     await expectTroubleReported(healthz, daemon);
     mkdirSync(stateDir);
@@ -198,18 +227,49 @@ describe("chaos: state directory trouble", () => {
     expect(await within(second.daemon.exited, 15_000, "medic to stop")).toBe(0);
   }, 60_000);
 
-  // Gap: medic reports state dir trouble only on /healthz and in the log; nothing is sent to Slack
-  // (or PagerDuty), though both work while the state dir does not.
-  gap("state dir trouble is announced on Slack while it lasts", async () => {
+  rootOnly("state dir trouble is announced on Slack and paged on PagerDuty once when it starts, and once more when it ends", async () => {
     const slack = await startSlackReceiver();
+    const pd = await startPagerDutyReceiver();
     onCleanup(() => slack.close());
+    onCleanup(() => pd.close());
     const stateDir = join(tempDir(), "state");
-    const { daemon, healthz, flap } = await scenario(stateDir, `notify:\n  slack: { webhookUrl: "${slack.url}", timeout: 1s }\n`);
+    const notify = `notify:
+  slack: { webhookUrl: "${slack.url}", timeout: 1s }
+  pagerduty: { routingKey: "\${PD_KEY}", server: "${pd.server}", ca: ${JSON.stringify(pd.caFile)}, timeout: 1s }
+`;
+    const { daemon, healthz, flap } = await scenario(stateDir, notify, { PD_KEY: "0123456789abcdef0123456789abcdef" });
     await flap(1);
     const seen = slack.posted().length;
+    const about = (re: RegExp) => slack.posted().slice(seen).filter((m) => re.test(JSON.stringify(m.body)));
+    const key = `medic:state-dir:${stateDir}`;
+    const pages = () => pd.events.filter((e) => e.body?.dedup_key === key);
     execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=4k", "tmpfs", stateDir]);
-    onCleanup(() => void execFileSync("umount", ["-l", stateDir]));
+    let mounted = true;
+    onCleanup(() => void (mounted && execFileSync("umount", ["-l", stateDir])));
     await expectTroubleReported(healthz, daemon);
-    await waitUntil(() => slack.posted().slice(seen).find((m) => /state dir|not writable|journal/i.test(JSON.stringify(m.body))), 15_000, "a Slack message about the state dir");
-  }, 60_000);
+    await waitUntil(() => about(/cannot write its state dir/).length > 0, 15_000, "a Slack message about the state dir").catch((err: Error) => {
+      throw new Error(`${err.message}; Slack got ${JSON.stringify(slack.posted().slice(seen)).slice(0, 1500)}; medic's last words: ${daemon.stdout().slice(-3000)}`);
+    });
+    await waitUntil(() => pages().length > 0, 15_000, "a page about the state dir");
+    expect(JSON.stringify(about(/cannot write its state dir/)[0]!.body)).toContain(stateDir);
+    expect(pages()[0]!.body).toMatchObject({ event_action: "trigger", payload: { severity: "critical", summary: expect.stringContaining(stateDir) } });
+    expect(pages()[0]!.body.payload.summary).toMatch(/not writable.*Hint:/);
+    // Trouble that lasts is not announced again on every tick or failed write.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(about(/cannot write its state dir/)).toHaveLength(1);
+    expect(pages()).toHaveLength(1);
+
+    execFileSync("umount", [stateDir]);
+    mounted = false;
+    await waitUntil(async () => (await healthz()).status === 200, 10_000, "healthz 200 again");
+    await waitUntil(() => about(/takes writes again/).length > 0, 15_000, "a Slack message that the trouble ended");
+    await waitUntil(() => pages().length >= 2, 15_000, "the page resolved");
+    expect(pages().map((e) => e.body.event_action)).toEqual(["trigger", "resolve"]);
+    expect(pd.alerts().get(key)?.status).toBe("resolved");
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(about(/cannot write its state dir/)).toHaveLength(1);
+    expect(about(/takes writes again/)).toHaveLength(1);
+    daemon.child.kill("SIGTERM");
+    expect(await within(daemon.exited, 15_000, "medic to stop")).toBe(0);
+  }, 90_000);
 });

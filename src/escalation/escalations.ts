@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import type { Config } from "../config/types.js";
-import type { Incident, IncidentEvent } from "../incidents/types.js";
+import { MEDIC_TARGET, type Incident, type IncidentEvent } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
 import { buildNotification } from "./build.js";
 import { Outbox } from "./outbox.js";
@@ -35,6 +36,8 @@ export class Escalations {
   private facts: ChannelFacts;
   private readonly outbox: Outbox;
   private timer: NodeJS.Timeout | undefined;
+  /** Pages about medic itself, in the order they were asked for. */
+  private selfPages: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EscalationsOptions) {
     const { config } = opts;
@@ -93,9 +96,10 @@ export class Escalations {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
     const now = Date.now();
-    let due = dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now);
-    if (incident.state !== "resolved" && this.opts.paused?.(incident.target, now)) due = [];
+    const due = dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now);
     if (due.length === 0) return;
+    // Asked only when something is due: every open incident is reviewed every second.
+    if (incident.state !== "resolved" && this.opts.paused?.(incident.target, now)) return;
     const affected = this.affectedBy(id);
     for (const d of due) {
       const n = buildNotification(incident, d, now, this.opts.config.notify.link, affected);
@@ -115,6 +119,39 @@ export class Escalations {
         continue;
       }
       void this.announceTo(notifier, text);
+    }
+  }
+
+  /**
+   * Pages about medic itself on every channel that pages rather than announces (PagerDuty), straight
+   * to the receiver: not journaled, not through the outbox (the trouble may be the state dir itself).
+   * Sends run one after another, so a resolve never overtakes its trigger. `key` is the dedup key.
+   */
+  pageSelf(key: string, event: "trigger" | "resolve", summary: string): Promise<void> {
+    const now = Date.now();
+    const send = async () => {
+      for (const notifier of this.notifiers.values()) {
+        if (notifier.announce || !notifier.accepts.has(event)) continue;
+        const n: Notification = {
+          id: randomUUID(), channel: notifier.name, event, incident: key, target: MEDIC_TARGET, kind: "medic_trouble", severity: "P1",
+          state: event === "trigger" ? "open" : "resolved", reason: summary, evidence: summary, openedAt: now, at: now, attempts: 0, steps: [],
+        };
+        if (this.opts.dryRun) this.opts.log.info({ channel: notifier.name, event, summary }, "dry run: would page about medic itself");
+        else await this.deliverDirect(notifier, n);
+      }
+    };
+    this.selfPages = this.selfPages.then(send, send);
+    return this.selfPages;
+  }
+
+  private async deliverDirect(notifier: Notifier, n: Notification): Promise<void> {
+    const { retry } = this.opts.config.notify;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const result = await notifier.send(n, AbortSignal.timeout(30_000));
+      if (result.ok) return;
+      this.opts.log.warn({ channel: notifier.name, event: n.event, reason: result.reason, detail: result.detail, attempt }, "page about medic itself not delivered");
+      if (!result.retry) return;
+      await new Promise((ok) => setTimeout(ok, Math.min(retry.initialMs * 2 ** (attempt - 1), retry.maxMs)).unref());
     }
   }
 
