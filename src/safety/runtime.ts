@@ -14,6 +14,9 @@ export interface ControlChanges {
   reset: string[];
 }
 
+/** How stale the operator controls may be when asked: a pause written by the CLI counts within this. */
+const SYNC_MS = 100;
+
 /**
  * The safety checks at run time: the config's guards and maintenance windows, plus what operators
  * wrote into the state directory (`medic pause`, `medic guard reset`), re-read when it changes.
@@ -23,6 +26,7 @@ export class SafetyRuntime {
   private calendar: MaintenanceCalendar;
   private pauses = new Map<string, Pause>();
   private resets: Record<string, number> = {};
+  private syncedAt = -Infinity;
 
   constructor(private config: Config, private readonly log: Logger) {
     this.controls = new ControlsFile(config.stateDir);
@@ -65,8 +69,12 @@ export class SafetyRuntime {
     return { ended, reset };
   }
 
-  // A stat per call; the file is read again only when it changed.
+  // A stat per call, at most every SYNC_MS (a thousand open incidents ask every second); the file
+  // is read again only when it changed.
   private sync(): void {
+    const now = performance.now();
+    if (now - this.syncedAt < SYNC_MS) return;
+    this.syncedAt = now;
     const { error } = this.controls.refresh();
     if (error) this.log.error({ error }, "cannot read the operator controls; keeping the last good ones");
   }
