@@ -40,6 +40,8 @@ export interface DaemonOptions {
   onRecord?: (record: JournalRecord, incident: Incident | undefined) => void;
   /** Called after each probe round. */
   onRound?: (target: Target, observation: Observation, finding: Finding | undefined) => void;
+  /** Called as a round starts, with how late it starts against when it was due (its slot, or the event that called it). */
+  onRoundStart?: (target: Target, lateMs: number) => void;
 }
 
 /** A watched target as the API shows it. */
@@ -221,7 +223,10 @@ export class Daemon {
 
   private startWatching(w: Watched): void {
     const { target } = w;
-    w.schedule = every(target.intervalMs, phaseFor(target.name, target.intervalMs), () => this.round(w));
+    w.schedule = every(target.intervalMs, phaseFor(target.name, target.intervalMs), (intendedAt) => {
+      this.opts.onRoundStart?.(target, Date.now() - intendedAt);
+      return this.round(w);
+    });
     const kind = probeKinds.get(target.probe.kind);
     // The probe's source (engine events) and the service (a pid seen to die) can both call a round early.
     const onEvent = (event: WatchEvent): void => {

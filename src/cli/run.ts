@@ -29,7 +29,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   let stopMetrics = () => {};
   try {
     const metrics = new Metrics({ log });
-    daemon = new Daemon({ config, log, dryRun: opts.dryRun, onRecord: metrics.onRecord, onRound: metrics.onRound });
+    daemon = new Daemon({ config, log, dryRun: opts.dryRun, onRecord: metrics.onRecord, onRound: metrics.onRound, onRoundStart: metrics.onRoundStart });
     metrics.bind(daemon);
     // Checked before starting (a public address without a token refuses to start); bound once the daemon runs.
     api = createApi({ config, daemon, metrics, log, dryRun: opts.dryRun ?? false, ...(opts.apiListen && { listen: parseListen(opts.apiListen) }) });

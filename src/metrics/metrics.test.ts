@@ -12,7 +12,7 @@ function source(targets: TargetStatus[], incidents: Partial<Incident>[], outbox:
     escalations: { status: () => outbox },
   } as unknown as MetricsSource;
 }
-const status = (name: string, up: boolean | null): TargetStatus => ({ name, labels: {}, probe: "http", up, open: [] });
+const status = (name: string, up: boolean | null): TargetStatus => ({ name, labels: {}, probe: "http", up, open: [], ...(up !== null && { latencyMs: 40 }) });
 const lines = (text: string, name: string) => text.split("\n").filter((l) => l.startsWith(name + "{") || l.startsWith(name + " "));
 
 describe("Metrics", () => {
@@ -26,6 +26,7 @@ describe("Metrics", () => {
     ], { slack: { queued: 3, breaker: "open", failures: 5 }, console: { queued: 0, breaker: "closed", failures: 0 } }));
     let text = await m.text();
     expect(lines(text, "medic_target_up")).toEqual(['medic_target_up{target="api"} 1', 'medic_target_up{target="db"} 0']);
+    expect(lines(text, "medic_probe_last_duration_seconds")).toEqual(['medic_probe_last_duration_seconds{target="api"} 0.04', 'medic_probe_last_duration_seconds{target="db"} 0.04']);
     expect(lines(text, "medic_incidents_open")).toEqual(['medic_incidents_open{kind="server_down",severity="P1",state="remediating"} 2']);
     expect(lines(text, "medic_outbox_depth")).toEqual(['medic_outbox_depth{channel="slack"} 3', 'medic_outbox_depth{channel="console"} 0']);
     expect(lines(text, "medic_notify_breaker_open")).toContain('medic_notify_breaker_open{channel="slack"} 1');
@@ -34,18 +35,24 @@ describe("Metrics", () => {
     expect(lines(text, "medic_target_up")).toEqual(['medic_target_up{target="api"} 1']);
   });
 
-  it("counts rounds by result and observes probe durations in seconds", async () => {
+  it("counts rounds by result, observes probe durations and how late rounds started, in seconds", async () => {
     const m = new Metrics();
     const target = { name: "api" } as Target;
     const obs = (latencyMs: number) => ({ target: "api", at: Date.now(), ok: true, latencyMs, facts: {} });
+    m.onRoundStart(target, 3);
+    m.onRoundStart(target, 400);
     m.onRound(target, obs(20), undefined);
     m.onRound(target, obs(3000), { target: "api", kind: "high_latency", severity: "P2", evidence: "slow" });
     const text = await m.text();
     expect(lines(text, "medic_probe_rounds_total").sort()).toEqual([
       'medic_probe_rounds_total{target="api",result="healthy"} 1', 'medic_probe_rounds_total{target="api",result="high_latency"} 1',
     ]);
-    expect(lines(text, "medic_probe_duration_seconds_sum")).toEqual(['medic_probe_duration_seconds_sum{target="api"} 3.02']);
-    expect(lines(text, "medic_probe_duration_seconds_bucket")).toContain('medic_probe_duration_seconds_bucket{le="0.025",target="api"} 1');
+    expect(lines(text, "medic_probe_duration_seconds_sum")).toEqual(["medic_probe_duration_seconds_sum 3.02"]);
+    expect(lines(text, "medic_probe_duration_seconds_bucket")).toContain('medic_probe_duration_seconds_bucket{le="0.025"} 1');
+    expect(lines(text, "medic_probe_schedule_delay_seconds_bucket")).toEqual(expect.arrayContaining([
+      'medic_probe_schedule_delay_seconds_bucket{le="0.001"} 0', 'medic_probe_schedule_delay_seconds_bucket{le="0.005"} 1',
+      'medic_probe_schedule_delay_seconds_bucket{le="0.25"} 1', 'medic_probe_schedule_delay_seconds_bucket{le="0.5"} 2',
+    ]));
   });
 
   it("counts journal records, and a record it cannot make sense of never throws into the daemon", async () => {

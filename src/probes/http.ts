@@ -10,6 +10,10 @@ import type { Facts, Observation, Probe, ProbeKind } from "./types.js";
 // node:http rather than fetch: fetch refuses "bad ports" (6000, 10080, ...) and costs more per
 // request at thousands of targets. https://nodejs.org/api/http.html#httprequesturl-options-callback
 
+// A fresh connection for every request (no keep-alive), so a dead listener cannot hide behind an
+// open socket; shared agents rather than `agent: false`, which builds a whole Agent per request.
+const HTTP_AGENT = new http.Agent({ keepAlive: false });
+const HTTPS_AGENT = new https.Agent({ keepAlive: false });
 const EXCERPT_CHARS = 512;
 // Kubernetes probes and Go's client follow redirects too; 5 hops is plenty for a health endpoint.
 const MAX_REDIRECTS = 5;
@@ -109,8 +113,8 @@ function probeHttp(params: HttpParams, url: URL, target: string, signal: AbortSi
     function send(current: URL, method: string): void {
       try {
         const mod = current.protocol === "https:" ? https : http;
-        // agent: false gives a fresh connection each time, so a dead listener cannot hide behind keep-alive.
-        const mine = mod.request(current, { method, headers, agent: false }, (res) => onResponse(res, current, method));
+        const agent = current.protocol === "https:" ? HTTPS_AGENT : HTTP_AGENT;
+        const mine = mod.request(current, { method, headers, agent }, (res) => onResponse(res, current, method));
         req = mine;
         // A hop's request is destroyed when the next one starts; its late errors are not the probe's.
         mine.on("error", (err) => {

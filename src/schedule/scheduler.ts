@@ -6,7 +6,7 @@ export interface Schedule {
   stop(): Promise<void>;
 }
 
-/** What a tick is told: when it was meant to start (drift = actual start - intendedAt; 0 for a poke). */
+/** What a tick is told: when it was meant to start (its slot, or the moment of a poke); drift = actual start - intendedAt. */
 export type Tick = (intendedAt: number) => Promise<void>;
 
 /**
