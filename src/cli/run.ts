@@ -1,6 +1,7 @@
 import { createApi, parseListen, type Api } from "../api/server.js";
 import { Daemon } from "../daemon.js";
 import { describeError } from "../lib/errors.js";
+import { collectGarbage } from "../lib/gc.js";
 import { createLogger } from "../lib/log.js";
 import { Metrics } from "../metrics/metrics.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
@@ -16,6 +17,7 @@ const STOP_DEADLINE_MS = 10_000;
 export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiListen?: string }): Promise<number> {
   const config = await loadOrReport(opts);
   if (!config) return EXIT.badConfig;
+  collectGarbage(); // what parsing the config left behind, before the daemon's own memory grows on top of it
   const log = createLogger({ pretty: opts.pretty });
   // Listen before starting: a SIGTERM that lands while medic starts up must still stop it cleanly.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -53,6 +55,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
     apply: (next) => {
       daemon.reload(next);
       api?.setConfig(next);
+      collectGarbage();
     },
     starting: () => notify(reloadingState()),
     finished: () => notify("READY=1"),

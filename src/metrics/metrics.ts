@@ -12,7 +12,7 @@ import { recordEffects } from "./records.js";
 export type MetricsSource = Pick<Daemon, "targetsStatus" | "store" | "escalations">;
 
 const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-const LATE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
 const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 // 20 ms: fine enough for a 250 ms drift budget, and one cheap libuv timer wakeup per 20 ms when idle.
 const LOOP_RESOLUTION_MS = 20;
