@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cases } from "./chaos-common.js";
+import { cases, FULL } from "./chaos-common.js";
 import { apiUrl, cleanup, journal, onCleanup, startMedic, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
@@ -33,9 +33,10 @@ const server = require("node:http").createServer((req, res) => {
 server.listen(0, "127.0.0.1", () => process.stdout.write("port " + server.address().port + "\\n"));
 `;
 
-// The issue's drift target; on a shared 2-core machine the load generator competes with medic for
-// the CPU, so the default run holds a generous bound and MEDIC_CHAOS_DRIFT_TARGET=1 holds the target.
-const DRIFT_P99_MS = process.env.MEDIC_CHAOS_DRIFT_TARGET === "1" ? 250 : 1500;
+// The issue's drift target. Inside `npm test` other test files share the 2 cores with medic and the
+// load generator, so that run holds a generous bound; `npm run chaos` (or MEDIC_CHAOS_DRIFT_TARGET=1)
+// holds the target itself.
+const DRIFT_P99_MS = FULL || process.env.MEDIC_CHAOS_DRIFT_TARGET === "1" ? 250 : 1500;
 
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))]!;
 

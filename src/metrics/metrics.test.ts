@@ -18,7 +18,7 @@ const lines = (text: string, name: string) => text.split("\n").filter((l) => l.s
 describe("Metrics", () => {
   it("gauges read the daemon at scrape time: a target that went away leaves no stale series", async () => {
     const targets = [status("api", true), status("db", false), status("new", null)];
-    const m = new Metrics();
+    const m = new Metrics({ renderReuseMs: 0 });
     m.bind(source(targets, [
       { id: "a", kind: "server_down", severity: "P1", state: "remediating" },
       { id: "b", kind: "server_down", severity: "P1", state: "remediating" },
@@ -72,7 +72,7 @@ describe("Metrics", () => {
   });
 
   it("reports how late the event loop ran since the previous scrape, and starts again from zero after it", async () => {
-    const m = new Metrics();
+    const m = new Metrics({ renderReuseMs: 0 });
     m.start();
     try {
       await new Promise((r) => setTimeout(r, 100));
@@ -88,5 +88,18 @@ describe("Metrics", () => {
     } finally {
       m.stop();
     }
+  });
+
+  it("scrapes within a second share one render; a later scrape sees new counts", async () => {
+    const m = new Metrics();
+    const target = { name: "api" } as Target;
+    const obs = { target: "api", at: Date.now(), ok: true, latencyMs: 5, facts: {} };
+    m.onRound(target, obs, undefined);
+    const [a, b] = await Promise.all([m.text(), m.text()]);
+    expect(a).toBe(b);
+    m.onRound(target, obs, undefined);
+    expect(lines(await m.text(), "medic_probe_rounds_total")).toEqual(['medic_probe_rounds_total{target="api",result="healthy"} 1']);
+    await new Promise((r) => setTimeout(r, 1050));
+    expect(lines(await m.text(), "medic_probe_rounds_total")).toEqual(['medic_probe_rounds_total{target="api",result="healthy"} 2']);
   });
 });

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Finding } from "../classify/types.js";
 import type { Target } from "../config/types.js";
@@ -16,6 +16,8 @@ const LATE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5
 const STEP_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 // 20 ms: fine enough for a 250 ms drift budget, and one cheap libuv timer wakeup per 20 ms when idle.
 const LOOP_RESOLUTION_MS = 20;
+/** How long one render of /metrics answers further scrapes (Prometheus scrapes every 15 s or so). */
+const RENDER_REUSE_MS = 1000;
 const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 
 /**
@@ -41,11 +43,14 @@ export class Metrics {
   private readonly requests: Counter<"route" | "code">;
   private readonly log: Logger | undefined;
   private readonly loopDelay: IntervalHistogram;
+  private rendered: { at: number; text: Promise<string> } | undefined;
+  private readonly reuseMs: number;
 
   // prom-client's default process metrics are left out: some (nodejs_active_handles_total, a gauge) fail `promtool check metrics`.
-  constructor(opts: { log?: Logger } = {}) {
+  constructor(opts: { log?: Logger; renderReuseMs?: number } = {}) {
     const registers = [this.registry];
     this.log = opts.log;
+    this.reuseMs = opts.renderReuseMs ?? RENDER_REUSE_MS;
     const source = () => this.source;
     // One histogram for all targets and one gauge per target: a histogram per target is 15 series
     // each, and at 10,000 targets a scrape of those held medic's event loop for hundreds of ms.
@@ -177,9 +182,20 @@ export class Metrics {
     this.requests.inc({ route, code: String(code) });
   }
 
-  /** The exposition text, for GET /metrics. */
+  /**
+   * The exposition text, for GET /metrics. Scrapes within `renderReuseMs` (default 1 s) of a render share it: a
+   * burst of scrapes costs one render, not one each, so it cannot hold up the probes' timers.
+   */
   text(): Promise<string> {
-    return this.registry.metrics();
+    const now = performance.now();
+    if (this.rendered && now - this.rendered.at < this.reuseMs) return this.rendered.text;
+    const text = this.registry.metrics();
+    this.rendered = { at: now, text };
+    // A failed render is not kept for the next scrape.
+    text.catch(() => {
+      if (this.rendered?.text === text) this.rendered = undefined;
+    });
+    return text;
   }
 
   /** The Content-Type of text(). */
