@@ -39,7 +39,6 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
     running = daemon;
     const at = await api?.listen();
     if (at) log.info({ url: at.url, host: at.host, port: at.port }, "api listening");
-    if (at) metrics.start(); // nobody could read the event loop's delay without /metrics
     stopMetrics = () => metrics.stop();
   } catch (err) {
     log.fatal({ err: describeError(err) }, "medic could not start");

@@ -112,7 +112,7 @@ export class Metrics {
     const loop = this.loopDelay;
     new Gauge({
       name: "medic_event_loop_delay_seconds",
-      help: `How late medic's event loop ran timers since the previous scrape (p50, p99, max; sampled every ${LOOP_RESOLUTION_MS}ms). Probes start late by about this much.`,
+      help: `How late medic's event loop ran timers since the previous scrape (p50, p99, max; sampled every ${LOOP_RESOLUTION_MS}ms from the first scrape on). Probes start late by about this much.`,
       labelNames: ["stat"], registers,
       collect() {
         this.reset();
@@ -126,12 +126,7 @@ export class Metrics {
     });
   }
 
-  /** Starts sampling the event loop's delay (a libuv timer; stop() ends it). */
-  start(): void {
-    this.loopDelay.enable();
-  }
-
-  /** Stops sampling the event loop. */
+  /** Stops sampling the event loop (a scrape starts it). */
   stop(): void {
     this.loopDelay.disable();
   }
@@ -187,6 +182,9 @@ export class Metrics {
    * burst of scrapes costs one render, not one each, so it cannot hold up the probes' timers.
    */
   text(): Promise<string> {
+    // The event loop is sampled from the first scrape on: 50 timer wakeups a second are most of an
+    // idle medic's CPU, and nobody reads them until something scrapes.
+    this.loopDelay.enable();
     const now = performance.now();
     if (this.rendered && now - this.rendered.at < this.reuseMs) return this.rendered.text;
     const text = this.registry.metrics();

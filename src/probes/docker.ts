@@ -34,7 +34,9 @@ export const dockerProbe: ProbeKind<typeof schema> = {
   watch(params, _ctx, onEvent) {
     if (!params.events) return () => {};
     return subscribeContainerEvents(connectionOf(params), (event) => {
-      if (!isContainer(event, params.container)) return;
+      // A kill is a signal sent, not a death: the container may still be running when a round
+      // called by it inspects, and that round (stats included) only delays the one `die` calls.
+      if (!isContainer(event, params.container) || event.action === "kill") return;
       onEvent(watchEventOf(event));
     });
   },
