@@ -1,5 +1,11 @@
-import Docker from "dockerode";
+import { createRequire } from "node:module";
+import type Docker from "dockerode";
 import { z } from "zod";
+
+// Loaded on first use: dockerode (with ssh2) is about 20 MB of RSS that a medic watching no container never needs.
+const require = createRequire(import.meta.url);
+let dockerode: typeof Docker | undefined;
+const DockerClient = (): typeof Docker => (dockerode ??= require("dockerode") as typeof Docker);
 
 // dockerode over the engine API: https://docs.docker.com/engine/api/v1.41/
 
@@ -32,12 +38,12 @@ export interface DockerConnection {
  */
 export function dockerClient(conn: DockerConnection = {}, timeoutMs?: number): Docker {
   const timeout = timeoutMs === undefined ? {} : { timeout: timeoutMs };
-  if (conn.socketPath) return new Docker({ socketPath: conn.socketPath, host: undefined, ...timeout } as Docker.DockerOptions);
+  if (conn.socketPath) return new (DockerClient())({ socketPath: conn.socketPath, host: undefined, ...timeout } as Docker.DockerOptions);
   if (conn.host) {
     const url = new URL(conn.host.replace(/^tcp:/, "http:"));
-    return new Docker({ host: url.hostname, port: Number(url.port), protocol: "http", ...timeout });
+    return new (DockerClient())({ host: url.hostname, port: Number(url.port), protocol: "http", ...timeout });
   }
-  return new Docker(timeout);
+  return new (DockerClient())(timeout);
 }
 
 /** A stable key per engine, to share one event stream among targets on the same engine. */

@@ -1,9 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import pg from "pg";
+import { createRequire } from "node:module";
+import type pg from "pg";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { MedicError } from "./errors.js";
+
+// Loaded on first use: pg is about 15 MB of RSS that a medic watching no database never needs.
+const require = createRequire(import.meta.url);
+let pgModule: typeof pg | undefined;
+const Pg = (): typeof pg => (pgModule ??= require("pg") as typeof pg);
 
 // node-postgres: https://node-postgres.com/apis/client
 
@@ -62,7 +68,7 @@ export async function pgClientConfig(
  * else: without one, a server that kills the session crashes the process.
  */
 export async function connectPg(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
-  const client = new pg.Client(config);
+  const client = new (Pg().Client)(config);
   client.on("error", () => {});
   // end() waits for the server's goodbye, which a stalled network never sends: destroy the socket.
   const onAbort = () => {
