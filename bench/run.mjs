@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
 //   --only process,container,postgres,scale,monit-scale,idle   (default: all)
-//   --reps N (default 5)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+//   --reps N (default 5)   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
 // Environment: BENCH_TOOLS=medic|monit runs one side of part 1 only; BENCH_KEEP=1 keeps its temp dirs (logs, journals).
 // `node bench/report.mjs FILE…` prints the tables of saved results together.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -21,6 +21,7 @@ const { values: o } = parseArgs({
   options: {
     only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle" },
     reps: { type: "string", default: "5" },
+    "process-breaks": { type: "string", default: "kill,hang" },
     sizes: { type: "string", default: "500,2000,10000" },
     "monit-sizes": { type: "string", default: "500,2000" },
     "idle-ms": { type: "string", default: "120000" },
@@ -60,7 +61,7 @@ const step = async (name, fn) => {
   }
 };
 
-await step("process", () => measureRecovery({ subject: processSubject, breaks: ["kill", "hang"], reps, log }));
+await step("process", () => measureRecovery({ subject: processSubject, breaks: o["process-breaks"].split(","), reps, log }));
 await step("container", () => measureRecovery({ subject: containerSubject, breaks: ["kill"], reps, log }));
 await step("postgres", () => measureRecovery({ subject: postgresSubject, breaks: ["stop-immediate"], reps, log }));
 for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleMedic(n, { durationMs: Number(o["scale-ms"]), log }));

@@ -28,16 +28,17 @@ export async function startFarm(n, hang) {
 }
 
 /**
- * Schedule drift from request arrivals: for each target, round k should start at
- * first + k * interval (fixed rate); drift is the actual arrival minus that, for k >= 1.
+ * Schedule drift from request arrivals. medic runs each target at a fixed rate (phase + k * interval),
+ * so a target's rounds line up once the phase is known; the phase is taken from its most punctual
+ * round (min over k of arrival - k * interval), and drift is each round's lateness against it.
+ * Rounds arriving before `from` (start-up) are left out.
  */
-export function drifts(arrivals, intervalMs, from = 0, to = Infinity) {
+export function drifts(arrivals, intervalMs, from = 0) {
   const out = [];
   for (const a of arrivals) {
-    for (let k = 1; k < a.length; k++) {
-      if (a[k] < from || a[k] > to) continue;
-      out.push(a[k] - (a[0] + k * intervalMs));
-    }
+    if (a.length < 2) continue;
+    const phase = Math.min(...a.map((x, k) => x - k * intervalMs));
+    for (let k = 0; k < a.length; k++) if (a[k] >= from) out.push(a[k] - (phase + k * intervalMs));
   }
   return out;
 }

@@ -18,6 +18,26 @@ function scaleConfig(dir, farm, n, intervalMs) {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * One scrape of medic's /metrics: its event-loop delay (ms) since the previous scrape (p50, p99,
+ * max), and the cumulative buckets of how late its probe rounds started (le in seconds -> count).
+ */
+async function scrape(apiPort) {
+  const r = await get(`http://127.0.0.1:${apiPort}/metrics`, 10_000);
+  const text = r.body ?? "";
+  const stat = (name) => 1000 * Number(text.match(new RegExp(`^medic_event_loop_delay_seconds\\{stat="${name}"\\} (\\S+)$`, "m"))?.[1] ?? NaN);
+  const late = [...text.matchAll(/^medic_probe_schedule_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])]);
+  return { loop: { p50: stat("p50"), p99: stat("p99"), max: stat("max") }, late };
+}
+
+/** The q-th percentile of the rounds counted between two scrapes, as the upper bound (ms) of its bucket. */
+function lateQuantile(before, after, q) {
+  const counts = after.map(([le, n], i) => [le, n - (before[i]?.[1] ?? 0)]);
+  const total = counts.at(-1)?.[1] ?? 0;
+  const hit = counts.find(([, n]) => n >= total * (q / 100));
+  return total === 0 || !hit ? NaN : hit[0] * 1000;
+}
+
 /** Samples medic from outside while it runs: CPU, RSS, and how long GET /healthz takes (its event loop's responsiveness). */
 async function observe(pid, apiPort, untilMs, onTick) {
   const api = [], rss = [];
@@ -43,6 +63,7 @@ export async function scaleMedic(n, { durationMs = 45_000, log }) {
     const t0 = now();
     medic = await startMedic(dir, scaleConfig(dir, farm, n, INTERVAL_MS));
     const startupMs = now() - t0;
+    const first = await scrape(medic.port); // starts medic's event-loop window with the measured one
     const cpu0 = cpuSeconds(medic.pid), w0 = now();
     const victim = Math.round(n / 10); // the first target that answers
     let brokeAt;
@@ -51,20 +72,26 @@ export async function scaleMedic(n, { durationMs = 45_000, log }) {
       if (brokeAt === undefined && now() >= breakAfter) brokeAt = await farm.breakTarget(victim);
     });
     const cpu = (cpuSeconds(medic.pid) - cpu0) / ((now() - w0) / 1000);
+    const last = await scrape(medic.port);
+    const loop = last.loop;
     const mem = memory(medic.pid);
     const opened = readJournal(medic.journal).find((r) => r.type === "opened" && r.target === `t${victim}` && r.at >= brokeAt);
     const arrivals = await farm.stats();
-    // Rounds after start-up settles (the first 2 intervals include loading the targets).
-    const d = drifts(arrivals, INTERVAL_MS);
+    // Steady state: rounds from one interval after start-up (the first interval holds every target's
+    // first round and the 10 % hanging ones opening their incidents); and everything, for comparison.
+    const d = drifts(arrivals, INTERVAL_MS, w0 + INTERVAL_MS);
+    const all = drifts(arrivals, INTERVAL_MS);
     const row = {
       scenario: "scale", tool: "medic", targets: n, hanging: Math.round(n / 10), intervalMs: INTERVAL_MS, durationMs,
       startupMs, rounds: arrivals.reduce((s, a) => s + a.length, 0),
-      driftP50Ms: percentile(d, 50), driftP99Ms: percentile(d, 99), driftMaxMs: percentile(d, 100),
+      driftP50Ms: percentile(d, 50), driftP99Ms: percentile(d, 99), driftMaxMs: percentile(d, 100), driftAllP99Ms: percentile(all, 99),
       detectMs: opened ? opened.at - brokeAt : NaN,
       apiP50Ms: percentile(seen.api, 50), apiP99Ms: percentile(seen.api, 99),
+      loopP50Ms: loop.p50, loopP99Ms: loop.p99, loopMaxMs: loop.max,
+      lateP50Ms: lateQuantile(first.late, last.late, 50), lateP99Ms: lateQuantile(first.late, last.late, 99), lateRounds: (last.late.at(-1)?.[1] ?? 0) - (first.late.at(-1)?.[1] ?? 0),
       cpuCores: cpu, rssMaxSampledMB: Math.max(...seen.rss), peakRssMB: mem.peakMB,
     };
-    log(`  scale medic ${n}: drift p50 ${row.driftP50Ms?.toFixed(1)} p99 ${row.driftP99Ms?.toFixed(1)} ms, detect ${Math.round(row.detectMs)} ms, api p99 ${row.apiP99Ms.toFixed(1)} ms, cpu ${row.cpuCores.toFixed(2)} cores, peak RSS ${row.peakRssMB.toFixed(0)} MB`);
+    log(`  scale medic ${n}: rounds late (medic) p50 <= ${row.lateP50Ms} p99 <= ${row.lateP99Ms} ms; arrival drift p50 ${row.driftP50Ms?.toFixed(1)} p99 ${row.driftP99Ms?.toFixed(1)} ms, detect ${Math.round(row.detectMs)} ms, api p99 ${row.apiP99Ms.toFixed(1)} ms, event loop p99 ${row.loopP99Ms.toFixed(1)} ms, cpu ${row.cpuCores.toFixed(2)} cores, peak RSS ${row.peakRssMB.toFixed(0)} MB`);
     return row;
   } finally {
     await stopChild(medic?.child, 10_000);
