@@ -8,7 +8,7 @@ import type { StepKind, StepResult } from "../types.js";
 
 const schema = z.strictObject({
   // The program is fixed by the operator: a template there could let an outside value choose what runs.
-  argv: argv().refine((a) => !a[0]!.includes("{{"), { message: "the program (argv[0]) may not use {{ }} templates; template its arguments instead" })
+  argv: argv().refine((a) => !a[0]?.includes("{{"), { message: "the program (argv[0]) may not use {{ }} templates; template its arguments instead" })
     .meta({ description: "The program and its arguments; arguments may use {{ }} and each stays one argument" }),
   cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: its directory)" }),
   env: z.record(z.string(), z.string()).optional().meta({ description: "Environment variables added to medic's own" }),
