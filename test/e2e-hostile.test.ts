@@ -33,7 +33,7 @@ describe("medic run against broken and hostile targets", () => {
     expect(await daemon.exited).toBe(0);
   }, 60_000);
 
-  it("survives a 50 MB body, non-HTTP garbage and a hostile health body, and records them as one-line evidence", async () => {
+  it("fails a 50 MB body (over maxBodyBytes), survives non-HTTP garbage and a hostile health body, and records them as one-line evidence", async () => {
     const chunk = Buffer.alloc(1 << 20, "x");
     const huge = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/plain" });
@@ -66,10 +66,10 @@ targets:
 `);
       const daemon = startMedic(["run", "--config", config]);
       const stateDir = join(dir, "state");
-      await waitUntil(() => journal(stateDir).filter((r) => r.type === "escalated").length >= 2, 15_000, "two escalations");
+      await waitUntil(() => journal(stateDir).filter((r) => r.type === "escalated").length >= 3, 15_000, "three escalations");
       await new Promise((r) => setTimeout(r, 1500));
       const opened = journal(stateDir).filter((r) => r.type === "opened");
-      expect(opened.map((r) => r.type === "opened" && r.target).sort()).toEqual(["garbage", "hostile"]);
+      expect(opened.map((r) => r.type === "opened" && r.target).sort()).toEqual(["garbage", "hostile", "huge"]);
       for (const r of opened) {
         if (r.type !== "opened") continue;
         expect(r.evidence).not.toMatch(/[\r\n\x00-\x1f\x1b]/);
@@ -78,6 +78,8 @@ targets:
       const hostileIncident = opened.find((r) => r.type === "opened" && r.target === "hostile");
       // Status words that long are not believed: the 503 alone makes it server_down.
       expect(hostileIncident).toMatchObject({ kind: "server_down", evidence: expect.stringMatching(/^HTTP 503/) });
+      // A health body over maxBodyBytes (1 MiB) is a failed probe; medic stops reading at the limit.
+      expect(opened.find((r) => r.type === "opened" && r.target === "huge")).toMatchObject({ kind: "server_down", evidence: expect.stringContaining("larger than 1MiB (maxBodyBytes)") });
       expect(journal(stateDir).find((r) => r.type === "escalated")).toMatchObject({ reason: expect.stringMatching(/^no playbook handles/) });
       expect(daemon.child.exitCode).toBeNull();
       daemon.child.kill("SIGTERM");
