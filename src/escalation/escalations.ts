@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "../config/types.js";
 import { MEDIC_TARGET, type Incident, type IncidentEvent } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
+import { backoffDelayMs } from "./backoff.js";
 import { buildNotification } from "./build.js";
 import { Outbox } from "./outbox.js";
 import { dueNotifications, type ChannelFacts } from "./policy.js";
 import { channelKinds } from "./registry.js";
-import type { Notification, Notifier } from "./types.js";
+import type { Notification, Notifier, SendResult } from "./types.js";
 
 /** How often timed policy steps are checked (a P2 paged after 30 min needs no finer clock). */
 const TICK_MS = 1000;
@@ -144,25 +145,22 @@ export class Escalations {
     return this.selfPages;
   }
 
-  private async deliverDirect(notifier: Notifier, n: Notification): Promise<void> {
-    const { retry } = this.opts.config.notify;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      const result = await notifier.send(n, AbortSignal.timeout(30_000));
-      if (result.ok) return;
-      this.opts.log.warn({ channel: notifier.name, event: n.event, reason: result.reason, detail: result.detail, attempt }, "page about medic itself not delivered");
-      if (!result.retry) return;
-      await new Promise((ok) => setTimeout(ok, Math.min(retry.initialMs * 2 ** (attempt - 1), retry.maxMs)).unref());
-    }
+  private deliverDirect(notifier: Notifier, n: Notification): Promise<void> {
+    return this.retrying(notifier, 5, (signal) => notifier.send(n, signal), { event: n.event }, "page about medic itself not delivered");
   }
 
-  private async announceTo(notifier: Notifier, text: string): Promise<void> {
-    const { retry } = this.opts.config.notify;
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      const result = await notifier.announce!(text, AbortSignal.timeout(30_000));
+  private announceTo(notifier: Notifier, text: string): Promise<void> {
+    return this.retrying(notifier, 3, (signal) => notifier.announce!(text, signal), {}, "announcement not delivered");
+  }
+
+  // Best-effort sends outside the outbox: a few tries, spaced by the outbox's own backoff (unjittered: one message, not a crowd).
+  private async retrying(notifier: Notifier, tries: number, send: (signal: AbortSignal) => Promise<SendResult>, fields: object, failed: string): Promise<void> {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      const result = await send(AbortSignal.timeout(30_000));
       if (result.ok) return;
-      this.opts.log.warn({ channel: notifier.name, reason: result.reason, detail: result.detail, attempt }, "announcement not delivered");
+      this.opts.log.warn({ channel: notifier.name, ...fields, reason: result.reason, detail: result.detail, attempt }, failed);
       if (!result.retry) return;
-      await new Promise((ok) => setTimeout(ok, Math.min(retry.initialMs * 2 ** (attempt - 1), retry.maxMs)).unref());
+      await new Promise((ok) => setTimeout(ok, backoffDelayMs(attempt, this.opts.config.notify.retry, () => 0.5)).unref());
     }
   }
 

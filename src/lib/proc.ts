@@ -21,6 +21,10 @@ export async function readProc(pid: number): Promise<ProcInfo | undefined> {
   } catch {
     return undefined;
   }
+  return parseStat(pid, stat);
+}
+
+function parseStat(pid: number, stat: string): ProcInfo {
   // The command name sits in parentheses and may itself contain ") ": split after the last one.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return {
@@ -47,13 +51,11 @@ export async function isAlive(pid: number): Promise<boolean> {
  * a watch that asks several times a second should cost microseconds, not a libuv request.
  */
 export function isAliveNow(pid: number): boolean {
-  let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return isRunningState(parseStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8")).state);
   } catch {
     return false;
   }
-  return isRunningState(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
 }
 
 /** The command line of a process as argv, or undefined when it is gone. */
@@ -81,9 +83,22 @@ export async function findProcesses(pattern: RegExp, exceptPid = process.pid): P
 /** The pid a pid file names, or undefined when the file is missing or not a pid. */
 export async function readPidFile(path: string): Promise<number | undefined> {
   try {
-    const text = (await readFile(path, "utf8")).trim();
-    return /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : undefined;
+    return parsePid(await readFile(path, "utf8"));
   } catch {
     return undefined;
   }
+}
+
+/** readPidFile, synchronously: for a watch that reads it only after the pid it gave has died. */
+export function readPidFileNow(path: string): number | undefined {
+  try {
+    return parsePid(readFileSync(path, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePid(text: string): number | undefined {
+  const trimmed = text.trim();
+  return /^\d+$/.test(trimmed) && Number(trimmed) > 0 ? Number(trimmed) : undefined;
 }

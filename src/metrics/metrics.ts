@@ -2,7 +2,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Finding } from "../classify/types.js";
 import type { Target } from "../config/types.js";
-import type { Daemon } from "../daemon.js";
+import type { Daemon, TargetStatus } from "../daemon.js";
 import { isOpen, type Incident, type JournalRecord } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
@@ -44,6 +44,7 @@ export class Metrics {
   private readonly log: Logger | undefined;
   private readonly loopDelay: IntervalHistogram;
   private rendered: { at: number; text: Promise<string> } | undefined;
+  private targetsOfRender: TargetStatus[] | undefined;
   private readonly reuseMs: number;
 
   // prom-client's default process metrics are left out: some (nodejs_active_handles_total, a gauge) fail `promtool check metrics`.
@@ -52,6 +53,8 @@ export class Metrics {
     this.log = opts.log;
     this.reuseMs = opts.renderReuseMs ?? RENDER_REUSE_MS;
     const source = () => this.source;
+    // Read once per render: two gauges walk every target, and at 10,000 targets that walk is not free.
+    const targets = () => (this.targetsOfRender ??= this.source?.targetsStatus() ?? []);
     // One histogram for all targets and one gauge per target: a histogram per target is 15 series
     // each, and at 10,000 targets a scrape of those held medic's event loop for hundreds of ms.
     this.probeDuration = new Histogram({ name: "medic_probe_duration_seconds", help: "How long probe rounds took, all targets together.", buckets: PROBE_BUCKETS, registers });
@@ -59,7 +62,7 @@ export class Metrics {
       name: "medic_probe_last_duration_seconds", help: "How long the target's latest probe round took (absent before the first round).", labelNames: ["target"], registers,
       collect() {
         this.reset();
-        for (const t of source()?.targetsStatus() ?? []) if (t.latencyMs !== undefined && Number.isFinite(t.latencyMs)) this.set({ target: t.name }, Math.max(0, t.latencyMs) / 1000);
+        for (const t of targets()) if (t.latencyMs !== undefined && Number.isFinite(t.latencyMs)) this.set({ target: t.name }, Math.max(0, t.latencyMs) / 1000);
       },
     });
     this.probeRounds = new Counter({ name: "medic_probe_rounds_total", help: "Probe rounds per target and result (healthy, or the incident kind found).", labelNames: ["target", "result"], registers });
@@ -71,7 +74,7 @@ export class Metrics {
       name: "medic_target_up", help: "1 when the target's latest probe round was healthy, 0 when it found a problem (absent before the first round).", labelNames: ["target"], registers,
       collect() {
         this.reset();
-        for (const t of source()?.targetsStatus() ?? []) if (t.up !== null) this.set({ target: t.name }, t.up ? 1 : 0);
+        for (const t of targets()) if (t.up !== null) this.set({ target: t.name }, t.up ? 1 : 0);
       },
     });
     this.opened = new Counter({ name: "medic_incidents_opened_total", help: "Incidents opened, by kind and severity.", labelNames: ["kind", "severity"], registers });
@@ -187,8 +190,10 @@ export class Metrics {
     this.loopDelay.enable();
     const now = performance.now();
     if (this.rendered && now - this.rendered.at < this.reuseMs) return this.rendered.text;
+    this.targetsOfRender = undefined;
     const text = this.registry.metrics();
     this.rendered = { at: now, text };
+    void text.finally(() => (this.targetsOfRender = undefined)).catch(() => {});
     // A failed render is not kept for the next scrape.
     text.catch(() => {
       if (this.rendered?.text === text) this.rendered = undefined;

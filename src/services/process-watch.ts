@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { isAliveNow } from "../lib/proc.js";
+import { isAliveNow, readPidFileNow } from "../lib/proc.js";
 import type { WatchEvent } from "../probes/types.js";
 
 /** How often a watched pid is looked at: a dead process is noticed in a fifth of a second, not at the next round. */
@@ -15,7 +14,7 @@ export function watchPidFile(pidFile: string, onEvent: (event: WatchEvent) => vo
   let pid: number | undefined;
   const tick = (): void => {
     if (pid !== undefined && isAliveNow(pid)) return;
-    const next = readPid(pidFile);
+    const next = readPidFileNow(pidFile);
     const lost = pid;
     pid = next !== undefined && isAliveNow(next) ? next : undefined;
     if (lost !== undefined && next === lost) onEvent({ what: `pid ${lost} (from ${pidFile}) exited`, confirmsFailure: true });
@@ -27,12 +26,3 @@ export function watchPidFile(pidFile: string, onEvent: (event: WatchEvent) => vo
   return () => clearInterval(timer);
 }
 
-// Synchronous like the /proc read: a pid file is a few bytes on a local disk, read only after a death.
-function readPid(path: string): number | undefined {
-  try {
-    const text = readFileSync(path, "utf8").trim();
-    return /^\d+$/.test(text) && Number(text) > 0 ? Number(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
