@@ -182,4 +182,10 @@ describe("json", () => {
     expect(numbered.json({ max_size: "{{ target.labels.ceiling }}", note: "up to {{ target.labels.ceiling }}", from: "{{ incident.evidence }}" }))
       .toEqual({ max_size: 40, note: "up to 40", from: "7" });
   });
+  it("keeps ids, names and numbers not in their plain form strings, even when they are all digits", () => {
+    const digits = createRenderer(buildTemplateVars({ ...target, name: "2024", labels: { zone: "007", ratio: "1.50" } },
+      { ...incident("x"), id: "27507124", target: "2024" }));
+    expect(digits.json({ id: "{{ incident.id }}", name: "{{ target.name }}", of: "{{ incident.target }}", zone: "{{ target.labels.zone }}", ratio: "{{ target.labels.ratio }}" }))
+      .toEqual({ id: "27507124", name: "2024", of: "2024", zone: "007", ratio: "1.50" });
+  });
 });

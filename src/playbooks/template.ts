@@ -30,12 +30,13 @@ export class TemplateError extends MedicError {
 const INCIDENT_FIELDS = ["id", "kind", "severity", "target", "evidence"] as const;
 const NAME = /^[A-Za-z0-9_./-]+$/;
 const NUMBER = /^-?\d{1,15}(?:\.\d{1,15})?$/;
+const LABEL = "target.labels.";
 const ALLOWED_HINT = `use one of target.name, target.labels.KEY, ${INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ")}`;
 
 /** True when `name` is a variable a playbook may use (any label key is allowed until render time). */
 function isAllowedName(name: string): boolean {
   if (name === "target.name") return true;
-  if (name.startsWith("target.labels.")) return name.length > "target.labels.".length;
+  if (name.startsWith(LABEL)) return name.length > LABEL.length;
   return INCIDENT_FIELDS.some((f) => name === `incident.${f}`);
 }
 
@@ -148,20 +149,25 @@ export function createRenderer(vars: TemplateVars): Renderer {
     json(v) {
       return mapStrings(v, (s) => {
         const parts = pieces(s);
-        // A leaf that is one trusted template of a number becomes a JSON number ({"max_size": 40});
-        // an external value never changes a leaf's type.
+        // A leaf that is exactly one label holding a number in its plain form becomes a JSON number
+        // ({"max_size": 40}). Ids and names stay strings even when they happen to be all digits
+        // (incident 27507124), "007" stays "007", and an external value never changes a leaf's type.
         const only = parts.length === 1 ? parts[0]! : undefined;
-        if (only?.from?.trusted && NUMBER.test(only.text)) return Number(only.text);
+        if (only?.from?.name.startsWith(LABEL) && isPlainNumber(only.text)) return Number(only.text);
         return join(parts);
       });
     },
   };
 }
 
+function isPlainNumber(s: string): boolean {
+  return NUMBER.test(s) && String(Number(s)) === s;
+}
+
 function missing(name: string, vars: TemplateVars): never {
   if (!isAllowedName(name)) throw new TemplateError("TEMPLATE_UNKNOWN_VARIABLE", `unknown template variable "${name}"`, ALLOWED_HINT);
-  if (name.startsWith("target.labels.")) {
-    const key = name.slice("target.labels.".length);
+  if (name.startsWith(LABEL)) {
+    const key = name.slice(LABEL.length);
     throw new TemplateError("TEMPLATE_UNKNOWN_VARIABLE",
       `{{ ${name} }}: target ${vars["target.name"]?.value ?? "?"} has no label "${key}"`,
       `add labels: { ${key}: ... } to the target, or limit the playbook to targets with that label`);
