@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import type { ClassifyContext } from "./classify/classify.js";
 import { DATABASE_PROBES } from "./classify/database.js";
 import type { Finding, Severity } from "./classify/types.js";
@@ -120,6 +121,9 @@ export class Daemon {
     this.config = opts.config;
     this.log = opts.log;
     this.dryRun = opts.dryRun ?? false;
+    // Every probe, playbook and send in flight listens for these two; thousands at once is normal,
+    // not a leak, so Node's warning past 10 listeners would only put noise on stderr.
+    setMaxListeners(0, this.drain.signal, this.abort.signal);
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
     this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);

@@ -33,6 +33,34 @@ describe("medic run against broken and hostile targets", () => {
     expect(await daemon.exited).toBe(0);
   }, 60_000);
 
+  it("a partition: 30 targets that accept and never answer time out together, and stderr stays empty (no Node warnings)", async () => {
+    const dir = tempDir();
+    const sockets: import("node:net").Socket[] = [];
+    const sink = createTcpServer((socket) => sockets.push(socket)); // accepts, reads nothing, never answers
+    const port = await listen(sink);
+    const targets = Array.from({ length: 30 }, (_, i) => `  - name: t${i}
+    probe: { http: { url: "http://127.0.0.1:${port}/health/${i}" } }`).join("\n");
+    const config = join(dir, "medic.yaml");
+    writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, "state"))}
+defaults: { interval: 500ms, timeout: 2s, failureThreshold: 1 }
+targets:
+${targets}
+`);
+    const daemon = startMedic(["run", "--config", config]);
+    try {
+      // All 30 probes hang at once (one abort listener each on the daemon's stop signal).
+      await waitUntil(() => sockets.length >= 30, 10_000, "all 30 probes to connect");
+      await waitUntil(() => journal(join(dir, "state")).filter((r) => r.type === "opened").length === 30, 20_000, "30 incidents");
+      expect(journal(join(dir, "state")).find((r) => r.type === "opened")).toMatchObject({ kind: "server_down", evidence: expect.stringMatching(/^timed out \(ETIMEDOUT\)/) });
+      daemon.child.kill("SIGTERM");
+      expect(await daemon.exited).toBe(0);
+      expect(daemon.stderr()).toBe("");
+    } finally {
+      for (const s of sockets) s.destroy();
+      sink.close();
+    }
+  }, 60_000);
+
   it("fails a 50 MB body (over maxBodyBytes), survives non-HTTP garbage and a hostile health body, and records them as one-line evidence", async () => {
     const chunk = Buffer.alloc(1 << 20, "x");
     const huge = createServer((_req, res) => {
