@@ -168,6 +168,16 @@ describe("messages", () => {
       { ...positionIn(text, "three"), path: "targets[0].failureThreshold", message: 'expected a number, got "three"' },
     ]);
   });
+
+  it("reports a key that is a list together with the other problems of the file", async () => {
+    const text = "targets:\n  - name: api\n    ? [x, y]\n    : 1\n    failureThreshold: three\n";
+    const dir = await writeTree({ "medic.yaml": text });
+    expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toMatchObject([
+      { ...positionIn(text, "name: api"), path: "targets[0].probe", message: 'missing required key "probe"' },
+      { ...positionIn(text, "[x, y]"), path: "targets[0]", message: expect.stringMatching(/^a key must be a word or a quoted string/) },
+      { ...positionIn(text, "three"), path: "targets[0].failureThreshold", message: 'expected a number, got "three"' },
+    ]);
+  });
 });
 
 describe("resolveConfigPath", () => {

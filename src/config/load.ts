@@ -51,7 +51,7 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
     data = plain.data;
     const result = configSchema().safeParse(data, { error: plainMessage, reportInput: true });
     if (result.success && sub.issues.length === 0) parsed = result.data;
-    else if (!result.success && plain.issues.length === 0) issues.push(...locateZodIssues(source, result.error.issues, sub.failed));
+    else if (!result.success && plain.data !== undefined) issues.push(...locateZodIssues(source, result.error.issues, sub.failed));
   }
   // Playbooks load even when the config has problems, so one run reports everything.
   const listed = (data as { playbooks?: unknown } | null | undefined)?.playbooks;

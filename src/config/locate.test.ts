@@ -97,6 +97,27 @@ describe("toData", () => {
   });
 });
 
+describe("toData: keys that are lists or mappings", () => {
+  it("reports each at its own position, leaves it out of the data, and prints no Node warning", () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const { data, issues } = toData(parse("a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n"));
+      expect(data).toEqual({ a: { b: 2 }, c: [1], d: {} });
+      expect(issues).toMatchObject([
+        { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list or mapping ("[x, y]")' },
+        { line: 5, col: 5, path: "a", level: "error" },
+        { line: 8, col: 6, path: "d", level: "error", message: expect.stringContaining('("*l")') },
+      ]);
+      expect(issues[0]!.hint).toMatch(/quote/);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe("formatPath", () => {
   it("joins keys with dots, indexes with brackets, and quotes odd keys", () => {
     expect(formatPath(["targets", 2, "probe", "http", "url"])).toBe("targets[2].probe.http.url");

@@ -56,14 +56,47 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; is
   return { source: { file, text, doc, lines, substituted: new Map() }, issues };
 }
 
-/** The document as plain data; an alias bomb or similar becomes an issue instead of a throw. */
+/**
+ * The document as plain data; an alias bomb or similar becomes an issue instead of a throw. A key
+ * that is a list or mapping is an issue too, and is left out of the data (a JS object key can only
+ * be a string: the yaml library would stringify it and print a Node warning).
+ */
 export function toData(source: YamlSource): { data: unknown; issues: ConfigIssue[] } {
+  const issues = dropCollectionKeys(source);
   try {
-    return { data: source.doc.toJS({ maxAliasCount: 1000 }), issues: [] };
+    return { data: source.doc.toJS({ maxAliasCount: 1000 }), issues };
   } catch (err) {
     const message = `YAML: ${err instanceof Error ? err.message : String(err)}`;
-    return { data: undefined, issues: [{ file: source.file, line: 1, col: 1, path: "", message, hint: "use fewer aliases (*name)", level: "error" }] };
+    return { data: undefined, issues: [...issues, { file: source.file, line: 1, col: 1, path: "", message, hint: "use fewer aliases (*name)", level: "error" }] };
   }
+}
+
+/** Removes every pair whose key is a list or mapping (or an alias of one), with an issue at each key. */
+function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const isCollection = (node: unknown): boolean => isMap(node) || isSeq(node) || (isAlias(node) && isCollection(node.resolve(source.doc)));
+  // Aliases are not followed: the node they point at is visited where it is written.
+  const visit = (node: unknown, path: PropertyKey[]): void => {
+    if (isSeq(node)) node.items.forEach((item, i) => visit(item, [...path, i]));
+    if (!isMap(node)) return;
+    node.items = node.items.filter((pair) => {
+      if (!isCollection(pair.key)) {
+        visit(pair.value, [...path, isScalar(pair.key) ? String(pair.key.value) : String(pair.key)]);
+        return true;
+      }
+      const [start, end] = (pair.key as { range: [number, number, number] }).range;
+      const written = source.text.slice(start, end).replace(/\s+/g, " ").trim();
+      const shown = written.length > 40 ? `${written.slice(0, 40)}…` : written;
+      issues.push({
+        file: source.file, ...source.lines.linePos(start), path: formatPath(path), level: "error",
+        message: `a key must be a word or a quoted string, not a list or mapping (${JSON.stringify(shown)})`,
+        hint: "quote the key if it is meant as text, or remove it",
+      });
+      return false;
+    });
+  };
+  visit(source.doc.contents, []);
+  return issues;
 }
 
 /** `targets[2].probe.http.url`; keys that are not plain words are quoted. */
