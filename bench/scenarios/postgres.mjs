@@ -27,10 +27,14 @@ export const postgresSubject = {
     const actionsFile = join(dir, "actions.log");
     const start = actionScript(dir, "start", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -l ${join(dir, "pg.log")} -w -o "${opts}" start`);
     const stop = actionScript(dir, "stop", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`);
+    const seen = new Map(); // what select 1 failed with since the last success, and how often
     return {
       name: "postgres",
       actionsFile,
       warmupMs: 6000,
+      // pg_ctl stop waits until the postmaster is gone.
+      brokenOnReturn: true,
+      unhealthyWhy: () => [...seen].map(([why, n]) => `${n}× ${why}`).join("; "),
       medicTarget: `  - name: db
     labels: { role: database }
     probe: { postgres: { url: "postgres://postgres@127.0.0.1:${port}/postgres" } }
@@ -51,7 +55,10 @@ export const postgresSubject = {
         if (r.code !== 0) throw new Error(`pg_ctl start failed: ${r.stderr}`);
       },
       async healthy() {
-        return Promise.race([select1(port), new Promise((r) => setTimeout(() => r(false), 1000))]);
+        const why = await Promise.race([select1(port), new Promise((r) => setTimeout(() => r("no answer within 1 s"), 1000))]);
+        if (why === "") seen.clear();
+        else seen.set(why, (seen.get(why) ?? 0) + 1);
+        return why === "";
       },
       // Timed from just before pg_ctl: the server dies before pg_ctl notices and returns, and medic may see it first.
       async break() {
@@ -64,16 +71,16 @@ export const postgresSubject = {
   },
 };
 
-/** True when the server answers `select 1` (bounded: a server in recovery may hold a connection). */
+/** "" when the server answers `select 1`, else why not (bounded: a server in recovery may hold a connection). */
 async function select1(port) {
   const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", connectionTimeoutMillis: 300, query_timeout: 500 });
   try {
     await c.connect();
     await c.query("select 1");
-    return true;
-  } catch {
-    return false;
+    return "";
+  } catch (err) {
+    return err.code ? `${err.code} ${err.message}` : err.message;
   } finally {
-    c.end().catch(() => {});
+    await c.end().catch(() => {});
   }
 }
