@@ -28,7 +28,6 @@ import { runProbe } from "./probes/run.js";
 import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
 import { checkTarget, liveTarget, type LiveTarget } from "./targets.js";
 import { dockerDiscovery, type Discovery } from "./discovery/docker.js";
-import { probeKinds } from "./probes/registry.js";
 
 /** How the daemon is wired; everything but config and log has a default. */
 export interface DaemonOptions {
@@ -231,7 +230,6 @@ export class Daemon {
       this.opts.onRoundStart?.(target, Date.now() - intendedAt);
       return this.round(w);
     });
-    const kind = probeKinds.get(target.probe.kind);
     // The probe's source (engine events) and the service (a pid seen to die) can both call a round early.
     const onEvent = (event: WatchEvent): void => {
       this.log.info({ target: target.name, event: event.what }, "event from the target's source");
@@ -239,7 +237,7 @@ export class Daemon {
       w.schedule?.poke();
     };
     const unwatch = [
-      kind?.watch?.(target.probe.params, { target: target.name, timeoutMs: target.timeoutMs, baseDir: this.config.baseDir }, onEvent),
+      w.probe.watch?.(onEvent),
       w.service?.watch?.(onEvent),
     ];
     w.unwatch = () => unwatch.forEach((stop) => stop?.());

@@ -47,7 +47,7 @@ describe("container events from the real engine", () => {
   it("watch() reports its own container's events only: die confirms a failure, start does not, a kill (a signal sent) is left to its die", async () => {
     const name = containerName("medic-watch");
     const events: WatchEvent[] = [];
-    const off = dockerProbe.watch!(dockerProbe.schema.parse({ container: name, ...ENGINE }), { target: "app", timeoutMs: 3000, baseDir: "/" }, (e) => events.push(e));
+    const off = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), { target: "app", timeoutMs: 3000, baseDir: "/" }).watch!((e) => events.push(e));
     onCleanup(off);
     await waitUntil(() => streamStatus(ENGINE).connected, 5000, "the stream to connect");
     const other = await runHttpContainer();
@@ -62,10 +62,37 @@ describe("container events from the real engine", () => {
     expect(events.filter((e) => e.what.startsWith("kill"))).toEqual([]);
   });
 
+  it("a round called by the die of a docker kill answers from the event without an inspect; a kill from the host (no engine signal: maybe an OOM kill) is inspected", async () => {
+    const name = containerName("medic-die");
+    const probe = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), { target: "app", timeoutMs: 3000, baseDir: "/" });
+    const events: WatchEvent[] = [];
+    onCleanup(probe.watch!((e) => events.push(e)));
+    await waitUntil(() => streamStatus(ENGINE).connected, 5000, "the stream to connect");
+    const run = () => probe.run(new AbortController().signal);
+
+    const c = await runHttpContainer({ name });
+    await waitUntil(() => events.some((e) => e.what === "start"), 5000, "the start event");
+    expect((await run()).facts.container).toMatchObject({ state: "running", restartCount: 0 });
+    await docker.getContainer(c.id).kill();
+    await waitUntil(() => events.some((e) => e.what === "die (exit 137)"), 5000, "the die event");
+    const fromEvent = await run();
+    expect(fromEvent).toMatchObject({ ok: false, facts: { alive: false, container: { id: c.id, name, state: "exited", exitCode: 137, oomKilled: false } } });
+    expect(fromEvent.facts.container!.restartCount).toBeUndefined(); // only inspect knows it
+    // The event answers one round; the next asks the engine.
+    expect((await run()).facts.container).toMatchObject({ state: "exited", exitCode: 137, restartCount: 0 });
+
+    await docker.getContainer(c.id).start();
+    await waitUntil(() => events.filter((e) => e.what === "start").length === 2, 5000, "the second start event");
+    const pid = (await docker.getContainer(c.id).inspect()).State.Pid;
+    process.kill(pid, "SIGKILL");
+    await waitUntil(() => events.filter((e) => e.what === "die (exit 137)").length === 2, 5000, "the second die event");
+    expect((await run()).facts.container).toMatchObject({ state: "exited", exitCode: 137, oomKilled: false, restartCount: 0 });
+  });
+
   it("watch() says health_status: unhealthy confirms a failure and healthy does not", async () => {
     const name = containerName("medic-watch-health");
     const events: WatchEvent[] = [];
-    onCleanup(dockerProbe.watch!(dockerProbe.schema.parse({ container: name }), { target: "app", timeoutMs: 3000, baseDir: "/" }, (e) => events.push(e)));
+    onCleanup(dockerProbe.create(dockerProbe.schema.parse({ container: name }), { target: "app", timeoutMs: 3000, baseDir: "/" }).watch!((e) => events.push(e)));
     await waitUntil(() => streamStatus({}).connected, 5000, "the stream to connect");
     const c = await runHttpContainer({ name, healthcheck: true });
     await waitUntil(() => events.some((e) => e.what === "health_status: healthy"), 10_000, "healthy");

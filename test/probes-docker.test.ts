@@ -128,8 +128,8 @@ describe("docker probe on the real engine", () => {
     onCleanup(() => created.remove({ force: true }).catch(() => {}));
     await created.start();
     const probe = probeOf({ container: name });
-    const first = factsOf(await probe()).restartCount;
-    const later = await probeUntil(probe, (f) => f.restartCount >= first + 2, "the restart count to rise");
+    const first = factsOf(await probe()).restartCount ?? 0;
+    const later = await probeUntil(probe, (f) => (f.restartCount ?? 0) >= first + 2, "the restart count to rise");
     expect(factsOf(later).restartCount).toBeGreaterThanOrEqual(2);
     // Once the policy gives up, it stays exited 1 and the count is what inspect says.
     const settled = await probeUntil(probe, (f) => f.state === "exited" && f.restartCount === 4, "the policy to give up", 30_000);

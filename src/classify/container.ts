@@ -12,7 +12,7 @@ const MIB = 1024 ** 2;
 export function judgeContainer(obs: Observation): Judgement | undefined {
   const c = obs.facts.container;
   if (!c) return undefined;
-  const restarts = c.restartCount > 0 ? `restarted ${c.restartCount} times` : "";
+  const restarts = c.restartCount ? `restarted ${c.restartCount} times` : "";
   const limit = c.memory?.limitBytes ? `limit ${Math.round(c.memory.limitBytes / MIB)}MiB` : "";
   if (c.oomKilled && c.state !== "running") {
     return { kind: "memory_pressure", parts: [`container ${plain(c.name, 80)} was OOM-killed (exit ${c.exitCode})`, limit, restarts] };

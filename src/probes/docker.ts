@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type Docker from "dockerode";
 import { z } from "zod";
 import { containerName, dockerClient, dockerConnectionShape, dockerErrorCode, engineKey, type DockerConnection } from "../lib/docker.js";
+import { ContainerHistory, type Death } from "./container-history.js";
 import { subscribeContainerEvents, type ContainerEvent } from "./docker-events.js";
 import type { ContainerFacts, Facts, Observation, Probe, ProbeContext, ProbeKind, WatchEvent } from "./types.js";
 
@@ -25,22 +26,44 @@ export const dockerProbe: ProbeKind<typeof schema> = {
   schema,
   create(params, ctx): Probe {
     const cpu: CpuSample = {};
-    return { run: (signal) => probeContainer(params, ctx, signal, cpu) };
+    const history = new ContainerHistory();
+    return {
+      run: (signal) => {
+        const death = history.takeDeath();
+        return death ? Promise.resolve(deathObservation(params, ctx, death)) : probeContainer(params, ctx, signal, cpu);
+      },
+      watch(onEvent) {
+        if (!params.events) return () => {};
+        return subscribeContainerEvents(connectionOf(params), (event) => {
+          if (!isContainer(event, params.container)) return;
+          history.add(event);
+          // A kill is a signal sent, not a death: the container may still be running when a round
+          // called by it inspects, and that round (stats included) only delays the one `die` calls.
+          if (event.action !== "kill") onEvent(watchEventOf(event));
+        });
+      },
+    };
   },
   describe(params) {
     const where = params.socketPath ?? params.host;
     return `docker container ${params.container}${where ? ` on ${shownEngine(where)}` : ""}`;
   },
-  watch(params, _ctx, onEvent) {
-    if (!params.events) return () => {};
-    return subscribeContainerEvents(connectionOf(params), (event) => {
-      // A kill is a signal sent, not a death: the container may still be running when a round
-      // called by it inspects, and that round (stats included) only delays the one `die` calls.
-      if (!isContainer(event, params.container) || event.action === "kill") return;
-      onEvent(watchEventOf(event));
-    });
-  },
 };
+
+/** The round's answer from a `die` event alone: exited, with its exit code; the restart count stays unknown. */
+function deathObservation(params: DockerProbeParams, ctx: ProbeContext, death: Death): Observation {
+  const { event } = death;
+  const container: ContainerFacts = {
+    id: event.id,
+    name: plain(event.name, 128) || params.container,
+    state: "exited",
+    exitCode: event.exitCode,
+    oomKilled: death.oom,
+  };
+  // The engine's clock, as it sent it: only a time a Date can hold.
+  if (Math.abs(event.at) < 8.64e15) container.finishedAt = new Date(event.at).toISOString();
+  return { target: ctx.target, at: Date.now(), ok: false, latencyMs: 0, facts: { container, alive: false } };
+}
 
 /** What an engine event says about the probed container, and whether it proves a failure by itself. */
 export function watchEventOf(event: ContainerEvent): WatchEvent {

@@ -47,8 +47,8 @@ export interface ContainerFacts {
   state: "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
   exitCode: number;
   oomKilled: boolean;
-  /** RestartCount from the top level of inspect. */
-  restartCount: number;
+  /** RestartCount from the top level of inspect; absent when the engine's die event alone answered the round. */
+  restartCount?: number;
   startedAt?: string;
   finishedAt?: string;
   health?: { status: "starting" | "healthy" | "unhealthy"; failingStreak: number; lastOutput?: string };
@@ -96,6 +96,11 @@ export interface HealthSummary {
 /** A configured probe ready to run. Never rejects; honours the signal. */
 export interface Probe {
   run(signal: AbortSignal): Promise<Observation>;
+  /**
+   * Optional push: calls `onEvent` when the target changes (a container died) so a round runs at
+   * once instead of at the next tick. Returns the unsubscribe. Polling stays the safety net.
+   */
+  watch?(onEvent: (event: WatchEvent) => void): () => void;
 }
 
 /** What a probe needs besides its own params. */
@@ -112,11 +117,6 @@ export interface ProbeKind<S extends z.ZodType = z.ZodType> {
   create(params: z.output<S>, ctx: ProbeContext): Probe;
   /** One line for `medic plan`/`check`: what is probed. */
   describe(params: z.output<S>): string;
-  /**
-   * Optional push: calls `onEvent` when the target changes (a container died) so a round runs at
-   * once instead of at the next tick. Returns the unsubscribe. Polling stays the safety net.
-   */
-  watch?(params: z.output<S>, ctx: ProbeContext, onEvent: (event: WatchEvent) => void): () => void;
 }
 
 /** A change the target's source reported on its own (an engine event). */
