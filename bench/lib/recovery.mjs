@@ -60,10 +60,10 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
           // A subject may know more exactly when the break happened (a container's FinishedAt), past the CLI's own latency.
           const at = await s.break(kind);
           if (Number.isFinite(at) && at > t0) t0 = at;
-          // The break takes effect asynchronously (a signal is handled, an engine acts): healthy counts only after it was seen broken.
-          // A subject whose break returns only once it took effect skips this: polling a database every 5 ms opens a connection storm.
-          if (!s.brokenOnReturn) await waitFor(`${s.name} broken by ${kind}`, async () => !(await s.healthy()), 10_000, 5).catch(() => {});
-          // Wait for the tool to react before polling the service again: a client hammering a hung service slowed Monit's own check (seen here).
+          // The break takes effect asynchronously (a signal is handled, an engine acts); the tool reacting proves it did, so
+          // healthy counts only after that. Not after an outside poll saw it broken: the tool may have it back before the
+          // break's own CLI calls return (then the poll never sees it down). Not polling meanwhile also keeps a client
+          // hammering a hung service from slowing Monit's own check (seen here).
           await waitFor(`${tool} to react to ${kind}`, () => (tool === "medic"
             ? readJournal(watcher.journal).some((r) => r.type === "opened" && r.at >= t0 - 1)
             : actionsAfter(s.actionsFile, t0).length > 0), 90_000, 10).catch(() => {});

@@ -27,13 +27,11 @@ export const postgresSubject = {
     const actionsFile = join(dir, "actions.log");
     const start = actionScript(dir, "start", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -l ${join(dir, "pg.log")} -w -o "${opts}" start`);
     const stop = actionScript(dir, "stop", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`);
-    const seen = new Map(); // what select 1 failed with since the last success, and how often
+    const seen = new Map(); // what select 1 failed with since the break, and how often
     return {
       name: "postgres",
       actionsFile,
       warmupMs: 6000,
-      // pg_ctl stop waits until the postmaster is gone.
-      brokenOnReturn: true,
       unhealthyWhy: () => [...seen].map(([why, n]) => `${n}× ${why}`).join("; "),
       medicTarget: `  - name: db
     labels: { role: database }
@@ -56,12 +54,12 @@ export const postgresSubject = {
       },
       async healthy() {
         const why = await Promise.race([select1(port), new Promise((r) => setTimeout(() => r("no answer within 1 s"), 1000))]);
-        if (why === "") seen.clear();
-        else seen.set(why, (seen.get(why) ?? 0) + 1);
+        if (why !== "") seen.set(why, (seen.get(why) ?? 0) + 1);
         return why === "";
       },
       // Timed from just before pg_ctl: the server dies before pg_ctl notices and returns, and medic may see it first.
       async break() {
+        seen.clear();
         await pgctl("-m", "immediate", "stop");
       },
       async down() {
