@@ -29,6 +29,18 @@ describe("ContainerHistory: which deaths answer a round without an inspect", () 
     expect(h.takeDeath()).toBeUndefined();
   });
 
+  it("only a SIGKILL the engine sent within 1 s explains an exit 137: not a SIGHUP, not a SIGKILL long before", () => {
+    const { h, advance } = history();
+    h.add(event("kill", { signal: 1 }));
+    h.add(event("die", { exitCode: 137 }));
+    expect(h.takeDeath()).toBeUndefined();
+    h.add(event("start"));
+    h.add(event("kill", { signal: 9 }));
+    advance(1001);
+    h.add(event("die", { exitCode: 137 }));
+    expect(h.takeDeath()).toBeUndefined();
+  });
+
   it("an oom event before the die marks the death OOM-killed; a start forgets what came before", () => {
     const { h } = history();
     h.add(event("oom"));
