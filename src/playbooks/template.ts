@@ -153,7 +153,7 @@ export function createRenderer(vars: TemplateVars): Renderer {
         // ({"max_size": 40}). Ids and names stay strings even when they happen to be all digits
         // (incident 27507124), "007" stays "007", and an external value never changes a leaf's type.
         const only = parts.length === 1 ? parts[0]! : undefined;
-        if (only?.from?.name.startsWith(LABEL) && isPlainNumber(only.text)) return Number(only.text);
+        if (only?.from?.trusted && only.from.name.startsWith(LABEL) && isPlainNumber(only.text)) return Number(only.text);
         return join(parts);
       });
     },
