@@ -106,11 +106,25 @@ describe("toData: keys that are lists or mappings", () => {
       const { data, issues } = toData(parse("a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n"));
       expect(data).toEqual({ a: { b: 2 }, c: [1], d: {} });
       expect(issues).toMatchObject([
-        { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list or mapping ("[x, y]")' },
-        { line: 5, col: 5, path: "a", level: "error" },
+        { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list ("[x, y]")' },
+        { line: 5, col: 5, path: "a", level: "error", message: expect.stringContaining("not a mapping") },
         { line: 8, col: 6, path: "d", level: "error", message: expect.stringContaining('("*l")') },
       ]);
       expect(issues[0]!.hint).toMatch(/quote/);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
+
+  it("also catches a tagged scalar that is an object (YAML 1.1 binary), which the library would stringify", () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const { data, issues } = toData(parse("%YAML 1.1\n---\na:\n  ? !!binary aGk=\n  : 1\n  b: 2\n"));
+      expect(data).toEqual({ a: { b: 2 } });
+      expect(issues).toMatchObject([{ line: 4, col: 14, path: "a", message: 'a key must be a word or a quoted string, not a tagged value ("aGk=")' }]);
     } finally {
       process.off("warning", onWarning);
     }

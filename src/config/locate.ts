@@ -71,10 +71,12 @@ export function toData(source: YamlSource): { data: unknown; issues: ConfigIssue
   }
 }
 
-/** Removes every pair whose key is a list or mapping (or an alias of one), with an issue at each key. */
+/** Removes every pair whose key is a list, mapping or other object (or an alias of one), with an issue at each key. */
 function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  const isCollection = (node: unknown): boolean => isMap(node) || isSeq(node) || (isAlias(node) && isCollection(node.resolve(source.doc)));
+  // A tagged scalar can be an object too (`%YAML 1.1` with `!!binary` or a timestamp).
+  const isCollection = (node: unknown): boolean => isMap(node) || isSeq(node) || (isAlias(node) && isCollection(node.resolve(source.doc)))
+    || (isScalar(node) && typeof node.value === "object" && node.value !== null);
   // Aliases are not followed: the node they point at is visited where it is written.
   const visit = (node: unknown, path: PropertyKey[]): void => {
     if (isSeq(node)) node.items.forEach((item, i) => visit(item, [...path, i]));
@@ -89,7 +91,7 @@ function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
       const shown = written.length > 40 ? `${written.slice(0, 40)}…` : written;
       issues.push({
         file: source.file, ...source.lines.linePos(start), path: formatPath(path), level: "error",
-        message: `a key must be a word or a quoted string, not a list or mapping (${JSON.stringify(shown)})`,
+        message: `a key must be a word or a quoted string, not ${keyKind(pair.key, source)} (${JSON.stringify(shown)})`,
         hint: "quote the key if it is meant as text, or remove it",
       });
       return false;
@@ -97,6 +99,11 @@ function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
   };
   visit(source.doc.contents, []);
   return issues;
+}
+
+function keyKind(node: unknown, source: YamlSource): string {
+  const resolved = isAlias(node) ? node.resolve(source.doc) : node;
+  return isMap(resolved) ? "a mapping" : isSeq(resolved) ? "a list" : "a tagged value";
 }
 
 /** `targets[2].probe.http.url`; keys that are not plain words are quoted. */
