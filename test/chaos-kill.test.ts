@@ -85,10 +85,18 @@ verify: { within: 20s }
   expect(records.filter((r) => r.type === "opened"), label).toHaveLength(1);
   expect(records.filter((r) => r.type === "resolved"), label).toHaveLength(1);
 
-  // PagerDuty: exactly one accepted trigger and one accepted resolve for this incident.
+  // PagerDuty: one page. A kill between PagerDuty's 202 and the journal's notification_sent sends
+  // that event again on restart (at least once, never lost); it carries the same dedup_key, so
+  // PagerDuty merges it. What must never happen: a second key, or a trigger after the resolve
+  // (that would page again).
   const ours = pd.events.filter((e) => e.status === 202 && typeof e.body === "object" && String(e.body.dedup_key).startsWith(incident.slice(0, 8)));
-  expect(ours.filter((e) => e.body.event_action === "trigger").length, `${label}: PD triggers`).toBe(1);
-  expect(ours.filter((e) => e.body.event_action === "resolve").length, `${label}: PD resolves`).toBe(1);
+  expect(new Set(ours.map((e) => e.body.dedup_key)).size, `${label}: PD dedup keys`).toBe(1);
+  const actions = ours.map((e) => e.body.event_action);
+  expect(actions.filter((a) => a === "trigger").length, `${label}: PD triggers`).toBeGreaterThanOrEqual(1);
+  expect(actions.filter((a) => a === "resolve").length, `${label}: PD resolves`).toBeGreaterThanOrEqual(1);
+  expect(actions.lastIndexOf("trigger"), `${label}: PD trigger after the resolve`).toBeLessThan(actions.indexOf("resolve"));
+  // A resend is the exception, not the rule: each action at most twice.
+  expect(actions.length, `${label}: PD events (${actions.join(", ")})`).toBeLessThanOrEqual(4);
   // Slack: every message the journal holds as sent was posted (at least once) and names the incident.
   const slackSent = records.filter((r) => r.type === "notification_sent" && r.channel === "slack").length;
   const posted = slack.posted().filter((m) => JSON.stringify(m.body).includes(incident));
@@ -114,7 +122,7 @@ verify: { within: 20s }
 
 describe("chaos: medic kill -9ed at a random instant during an incident", () => {
   const n = cases(3, 50);
-  it(`${n} runs: one trigger and one resolve each, every notification delivered, no step run twice (seed ${SEED})`, async () => {
+  it(`${n} runs: one page each (one dedup key, no trigger after the resolve), every notification delivered, no step run twice (seed ${SEED})`, async () => {
     const r = rng(SEED);
     for (let i = 0; i < n; i++) {
       // From before detection to after the resolve: the whole life of the incident.
