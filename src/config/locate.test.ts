@@ -97,37 +97,37 @@ describe("toData", () => {
   });
 });
 
+/** toData's result, and the Node warnings it emitted (Node emits them a tick later, so listen past it). */
+async function toDataWatchingWarnings(text: string): Promise<ReturnType<typeof toData> & { warnings: Error[] }> {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on("warning", onWarning);
+  try {
+    const result = toData(parse(text));
+    await new Promise((resolve) => setImmediate(resolve));
+    return { ...result, warnings };
+  } finally {
+    process.off("warning", onWarning);
+  }
+}
+
 describe("toData: keys that are lists or mappings", () => {
-  it("reports each at its own position, leaves it out of the data, and prints no Node warning", () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on("warning", onWarning);
-    try {
-      const { data, issues } = toData(parse("a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n"));
-      expect(data).toEqual({ a: { b: 2 }, c: [1], d: {} });
-      expect(issues).toMatchObject([
-        { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list ("[x, y]")' },
-        { line: 5, col: 5, path: "a", level: "error", message: expect.stringContaining("not a mapping") },
-        { line: 8, col: 6, path: "d", level: "error", message: expect.stringContaining('("*l")') },
-      ]);
-      expect(issues[0]!.hint).toMatch(/quote/);
-    } finally {
-      process.off("warning", onWarning);
-    }
+  it("reports each at its own position, leaves it out of the data, and prints no Node warning", async () => {
+    const { data, issues, warnings } = await toDataWatchingWarnings("a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n");
+    expect(data).toEqual({ a: { b: 2 }, c: [1], d: {} });
+    expect(issues).toMatchObject([
+      { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list ("[x, y]")' },
+      { line: 5, col: 5, path: "a", level: "error", message: expect.stringContaining("not a mapping") },
+      { line: 8, col: 6, path: "d", level: "error", message: expect.stringContaining('("*l")') },
+    ]);
+    expect(issues[0]!.hint).toMatch(/quote/);
     expect(warnings).toEqual([]);
   });
 
-  it("also catches a tagged scalar that is an object (YAML 1.1 binary), which the library would stringify", () => {
-    const warnings: Error[] = [];
-    const onWarning = (w: Error) => warnings.push(w);
-    process.on("warning", onWarning);
-    try {
-      const { data, issues } = toData(parse("%YAML 1.1\n---\na:\n  ? !!binary aGk=\n  : 1\n  b: 2\n"));
-      expect(data).toEqual({ a: { b: 2 } });
-      expect(issues).toMatchObject([{ line: 4, col: 14, path: "a", message: 'a key must be a word or a quoted string, not a tagged value ("aGk=")' }]);
-    } finally {
-      process.off("warning", onWarning);
-    }
+  it("also catches a tagged scalar that is an object (YAML 1.1 binary), which the library would stringify", async () => {
+    const { data, issues, warnings } = await toDataWatchingWarnings("%YAML 1.1\n---\na:\n  ? !!binary aGk=\n  : 1\n  b: 2\n");
+    expect(data).toEqual({ a: { b: 2 } });
+    expect(issues).toMatchObject([{ line: 4, col: 14, path: "a", message: 'a key must be a word or a quoted string, not a tagged value ("aGk=")' }]);
     expect(warnings).toEqual([]);
   });
 });
