@@ -139,6 +139,20 @@ describe("files", () => {
     ]);
   });
 
+  it("reports a listed playbook path that is not a YAML file at the listing, and reads nothing from it", async () => {
+    const text = `playbooks: [/bin/sh]\n${MINIMAL}`;
+    const dir = await writeTree({ "medic.yaml": text });
+    expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toEqual([{
+      file: join(dir, "medic.yaml"), ...positionIn(text, "/bin/sh"), path: "playbooks[0]", level: "error",
+      message: "playbook path /bin/sh is not a .yaml or .yml file", hint: "list playbook files ending in .yaml or .yml, or a folder of them",
+    }]);
+    // The default ./playbooks, when it is a file: said at the top of the config, which lists nothing.
+    const plain = await writeTree({ "medic.yaml": MINIMAL, playbooks: "name: p\n" });
+    expect(issues(await loadConfig(join(plain, "medic.yaml"), { env: {} }))).toMatchObject([
+      { file: join(plain, "medic.yaml"), line: 1, col: 1, path: "playbooks", message: `playbook path ${join(plain, "playbooks")} is not a .yaml or .yml file` },
+    ]);
+  });
+
   it("reports problems of the config and of every playbook together, sorted by file then line", async () => {
     const dir = await writeTree({
       "medic.yaml": `${MINIMAL}bogus: 1\n`,

@@ -61,7 +61,8 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   const pb = await loadPlaybooks(paths, {
     baseDir,
     env,
-    notFound: (index, message, hint) => (explicit && source ? issueAt(source, ["playbooks", index], message, { hint }) : undefined),
+    // A listed path is reported at its entry; the default folder only when it exists and is not a folder.
+    badPath: (index, p) => (!source || (!explicit && p.missing) ? undefined : issueAt(source, explicit ? ["playbooks", index] : ["playbooks"], p.message, { hint: p.hint })),
   });
   issues.push(...pb.issues, ...crossCheck(source && { source, data }, pb.files));
   secrets.push(...pb.secrets);

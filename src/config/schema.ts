@@ -242,7 +242,7 @@ export const configSchema = () =>
       }).prefault({}),
     }).prefault({}).meta({ description: "Values every target gets unless it sets its own" }),
     playbooks: z.array(z.string().min(1)).default(["./playbooks"])
-      .meta({ description: "Playbook files or folders (every *.yaml in them), relative to this file" }),
+      .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
     safety: safetySchema(),
     api: apiSchema(),
     alertmanager: alertmanagerSchema(),

@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { positionIn, removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
-import { loadPlaybooks } from "./load.js";
+import { loadPlaybooks, type PlaybookLoadOptions } from "./load.js";
 import { stepKinds } from "./steps/registry.js";
 
 afterEach(removeTrees);
@@ -60,18 +61,30 @@ describe("steps", () => {
 });
 
 describe("files", () => {
-  it("reports a missing listed path through notFound, and skips it silently without one", async () => {
+  // Where the config lists its paths: the issue lands on playbooks[index] of medic.yaml.
+  const badPath: PlaybookLoadOptions["badPath"] = (index, p) => ({ file: "medic.yaml", line: 9, col: index + 1, path: `playbooks[${index}]`, message: p.message, hint: p.hint, level: "error" });
+
+  it("reports a missing listed path through badPath, and skips it silently without one", async () => {
     const dir = await writeTree({});
     const quiet = await loadPlaybooks(["./playbooks"], { baseDir: dir });
     expect(quiet).toEqual({ playbooks: [], issues: [], secrets: [], files: [] });
-    const loud = await loadPlaybooks(["./gone"], {
-      baseDir: dir,
-      notFound: (index, message, hint) => ({ file: "medic.yaml", line: 9, col: index + 1, path: "playbooks[0]", message, hint, level: "error" }),
-    });
+    const loud = await loadPlaybooks(["./gone"], { baseDir: dir, badPath });
     expect(loud.issues).toEqual([{
       file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error",
       message: `playbook path ${join(dir, "gone")} does not exist`, hint: `create it, or fix the path; relative paths start at ${dir}`,
     }]);
+  });
+
+  it("reads a listed file only when it is a regular .yaml or .yml file: a program or a pipe is an issue at the listing, never parsed", async () => {
+    const dir = await writeTree({ "run.sh": "#!/bin/sh\necho hi\n" });
+    execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
+    const found = await loadPlaybooks(["/bin/sh", "run.sh", "pipe.yaml"], { baseDir: dir, badPath });
+    const hint = "list playbook files ending in .yaml or .yml, or a folder of them";
+    expect(found).toEqual({ playbooks: [], secrets: [], files: [], issues: [
+      { file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error", message: "playbook path /bin/sh is not a .yaml or .yml file", hint },
+      { file: "medic.yaml", line: 9, col: 2, path: "playbooks[1]", level: "error", message: `playbook path ${join(dir, "run.sh")} is not a .yaml or .yml file`, hint },
+      { file: "medic.yaml", line: 9, col: 3, path: "playbooks[2]", level: "error", message: `playbook path ${join(dir, "pipe.yaml")} is not a regular file`, hint },
+    ] });
   });
 
   it("fills ${VAR} in playbooks and keeps the secret out of issues", async () => {

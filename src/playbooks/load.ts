@@ -13,8 +13,15 @@ export interface PlaybookLoadOptions {
   /** Relative paths resolve against this (the config file's directory). */
   baseDir: string;
   env?: NodeJS.ProcessEnv;
-  /** The issue for a listed path that does not exist; returning undefined means a missing path is fine (the default folder). */
-  notFound?: (index: number, message: string, hint: string) => ConfigIssue | undefined;
+  /** The issue for a listed path that is missing or is not a playbook file; undefined skips it (a missing default folder). */
+  badPath?: (index: number, problem: PathProblem) => ConfigIssue | undefined;
+}
+
+/** Why a listed path gives no playbooks. */
+export interface PathProblem {
+  message: string;
+  hint: string;
+  missing: boolean;
 }
 
 /** What loading playbooks produced: the valid ones, every problem, and every parsed file for cross-checks. */
@@ -25,22 +32,34 @@ export interface LoadedPlaybooks {
   files: RawFile[];
 }
 
+const YAML_NAME = /\.ya?ml$/;
+const FILE_HINT = "list playbook files ending in .yaml or .yml, or a folder of them";
+
 /** Loads playbooks from files and folders (every *.yaml/*.yml in it, sorted, not recursive), collecting all problems. */
 export async function loadPlaybooks(paths: readonly string[], opts: PlaybookLoadOptions): Promise<LoadedPlaybooks> {
   const out: LoadedPlaybooks = { playbooks: [], issues: [], secrets: [], files: [] };
   const files: string[] = [];
+  const reject = (index: number, problem: PathProblem) => {
+    const issue = opts.badPath?.(index, problem);
+    if (issue) out.issues.push(issue);
+  };
   for (const [index, path] of paths.entries()) {
     const abs = resolve(opts.baseDir, path);
     try {
-      if ((await stat(abs)).isDirectory()) {
-        const names = (await readdir(abs, { withFileTypes: true })).filter((e) => e.isFile() && /\.ya?ml$/.test(e.name)).map((e) => e.name).sort();
+      const st = await stat(abs);
+      if (st.isDirectory()) {
+        const names = (await readdir(abs, { withFileTypes: true })).filter((e) => e.isFile() && YAML_NAME.test(e.name)).map((e) => e.name).sort();
         files.push(...names.map((n) => join(abs, n)));
-      } else files.push(abs);
+      } else if (!YAML_NAME.test(abs)) reject(index, { message: `playbook path ${abs} is not a .yaml or .yml file`, hint: FILE_HINT, missing: false });
+      // A pipe or a device would block the read or never end it.
+      else if (!st.isFile()) reject(index, { message: `playbook path ${abs} is not a regular file`, hint: FILE_HINT, missing: false });
+      else files.push(abs);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const issue = opts.notFound?.(index, code === "ENOENT" ? `playbook path ${abs} does not exist` : `cannot read playbook path ${abs} (${code})`,
-        `create it, or fix the path; relative paths start at ${opts.baseDir}`);
-      if (issue) out.issues.push(issue);
+      reject(index, {
+        message: code === "ENOENT" ? `playbook path ${abs} does not exist` : `cannot read playbook path ${abs} (${code})`,
+        hint: `create it, or fix the path; relative paths start at ${opts.baseDir}`, missing: code === "ENOENT",
+      });
     }
   }
   for (const file of [...new Set(files)]) await loadFile(file, opts, out);
