@@ -92,8 +92,9 @@ describe("process probe against real processes", () => {
 
   it("a real zombie is dead: ESRCH, 'exited (zombie)'", async () => {
     const pidFile = join(dir, "zombie.pid");
-    // `sleep 0` exits at once; its parent execs `sleep 30`, which never waits, so it stays a zombie.
-    start("sh", ["-c", 'sleep 0 & echo $! > "$1"; exec sleep 30', "sh", pidFile]);
+    // The child exits only once its parent has exec'd `sleep 30`, which never waits, so it stays a zombie.
+    // (A child that exits at once is sometimes reaped by sh before the exec: 3 runs in 200 here.)
+    start("sh", ["-c", '(while [ "$(cat /proc/$$/comm)" != sleep ]; do sleep 0.01; done) & echo $! > "$1"; exec sleep 30', "sh", pidFile]);
     const probe = probeOf({ pidFile });
     const obs = await pollUntil(probe, (o) => o.facts.state === "Z");
     expect(obs.facts.state).toBe("Z");
