@@ -61,8 +61,12 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   const pb = await loadPlaybooks(paths, {
     baseDir,
     env,
-    // A listed path is reported at its entry; the default folder only when it exists and is not a folder.
-    badPath: (index, p) => (!source || (!explicit && p.missing) ? undefined : issueAt(source, explicit ? ["playbooks", index] : ["playbooks"], p.message, { hint: p.hint })),
+    badPath: (index, p) => {
+      if (!source) return undefined; // never called: without a source no paths are listed
+      // A listed path is reported at its entry; the default folder only when it is there but unusable.
+      if (!explicit) return p.missing ? undefined : issueAt(source, ["playbooks"], p.message, { hint: p.hint });
+      return issueAt(source, ["playbooks", index], p.message, { hint: p.hint });
+    },
   });
   issues.push(...pb.issues, ...crossCheck(source && { source, data }, pb.files));
   secrets.push(...pb.secrets);
