@@ -1,14 +1,12 @@
 import { writeFileSync } from "node:fs";
-import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
-import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isAlive, readPidFile } from "../src/lib/proc.js";
+import { startHttpServer, startTcpServer } from "./fixtures/probes-servers.js";
 import { cleanup, freePort, journal, serviceConfig, startMedic, startService, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
-
-const listen = (s: Server | TcpServer) => new Promise<number>((ok) => s.listen(0, "127.0.0.1", () => ok((s.address() as { port: number }).port)));
 
 describe("medic run against broken and hostile targets", () => {
   it("restarts a hung service (accepts, never answers) and verifies it", async () => {
@@ -35,11 +33,10 @@ describe("medic run against broken and hostile targets", () => {
 
   it("a partition: 30 targets that accept and never answer time out together, and stderr stays empty (no Node warnings)", async () => {
     const dir = tempDir();
-    const sockets: import("node:net").Socket[] = [];
-    const sink = createTcpServer((socket) => sockets.push(socket)); // accepts, reads nothing, never answers
-    const port = await listen(sink);
+    const sockets: Socket[] = [];
+    const sink = await startTcpServer((socket) => sockets.push(socket)); // accepts, never answers
     const targets = Array.from({ length: 30 }, (_, i) => `  - name: t${i}
-    probe: { http: { url: "http://127.0.0.1:${port}/health/${i}" } }`).join("\n");
+    probe: { http: { url: "http://127.0.0.1:${sink.port}/health/${i}" } }`).join("\n");
     const config = join(dir, "medic.yaml");
     writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, "state"))}
 defaults: { interval: 500ms, timeout: 2s, failureThreshold: 1 }
@@ -56,14 +53,13 @@ ${targets}
       expect(await daemon.exited).toBe(0);
       expect(daemon.stderr()).toBe("");
     } finally {
-      for (const s of sockets) s.destroy();
-      sink.close();
+      await sink.close();
     }
   }, 60_000);
 
   it("fails a 50 MB body (over maxBodyBytes), survives non-HTTP garbage and a hostile health body, and records them as one-line evidence", async () => {
     const chunk = Buffer.alloc(1 << 20, "x");
-    const huge = createServer((_req, res) => {
+    const huge = await startHttpServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/plain" });
       let sent = 0;
       const pump = () => {
@@ -73,14 +69,16 @@ ${targets}
       };
       pump();
     });
-    const garbage = createTcpServer((sock) => sock.end("\x00\x01garbage\r\n\r\nnot http at all\x1b[31m"));
+    // medic drops the connection on reading this, which can reach the server as a reset:
+    // startTcpServer keeps that from becoming an uncaught error in the test process.
+    const garbage = await startTcpServer((sock) => sock.end("\x00\x01garbage\r\n\r\nnot http at all\x1b[31m"));
     // Written by hand: the body must carry a literal "__proto__" key and 10,000 levels of nesting.
     const deep = '{"a":'.repeat(10_000) + '{"status":"down"}' + "}".repeat(10_000);
     const hostileBody = `{"status":${JSON.stringify("fail\n\x1b[2J$(reboot)")},` +
       `"database_status":${JSON.stringify("disconnected\r\nX-Injected: 1 `rm -rf /` --help")},` +
       `"__proto__":{"polluted":true},"deep":${deep}}`;
-    const hostile = createServer((_req, res) => res.writeHead(503, { "content-type": "application/json" }).end(hostileBody));
-    const ports = [await listen(huge), await listen(garbage), await listen(hostile)];
+    const hostile = await startHttpServer((_req, res) => res.writeHead(503, { "content-type": "application/json" }).end(hostileBody));
+    const ports = [huge.port, garbage.port, hostile.port];
     try {
       const dir = tempDir();
       const config = join(dir, "medic.yaml");
@@ -114,9 +112,7 @@ targets:
       expect(await daemon.exited).toBe(0);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     } finally {
-      huge.close();
-      garbage.close();
-      hostile.close();
+      await Promise.all([huge.close(), garbage.close(), hostile.close()]);
     }
   }, 60_000);
 });

@@ -1,4 +1,3 @@
-import net from "node:net";
 import pg from "pg";
 import type { z } from "zod";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +5,7 @@ import type { Target } from "../src/config/types.js";
 import { postgresCancel, postgresTerminate } from "../src/playbooks/steps/postgres.js";
 import { actSql, selectSql } from "../src/playbooks/steps/postgres-sessions.js";
 import type { StepContext, StepKind } from "../src/playbooks/types.js";
+import { startTcpServer, type TestServer } from "./fixtures/probes-servers.js";
 import { incidentRenderer, stepContext, testTarget } from "./fixtures/steps-context.js";
 import { startCluster, SUPERUSER_PASSWORD, type Cluster } from "./pg-cluster.js";
 
@@ -331,19 +331,11 @@ describe("connection", () => {
 });
 
 describe("abort and timeout", () => {
-  let silent: net.Server;
-  let silentPort: number;
-  const sockets = new Set<net.Socket>();
+  let silent: TestServer;
   beforeAll(async () => {
-    // Accepts connections and never answers: a hung server.
-    silent = net.createServer((s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    silentPort = (silent.address() as net.AddressInfo).port;
+    silent = await startTcpServer(); // accepts connections and never answers: a hung server
   });
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => silent.close(r));
-  });
+  afterAll(() => silent.close());
 
   it("an aborted signal fails the step quickly without throwing", async () => {
     const ac = new AbortController();
@@ -359,7 +351,7 @@ describe("abort and timeout", () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
     const t0 = Date.now();
-    const conn = { host: "127.0.0.1", port: silentPort, user: "x", password: "hung-pw-1" };
+    const conn = { host: "127.0.0.1", port: silent.port, user: "x", password: "hung-pw-1" };
     const result = await run(postgresCancel, { connection: conn }, ctxFor([dbTarget()], { signal: ac.signal, timeoutMs: 20_000 }));
     expect(result.ok).toBe(false);
     expect(result.detail).toMatch(/aborted after/);
@@ -367,7 +359,7 @@ describe("abort and timeout", () => {
   });
 
   it("a hung server times out within the step's timeout", async () => {
-    const conn = { host: "127.0.0.1", port: silentPort, user: "x" };
+    const conn = { host: "127.0.0.1", port: silent.port, user: "x" };
     const t0 = Date.now();
     const result = await run(postgresTerminate, { connection: conn }, ctxFor([dbTarget()], { timeoutMs: 800 }));
     expect(result.ok).toBe(false);
