@@ -72,13 +72,19 @@ interface Watched extends LiveTarget {
   open: Set<string>;
   /** The latest round's finding: null when healthy, undefined before the first round. */
   lastFinding?: Finding | null;
+  /** When the round that gave lastFinding began. */
+  verdictFrom?: number;
+  /** When the first of the target's current run of failing rounds began; undefined while healthy. */
+  failingSince?: number | undefined;
   /** An event proved the target broke since the last round began. */
   confirmed: boolean;
   lastRoundAt?: number;
   lastLatencyMs?: number;
   roundInFlight?: boolean;
-  /** Since when opening an incident waits for a failing dependency's own incident. */
+  /** Since when opening an incident waits for a dependency's verdict or its own incident. */
   deferredSince?: number | undefined;
+  /** Dependents whose opening waits for this target's next verdict: they look again once it is in. */
+  awaitedBy?: Set<Watched>;
   schedule?: Schedule;
   unwatch?: () => void;
 }
@@ -354,11 +360,14 @@ export class Daemon {
     if (this.drain.signal.aborted) return;
     const confirmed = w.confirmed;
     w.confirmed = false;
-    w.lastRoundAt = Date.now();
+    const startedAt = Date.now();
+    w.lastRoundAt = startedAt;
     w.roundInFlight = true;
     const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(() => (w.roundInFlight = false));
     if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
     w.lastFinding = finding ?? null;
+    w.verdictFrom = startedAt;
+    w.failingSince = finding ? (w.failingSince ?? startedAt) : undefined;
     w.lastLatencyMs = observation.latencyMs;
     this.opts.onRound?.(w.target, observation, finding);
     if (!finding) w.deferredSince = undefined;
@@ -374,6 +383,13 @@ export class Daemon {
     });
     w.track = track;
     for (const decision of decisions) this.decide(w, decision);
+    this.wakeDependents(w);
+  }
+
+  /** Dependents that held off opening until this target's verdict was in look again now. */
+  private wakeDependents(w: Watched): void {
+    for (const dependent of w.awaitedBy ?? []) dependent.schedule?.poke();
+    w.awaitedBy = undefined;
   }
 
   private decide(w: Watched, d: Decision): void {
@@ -400,14 +416,14 @@ export class Daemon {
 
   /**
    * Opens an incident; when a dependency's incident explains it, opens it suppressed under that one
-   * instead of acting. While a dependency fails its rounds but has no incident yet (it debounces
-   * too), opening waits a little, so the root, not the dependent, is acted on first.
+   * instead of acting. While a dependency may be the cause but has no incident yet, opening waits
+   * a little, so the root, not the dependent, is acted on first.
    */
   private open(w: Watched, finding: Finding, source?: string): string | undefined {
-    const waitMs = source ? 0 : this.dependencyWait(w.target);
+    const waitMs = source ? 0 : this.dependencyWait(w);
     const now = Date.now();
     if (waitMs > 0 && now - (w.deferredSince ??= now) < waitMs) {
-      this.log.debug({ target: w.target.name }, "a dependency is failing too: waiting for its incident before opening one");
+      this.log.debug({ target: w.target.name }, "a dependency may be the cause: waiting for its verdict or its incident before opening one");
       return undefined;
     }
     w.deferredSince = undefined;
@@ -425,15 +441,23 @@ export class Daemon {
     return id;
   }
 
-  // How long a dependency that fails its rounds, with no incident open yet, may take to open one.
-  private dependencyWait(target: Target): number {
+  /**
+   * How long opening an incident on `w` may wait for a dependency with no incident open: one that
+   * fails its rounds (it debounces too), or one not seen healthy since `w` began failing (its round
+   * is still out, maybe hanging, or it was last probed before). A dependency of that last kind is
+   * probed now, and `w` looks again as soon as its verdict is in.
+   */
+  private dependencyWait(w: Watched): number {
+    const since = w.failingSince ?? Date.now();
     let wait = 0;
-    for (const name of target.dependsOn) {
+    for (const name of w.target.dependsOn) {
       const dep = this.watched.get(name);
       if (!dep || this.openIncidents(name).length > 0) continue;
-      // A round still out after its interval is a dependency that may be hanging: its verdict is not in yet.
-      const slow = dep.roundInFlight && Date.now() - (dep.lastRoundAt ?? 0) > dep.target.intervalMs;
-      if (!dep.lastFinding && !slow) continue;
+      if (dep.lastFinding === null && (dep.verdictFrom ?? 0) >= since) continue;
+      if (!dep.lastFinding) {
+        (dep.awaitedBy ??= new Set()).add(w);
+        if (!dep.roundInFlight) dep.schedule?.poke();
+      }
       wait = Math.max(wait, (dep.target.failureThreshold + 1) * (dep.target.intervalMs + dep.target.timeoutMs));
     }
     return wait;

@@ -48,6 +48,48 @@ async function stop(daemon: MedicProcess): Promise<void> {
   expect(await daemon.exited).toBe(0);
 }
 
+/**
+ * medic watching a database (its own server, which can be made to hang; `dbExtra` is YAML for its
+ * target) and an app on the fleet that depends on it, both healthy at first; the app's playbook fixes it.
+ */
+async function hangingDependencyRun(dbExtra: string) {
+  const fleet = await startFleet();
+  onCleanup(() => new Promise<void>((ok) => fleet.server.close(() => ok())));
+  let hung = false;
+  let requests = 0;
+  const db = createServer((_req, res) => {
+    requests++;
+    if (!hung) res.writeHead(200).end("{}");
+  });
+  await new Promise<void>((ok) => db.listen(0, "127.0.0.1", ok));
+  onCleanup(() => new Promise<void>((ok) => { db.closeAllConnections(); db.close(() => ok()); }));
+  const dir = tempDir();
+  const state = join(dir, "state");
+  mkdirSync(join(dir, "playbooks"));
+  writeFileSync(join(dir, "playbooks/app.yaml"), fleetPlaybook(fleet.port, { name: "fix-app", targets: ["app"], wait: "200ms" }));
+  writeFileSync(join(dir, "medic.yaml"), `stateDir: ${JSON.stringify(state)}
+playbooks: [./playbooks]
+defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+targets:
+  - name: db
+    probe: { http: { url: "http://127.0.0.1:${(db.address() as { port: number }).port}/health" } }
+${dbExtra}${fleetTargets(fleet.port, ["app"], () => "    dependsOn: [db]\n")}`);
+  const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")]);
+  await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+  await new Promise((r) => setTimeout(r, 1000));
+  return { fleet, state, daemon, hang: () => (hung = true), dbRequests: () => requests };
+}
+
+/** Both incidents open, the app's suppressed under the database's, and nothing was done to the app. */
+async function expectSuppressedUnderDb(fleet: Fleet, state: string): Promise<void> {
+  await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
+  await new Promise((r) => setTimeout(r, 1500));
+  const records = journal(state);
+  const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
+  expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
+  expect(fleet.fixes).toEqual([]);
+}
+
 describe("dependencies, end to end", () => {
   it("a database and three dependents broken: one root incident, three suppressed, no dependent acted on before the root is verified", async () => {
     const apps = ["app-1", "app-2", "app-3"];
@@ -216,34 +258,29 @@ describe("dependencies, end to end", () => {
   }, 60_000);
 
   it("the database starts hanging (its probe times out) as its dependent starts failing: the dependent waits and is suppressed, not acted on", async () => {
-    const fleet = await startFleet();
-    onCleanup(() => new Promise<void>((ok) => fleet.server.close(() => ok())));
-    let hung = false;
-    const db = createServer((_req, res) => (hung ? undefined : res.writeHead(200).end("{}")));
-    await new Promise<void>((ok) => db.listen(0, "127.0.0.1", ok));
-    onCleanup(() => new Promise<void>((ok) => { db.closeAllConnections(); db.close(() => ok()); }));
-    const dir = tempDir();
-    const state = join(dir, "state");
-    mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "playbooks/app.yaml"), fleetPlaybook(fleet.port, { name: "fix-app", targets: ["app"], wait: "200ms" }));
-    writeFileSync(join(dir, "medic.yaml"), `stateDir: ${JSON.stringify(state)}
-playbooks: [./playbooks]
-defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
-targets:
-  - name: db
-    probe: { http: { url: "http://127.0.0.1:${(db.address() as { port: number }).port}/health" } }
-${fleetTargets(fleet.port, ["app"], () => "    dependsOn: [db]\n")}`);
-    const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")]);
-    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
-    await new Promise((r) => setTimeout(r, 1000));
-    hung = true;
+    const { fleet, state, daemon, hang } = await hangingDependencyRun("");
+    hang();
     fleet.broken.add("app");
-    await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
-    await new Promise((r) => setTimeout(r, 1500));
-    const records = journal(state);
-    const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
-    expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
-    expect(fleet.fixes).toEqual([]);
+    await expectSuppressedUnderDb(fleet, state);
+    await stop(daemon);
+  }, 60_000);
+
+  // Its healthy verdict from before the app broke rules nothing out: it is asked again at once.
+  it("a database probed once a minute starts hanging as its dependent fails: it is probed again first, and the dependent is suppressed under its incident", async () => {
+    const { fleet, state, daemon, hang } = await hangingDependencyRun("    interval: 60s\n    failureThreshold: 1\n");
+    hang();
+    fleet.broken.add("app");
+    await expectSuppressedUnderDb(fleet, state);
+    await stop(daemon);
+  }, 60_000);
+
+  it("a database probed once a minute that answers healthy when asked again does not hold its dependent back", async () => {
+    const { fleet, state, daemon, dbRequests } = await hangingDependencyRun("    interval: 60s\n");
+    const before = dbRequests();
+    fleet.broken.add("app");
+    await waitUntil(() => fleet.fixes.includes("app"), 15_000, "the app's fix");
+    expect(dbRequests()).toBeGreaterThan(before);
+    expect(opened(journal(state)).map((o) => ({ target: o.target, root: o.root }))).toEqual([{ target: "app", root: undefined }]);
     await stop(daemon);
   }, 60_000);
 });
