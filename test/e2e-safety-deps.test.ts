@@ -80,16 +80,6 @@ ${dbExtra}${fleetTargets(fleet.port, ["app"], () => "    dependsOn: [db]\n")}`);
   return { fleet, state, daemon, hang: () => (hung = true), dbRequests: () => requests };
 }
 
-/** Both incidents open, the app's suppressed under the database's, and nothing was done to the app. */
-async function expectSuppressedUnderDb(fleet: Fleet, state: string): Promise<void> {
-  await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
-  await new Promise((r) => setTimeout(r, 1500));
-  const records = journal(state);
-  const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
-  expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
-  expect(fleet.fixes).toEqual([]);
-}
-
 describe("dependencies, end to end", () => {
   it("a database and three dependents broken: one root incident, three suppressed, no dependent acted on before the root is verified", async () => {
     const apps = ["app-1", "app-2", "app-3"];
@@ -257,20 +247,21 @@ describe("dependencies, end to end", () => {
     await stop(daemon);
   }, 60_000);
 
-  it("the database starts hanging (its probe times out) as its dependent starts failing: the dependent waits and is suppressed, not acted on", async () => {
-    const { fleet, state, daemon, hang } = await hangingDependencyRun("");
+  // A database probed once a minute was last seen healthy before the app broke: that rules nothing
+  // out, so it is probed again at once.
+  it.each([
+    ["the database starts hanging (its probe times out) as its dependent starts failing", ""],
+    ["a database probed once a minute starts hanging as its dependent fails", "    interval: 60s\n    failureThreshold: 1\n"],
+  ])("%s: the dependent waits and is suppressed under the database's incident, not acted on", async (_, dbExtra) => {
+    const { fleet, state, daemon, hang } = await hangingDependencyRun(dbExtra);
     hang();
     fleet.broken.add("app");
-    await expectSuppressedUnderDb(fleet, state);
-    await stop(daemon);
-  }, 60_000);
-
-  // Its healthy verdict from before the app broke rules nothing out: it is asked again at once.
-  it("a database probed once a minute starts hanging as its dependent fails: it is probed again first, and the dependent is suppressed under its incident", async () => {
-    const { fleet, state, daemon, hang } = await hangingDependencyRun("    interval: 60s\n    failureThreshold: 1\n");
-    hang();
-    fleet.broken.add("app");
-    await expectSuppressedUnderDb(fleet, state);
+    await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
+    await new Promise((r) => setTimeout(r, 1500));
+    const records = journal(state);
+    const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
+    expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
+    expect(fleet.fixes).toEqual([]);
     await stop(daemon);
   }, 60_000);
 
