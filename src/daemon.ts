@@ -383,6 +383,8 @@ export class Daemon {
     });
     w.track = track;
     for (const decision of decisions) this.decide(w, decision);
+    // A proven failure whose incident waits for a dependency's verdict stays proven for the round that looks again.
+    if (confirmed && w.deferredSince !== undefined) w.confirmed = true;
     this.wakeDependents(w);
   }
 

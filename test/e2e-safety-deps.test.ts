@@ -6,7 +6,8 @@ import { foldRecords } from "../src/incidents/fold.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { fleetPlaybook, fleetTargets, startFleet, type Fleet } from "./fixtures/safety-fleet.js";
 import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, journal, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import { startHttpServer } from "./fixtures/probes-servers.js";
+import { cleanup, freePort, journal, onCleanup, serviceConfig, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -262,6 +263,35 @@ describe("dependencies, end to end", () => {
     const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
     expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
     expect(fleet.fixes).toEqual([]);
+    await stop(daemon);
+  }, 60_000);
+
+  it("a process seen to die waits for its database's fresh verdict and then opens at once: the proof carries over, no more failing rounds 30 s apart", async () => {
+    let dbRequests = 0;
+    const db = await startHttpServer((_req, res) => {
+      dbRequests++;
+      res.writeHead(200).end("{}");
+    });
+    onCleanup(() => db.close());
+    const dir = tempDir();
+    const port = await freePort();
+    writeFileSync(join(dir, "medic.yaml"), `${serviceConfig(dir, port, { interval: "30s" })}    failureThreshold: 3
+    dependsOn: [db]
+  - name: db
+    probe: { http: { url: "http://127.0.0.1:${db.port}/health" } }
+    interval: 60s
+`);
+    const pid = await startService(dir, port, join(dir, "api.pid"));
+    const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+    await new Promise((r) => setTimeout(r, 500));
+    const before = dbRequests;
+    process.kill(pid, "SIGKILL");
+    // Three failing rounds 30 s apart would take a minute.
+    const incident = await waitUntil(() => opened(journal(join(dir, "state")))[0], 15_000, "the api's incident");
+    expect(incident).toMatchObject({ target: "api", kind: "server_down" });
+    expect(incident.root).toBeUndefined();
+    expect(dbRequests).toBeGreaterThan(before);
     await stop(daemon);
   }, 60_000);
 
