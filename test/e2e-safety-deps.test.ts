@@ -1,5 +1,4 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { foldRecords } from "../src/incidents/fold.js";
@@ -54,31 +53,21 @@ async function stop(daemon: MedicProcess): Promise<void> {
  * target) and an app on the fleet that depends on it, both healthy at first; the app's playbook fixes it.
  */
 async function hangingDependencyRun(dbExtra: string) {
-  const fleet = await startFleet();
-  onCleanup(() => new Promise<void>((ok) => fleet.server.close(() => ok())));
   let hung = false;
   let requests = 0;
-  const db = createServer((_req, res) => {
+  const db = await startHttpServer((_req, res) => {
     requests++;
     if (!hung) res.writeHead(200).end("{}");
   });
-  await new Promise<void>((ok) => db.listen(0, "127.0.0.1", ok));
-  onCleanup(() => new Promise<void>((ok) => { db.closeAllConnections(); db.close(() => ok()); }));
-  const dir = tempDir();
-  const state = join(dir, "state");
-  mkdirSync(join(dir, "playbooks"));
-  writeFileSync(join(dir, "playbooks/app.yaml"), fleetPlaybook(fleet.port, { name: "fix-app", targets: ["app"], wait: "200ms" }));
-  writeFileSync(join(dir, "medic.yaml"), `stateDir: ${JSON.stringify(state)}
-playbooks: [./playbooks]
-defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
-targets:
-  - name: db
-    probe: { http: { url: "http://127.0.0.1:${(db.address() as { port: number }).port}/health" } }
-${dbExtra}${fleetTargets(fleet.port, ["app"], () => "    dependsOn: [db]\n")}`);
-  const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")]);
-  await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+  onCleanup(() => db.close());
+  const run = await dependencyRun(
+    (f) => `  - name: db\n    probe: { http: { url: "http://127.0.0.1:${db.port}/health" } }\n${dbExtra}${fleetTargets(f.port, ["app"], () => "    dependsOn: [db]\n")}`,
+    (f) => ({ "app.yaml": fleetPlaybook(f.port, { name: "fix-app", targets: ["app"], wait: "200ms" }) }),
+    [],
+  );
+  await waitUntil(() => run.daemon.stdout().includes("medic started"), 10_000, "medic to start");
   await new Promise((r) => setTimeout(r, 1000));
-  return { fleet, state, daemon, hang: () => (hung = true), dbRequests: () => requests };
+  return { ...run, hang: () => (hung = true), dbRequests: () => requests };
 }
 
 describe("dependencies, end to end", () => {
