@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { describeError, MedicError } from "../lib/errors.js";
+import { redactor } from "../lib/redact.js";
 
 /** Shortest token accepted: a guessable token is no protection. */
 export const MIN_TOKEN_CHARS = 16;
@@ -24,6 +25,7 @@ export function readToken(file: string): { token: string; loose: boolean } {
       hint: "put a random token in it: openssl rand -hex 32 > FILE",
     });
   }
+  redactor.add([token]);
   return { token, loose: (mode & 0o077) !== 0 };
 }
 

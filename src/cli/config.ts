@@ -1,4 +1,5 @@
 import type { Config } from "../config/types.js";
+import { printError } from "./output.js";
 import { formatIssue } from "../config/issues.js";
 import { loadConfig, resolveConfigPath } from "../config/load.js";
 
@@ -14,11 +15,11 @@ export async function loadOrReport(opts: GlobalOptions): Promise<Config | undefi
   const file = resolveConfigPath(opts.config);
   const result = await loadConfig(file, { stateDir: opts.stateDir });
   if (!result.ok) {
-    for (const issue of result.issues) process.stderr.write(formatIssue(issue) + "\n");
+    for (const issue of result.issues) printError(formatIssue(issue) + "\n");
     const errors = result.issues.filter((i) => i.level === "error").length;
-    process.stderr.write(`${errors} problem${errors === 1 ? "" : "s"} in the configuration; nothing was started\n`);
+    printError(`${errors} problem${errors === 1 ? "" : "s"} in the configuration; nothing was started\n`);
     return undefined;
   }
-  for (const warning of result.warnings) process.stderr.write(formatIssue(warning) + "\n");
+  for (const warning of result.warnings) printError(formatIssue(warning) + "\n");
   return result.config;
 }

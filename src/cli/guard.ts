@@ -1,5 +1,5 @@
 import { loadOrReport, type GlobalOptions } from "./config.js";
-import { EXIT } from "./output.js";
+import { EXIT, print } from "./output.js";
 import { resetGuard } from "../safety/operator.js";
 import { knownTarget, update } from "./pause.js";
 
@@ -10,6 +10,6 @@ export async function guardResetCommand(target: string, opts: GlobalOptions): Pr
   if (!knownTarget(config, target)) return EXIT.badConfig;
   const now = Date.now();
   if (!update(() => resetGuard(config.stateDir, target, now))) return EXIT.unhealthy;
-  process.stdout.write(`flap guard on ${target} reset: runs before ${new Date(now).toISOString()} no longer count\n`);
+  print(`flap guard on ${target} reset: runs before ${new Date(now).toISOString()} no longer count\n`);
   return EXIT.ok;
 }

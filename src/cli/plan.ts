@@ -12,7 +12,7 @@ import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
 import { loadOrReport, type GlobalOptions } from "./config.js";
-import { EXIT } from "./output.js";
+import { EXIT, print, printError } from "./output.js";
 
 /**
  * `medic plan --target T --incident KIND`: the steps that would run, rendered, with what they would
@@ -23,12 +23,12 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
   if (!config) return EXIT.badConfig;
   const target = config.targets.find((t) => t.name === opts.target);
   if (!target) {
-    process.stderr.write(`unknown target "${opts.target}" (hint: one of ${config.targets.map((t) => t.name).join(", ")})\n`);
+    printError(`unknown target "${opts.target}" (hint: one of ${config.targets.map((t) => t.name).join(", ")})\n`);
     return EXIT.badConfig;
   }
   const severity = config.severities[opts.incident];
   if (!severity) {
-    process.stderr.write(`unknown incident kind "${opts.incident}" (hint: one of ${Object.keys(config.severities).join(", ")})\n`);
+    printError(`unknown incident kind "${opts.incident}" (hint: one of ${Object.keys(config.severities).join(", ")})\n`);
     return EXIT.badConfig;
   }
   const plan = planRemediation({
@@ -50,7 +50,7 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
     "",
     ...renderPlan(plan, await previewPlan(plan, { target, targets, baseDir: config.baseDir, signal: AbortSignal.timeout(15_000) })),
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  print(out.join("\n") + "\n");
   return EXIT.ok;
 }
 
@@ -62,7 +62,7 @@ function safetyNow(config: Config, target: string, kind: string, targets: Readon
   try {
     controls = readControls(config.stateDir);
   } catch (err) {
-    process.stderr.write(`warning: ${describeError(err)}\n`);
+    printError(`warning: ${describeError(err)}\n`);
   }
   const now = Date.now();
   const root = findRoot(target, {

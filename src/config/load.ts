@@ -10,6 +10,7 @@ import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./i
 import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { substituteSecrets } from "./secrets.js";
+import { redactor } from "../lib/redact.js";
 import type { ApiConfig, Config, Target, TargetDefaults } from "./types.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
@@ -70,6 +71,8 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   });
   issues.push(...pb.issues, ...crossCheck(source && { source, data }, pb.files));
   secrets.push(...pb.secrets);
+  // From here on, nothing this process writes (log, journal, API, CLI, notification) shows them.
+  redactor.add(secrets);
   const all = redactIssues(issues, secrets).sort(compareIssues);
   if (!parsed || all.some((i) => i.level === "error")) return { ok: false, issues: all };
   return { ok: true, config: normaliseConfig(parsed, { file: path, stateDir: opts.stateDir, playbooks: pb.playbooks, secrets }), warnings: all };
