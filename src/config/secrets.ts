@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isMap, isScalar, isSeq, type Scalar } from "yaml";
+import { readRegularFile, type FileText } from "../lib/regular-file.js";
 import type { ConfigIssue } from "./issues.js";
 import { formatPath, issueAt, type DataPath, type YamlSource } from "./locate.js";
 
@@ -44,6 +44,9 @@ export interface Substitution {
   failed: Set<string>;
 }
 
+/** Largest secret file read: a key or a certificate, not a disk. */
+export const MAX_SECRET_FILE_BYTES = 1024 * 1024;
+
 const REF_HINT = "write ${VARIABLE} or ${file:/path/to/secret}; write $${ for a literal ${";
 
 /** Fills `${VAR}` (from `env`) and `${file:path}` (trimmed contents, relative to `baseDir`) in every string value. */
@@ -51,9 +54,9 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
   const result: Substitution = { secrets: [], issues: [], failed: new Set() };
   const scalars: { node: Scalar; path: DataPath }[] = [];
   collectStrings(source.doc.contents, [], scalars);
-  const files = new Map<string, Promise<string | NodeJS.ErrnoException>>();
+  const files = new Map<string, Promise<FileText>>();
   const readSecret = (path: string) => {
-    if (!files.has(path)) files.set(path, readFile(path, "utf8").then((t) => t.trim(), (err: NodeJS.ErrnoException) => err));
+    if (!files.has(path)) files.set(path, readRegularFile(path, MAX_SECRET_FILE_BYTES));
     return files.get(path)!;
   };
   for (const { node, path } of scalars) {
@@ -71,11 +74,12 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
       if (part.ref.startsWith("file:")) {
         const file = resolve(opts.baseDir, part.ref.slice(5));
         const got = await readSecret(file);
-        if (typeof got === "string") {
-          value += got;
-          found.push(got);
-        } else problems.push(issueAt(source, path, `cannot read secret file ${file} (${got.code ?? got.message})`, {
-          offset: part.offset, hint: `create the file or fix the path; relative paths start at ${opts.baseDir}`,
+        if (got.ok) {
+          value += got.text.trim();
+          found.push(got.text.trim());
+        } else problems.push(issueAt(source, path, `cannot read secret file ${file}: ${got.problem.reason}`, {
+          offset: part.offset,
+          hint: got.problem.code === "ENOENT" ? `create the file or fix the path; relative paths start at ${opts.baseDir}` : got.problem.hint,
         }));
       } else {
         const got = opts.env[part.ref];
