@@ -1,11 +1,11 @@
 import { checkTarget, liveTarget } from "../targets.js";
 import { probeKinds } from "../probes/registry.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
+import { loadOrReport, NOT_NOTIFYING, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, table } from "./output.js";
 
 /** `medic check`: one probe round of every target, concurrently; exit 0 all healthy, 1 not, 2 bad config. */
 export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await loadOrReport(opts, [...NOT_NOTIFYING, "playbooks"]);
   if (!config) return EXIT.badConfig;
   const results = await Promise.all(
     config.targets.map(async (target) => {

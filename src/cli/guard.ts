@@ -1,11 +1,11 @@
-import { loadOrReport, type GlobalOptions } from "./config.js";
+import { viewOrReport, type GlobalOptions } from "./config.js";
 import { EXIT, print } from "./output.js";
 import { resetGuard } from "../safety/operator.js";
 import { knownTarget, update } from "./pause.js";
 
 /** `medic guard reset TARGET`: the flap guard forgets the target's runs so far, so playbooks may run again. */
 export async function guardResetCommand(target: string, opts: GlobalOptions): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   if (!knownTarget(config, target)) return EXIT.badConfig;
   const now = Date.now();

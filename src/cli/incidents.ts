@@ -3,7 +3,7 @@ import { readJournal } from "../incidents/journal.js";
 import { incidentReport } from "../incidents/report.js";
 import type { Incident } from "../incidents/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
+import { historyDir, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** `medic incidents [--json]`: history from the journal, newest first. */
@@ -58,8 +58,8 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
 }
 
 async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
-  const config = await loadOrReport(opts);
-  return config && readJournal(config.stateDir);
+  const stateDir = await historyDir(opts);
+  return stateDir === undefined ? undefined : readJournal(stateDir);
 }
 
 // "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.

@@ -1,12 +1,12 @@
 import { userInfo } from "node:os";
-import type { Config } from "../config/types.js";
+import type { StateView } from "../config/state-view.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
 import { readControls } from "../safety/controls.js";
 import { MaintenanceCalendar } from "../safety/maintenance.js";
 import { addPause, checkPause, checkTarget, endPauses, isRefusal, nothingToResume, type FieldNames } from "../safety/operator.js";
 import type { Pause } from "../safety/types.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
+import { viewOrReport, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, printError, table } from "./output.js";
 
 const FLAGS: FieldNames = { for: "--for", reason: "--reason", forExample: "--for 30m, or --for 2h", reasonExample: '--reason "deploying 2.4"' };
@@ -16,7 +16,7 @@ export async function pauseCommand(target: string | undefined, opts: GlobalOptio
   if (!oneOf(target, opts.all, "pause")) return EXIT.badConfig;
   const pause = checkPause({ target: target ?? "*", for: opts.for, reason: opts.reason, by: whoAmI() }, FLAGS, Date.now());
   if (isRefusal(pause)) return usage(pause.message, pause.hint);
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   if (target !== undefined && !knownTarget(config, target)) return EXIT.badConfig;
   if (!update(() => addPause(config.stateDir, pause, Date.now()))) return EXIT.unhealthy;
@@ -30,7 +30,7 @@ export async function resumeCommand(target: string | undefined, opts: GlobalOpti
   if (target === undefined && !opts.all && opts.id === undefined) {
     return usage("say which pauses to end: a target, --all or --id", "medic pauses lists them");
   }
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   // Without a target (only --id, or --all) any target's pause may match.
   const match = { target, id: opts.id };
@@ -46,7 +46,7 @@ export async function resumeCommand(target: string | undefined, opts: GlobalOpti
 
 /** `medic pauses [--json]`: active ad hoc pauses, and the config's maintenance windows. */
 export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   let pauses: Pause[];
   try {
@@ -86,8 +86,8 @@ export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): P
 }
 
 /** Whether the name is a target medic watches or may discover; says why not on stderr. */
-export function knownTarget(config: Config, name: string): boolean {
-  const checked = checkTarget(config, name);
+export function knownTarget(config: StateView, name: string): boolean {
+  const checked = checkTarget({ names: config.targets, discovers: config.discovers }, name);
   if (isRefusal(checked)) {
     printError(`${checked.message} (hint: ${checked.hint})\n`);
     return false;

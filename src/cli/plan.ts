@@ -11,7 +11,7 @@ import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
+import { loadOrReport, NOT_NOTIFYING, type GlobalOptions } from "./config.js";
 import { EXIT, print, printError } from "./output.js";
 
 /**
@@ -19,7 +19,7 @@ import { EXIT, print, printError } from "./output.js";
  * touch right now (read-only queries). Touches nothing.
  */
 export async function planCommand(opts: GlobalOptions & { target: string; incident: string }): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await loadOrReport(opts, NOT_NOTIFYING);
   if (!config) return EXIT.badConfig;
   const target = config.targets.find((t) => t.name === opts.target);
   if (!target) {
