@@ -91,7 +91,7 @@ steps:
       body: { token: "\${STEP_BODY}", target: "{{ target.name }}" }
   - service.restart: {}
   - exec:
-      argv: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(echo)}, "--password=\${EXEC_ARG}", "postgres://medic:\${PG_PW}@127.0.0.1:5432/orders"]
+      argv: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(echo)}, "--", "--password=\${EXEC_ARG}", "postgres://medic:\${PG_PW}@127.0.0.1:5432/orders"]
       env: { EXEC_ENV_VAR: "\${EXEC_ENV}" }
 verify: { within: 3s }
 `);
@@ -143,6 +143,9 @@ targets:
     await waitUntil(() => pd.events.some((e) => e.body.event_action === "resolve" && e.body.dedup_key === incident && e.status === 202), 20_000, "PagerDuty's resolve");
     await waitUntil(() => slack.posted().length >= 2, 20_000, "Slack's messages");
     expect(admin.length).toBeGreaterThan(0); // the http step reached its endpoint, secret and all
+    // The exec step's program got its secrets and said them back; the journal holds its words redacted.
+    const said = journal(join(dir, "state")).find((r) => r.type === "step_finished" && r.index === 2);
+    expect(said).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/^exit 3 in .*: --password=\[secret\] postgres:\/\/medic:\[secret\]@127\.0\.0\.1:5432\/orders env=\[secret\]$/) });
 
     for (const path of ["/api/incidents", `/api/incidents/${incident}`, "/api/targets", "/metrics", "/healthz", "/api/incidents?state=unresolved"]) {
       const text = await fetch(base + path).then((r) => r.text());
