@@ -12,7 +12,7 @@ import { StateDirWatch } from "./incidents/state-dir-watch.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
-import { readJournal } from "./incidents/journal.js";
+import { readJournal, SKIPPED_LINES } from "./incidents/journal-read.js";
 import { distance, findRoot } from "./safety/dependencies.js";
 import type { SafetyDecision } from "./safety/decide.js";
 import { SafetyRuntime } from "./safety/runtime.js";
@@ -130,7 +130,7 @@ export class Daemon {
     // not a leak, so Node's warning past 10 listeners would only put noise on stderr.
     setMaxListeners(0, this.drain.signal, this.abort.signal);
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
-    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir, { log: opts.log }));
+    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir, (_, { journal, skipped, oversized }) => opts.log.warn({ journal, skipped, oversized }, SKIPPED_LINES))) : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);
     for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({

@@ -59,7 +59,7 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
 
 async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
   const stateDir = await historyDir(opts);
-  return stateDir === undefined ? undefined : readJournal(stateDir);
+  return stateDir === undefined ? undefined : readJournal(stateDir, (warning) => printError(`warning: ${warning}\n`));
 }
 
 // "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.
