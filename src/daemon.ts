@@ -401,11 +401,8 @@ export class Daemon {
         return;
       }
       case "repeat": {
+        // Not journaled now: the count waits in w.track (never in the folded incident, which is the journal's alone).
         if (d.journal) this.append(d.incident, { type: "observed", evidence: d.evidence, occurrences: d.occurrences });
-        else {
-          const incident = this.store.incidents().get(d.incident);
-          if (incident) incident.occurrences = d.occurrences;
-        }
         return;
       }
       case "resolve": {
@@ -525,7 +522,7 @@ export class Daemon {
       this.log.warn({ incident: id, target: w.target.name }, "playbook left unfinished; the next start resumes it");
       return;
     }
-    w.track = { failStreak: 0, okStreak: 0 };
+    w.track = { ...w.track, failStreak: 0, okStreak: 0 };
     this.log.info({ incident: id, target: w.target.name }, "incident resolved: recovery verified");
   }
 
@@ -688,7 +685,8 @@ export class Daemon {
   }
 
   private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {
-    const record = this.store.append(id, event, at);
+    // The failing rounds counted since the last `observed` record go with the resolve, so the final count is exact.
+    const record = this.store.append(id, event.type === "resolved" ? { ...event, ...this.takeCount(id) } : event, at);
     const incident = this.store.incidents().get(id);
     const open = incident && this.watched.get(incident.target)?.open;
     if (open && isOpen(incident)) open.add(id);
@@ -697,6 +695,17 @@ export class Daemon {
     // Every change of an incident may make a notification due; what notifications record changes nothing.
     if (!record.type.startsWith("notification_")) this.escalations.review(id);
     return record;
+  }
+
+  /** An incident's failing rounds counted but not journaled yet, taken out of its target's track. */
+  private takeCount(id: string): { occurrences?: number } {
+    const target = this.store.incidents().get(id)?.target;
+    const w = target === undefined ? undefined : this.watched.get(target);
+    const counted = w?.track.unjournaled?.[id];
+    if (!w || counted === undefined) return {};
+    const { [id]: _, ...others } = w.track.unjournaled!;
+    w.track = { ...w.track, unjournaled: others };
+    return { occurrences: counted };
   }
 
   private spawn(task: Promise<void>): void {
