@@ -24,6 +24,7 @@ import type { Logger } from "./lib/log.js";
 import { planRemediation, renderPlan } from "./playbooks/plan.js";
 import { previewPlan } from "./playbooks/preview.js";
 import { runPlaybook } from "./playbooks/run.js";
+import type { FailedRound } from "./playbooks/verify.js";
 import { runProbe } from "./probes/run.js";
 import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
 import { checkTarget, liveTarget, type LiveTarget } from "./targets.js";
@@ -87,6 +88,8 @@ interface Watched extends LiveTarget {
   awaitedBy?: Set<Watched>;
   schedule?: Schedule;
   unwatch?: () => void;
+  /** The latest regular round that failed: verification of a fix resets its count on one that fails meanwhile. */
+  lastFailedRound?: FailedRound;
 }
 
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
@@ -366,6 +369,7 @@ export class Daemon {
     const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(() => (w.roundInFlight = false));
     if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
     w.lastFinding = finding ?? null;
+    if (finding) w.lastFailedRound = { startedAt, endedAt: Date.now(), finding };
     w.verdictFrom = startedAt;
     w.failingSince = finding ? (w.failingSince ?? startedAt) : undefined;
     w.lastLatencyMs = observation.latencyMs;
@@ -514,6 +518,7 @@ export class Daemon {
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
       target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
       check: (signal) => checkTarget(this.config, w, signal, this.contextFor(w.target)).then((c) => c.finding),
+      lastFailedRound: () => w.lastFailedRound,
       observe: (signal) => runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal }),
       signal: this.abort.signal, stop: this.drain.signal, resume: previous,
     });
