@@ -12,7 +12,7 @@ import { StateDirWatch } from "./incidents/state-dir-watch.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
-import { readJournal, SKIPPED_LINES } from "./incidents/journal-read.js";
+import { readJournal, SKIPPED_LINES, type JournalScan } from "./incidents/journal-read.js";
 import { distance, findRoot } from "./safety/dependencies.js";
 import type { SafetyDecision } from "./safety/decide.js";
 import { SafetyRuntime } from "./safety/runtime.js";
@@ -139,7 +139,11 @@ export class Daemon {
     // not a leak, so Node's warning past 10 listeners would only put noise on stderr.
     setMaxListeners(0, this.drain.signal, this.abort.signal);
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
-    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir, (_, { journal, skipped, oversized }) => opts.log.warn({ journal, skipped, oversized }, SKIPPED_LINES))) : new JournalStore(opts.config.stateDir, { log: opts.log }));
+    const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
+      opts.log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
+    this.store = opts.store ?? (this.dryRun
+      ? new MemoryStore(readJournal(opts.config.stateDir, warnSkipped))
+      : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);
     for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({
@@ -176,7 +180,8 @@ export class Daemon {
   addTarget(target: Target): void {
     if (this.watched.has(target.name) || this.drain.signal.aborted) return;
     const w: Watched = {
-      ...liveTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false, retire: new AbortController(),
+      ...liveTarget(target, this.config.baseDir),
+      track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false, retire: new AbortController(),
     };
     for (const incident of this.store.incidents().values()) {
       if (incident.target === target.name && isOpen(incident)) w.open.add(incident.id);

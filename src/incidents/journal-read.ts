@@ -35,7 +35,11 @@ export type ReadAt = (buffer: Buffer, offset: number, length: number, position: 
  * more than one line, so no journal size stops medic from reading it. Lines are split on the byte
  * "\n" (never inside a UTF-8 character) and counted in bytes. A trailing partial line is left out.
  */
-export function scanJournal(read: ReadAt, onRecord: (record: JournalRecord) => void, opts: { maxRecordBytes?: number; chunkBytes?: number } = {}): JournalScan {
+export function scanJournal(
+  read: ReadAt,
+  onRecord: (record: JournalRecord) => void,
+  opts: { maxRecordBytes?: number; chunkBytes?: number } = {},
+): JournalScan {
   const maxRecordBytes = opts.maxRecordBytes ?? MAX_RECORD_BYTES;
   const buffer = Buffer.allocUnsafe(opts.chunkBytes ?? CHUNK_BYTES);
   const scan: JournalScan = { validBytes: 0, skipped: 0, oversized: 0 };
@@ -97,7 +101,9 @@ export function scanJournalFile(fd: number, onRecord: (record: JournalRecord) =>
 export function parseJournal(text: string): { records: JournalRecord[] } & JournalScan {
   const bytes = Buffer.from(text, "utf8");
   const records: JournalRecord[] = [];
-  const scan = scanJournal((buffer, offset, length, position) => bytes.copy(buffer, offset, position, Math.min(bytes.length, position + length)), (r) => records.push(r));
+  const read: ReadAt = (buffer, offset, length, position) =>
+    bytes.copy(buffer, offset, position, Math.min(bytes.length, position + length));
+  const scan = scanJournal(read, (r) => records.push(r));
   return { records, ...scan };
 }
 
@@ -105,7 +111,10 @@ export function parseJournal(text: string): { records: JournalRecord[] } & Journ
  * Incidents from a journal on disk, read-only (for `medic incidents`, `plan` and a dry run while a
  * daemon runs). `warn` hears once about lines that are not records.
  */
-export function readJournal(stateDir: string, warn?: (message: string, scan: JournalScan & { journal: string }) => void): Map<string, Incident> {
+export function readJournal(
+  stateDir: string,
+  warn?: (message: string, scan: JournalScan & { journal: string }) => void,
+): Map<string, Incident> {
   const incidents = new Map<string, Incident>();
   const file = join(stateDir, JOURNAL_FILE);
   let fd: number;
@@ -129,6 +138,7 @@ export const SKIPPED_LINES = "journal lines that are not records were skipped; t
 
 /** One sentence on the lines of a journal that were not records, for a person at a terminal. */
 export function describeSkipped(file: string, scan: JournalScan): string {
-  const big = scan.oversized > 0 ? ` (${scan.oversized} of them longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB, never held in memory)` : "";
+  const cap = `${MAX_RECORD_BYTES / 1024 / 1024} MiB`;
+  const big = scan.oversized > 0 ? ` (${scan.oversized} of them longer than ${cap}, never held in memory)` : "";
   return `${file}: skipped ${scan.skipped} lines that are not journal records${big}; the records around them were read`;
 }

@@ -47,7 +47,9 @@ export class JournalStore extends FoldingStore {
     this.fd = openJournal(stateDir);
     // Streamed: a journal of any size opens (one read buffer, one line at a time).
     const scan = scanJournalFile(this.fd, (record) => applyRecord(this.folded, record));
-    if (scan.skipped > 0) this.log?.warn({ journal: join(stateDir, JOURNAL_FILE), skipped: scan.skipped, oversized: scan.oversized }, SKIPPED_LINES);
+    if (scan.skipped > 0) {
+      this.log?.warn({ journal: join(stateDir, JOURNAL_FILE), skipped: scan.skipped, oversized: scan.oversized }, SKIPPED_LINES);
+    }
     if (scan.validBytes < fstatSync(this.fd).size) ftruncateSync(this.fd, scan.validBytes);
     this.size = scan.validBytes;
   }

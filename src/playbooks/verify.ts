@@ -44,7 +44,7 @@ export async function verifyRecovery(check: Check, opts: VerifyOptions): Promise
   const deadline = started + opts.withinMs;
   // When each check of the current healthy run began: a regular round's failure drops those begun before it ended.
   let healthy: number[] = [];
-  let failure: { finding: Finding; at: number; regular: boolean } | undefined;
+  let failure: Failure | undefined;
   let regularSeen = started;
   for (;;) {
     const checkAt = clock.now();
@@ -66,10 +66,18 @@ export async function verifyRecovery(check: Check, opts: VerifyOptions): Promise
     if (clock.now() + opts.intervalMs > deadline) break;
     await pause(opts.intervalMs, opts.signal).catch(() => {});
   }
-  return { ok: false, detail: `not recovered within ${formatDuration(opts.withinMs)} (${why(failure, healthy.length, opts.successThreshold, started)})` };
+  const why = explain(failure, healthy.length, opts.successThreshold, started);
+  return { ok: false, detail: `not recovered within ${formatDuration(opts.withinMs)} (${why})` };
 }
 
-function why(failure: { finding: Finding; at: number; regular: boolean } | undefined, healthy: number, needed: number, started: number): string {
+interface Failure {
+  finding: Finding;
+  at: number;
+  regular: boolean;
+}
+
+// Why verification gave up: the latest failure it saw (its own check's, or a regular round's), or too few healthy checks.
+function explain(failure: Failure | undefined, healthy: number, needed: number, started: number): string {
   const saw = failure && `${failure.finding.kind}: ${failure.finding.evidence}`;
   const regular = failure?.regular ? `a regular probe round ${formatDuration(failure.at - started)} into verification saw ${saw}` : undefined;
   if (healthy === 0 && failure) return regular ?? `still ${saw}`;
