@@ -56,7 +56,7 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
 
 // What the daemon's safety checks would decide for a new incident now, from what is on disk.
 function safetyNow(config: Config, target: string, kind: string, targets: ReadonlyMap<string, Target>) {
-  const history = readJournal(config.stateDir, (warning) => process.stderr.write(`warning: ${warning}\n`));
+  const history = readJournal(config.stateDir, (warning) => printError(`warning: ${warning}\n`));
   const incidents = [...history.values()].filter((i) => !i.dryRun);
   let controls: Controls = { pauses: [], guardResets: {} };
   try {
