@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MedicError, errorCode } from "./errors.js";
+import { readProcNow } from "./proc.js";
 
 // The one module in src/ that starts programs. Always file + argv, never a shell.
 
@@ -154,8 +155,13 @@ export async function spawnDetached(
       cwd: opts.cwd, env: { ...process.env, ...opts.env }, shell: false, detached: true,
       stdio: ["ignore", out, out],
     });
+    // Read before anything yields to the event loop: until then Node has not reaped the child, so
+    // even one that exited at once is still this pid (a zombie), never a reused one.
+    const startTicks = child.pid === undefined ? undefined : readProcNow(child.pid)?.startTicks;
     let exited: ExitInfo | undefined;
-    child.on("exit", (exitCode, signal) => { exited = { exitCode, signal }; });
+    const exit = new Promise<ExitInfo>((resolve) => {
+      child.on("exit", (exitCode, signal) => resolve((exited = { exitCode, signal })));
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", reject);
@@ -163,7 +169,7 @@ export async function spawnDetached(
     // A later 'error' (a failed kill) must not crash medic.
     child.on("error", () => {});
     child.unref();
-    return { pid: child.pid!, exited: () => exited };
+    return { pid: child.pid!, startTicks, exited: () => exited, exit };
   } catch (err) {
     const code = errorCode(err, "ESPAWN");
     throw new MedicError("SPAWN_FAILED", `cannot start ${file}: ${code === "ENOENT" ? "program not found" : describeCode(code, err)}`, {
@@ -185,7 +191,11 @@ export interface ExitInfo {
 /** A started service: its pid, and its exit status once it exits. */
 export interface DetachedProcess {
   pid: number;
+  /** Its start time in clock ticks since boot, read as it started; undefined if it was gone by then. */
+  startTicks: number | undefined;
   exited(): ExitInfo | undefined;
+  /** Settles when it exits; never settles for one that outlives this medic. */
+  exit: Promise<ExitInfo>;
 }
 
 /** Sends `signal` to `pid`, or to the group it leads when `group`; false when there is no such process. */
