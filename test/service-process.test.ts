@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processService } from "../src/services/process.js";
 import { serviceRestart } from "../src/playbooks/steps/service.js";
@@ -121,9 +123,13 @@ describe("process service", () => {
 
   it("ignores a stale pid file naming a dead process", async () => {
     const svc = fixtureService("stale");
-    // A pid that certainly exited: our own short-lived child, already reaped.
-    const quits = processService.create(processService.schema.parse({ start: [NODE, "-e", "0"], pidFile: "run/gone.pid", startupGrace: "300ms" }), { target: "gone", baseDir: dir });
-    const gone = Number(/pid (\d+)/.exec((await quits.start(never())).detail)![1]);
+    // A pid that certainly exited: our own short-lived child, reaped once its exit event has come
+    // (however long Node takes to start on a loaded machine).
+    const quits = spawn(NODE, ["-e", "0"], { stdio: "ignore" });
+    const [code] = await once(quits, "exit");
+    expect(code).toBe(0);
+    const gone = quits.pid!;
+    await mkdir(dirname(svc.pidFile), { recursive: true });
     await writeFile(svc.pidFile, `${gone}\n`);
     expect(await svc.driver.stop(never())).toMatchObject({ ok: true, detail: `not running (removed stale pid file for pid ${gone})` });
     await writeFile(svc.pidFile, `${gone}\n`);
