@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processService } from "../src/services/process.js";
 import { serviceRestart } from "../src/playbooks/steps/service.js";
 import { isAlive } from "../src/lib/proc.js";
+import { ALLOWED, DUMP_ENV, MEDIC_LOCALE, MEDIC_SECRETS, withMedicEnvironment } from "./fixtures/child-env.js";
 import { ask, FIXTURE, fixtureService as fixtureServiceIn, NODE } from "./fixtures/process-service.js";
 import { killLeftovers, stepContext, waitGone } from "./fixtures/steps-context.js";
 
@@ -139,6 +140,31 @@ describe("process service", () => {
     expect((await svc.driver.stop(never())).ok).toBe(true);
   });
 
+  describe("environment", () => {
+    withMedicEnvironment();
+
+    it("gives the service PATH, the locale and the like plus its env:, never medic's secrets; inheritEnv: true gives it everything", async () => {
+      for (const [name, inheritEnv] of [["env-clean", false], ["env-all", true]] as const) {
+        const out = join(dir, `${name}.json`);
+        const params = processService.schema.parse({
+          start: [NODE, "-e", DUMP_ENV], pidFile: `run/${name}.pid`, env: { OUT: out, KEEP_RUNNING: "1" }, ...(inheritEnv && { inheritEnv }), startupGrace: "1ms",
+        });
+        const driver = processService.create(params, { target: name, baseDir: dir });
+        expect((await driver.start(never())).ok).toBe(true);
+        await pidIn(join(dir, "run", `${name}.pid`));
+        const env = JSON.parse(await waitForFile(out)) as Record<string, string>;
+        expect((await driver.stop(never())).ok).toBe(true);
+        expect(env).toMatchObject({ ...MEDIC_LOCALE, PATH: process.env.PATH, OUT: out, KEEP_RUNNING: "1" });
+        if (inheritEnv) {
+          expect(env).toMatchObject(MEDIC_SECRETS);
+        } else {
+          expect(Object.keys(env).filter((k) => !ALLOWED.test(k) && k !== "OUT" && k !== "KEEP_RUNNING")).toEqual([]);
+          for (const secret of Object.values(MEDIC_SECRETS)) expect(JSON.stringify(env)).not.toContain(secret);
+        }
+      }
+    });
+  });
+
   it("validates its config", () => {
     expect(processService.schema.safeParse({ start: "node server.js", pidFile: "x.pid" }).success).toBe(false);
     expect(processService.schema.safeParse({ start: ["node"], pidFile: "x.pid", stopSignal: "SIGKILL" }).success).toBe(false);
@@ -152,3 +178,14 @@ describe("process service", () => {
     expect(result.detail).toContain("has no service to restart");
   });
 });
+
+/** The contents of `file` once a process has written it (write-then-read races are retried until then). */
+async function waitForFile(file: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const text = await readFile(file, "utf8").catch(() => "");
+    if (text.endsWith("}")) return text;
+    if (Date.now() > deadline) throw new Error(`nothing written to ${file}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

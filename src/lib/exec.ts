@@ -24,10 +24,37 @@ export interface CommandResult {
   error?: { code: string; message: string };
 }
 
-/** Options for `runCommand`. `env` is added on top of medic's own environment. */
-export interface RunOptions {
-  cwd?: string;
+/**
+ * What a program medic starts gets from medic's own environment: enough to find programs, know who
+ * and where it is, and speak the locale and time zone. Never medic's secrets (PAGERDUTY_ROUTING_KEY,
+ * SLACK_WEBHOOK_URL, database passwords): a step or service that needs a value says so in `env:`.
+ */
+export const INHERITED_ENV: readonly string[] = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR"];
+
+/** How a child's environment is made. */
+export interface ChildEnvOptions {
+  /** Added last: what the step or service declares. */
   env?: Record<string, string>;
+  /** The whole of medic's environment instead of INHERITED_ENV (an explicit opt-in: it carries medic's secrets). */
+  inheritEnv?: boolean;
+}
+
+/** The environment of a program medic starts: INHERITED_ENV of `from` (all of it with inheritEnv), then `env`. */
+export function childEnv(opts: ChildEnvOptions, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && (opts.inheritEnv === true || inherited(name))) base[name] = value;
+  }
+  return { ...base, ...opts.env };
+}
+
+function inherited(name: string): boolean {
+  return INHERITED_ENV.some((allowed) => (allowed.endsWith("*") ? name.startsWith(allowed.slice(0, -1)) : name === allowed));
+}
+
+/** Options for `runCommand`; the environment is childEnv's. */
+export interface RunOptions extends ChildEnvOptions {
+  cwd?: string;
   timeoutMs: number;
   signal?: AbortSignal;
   maxOutputBytes?: number;
@@ -55,7 +82,7 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
-      cwd: opts.cwd, env: { ...process.env, ...opts.env }, shell: false, detached: true,
+      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (err) {
@@ -131,7 +158,7 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
 export async function spawnDetached(
   file: string,
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; logFile?: string },
+  opts: ChildEnvOptions & { cwd?: string; logFile?: string },
 ): Promise<DetachedProcess> {
   if (opts.cwd !== undefined && !(await isDirectory(opts.cwd))) {
     throw new MedicError("SPAWN_FAILED", `cannot start ${file}: working directory ${opts.cwd} does not exist`, {
@@ -152,7 +179,7 @@ export async function spawnDetached(
   try {
     const out = log ? log.fd : "ignore";
     const child = spawn(file, args, {
-      cwd: opts.cwd, env: { ...process.env, ...opts.env }, shell: false, detached: true,
+      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
       stdio: ["ignore", out, out],
     });
     // Read before anything yields to the event loop: until then Node has not reaped the child, so

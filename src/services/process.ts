@@ -17,7 +17,10 @@ const schema = z.strictObject({
   start: argv().meta({ description: "The command that starts the service, as argv; it must stay in the foreground" }),
   pidFile: z.string().min(1).meta({ description: "Where medic records the pid it started (relative to the config file)" }),
   cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: the config file's directory)" }),
-  env: z.record(z.string(), z.string()).optional().meta({ description: "Environment variables added to medic's own" }),
+  env: z.record(z.string(), z.string()).optional()
+    .meta({ description: "Environment variables for the service, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR from medic's" }),
+  inheritEnv: z.boolean().optional()
+    .meta({ description: "Give the service all of medic's environment (its secrets too) instead of only PATH, HOME, LANG and the like (default false)" }),
   logFile: z.string().min(1).optional().meta({ description: "File the service's stdout and stderr are appended to (default: discarded)" }),
   stopSignal: z.enum(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"]).default("SIGTERM").meta({ description: "Signal that asks the service to stop" }),
   stopTimeout: duration().default(10_000).meta({ description: "How long to wait after stopSignal before SIGKILL" }),
@@ -65,7 +68,7 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
 
     let child;
     try {
-      child = await spawnDetached(p.start[0]!, p.start.slice(1), { cwd: paths.cwd, env: p.env, logFile: paths.logFile });
+      child = await spawnDetached(p.start[0]!, p.start.slice(1), { cwd: paths.cwd, env: p.env, inheritEnv: p.inheritEnv, logFile: paths.logFile });
     } catch (err) {
       return done(false, `${replaced}${describeError(err)}`);
     }
