@@ -115,6 +115,9 @@ export class Daemon {
   private readonly drain = new AbortController();
   private readonly abort = new AbortController();
   private unlock: (() => void) | undefined;
+  /** Set when another medic took the state dir over (it judged this one gone): this one stops acting. */
+  private lostLock: string | undefined;
+  private stopping: Promise<void> | undefined;
   private started = false;
   private startedAt = Date.now();
   private readonly discovery: Discovery | undefined;
@@ -161,7 +164,7 @@ export class Daemon {
 
   /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
   async start(): Promise<void> {
-    if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir);
+    if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir, { log: this.log, onLost: (why) => this.lockLost(why) });
     this.escalations.start();
     this.resumeInFlight(!this.discovery);
     this.started = true;
@@ -275,8 +278,19 @@ export class Daemon {
     w.unwatch = () => unwatch.forEach((stop) => stop?.());
   }
 
-  /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */
-  async stop(): Promise<void> {
+  // Two medics on one journal would both act: the one that lost the lock stops, and says so in its health.
+  private lockLost(why: string): void {
+    this.lostLock = why;
+    this.log.fatal({ stateDir: this.config.stateDir, why }, "another medic took over the state dir: stopping");
+    void this.stop();
+  }
+
+  /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). Once, however often called. */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.drain.abort(new Error("medic is stopping"));
     clearInterval(this.safetyTimer);
     this.discovery?.stop();
@@ -372,6 +386,7 @@ export class Daemon {
       { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
       ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
     ];
+    if (this.lostLock) checks.push({ name: "state dir lock", ok: false, detail: `lost: ${this.lostLock}` });
     if (this.drain.signal.aborted) checks.push({ name: "running", ok: false, detail: "medic is stopping" });
     return { ok: checks.every((c) => c.ok), checks };
   }
