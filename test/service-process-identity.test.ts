@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isAlive } from "../src/lib/proc.js";
+import { isAlive, readProcNow } from "../src/lib/proc.js";
 import { identityNow, writeIdentity } from "../src/lib/process-identity.js";
 import { serviceRestart } from "../src/playbooks/steps/service.js";
 import { processProbe } from "../src/probes/process.js";
@@ -99,13 +99,15 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
   });
 
   it("a reused pid: medic's record has another start time, so stop leaves the process alone, the probe and the watch say not running, start replaces it", async () => {
-    const other = await foreignGroup("reused");
     const svc = fixtureService(dir, "reused");
     // What medic recorded for a process that has exited since (read before Node reaps it), under
     // the pid an unrelated live process holds now: pid reuse, without waiting for the pids to wrap.
     const quits = spawn(NODE, ["-e", "0"], { stdio: "ignore" });
     const recorded = identityNow(quits.pid!, [NODE, FIXTURE], true)!;
     await once(quits, "exit");
+    let other = await foreignGroup("reused");
+    // Start times count 10 ms ticks: one started in the same tick would be indistinguishable.
+    while (readProcNow(other.leader)!.startTicks === recorded.startTicks) other = await foreignGroup("reused");
     await writeIdentity(svc.pidFile, { ...recorded, pid: other.leader });
     await writeFile(svc.pidFile, `${other.leader}\n`);
 
