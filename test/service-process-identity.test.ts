@@ -13,7 +13,7 @@ import { runProbe } from "../src/probes/run.js";
 import { processService } from "../src/services/process.js";
 import { watchPidFile } from "../src/services/process-watch.js";
 import type { WatchEvent } from "../src/probes/types.js";
-import { ask, FIXTURE, fixtureService, NODE } from "./fixtures/process-service.js";
+import { ask, fixtureService, NODE } from "./fixtures/process-service.js";
 import { stepContext, waitGone } from "./fixtures/steps-context.js";
 
 // A pid file can name a process medic did not start: a wrong file, a pid reused after the service
@@ -103,7 +103,7 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     // What medic recorded for a process that has exited since (read before Node reaps it), under
     // the pid an unrelated live process holds now: pid reuse, without waiting for the pids to wrap.
     const quits = spawn(NODE, ["-e", "0"], { stdio: "ignore" });
-    const recorded = identityNow(quits.pid!, [NODE, FIXTURE], true)!;
+    const recorded = identityNow(quits.pid!, NODE, true)!;
     await once(quits, "exit");
     let other = await foreignGroup("reused");
     // Start times count 10 ms ticks: one started in the same tick would be indistinguishable.
@@ -153,7 +153,10 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     expect(started).toMatchObject({ ok: true, detail: `started pid ${leader}` });
     const grandchild = await pidFrom(memberFile);
     served.add(grandchild);
-    expect(JSON.parse(await readFile(`${pidFile}.identity`, "utf8"))).toMatchObject({ pid: leader, ownGroup: true, argv: params.start });
+    const record = await readFile(`${pidFile}.identity`, "utf8");
+    expect(JSON.parse(record)).toMatchObject({ pid: leader, ownGroup: true, program: "/bin/sh" });
+    // The program only: arguments may hold secrets, and this file is as readable as the pid file.
+    expect(record).not.toContain(memberFile);
 
     // medic restarted: a new driver, with only the pid file and the record to go by.
     const second = processService.create(params, { target: "family", baseDir: dir });

@@ -4,7 +4,7 @@ import { judgePid, judgeUnrecorded, type Found, type ProcessIdentity } from "./p
 const BOOT = "5f1c0a5e-boot-this";
 const now = { bootId: BOOT, startedAt: (ticks: number) => Date.UTC(2025, 0, 1) + ticks * 10 };
 const record: ProcessIdentity = {
-  pid: 4242, bootId: BOOT, startTicks: 1000, startedAt: "2025-01-01T00:00:10.000Z", argv: ["/usr/bin/node", "server.js", "--token", "s3cret"], ownGroup: true,
+  pid: 4242, bootId: BOOT, startTicks: 1000, startedAt: "2025-01-01T00:00:10.000Z", program: "/usr/bin/node", ownGroup: true,
 };
 const found = (over: Partial<Found["info"]> = {}, argv = ["/usr/bin/node", "server.js", "--token", "s3cret"]): Found => ({
   info: { pid: 4242, state: "S", rssBytes: 1, ppid: 1, pgid: 4242, startTicks: 1000, ...over }, argv,
@@ -44,7 +44,7 @@ describe("judgePid", () => {
   });
 
   it("no record: unrecorded, with what runs there; no process or a zombie: gone", () => {
-    expect(judgePid(4242, "/run/api.pid", undefined, found(), now)).toEqual({ kind: "unrecorded", startTicks: 1000, argv: record.argv });
+    expect(judgePid(4242, "/run/api.pid", undefined, found(), now)).toEqual({ kind: "unrecorded", startTicks: 1000, argv: ["/usr/bin/node", "server.js", "--token", "s3cret"] });
     expect(judgePid(4242, "/run/api.pid", record, undefined, now)).toEqual({ kind: "gone" });
     expect(judgePid(4242, "/run/api.pid", record, found({ state: "Z" }), now)).toEqual({ kind: "gone" });
   });

@@ -8,9 +8,10 @@ import { isRunningState, readArgvNow, readBootId, readProcNow, startedAtMs, type
 // that boot (two processes never share a pid and a start time within one boot). The pid file
 // stays a bare pid, as other tools expect (kill $(cat …), monit, systemd's PIDFile=).
 //
-// The command line is recorded too, but only to name the process to people: a program may rewrite
-// its own (nginx, postgres) or exec another binary in the same process (a wrapper script), and it
-// is still the process medic started. A pid file medic did not write has no record; whether medic
+// The program is recorded too, but only to name the process to people: a program may rewrite its
+// command line (nginx, postgres) or exec another binary in the same process (a wrapper script), and
+// it is still the process medic started. Only the program, not its arguments: they may hold
+// secrets, and this file sits beside the pid file, readable by whoever may read that. A pid file medic did not write has no record; whether medic
 // may act on its process then is the caller's decision (see judgeUnrecorded).
 
 /** What medic records about a process it started, in `<pidFile>.identity` (JSON). */
@@ -22,8 +23,8 @@ export interface ProcessIdentity {
   startTicks: number;
   /** When medic started it (ISO 8601), for people. */
   startedAt: string;
-  /** The command medic ran. */
-  argv: string[];
+  /** The program medic ran (argv[0]). */
+  program: string;
   /** medic made it the leader of a new session and process group: the group holds only what it started. */
   ownGroup: boolean;
 }
@@ -34,10 +35,10 @@ export function identityFile(pidFile: string): string {
 }
 
 /** The identity of `pid` as it is now, to record right after starting it; undefined when it is already gone. */
-export function identityNow(pid: number, argv: string[], ownGroup: boolean): ProcessIdentity | undefined {
+export function identityNow(pid: number, program: string, ownGroup: boolean): ProcessIdentity | undefined {
   const info = readProcNow(pid);
   if (!info) return undefined;
-  return { pid, bootId: readBootId(), startTicks: info.startTicks, startedAt: new Date().toISOString(), argv, ownGroup };
+  return { pid, bootId: readBootId(), startTicks: info.startTicks, startedAt: new Date().toISOString(), program, ownGroup };
 }
 
 /** Records `identity` for `pidFile`, atomically (write, then rename). */
@@ -76,8 +77,8 @@ function parseIdentity(text: string): ProcessIdentity | undefined {
     return undefined;
   }
   const ok = typeof v === "object" && v !== null && Number.isInteger(v.pid) && typeof v.bootId === "string" &&
-    Number.isInteger(v.startTicks) && typeof v.startedAt === "string" && Array.isArray(v.argv) &&
-    v.argv.every((a) => typeof a === "string") && typeof v.ownGroup === "boolean";
+    Number.isInteger(v.startTicks) && typeof v.startedAt === "string" && typeof v.program === "string" &&
+    typeof v.ownGroup === "boolean";
   return ok ? (v as ProcessIdentity) : undefined;
 }
 
@@ -115,7 +116,7 @@ export function judgePid(
     return {
       kind: "reused",
       reason: `pid ${pid} in ${pidFile} is not the process medic started: medic's record (${identityFile(pidFile)}) is for pid ${record.pid}, ` +
-        `${program(record.argv)} started at ${record.startedAt}`,
+        `${show(record.program)} started at ${record.startedAt}`,
     };
   }
   const sameBoot = record.bootId !== "" && record.bootId === now.bootId;
@@ -126,8 +127,8 @@ export function judgePid(
   const then = sameBoot ? record.startedAt : `${record.startedAt}, before the machine last booted`;
   return {
     kind: "reused",
-    reason: `pid ${pid} in ${pidFile} is not the process medic started: medic started ${program(record.argv)} as pid ${pid} at ${then}; ` +
-      `pid ${pid} is now ${program(argv)}, started ${at === undefined ? "at another time" : `at ${new Date(at).toISOString()}`}`,
+    reason: `pid ${pid} in ${pidFile} is not the process medic started: medic started ${show(record.program)} as pid ${pid} at ${then}; ` +
+      `pid ${pid} is now ${show(argv[0])}, started ${at === undefined ? "at another time" : `at ${new Date(at).toISOString()}`}`,
   };
 }
 
@@ -164,13 +165,13 @@ export function stillRunning(pid: number, startTicks: number): boolean {
  */
 export function judgeUnrecorded(pid: number, pidFile: string, argv: string[], start: string[]): string | undefined {
   if (argv.length === start.length && argv.every((a, i) => a === start[i])) return undefined;
-  const runs = argv[0] === start[0] ? `${program(argv)} with other arguments than start` : `${program(argv)}, not ${program(start)}`;
+  const runs = argv[0] === start[0] ? `${show(argv[0])} with other arguments than start` : `${show(argv[0])}, not ${show(start[0])}`;
   return `pid ${pid} in ${pidFile} was not started by medic (no record in ${identityFile(pidFile)}) and runs ${runs}`;
 }
 
 // Only the program: the arguments of a process medic does not own are none of its business, and
 // may hold that process's secrets.
-function program(argv: string[]): string {
-  const file = argv[0] ?? "";
+function show(program: string | undefined): string {
+  const file = program ?? "";
   return file === "" ? "a process without a command line" : JSON.stringify(file.length > 80 ? `${file.slice(0, 79)}…` : file);
 }

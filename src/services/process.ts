@@ -77,7 +77,7 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
       // The record first: a pid file medic wrote always has its record.
       if (child.startTicks !== undefined) {
         await writeIdentity(pidFile, {
-          pid: child.pid, bootId: readBootId(), startTicks: child.startTicks, startedAt: new Date().toISOString(), argv: p.start, ownGroup: true,
+          pid: child.pid, bootId: readBootId(), startTicks: child.startTicks, startedAt: new Date().toISOString(), program: p.start[0]!, ownGroup: true,
         });
       }
       await writePidFile(pidFile, child.pid);
