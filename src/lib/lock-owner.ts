@@ -70,7 +70,9 @@ export function judgeHolder(owner: LockOwner, self: LockOwner, found: ProcInfo |
   if (!sameBoot || owner.pidNs === "" || owner.pidNs !== self.pidNs) return { kind: "unseen", sameBoot };
   if (owner.pid === self.pid && owner.startTicks === self.startTicks) return { kind: "dead", why: "an earlier lock of this very process" };
   if (!found || !isRunningState(found.state)) return { kind: "dead", why: `pid ${owner.pid} is gone` };
-  if (found.startTicks !== owner.startTicks) return { kind: "dead", why: `pid ${owner.pid} is now another process, started ${startedAt(found.startTicks)}` };
+  if (found.startTicks !== owner.startTicks) {
+    return { kind: "dead", why: `pid ${owner.pid} is now another process, started ${startedAt(found.startTicks)}` };
+  }
   return { kind: "alive" };
 }
 

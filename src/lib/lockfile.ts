@@ -24,6 +24,7 @@ export const HEARTBEAT_MS = 5_000;
 /** A lock not touched for this long, whose holder medic cannot see, is taken over. */
 export const STALE_AFTER_MS = 20_000;
 const POLL_MS = 250;
+const TOOK_OVER = "took over the state dir lock of a medic that is gone";
 const ATTEMPTS = 5;
 
 /** How the lock is held; everything has a default. */
@@ -57,19 +58,22 @@ export async function lockStateDir(stateDir: string, opts: LockOptions = {}): Pr
       });
     }
     if (verdict.kind === "dead") {
-      if (takeOver(file, held)) opts.log?.warn({ lock: file, holder: owner, why: verdict.why }, "took over the state dir lock of a medic that is gone");
+      if (takeOver(file, held)) opts.log?.warn({ lock: file, holder: owner, why: verdict.why }, TOOK_OVER);
       continue;
     }
-    const where = verdict.sameBoot ? "another pid namespace on this machine: a container" : "another host, or this machine before it last booted";
-    opts.log?.warn({ lock: file, holder: owner ?? held.text.slice(0, 200), staleAfterMs }, "state dir locked by a medic this one cannot see; waiting for its heartbeat");
+    const where = verdict.sameBoot ? "another pid namespace on this machine: a container"
+      : "another host, or this machine before it last booted";
+    opts.log?.warn({ lock: file, holder: owner ?? held.text.slice(0, 200), staleAfterMs },
+      "state dir locked by a medic this one cannot see; waiting for its heartbeat");
     const seen = await awaitHeartbeat(file, held, verdict.sameBoot, staleAfterMs);
     if (seen === "refreshed") {
       throw new MedicError("STATE_DIR_LOCKED", `another medic (${who}; ${where}) is using ${stateDir}: it refreshed its lock just now`, {
-        hint: `stop that medic first, or give this one its own stateDir; a lock whose holder is gone is taken over once it has not been refreshed for ${staleAfterMs / 1000} s`,
+        hint: "stop that medic first, or give this one its own stateDir; a lock whose holder is gone is taken over " +
+          `once it has not been refreshed for ${staleAfterMs / 1000} s`,
       });
     }
     if (seen === "stale" && takeOver(file, held)) {
-      opts.log?.warn({ lock: file, holder: owner, why: `not refreshed for ${staleAfterMs / 1000} s (${where})` }, "took over the state dir lock of a medic that is gone");
+      opts.log?.warn({ lock: file, holder: owner, why: `not refreshed for ${staleAfterMs / 1000} s (${where})` }, TOOK_OVER);
     }
   }
   throw new MedicError("STATE_DIR_LOCKED", `cannot lock ${stateDir}: ${file} keeps changing hands`, {

@@ -11,8 +11,9 @@ import { isRunningState, readArgvNow, readBootId, readProcNow, startedAtMs, type
 // The program is recorded too, but only to name the process to people: a program may rewrite its
 // command line (nginx, postgres) or exec another binary in the same process (a wrapper script), and
 // it is still the process medic started. Only the program, not its arguments: they may hold
-// secrets, and this file sits beside the pid file, readable by whoever may read that. A pid file medic did not write has no record; whether medic
-// may act on its process then is the caller's decision (see judgeUnrecorded).
+// secrets, and this file sits beside the pid file, readable by whoever may read that. A pid file
+// medic did not write has no record; whether medic may act on its process then is the caller's
+// decision (see judgeUnrecorded).
 
 /** What medic records about a process it started, in `<pidFile>.identity` (JSON). */
 export interface ProcessIdentity {
@@ -115,8 +116,8 @@ export function judgePid(
   if (record.pid !== pid) {
     return {
       kind: "reused",
-      reason: `pid ${pid} in ${pidFile} is not the process medic started: medic's record (${identityFile(pidFile)}) is for pid ${record.pid}, ` +
-        `${show(record.program)} started at ${record.startedAt}`,
+      reason: `pid ${pid} in ${pidFile} is not the process medic started: medic's record (${identityFile(pidFile)}) ` +
+        `is for pid ${record.pid}, ${show(record.program)} started at ${record.startedAt}`,
     };
   }
   const sameBoot = record.bootId !== "" && record.bootId === now.bootId;

@@ -18,9 +18,11 @@ const schema = z.strictObject({
   pidFile: z.string().min(1).meta({ description: "Where medic records the pid it started (relative to the config file)" }),
   cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: the config file's directory)" }),
   env: z.record(z.string(), z.string()).optional()
-    .meta({ description: "Environment variables for the service, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR from medic's" }),
+    .meta({ description: "Environment variables for the service, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ " +
+      "and TMPDIR from medic's" }),
   inheritEnv: z.boolean().optional()
-    .meta({ description: "Give the service all of medic's environment (its secrets too) instead of only PATH, HOME, LANG and the like (default false)" }),
+    .meta({ description: "Give the service all of medic's environment (its secrets too) instead of only PATH, HOME, LANG " +
+      "and the like (default false)" }),
   logFile: z.string().min(1).optional().meta({ description: "File the service's stdout and stderr are appended to (default: discarded)" }),
   stopSignal: z.enum(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"]).default("SIGTERM").meta({ description: "Signal that asks the service to stop" }),
   stopTimeout: duration().default(10_000).meta({ description: "How long to wait after stopSignal before SIGKILL" }),
@@ -68,7 +70,9 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
 
     let child;
     try {
-      child = await spawnDetached(p.start[0]!, p.start.slice(1), { cwd: paths.cwd, env: p.env, inheritEnv: p.inheritEnv, logFile: paths.logFile });
+      child = await spawnDetached(p.start[0]!, p.start.slice(1), {
+        cwd: paths.cwd, env: p.env, inheritEnv: p.inheritEnv, logFile: paths.logFile,
+      });
     } catch (err) {
       return done(false, `${replaced}${describeError(err)}`);
     }
@@ -77,7 +81,8 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
       // The record first: a pid file medic wrote always has its record.
       if (child.startTicks !== undefined) {
         await writeIdentity(pidFile, {
-          pid: child.pid, bootId: readBootId(), startTicks: child.startTicks, startedAt: new Date().toISOString(), program: p.start[0]!, ownGroup: true,
+          pid: child.pid, bootId: readBootId(), startTicks: child.startTicks, startedAt: new Date().toISOString(),
+          program: p.start[0]!, ownGroup: true,
         });
       }
       await writePidFile(pidFile, child.pid);
@@ -99,7 +104,8 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
     } finally {
       signal.removeEventListener("abort", endGrace);
     }
-    if (child.startTicks !== undefined && stillRunning(child.pid, child.startTicks)) return done(true, `${replaced}started pid ${child.pid}`);
+    const up = child.startTicks !== undefined && stillRunning(child.pid, child.startTicks);
+    if (up) return done(true, `${replaced}started pid ${child.pid}`);
 
     await removePidFile(pidFile, child.pid);
     const exit = child.exited();

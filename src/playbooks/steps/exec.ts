@@ -12,9 +12,11 @@ const schema = z.strictObject({
     .meta({ description: "The program and its arguments; arguments may use {{ }} and each stays one argument" }),
   cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: its directory)" }),
   env: z.record(z.string(), z.string()).optional()
-    .meta({ description: "Environment variables for the program, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR from medic's" }),
+    .meta({ description: "Environment variables for the program, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ " +
+      "and TMPDIR from medic's" }),
   inheritEnv: z.boolean().optional()
-    .meta({ description: "Give the program all of medic's environment (its secrets too) instead of only PATH, HOME, LANG and the like (default false)" }),
+    .meta({ description: "Give the program all of medic's environment (its secrets too) instead of only PATH, HOME, LANG " +
+      "and the like (default false)" }),
   expectExit: z.array(z.number().int()).min(1).default([0]).meta({ description: "Exit codes that count as success" }),
 });
 
