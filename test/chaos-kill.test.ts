@@ -68,11 +68,12 @@ verify: { within: 20s }
     }
     return records.find((r) => r.type === "resolved");
   }, 45_000, `${label}: the incident to resolve`);
-  // Every notification the journal queued is delivered before medic says so.
+  // Every notification the journal queued is delivered (or superseded by a later one, never sent) before medic says so.
   await waitUntil(() => {
     const records = journal(stateDir);
     const queued = records.filter((r) => r.type === "notification_queued");
-    return queued.length >= 4 && queued.every((q) => q.type === "notification_queued" && records.some((s) => s.type === "notification_sent" && s.id === q.notification.id));
+    const done = (id: string) => records.some((s) => (s.type === "notification_sent" || s.type === "notification_superseded") && s.id === id);
+    return queued.length >= 4 && queued.every((q) => q.type === "notification_queued" && done(q.notification.id));
   }, 20_000, `${label}: every notification sent`);
   second.child.kill("SIGTERM");
   expect(await second.exited, label).toBe(0);

@@ -61,6 +61,10 @@ async function scenario(extra = "") {
   return { slack, pd, api, dir, file, state: join(dir, "state"), env: env(slack.url) };
 }
 const started = (p: MedicProcess) => waitUntil(() => p.stdout().includes("medic started"), 10_000, "medic to start");
+/** The Slack messages' headers, in the order they were posted. */
+const headers = (slack: { posted(): { body: { blocks: { type: string; text: { text: string } }[] } }[] }) =>
+  slack.posted().map((m) => m.body.blocks.find((b) => b.type === "header")?.text.text);
+
 type PdEvent = { body: { event_action: string; dedup_key: string; payload?: { severity: string; summary: string } } };
 
 /** No secret in what medic printed or journaled. */
@@ -151,11 +155,17 @@ escalation:
     slack.setMode("ok");
     pd.setMode("ok");
     await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to arrive and resolve");
-    await waitUntil(() => slack.posted().length >= 2, 10_000, "both Slack messages");
+    await waitUntil(() => headers(slack).includes("Resolved: P1 server_down on api"), 10_000, "the Slack resolve");
     const accepted = (pd.events as PdEvent[]).filter((e) => e.body.dedup_key === opened.incident).map((e) => e.body.event_action);
     expect(accepted.at(-1)).toBe("resolve");
     expect(accepted.indexOf("trigger")).toBeLessThan(accepted.lastIndexOf("resolve"));
     expect(journal(state).filter((r) => r.type === "notification_failed")).toEqual([]);
+    // Slack's trigger went out before the resolve, or (still unsent when the resolve came) was superseded by it and journaled so.
+    const records = journal(state);
+    const outcome = (id: string) => records.find((r) => (r.type === "notification_sent" || r.type === "notification_superseded") && r.id === id)?.type;
+    const toSlack = records.flatMap((r) => (r.type === "notification_queued" && r.notification.channel === "slack" ? [r.notification] : []));
+    expect(toSlack.map((n) => outcome(n.id) ?? "owed")).toEqual(toSlack.map((n) => (n.event === "resolve" ? "notification_sent" : expect.stringMatching(/^notification_(sent|superseded)$/))));
+    expect(headers(slack).at(-1)).toBe("Resolved: P1 server_down on api");
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);

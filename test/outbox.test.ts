@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import ts from "typescript";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { Outbox, type OutboxOptions } from "../src/escalation/outbox.js";
+import { ABORT_GRACE_MS, Outbox, type OutboxOptions } from "../src/escalation/outbox.js";
 import type { FailureReason, Notification, NotificationEvent, Notifier, SendResult } from "../src/escalation/types.js";
 
 // Pure delivery logic: these in-process notifiers stand in for Slack and PagerDuty, whose real
@@ -17,14 +17,18 @@ const FIVE_HUNDRED: SendResult = { ok: false, retry: true, reason: "server_error
 
 type Script = (n: Notification, call: number, signal: AbortSignal) => SendResult | Promise<SendResult>;
 
-/** A notifier that follows `script` and records every call with the (fake) time it started. */
-function fake(name: string, script: Script, accepts: ReadonlySet<NotificationEvent> = ALL) {
+/**
+ * A notifier that follows `script` and records every call with the (fake) time it started. It pages
+ * (like PagerDuty, it never has a trigger collapsed away by a later resolve) unless `pages` is false.
+ */
+function fake(name: string, script: Script, accepts: ReadonlySet<NotificationEvent> = ALL, pages = true) {
   const calls: { id: string; at: number; signal: AbortSignal }[] = [];
   let active = 0;
   let maxActive = 0;
   const notifier: Notifier = {
     name,
     accepts,
+    pages,
     async send(n, signal) {
       calls.push({ id: n.id, at: Date.now(), signal });
       maxActive = Math.max(maxActive, ++active);
@@ -72,7 +76,7 @@ beforeEach(() => vi.useFakeTimers({ now: 0 }));
 afterEach(() => vi.useRealTimers());
 
 describe("Outbox delivery", () => {
-  it("sends each channel's queue in order, one at a time, and channels do not wait for each other", async () => {
+  it("sends an incident's notifications in order, one at a time, and channels do not wait for each other", async () => {
     const slack = fake("slack", async () => (await delay(100), OK));
     const pd = fake("pagerduty", async () => (await delay(10_000), OK));
     const { outbox, events } = outboxWith([slack.notifier, pd.notifier]);
@@ -124,7 +128,7 @@ describe("Outbox delivery", () => {
     const slack = fake("slack", (n) =>
       n.id.startsWith("bad") ? { ok: false, retry: false, reason: "unauthorized", detail: "HTTP 403 invalid_token" } : OK);
     const { outbox, events, failed, retries } = outboxWith([slack.notifier], { breaker: { failures: 2, cooldownMs: 30_000 } });
-    outbox.enqueue(note("bad1"), note("bad2"), note("bad3"), note("good"));
+    outbox.enqueue(note("bad1", "trigger", "slack", "i1"), note("bad2", "trigger", "slack", "i2"), note("bad3", "trigger", "slack", "i3"), note("good", "trigger", "slack", "i4"));
     await vi.advanceTimersByTimeAsync(60_000);
     expect(slack.ids()).toEqual(["bad1", "bad2", "bad3", "good"]);
     expect(events).toEqual(["failed bad1 unauthorized", "failed bad2 unauthorized", "failed bad3 unauthorized", "sent good"]);
@@ -222,7 +226,7 @@ describe("Outbox delivery", () => {
       },
       onFailed: () => {},
     });
-    outbox.enqueue(note("n1"), note("n2"));
+    outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(10);
     await outbox.idle();
     expect(sent).toEqual(["n1", "n2"]);
@@ -255,6 +259,165 @@ describe("Outbox delivery", () => {
   });
 });
 
+describe("Outbox across incidents", () => {
+  const at = (id: string, incident: string, over: Partial<Notification> = {}, event: NotificationEvent = "trigger") =>
+    ({ ...note(id, event, "slack", incident), ...over });
+
+  it("a new incident's P1 page goes ahead of other incidents' backlog", async () => {
+    const slack = fake("slack", async () => (await delay(100), OK));
+    const { outbox, events } = outboxWith([slack.notifier], { sendsPerChannel: 1 });
+    outbox.enqueue(...Array.from({ length: 50 }, (_, i) => at(`old${i}`, `i${i}`, { severity: "P3", target: `flappy${i % 3}` })));
+    await vi.advanceTimersByTimeAsync(150);
+    outbox.enqueue(at("page", "new", { severity: "P1", target: "orders-db" }));
+    await vi.advanceTimersByTimeAsync(150); // old1, in flight, ends at 200; the page goes next and ends at 300
+    expect(slack.ids().slice(0, 3)).toEqual(["old0", "old1", "page"]);
+    expect(events).toContain("sent page");
+    expect(outbox.status().slack?.queued).toBe(48);
+    const stopping = outbox.stop();
+    await vi.advanceTimersByTimeAsync(ABORT_GRACE_MS); // the fake's send ignores the abort
+    await stopping;
+  });
+
+  it("among equals, the target served least recently goes first: a flapping target cannot crowd out another", async () => {
+    const slack = fake("slack", async () => (await delay(10), OK));
+    const { outbox } = outboxWith([slack.notifier], { sendsPerChannel: 1 });
+    outbox.enqueue(...Array.from({ length: 6 }, (_, i) => at(`a${i}`, `a${i}`, { target: "flappy" })), at("b0", "b0", { target: "steady" }));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(slack.ids()).toEqual(["a0", "b0", "a1", "a2", "a3", "a4", "a5"]);
+  });
+
+  it("pages before news that an alert is over, and a resolve still never overtakes its trigger", async () => {
+    const slack = fake("slack", async () => (await delay(10), OK));
+    const { outbox } = outboxWith([slack.notifier], { sendsPerChannel: 1 });
+    outbox.enqueue(at("busy", "i0"), at("r1", "i1", {}, "resolve"), at("t2", "i2", { severity: "P2" }), at("t3", "i3", { severity: "P1" }), at("r3", "i3", {}, "resolve"));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(slack.ids()).toEqual(["busy", "t3", "t2", "r1", "r3"]);
+  });
+
+  it("one incident's retries hold up no other incident, and its own resolve waits behind them", async () => {
+    const slack = fake("slack", (n, call) => (n.id === "t1" && call <= 3 ? FIVE_HUNDRED : OK));
+    const { outbox, events } = outboxWith([slack.notifier], { retry: { initialMs: 1_000, maxMs: 60_000, maxAttempts: 10 } });
+    outbox.enqueue(at("t1", "i1"), at("r1", "i1", {}, "resolve"));
+    await vi.advanceTimersByTimeAsync(500);
+    outbox.enqueue(at("t2", "i2"), at("r2", "i2", {}, "resolve"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(events).toEqual(["sent t2", "sent r2"]);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(events).toEqual(["sent t2", "sent r2", "sent t1", "sent r1"]);
+  });
+
+  it("sends up to sendsPerChannel at once, one per incident", async () => {
+    const slack = fake("slack", async () => (await delay(100), OK));
+    const { outbox, events } = outboxWith([slack.notifier], { sendsPerChannel: 3 });
+    outbox.enqueue(...["i1", "i2", "i3", "i4"].flatMap((i) => [at(`t-${i}`, i), at(`r-${i}`, i, {}, "resolve")]));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(slack.maxActive()).toBe(3);
+    expect(events).toEqual(["sent t-i1", "sent t-i2", "sent t-i3"]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    for (const i of ["i1", "i2", "i3", "i4"]) expect(events.indexOf(`sent t-${i}`)).toBeLessThan(events.indexOf(`sent r-${i}`));
+    expect(events).toHaveLength(8);
+  });
+
+  it("a 429 pauses the whole channel for its Retry-After, not only the incident that got it", async () => {
+    const slack = fake("slack", (n, call) => (call === 1 ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 5_000 } : OK));
+    const { outbox, events } = outboxWith([slack.notifier], { retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 10 } });
+    outbox.enqueue(at("t1", "i1"));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue(at("t2", "i2"));
+    await vi.advanceTimersByTimeAsync(4_980);
+    expect(slack.ids()).toEqual(["t1"]);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(events.sort()).toEqual(["sent t1", "sent t2"]);
+  });
+
+  it("half-open lets one trial send through, whatever sendsPerChannel says", async () => {
+    let healthy = false;
+    const slack = fake("slack", async () => (await delay(50), healthy ? OK : FIVE_HUNDRED));
+    const { outbox } = outboxWith([slack.notifier], { breaker: { failures: 2, cooldownMs: 10_000 }, retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 100 } });
+    outbox.enqueue(at("t1", "i1"), at("t2", "i2"), at("t3", "i3"));
+    await vi.advanceTimersByTimeAsync(60);
+    expect(outbox.status().slack?.breaker).toBe("open");
+    expect(slack.calls.map((c) => c.at)).toEqual([0, 0, 0]); // three incidents at once, all failed by 50
+    healthy = true;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(slack.calls.slice(3).map((c) => [c.id, c.at])).toEqual([["t1", 10_050]]); // the trial, alone
+    await vi.advanceTimersByTimeAsync(100);
+    expect(slack.calls.slice(3).map((c) => [c.id, c.at])).toEqual([["t1", 10_050], ["t2", 10_100], ["t3", 10_100]]);
+    expect(outbox.status().slack).toEqual({ queued: 0, breaker: "closed", failures: 0 });
+  });
+});
+
+describe("Outbox collapse", () => {
+  const superseded = (opts: Partial<OutboxOptions> = {}) => {
+    const dropped: string[] = [];
+    return { dropped, opts: { ...opts, onSuperseded: (n: Notification, by: Notification) => dropped.push(`${n.id} by ${by.id}`) } };
+  };
+
+  it("drops an acknowledge still waiting when the resolve of the same alert comes, and says so", async () => {
+    const pd = fake("pagerduty", async () => (await delay(100), OK));
+    const { dropped, opts } = superseded();
+    const { outbox, events } = outboxWith([pd.notifier], opts);
+    outbox.enqueue(note("t", "trigger", "pagerduty"));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue(note("a", "acknowledge", "pagerduty"), note("r", "resolve", "pagerduty"));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(pd.ids()).toEqual(["t", "r"]);
+    expect(dropped).toEqual(["a by r"]);
+    expect(events).toEqual(["sent t", "sent r"]);
+  });
+
+  it("on a message stream, a trigger still waiting says nothing the resolve does not; on a channel that pages, it still goes", async () => {
+    const slack = fake("slack", async () => (await delay(100), OK), ALL, false);
+    const pd = fake("pagerduty", async () => (await delay(100), OK));
+    const { dropped, opts } = superseded();
+    const { outbox } = outboxWith([slack.notifier, pd.notifier], opts);
+    outbox.enqueue(note("s0", "trigger", "slack", "busy"), note("p0", "trigger", "pagerduty", "busy"));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue(note("st", "trigger", "slack", "busy"), note("sr", "resolve", "slack", "busy"));
+    outbox.enqueue(note("pt", "trigger", "pagerduty", "busy"), note("pr", "resolve", "pagerduty", "busy"));
+    await vi.advanceTimersByTimeAsync(1_000);
+    // s0 and p0 were in flight: what is being sent is never collapsed.
+    expect(slack.ids()).toEqual(["s0", "sr"]);
+    expect(pd.ids()).toEqual(["p0", "pt", "pr"]);
+    expect(dropped).toEqual(["st by sr"]);
+  });
+
+  it("a later trigger of the same alert supersedes one still waiting; another alert's (a new dedup key) never does", async () => {
+    const pd = fake("pagerduty", async () => (await delay(100), OK));
+    const { dropped, opts } = superseded();
+    const { outbox } = outboxWith([pd.notifier], opts);
+    outbox.enqueue(note("busy", "acknowledge", "pagerduty"));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue(note("opened", "trigger", "pagerduty"), note("failed", "trigger", "pagerduty"));
+    outbox.enqueue({ ...note("repage", "trigger", "pagerduty"), key: "i1:2" }, note("old-resolve", "resolve", "pagerduty"));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(dropped).toEqual(["opened by failed"]);
+    expect(pd.ids()).toEqual(["busy", "failed", "repage", "old-resolve"]);
+  });
+
+  it("never drops, nor drops anything for, a message that another channel is broken", async () => {
+    const slack = fake("slack", async () => (await delay(100), OK), ALL, false);
+    const { dropped, opts } = superseded();
+    const { outbox } = outboxWith([slack.notifier], opts);
+    outbox.enqueue(note("busy", "trigger"));
+    await vi.advanceTimersByTimeAsync(10);
+    outbox.enqueue({ ...note("broken", "trigger"), reason: "could not notify pagerduty (unauthorized: HTTP 401)" }, note("r", "resolve"));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(dropped).toEqual([]);
+    expect(slack.ids()).toEqual(["busy", "broken", "r"]);
+  });
+
+  it("collapses what a restarted medic hands over again, in the order the journal has it", async () => {
+    const slack = fake("slack", () => OK, ALL, false);
+    const { dropped, opts } = superseded();
+    const { outbox, events } = outboxWith([slack.notifier], opts);
+    outbox.enqueue(note("t", "trigger", "slack", "i1"), note("e", "trigger", "slack", "i1"), note("t2", "trigger", "slack", "i2"), note("r", "resolve", "slack", "i1"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(dropped).toEqual(["t by e", "e by r"]);
+    expect(events.sort()).toEqual(["sent r", "sent t2"]);
+  });
+});
+
 describe("Outbox circuit breaker", () => {
   const breakerOpts = {
     retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 100 },
@@ -269,7 +432,7 @@ describe("Outbox circuit breaker", () => {
     expect(slack.calls.map((c) => c.at)).toEqual([0, 100, 300]);
     expect(outbox.status().slack).toEqual({ queued: 1, breaker: "open", failures: 3 });
     expect(retries.at(-1)?.nextInMs).toBe(30_000); // the breaker's wait, not the 400 ms backoff
-    outbox.enqueue(note("n2"), note("n3"));
+    outbox.enqueue(note("n2", "trigger", "slack", "i2"), note("n3", "trigger", "slack", "i3"));
     await vi.advanceTimersByTimeAsync(29_999);
     expect(slack.calls).toHaveLength(3); // zero attempts while open
     expect(outbox.status().slack?.queued).toBe(3);
@@ -303,7 +466,7 @@ describe("Outbox circuit breaker", () => {
       retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 3 },
       breaker: { failures: 2, cooldownMs: 30_000 },
     });
-    outbox.enqueue(note("n1"), note("n2"));
+    outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(30_100);
     expect(slack.calls.map((c) => [c.id, c.at])).toEqual([["n1", 0], ["n1", 100], ["n1", 30_100]]);
     expect(events).toEqual(["failed n1 server_error"]);
@@ -331,7 +494,7 @@ describe("Outbox stop", () => {
   it("returns within the grace period from a notifier that ignores its signal, and leaves no timer", async () => {
     const slack = fake("slack", never);
     const { outbox, events } = outboxWith([slack.notifier]);
-    outbox.enqueue(note("n1"), note("n2"));
+    outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(10);
     let stopped = false;
     const stopping = outbox.stop().then(() => (stopped = true));
@@ -373,7 +536,7 @@ describe("Outbox stop", () => {
   it("still reports a send that succeeds during the grace period, before stop resolves", async () => {
     const slack = fake("slack", (_n, _c, signal) => new Promise((resolve) => signal.addEventListener("abort", () => setTimeout(resolve, 500, OK))));
     const { outbox, events } = outboxWith([slack.notifier]);
-    outbox.enqueue(note("n1"), note("n2"));
+    outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(10);
     const stopping = outbox.stop();
     await vi.advanceTimersByTimeAsync(500);
@@ -401,7 +564,7 @@ describe("Outbox on real timers", () => {
   it("idle() resolves once everything is delivered", async () => {
     const slack = fake("slack", (n, call) => (n.id === "n1" && call === 1 ? FIVE_HUNDRED : OK));
     const { outbox, events } = outboxWith([slack.notifier], { retry: { initialMs: 20, maxMs: 100, maxAttempts: 5 } });
-    outbox.enqueue(note("n1"), note("n2"));
+    outbox.enqueue(note("n1"), note("n2", "resolve"));
     await outbox.idle();
     expect(events).toEqual(["sent n1", "sent n2"]);
     await outbox.stop();
@@ -411,7 +574,7 @@ describe("Outbox on real timers", () => {
     const dir = await mkdtemp(join(tmpdir(), "medic-outbox-"));
     try {
       // The outbox and its imports, transpiled as they are, into a tree where the .js imports resolve.
-      for (const file of ["escalation/outbox", "escalation/backoff", "escalation/breaker", "lib/errors"]) {
+      for (const file of ["escalation/outbox", "escalation/lane", "escalation/collapse", "escalation/backoff", "escalation/breaker", "lib/errors"]) {
         const source = await readFile(new URL(`../src/${file}.ts`, import.meta.url), "utf8");
         const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } });
         await mkdir(dirname(join(dir, `${file}.js`)), { recursive: true });

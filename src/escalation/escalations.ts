@@ -4,6 +4,7 @@ import { MEDIC_TARGET, type Incident, type IncidentEvent } from "../incidents/ty
 import type { Logger } from "../lib/log.js";
 import { backoffDelayMs } from "./backoff.js";
 import { buildNotification } from "./build.js";
+import { CHANNEL_TROUBLE } from "./collapse.js";
 import { Outbox } from "./outbox.js";
 import { dueNotifications, type ChannelFacts } from "./policy.js";
 import { channelKinds } from "./registry.js";
@@ -56,6 +57,7 @@ export class Escalations {
         opts.log.error({ incident: n.incident, channel: n.channel, event: n.event, reason, detail }, "notification not delivered; not retrying");
         this.reportBrokenChannel(n, `${reason}: ${detail}`);
       },
+      onSuperseded: (n, by) => opts.record(n.incident, { type: "notification_superseded", id: n.id, channel: n.channel, by: by.id }),
       onAttemptFailed: (n, result, attempt, nextInMs) =>
         opts.log.warn({ incident: n.incident, channel: n.channel, reason: result.reason, detail: result.detail, attempt, nextInMs }, "notification failed; will retry"),
     });
@@ -196,10 +198,10 @@ export class Escalations {
   // A channel that refuses for good is itself an incident for humans: say so on the other channels.
   private reportBrokenChannel(failed: Notification, why: string): void {
     const incident = this.opts.incidents().get(failed.incident);
-    if (!incident || failed.reason.startsWith("could not notify")) return;
+    if (!incident || failed.reason.startsWith(CHANNEL_TROUBLE)) return;
     for (const channel of this.notifiers.keys()) {
       if (channel === failed.channel || channel === "console") continue;
-      const n = buildNotification(incident, { channel, event: "trigger", reason: `could not notify ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link);
+      const n = buildNotification(incident, { channel, event: "trigger", reason: `${CHANNEL_TROUBLE} ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link);
       this.opts.record(incident.id, { type: "notification_queued", notification: n });
       this.outbox.enqueue(n);
     }

@@ -1,6 +1,7 @@
 import { describeError } from "../lib/errors.js";
 import { backoffDelayMs } from "./backoff.js";
-import { CircuitBreaker, type BreakerState } from "./breaker.js";
+import type { BreakerState } from "./breaker.js";
+import { Lane } from "./lane.js";
 import type { FailureReason, Notification, Notifier, SendResult } from "./types.js";
 
 /** A failed attempt, as the outbox saw it. */
@@ -24,6 +25,10 @@ export interface OutboxOptions {
   random?: () => number;
   /** One attempt's deadline: the send is aborted then, and counts as a retryable timeout. Default 60 s. */
   sendTimeoutMs?: number;
+  /** Never sent: `by`, queued later for the same alert, says all it would have said (the daemon journals notification_superseded). */
+  onSuperseded?(n: Notification, by: Notification): void;
+  /** Sends in flight at once per channel (each for a different incident). Default SENDS_PER_CHANNEL. */
+  sendsPerChannel?: number;
 }
 
 /** How long an aborted send may take to return before the outbox stops waiting for it. */
@@ -34,24 +39,20 @@ const ABANDONED = Symbol("abandoned");
 const DEFAULT_RETRY = { initialMs: 1_000, maxMs: 300_000, maxAttempts: 20 };
 const DEFAULT_BREAKER = { failures: 5, cooldownMs: 30_000 };
 
-interface Lane {
-  notifier: Notifier;
-  /** FIFO; the head stays here while it is being sent or waits for a retry. */
-  queue: Notification[];
-  breaker: CircuitBreaker;
-  /** Failed attempts of the head so far. */
-  attempts: number;
-  timer?: NodeJS.Timeout;
-  busy?: Promise<void>;
-}
+/** Sends in flight at once per channel, each for a different incident. */
+export const SENDS_PER_CHANNEL = 4;
 
 /**
- * Delivers notifications that are already durable in the journal: one FIFO lane per channel, one
- * send at a time per lane, so an incident's resolve never overtakes its trigger, even while the
- * trigger is being retried (head-of-line blocking is the point). Retryable failures back off
- * (exponential, jittered, Retry-After honoured) behind a per-channel circuit breaker. Keeps nothing
- * on disk: whatever it has not reported as sent or failed is still queued in the journal and is
- * handed back on restart. Never throws; a notifier that throws counts as a retryable bad_reply.
+ * Delivers notifications that are already durable in the journal. Per channel, each incident's
+ * notifications go in order, one at a time, so an incident's resolve never overtakes its trigger,
+ * even while the trigger is being retried; across incidents there is no line: a few sends run at
+ * once, a new page goes ahead of other incidents' backlog, and one incident's retries hold up no
+ * other (see lane.ts). What a later notification of the same alert supersedes is collapsed, where
+ * the channel allows it (collapse.ts). Retryable failures back off (exponential, jittered,
+ * Retry-After honoured; a 429 pauses the whole channel) behind a per-channel circuit breaker.
+ * Keeps nothing on disk: whatever it has not reported as sent, failed or superseded is still
+ * queued in the journal and is handed back on restart. Never throws; a notifier that throws
+ * counts as a retryable bad_reply.
  */
 export class Outbox {
   private readonly lanes = new Map<string, Lane>();
@@ -61,26 +62,26 @@ export class Outbox {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private readonly retry: Required<OutboxOptions>["retry"];
+  private readonly breaker: Required<OutboxOptions>["breaker"];
   private readonly random: () => number;
   private readonly sendTimeoutMs: number;
+  private readonly concurrency: number;
 
   constructor(private readonly opts: OutboxOptions) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.breaker = { ...DEFAULT_BREAKER, ...opts.breaker };
     this.random = opts.random ?? Math.random;
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 60_000;
-    const breaker = { ...DEFAULT_BREAKER, ...opts.breaker };
-    for (const [name, notifier] of opts.notifiers) {
-      this.lanes.set(name, { notifier, queue: [], breaker: new CircuitBreaker(breaker), attempts: 0 });
-    }
+    this.concurrency = Math.max(1, Math.floor(opts.sendsPerChannel ?? SENDS_PER_CHANNEL));
+    for (const [name, notifier] of opts.notifiers) this.lanes.set(name, new Lane(notifier, this.breaker));
   }
 
   /** Channels from a reloaded config: a lane's queue carries over to its new notifier; a removed channel's lane keeps its notifier until drained. */
   setNotifiers(notifiers: ReadonlyMap<string, Notifier>): void {
-    const breaker = { ...DEFAULT_BREAKER, ...this.opts.breaker };
     for (const [name, notifier] of notifiers) {
       const lane = this.lanes.get(name);
       if (lane) lane.notifier = notifier;
-      else this.lanes.set(name, { notifier, queue: [], breaker: new CircuitBreaker(breaker), attempts: 0 });
+      else this.lanes.set(name, new Lane(notifier, this.breaker));
     }
   }
 
@@ -98,19 +99,22 @@ export class Outbox {
         this.report(() => this.opts.onSent(n, `skipped: ${n.channel} has no ${n.event}`));
       } else {
         this.held.add(n.id);
-        lane.queue.push(n);
-        this.pump(lane);
+        for (const dropped of lane.add(n)) {
+          this.held.delete(dropped.id);
+          this.report(() => this.opts.onSuperseded?.(dropped, n));
+        }
+        this.kick(lane);
       }
     }
     this.settleIdle();
   }
 
-  /** Per channel: queued count (including the one being sent), breaker state, consecutive failures. */
+  /** Per channel: queued count (including those being sent), breaker state, consecutive failures. */
   status(): Record<string, { queued: number; breaker: BreakerState; failures: number }> {
     const now = Date.now();
     const out: Record<string, { queued: number; breaker: BreakerState; failures: number }> = {};
     for (const [name, lane] of this.lanes) {
-      out[name] = { queued: lane.queue.length, breaker: lane.breaker.state(now), failures: lane.breaker.failures };
+      out[name] = { queued: lane.size, breaker: lane.breaker.state(now), failures: lane.breaker.failures };
     }
     return out;
   }
@@ -132,65 +136,81 @@ export class Outbox {
     this.stopped = true;
     for (const lane of this.lanes.values()) {
       clearTimeout(lane.timer);
+      clearImmediate(lane.kicked);
       lane.timer = undefined;
+      lane.kicked = undefined;
     }
     for (const send of this.sends) send.abort(new Error("outbox stopped"));
-    await Promise.all([...this.lanes.values()].map((lane) => lane.busy));
+    await Promise.all([...this.lanes.values()].flatMap((lane) => [...lane.busy]));
     this.settleIdle();
   }
 
-  /** Starts the head of a lane when the lane is free and its breaker lets it; otherwise waits. */
-  private pump(lane: Lane): void {
-    if (this.stopped || lane.busy || lane.timer) return;
-    const head = lane.queue[0];
-    if (!head) return;
-    const waitMs = lane.breaker.waitMs(Date.now());
-    if (waitMs > 0) return this.wake(lane, waitMs);
-    lane.busy = this.attempt(lane, head).finally(() => {
-      lane.busy = undefined;
+  /**
+   * Pumps the lane once the current turn of the event loop is over: what a daemon journals in one
+   * go (an incident opened, and escalated at once because no playbook matches) is queued whole
+   * before anything is sent, so the later notification can supersede the earlier one.
+   */
+  private kick(lane: Lane): void {
+    lane.kicked ??= setImmediate(() => {
+      lane.kicked = undefined;
       this.pump(lane);
     });
   }
 
-  private wake(lane: Lane, ms: number): void {
-    lane.timer = setTimeout(() => {
-      lane.timer = undefined;
-      this.pump(lane);
-    }, ms);
+  /** Starts what the lane says may go now; otherwise sets one timer for when something may. */
+  private pump(lane: Lane): void {
+    if (this.stopped) return;
+    clearTimeout(lane.timer);
+    lane.timer = undefined;
+    for (;;) {
+      const turn = lane.turn(Date.now(), this.concurrency);
+      if (!("send" in turn)) {
+        if (turn.wakeInMs !== undefined) lane.timer = setTimeout(() => this.pump(lane), turn.wakeInMs);
+        return;
+      }
+      const n = turn.send;
+      const busy: Promise<void> = this.attempt(lane, n).finally(() => {
+        lane.ended(n);
+        lane.busy.delete(busy);
+        this.pump(lane);
+      });
+      lane.busy.add(busy);
+    }
   }
 
-  /** One send of the lane's head, and what follows from its result. */
+  /** One send of an incident's head, and what follows from its result. */
   private async attempt(lane: Lane, n: Notification): Promise<void> {
     const result = await this.send(lane.notifier, n);
     if (this.stopped) {
       // Delivered just as we stopped: say so, or a restart would send it again. Anything else stays owed.
-      if (result?.ok) this.finish(lane, () => this.opts.onSent(n, result.detail));
+      if (result?.ok) this.finish(lane, n, () => this.opts.onSent(n, result.detail));
       return;
     }
     if (!result) return; // unreachable: undefined only comes after stop
     if (result.ok) {
       lane.breaker.success();
-      return this.finish(lane, () => this.opts.onSent(n, result.detail));
+      return this.finish(lane, n, () => this.opts.onSent(n, result.detail));
     }
-    if (!result.retry) return this.finish(lane, () => this.opts.onFailed(n, result.reason, result.detail));
+    if (!result.retry) return this.finish(lane, n, () => this.opts.onFailed(n, result.reason, result.detail));
     const now = Date.now();
     lane.breaker.failure(now);
-    lane.attempts++;
-    if (lane.attempts >= this.retry.maxAttempts) {
-      const detail = `${result.detail} (gave up after ${lane.attempts} attempts)`;
-      return this.finish(lane, () => this.opts.onFailed(n, result.reason, detail));
+    const attempts = lane.failed(n);
+    if (attempts >= this.retry.maxAttempts) {
+      const detail = `${result.detail} (gave up after ${attempts} attempts)`;
+      return this.finish(lane, n, () => this.opts.onFailed(n, result.reason, detail));
     }
-    const backoffMs = backoffDelayMs(lane.attempts, this.retry, this.random, result.retryAfterMs);
+    const backoffMs = backoffDelayMs(attempts, this.retry, this.random, result.retryAfterMs);
+    // The receiver asked everyone to slow down, not just this incident.
+    if (result.reason === "rate_limited") lane.pausedUntil = Math.max(lane.pausedUntil, now + backoffMs);
     const nextInMs = Math.max(backoffMs, lane.breaker.waitMs(now));
-    this.report(() => this.opts.onAttemptFailed?.(n, result, lane.attempts, nextInMs));
-    if (!this.stopped) this.wake(lane, nextInMs);
+    lane.retryAt(n, now + nextInMs);
+    this.report(() => this.opts.onAttemptFailed?.(n, result, attempts, nextInMs));
   }
 
-  /** The head is done: drop it, then report (so a callback that looks at status() sees it gone). */
-  private finish(lane: Lane, report: () => void): void {
-    const done = lane.queue.shift();
-    if (done) this.held.delete(done.id);
-    lane.attempts = 0;
+  /** The notification is done: drop it, then report (so a callback that looks at status() sees it gone). */
+  private finish(lane: Lane, n: Notification, report: () => void): void {
+    lane.done(n);
+    this.held.delete(n.id);
     this.report(report);
     this.settleIdle();
   }
@@ -236,7 +256,7 @@ export class Outbox {
 
   private settleIdle(): void {
     if (this.idleWaiters.length === 0) return;
-    if (!this.stopped && [...this.lanes.values()].some((lane) => lane.queue.length > 0)) return;
+    if (!this.stopped && [...this.lanes.values()].some((lane) => lane.size > 0)) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();

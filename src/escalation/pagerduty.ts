@@ -52,6 +52,7 @@ export const pagerdutyChannel: ChannelKind<typeof schema> = {
     return {
       name: "pagerduty",
       accepts: EVENTS,
+      pages: true,
       send: (n, signal) => sendToPagerDuty(n, signal, { ...params, ca, source }),
     };
   },

@@ -10,6 +10,7 @@ export function redacting(notifier: Notifier): Notifier {
   return {
     name: notifier.name,
     accepts: notifier.accepts,
+    ...(notifier.pages && { pages: true }),
     send: async (n, signal) => clean(await notifier.send(redactor.value(n), signal)),
     ...(notifier.announce && { announce: async (text: string, signal: AbortSignal) => clean(await notifier.announce!(redactor.text(text), signal)) }),
   };

@@ -20,8 +20,10 @@ export interface Notification {
   /** The channel's name in config: "slack", "pagerduty", "console". */
   channel: string;
   event: NotificationEvent;
-  /** The incident id: PagerDuty's dedup_key, Slack's reference. */
+  /** The incident id: Slack's reference, and PagerDuty's dedup_key unless `key` says otherwise. */
   incident: string;
+  /** The alert on the channel this is about (PagerDuty's dedup_key); the incident id when unset. */
+  key?: string;
   target: string;
   kind: string;
   severity: Severity;
@@ -61,6 +63,11 @@ export interface Notifier {
   name: string;
   /** Which events the channel acts on; others are skipped (Slack has no acknowledge). */
   accepts: ReadonlySet<NotificationEvent>;
+  /**
+   * Wakes people: an alert per key that rings until a person acknowledges it (PagerDuty). The
+   * outbox never collapses its triggers away. Unset for a message stream (Slack, the log).
+   */
+  pages?: boolean;
   send(notification: Notification, signal: AbortSignal): Promise<SendResult>;
   /** Tells the channel something about medic itself (a pause ended); channels without a room for that leave it out. */
   announce?(text: string, signal: AbortSignal): Promise<SendResult>;

@@ -41,6 +41,10 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
     }
     case "notification_failed":
       return `NOT delivered to ${record.channel} (${record.reason}): ${record.detail}`;
+    case "notification_superseded": {
+      const n = incident?.notifications.find((x) => x.id === record.id);
+      return `not sent to ${record.channel}${n ? `: ${n.event}` : ""} (a later notification said it all)`;
+    }
     case "resolved":
       return `resolved: ${record.reason}`;
     case "note":

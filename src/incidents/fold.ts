@@ -74,6 +74,11 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       if (n) Object.assign(n, record.type === "notification_sent" ? { status: "sent" } : { status: "failed", detail: `${record.reason}: ${record.detail}` });
       break;
     }
+    case "notification_superseded": {
+      const n = incident.notifications.find((x) => x.id === record.id);
+      if (n) Object.assign(n, { status: "superseded", detail: `superseded by ${record.by}` });
+      break;
+    }
     case "held":
       incident.state = "held";
       incident.hold = { by: record.by, reason: record.reason, ...(record.until !== undefined && { until: record.until }) };

@@ -105,7 +105,7 @@ function phase(r: JournalRecord): string {
     case "held": case "suppressed": return "Safety";
     case "acknowledged": return "Acknowledged";
     case "would_run": return "Dry run";
-    case "notification_queued": case "notification_sent": case "notification_failed": return "Notification";
+    case "notification_queued": case "notification_sent": case "notification_failed": case "notification_superseded": return "Notification";
     case "resolved": case "source_resolved": return "Resolution";
     case "note": return "Note";
   }
@@ -133,6 +133,7 @@ function event(r: JournalRecord, incident: Incident): string {
     case "notification_queued": return `${code(r.notification.channel)} ${r.notification.event} queued: ${inline(r.notification.reason)}`;
     case "notification_sent": return `delivered to ${code(r.channel)}${eventOf(incident, r.id)}`;
     case "notification_failed": return `**NOT delivered** to ${code(r.channel)}${eventOf(incident, r.id)} (${r.reason}): ${inline(r.detail)}`;
+    case "notification_superseded": return `not sent to ${code(r.channel)}${eventOf(incident, r.id)}: a later notification said it all`;
     case "resolved": return inline(r.reason);
     case "source_resolved": return inline(r.detail);
     case "note": return inline(r.message);
@@ -172,6 +173,7 @@ function notifications(incident: Incident): string {
 function delivery(incident: Incident, n: NotificationRecord): string {
   if (n.status === "failed") return `**NOT delivered**: ${inline(n.detail ?? "")}`;
   if (n.status === "queued") return "not confirmed at the time of writing";
+  if (n.status === "superseded") return "not sent: a later notification said it all";
   const sent = incident.timeline.find((r) => r.type === "notification_sent" && r.id === n.id);
   return sent ? `delivered at ${since(incident, sent.at)}` : "delivered";
 }

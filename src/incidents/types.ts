@@ -51,7 +51,9 @@ export type IncidentEvent =
   /** The receiver accepted it. */
   | { type: "notification_sent"; id: string; channel: string }
   /** The receiver refused it for good (a configuration error): not retried. */
-  | { type: "notification_failed"; id: string; channel: string; reason: FailureReason; detail: string };
+  | { type: "notification_failed"; id: string; channel: string; reason: FailureReason; detail: string }
+  /** Never sent: a later notification of the same incident on the channel (`by`) says all it would have said. */
+  | { type: "notification_superseded"; id: string; channel: string; by: string };
 
 /**
  * ok/failed: the step ran to an end; skipped: its onlyIf did not hold; abandoned: it was cut off
@@ -78,7 +80,7 @@ export interface NotificationRecord {
   id: string;
   channel: string;
   event: NotificationEvent;
-  status: "queued" | "sent" | "failed";
+  status: "queued" | "sent" | "failed" | "superseded";
   queuedAt: number;
   detail?: string;
   notification: Notification;
