@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, journal, medic, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import { cleanup, freePort, journal, medic, onCleanup, SERVICE, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -227,6 +227,90 @@ escalation:
     await new Promise((r) => setTimeout(r, 1000));
     expect(slack.messages).toEqual([]);
     expect(pd.events).toEqual([]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
+});
+
+describe("when medic gives up", () => {
+  it("a failed fix pages the on-call again on an alert that rings, Slack hears why, a restart pages nobody twice, the human's fix resolves every alert", async () => {
+    const { slack, pd } = await receivers();
+    const dir = tempDir();
+    const port = await freePort();
+    const pid = await startService(dir, port, join(dir, "api.pid"));
+    const file = config(dir, pd, `  - name: api
+    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+    service: { process: { start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}", ${JSON.stringify(dir)}], pidFile: api.pid, stopTimeout: 2s } }
+`);
+    writeFileSync(join(dir, "playbooks", "restart.yaml"), "name: restart\non: [server_down]\nsteps:\n  - service.restart:\nverify: { within: 2s }\n");
+    const state = join(dir, "state");
+    let daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+    // Whatever answers on the port from now on hangs: the restart medic tries cannot fix it.
+    writeFileSync(join(dir, "hang"), "");
+    process.kill(pid, "SIGKILL");
+
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
+    const id = opened.incident;
+    await waitUntil(() => pd.alerts().get(id)?.status === "acknowledged", 10_000, "medic's acknowledge while its playbook works");
+    const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated"), 20_000, "the fix to fail");
+    expect(escalated.type === "escalated" && escalated.reason).toMatch(/^verification/);
+    // Actively paged again: a new alert that rings, and the acknowledged one resolved so one alert stays open.
+    await waitUntil(() => pd.alerts().get(`${id}:2`)?.status === "triggered" && pd.alerts().get(id)?.status === "resolved", 10_000, "the page after the failed fix");
+    expect(pd.alerts().get(`${id}:2`)?.rang).toBe(1);
+    const failed = await waitUntil(() => slack.posted().find((m) => JSON.stringify(m.body).includes("fix failed")), 10_000, "Slack to hear the fix failed");
+    expect(failed.body.blocks[0].text.text).toBe("Medic's fix failed: P1 server_down on api");
+    expect(JSON.stringify(failed.body)).toContain(`escalated: ${escalated.type === "escalated" && escalated.reason}`);
+
+    // and then? medic is killed and started again while the incident is still open: it owes nobody anything.
+    await waitUntil(() => journal(state).filter((r) => r.type === "notification_queued").every((q) => journal(state).some((r) => r.type === "notification_sent" && r.id === (q.type === "notification_queued" && q.notification.id))), 10_000, "every notification delivered");
+    daemon.child.kill("SIGKILL");
+    await daemon.exited;
+    const queuedBefore = journal(state).filter((r) => r.type === "notification_queued").length;
+    daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon); // the start reviews every incident before it says so
+    expect(journal(state).filter((r) => r.type === "notification_queued")).toHaveLength(queuedBefore);
+
+    // and then? the human fixes it: every alert ever triggered for the incident is resolved, and Slack hears it.
+    rmSync(join(dir, "hang"));
+    await waitUntil(() => pd.alerts().get(`${id}:2`)?.status === "resolved", 20_000, "the page to resolve");
+    await waitUntil(() => slack.posted().length >= 3, 10_000, "the Slack resolve");
+    expect((pd.events as PdEvent[]).map((e) => `${e.body.event_action} ${e.body.dedup_key}`)).toEqual([
+      `trigger ${id}`, `acknowledge ${id}`, `trigger ${id}:2`, `resolve ${id}`, `resolve ${id}:2`,
+    ]);
+    expect([...pd.alerts().values()].map((a) => [a.status, a.rang])).toEqual([["resolved", 1], ["resolved", 1]]);
+    expect(headers(slack)).toEqual(["P1 server_down on api", "Medic's fix failed: P1 server_down on api", "Resolved: P1 server_down on api"]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
+
+  it("with a page grace, a P1 fixed within it wakes nobody, and one whose fix fails is paged at once, well before the grace is over", async () => {
+    const { slack, pd, api, dir, file } = await scenario(`escalation: { pageGrace: 30s }
+safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
+`);
+    writeFileSync(join(dir, "playbooks", "fix.yaml"), "name: fix\non: [server_down]\nsteps:\n  - wait: 200ms\nverify: { within: 3s }\n");
+    const state = join(dir, "state");
+    const daemon = startMedic(["run", "--config", file], env(slack.url));
+    await started(daemon);
+
+    api.set(500);
+    const first = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the first incident");
+    await waitUntil(() => journal(state).some((r) => r.type === "playbook_started"), 5_000, "the playbook");
+    api.set(200); // the playbook fixed it
+    await waitUntil(() => journal(state).some((r) => r.type === "resolved" && r.incident === first.incident), 10_000, "the fix to be verified");
+    await waitUntil(() => slack.posted().length >= 2, 10_000, "Slack's trigger and resolve");
+    expect(journal(state).filter((r) => r.type === "notification_queued" && r.notification.channel === "pagerduty")).toEqual([]);
+    expect(JSON.stringify(slack.posted()[0]!.body)).toContain("pagerduty held for up to 30s while medic tries to fix it");
+
+    api.set(500); // broken again, and this time the playbook cannot fix it
+    const second = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.incident !== first.incident), 10_000, "the second incident");
+    const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated" && r.incident === second.incident), 15_000, "the fix to fail");
+    await waitUntil(() => pd.events.length >= 1, 10_000, "the page");
+    const page = pd.events[0]!.body;
+    expect(page).toMatchObject({ event_action: "trigger", dedup_key: second.incident });
+    expect(page.payload.custom_details.reason).toMatch(/^escalated: verification/);
+    expect(pd.events[0]!.at).toBeLessThan(second.at + 30_000); // paged by the failure, not by the grace running out
+    expect([...pd.alerts().keys()]).toEqual([second.incident]);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);

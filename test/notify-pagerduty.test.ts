@@ -113,7 +113,7 @@ describe("pagerduty channel: delivery", () => {
     expect([...n.accepts].sort()).toEqual(["acknowledge", "resolve", "trigger"]);
 
     expect(await send(n, note("trigger", "inc-42", { severity: "P2", link: "http://127.0.0.1:9/api/incidents/inc-42" }))).toMatchObject({ ok: true });
-    expect(pd.alerts().get("inc-42")).toEqual({ status: "triggered", triggers: 1 });
+    expect(pd.alerts().get("inc-42")).toEqual({ status: "triggered", triggers: 1, rang: 1 });
     expect(await send(n, note("acknowledge", "inc-42"))).toMatchObject({ ok: true });
     expect(pd.alerts().get("inc-42")?.status).toBe("acknowledged");
     expect(await send(n, note("resolve", "inc-42"))).toMatchObject({ ok: true });
@@ -129,15 +129,29 @@ describe("pagerduty channel: delivery", () => {
     expect(Object.keys(pd.events[2]!.body).sort()).toEqual(["dedup_key", "event_action", "routing_key"]);
   });
 
+  it("an alert medic acknowledged stays silent on another trigger; the page after a failed fix goes to its own key and rings", async () => {
+    const pd = await receiver();
+    const n = notifier(pd);
+    for (const event of ["trigger", "acknowledge", "trigger"] as const) expect(await send(n, note(event, "inc-f"))).toMatchObject({ ok: true });
+    expect(pd.alerts().get("inc-f")).toEqual({ status: "acknowledged", triggers: 2, rang: 1 });
+    const repage = note("trigger", "inc-f", { key: "inc-f:2", escalation: 1, attempts: 1, reason: "escalated: verification: not recovered" });
+    expect(await send(n, repage)).toMatchObject({ ok: true });
+    expect(await send(n, note("resolve", "inc-f"))).toMatchObject({ ok: true });
+    expect(pd.alerts().get("inc-f:2")).toEqual({ status: "triggered", triggers: 1, rang: 1 });
+    expect(pd.alerts().get("inc-f")?.status).toBe("resolved");
+    expect(pd.events.at(-2)!.body.payload.summary).toBe("P1 server_down on orders-api (medic's fix failed): GET /health: ECONNREFUSED");
+    expect(pd.events.at(-2)!.body.payload.custom_details.reason).toBe("escalated: verification: not recovered");
+  });
+
   it("the receiver dedups like PagerDuty: a trigger on an open alert pages no one, one after resolve opens it again", async () => {
     const pd = await receiver();
     const n = notifier(pd, { source: "ops-7" });
     for (const event of ["trigger", "trigger", "acknowledge", "trigger", "resolve", "acknowledge"] as const) {
       expect(await send(n, note(event, "inc-d"))).toMatchObject({ ok: true });
     }
-    expect(pd.alerts().get("inc-d")).toEqual({ status: "resolved", triggers: 3 });
+    expect(pd.alerts().get("inc-d")).toEqual({ status: "resolved", triggers: 3, rang: 1 });
     expect(await send(n, note("trigger", "inc-d"))).toMatchObject({ ok: true });
-    expect(pd.alerts().get("inc-d")).toEqual({ status: "triggered", triggers: 4 });
+    expect(pd.alerts().get("inc-d")).toEqual({ status: "triggered", triggers: 4, rang: 2 });
     expect(await send(n, note("resolve", "unknown"))).toMatchObject({ ok: true });
     expect(pd.alerts().has("unknown")).toBe(false);
     expect(pd.events[0]!.body.payload.source).toBe("ops-7");

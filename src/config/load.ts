@@ -175,6 +175,7 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
         return [sev, steps ? steps.map((st) => ({ afterMs: st.after, notify: st.notify })) : DEFAULT_POLICY[sev]];
       })) as EscalationPolicy,
       raiseOnFailure: p.escalation.raiseOnFailure,
+      pageGraceMs: p.escalation.pageGrace,
     },
   };
 }

@@ -143,6 +143,9 @@ const escalationStep = () =>
 const escalationSteps = (severity: string) =>
   z.array(escalationStep()).optional().meta({ description: `Who hears of an open ${severity} incident, and when` });
 
+/** The longest a page may be held while a playbook works. */
+const MAX_PAGE_GRACE_MS = 30 * 60_000;
+
 const escalationSchema = () =>
   z.strictObject({
     P1: escalationSteps("P1"),
@@ -151,6 +154,11 @@ const escalationSchema = () =>
     P4: escalationSteps("P4"),
     raiseOnFailure: z.partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES)).default({})
       .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
+    pageGrace: duration().refine((ms) => ms <= MAX_PAGE_GRACE_MS, "must be at most 30m (hint: a page held longer is a page missed; a P2 pages after 30m anyway)")
+      .prefault("0s").meta({
+        description: "How long a page (PagerDuty) waits while a playbook works on the incident: fixed within it, nobody is woken; " +
+          "medic gives up, paged at once; still working, paged then. Slack is told at once. Default 0s: page at once",
+      }),
   }).prefault({}).meta({ description: "Per severity, timed steps of who is told (default: P1 page at once; P2 Slack, page after 30m; P3 Slack; P4 log)" });
 
 const safetySchema = () =>

@@ -83,7 +83,12 @@ export interface Config {
   /** Values that came from `${ENV}` or files: printed as [secret]. */
   secrets: string[];
   notify: NotifyConfig;
-  escalation: { policy: EscalationPolicy; raiseOnFailure: Partial<Record<Severity, Severity>> };
+  escalation: {
+    policy: EscalationPolicy;
+    raiseOnFailure: Partial<Record<Severity, Severity>>;
+    /** How long a page waits while a playbook works on the incident (0: at once). */
+    pageGraceMs: number;
+  };
 }
 
 /** Channels to humans and how delivery retries. */

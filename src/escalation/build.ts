@@ -11,6 +11,8 @@ export function buildNotification(incident: Incident, due: Due, now: number, lin
     channel: due.channel,
     event: due.event,
     incident: incident.id,
+    ...(due.key !== undefined && { key: due.key }),
+    ...(due.escalation !== undefined && { escalation: due.escalation }),
     target: incident.target,
     kind: incident.kind,
     severity: incident.severity,
@@ -24,4 +26,9 @@ export function buildNotification(incident: Incident, due: Due, now: number, lin
     ...(affected.length > 0 && { affected: [...affected] }),
     ...(linkBase && { link: `${linkBase.replace(/\/+$/, "")}/api/incidents/${encodeURIComponent(incident.id)}` }),
   };
+}
+
+/** What the message about an escalation says first: medic tried and failed, or had nothing to try. */
+export function gaveUp(n: Pick<Notification, "attempts">): string {
+  return n.attempts > 0 ? "medic's fix failed" : "medic cannot fix it";
 }

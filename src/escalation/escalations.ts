@@ -3,6 +3,7 @@ import type { Config } from "../config/types.js";
 import { MEDIC_TARGET, type Incident, type IncidentEvent } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
 import { backoffDelayMs } from "./backoff.js";
+import { AlertLedger } from "./alerts.js";
 import { buildNotification } from "./build.js";
 import { CHANNEL_TROUBLE } from "./collapse.js";
 import { Outbox } from "./outbox.js";
@@ -72,14 +73,16 @@ export class Escalations {
 
   private buildNotifiers(config: Config): ChannelFacts {
     const ack = new Set<string>();
+    const pages = new Set<string>();
     this.notifiers.clear();
     for (const channel of config.notify.channels) {
       const kind = channelKinds.get(channel.kind)!;
       redactor.add(kind.secrets?.(channel.params) ?? []);
       this.notifiers.set(channel.kind, redacting(kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log })));
       if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
+      if (this.notifiers.get(channel.kind)!.pages) pages.add(channel.kind);
     }
-    return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack };
+    return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack, pages };
   }
 
   /** Delivers what a previous daemon queued and never got accepted, then starts the policy clock. */
@@ -102,7 +105,8 @@ export class Escalations {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
     const now = Date.now();
-    const due = dueNotifications(incident, this.opts.config.escalation.policy, this.facts, now);
+    const { policy, pageGraceMs } = this.opts.config.escalation;
+    const due = dueNotifications(incident, policy, this.facts, now, { pageGraceMs });
     if (due.length === 0) return;
     // Asked only when something is due: every open incident is reviewed every second.
     if (incident.state !== "resolved" && this.opts.paused?.(incident.target, now)) return;
@@ -199,9 +203,13 @@ export class Escalations {
   private reportBrokenChannel(failed: Notification, why: string): void {
     const incident = this.opts.incidents().get(failed.incident);
     if (!incident || failed.reason.startsWith(CHANNEL_TROUBLE)) return;
+    const ledger = new AlertLedger(incident);
     for (const channel of this.notifiers.keys()) {
       if (channel === failed.channel || channel === "console") continue;
-      const n = buildNotification(incident, { channel, event: "trigger", reason: `${CHANNEL_TROUBLE} ${failed.channel} (${why})` }, Date.now(), this.opts.config.notify.link);
+      // To the alert the channel's latest page went to: an older one may be resolved already.
+      const key = ledger.current(channel)?.key;
+      const due = { channel, event: "trigger" as const, reason: `${CHANNEL_TROUBLE} ${failed.channel} (${why})`, ...(key && key !== incident.id && { key }) };
+      const n = buildNotification(incident, due, Date.now(), this.opts.config.notify.link);
       this.opts.record(incident.id, { type: "notification_queued", notification: n });
       this.outbox.enqueue(n);
     }
@@ -209,5 +217,5 @@ export class Escalations {
 }
 
 function hasUnresolved(incident: Incident): boolean {
-  return incident.notifications.some((n) => n.event === "trigger") && !incident.notifications.some((n) => n.event === "resolve");
+  return new AlertLedger(incident).channelsWithOpen().length > 0;
 }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Severity } from "../classify/types.js";
+import { gaveUp } from "./build.js";
 import type { Notification, SendResult } from "./types.js";
 
 // PagerDuty Events API v2, both ways and pure: the event object medic sends and what a reply means.
@@ -48,10 +49,10 @@ const SPACES = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
 /** The event for a notification, within PagerDuty's limits; untrusted text stays JSON text. */
 export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string; source: string }): PagerDutyEvent {
-  const base = { routing_key: opts.routingKey, event_action: n.event, dedup_key: dedupKey(n.incident) };
+  const base = { routing_key: opts.routingKey, event_action: n.event, dedup_key: dedupKey(n.key ?? n.incident) };
   if (n.event !== "trigger") return base;
   const severity = PAGERDUTY_SEVERITY[n.severity] ?? "critical";
-  const summary = cut(`${n.severity} ${n.kind} on ${n.target}: ${n.evidence}`.replace(SPACES, " ").trim(), PAGERDUTY_LIMITS.summaryChars);
+  const summary = cut(`${n.severity} ${n.kind} on ${n.target}${n.escalation ? ` (${gaveUp(n)})` : ""}: ${n.evidence}`.replace(SPACES, " ").trim(), PAGERDUTY_LIMITS.summaryChars);
   const opened = new Date(n.openedAt);
   const link = n.link ? cut(n.link, LINK_CHARS) : undefined;
   const event: PagerDutyEvent = {

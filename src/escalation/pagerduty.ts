@@ -43,7 +43,10 @@ const schema = z.strictObject({
 /** Validated `notify.pagerduty` params. */
 export type PagerDutyParams = z.output<typeof schema>;
 
-/** `pagerduty`: pages through the Events API v2; dedup_key = incident id, so a resent trigger never pages twice. */
+/**
+ * `pagerduty`: pages through the Events API v2; dedup_key = the incident id (or `<id>:2`... after a
+ * failed fix, see alerts.ts), so a resent trigger never pages twice.
+ */
 export const pagerdutyChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {

@@ -1,6 +1,8 @@
 import type { Severity } from "../classify/types.js";
+import { lastRun } from "../incidents/fold.js";
 import type { Incident } from "../incidents/types.js";
 import { formatDuration } from "../lib/duration.js";
+import { AlertLedger } from "./alerts.js";
 import type { NotificationEvent } from "./types.js";
 
 /** Tell these channels once the incident has been open this long. */
@@ -25,6 +27,10 @@ export interface Due {
   channel: string;
   event: NotificationEvent;
   reason: string;
+  /** The alert it is about on the channel, when that is not the incident id (see alerts.ts). */
+  key?: string;
+  /** The escalation a trigger answers (1 = the incident's first). */
+  escalation?: number;
 }
 
 /** What the policy needs to know about the configured channels. */
@@ -33,69 +39,140 @@ export interface ChannelFacts {
   accepts: ReadonlyMap<string, ReadonlySet<NotificationEvent>>;
   /** Channels that get an acknowledge when a playbook starts on an incident they were told of. */
   acknowledgeOnRemediation: ReadonlySet<string>;
+  /** Channels that wake people (PagerDuty): held in the grace period, not paged again once a person has the incident. */
+  pages?: ReadonlySet<string>;
 }
+
+/** How the timing of pages is tuned. */
+export interface PolicyOptions {
+  /** How long a page (on a channel that pages) waits while a playbook works on the incident; 0 pages at once. */
+  pageGraceMs?: number;
+}
+
+/** States in which a playbook is working on the incident, or is about to (open lasts until it is planned). */
+const WORKING = new Set(["open", "remediating", "verifying"]);
 
 /**
  * The notifications owed for an incident at `now`: what the policy asks for minus what the
  * journal says was already queued. Pure, and derived from the journal alone, so timers survive a
- * restart. An escalated incident is owed every step of its severity at once; a resolved one owes a
- * resolve to every channel that was triggered. Channels not configured are skipped; a step with
- * none configured goes to the console (the log) instead.
+ * restart and nothing is owed twice.
+ * - Open: each timed step's channels are told once; with a grace, a page waits while a playbook works.
+ * - Escalated (medic gave up): every channel of every step hears once per escalation, with the
+ *   reason. A page medic itself acknowledged goes to a new alert, which rings, and the old one is
+ *   resolved; once a person acknowledged the incident, nobody more is paged, but the rest still hear.
+ * - Resolved: every alert still open on every channel gets its resolve.
+ * Channels not configured are skipped; a step with none configured goes to the console (the log) instead.
  */
-export function dueNotifications(incident: Incident, policy: EscalationPolicy, channels: ChannelFacts, now: number): Due[] {
-  const sent = (event: NotificationEvent) => new Set(incident.notifications.filter((n) => n.event === event).map((n) => n.channel));
-  const triggered = sent("trigger");
+export function dueNotifications(incident: Incident, policy: EscalationPolicy, channels: ChannelFacts, now: number, options: PolicyOptions = {}): Due[] {
+  const ledger = new AlertLedger(incident);
   const accepts = (channel: string, event: NotificationEvent) => channels.accepts.get(channel)?.has(event) ?? false;
+  const pages = (channel: string) => channels.pages?.has(channel) ?? false;
 
   if (incident.state === "resolved") {
-    const resolved = sent("resolve");
-    const reason = lastReason(incident, "resolved") ?? "resolved";
-    return [...triggered].filter((c) => !resolved.has(c) && accepts(c, "resolve")).map((channel) => ({ channel, event: "resolve", reason }));
+    const reason = lastOf(incident, "resolved")?.reason ?? "resolved";
+    return ledger.channelsWithOpen().filter((c) => accepts(c, "resolve"))
+      .flatMap((channel) => ledger.open(channel).map((a) => withKey({ channel, event: "resolve", reason }, a.key, incident)));
   }
-
   // A suppressed incident is its dependency's consequence: the root incident's notifications name it.
   if (incident.state === "suppressed") return [];
+
   const due: Due[] = [];
-  const escalated = incident.state === "escalated";
-  const age = now - incident.openedAt;
-  // Acknowledged: a person has it. Channels that track incidents hear so; nobody more is paged.
   const ack = incident.acknowledged;
   if (ack) {
-    const acked = sent("acknowledge");
-    for (const channel of triggered) {
-      if (!acked.has(channel) && accepts(channel, "acknowledge")) due.push({ channel, event: "acknowledge", reason: `acknowledged by ${ack.by}${ack.note ? `: ${ack.note}` : ""}` });
-    }
-    return due;
-  }
-  for (const step of policy[incident.severity] ?? []) {
-    if (!escalated && step.afterMs > age) continue;
-    const reason = escalated
-      ? `escalated: ${lastReason(incident, "escalated") ?? "remediation failed"}`
-      : step.afterMs === 0 ? "opened" : `still open after ${formatDuration(step.afterMs)}`;
-    // A step none of whose channels is configured still reaches someone: the log.
-    const usable = step.notify.filter((c) => accepts(c, "trigger"));
-    for (const channel of usable.length > 0 ? usable : ["console"]) {
-      if (triggered.has(channel) || !accepts(channel, "trigger") || due.some((d) => d.channel === channel)) continue;
-      due.push({ channel, event: "trigger", reason });
+    // A person has it: channels that track alerts hear so, and nobody more is paged.
+    const reason = `acknowledged by ${ack.by}${ack.note ? `: ${ack.note}` : ""}`;
+    for (const channel of ledger.channelsWithOpen().filter((c) => accepts(c, "acknowledge"))) {
+      for (const a of ledger.open(channel)) if (!a.acknowledged) due.push(withKey({ channel, event: "acknowledge", reason }, a.key, incident));
     }
   }
 
-  const run = incident.runs[incident.runs.length - 1];
-  if (run) {
-    const acked = sent("acknowledge");
-    for (const n of incident.notifications) {
-      if (n.event !== "trigger" || n.queuedAt > run.startedAt || acked.has(n.channel)) continue;
-      if (!channels.acknowledgeOnRemediation.has(n.channel) || !accepts(n.channel, "acknowledge")) continue;
-      due.push({ channel: n.channel, event: "acknowledge", reason: `playbook ${run.playbook} is working on it` });
+  if (incident.state === "escalated") {
+    due.push(...answerEscalation(incident, policy, ledger, accepts, (c) => pages(c) && ack !== undefined));
+  } else if (!ack) {
+    due.push(...timedSteps(incident, policy, ledger, accepts, pages, now, options.pageGraceMs ?? 0));
+  }
+
+  const run = lastRun(incident);
+  if (!ack && run && run.endedAt === undefined) {
+    // Paged before the playbook started: the alert is acknowledged while it works, so it stops ringing.
+    for (const channel of channels.acknowledgeOnRemediation) {
+      const current = ledger.current(channel);
+      if (!current || current.resolved || current.acknowledged || current.triggeredAt > run.startedAt || !accepts(channel, "acknowledge")) continue;
+      due.push(withKey({ channel, event: "acknowledge", reason: `playbook ${run.playbook} is working on it` }, current.key, incident));
+    }
+  }
+
+  // An alert superseded by a new one is resolved right after the new one is triggered: one open alert per incident.
+  for (const channel of ledger.channelsWithOpen()) {
+    if (!accepts(channel, "resolve")) continue;
+    const latest = due.findLast((d) => d.channel === channel && d.event === "trigger");
+    const currentKey = latest ? latest.key ?? incident.id : ledger.current(channel)?.key;
+    for (const a of ledger.open(channel)) {
+      if (a.key === currentKey) continue;
+      due.push(withKey({ channel, event: "resolve", reason: `superseded by a new page (${currentKey}): medic could not fix it` }, a.key, incident));
     }
   }
   return due;
 }
 
-function lastReason(incident: Incident, type: "resolved" | "escalated"): string | undefined {
-  for (let i = incident.timeline.length - 1; i >= 0; i--) {
-    const r = incident.timeline[i]!;
-    if (r.type === type) return r.reason;
+// Timed steps of an incident that has not escalated: each channel is told once, when its step is due.
+function timedSteps(
+  incident: Incident, policy: EscalationPolicy, ledger: AlertLedger, accepts: (c: string, e: NotificationEvent) => boolean,
+  pages: (c: string) => boolean, now: number, graceMs: number,
+): Due[] {
+  const due: Due[] = [];
+  const age = now - incident.openedAt;
+  const holding = graceMs > 0 && WORKING.has(incident.state);
+  const run = lastRun(incident);
+  for (const step of policy[incident.severity] ?? []) {
+    if (step.afterMs > age) continue;
+    const held: string[] = [];
+    const owed: string[] = [];
+    for (const channel of usableChannels(step, accepts)) {
+      if (ledger.triggered(channel) || due.some((d) => d.channel === channel)) continue;
+      if (pages(channel) && holding && age < step.afterMs + graceMs) held.push(channel);
+      else owed.push(channel);
+    }
+    const reason = (step.afterMs === 0 ? "opened" : `still open after ${formatDuration(step.afterMs)}`) +
+      (held.length > 0 ? `; ${held.join(", ")} held for up to ${formatDuration(graceMs)} while medic tries to fix it` : "");
+    const late = `still not fixed after the ${formatDuration(graceMs)} grace${run ? ` (playbook ${run.playbook} is still working)` : ""}`;
+    for (const channel of owed) due.push({ channel, event: "trigger", reason: pages(channel) && holding ? late : reason });
   }
-  return undefined;
+  return due;
+}
+
+// Medic gave up: every channel of the severity hears, once per escalation. A page medic acknowledged
+// itself cannot ring again under its key, so it goes to a new one (its old alert is resolved after it).
+function answerEscalation(
+  incident: Incident, policy: EscalationPolicy, ledger: AlertLedger, accepts: (c: string, e: NotificationEvent) => boolean,
+  skip: (c: string) => boolean,
+): Due[] {
+  const escalated = incident.timeline.filter((r) => r.type === "escalated");
+  const n = escalated.length;
+  const last = escalated[n - 1];
+  const reason = `escalated: ${last?.type === "escalated" ? last.reason : "remediation failed"}`;
+  const due: Due[] = [];
+  const channels = new Set((policy[incident.severity] ?? []).flatMap((step) => usableChannels(step, accepts)));
+  for (const channel of channels) {
+    if (ledger.answered(channel, n) || skip(channel)) continue;
+    const current = ledger.current(channel);
+    const key = !current ? ledger.nextKey(channel) : current.acknowledged || current.resolved ? ledger.nextKey(channel) : current.key;
+    due.push(withKey({ channel, event: "trigger", reason, escalation: n }, key, incident));
+  }
+  return due;
+}
+
+// A step none of whose channels is configured still reaches someone: the log.
+function usableChannels(step: PolicyStep, accepts: (c: string, e: NotificationEvent) => boolean): string[] {
+  const usable = step.notify.filter((c) => accepts(c, "trigger"));
+  return usable.length > 0 ? usable : accepts("console", "trigger") ? ["console"] : [];
+}
+
+function withKey(due: Due, key: string, incident: Incident): Due {
+  return key === incident.id ? due : { ...due, key };
+}
+
+function lastOf(incident: Incident, type: "resolved" | "escalated") {
+  const r = incident.timeline.findLast((x) => x.type === type);
+  return r?.type === type ? r : undefined;
 }

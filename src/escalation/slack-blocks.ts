@@ -1,4 +1,5 @@
 import { formatDuration } from "../lib/duration.js";
+import { gaveUp } from "./build.js";
 import type { Notification, NotifiedStep } from "./types.js";
 
 // Block Kit reference: https://api.slack.com/reference/block-kit/blocks
@@ -71,10 +72,12 @@ export function fitBlocks(blocks: readonly SlackBlock[]): SlackBlock[] {
 export function buildSlackMessage(n: Notification): SlackMessage {
   const title = `${n.severity} ${n.kind} on ${n.target}`;
   const resolved = n.event === "resolve";
+  // An escalation says first that medic gave up: the message before it may have said a playbook was on it.
+  const headline = resolved ? `Resolved: ${title}` : n.escalation ? `${upperFirst(gaveUp(n))}: ${title}` : title;
   const reason = escapeMrkdwn(flat(n.reason, SLACK_LIMITS.fieldChars));
   const blocks: SlackBlock[] = [
     // plain_text is never parsed for links or mentions, so it is not escaped (it would show "&amp;").
-    { type: "header", text: { type: "plain_text", text: flat(resolved ? `Resolved: ${title}` : title, SLACK_LIMITS.headerChars) } },
+    { type: "header", text: { type: "plain_text", text: flat(headline, SLACK_LIMITS.headerChars) } },
     { type: "section", text: mrkdwn(resolved ? `*resolved:* ${reason}` : `*Reason:* ${reason}`) },
     {
       type: "section",
@@ -100,7 +103,7 @@ export function buildSlackMessage(n: Notification): SlackMessage {
 
   const facts = resolved
     ? `resolved: ${flat(n.reason, SLACK_LIMITS.textChars)} — ${title} (incident ${n.incident})`
-    : `${title}: ${flat(n.reason, SLACK_LIMITS.textChars)}${evidence ? ` — ${evidence}` : ""} (incident ${n.incident})`;
+    : `${n.escalation ? `${upperFirst(gaveUp(n))}: ` : ""}${title}: ${flat(n.reason, SLACK_LIMITS.textChars)}${evidence ? ` — ${evidence}` : ""} (incident ${n.incident})`;
   return { text: clip(escapeMrkdwn(facts), SLACK_LIMITS.textChars), blocks: fitBlocks(blocks), unfurl_links: false, unfurl_media: false };
 }
 
@@ -160,6 +163,10 @@ function fitBlock(block: SlackBlock): SlackBlock {
       return out;
     }
   }
+}
+
+function upperFirst(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function mrkdwn(text: string): SlackText {

@@ -22,8 +22,13 @@ export interface Notification {
   event: NotificationEvent;
   /** The incident id: Slack's reference, and PagerDuty's dedup_key unless `key` says otherwise. */
   incident: string;
-  /** The alert on the channel this is about (PagerDuty's dedup_key); the incident id when unset. */
+  /**
+   * The alert on the channel this is about (PagerDuty's dedup_key); the incident id when unset. An
+   * incident gets a second key when medic acknowledged its page and then gave up: see alerts.ts.
+   */
   key?: string;
+  /** Which of the incident's escalations (1 = the first) this trigger answers: medic gave up, and says so. */
+  escalation?: number;
   target: string;
   kind: string;
   severity: Severity;
@@ -64,8 +69,9 @@ export interface Notifier {
   /** Which events the channel acts on; others are skipped (Slack has no acknowledge). */
   accepts: ReadonlySet<NotificationEvent>;
   /**
-   * Wakes people: an alert per key that rings until a person acknowledges it (PagerDuty). The
-   * outbox never collapses its triggers away. Unset for a message stream (Slack, the log).
+   * Wakes people: an alert per key that rings until a person acknowledges it (PagerDuty). Held in a
+   * grace period, not paged again once a person has the incident, and never collapsed away by the
+   * outbox. Unset for a message stream (Slack, the log).
    */
   pages?: boolean;
   send(notification: Notification, signal: AbortSignal): Promise<SendResult>;
