@@ -65,7 +65,9 @@ async function history(opts: GlobalOptions): Promise<Map<string, Incident> | und
 // "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.
 function notified(i: Incident): string {
   const count = (status: string) => i.notifications.filter((n) => n.status === status).length;
-  const parts = [["sent", count("sent")], ["queued", count("queued")], ["superseded", count("superseded")], ["FAILED", count("failed")]] as const;
+  const parts = [
+    ["sent", count("sent")], ["queued", count("queued")], ["superseded", count("superseded")], ["FAILED", count("failed")],
+  ] as const;
   return parts.filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(", ") || "-";
 }
 

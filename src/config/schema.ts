@@ -154,7 +154,8 @@ const escalationSchema = () =>
     P4: escalationSteps("P4"),
     raiseOnFailure: z.partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES)).default({})
       .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
-    pageGrace: duration().refine((ms) => ms <= MAX_PAGE_GRACE_MS, "must be at most 30m (hint: a page held longer is a page missed; a P2 pages after 30m anyway)")
+    pageGrace: duration()
+      .refine((ms) => ms <= MAX_PAGE_GRACE_MS, "must be at most 30m (hint: a page held longer is a page missed)")
       .prefault("0s").meta({
         description: "How long a page (PagerDuty) waits while a playbook works on the incident: fixed within it, nobody is woken; " +
           "medic gives up, paged at once; still working, paged then. Slack is told at once. Default 0s: page at once",

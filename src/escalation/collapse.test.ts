@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { supersedes } from "./collapse.js";
 import type { Notification, NotificationEvent } from "./types.js";
 
+const BROKEN = "could not notify pagerduty (HTTP 401)";
+
 function n(event: NotificationEvent, over: Partial<Notification> = {}): Notification {
   return {
     id: `${event}-1`, channel: "slack", event, incident: "i1", target: "web", kind: "server_down", severity: "P1", state: "open",
@@ -20,8 +22,8 @@ describe("supersedes", () => {
     ["another incident's: never", n("resolve", { incident: "i2" }), n("trigger"), false, false],
     ["another channel's: never", n("resolve", { channel: "console" }), n("trigger"), false, false],
     ["another alert's (a new dedup key): never", n("resolve"), n("acknowledge", { key: "i1:2" }), true, false],
-    ["news that a channel is broken: never", n("resolve"), n("trigger", { reason: "could not notify pagerduty (HTTP 401)" }), false, false],
-    ["anything by news that a channel is broken: never", n("trigger", { reason: "could not notify pagerduty (HTTP 401)" }), n("trigger"), false, false],
+    ["news that a channel is broken: never", n("resolve"), n("trigger", { reason: BROKEN }), false, false],
+    ["anything by news that a channel is broken: never", n("trigger", { reason: BROKEN }), n("trigger"), false, false],
   ])("%s", (_what, later, earlier, pages, expected) => {
     expect(supersedes(later, earlier, pages)).toBe(expected);
   });

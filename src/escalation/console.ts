@@ -13,8 +13,12 @@ export const consoleChannel: ChannelKind<typeof schema> = {
       name: "console",
       accepts: EVENTS,
       async send(n) {
-        const fields = { incident: n.incident, ...(n.key && { key: n.key }), target: n.target, kind: n.kind, severity: n.severity, event: n.event, reason: n.reason, evidence: n.evidence };
-        if (n.event === "trigger") ctx.log.warn(fields, n.escalation ? "notify: medic gave up; incident needs attention" : "notify: incident needs attention");
+        const fields = {
+          incident: n.incident, ...(n.key && { key: n.key }), target: n.target, kind: n.kind, severity: n.severity,
+          event: n.event, reason: n.reason, evidence: n.evidence,
+        };
+        if (n.event === "trigger" && n.escalation) ctx.log.warn(fields, "notify: medic gave up; incident needs attention");
+        else if (n.event === "trigger") ctx.log.warn(fields, "notify: incident needs attention");
         else if (n.event === "acknowledge") ctx.log.info(fields, "notify: incident acknowledged");
         else ctx.log.info(fields, "notify: incident resolved");
         return { ok: true };

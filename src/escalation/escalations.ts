@@ -208,7 +208,8 @@ export class Escalations {
       if (channel === failed.channel || channel === "console") continue;
       // To the alert the channel's latest page went to: an older one may be resolved already.
       const key = ledger.current(channel)?.key;
-      const due = { channel, event: "trigger" as const, reason: `${CHANNEL_TROUBLE} ${failed.channel} (${why})`, ...(key && key !== incident.id && { key }) };
+      const reason = `${CHANNEL_TROUBLE} ${failed.channel} (${why})`;
+      const due = { channel, event: "trigger" as const, reason, ...(key && key !== incident.id && { key }) };
       const n = buildNotification(incident, due, Date.now(), this.opts.config.notify.link);
       this.opts.record(incident.id, { type: "notification_queued", notification: n });
       this.outbox.enqueue(n);

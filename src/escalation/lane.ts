@@ -79,7 +79,7 @@ export class Lane {
     return dropped;
   }
 
-  /** What to do at `now`, given how many sends may be in flight on the channel at once. */
+  /** The next send that may start at `now` (marked in flight), or when to look again; `maxInFlight` caps the channel's sends. */
   turn(now: number, maxInFlight: number): LaneTurn {
     const blockedMs = Math.max(this.breaker.waitMs(now), this.pausedUntil - now);
     if (blockedMs > 0) return { wakeInMs: blockedMs };

@@ -52,7 +52,8 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
   const base = { routing_key: opts.routingKey, event_action: n.event, dedup_key: dedupKey(n.key ?? n.incident) };
   if (n.event !== "trigger") return base;
   const severity = PAGERDUTY_SEVERITY[n.severity] ?? "critical";
-  const summary = cut(`${n.severity} ${n.kind} on ${n.target}${n.escalation ? ` (${gaveUp(n)})` : ""}: ${n.evidence}`.replace(SPACES, " ").trim(), PAGERDUTY_LIMITS.summaryChars);
+  const headline = `${n.severity} ${n.kind} on ${n.target}${n.escalation ? ` (${gaveUp(n)})` : ""}`;
+  const summary = cut(`${headline}: ${n.evidence}`.replace(SPACES, " ").trim(), PAGERDUTY_LIMITS.summaryChars);
   const opened = new Date(n.openedAt);
   const link = n.link ? cut(n.link, LINK_CHARS) : undefined;
   const event: PagerDutyEvent = {

@@ -17,14 +17,16 @@ function incident(severity: string, ...events: Record<string, unknown>[]): Incid
   return foldRecords(records.map((r) => ({ incident: "i1", ...r }) as unknown as JournalRecord)).get("i1")!;
 }
 let ids = 0;
-const queued = (at: number, channel: string, event: NotificationEvent, extra: Partial<Notification> = {}) =>
-  ({ at, type: "notification_queued", notification: { id: `${channel}-${event}-${++ids}`, channel, event, incident: "i1", ...extra } as Notification });
+const queued = (at: number, channel: string, event: NotificationEvent, extra: Partial<Notification> = {}) => {
+  const notification = { id: `${channel}-${event}-${++ids}`, channel, event, incident: "i1", ...extra } as Notification;
+  return { at, type: "notification_queued", notification };
+};
 /** Journals what is due at `at`, as the runtime would. */
-const queueDue = (i: Incident, at: number, opts?: PolicyOptions) =>
-  dueNotifications(i, DEFAULT_POLICY, channels, at, opts).map((d) => queued(at, d.channel, d.event, { ...(d.key && { key: d.key }), ...(d.escalation && { escalation: d.escalation }) }));
+const queueDue = (i: Incident, at: number, opts?: PolicyOptions) => dueNotifications(i, DEFAULT_POLICY, channels, at, opts)
+  .map((d) => queued(at, d.channel, d.event, { ...(d.key && { key: d.key }), ...(d.escalation && { escalation: d.escalation }) }));
 /** "channel:event key #escalation", the facts a test checks. */
-const owed = (i: Incident, now: number, opts?: PolicyOptions) =>
-  dueNotifications(i, DEFAULT_POLICY, channels, now, opts).map((d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`);
+const owed = (i: Incident, now: number, opts?: PolicyOptions) => dueNotifications(i, DEFAULT_POLICY, channels, now, opts)
+  .map((d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`);
 const started = (at: number, runId = "r1") => ({ at, type: "playbook_started", runId, playbook: "restart", steps: [] });
 const escalated = (at: number, reason = "verification: not recovered within 2s") => ({ at, type: "escalated", reason });
 const pairs = (i: Incident, now: number) => dueNotifications(i, DEFAULT_POLICY, channels, now).map((d) => `${d.channel}:${d.event}`);
@@ -121,20 +123,23 @@ describe("dueNotifications after a failed fix", () => {
 
   it("a medic killed between the escalation and the page owes it after the restart; killed half-way, only the rest", () => {
     // The journal is all a restarted medic has: the escalation with nothing queued after it.
-    expect(owed(incident("P1", ...acked(), escalated(9)), 60_000)).toEqual(["pagerduty:trigger i1:2 #1", "slack:trigger i1 #1", "pagerduty:resolve i1"]);
+    const killed = incident("P1", ...acked(), escalated(9));
+    expect(owed(killed, 60_000)).toEqual(["pagerduty:trigger i1:2 #1", "slack:trigger i1 #1", "pagerduty:resolve i1"]);
     const halfWay = incident("P1", ...acked(), escalated(9), queued(9, "pagerduty", "trigger", { key: "i1:2", escalation: 1 }));
     expect(owed(halfWay, 60_000)).toEqual(["slack:trigger i1 #1", "pagerduty:resolve i1"]);
   });
 
   it("a page nobody acknowledged goes to the same alert: it is still ringing, or reopens if someone resolved it in PagerDuty", () => {
-    const noPlaybook = incident("P1", queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger"), escalated(2, "no playbook matches server_down on web"));
+    const paged = [queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger")];
+    const noPlaybook = incident("P1", ...paged, escalated(2, "no playbook matches server_down on web"));
     expect(owed(noPlaybook, 2)).toEqual(["pagerduty:trigger i1 #1", "slack:trigger i1 #1"]);
   });
 
   it("once a person acknowledged, nobody more is paged, but Slack still hears that the fix failed", () => {
     const human = incident("P1", ...acked(), { at: 5, type: "acknowledged", by: "alice" }, escalated(9));
     expect(owed(human, 9)).toEqual(["slack:trigger i1 #1"]);
-    const humanFirst = incident("P1", queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger"), { at: 5, type: "acknowledged", by: "alice" }, escalated(9));
+    const paged = [queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger")];
+    const humanFirst = incident("P1", ...paged, { at: 5, type: "acknowledged", by: "alice" }, escalated(9));
     expect(owed(humanFirst, 9)).toEqual(["pagerduty:acknowledge i1", "slack:trigger i1 #1"]);
   });
 
@@ -151,10 +156,11 @@ describe("dueNotifications after a failed fix", () => {
 
   it("when it is fixed at last, every alert still open is resolved, and Slack once", () => {
     const failed = incident("P1", ...acked(), escalated(9));
-    const fixed = incident("P1", ...acked(), escalated(9), ...queueDue(failed, 9), { at: 50, type: "resolved", reason: "healthy for 2 rounds" });
+    const healthy = { at: 50, type: "resolved", reason: "healthy for 2 rounds" };
+    const fixed = incident("P1", ...acked(), escalated(9), ...queueDue(failed, 9), healthy);
     expect(owed(fixed, 50)).toEqual(["pagerduty:resolve i1:2", "slack:resolve i1"]);
     // Killed before the old alert's resolve was queued: the fix resolves both.
-    const halfWay = incident("P1", ...acked(), escalated(9), queued(9, "pagerduty", "trigger", { key: "i1:2", escalation: 1 }), { at: 50, type: "resolved", reason: "healthy" });
+    const halfWay = incident("P1", ...acked(), escalated(9), queued(9, "pagerduty", "trigger", { key: "i1:2", escalation: 1 }), healthy);
     expect(owed(halfWay, 50)).toEqual(["pagerduty:resolve i1", "pagerduty:resolve i1:2", "slack:resolve i1"]);
   });
 });

@@ -63,7 +63,9 @@ const WORKING = new Set(["open", "remediating", "verifying"]);
  * - Resolved: every alert still open on every channel gets its resolve.
  * Channels not configured are skipped; a step with none configured goes to the console (the log) instead.
  */
-export function dueNotifications(incident: Incident, policy: EscalationPolicy, channels: ChannelFacts, now: number, options: PolicyOptions = {}): Due[] {
+export function dueNotifications(
+  incident: Incident, policy: EscalationPolicy, channels: ChannelFacts, now: number, options: PolicyOptions = {},
+): Due[] {
   const ledger = new AlertLedger(incident);
   const accepts = (channel: string, event: NotificationEvent) => channels.accepts.get(channel)?.has(event) ?? false;
   const pages = (channel: string) => channels.pages?.has(channel) ?? false;
@@ -82,7 +84,9 @@ export function dueNotifications(incident: Incident, policy: EscalationPolicy, c
     // A person has it: channels that track alerts hear so, and nobody more is paged.
     const reason = `acknowledged by ${ack.by}${ack.note ? `: ${ack.note}` : ""}`;
     for (const channel of ledger.channelsWithOpen().filter((c) => accepts(c, "acknowledge"))) {
-      for (const a of ledger.open(channel)) if (!a.acknowledged) due.push(withKey({ channel, event: "acknowledge", reason }, a.key, incident));
+      for (const a of ledger.open(channel).filter((x) => !x.acknowledged)) {
+        due.push(withKey({ channel, event: "acknowledge", reason }, a.key, incident));
+      }
     }
   }
 
@@ -97,7 +101,8 @@ export function dueNotifications(incident: Incident, policy: EscalationPolicy, c
     // Paged before the playbook started: the alert is acknowledged while it works, so it stops ringing.
     for (const channel of channels.acknowledgeOnRemediation) {
       const current = ledger.current(channel);
-      if (!current || current.resolved || current.acknowledged || current.triggeredAt > run.startedAt || !accepts(channel, "acknowledge")) continue;
+      if (!current || current.resolved || current.acknowledged || !accepts(channel, "acknowledge")) continue;
+      if (current.triggeredAt > run.startedAt) continue; // paged while it works (a grace ran out): it must ring
       due.push(withKey({ channel, event: "acknowledge", reason: `playbook ${run.playbook} is working on it` }, current.key, incident));
     }
   }
@@ -107,10 +112,8 @@ export function dueNotifications(incident: Incident, policy: EscalationPolicy, c
     if (!accepts(channel, "resolve")) continue;
     const latest = due.findLast((d) => d.channel === channel && d.event === "trigger");
     const currentKey = latest ? latest.key ?? incident.id : ledger.current(channel)?.key;
-    for (const a of ledger.open(channel)) {
-      if (a.key === currentKey) continue;
-      due.push(withKey({ channel, event: "resolve", reason: `superseded by a new page (${currentKey}): medic could not fix it` }, a.key, incident));
-    }
+    const reason = `superseded by a new page (${currentKey}): medic could not fix it`;
+    for (const a of ledger.open(channel)) if (a.key !== currentKey) due.push(withKey({ channel, event: "resolve", reason }, a.key, incident));
   }
   return due;
 }

@@ -31,6 +31,20 @@ const sections = (msg: SlackMessage) => msg.blocks.filter((b): b is Extract<Slac
 const sectionText = (msg: SlackMessage, starts: string) => sections(msg).find((s) => s.text?.text.startsWith(starts))?.text?.text;
 const fieldTexts = (msg: SlackMessage) => sections(msg).flatMap((s) => (s.fields ?? []).map((f) => f.text));
 
+describe("buildSlackMessage: medic gave up", () => {
+  it("says first that the fix failed, and why, in the header and in the fallback a phone shows", () => {
+    const msg = buildSlackMessage(notification({ escalation: 1, reason: "escalated: verification: not recovered within 2s" }));
+    expect(msg.blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: "Medic's fix failed: P1 server_down on orders-api" } });
+    expect(sectionText(msg, "*Reason:*")).toBe("*Reason:* escalated: verification: not recovered within 2s");
+    expect(msg.text).toMatch(/^Medic's fix failed: P1 server_down on orders-api: escalated: verification: not recovered within 2s/);
+  });
+
+  it("says medic cannot fix it when nothing was tried (no playbook, a guard)", () => {
+    const msg = buildSlackMessage(notification({ escalation: 1, attempts: 0, steps: [], reason: "escalated: no playbook matches server_down" }));
+    expect(msg.blocks[0]).toMatchObject({ text: { text: "Medic cannot fix it: P1 server_down on orders-api" } });
+  });
+});
+
 describe("buildSlackMessage: a trigger", () => {
   const msg = buildSlackMessage(notification());
 

@@ -103,7 +103,7 @@ export function buildSlackMessage(n: Notification): SlackMessage {
 
   const facts = resolved
     ? `resolved: ${flat(n.reason, SLACK_LIMITS.textChars)} — ${title} (incident ${n.incident})`
-    : `${n.escalation ? `${upperFirst(gaveUp(n))}: ` : ""}${title}: ${flat(n.reason, SLACK_LIMITS.textChars)}${evidence ? ` — ${evidence}` : ""} (incident ${n.incident})`;
+    : `${headline}: ${flat(n.reason, SLACK_LIMITS.textChars)}${evidence ? ` — ${evidence}` : ""} (incident ${n.incident})`;
   return { text: clip(escapeMrkdwn(facts), SLACK_LIMITS.textChars), blocks: fitBlocks(blocks), unfurl_links: false, unfurl_media: false };
 }
 
