@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { collectGarbage } from "../lib/gc.js";
 import { parseCondition, type Condition } from "../classify/conditions.js";
 import type { Target } from "../config/types.js";
 import type { IncidentEvent } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";
 import type { RenderedStep } from "./plan.js";
 import { runPlaybook } from "./run.js";
+import { serviceRestart } from "./steps/service.js";
 import { waitStep } from "./steps/wait.js";
 
 const target: Target = {
@@ -50,5 +52,37 @@ describe("runPlaybook with onlyIf", () => {
       detail: "skipped: [BODY].connection_pool.pool_utilization >= 0.9 does not hold ([BODY].connection_pool.pool_utilization=0.4)",
     });
     expect(finished[1]).toMatchObject({ outcome: "ok" });
+  });
+});
+
+describe("runPlaybook under the daemon's long-lived signals", () => {
+  // Node 20's AbortSignal.any keeps every signal it made reachable from a long-lived input (about
+  // 60 bytes each, nodejs/node#55351); medic ran two per step, for the life of the daemon.
+  it("leaves the heap where it was after thousands of steps", async () => {
+    const stop = new AbortController().signal;
+    const signal = new AbortController().signal;
+    const restarted = { ok: true, detail: "restarted" };
+    const service = { describe: () => "fake", start: async () => restarted, stop: async () => restarted, restart: async () => restarted };
+    const steps: RenderedStep[] = [{ index: 0, name: "restart", kind: "service.restart", step: serviceRestart, rendered: {}, description: "restart", timeoutMs: 60_000 }];
+    const runs = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await runPlaybook({
+          record: () => {}, runId: "r", steps, verifyWithinMs: 1000, target, service, baseDir: "/", targets: new Map(),
+          check: async () => undefined, observe: async () => observation(0), stop, signal,
+        });
+      }
+    };
+    const heapAfterGc = async () => {
+      await new Promise((r) => setImmediate(r));
+      expect(collectGarbage()).toBe(true);
+      return process.memoryUsage().heapUsed;
+    };
+    await runs(2_000); // warm up: compiled code and caches are not growth
+    const before = await heapAfterGc();
+    const n = 50_000;
+    await runs(n);
+    const grown = (await heapAfterGc()) - before;
+    // With the leak: about 120 bytes per run (6 MB); without, a few hundred KB of noise at most.
+    expect(grown / n).toBeLessThan(20);
   });
 });

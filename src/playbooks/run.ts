@@ -5,6 +5,7 @@ import type { IncidentEvent, RunRecord } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
+import { withDeadline } from "../lib/signals.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { RenderedStep } from "./plan.js";
 import type { StepResult } from "./types.js";
@@ -100,8 +101,11 @@ async function unmetCondition(onlyIf: Condition[], ctx: RunContext): Promise<str
 /** A step that ignores its signal still ends this long after its timeout or an abort. */
 const STEP_GRACE_MS = 2000;
 
-async function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(step.timeoutMs)]);
+function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
+  return withDeadline(ctx.signal, step.timeoutMs, (signal) => runStepUntil(signal, ctx, step));
+}
+
+async function runStepUntil(signal: AbortSignal, ctx: RunContext, step: RenderedStep): Promise<StepResult> {
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<StepResult>((resolve) => {
     const give = () => {

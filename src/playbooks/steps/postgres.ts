@@ -3,6 +3,7 @@ import { z } from "zod";
 import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
 import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../../lib/pg.js";
+import { withDeadline } from "../../lib/signals.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
 import {
   actSql, describeFilter, formatSession, renderNames, selectSql, sessionFilterShape, sessionParams, sessionStates,
@@ -107,22 +108,23 @@ async function querySessions(
   target: { conn: PgConnection; via: string }, text: string, f: SessionFilter, ctx: PreviewContext,
 ): Promise<{ rows: SessionRow[] } | { failed: string }> {
   const t0 = performance.now();
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
   const secrets = connectionSecrets(target.conn);
-  let client: pg.Client | undefined;
-  try {
-    const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
-    if (typeof config.password === "string") secrets.push(config.password);
-    client = await connectUnlessAborted(config, signal);
-    const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
-    return { rows: result.rows };
-  } catch (err) {
-    const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
-      : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
-    return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
-  } finally {
-    await client?.end();
-  }
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    let client: pg.Client | undefined;
+    try {
+      const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
+      if (typeof config.password === "string") secrets.push(config.password);
+      client = await connectUnlessAborted(config, signal);
+      const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
+      return { rows: result.rows };
+    } catch (err) {
+      const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
+        : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
+      return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
+    } finally {
+      await client?.end();
+    }
+  });
 }
 
 /** connectPg, but an abort stops the wait even when the server accepted and never answers. */
