@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "no
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readPidFile } from "../src/lib/proc.js";
-import { cleanup, freePort, journal, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import { cleanup, freePort, journal, MEDIC, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -91,9 +91,11 @@ describe("SIGHUP reload", () => {
   }, 60_000);
 });
 
-/** Whether `pid` has a handler for SIGHUP (bit 0 of SigCgt in /proc/PID/status). */
+/** Whether medic's `pid` has a handler for SIGHUP (bit 0 of SigCgt in /proc/PID/status). */
 function catchesSighup(pid: number): boolean {
   try {
+    // Until it execs, the child is a copy of this test's process, with this process's handlers.
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(MEDIC)) return false;
     const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
     return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
   } catch {
@@ -121,7 +123,8 @@ describe("SIGHUP while medic starts", () => {
     // From the first moment medic catches SIGHUP, or has begun reading its config, whichever is seen first.
     let seen: { configRead: boolean; caught: boolean } | undefined;
     while (!seen && daemon.child.exitCode === null) {
-      const configRead = statSync(file).atimeMs !== unread.getTime();
+      // Set an hour back (utimes may round it by a microsecond); a read sets it to now.
+      const configRead = statSync(file).atimeMs > unread.getTime() + 60_000;
       const caught = catchesSighup(pid);
       if (configRead || caught) seen = { configRead, caught };
       else await new Promise((r) => setTimeout(r, 2));
