@@ -55,6 +55,45 @@ describe("runPlaybook with onlyIf", () => {
   });
 });
 
+describe("runPlaybook when no step changed anything", () => {
+  const finding = { target: "orders-api", kind: "long_transaction", severity: "P2" as const, evidence: "pid 7 idle in transaction for 9s" };
+  const nothing: RenderedStep = {
+    index: 0, name: "terminate", kind: "postgres.terminate", description: "terminate", timeoutMs: 1000, rendered: {},
+    step: { ...waitStep, run: async () => ({ ok: true, changed: false, detail: "terminated 0 sessions: none idle in transaction over 3s" }) },
+  };
+  const runWith = async (steps: RenderedStep[], checks: (typeof finding | undefined)[]) => {
+    const events: IncidentEvent[] = [];
+    const outcome = await runPlaybook({
+      record: (e) => void events.push(e), runId: "r1", steps, verifyWithinMs: 60_000, target, baseDir: "/", targets: new Map(),
+      check: async () => checks.shift(), observe: async () => observation(0.4),
+      stop: new AbortController().signal, signal: new AbortController().signal,
+    });
+    return { outcome, events };
+  };
+
+  it("records the step as skipped with what it found, and fails at once when the target still fails", async () => {
+    const { outcome, events } = await runWith([nothing], [finding, finding, finding]);
+    expect(events.find((e) => e.type === "step_finished")).toMatchObject({ outcome: "skipped", detail: "terminated 0 sessions: none idle in transaction over 3s" });
+    expect(events.some((e) => e.type === "verifying")).toBe(false);
+    expect(outcome).toEqual({
+      outcome: "failed",
+      reason: "no step changed anything (step 1 (terminate): terminated 0 sessions: none idle in transaction over 3s) and orders-api is still long_transaction "
+        + "(pid 7 idle in transaction for 9s): nothing to wait for",
+    });
+  });
+
+  it("verifies as usual when the target is healthy anyway (the session ended by itself)", async () => {
+    const { outcome, events } = await runWith([nothing], [undefined, undefined]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+    expect(events.some((e) => e.type === "verifying")).toBe(true);
+  });
+
+  it("verifies as usual when another step did act", async () => {
+    const { outcome } = await runWith([nothing, step(1)], [finding, undefined]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+  });
+});
+
 describe("runPlaybook under the daemon's long-lived signals", () => {
   // Node 20's AbortSignal.any keeps every signal it made reachable from a long-lived input (about
   // 60 bytes each, nodejs/node#55351); medic ran two per step, for the life of the daemon.
