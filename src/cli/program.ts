@@ -52,7 +52,8 @@ program
 program
   .command("validate")
   .description("check the config and playbooks; every problem as file:line:col; exit 0 or 2")
-  .action(async (_o, cmd: Command) => exit(await validateCommand(global(cmd))));
+  .option("--verbose", "also every warning about shipped playbooks that do not fit these targets (summed up in one line otherwise)")
+  .action(async (o, cmd: Command) => exit(await validateCommand({ ...global(cmd), verbose: o.verbose })));
 
 program
   .command("plan")

@@ -3,7 +3,7 @@ import { loadConfig, resolveConfigPath } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
-import type { GlobalOptions } from "./config.js";
+import { shippedNote, splitWarnings, type GlobalOptions } from "./config.js";
 import { takeSighup } from "./sighup.js";
 
 /** What a reload acts on: the running daemon, and anything else that wants to hear (systemd). */
@@ -80,7 +80,10 @@ export class Reloader {
       this.log.error({ file, problems }, `${problems.length} problem${problems.length === 1 ? "" : "s"} in the new config; the previous config keeps running`);
       return;
     }
-    for (const warning of result.warnings) this.log.warn({ file, problem: formatIssue(warning) }, "config warning");
+    const { own, shipped } = splitWarnings(result.warnings);
+    for (const warning of own) this.log.warn({ file, problem: formatIssue(warning) }, "config warning");
+    const note = shippedNote(shipped);
+    if (note) this.log.info({ file, note }, "shipped playbooks that do not fit");
     target.apply(result.config);
   }
 }
