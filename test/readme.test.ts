@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/load.js";
+import { channelKinds } from "../src/escalation/registry.js";
 import { loadPlaybooks } from "../src/playbooks/load.js";
 import { planRemediation } from "../src/playbooks/plan.js";
 import { cleanup, ROOT, SHIPPED_PLAYBOOKS, tempDir } from "./harness.js";
@@ -45,6 +46,17 @@ describe("README examples", () => {
     const db = result.config.targets.find((t) => t.name === "orders-db")!;
     const plan = planRemediation({ incident: { id: "i", kind: "db_disconnect", severity: "P1", target: db.name, evidence: "down" }, target: db, playbooks: shipped.playbooks });
     expect(plan.action === "run" && [plan.playbook.name, plan.steps.map((s) => s.description)]).toEqual(["start-database", ["start systemd unit postgresql@15-main.service"]]);
+  });
+
+  it("documents every key of notify, each channel's included", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const keys = ["link", "retry", "breaker"];
+    for (const [name, kind] of channelKinds) {
+      const shape = (kind.schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+      keys.push(...Object.keys(shape).map((key) => `${name}.${key}`));
+    }
+    expect(keys).toContain("pagerduty.ca");
+    expect(keys.filter((key) => !readme.includes(`| \`${key}\` |`))).toEqual([]);
   });
 
   // Not medic's config: Alertmanager's own tool checks it.
