@@ -12,7 +12,7 @@ import { StateDirWatch } from "./incidents/state-dir-watch.js";
 import { trackRound, type Decision, type TargetTrack } from "./incidents/track.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident, type IncidentEvent, type JournalRecord } from "./incidents/types.js";
 import { settles } from "./lib/clock.js";
-import { readJournal } from "./incidents/journal.js";
+import { readJournal, SKIPPED_LINES, type JournalScan } from "./incidents/journal-read.js";
 import { distance, findRoot } from "./safety/dependencies.js";
 import type { SafetyDecision } from "./safety/decide.js";
 import { SafetyRuntime } from "./safety/runtime.js";
@@ -23,7 +23,8 @@ import { lockStateDir } from "./lib/lockfile.js";
 import type { Logger } from "./lib/log.js";
 import { planRemediation, renderPlan } from "./playbooks/plan.js";
 import { previewPlan } from "./playbooks/preview.js";
-import { runPlaybook } from "./playbooks/run.js";
+import { runPlaybook, type RunOutcome } from "./playbooks/run.js";
+import type { FailedRound } from "./playbooks/verify.js";
 import { runProbe } from "./probes/run.js";
 import { every, phaseFor, type Schedule } from "./schedule/scheduler.js";
 import { checkTarget, liveTarget, type LiveTarget } from "./targets.js";
@@ -87,8 +88,14 @@ interface Watched extends LiveTarget {
   awaitedBy?: Set<Watched>;
   schedule?: Schedule;
   unwatch?: () => void;
+  /** The latest regular round that failed: verification of a fix resets its count on one that fails meanwhile. */
+  lastFailedRound?: FailedRound;
+  /** Aborted when the target stops being watched (reload, discovery): its playbook runs stop after their current step. */
+  readonly retire: AbortController;
 }
 
+/** Why a target's incidents close when a reload drops it from the config. */
+const REMOVED_FROM_CONFIG = "target removed from config";
 /** In-flight steps get this long to finish on stop before they are cut off; the whole stop stays under 10 s. */
 const DRAIN_MS = 5_000;
 const ABORT_GRACE_MS = 3_000;
@@ -108,6 +115,9 @@ export class Daemon {
   private readonly drain = new AbortController();
   private readonly abort = new AbortController();
   private unlock: (() => void) | undefined;
+  /** Set when another medic took the state dir over (it judged this one gone): this one stops acting. */
+  private lostLock: string | undefined;
+  private stopping: Promise<void> | undefined;
   private started = false;
   private startedAt = Date.now();
   private readonly discovery: Discovery | undefined;
@@ -117,6 +127,8 @@ export class Daemon {
   /** Roots whose suppressed dependents are being released now. */
   private readonly releasing = new Set<string>();
   private safetyTimer: NodeJS.Timeout | undefined;
+  /** Incidents of targets no longer watched whose playbook run is finishing its current step; they resolve once it ends. */
+  private readonly retiring = new Map<string, Watched>();
   /** medic's own incidents (target MEDIC_TARGET): the blast radius holding back. */
   private readonly medicIncidents = new Set<string>();
   /** Announces state dir trouble once when it starts and once when it ends; none in a dry run. */
@@ -130,7 +142,11 @@ export class Daemon {
     // not a leak, so Node's warning past 10 listeners would only put noise on stderr.
     setMaxListeners(0, this.drain.signal, this.abort.signal);
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
-    this.store = opts.store ?? (this.dryRun ? new MemoryStore(readJournal(opts.config.stateDir)) : new JournalStore(opts.config.stateDir, { log: opts.log }));
+    const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
+      opts.log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
+    this.store = opts.store ?? (this.dryRun
+      ? new MemoryStore(readJournal(opts.config.stateDir, warnSkipped))
+      : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);
     for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({
@@ -148,22 +164,28 @@ export class Daemon {
 
   /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
   async start(): Promise<void> {
-    if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir);
+    if (!this.dryRun) this.unlock = await lockStateDir(this.config.stateDir, { log: this.log, onLost: (why) => this.lockLost(why) });
     this.escalations.start();
-    this.resumeInFlight();
+    this.resumeInFlight(!this.discovery);
     this.started = true;
     this.startedAt = Date.now();
     this.safetyTimer = setInterval(() => this.safetyTick(), SAFETY_TICK_MS);
     this.safetyTimer.unref();
     for (const w of this.watched.values()) this.startWatching(w);
     this.log.info({ targets: this.watched.size, dryRun: this.dryRun, stateDir: this.config.stateDir }, "medic started");
-    await this.discovery?.start({ add: (t) => this.addTarget(t), remove: (name, why) => this.removeTarget(name, why) });
+    if (!this.discovery) return;
+    await this.discovery.start({ add: (t) => this.addTarget(t), remove: (name, why) => this.removeTarget(name, why) });
+    // The containers found are watched now: what a previous daemon left in flight on them resumes.
+    this.resumeInFlight(true);
   }
 
   /** Watches a target, from the config or discovered at run time. */
   addTarget(target: Target): void {
     if (this.watched.has(target.name) || this.drain.signal.aborted) return;
-    const w: Watched = { ...liveTarget(target, this.config.baseDir), track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false };
+    const w: Watched = {
+      ...liveTarget(target, this.config.baseDir),
+      track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false, retire: new AbortController(),
+    };
     for (const incident of this.store.incidents().values()) {
       if (incident.target === target.name && isOpen(incident)) w.open.add(incident.id);
     }
@@ -198,7 +220,7 @@ export class Daemon {
     const added = [...after.keys()].filter((n) => !before.has(n));
     const removed = [...before.keys()].filter((n) => !after.has(n));
     const changed = [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n)));
-    for (const name of removed) this.removeTarget(name, "removed from the config");
+    for (const name of removed) this.removeTarget(name, REMOVED_FROM_CONFIG);
     for (const name of changed) this.replaceTarget(after.get(name)!);
     for (const name of added) this.addTarget(after.get(name)!);
     this.log.info({ added, removed, changed, needsRestart }, "config reloaded");
@@ -216,18 +238,25 @@ export class Daemon {
     if (this.started) this.startWatching(w);
   }
 
-  /** Stops watching a target that went away; its open incidents resolve, saying why. */
+  /**
+   * Stops watching a target that went away; its open incidents resolve, saying why (the channels
+   * that were told get their resolve). A playbook running on it finishes its current step, runs no
+   * further step nor verification, and then its incident resolves the same way.
+   */
   removeTarget(name: string, reason: string): void {
     const w = this.watched.get(name);
     if (!w) return;
-    this.watched.delete(name);
-    this.targets.delete(name);
     w.unwatch?.();
     void w.schedule?.stop();
-    for (const id of w.open) {
-      if (!isActive(this.store.incidents().get(id)!)) this.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
+    w.retire.abort(new Error(reason));
+    for (const id of [...w.open]) {
+      if (this.acting.has(id) && isActive(this.store.incidents().get(id)!)) this.retiring.set(id, w);
+      else this.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
     }
-    this.log.info({ target: name, reason }, "stopped watching a target");
+    this.watched.delete(name);
+    this.targets.delete(name);
+    const finishing = [...this.retiring.values()].filter((r) => r === w).length;
+    this.log.info({ target: name, reason, ...(finishing > 0 && { finishing }) }, "stopped watching a target");
   }
 
   private startWatching(w: Watched): void {
@@ -249,8 +278,19 @@ export class Daemon {
     w.unwatch = () => unwatch.forEach((stop) => stop?.());
   }
 
-  /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). */
-  async stop(): Promise<void> {
+  // Two medics on one journal would both act: the one that lost the lock stops, and says so in its health.
+  private lockLost(why: string): void {
+    this.lostLock = why;
+    this.log.fatal({ stateDir: this.config.stateDir, why }, "another medic took over the state dir: stopping");
+    void this.stop();
+  }
+
+  /** Stops probing, lets in-flight steps finish for a while, cuts off the rest (journaled as abandoned). Once, however often called. */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.drain.abort(new Error("medic is stopping"));
     clearInterval(this.safetyTimer);
     this.discovery?.stop();
@@ -346,6 +386,7 @@ export class Daemon {
       { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
       ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
     ];
+    if (this.lostLock) checks.push({ name: "state dir lock", ok: false, detail: `lost: ${this.lostLock}` });
     if (this.drain.signal.aborted) checks.push({ name: "running", ok: false, detail: "medic is stopping" });
     return { ok: checks.every((c) => c.ok), checks };
   }
@@ -364,8 +405,9 @@ export class Daemon {
     w.lastRoundAt = startedAt;
     w.roundInFlight = true;
     const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(() => (w.roundInFlight = false));
-    if (this.drain.signal.aborted || !this.watched.has(w.target.name)) return;
+    if (this.drain.signal.aborted || this.watched.get(w.target.name) !== w) return; // removed (or removed and added again) meanwhile
     w.lastFinding = finding ?? null;
+    if (finding) w.lastFailedRound = { startedAt, endedAt: Date.now(), finding };
     w.verdictFrom = startedAt;
     w.failingSince = finding ? (w.failingSince ?? startedAt) : undefined;
     w.lastLatencyMs = observation.latencyMs;
@@ -401,11 +443,8 @@ export class Daemon {
         return;
       }
       case "repeat": {
+        // Not journaled now: the count waits in w.track (never in the folded incident, which is the journal's alone).
         if (d.journal) this.append(d.incident, { type: "observed", evidence: d.evidence, occurrences: d.occurrences });
-        else {
-          const incident = this.store.incidents().get(d.incident);
-          if (incident) incident.occurrences = d.occurrences;
-        }
         return;
       }
       case "resolve": {
@@ -485,7 +524,8 @@ export class Daemon {
   private async remediate(id: string, resume = false): Promise<void> {
     const incident = this.store.incidents().get(id)!;
     const w = this.watched.get(incident.target);
-    if (!w) return this.escalate(id, `target ${incident.target} is no longer in the config`);
+    // Nothing watches it, so nothing could verify a fix or page about it usefully: it closes instead.
+    if (!w) return this.closeUnwatched(id);
     const plan = planRemediation({ incident, target: w.target, playbooks: this.config.playbooks });
     if (plan.action === "escalate") return this.escalate(id, plan.reason);
     let guards = "resumed";
@@ -496,6 +536,7 @@ export class Daemon {
     }
     if (this.dryRun) {
       const previews = await previewPlan(plan, { target: w.target, targets: this.targets, baseDir: this.config.baseDir, signal: this.drain.signal });
+      if (w.retire.signal.aborted) return; // removed meanwhile, and resolved with it
       const lines = renderPlan(plan, previews);
       this.append(id, { type: "would_run", plan: lines, guards });
       this.log.info({ incident: id, target: w.target.name, plan: lines, guards }, "dry run: would run playbook");
@@ -513,20 +554,57 @@ export class Daemon {
     }
     this.log.info({ incident: id, target: w.target.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
 
+    // No further step or verification once medic stops or the target is removed. Linked by hand, not
+    // with AbortSignal.any, whose signals the daemon's lifetime signal would keep alive on Node 20.
+    const stop = new AbortController();
+    const onStop = (): void => stop.abort(w.retire.signal.aborted ? w.retire.signal.reason : this.drain.signal.reason);
+    const sources = [this.drain.signal, w.retire.signal];
+    for (const source of sources) source.addEventListener("abort", onStop, { once: true });
+    if (sources.some((source) => source.aborted)) onStop();
     const result = await runPlaybook({
       record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
       target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
       check: (signal) => checkTarget(this.config, w, signal, this.contextFor(w.target)).then((c) => c.finding),
+      lastFailedRound: () => w.lastFailedRound,
       observe: (signal) => runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal }),
-      signal: this.abort.signal, stop: this.drain.signal, resume: previous,
-    });
+      signal: this.abort.signal, stop: stop.signal, resume: previous,
+    }).finally(() => sources.forEach((source) => source.removeEventListener("abort", onStop)));
+    if (w.retire.signal.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
     if (result.outcome === "failed") return this.escalate(id, result.reason);
     if (result.outcome === "abandoned") {
       this.log.warn({ incident: id, target: w.target.name }, "playbook left unfinished; the next start resumes it");
       return;
     }
-    w.track = { failStreak: 0, okStreak: 0 };
+    w.track = { ...w.track, failStreak: 0, okStreak: 0 };
     this.log.info({ incident: id, target: w.target.name }, "incident resolved: recovery verified");
+  }
+
+  /**
+   * The run on a removed target ended (its current step done, nothing more started): its incident
+   * resolves with the removal's reason, unless the run already resolved it or medic is stopping with
+   * a step cut off (the next start closes it: the target is not watched then).
+   */
+  private closeRetired(id: string, w: Watched, outcome: RunOutcome["outcome"]): void {
+    const reason = (w.retire.signal.reason as Error).message;
+    const incident = this.store.incidents().get(id);
+    if (incident && isOpen(incident) && !(outcome === "abandoned" && this.abort.signal.aborted)) {
+      this.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
+      this.log.info({ incident: id, target: w.target.name, reason }, "incident closed: its target is no longer watched");
+    }
+    this.retiring.delete(id);
+  }
+
+  /** An incident a previous daemon left in flight on a target not watched now: a step it cut off is journaled as such, then it closes. */
+  private closeUnwatched(id: string): void {
+    const incident = this.store.incidents().get(id)!;
+    const run = lastRun(incident);
+    run?.steps.forEach((step, index) => {
+      if (step.status !== "running") return;
+      const detail = "interrupted by a daemon stop; not resumed: the target is no longer watched";
+      this.append(id, { type: "step_finished", runId: run.runId, index, outcome: "abandoned", detail, durationMs: 0 });
+    });
+    this.append(id, { type: "resolved", reason: `no longer watched: ${REMOVED_FROM_CONFIG}` });
+    this.log.info({ incident: id, target: incident.target }, "incident left in flight on a target no longer watched: closed");
   }
 
   /** A safety check said no: journal why (once per distinct decision) and, for the blast radius, say so loudly. */
@@ -559,12 +637,20 @@ export class Daemon {
     this.log.warn({ incident: id, reason, severity: raised ?? current }, "incident escalated");
   }
 
-  /** Carries on with incidents a previous daemon opened or was remediating when it stopped (held and suppressed ones: the safety tick). */
-  private resumeInFlight(): void {
+  /**
+   * Carries on with incidents a previous daemon opened or was remediating when it stopped, on the
+   * targets watched now (held and suppressed ones: the safety tick). `closeRest`: those on a target
+   * no longer watched (removed while a run was finishing, then medic stopped) close instead.
+   */
+  private resumeInFlight(closeRest: boolean): void {
     for (const incident of this.store.incidents().values()) {
       // "open" lasts only between journaling an incident and planning it: a daemon died in between.
       if (!isActive(incident) && incident.state !== "open") continue;
-      if (incident.dryRun !== this.dryRun || incident.target === MEDIC_TARGET) continue;
+      if (incident.dryRun !== this.dryRun || incident.target === MEDIC_TARGET || this.acting.has(incident.id)) continue;
+      if (!this.watched.has(incident.target)) {
+        if (closeRest) this.closeUnwatched(incident.id);
+        continue;
+      }
       this.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
       this.act(incident.id, isActive(incident));
     }
@@ -688,7 +774,8 @@ export class Daemon {
   }
 
   private append(id: string, event: IncidentEvent, at = Date.now()): JournalRecord {
-    const record = this.store.append(id, event, at);
+    // The failing rounds counted since the last `observed` record go with the resolve, so the final count is exact.
+    const record = this.store.append(id, event.type === "resolved" ? { ...event, ...this.takeCount(id) } : event, at);
     const incident = this.store.incidents().get(id);
     const open = incident && this.watched.get(incident.target)?.open;
     if (open && isOpen(incident)) open.add(id);
@@ -697,6 +784,17 @@ export class Daemon {
     // Every change of an incident may make a notification due; what notifications record changes nothing.
     if (!record.type.startsWith("notification_")) this.escalations.review(id);
     return record;
+  }
+
+  /** An incident's failing rounds counted but not journaled yet, taken out of its target's track. */
+  private takeCount(id: string): { occurrences?: number } {
+    const target = this.store.incidents().get(id)?.target;
+    const w = this.retiring.get(id) ?? (target === undefined ? undefined : this.watched.get(target));
+    const counted = w?.track.unjournaled?.[id];
+    if (!w || counted === undefined) return {};
+    const { [id]: _, ...others } = w.track.unjournaled!;
+    w.track = { ...w.track, unjournaled: others };
+    return { occurrences: counted };
   }
 
   private spawn(task: Promise<void>): void {

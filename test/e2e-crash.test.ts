@@ -114,4 +114,27 @@ describe("a daemon killed mid-playbook", () => {
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);
+
+  it("closes, without resuming or escalating, a run left in flight on a target no longer in the config", async () => {
+    const t = await setUp(append("MARKER", "acted"));
+    mkdirSync(t.stateDir);
+    // A previous daemon was cutting short the run of a removed target ("gone") when it died mid-step.
+    const at = Date.now() - 5_000;
+    const records = [
+      { at, incident: "feedface", type: "opened", target: "gone", kind: "server_down", severity: "P1", evidence: "refused" },
+      { at: at + 1, incident: "feedface", type: "playbook_started", runId: "feedface-1", playbook: "slow-recovery", steps: [{ name: "exec", kind: "exec", description: "x" }] },
+      { at: at + 2, incident: "feedface", type: "step_started", runId: "feedface-1", index: 0 },
+    ];
+    writeFileSync(join(t.stateDir, "journal.jsonl"), records.map((r) => JSON.stringify(r) + "\n").join(""));
+
+    const daemon = startMedic(["run", "--config", t.config]);
+    const resolved = await waitUntil(() => journal(t.stateDir).find((r) => r.type === "resolved"), 10_000, "the incident to close");
+    expect(resolved).toMatchObject({ incident: "feedface", reason: "no longer watched: target removed from config" });
+    const types = journal(t.stateDir).filter((r) => !r.type.startsWith("notification_")).map((r) => r.type);
+    expect(types).toEqual(["opened", "playbook_started", "step_started", "step_finished", "resolved"]);
+    expect(journal(t.stateDir).find((r) => r.type === "step_finished")).toMatchObject({ outcome: "abandoned" });
+    expect(words(t.marker)).toEqual([]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
 });

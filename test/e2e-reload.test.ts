@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readPidFile } from "../src/lib/proc.js";
-import { cleanup, freePort, journal, MEDIC, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import { startSlackReceiver } from "./fixtures/slack-receiver.js";
+import { cleanup, freePort, journal, MEDIC, onCleanup, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -89,6 +90,75 @@ describe("SIGHUP reload", () => {
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);
+
+  it("removing a target while its playbook runs lets the step finish, runs nothing more, resolves it and tells Slack; a restart and a re-add start fresh", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const file = join(dir, "medic.yaml");
+    const state = join(dir, "state");
+    const gate = join(dir, "gate");
+    const slack = await startSlackReceiver();
+    onCleanup(() => slack.close());
+    // A first step that lasts until the test opens the gate (a long diagnostic, say), then the restart.
+    mkdirSync(join(dir, "playbooks"));
+    writeFileSync(join(dir, "playbooks", "slow.yaml"), `name: slow-restart
+on: [server_down]
+steps:
+  - exec: { argv: [${JSON.stringify(process.execPath)}, "-e", "setInterval(() => require('fs').existsSync(process.argv[1]) && process.exit(0), 50)", ${JSON.stringify(gate)}] }
+  - service.restart: {}
+verify: { within: 10s }
+`);
+    const withSlack = (targets: string) => config(dir, targets, `notify: { slack: { webhookUrl: ${JSON.stringify(slack.url)}, timeout: 1s } }\n`)
+      .replace(JSON.stringify(SHIPPED_PLAYBOOKS), JSON.stringify(join(dir, "playbooks")));
+    const keep = await freePort();
+    const other = `  - name: other\n    probe: { tcp: { host: 127.0.0.1, port: ${keep} } }\n    interval: 1h\n`;
+    writeFileSync(file, withSlack(target(dir, "a", port)));
+    const pid = await startService(dir, port, join(dir, "a.pid"));
+    let daemon = startMedic(["run", "--config", file]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+    process.kill(pid, "SIGKILL");
+    const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "a"), 10_000, "a's incident");
+    const id = opened.incident;
+    await waitUntil(() => journal(state).find((r) => r.incident === id && r.type === "step_started" && r.index === 0), 10_000, "the first step to start");
+    const [trigger] = await slack.waitForMessages(1);
+    expect(JSON.stringify(trigger!.body)).toContain(id);
+
+    // Reload without a: its step is still running (the gate is shut).
+    writeFileSync(file, withSlack(other));
+    daemon.child.kill("SIGHUP");
+    await waitUntil(() => /"removed":\["a"\]/.test(daemon.stdout()), 10_000, "a removed");
+    expect(journal(state).filter((r) => r.incident === id).map((r) => r.type)).not.toContain("step_finished");
+    writeFileSync(gate, "");
+    const resolved = await waitUntil(() => journal(state).find((r) => r.incident === id && r.type === "resolved"), 15_000, "a's incident to close");
+    expect(resolved).toMatchObject({ reason: "no longer watched: target removed from config" });
+    const lifecycle = journal(state).filter((r) => r.incident === id && !r.type.startsWith("notification_")).map((r) => r.type);
+    // The step in flight finished; the restart and the verification never ran; nothing escalated.
+    expect(lifecycle).toEqual(["opened", "playbook_started", "step_started", "step_finished", "resolved"]);
+    const messages = await slack.waitForMessages(2);
+    expect(messages[1]!.body.text).toMatch(new RegExp(`^resolved: no longer watched: target removed from config .*incident ${id}`));
+
+    // And then: a restart with a still gone resumes nothing, escalates nothing, pages nobody again.
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    const before = journal(state).length;
+    daemon = startMedic(["run", "--config", file]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to restart");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(daemon.stdout()).not.toContain("resuming incident left in flight");
+    expect(journal(state).slice(before)).toEqual([]);
+    expect(slack.posted()).toHaveLength(2);
+
+    // Re-adding a (still down) opens a new incident and runs its playbook from the first step.
+    writeFileSync(file, withSlack(target(dir, "a", port) + other));
+    daemon.child.kill("SIGHUP");
+    const again = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "a" && r.incident !== id), 10_000, "a new incident on a");
+    const done = await waitUntil(() => journal(state).find((r) => r.incident === again.incident && r.type === "resolved"), 20_000, "a restarted and verified");
+    expect(done).toMatchObject({ reason: expect.stringMatching(/^verified/) });
+    expect(journal(state).filter((r) => r.incident === again.incident && r.type === "step_finished").map((r) => r.type === "step_finished" && r.outcome)).toEqual(["ok", "ok"]);
+    expect(existsSync(gate)).toBe(true);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
 });
 
 /** Whether medic's `pid` has a handler for SIGHUP (bit 0 of SigCgt in /proc/PID/status). */

@@ -1,17 +1,16 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { get } from "node:http";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processService } from "../src/services/process.js";
 import { serviceRestart } from "../src/playbooks/steps/service.js";
 import { isAlive } from "../src/lib/proc.js";
+import { ALLOWED, DUMP_ENV, MEDIC_LOCALE, MEDIC_SECRETS, withMedicEnvironment } from "./fixtures/child-env.js";
+import { ask, FIXTURE, fixtureService as fixtureServiceIn, NODE } from "./fixtures/process-service.js";
 import { killLeftovers, stepContext, waitGone } from "./fixtures/steps-context.js";
-
-const NODE = process.execPath;
-const FIXTURE = fileURLToPath(new URL("./fixtures/steps-service-server.mjs", import.meta.url));
 
 let dir: string;
 const pids = new Set<number>();
@@ -25,36 +24,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A driver for the fixture server, with its own pid, port and log files under `name`. */
-function fixtureService(name: string, extra: Record<string, unknown> = {}) {
-  const portFile = join(dir, `${name}.port`);
-  const params = processService.schema.parse({
-    start: [NODE, FIXTURE], pidFile: `run/${name}.pid`, logFile: `log/${name}.log`,
-    env: { PORT_FILE: portFile }, stopTimeout: "5s", ...extra,
-  });
-  return { driver: processService.create(params, { target: name, baseDir: dir }), portFile, pidFile: join(dir, "run", `${name}.pid`), logFile: join(dir, "log", `${name}.log`) };
-}
-
-/** Waits until the fixture with `pid` reports its port, then asks it over HTTP who it is. */
-async function ask(portFile: string, pid: number): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const [who, port] = (await readFile(portFile, "utf8").catch(() => "")).split(" ");
-    if (Number(who) === pid) return httpGet(`http://127.0.0.1:${port}/`);
-    if (Date.now() > deadline) throw new Error(`pid ${pid} never reported a port`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c.toString()));
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
+const fixtureService = (name: string, extra: Record<string, unknown> = {}) => fixtureServiceIn(dir, name, extra);
 
 async function pidIn(file: string): Promise<number> {
   const pid = Number((await readFile(file, "utf8")).trim());
@@ -133,12 +103,13 @@ describe("process service", () => {
     expect(await waitGone(pid)).toBe(true);
   });
 
-  it("fails a start command that exits at once, naming the exit code and the log", async () => {
-    const params = processService.schema.parse({ start: [NODE, "-e", "process.exit(3)"], pidFile: "run/quits.pid", logFile: "log/quits.log" });
+  it("fails a start command that exits within startupGrace as soon as it exits, naming the exit code and the log", async () => {
+    // A grace far longer than Node takes to start on a loaded machine: the exit ends the wait, not the grace.
+    const params = processService.schema.parse({ start: [NODE, "-e", "process.exit(3)"], pidFile: "run/quits.pid", logFile: "log/quits.log", startupGrace: "1h" });
     const driver = processService.create(params, { target: "quits", baseDir: dir });
     const result = await driver.start(never());
     expect(result.ok).toBe(false);
-    expect(result.detail).toMatch(/^pid \d+ exited with code 3 within 500ms of starting/);
+    expect(result.detail).toMatch(/^pid \d+ exited with code 3 within 1h of starting/);
     expect(result.detail).toContain(join(dir, "log", "quits.log"));
     expect(existsSync(join(dir, "run", "quits.pid"))).toBe(false);
   });
@@ -153,9 +124,13 @@ describe("process service", () => {
 
   it("ignores a stale pid file naming a dead process", async () => {
     const svc = fixtureService("stale");
-    // A pid that certainly exited: our own short-lived child, already reaped.
-    const quits = processService.create(processService.schema.parse({ start: [NODE, "-e", "0"], pidFile: "run/gone.pid", startupGrace: "300ms" }), { target: "gone", baseDir: dir });
-    const gone = Number(/pid (\d+)/.exec((await quits.start(never())).detail)![1]);
+    // A pid that certainly exited: our own short-lived child, reaped once its exit event has come
+    // (however long Node takes to start on a loaded machine).
+    const quits = spawn(NODE, ["-e", "0"], { stdio: "ignore" });
+    const [code] = await once(quits, "exit");
+    expect(code).toBe(0);
+    const gone = quits.pid!;
+    await mkdir(dirname(svc.pidFile), { recursive: true });
     await writeFile(svc.pidFile, `${gone}\n`);
     expect(await svc.driver.stop(never())).toMatchObject({ ok: true, detail: `not running (removed stale pid file for pid ${gone})` });
     await writeFile(svc.pidFile, `${gone}\n`);
@@ -163,6 +138,31 @@ describe("process service", () => {
     const pid = await pidIn(svc.pidFile);
     expect(started).toMatchObject({ ok: true, detail: `started pid ${pid}` });
     expect((await svc.driver.stop(never())).ok).toBe(true);
+  });
+
+  describe("environment", () => {
+    withMedicEnvironment();
+
+    it("gives the service PATH, the locale and the like plus its env:, never medic's secrets; inheritEnv: true gives it everything", async () => {
+      for (const [name, inheritEnv] of [["env-clean", false], ["env-all", true]] as const) {
+        const out = join(dir, `${name}.json`);
+        const params = processService.schema.parse({
+          start: [NODE, "-e", DUMP_ENV], pidFile: `run/${name}.pid`, env: { OUT: out, KEEP_RUNNING: "1" }, ...(inheritEnv && { inheritEnv }), startupGrace: "1ms",
+        });
+        const driver = processService.create(params, { target: name, baseDir: dir });
+        expect((await driver.start(never())).ok).toBe(true);
+        await pidIn(join(dir, "run", `${name}.pid`));
+        const env = JSON.parse(await waitForFile(out)) as Record<string, string>;
+        expect((await driver.stop(never())).ok).toBe(true);
+        expect(env).toMatchObject({ ...MEDIC_LOCALE, PATH: process.env.PATH, OUT: out, KEEP_RUNNING: "1" });
+        if (inheritEnv) {
+          expect(env).toMatchObject(MEDIC_SECRETS);
+        } else {
+          expect(Object.keys(env).filter((k) => !ALLOWED.test(k) && k !== "OUT" && k !== "KEEP_RUNNING")).toEqual([]);
+          for (const secret of Object.values(MEDIC_SECRETS)) expect(JSON.stringify(env)).not.toContain(secret);
+        }
+      }
+    });
   });
 
   it("validates its config", () => {
@@ -178,3 +178,14 @@ describe("process service", () => {
     expect(result.detail).toContain("has no service to restart");
   });
 });
+
+/** The contents of `file` once a process has written it (write-then-read races are retried until then). */
+async function waitForFile(file: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const text = await readFile(file, "utf8").catch(() => "");
+    if (text.endsWith("}")) return text;
+    if (Date.now() > deadline) throw new Error(`nothing written to ${file}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCommand } from "../src/lib/exec.js";
 import { execStep } from "../src/playbooks/steps/exec.js";
 import { TemplateError } from "../src/playbooks/template.js";
+import { ALLOWED, DUMP_ENV, MEDIC_LOCALE, MEDIC_SECRETS, withMedicEnvironment } from "./fixtures/child-env.js";
 import { incidentRenderer, killLeftovers, stepContext, waitGone } from "./fixtures/steps-context.js";
 
 const NODE = process.execPath;
@@ -119,6 +120,24 @@ describe("exec step", () => {
     const result = await runExec({ argv: [NODE, "-e", "0"], cwd: "no-such-dir" }, "x");
     expect(result.ok).toBe(false);
     expect(result.detail).toContain("working directory not found");
+  });
+});
+
+describe("exec step environment", () => {
+  withMedicEnvironment();
+
+  it("gives the program PATH, the locale and the like plus its env:, never medic's secrets; inheritEnv: true gives it everything", async () => {
+    const out = join(dir, "env.json");
+    const result = await runExec({ argv: [NODE, "-e", DUMP_ENV], env: { OUT: out, APP_MODE: "repair {{ target.name }}" } }, "x");
+    expect(result.ok).toBe(true);
+    const env = JSON.parse(await readFile(out, "utf8")) as Record<string, string>;
+    expect(env).toMatchObject({ ...MEDIC_LOCALE, PATH: process.env.PATH, OUT: out, APP_MODE: "repair orders-api" });
+    expect(Object.keys(env).filter((k) => !ALLOWED.test(k) && k !== "OUT" && k !== "APP_MODE")).toEqual([]);
+    for (const secret of Object.values(MEDIC_SECRETS)) expect(JSON.stringify(env)).not.toContain(secret);
+
+    expect(execStep.describe(execStep.schema.parse({ argv: ["x"], inheritEnv: true }))).toBe(`run ["x"] with all of medic's environment`);
+    expect((await runExec({ argv: [NODE, "-e", DUMP_ENV], env: { OUT: out }, inheritEnv: true }, "x")).ok).toBe(true);
+    expect(JSON.parse(await readFile(out, "utf8"))).toMatchObject({ ...MEDIC_SECRETS, OUT: out });
   });
 });
 

@@ -1,30 +1,31 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
 import { isIP } from "node:net";
-import { describeError, MedicError } from "../lib/errors.js";
+import { MedicError } from "../lib/errors.js";
+import { readRegularFileSync } from "../lib/regular-file.js";
+import { redactor } from "../lib/redact.js";
+
+/** Largest token file read: a token is one word. */
+const MAX_TOKEN_FILE_BYTES = 64 * 1024;
 
 /** Shortest token accepted: a guessable token is no protection. */
 export const MIN_TOKEN_CHARS = 16;
 
 /** The bearer token in `file` (surrounding whitespace dropped); `loose` is set when others than the owner may read it. */
 export function readToken(file: string): { token: string; loose: boolean } {
-  let text: string;
-  let mode: number;
-  try {
-    text = readFileSync(file, "utf8");
-    mode = statSync(file).mode;
-  } catch (cause) {
-    throw new MedicError("API_TOKEN", `cannot read the API token file ${file}: ${describeError(cause)}`, {
-      cause, hint: "create it with: openssl rand -hex 32 > FILE; chmod 600 FILE (readable by medic's user), or fix api.tokenFile",
+  const read = readRegularFileSync(file, MAX_TOKEN_FILE_BYTES);
+  if (!read.ok) {
+    throw new MedicError("API_TOKEN", `cannot read the API token file ${file}: ${read.problem.reason}`, {
+      hint: "create it with: openssl rand -hex 32 > FILE; chmod 600 FILE (readable by medic's user), or fix api.tokenFile",
     });
   }
-  const token = text.trim();
+  const token = read.text.trim();
   if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
     throw new MedicError("API_TOKEN", `the API token in ${file} must be one word of at least ${MIN_TOKEN_CHARS} characters (it has ${token.length})`, {
       hint: "put a random token in it: openssl rand -hex 32 > FILE",
     });
   }
-  return { token, loose: (mode & 0o077) !== 0 };
+  redactor.add([token]);
+  return { token, loose: (read.mode & 0o077) !== 0 };
 }
 
 /** Whether an Authorization header carries `token` as a bearer token; compared in constant time. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { MedicError } from "../lib/errors.js";
 import { readControls } from "../safety/controls.js";
-import { addPause, checkPause, checkTarget, endPauses, isRefusal, nothingToResume, resetGuard, type FieldNames } from "../safety/operator.js";
+import { addPause, checkPause, checkTarget, endPauses, isRefusal, knownTargets, nothingToResume, resetGuard, type FieldNames } from "../safety/operator.js";
 import type { Pause } from "../safety/types.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { ApiContext, Route } from "./types.js";
@@ -81,7 +81,7 @@ function oneTarget(body: { target?: string | undefined; all?: boolean | undefine
 }
 
 function known(ctx: ApiContext, target: string): void {
-  const checked = checkTarget(ctx.config, target);
+  const checked = checkTarget(knownTargets(ctx.config), target);
   if (isRefusal(checked)) throw new ApiError(404, checked.message, checked.hint);
 }
 

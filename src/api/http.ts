@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import { redactor } from "../lib/redact.js";
 
 /** Largest request body read; Alertmanager's biggest groups fit well within it. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -22,10 +23,10 @@ export type Reply =
   | { status: number; json: unknown; headers?: Record<string, string> }
   | { status: number; text: string; contentType: string };
 
-/** Writes a reply; JSON is pretty enough for curl and ends with a newline. */
+/** Writes a reply, with no secret in it; JSON is pretty enough for curl and ends with a newline. */
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
-  const body = "json" in reply ? JSON.stringify(reply.json, null, 2) + "\n" : reply.text;
+  const body = redactor.text("json" in reply ? JSON.stringify(reply.json, null, 2) + "\n" : reply.text);
   res.writeHead(reply.status, {
     "content-type": "json" in reply ? "application/json; charset=utf-8" : reply.contentType,
     "content-length": Buffer.byteLength(body),

@@ -126,6 +126,7 @@ const FAILURES: Record<string, { phrase?: string; timed: boolean }> = {
   ENOTFOUND: { phrase: "host not found", timed: true },
   EAI_AGAIN: { phrase: "name lookup failed", timed: true },
   ESRCH: { timed: false },
+  PID_REUSED: { timed: false },
   ENOENT: { timed: false },
   EINVAL: { timed: false },
 };

@@ -1,11 +1,11 @@
 import { checkTarget, liveTarget } from "../targets.js";
 import { probeKinds } from "../probes/registry.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
-import { cell, EXIT, table } from "./output.js";
+import { loadOrReport, NOT_NOTIFYING, type GlobalOptions } from "./config.js";
+import { cell, EXIT, print, table } from "./output.js";
 
 /** `medic check`: one probe round of every target, concurrently; exit 0 all healthy, 1 not, 2 bad config. */
 export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await loadOrReport(opts, [...NOT_NOTIFYING, "playbooks"]);
   if (!config) return EXIT.badConfig;
   const results = await Promise.all(
     config.targets.map(async (target) => {
@@ -26,7 +26,7 @@ export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Pr
       // What the probe learned, without the raw body (it is untrusted and may be large).
       facts: { ...o.facts, body: undefined },
     }));
-    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    print(JSON.stringify(out, null, 2) + "\n");
   } else {
     const rows = results.map(({ target, observation: o, finding: f }) => [
       target.name,
@@ -35,7 +35,7 @@ export async function checkCommand(opts: GlobalOptions & { json?: boolean }): Pr
       `${Math.round(o.latencyMs)}ms`,
       f ? cell(f.evidence) : "",
     ]);
-    process.stdout.write(table(["TARGET", "PROBE", "RESULT", "LATENCY", "EVIDENCE"], rows));
+    print(table(["TARGET", "PROBE", "RESULT", "LATENCY", "EVIDENCE"], rows));
   }
   return results.every((r) => !r.finding) ? EXIT.ok : EXIT.unhealthy;
 }

@@ -1,7 +1,10 @@
+import { resolve } from "node:path";
 import type { Config } from "../config/types.js";
 import { compareIssues, formatIssue, type ConfigIssue } from "../config/issues.js";
 import { loadConfig, resolveConfigPath } from "../config/load.js";
+import { loadStateView, type StateView } from "../config/state-view.js";
 import { isShippedPlaybook } from "../playbooks/shipped.js";
+import { printError } from "./output.js";
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -15,23 +18,26 @@ export interface WarningOptions {
   verbose?: boolean;
 }
 
-/** Loads the config, printing every problem to stderr; undefined when it is invalid. */
-export async function loadOrReport(opts: GlobalOptions, show: WarningOptions = {}): Promise<Config | undefined> {
-  const loaded = await loadQuietly(opts, show);
+/** Sections of the config a command that runs no playbook and sends nothing never reads (their secrets are not needed). */
+export const NOT_NOTIFYING = ["notify", "escalation", "api", "alertmanager", "discovery"] as const;
+
+/**
+ * Loads the config, printing every problem to stderr; undefined when it is invalid. `unused`:
+ * sections the command never reads, so their unresolved `${…}` are no problem (see loadConfig).
+ */
+export async function loadOrReport(opts: GlobalOptions, unused: readonly string[] = [], show: WarningOptions = {}): Promise<Config | undefined> {
+  const loaded = await loadQuietly(opts, unused, show);
   if (loaded) printWarnings(loaded.warnings, show);
   return loaded?.config;
 }
 
-/** Loads the config and prints its errors to stderr, but leaves its warnings to the caller (to print after its own output). */
-export async function loadQuietly(opts: GlobalOptions, show: WarningOptions = {}): Promise<{ config: Config; warnings: ConfigIssue[] } | undefined> {
+/** As loadOrReport, but the warnings are left to the caller (to print after its own output). */
+export async function loadQuietly(
+  opts: GlobalOptions, unused: readonly string[] = [], show: WarningOptions = {},
+): Promise<{ config: Config; warnings: ConfigIssue[] } | undefined> {
   const file = resolveConfigPath(opts.config);
-  const result = await loadConfig(file, { stateDir: opts.stateDir });
-  if (!result.ok) {
-    const errors = result.issues.filter((i) => i.level === "error");
-    printWarnings(result.issues.filter((i) => i.level !== "error"), show, errors);
-    process.stderr.write(`${errors.length} problem${errors.length === 1 ? "" : "s"} in the configuration; nothing was started\n`);
-    return undefined;
-  }
+  const result = await loadConfig(file, { stateDir: opts.stateDir, unused });
+  if (!result.ok) return report(result.issues, show);
   return { config: result.config, warnings: result.warnings };
 }
 
@@ -42,10 +48,9 @@ export async function loadQuietly(opts: GlobalOptions, show: WarningOptions = {}
  */
 export function printWarnings(warnings: readonly ConfigIssue[], show: WarningOptions = {}, errors: readonly ConfigIssue[] = []): void {
   const { own, shipped } = splitWarnings(warnings, show);
-  const shown = [...errors, ...own].sort(compareIssues);
-  for (const issue of shown) process.stderr.write(formatIssue(issue) + "\n");
+  for (const issue of [...errors, ...own].sort(compareIssues)) printError(formatIssue(issue) + "\n");
   const note = shippedNote(shipped);
-  if (note) process.stderr.write(note + "\n");
+  if (note) printError(note + "\n");
 }
 
 /** Warnings to show in full, and those about shipped playbooks to sum up (none when `verbose`). */
@@ -59,5 +64,25 @@ export function splitWarnings(warnings: readonly ConfigIssue[], show: WarningOpt
 export function shippedNote(shipped: readonly ConfigIssue[]): string | undefined {
   if (shipped.length === 0) return undefined;
   const files = new Set(shipped.map((w) => w.file)).size;
-  return `note: ${files} of the shipped playbooks ${files === 1 ? "does" : "do"} not fit these targets as they are; medic validate --verbose says why`;
+  const verb = files === 1 ? "does" : "do";
+  return `note: ${files} of the shipped playbooks ${verb} not fit these targets as they are; medic validate --verbose says why`;
+}
+
+/** What a command that only reads or writes the state dir needs of the config (see StateView); undefined after printing why not. */
+export async function viewOrReport(opts: GlobalOptions): Promise<StateView | undefined> {
+  const result = await loadStateView(resolveConfigPath(opts.config), { ...(opts.stateDir && { stateDir: opts.stateDir }) });
+  return result.ok ? result.view : report(result.issues);
+}
+
+/** The state dir history is read from: --state-dir alone is enough (no config is read), else the config's. */
+export async function historyDir(opts: GlobalOptions): Promise<string | undefined> {
+  if (opts.stateDir) return resolve(opts.stateDir);
+  return (await viewOrReport(opts))?.stateDir;
+}
+
+function report(issues: readonly ConfigIssue[], show: WarningOptions = {}): undefined {
+  const errors = issues.filter((i) => i.level === "error");
+  printWarnings(issues.filter((i) => i.level !== "error"), show, errors);
+  printError(`${errors.length} problem${errors.length === 1 ? "" : "s"} in the configuration; nothing was started\n`);
+  return undefined;
 }

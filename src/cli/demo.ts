@@ -14,7 +14,7 @@ import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
 import { createLogger } from "../lib/log.js";
 import { isAlive, readPidFile } from "../lib/proc.js";
-import { EXIT } from "./output.js";
+import { EXIT, print, printError } from "./output.js";
 
 const SHIPPED_PLAYBOOKS = fileURLToPath(new URL("../../playbooks", import.meta.url));
 const SERVICE_SCRIPT = fileURLToPath(new URL("../demo/service.js", import.meta.url));
@@ -27,13 +27,13 @@ const INTERVAL = "250ms";
  */
 export async function demoCommand(opts: { verbose?: boolean }): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "medic-demo-"));
-  const out = (line = "") => process.stdout.write(line + "\n");
+  const out = (line = "") => print(line + "\n");
   const port = await freePort();
   const configFile = join(dir, "medic.yaml");
   writeFileSync(configFile, demoConfig(dir, port));
   const loaded = await loadConfig(configFile);
   if (!loaded.ok) {
-    for (const issue of loaded.issues) process.stderr.write(formatIssue(issue) + "\n");
+    for (const issue of loaded.issues) printError(formatIssue(issue) + "\n");
     return EXIT.badConfig;
   }
   const config = loaded.config;
@@ -107,7 +107,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
       `kill to verified healthy ${formatDuration(healthy1)}, nobody paged; the unfixable break was paged and resolved once fixed.`);
     return EXIT.ok;
   } catch (err) {
-    process.stderr.write(`medic demo failed: ${describeError(err)}\n`);
+    printError(`medic demo failed: ${describeError(err)}\n`);
     return EXIT.unhealthy;
   } finally {
     await daemon.stop().catch(() => {});

@@ -3,8 +3,8 @@ import { readJournal } from "../incidents/journal.js";
 import { incidentReport } from "../incidents/report.js";
 import type { Incident } from "../incidents/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
-import { cell, EXIT, table } from "./output.js";
+import { historyDir, type GlobalOptions } from "./config.js";
+import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** `medic incidents [--json]`: history from the journal, newest first. */
 export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<number> {
@@ -12,13 +12,13 @@ export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; s
   if (!incidents) return EXIT.badConfig;
   const list = [...incidents.values()].sort((a, b) => b.openedAt - a.openedAt);
   if (opts.json) {
-    process.stdout.write(JSON.stringify(opts.state ? list.filter((i) => i.state === opts.state) : list, null, 2) + "\n");
+    print(JSON.stringify(opts.state ? list.filter((i) => i.state === opts.state) : list, null, 2) + "\n");
     return EXIT.ok;
   }
   const rows = list
     .filter((i) => !opts.state || i.state === opts.state)
     .map((i) => [i.id, i.target, i.kind, i.severity, i.state, new Date(i.openedAt).toISOString(), formatDuration(lasted(i)), String(i.runs.length), notified(i), cell(i.evidence, 60)]);
-  process.stdout.write(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"], rows));
+  print(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"], rows));
   return EXIT.ok;
 }
 
@@ -31,16 +31,16 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
   if (!incidents) return EXIT.badConfig;
   const incident = incidents.get(id) ?? [...incidents.values()].find((i) => i.id.startsWith(id));
   if (!incident) {
-    process.stderr.write(`no incident ${id} in the journal (hint: medic incidents lists them)\n`);
+    printError(`no incident ${id} in the journal (hint: medic incidents lists them)\n`);
     return EXIT.unhealthy;
   }
   if (opts.format === "json") {
-    process.stdout.write(JSON.stringify(incident, null, 2) + "\n");
+    print(JSON.stringify(incident, null, 2) + "\n");
     return EXIT.ok;
   }
   if (opts.format === "markdown") {
     const related = [...incidents.values()].filter((i) => i.root === incident.id).sort((a, b) => a.openedAt - b.openedAt);
-    process.stdout.write(incidentReport(incident, related, Date.now()));
+    print(incidentReport(incident, related, Date.now()));
     return EXIT.ok;
   }
   const lines = [
@@ -53,13 +53,13 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
     lines.push("", "notifications:");
     for (const n of incident.notifications) lines.push(`  ${n.channel} ${n.event}: ${n.status}${n.detail ? ` (${n.detail})` : ""}`);
   }
-  process.stdout.write(lines.join("\n") + "\n");
+  print(lines.join("\n") + "\n");
   return EXIT.ok;
 }
 
 async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
-  const config = await loadOrReport(opts);
-  return config && readJournal(config.stateDir);
+  const stateDir = await historyDir(opts);
+  return stateDir === undefined ? undefined : readJournal(stateDir, (warning) => printError(`warning: ${warning}\n`));
 }
 
 // "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.

@@ -1,13 +1,13 @@
 import { userInfo } from "node:os";
-import type { Config } from "../config/types.js";
+import type { StateView } from "../config/state-view.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
 import { readControls } from "../safety/controls.js";
 import { MaintenanceCalendar } from "../safety/maintenance.js";
 import { addPause, checkPause, checkTarget, endPauses, isRefusal, nothingToResume, type FieldNames } from "../safety/operator.js";
 import type { Pause } from "../safety/types.js";
-import { loadOrReport, type GlobalOptions } from "./config.js";
-import { cell, EXIT, table } from "./output.js";
+import { viewOrReport, type GlobalOptions } from "./config.js";
+import { cell, EXIT, print, printError, table } from "./output.js";
 
 const FLAGS: FieldNames = { for: "--for", reason: "--reason", forExample: "--for 30m, or --for 2h", reasonExample: '--reason "deploying 2.4"' };
 
@@ -16,11 +16,11 @@ export async function pauseCommand(target: string | undefined, opts: GlobalOptio
   if (!oneOf(target, opts.all, "pause")) return EXIT.badConfig;
   const pause = checkPause({ target: target ?? "*", for: opts.for, reason: opts.reason, by: whoAmI() }, FLAGS, Date.now());
   if (isRefusal(pause)) return usage(pause.message, pause.hint);
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   if (target !== undefined && !knownTarget(config, target)) return EXIT.badConfig;
   if (!update(() => addPause(config.stateDir, pause, Date.now()))) return EXIT.unhealthy;
-  process.stdout.write(`paused ${describeTarget(pause.target)} until ${new Date(pause.until).toISOString()} (${pause.id}): ${pause.reason}\n`);
+  print(`paused ${describeTarget(pause.target)} until ${new Date(pause.until).toISOString()} (${pause.id}): ${pause.reason}\n`);
   return EXIT.ok;
 }
 
@@ -30,29 +30,29 @@ export async function resumeCommand(target: string | undefined, opts: GlobalOpti
   if (target === undefined && !opts.all && opts.id === undefined) {
     return usage("say which pauses to end: a target, --all or --id", "medic pauses lists them");
   }
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   // Without a target (only --id, or --all) any target's pause may match.
   const match = { target, id: opts.id };
   const ended = update(() => endPauses(config.stateDir, match, Date.now()));
   if (!ended) return EXIT.unhealthy;
   const { removed, left } = ended.value;
-  for (const p of removed) process.stdout.write(`resumed ${describeTarget(p.target)} (${p.id}): ${p.reason}\n`);
+  for (const p of removed) print(`resumed ${describeTarget(p.target)} (${p.id}): ${p.reason}\n`);
   if (removed.length > 0) return EXIT.ok;
   const none = nothingToResume(match, left, (id) => `medic resume --id ${id}`, "medic pauses lists them");
-  process.stderr.write(`${none.message} (hint: ${none.hint})\n`);
+  printError(`${none.message} (hint: ${none.hint})\n`);
   return EXIT.unhealthy;
 }
 
 /** `medic pauses [--json]`: active ad hoc pauses, and the config's maintenance windows. */
 export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): Promise<number> {
-  const config = await loadOrReport(opts);
+  const config = await viewOrReport(opts);
   if (!config) return EXIT.badConfig;
   let pauses: Pause[];
   try {
     pauses = readControls(config.stateDir).pauses;
   } catch (err) {
-    process.stderr.write(describeError(err) + "\n");
+    printError(describeError(err) + "\n");
     return EXIT.unhealthy;
   }
   const now = Date.now();
@@ -65,34 +65,34 @@ export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): P
       pauses: active.map((p) => ({ ...p, leftMs: p.until - now })),
       windows: windows.map(({ window: w, openUntil, next }) => ({ ...w, open: openUntil !== null, openUntil, next })),
     };
-    process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+    print(JSON.stringify(out, null, 2) + "\n");
     return EXIT.ok;
   }
   const iso = (ms: number) => new Date(ms).toISOString();
-  if (active.length === 0) process.stdout.write("no active pauses\n");
+  if (active.length === 0) print("no active pauses\n");
   else {
     const rows = active.map((p) => [p.id, p.target === "*" ? "(all)" : p.target, iso(p.until), formatDuration(p.until - now), cell(p.by, 20), cell(p.reason, 60)]);
-    process.stdout.write(table(["PAUSE", "TARGET", "UNTIL", "LEFT", "BY", "REASON"], rows));
+    print(table(["PAUSE", "TARGET", "UNTIL", "LEFT", "BY", "REASON"], rows));
   }
   if (windows.length === 0) return EXIT.ok;
-  process.stdout.write("\n");
+  print("\n");
   const rows = windows.map(({ window: w, openUntil, next }) => [
     w.name, w.targets.join(","), `${w.cron} ${w.timezone}, ${formatDuration(w.durationMs)}`,
     openUntil !== null ? `open until ${iso(openUntil)}` : next !== null ? `next ${iso(next)}` : "never again",
     cell(w.reason, 60),
   ]);
-  process.stdout.write(table(["WINDOW", "TARGETS", "WHEN", "STATE", "REASON"], rows));
+  print(table(["WINDOW", "TARGETS", "WHEN", "STATE", "REASON"], rows));
   return EXIT.ok;
 }
 
 /** Whether the name is a target medic watches or may discover; says why not on stderr. */
-export function knownTarget(config: Config, name: string): boolean {
-  const checked = checkTarget(config, name);
+export function knownTarget(config: StateView, name: string): boolean {
+  const checked = checkTarget({ names: config.targets, discovers: config.discovers }, name);
   if (isRefusal(checked)) {
-    process.stderr.write(`${checked.message} (hint: ${checked.hint})\n`);
+    printError(`${checked.message} (hint: ${checked.hint})\n`);
     return false;
   }
-  if (checked.note) process.stderr.write(`note: ${checked.note}\n`);
+  if (checked.note) printError(`note: ${checked.note}\n`);
   return true;
 }
 
@@ -101,7 +101,7 @@ export function update<T>(change: () => T): { value: T } | undefined {
   try {
     return { value: change() };
   } catch (err) {
-    process.stderr.write(describeError(err) + "\n");
+    printError(describeError(err) + "\n");
     return undefined;
   }
 }
@@ -113,7 +113,7 @@ function oneOf(target: string | undefined, all: boolean | undefined, verb: strin
 }
 
 function usage(message: string, hint: string): number {
-  process.stderr.write(`${message} (hint: ${hint})\n`);
+  printError(`${message} (hint: ${hint})\n`);
   return EXIT.badConfig;
 }
 

@@ -11,15 +11,15 @@ import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
-import { loadQuietly, printWarnings, type GlobalOptions } from "./config.js";
-import { EXIT } from "./output.js";
+import { loadQuietly, NOT_NOTIFYING, printWarnings, type GlobalOptions } from "./config.js";
+import { EXIT, print, printError } from "./output.js";
 
 /**
  * `medic plan --target T --incident KIND`: the steps that would run, rendered, with what they would
  * touch right now (read-only queries). Touches nothing.
  */
 export async function planCommand(opts: GlobalOptions & { target: string; incident: string }): Promise<number> {
-  const loaded = await loadQuietly(opts);
+  const loaded = await loadQuietly(opts, NOT_NOTIFYING);
   if (!loaded) return EXIT.badConfig;
   // The plan is what was asked for: the config's warnings come after it.
   try {
@@ -32,12 +32,12 @@ export async function planCommand(opts: GlobalOptions & { target: string; incide
 async function plan(config: Config, opts: { target: string; incident: string }): Promise<number> {
   const target = config.targets.find((t) => t.name === opts.target);
   if (!target) {
-    process.stderr.write(`unknown target "${opts.target}" (hint: one of ${config.targets.map((t) => t.name).join(", ")})\n`);
+    printError(`unknown target "${opts.target}" (hint: one of ${config.targets.map((t) => t.name).join(", ")})\n`);
     return EXIT.badConfig;
   }
   const severity = config.severities[opts.incident];
   if (!severity) {
-    process.stderr.write(`unknown incident kind "${opts.incident}" (hint: one of ${Object.keys(config.severities).join(", ")})\n`);
+    printError(`unknown incident kind "${opts.incident}" (hint: one of ${Object.keys(config.severities).join(", ")})\n`);
     return EXIT.badConfig;
   }
   const plan = planRemediation({
@@ -59,19 +59,19 @@ async function plan(config: Config, opts: { target: string; incident: string }):
     "",
     ...renderPlan(plan, await previewPlan(plan, { target, targets, baseDir: config.baseDir, signal: AbortSignal.timeout(15_000) })),
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  print(out.join("\n") + "\n");
   return EXIT.ok;
 }
 
 // What the daemon's safety checks would decide for a new incident now, from what is on disk.
 function safetyNow(config: Config, target: string, kind: string, targets: ReadonlyMap<string, Target>) {
-  const history = readJournal(config.stateDir);
+  const history = readJournal(config.stateDir, (warning) => printError(`warning: ${warning}\n`));
   const incidents = [...history.values()].filter((i) => !i.dryRun);
   let controls: Controls = { pauses: [], guardResets: {} };
   try {
     controls = readControls(config.stateDir);
   } catch (err) {
-    process.stderr.write(`warning: ${describeError(err)}\n`);
+    printError(`warning: ${describeError(err)}\n`);
   }
   const now = Date.now();
   const root = findRoot(target, {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { generateSchemas, writeSchemas } from "../config/json-schema.js";
-import { EXIT } from "./output.js";
+import { EXIT, print } from "./output.js";
 
 const SHIPPED_DIR = fileURLToPath(new URL("../../schema", import.meta.url));
 
@@ -9,9 +9,9 @@ export async function schemaCommand(opts: { write?: string | boolean }): Promise
   if (opts.write) {
     const dir = typeof opts.write === "string" ? opts.write : SHIPPED_DIR;
     await writeSchemas(dir);
-    process.stdout.write(`wrote ${Object.keys(generateSchemas()).join(", ")} to ${dir}\n`);
+    print(`wrote ${Object.keys(generateSchemas()).join(", ")} to ${dir}\n`);
   } else {
-    process.stdout.write(JSON.stringify(generateSchemas(), null, 2) + "\n");
+    print(JSON.stringify(generateSchemas(), null, 2) + "\n");
   }
   return EXIT.ok;
 }

@@ -10,6 +10,8 @@ import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./i
 import { issueAt, locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema, type ParsedConfig } from "./schema.js";
 import { substituteSecrets } from "./secrets.js";
+import { normaliseWindow } from "./state-view.js";
+import { redactor } from "../lib/redact.js";
 import type { ApiConfig, Config, Target, TargetDefaults } from "./types.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
@@ -26,6 +28,12 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides the config's stateDir (relative to the working directory). */
   stateDir?: string;
+  /**
+   * Top-level sections (`notify`, `playbooks`, ...) the caller never reads: a `${…}` in them that
+   * cannot be resolved is no problem for it, and such a section is left at its default. A secret
+   * that cannot be resolved must not stop a command that does not use it.
+   */
+  unused?: readonly string[];
 }
 
 /** The outcome of loading: a Config (with warnings), or every problem found in the config and all playbooks. */
@@ -42,15 +50,17 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   const source = read.source;
   let data: unknown;
   let parsed: ParsedConfig | undefined;
+  const unused = (i: ConfigIssue) => opts.unused?.some((key) => i.path === key || i.path.startsWith(`${key}.`) || i.path.startsWith(`${key}[`)) ?? false;
   if (source) {
     const sub = await substituteSecrets(source, { env, baseDir });
-    issues.push(...sub.issues);
+    const needed = sub.issues.filter((i) => !unused(i));
+    issues.push(...needed, ...sub.warnings);
     secrets.push(...sub.secrets);
     const plain = toData(source);
     issues.push(...plain.issues);
-    data = plain.data;
+    data = withoutSections(plain.data, sub.issues.filter(unused).map((i) => /^[^.[]+/.exec(i.path)![0]));
     const result = configSchema().safeParse(data, { error: plainMessage, reportInput: true });
-    if (result.success && sub.issues.length === 0) parsed = result.data;
+    if (result.success && needed.length === 0) parsed = result.data;
     else if (!result.success && plain.data !== undefined) issues.push(...locateZodIssues(source, result.error.issues, sub.failed));
   }
   // Playbooks load even when the config has problems, so one run reports everything.
@@ -68,11 +78,21 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
       return issueAt(source, ["playbooks", index], p.message, { hint: p.hint });
     },
   });
-  issues.push(...pb.issues, ...crossCheck(source && { source, data }, pb.files));
+  issues.push(...pb.issues, ...pb.unresolved.filter((i) => !opts.unused?.includes("playbooks")), ...crossCheck(source && { source, data }, pb.files));
   secrets.push(...pb.secrets);
+  // From here on, nothing this process writes (log, journal, API, CLI, notification) shows them.
+  redactor.add(secrets);
   const all = redactIssues(issues, secrets).sort(compareIssues);
   if (!parsed || all.some((i) => i.level === "error")) return { ok: false, issues: all };
   return { ok: true, config: normaliseConfig(parsed, { file: path, stateDir: opts.stateDir, playbooks: pb.playbooks, secrets }), warnings: all };
+}
+
+// The data without the sections an unresolved reference in an unused section named.
+function withoutSections(data: unknown, keys: string[]): unknown {
+  if (keys.length === 0 || typeof data !== "object" || data === null || Array.isArray(data)) return data;
+  const out = { ...(data as Record<string, unknown>) };
+  for (const key of keys) delete out[key];
+  return out;
 }
 
 /** A validated config with every default applied, paths resolved and severities merged. */
@@ -137,7 +157,7 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
       match: r.match, matchRe: Object.fromEntries(Object.entries(r.matchRe).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
       ...(r.target && { target: r.target }), ...(r.targetLabel && { targetLabel: r.targetLabel }), kind: r.kind, ...(r.severity && { severity: r.severity }),
     })) } }),
-    maintenance: p.maintenance.map((m) => ({ name: m.name, cron: m.cron, durationMs: m.duration, timezone: m.timezone, targets: m.targets, reason: m.reason })),
+    maintenance: p.maintenance.map(normaliseWindow),
     secrets: [...new Set(ctx.secrets)],
     notify: {
       channels: [

@@ -1,6 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type Scalar } from "yaml";
 import type { z } from "zod";
+import { readRegularFile } from "../lib/regular-file.js";
 import { describeValue, splitHint, type ConfigIssue } from "./issues.js";
 
 /** One parsed YAML file and what is needed to turn a data path into `line:col`. */
@@ -30,17 +30,17 @@ const SYNTAX_HINTS: Record<string, string> = {
   MULTILINE_IMPLICIT_KEY: "put a space after the colon of `key: value`, or quote the value",
 };
 
-/** Reads and parses a YAML file; a missing file or a syntax error becomes issues (and no source). */
+/** Largest config or playbook file read: real ones are kilobytes; a 5 MB scalar must still get its line:col. */
+export const MAX_YAML_BYTES = 16 * 1024 * 1024;
+
+/** Reads and parses a YAML file; a missing file, one that is not a regular file or is too large, or a syntax error becomes issues (and no source). */
 export async function readYaml(file: string, missingHint: string): Promise<{ source?: YamlSource; issues: ConfigIssue[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory, not a file" : `cannot read it (${code ?? String(err)})`;
-    return { issues: [{ file, line: 1, col: 1, path: "", message: why, hint: missingHint, level: "error" }] };
+  const read = await readRegularFile(file, MAX_YAML_BYTES);
+  if (!read.ok) {
+    const hint = read.problem.code === "ENOENT" ? missingHint : read.problem.hint;
+    return { issues: [{ file, line: 1, col: 1, path: "", message: read.problem.reason, hint, level: "error" }] };
   }
-  return parseYaml(file, text);
+  return parseYaml(file, read.text);
 }
 
 /** Parses YAML text; syntax errors come back as issues at their own positions, and then no source. */

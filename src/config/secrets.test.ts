@@ -34,6 +34,17 @@ describe("substituteSecrets", () => {
     expect(source.substituted.get(a as never)).toBe("${TOKEN}");
   });
 
+  it("warns, at the reference, about a value too short to redact", async () => {
+    const dir = await writeTree({});
+    const text = 'port: "${PORT}"\nkey: "${KEY}"\n';
+    const source = parseYaml(`${dir}/m.yaml`, text).source!;
+    const result = await substituteSecrets(source, { env: { PORT: "80", KEY: "long-enough" }, baseDir: dir });
+    expect(result.issues).toEqual([]);
+    expect(result.warnings).toEqual([expect.objectContaining({
+      ...positionIn(text, "${PORT}"), path: "port", level: "warning", message: "the value of ${PORT} has only 2 characters: too short for medic to keep out of its output",
+    })]);
+  });
+
   it("locates an unset variable and an unreadable file at the reference, with hints", async () => {
     const dir = await writeTree({});
     const text = 'x:\n  url: "http://h/${MISSING_VAR}"\n  key: ${file:./nope.txt}\n';
@@ -44,7 +55,7 @@ describe("substituteSecrets", () => {
         file: `${dir}/m.yaml`, ...positionIn(text, "${MISSING_VAR}"), path: "x.url", level: "error",
         message: "environment variable MISSING_VAR is not set", hint: "export MISSING_VAR=… before starting medic, or use ${file:/path}",
       },
-      expect.objectContaining({ ...positionIn(text, "${file:"), path: "x.key", message: expect.stringContaining(`${dir}/nope.txt (ENOENT)`) }),
+      expect.objectContaining({ ...positionIn(text, "${file:"), path: "x.key", message: expect.stringContaining(`${dir}/nope.txt: file not found`) }),
     ]);
     expect([...result.failed]).toEqual(["x.url", "x.key"]);
   });

@@ -1,6 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isMap, isScalar, isSeq, type Scalar } from "yaml";
+import { MIN_SECRET_CHARS } from "../lib/redact.js";
+import { readRegularFile, type FileText } from "../lib/regular-file.js";
 import type { ConfigIssue } from "./issues.js";
 import { formatPath, issueAt, type DataPath, type YamlSource } from "./locate.js";
 
@@ -39,21 +40,27 @@ export function scanReferences(text: string): { parts: Part[]; error?: { offset:
 /** What substitution produced: secret values, problems, and the paths that could not be filled. */
 export interface Substitution {
   secrets: string[];
+  /** References that could not be resolved. */
   issues: ConfigIssue[];
+  /** Values too short for the redactor to keep out of output. */
+  warnings: ConfigIssue[];
   /** Formatted paths of values left as written because a reference failed; other checks skip them. */
   failed: Set<string>;
 }
+
+/** Largest secret file read: a key or a certificate, not a disk. */
+export const MAX_SECRET_FILE_BYTES = 1024 * 1024;
 
 const REF_HINT = "write ${VARIABLE} or ${file:/path/to/secret}; write $${ for a literal ${";
 
 /** Fills `${VAR}` (from `env`) and `${file:path}` (trimmed contents, relative to `baseDir`) in every string value. */
 export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.ProcessEnv; baseDir: string }): Promise<Substitution> {
-  const result: Substitution = { secrets: [], issues: [], failed: new Set() };
+  const result: Substitution = { secrets: [], issues: [], warnings: [], failed: new Set() };
   const scalars: { node: Scalar; path: DataPath }[] = [];
   collectStrings(source.doc.contents, [], scalars);
-  const files = new Map<string, Promise<string | NodeJS.ErrnoException>>();
+  const files = new Map<string, Promise<FileText>>();
   const readSecret = (path: string) => {
-    if (!files.has(path)) files.set(path, readFile(path, "utf8").then((t) => t.trim(), (err: NodeJS.ErrnoException) => err));
+    if (!files.has(path)) files.set(path, readRegularFile(path, MAX_SECRET_FILE_BYTES));
     return files.get(path)!;
   };
   for (const { node, path } of scalars) {
@@ -71,17 +78,23 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
       if (part.ref.startsWith("file:")) {
         const file = resolve(opts.baseDir, part.ref.slice(5));
         const got = await readSecret(file);
-        if (typeof got === "string") {
-          value += got;
-          found.push(got);
-        } else problems.push(issueAt(source, path, `cannot read secret file ${file} (${got.code ?? got.message})`, {
-          offset: part.offset, hint: `create the file or fix the path; relative paths start at ${opts.baseDir}`,
+        if (got.ok) {
+          value += got.text.trim();
+          found.push(got.text.trim());
+        } else problems.push(issueAt(source, path, `cannot read secret file ${file}: ${got.problem.reason}`, {
+          offset: part.offset,
+          hint: got.problem.code === "ENOENT" ? `create the file or fix the path; relative paths start at ${opts.baseDir}` : got.problem.hint,
         }));
       } else {
         const got = opts.env[part.ref];
         if (got !== undefined) {
           value += got;
           found.push(got);
+          if (got.length > 0 && got.length < MIN_SECRET_CHARS) {
+            result.warnings.push(issueAt(source, path, `the value of \${${part.ref}} has only ${got.length} characters: too short for medic to keep out of its output`, {
+              level: "warning", offset: part.offset, hint: "a secret that short is guessable anyway; if it is not a secret (a port), write it literally",
+            }));
+          }
         } else problems.push(issueAt(source, path, `environment variable ${part.ref} is not set`, {
           offset: part.offset, hint: `export ${part.ref}=… before starting medic, or use \${file:/path}`,
         }));

@@ -13,4 +13,6 @@ export interface ChannelContext {
 export interface ChannelKind<S extends z.ZodType = z.ZodType> {
   schema: S;
   create(params: z.output<S>, ctx: ChannelContext): Notifier;
+  /** Params that are secrets even when written literally (a webhook URL, a routing key): never shown. */
+  secrets?(params: z.output<S>): string[];
 }

@@ -7,6 +7,8 @@ import { buildNotification } from "./build.js";
 import { Outbox } from "./outbox.js";
 import { dueNotifications, type ChannelFacts } from "./policy.js";
 import { channelKinds } from "./registry.js";
+import { redacting } from "./redacting.js";
+import { redactor } from "../lib/redact.js";
 import type { Notification, Notifier, SendResult } from "./types.js";
 
 /** How often timed policy steps are checked (a P2 paged after 30 min needs no finer clock). */
@@ -71,7 +73,8 @@ export class Escalations {
     this.notifiers.clear();
     for (const channel of config.notify.channels) {
       const kind = channelKinds.get(channel.kind)!;
-      this.notifiers.set(channel.kind, kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log }));
+      redactor.add(kind.secrets?.(channel.params) ?? []);
+      this.notifiers.set(channel.kind, redacting(kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log })));
       if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
     }
     return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack };

@@ -55,6 +55,7 @@ export const pagerdutyChannel: ChannelKind<typeof schema> = {
       send: (n, signal) => sendToPagerDuty(n, signal, { ...params, ca, source }),
     };
   },
+  secrets: (params) => [params.routingKey],
 };
 
 function readCa(file: string): Buffer {

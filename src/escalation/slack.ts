@@ -46,6 +46,8 @@ export const slackChannel: ChannelKind<typeof schema> = {
       announce: async (text, signal) => redactResult(await sendToSlack(url, () => buildSlackAnnouncement(text), params.timeout, signal), url),
     };
   },
+  // The whole URL is the credential; its path alone is too.
+  secrets: (params) => [params.webhookUrl, new URL(params.webhookUrl).pathname],
 };
 
 /** Replaces the webhook URL, its path and each token-like path segment with [secret]. */

@@ -98,6 +98,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       delete incident.hold;
       incident.state = "resolved";
       incident.resolvedAt = record.at;
+      if (record.occurrences !== undefined) incident.occurrences = record.occurrences;
       break;
     case "note":
       break;

@@ -1,13 +1,13 @@
-import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describeError, MedicError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { applyRecord } from "./fold.js";
+import { JOURNAL_FILE, scanJournalFile, SKIPPED_LINES } from "./journal-read.js";
 import { FoldingStore } from "./store.js";
-import type { Incident, JournalRecord } from "./types.js";
+import type { JournalRecord } from "./types.js";
 
-/** The journal's file name inside the state directory. */
-export const JOURNAL_FILE = "journal.jsonl";
+export { JOURNAL_FILE, parseJournal, readJournal } from "./journal-read.js";
 
 /** Records kept in memory while the journal cannot take them; beyond this the oldest are dropped (and counted). */
 export const MAX_WAITING_RECORDS = 10_000;
@@ -45,10 +45,13 @@ export class JournalStore extends FoldingStore {
     this.log = opts.log;
     this.maxWaiting = opts.maxWaiting ?? MAX_WAITING_RECORDS;
     this.fd = openJournal(stateDir);
-    const { records, validBytes } = parseJournal(readFileSync(this.fd, "utf8"));
-    if (validBytes < fstatSync(this.fd).size) ftruncateSync(this.fd, validBytes);
-    this.size = validBytes;
-    for (const record of records) applyRecord(this.folded, record);
+    // Streamed: a journal of any size opens (one read buffer, one line at a time).
+    const scan = scanJournalFile(this.fd, (record) => applyRecord(this.folded, record));
+    if (scan.skipped > 0) {
+      this.log?.warn({ journal: join(stateDir, JOURNAL_FILE), skipped: scan.skipped, oversized: scan.oversized }, SKIPPED_LINES);
+    }
+    if (scan.validBytes < fstatSync(this.fd).size) ftruncateSync(this.fd, scan.validBytes);
+    this.size = scan.validBytes;
   }
 
   // Never throws: a record the disk refuses waits in memory, so the daemon still acts on it.
@@ -142,37 +145,6 @@ export class JournalStore extends FoldingStore {
     if (this.pending.length > 0) this.log?.error({ stateDir: this.stateDir, lost: this.pending.length + this.dropped }, "medic stops with journal records never written");
     closeSync(this.fd);
   }
-}
-
-/** Records of a journal's text; a trailing partial line (a crash mid-write) is left out. */
-export function parseJournal(text: string): { records: JournalRecord[]; validBytes: number; skipped: number } {
-  const records: JournalRecord[] = [];
-  const end = text.lastIndexOf("\n") + 1;
-  let skipped = 0;
-  for (const line of text.slice(0, end).split("\n")) {
-    if (!line) continue;
-    try {
-      const record = JSON.parse(line) as JournalRecord;
-      if (typeof record.incident === "string" && typeof record.type === "string") records.push(record);
-      else skipped++;
-    } catch {
-      skipped++;
-    }
-  }
-  return { records, validBytes: Buffer.byteLength(text.slice(0, end)), skipped };
-}
-
-/** Incidents from a journal on disk, read-only (for `medic incidents` while a daemon runs). */
-export function readJournal(stateDir: string): Map<string, Incident> {
-  let text = "";
-  try {
-    text = readFileSync(join(stateDir, JOURNAL_FILE), "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const incidents = new Map<string, Incident>();
-  for (const record of parseJournal(text).records) applyRecord(incidents, record);
-  return incidents;
 }
 
 function openJournal(stateDir: string): number {

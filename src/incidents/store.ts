@@ -1,3 +1,4 @@
+import { redactor } from "../lib/redact.js";
 import { applyRecord } from "./fold.js";
 import type { Incident, IncidentEvent, JournalRecord } from "./types.js";
 
@@ -13,7 +14,8 @@ export abstract class FoldingStore implements IncidentStore {
   protected readonly folded = new Map<string, Incident>();
 
   append(incident: string, event: IncidentEvent, at: number): JournalRecord {
-    const record = { ...event, at, incident } as JournalRecord;
+    // The journal is what the API, the CLI, postmortems and notifications are made from: no secret enters it.
+    const record = redactor.value({ ...event, at, incident } as JournalRecord);
     this.persist(record);
     applyRecord(this.folded, record);
     return record;

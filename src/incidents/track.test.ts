@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Finding } from "../classify/types.js";
 import { foldRecords } from "./fold.js";
-import { OBSERVED_EVERY_MS, trackRound, type TargetTrack } from "./track.js";
+import { OBSERVED_EVERY_MS, OBSERVED_UNCHANGED_MS, trackRound, type TargetTrack } from "./track.js";
 import type { Incident, JournalRecord } from "./types.js";
 
 const down: Finding = { target: "web", kind: "server_down", severity: "P1", evidence: "connection refused" };
@@ -46,6 +46,35 @@ describe("trackRound", () => {
     const late = trackRound({ track: fresh, finding: other, open: [open], failureThreshold: 3, successThreshold: 2, now: OBSERVED_EVERY_MS });
     expect(early.decisions[0]).toMatchObject({ journal: false });
     expect(late.decisions[0]).toMatchObject({ journal: true, evidence: "HTTP 503" });
+  });
+
+  it("counts every repeat without touching the incident: the count waits in the track until it is journaled", () => {
+    const open = incident([opened()]);
+    let track: TargetTrack = { failStreak: 3, okStreak: 0 };
+    const counts: number[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const r = trackRound({ track, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now: i * 1000 });
+      track = r.track;
+      counts.push(r.decisions[0]!.type === "repeat" ? r.decisions[0]!.occurrences : -1);
+    }
+    expect(counts).toEqual([2, 3, 4, 5]);
+    expect(open.occurrences).toBe(1);
+    expect(track.unjournaled).toEqual({ i1: 5 });
+    // A healthy round keeps what is not journaled yet; a journaled repeat takes it out.
+    track = trackRound({ track, finding: undefined, open: [open], failureThreshold: 3, successThreshold: 2, now: 5000 }).track;
+    expect(track.unjournaled?.i1).toBe(5);
+    const late = trackRound({ track, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now: OBSERVED_UNCHANGED_MS });
+    expect(late.decisions[0]).toMatchObject({ journal: true, occurrences: 6 });
+    expect(late.track.unjournaled).toBeUndefined();
+  });
+
+  it("journals the same evidence only every OBSERVED_UNCHANGED_MS, and forgets counts of incidents no longer open", () => {
+    const open = incident([opened()]);
+    const at = (now: number) => trackRound({ track: fresh, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now }).decisions[0];
+    expect(at(OBSERVED_EVERY_MS)).toMatchObject({ journal: false });
+    expect(at(OBSERVED_UNCHANGED_MS)).toMatchObject({ journal: true });
+    const stale: TargetTrack = { failStreak: 0, okStreak: 0, unjournaled: { gone: 9 } };
+    expect(trackRound({ track: stale, finding: undefined, open: [open], failureThreshold: 3, successThreshold: 2, now: 1 }).track.unjournaled).toBeUndefined();
   });
 
   it("opens a second incident for another kind on the same target", () => {

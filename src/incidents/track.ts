@@ -5,12 +5,21 @@ import { isActive, isOpen, type Incident } from "./types.js";
 export interface TargetTrack {
   failStreak: number;
   okStreak: number;
+  /**
+   * Failing rounds of open incidents, by incident id, counted since their last journaled `observed`
+   * record: the journal (so every view of an incident) has the count as of that record.
+   */
+  unjournaled?: Readonly<Record<string, number>>;
 }
 
 /** What the tracker decided about one round; the daemon journals and acts on it. */
 export type Decision =
   | { type: "open"; finding: Finding }
-  /** A repeat of an open incident; `journal` says whether it is worth a journal line. */
+  /**
+   * A repeat of an open incident, its `occurrences` counted so far; `journal` says whether it is worth
+   * a journal line now (if not, the count waits in `TargetTrack.unjournaled`, and the incident's
+   * `resolved` record carries it).
+   */
   | { type: "repeat"; incident: string; evidence: string; occurrences: number; journal: boolean }
   | { type: "resolve"; incident: string; reason: string };
 
@@ -28,21 +37,26 @@ export interface TrackInput {
   confirmed?: boolean;
 }
 
-/** Repeats of an open incident are journaled at most this often (the count is kept regardless). */
+/** Repeats of an open incident are journaled at most this often, when their evidence changed. */
 export const OBSERVED_EVERY_MS = 60_000;
+/** With the same evidence, at most this often: the journaled count (what every view shows) lags by no more. */
+export const OBSERVED_UNCHANGED_MS = 300_000;
 
 /**
  * Debounce one round into decisions. An incident opens after `failureThreshold` consecutive
  * failing rounds (of any kind: a target that flips between refused and slow is still broken),
  * with the kind of the latest finding; one open incident per target and kind, repeats merge into
- * it. Healthy for `successThreshold` rounds resolves every open incident that no playbook is
- * acting on (a running playbook resolves its own incident through verification).
+ * it and are counted: the count is journaled with new evidence at most every OBSERVED_EVERY_MS,
+ * with the same evidence at most every OBSERVED_UNCHANGED_MS. Healthy for `successThreshold`
+ * rounds resolves every open incident that no playbook is acting on (a running playbook resolves
+ * its own incident through verification).
  */
 export function trackRound(input: TrackInput): { track: TargetTrack; decisions: Decision[] } {
   const { finding, open, now } = input;
   const live = open.filter(isOpen);
+  const pending = stillOpen(input.track.unjournaled, live);
   if (!finding) {
-    const track = { failStreak: 0, okStreak: input.track.okStreak + 1 };
+    const track: TargetTrack = { failStreak: 0, okStreak: input.track.okStreak + 1, ...(pending && { unjournaled: pending }) };
     if (track.okStreak < input.successThreshold) return { track, decisions: [] };
     // An incident raised from outside (an alert) is about something the probe may not see: only
     // once its source stopped firing may healthy rounds resolve it.
@@ -52,14 +66,16 @@ export function trackRound(input: TrackInput): { track: TargetTrack; decisions: 
     return { track, decisions };
   }
 
-  const track = { failStreak: input.track.failStreak + 1, okStreak: 0 };
+  const track: TargetTrack = { failStreak: input.track.failStreak + 1, okStreak: 0, ...(pending && { unjournaled: pending }) };
   const same = live.find((i) => i.kind === finding.kind);
   if (same) {
-    const occurrences = same.occurrences + 1;
-    const last = lastObservedAt(same);
-    const journal = finding.evidence !== same.evidence && now - last >= OBSERVED_EVERY_MS;
+    const { [same.id]: counted, ...others } = pending ?? {};
+    const occurrences = (counted ?? same.occurrences) + 1;
+    const sinceMs = now - lastObservedAt(same);
+    const journal = sinceMs >= (finding.evidence !== same.evidence ? OBSERVED_EVERY_MS : OBSERVED_UNCHANGED_MS);
+    const unjournaled = journal ? others : { ...others, [same.id]: occurrences };
     return {
-      track,
+      track: { failStreak: track.failStreak, okStreak: 0, ...(Object.keys(unjournaled).length > 0 && { unjournaled }) },
       decisions: [{ type: "repeat", incident: same.id, evidence: finding.evidence, occurrences, journal }],
     };
   }
@@ -76,4 +92,11 @@ function lastObservedAt(incident: Incident): number {
     if (r.type === "observed" || r.type === "opened") return r.at;
   }
   return incident.openedAt;
+}
+
+// Counts not journaled yet, of the incidents still open (one resolved elsewhere has nothing more to count).
+function stillOpen(counts: TargetTrack["unjournaled"], live: readonly Incident[]): TargetTrack["unjournaled"] {
+  if (!counts) return undefined;
+  const kept = Object.entries(counts).filter(([id]) => live.some((i) => i.id === id));
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
 }

@@ -43,7 +43,8 @@ export type IncidentEvent =
   | { type: "source_resolved"; detail: string }
   /** What a dry run would have done instead of running the playbook. */
   | { type: "would_run"; plan: string[]; guards: string }
-  | { type: "resolved"; reason: string }
+  /** `occurrences`: the failing rounds counted since the last `observed` record, when there were more. */
+  | { type: "resolved"; reason: string; occurrences?: number }
   | { type: "note"; message: string }
   /** A notification owed: durable before it is sent. */
   | { type: "notification_queued"; notification: Notification }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MedicError, errorCode } from "./errors.js";
+import { readProcNow } from "./proc.js";
 
 // The one module in src/ that starts programs. Always file + argv, never a shell.
 
@@ -23,10 +24,37 @@ export interface CommandResult {
   error?: { code: string; message: string };
 }
 
-/** Options for `runCommand`. `env` is added on top of medic's own environment. */
-export interface RunOptions {
-  cwd?: string;
+/**
+ * What a program medic starts gets from medic's own environment: enough to find programs, know who
+ * and where it is, and speak the locale and time zone. Never medic's secrets (PAGERDUTY_ROUTING_KEY,
+ * SLACK_WEBHOOK_URL, database passwords): a step or service that needs a value says so in `env:`.
+ */
+export const INHERITED_ENV: readonly string[] = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR"];
+
+/** How a child's environment is made. */
+export interface ChildEnvOptions {
+  /** Added last: what the step or service declares. */
   env?: Record<string, string>;
+  /** The whole of medic's environment instead of INHERITED_ENV (an explicit opt-in: it carries medic's secrets). */
+  inheritEnv?: boolean;
+}
+
+/** The environment of a program medic starts: INHERITED_ENV of `from` (all of it with inheritEnv), then `env`. */
+export function childEnv(opts: ChildEnvOptions, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value !== undefined && (opts.inheritEnv === true || inherited(name))) base[name] = value;
+  }
+  return { ...base, ...opts.env };
+}
+
+function inherited(name: string): boolean {
+  return INHERITED_ENV.some((allowed) => (allowed.endsWith("*") ? name.startsWith(allowed.slice(0, -1)) : name === allowed));
+}
+
+/** Options for `runCommand`; the environment is childEnv's. */
+export interface RunOptions extends ChildEnvOptions {
+  cwd?: string;
   timeoutMs: number;
   signal?: AbortSignal;
   maxOutputBytes?: number;
@@ -54,7 +82,7 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
-      cwd: opts.cwd, env: { ...process.env, ...opts.env }, shell: false, detached: true,
+      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (err) {
@@ -130,7 +158,7 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
 export async function spawnDetached(
   file: string,
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string>; logFile?: string },
+  opts: ChildEnvOptions & { cwd?: string; logFile?: string },
 ): Promise<DetachedProcess> {
   if (opts.cwd !== undefined && !(await isDirectory(opts.cwd))) {
     throw new MedicError("SPAWN_FAILED", `cannot start ${file}: working directory ${opts.cwd} does not exist`, {
@@ -151,11 +179,16 @@ export async function spawnDetached(
   try {
     const out = log ? log.fd : "ignore";
     const child = spawn(file, args, {
-      cwd: opts.cwd, env: { ...process.env, ...opts.env }, shell: false, detached: true,
+      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
       stdio: ["ignore", out, out],
     });
+    // Read before anything yields to the event loop: until then Node has not reaped the child, so
+    // even one that exited at once is still this pid (a zombie), never a reused one.
+    const startTicks = child.pid === undefined ? undefined : readProcNow(child.pid)?.startTicks;
     let exited: ExitInfo | undefined;
-    child.on("exit", (exitCode, signal) => { exited = { exitCode, signal }; });
+    const exit = new Promise<ExitInfo>((resolve) => {
+      child.on("exit", (exitCode, signal) => resolve((exited = { exitCode, signal })));
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", reject);
@@ -163,7 +196,7 @@ export async function spawnDetached(
     // A later 'error' (a failed kill) must not crash medic.
     child.on("error", () => {});
     child.unref();
-    return { pid: child.pid!, exited: () => exited };
+    return { pid: child.pid!, startTicks, exited: () => exited, exit };
   } catch (err) {
     const code = errorCode(err, "ESPAWN");
     throw new MedicError("SPAWN_FAILED", `cannot start ${file}: ${code === "ENOENT" ? "program not found" : describeCode(code, err)}`, {
@@ -185,7 +218,11 @@ export interface ExitInfo {
 /** A started service: its pid, and its exit status once it exits. */
 export interface DetachedProcess {
   pid: number;
+  /** Its start time in clock ticks since boot, read as it started; undefined if it was gone by then. */
+  startTicks: number | undefined;
   exited(): ExitInfo | undefined;
+  /** Settles when it exits; never settles for one that outlives this medic. */
+  exit: Promise<ExitInfo>;
 }
 
 /** Sends `signal` to `pid`, or to the group it leads when `group`; false when there is no such process. */

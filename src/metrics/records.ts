@@ -37,12 +37,11 @@ export function recordEffects(record: JournalRecord, incident: Incident | undefi
     }
     case "resolved": {
       if (!incident || incident.target === MEDIC_TARGET) return [];
+      // A target that went away was not recovered, nor was a run it cut short: only real recoveries count.
+      if (record.reason.startsWith("no longer watched")) return [];
       const ended = endedRun(record, incident);
       const effects: MetricEffect[] = ended ? [{ metric: "run", playbook: ended, outcome: "recovered" }] : [];
-      // A target that went away was not recovered: only real recoveries go into the histogram.
-      if (!record.reason.startsWith("no longer watched")) {
-        effects.push({ metric: "recovery", kind: incident.kind, remediated: ended !== undefined, seconds: Math.max(0, record.at - incident.openedAt) / 1000 });
-      }
+      effects.push({ metric: "recovery", kind: incident.kind, remediated: ended !== undefined, seconds: Math.max(0, record.at - incident.openedAt) / 1000 });
       return effects;
     }
     case "held":

@@ -67,7 +67,7 @@ describe("files", () => {
   it("reports a missing listed path through badPath, and skips it silently without one", async () => {
     const dir = await writeTree({});
     const quiet = await loadPlaybooks(["./playbooks"], { baseDir: dir });
-    expect(quiet).toEqual({ playbooks: [], issues: [], secrets: [], files: [] });
+    expect(quiet).toEqual({ playbooks: [], issues: [], unresolved: [], secrets: [], files: [] });
     const loud = await loadPlaybooks(["./gone"], { baseDir: dir, badPath });
     expect(loud.issues).toEqual([{
       file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error",
@@ -80,7 +80,7 @@ describe("files", () => {
     execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
     const found = await loadPlaybooks(["/bin/sh", "run.sh", "pipe.yaml"], { baseDir: dir, badPath });
     const hint = "list playbook files ending in .yaml or .yml, or a folder of them";
-    expect(found).toEqual({ playbooks: [], secrets: [], files: [], issues: [
+    expect(found).toEqual({ playbooks: [], secrets: [], files: [], unresolved: [], issues: [
       { file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error", message: "playbook path /bin/sh is not a .yaml or .yml file", hint },
       { file: "medic.yaml", line: 9, col: 2, path: "playbooks[1]", level: "error", message: `playbook path ${join(dir, "run.sh")} is not a .yaml or .yml file`, hint },
       { file: "medic.yaml", line: 9, col: 3, path: "playbooks[2]", level: "error", message: `playbook path ${join(dir, "pipe.yaml")} is not a regular file`, hint },

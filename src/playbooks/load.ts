@@ -28,6 +28,8 @@ export interface PathProblem {
 export interface LoadedPlaybooks {
   playbooks: Playbook[];
   issues: ConfigIssue[];
+  /** `${…}` references that could not be resolved (not in `issues`: a caller that runs no playbook does not need them). */
+  unresolved: ConfigIssue[];
   secrets: string[];
   files: RawFile[];
 }
@@ -37,7 +39,7 @@ const FILE_HINT = "list playbook files ending in .yaml or .yml, or a folder of t
 
 /** Loads playbooks from files and folders (every *.yaml/*.yml in it, sorted, not recursive), collecting all problems. */
 export async function loadPlaybooks(paths: readonly string[], opts: PlaybookLoadOptions): Promise<LoadedPlaybooks> {
-  const out: LoadedPlaybooks = { playbooks: [], issues: [], secrets: [], files: [] };
+  const out: LoadedPlaybooks = { playbooks: [], issues: [], unresolved: [], secrets: [], files: [] };
   const files: string[] = [];
   const reject = (index: number, problem: PathProblem) => {
     const issue = opts.badPath?.(index, problem);
@@ -72,7 +74,8 @@ async function loadFile(file: string, opts: PlaybookLoadOptions, out: LoadedPlay
   const source = read.source;
   if (!source) return;
   const sub = await substituteSecrets(source, { env: opts.env ?? process.env, baseDir: opts.baseDir });
-  out.issues.push(...sub.issues);
+  out.unresolved.push(...sub.issues);
+  out.issues.push(...sub.warnings);
   out.secrets.push(...sub.secrets);
   const { data, issues } = toData(source);
   out.issues.push(...issues);

@@ -9,7 +9,7 @@ import { withDeadline } from "../lib/signals.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { RenderedStep } from "./plan.js";
 import type { StepResult } from "./types.js";
-import { verifyRecovery, type Check } from "./verify.js";
+import { verifyRecovery, type Check, type FailedRound } from "./verify.js";
 
 /** How a playbook run ended: recovered, failed (escalate), or cut off by shutdown (resume later). */
 export type RunOutcome = { outcome: "recovered" } | { outcome: "failed"; reason: string } | { outcome: "abandoned" };
@@ -26,6 +26,8 @@ export interface RunContext {
   baseDir: string;
   targets: ReadonlyMap<string, Target>;
   check: Check;
+  /** The target's latest failing regular round: one during verification resets its count. */
+  lastFailedRound?: () => FailedRound | undefined;
   /** One fresh probe of the target, for steps with an onlyIf. */
   observe: (signal: AbortSignal) => Promise<Observation>;
   /** Aborted when the daemon starts to stop: no further step or verification starts. */
@@ -97,6 +99,7 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     successThreshold: ctx.target.successThreshold,
     intervalMs: Math.min(ctx.target.intervalMs, 1000),
     signal: ctx.stop,
+    ...(ctx.lastFailedRound && { lastFailedRound: ctx.lastFailedRound }),
   });
   if (ctx.stop.aborted) return { outcome: "abandoned" };
   if (!verdict.ok) return { outcome: "failed", reason: `verification: ${verdict.detail}` };

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { bytes } from "../config/fields.js";
 import { describeError, errorCode } from "../lib/errors.js";
 import { isRunningState, readCmdline, readPidFile, readProc, findProcesses } from "../lib/proc.js";
+import { checkPid } from "../lib/process-identity.js";
 import type { Facts, Observation, Probe, ProbeKind } from "./types.js";
 
 const compiles = (source: string): boolean => {
@@ -51,13 +52,18 @@ export const processProbe: ProbeKind<typeof schema> = {
   },
 };
 
-type Located = { pid: number } | { code: string; message: string };
+type Located = { pid: number } | { code: string; message: string; pid?: number };
 type Locate = () => Promise<Located>;
 
 function fromPidFile(path: string): Locate {
   return async () => {
     const pid = await readPidFile(path);
-    if (pid !== undefined) return { pid };
+    if (pid !== undefined) {
+      // A pid medic's record says is not the process it started is not running, whatever holds the
+      // number now. Without a record (another program wrote the pid file) the pid is taken at its word.
+      const check = await checkPid(path, pid);
+      return check.kind === "reused" ? { code: "PID_REUSED", message: check.reason, pid } : { pid };
+    }
     // Only on failure: tell a missing file apart from one that holds no pid (yet).
     const exists = await access(path).then(() => true, () => false);
     return exists
@@ -95,9 +101,10 @@ async function probeProcess(params: ProcessParams, locate: Locate, target: strin
     if (signal.aborted) return timedOut();
     const found = await locate();
     if (signal.aborted) return timedOut();
-    if (!("pid" in found)) {
+    if ("code" in found) {
       facts.alive = false;
-      return done(false, found);
+      if (found.pid !== undefined) facts.pid = found.pid;
+      return done(false, { code: found.code, message: found.message });
     }
     facts.pid = found.pid;
     const info = await readProc(found.pid);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Config } from "../config/types.js";
-import { checkPause, checkTarget, isRefusal, nothingToResume } from "./operator.js";
+import { checkPause, checkTarget as checkKnown, isRefusal, knownTargets, nothingToResume } from "./operator.js";
 import type { Pause } from "./types.js";
 
 const names = { for: '"for"', reason: '"reason"', forExample: '"for": "30m"', reasonExample: '"reason": "x"' };
+const checkTarget = (config: Config, name: string) => checkKnown(knownTargets(config), name);
 const config = (discovery = false) => ({ targets: [{ name: "api" }, { name: "db" }], ...(discovery && { discovery: { docker: { label: "medic.enable" } } }) }) as unknown as Config;
 
 describe("checkPause", () => {

@@ -47,19 +47,28 @@ export function isRefusal(x: unknown): x is Refusal {
   return typeof x === "object" && x !== null && "message" in x && "hint" in x;
 }
 
+/** What checking a target name needs: the configured names, and whether discovery may add more. */
+export interface KnownTargets {
+  names: readonly string[];
+  discovers: boolean;
+}
+
+/** The targets a config names. */
+export function knownTargets(config: Pick<Config, "targets" | "discovery">): KnownTargets {
+  return { names: config.targets.map((t) => t.name), discovers: Object.values(config.discovery ?? {}).some((d) => d !== undefined) };
+}
+
 /**
  * Whether the name is a target medic watches or may discover. `note` is set when it is accepted
  * only because discovery may find it.
  */
-export function checkTarget(config: Config, name: string): { note?: string } | Refusal {
-  if (config.targets.some((t) => t.name === name)) return {};
-  const discovers = Object.values(config.discovery ?? {}).some((d) => d !== undefined);
-  if (discovers) {
+export function checkTarget(known: KnownTargets, name: string): { note?: string } | Refusal {
+  if (known.names.includes(name)) return {};
+  if (known.discovers) {
     if (SAFE_NAME.test(name) && !RESERVED_KEYS.has(name)) return { note: `"${name}" is not in the config; it applies if discovery finds a target by that name` };
     return { message: `"${name}" is not a target name`, hint: `1-128 of letters, digits and ._@:-, not starting with "-"` };
   }
-  const names = config.targets.map((t) => t.name);
-  return { message: `unknown target "${name}"`, hint: names.length > 0 ? `one of ${names.join(", ")}` : "the config has no targets" };
+  return { message: `unknown target "${name}"`, hint: known.names.length > 0 ? `one of ${known.names.join(", ")}` : "the config has no targets" };
 }
 
 /** Writes a pause into the state directory's controls (throws MedicError when it cannot). */

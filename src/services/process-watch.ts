@@ -1,4 +1,5 @@
-import { isAliveNow, readPidFileNow } from "../lib/proc.js";
+import { checkPidNow, stillRunning } from "../lib/process-identity.js";
+import { readPidFileNow } from "../lib/proc.js";
 import type { WatchEvent } from "../probes/types.js";
 
 /** How often a watched pid is looked at: a dead process is noticed in a fifth of a second, not at the next round. */
@@ -6,17 +7,19 @@ export const PID_WATCH_MS = 200;
 
 /**
  * Watches the process a pid file names and calls `onEvent` once when a process seen alive is gone
- * (killed, crashed, a zombie). The pid file is read again only when the pid it gave is gone, so a
- * live service costs one /proc read per tick. A pid file that changes to another live pid (someone
- * restarted the service) is no event. Returns the unwatch.
+ * (killed, crashed, a zombie, its pid reused by another). The pid file is read again only when the
+ * process it gave is gone, so a live service costs one /proc read per tick. A pid file that changes
+ * to another live pid (someone restarted the service) is no event, and a pid medic's identity record
+ * says is not its process is not watched. Returns the unwatch.
  */
 export function watchPidFile(pidFile: string, onEvent: (event: WatchEvent) => void, everyMs = PID_WATCH_MS): () => void {
-  let pid: number | undefined;
+  let watched: { pid: number; startTicks: number } | undefined;
   const tick = (): void => {
-    if (pid !== undefined && isAliveNow(pid)) return;
+    if (watched !== undefined && stillRunning(watched.pid, watched.startTicks)) return;
     const next = readPidFileNow(pidFile);
-    const lost = pid;
-    pid = next !== undefined && isAliveNow(next) ? next : undefined;
+    const lost = watched?.pid;
+    const check = next === undefined ? undefined : checkPidNow(pidFile, next);
+    watched = check?.kind === "recorded" || check?.kind === "unrecorded" ? { pid: next!, startTicks: check.startTicks } : undefined;
     if (lost !== undefined && next === lost) onEvent({ what: `pid ${lost} (from ${pidFile}) exited`, confirmsFailure: true });
   };
   tick();
@@ -25,4 +28,3 @@ export function watchPidFile(pidFile: string, onEvent: (event: WatchEvent) => vo
   timer.unref();
   return () => clearInterval(timer);
 }
-

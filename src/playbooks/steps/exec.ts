@@ -11,7 +11,12 @@ const schema = z.strictObject({
   argv: argv().refine((a) => !a[0]?.includes("{{"), { message: "the program (argv[0]) may not use {{ }} templates; template its arguments instead" })
     .meta({ description: "The program and its arguments; arguments may use {{ }} and each stays one argument" }),
   cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: its directory)" }),
-  env: z.record(z.string(), z.string()).optional().meta({ description: "Environment variables added to medic's own" }),
+  env: z.record(z.string(), z.string()).optional()
+    .meta({ description: "Environment variables for the program, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ " +
+      "and TMPDIR from medic's" }),
+  inheritEnv: z.boolean().optional()
+    .meta({ description: "Give the program all of medic's environment (its secrets too) instead of only PATH, HOME, LANG " +
+      "and the like (default false)" }),
   expectExit: z.array(z.number().int()).min(1).default([0]).meta({ description: "Exit codes that count as success" }),
 });
 
@@ -31,12 +36,12 @@ export const execStep: StepKind<typeof schema, Params> = {
     ...(p.cwd === undefined ? {} : { cwd: r.arg(p.cwd) }),
     ...(p.env === undefined ? {} : { env: Object.fromEntries(Object.entries(p.env).map(([k, v]) => [k, r.text(v)])) }),
   }),
-  describe: (p) => `run ${JSON.stringify(p.argv)}${p.cwd ? ` in ${p.cwd}` : ""}`,
+  describe: (p) => `run ${JSON.stringify(p.argv)}${p.cwd ? ` in ${p.cwd}` : ""}${p.inheritEnv ? " with all of medic's environment" : ""}`,
   async run(p, ctx): Promise<StepResult> {
     const t0 = performance.now();
     try {
       const res = await runCommand(p.argv[0]!, p.argv.slice(1), {
-        cwd: resolve(ctx.baseDir, p.cwd ?? "."), env: p.env, timeoutMs: ctx.timeoutMs, signal: ctx.signal,
+        cwd: resolve(ctx.baseDir, p.cwd ?? "."), env: p.env, inheritEnv: p.inheritEnv, timeoutMs: ctx.timeoutMs, signal: ctx.signal,
       });
       const ok = res.error === undefined && !res.timedOut && !res.aborted && res.exitCode !== null && p.expectExit.includes(res.exitCode);
       return { ok, detail: describeRun(res, ctx.timeoutMs, ok), durationMs: res.durationMs };
