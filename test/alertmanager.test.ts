@@ -155,7 +155,8 @@ describe("Alertmanager to medic, for real", () => {
     await waitUntil(() => /"outcome":"unknown_target"[^\n]*"msg":"alert from alertmanager"/.test(s.daemon.stdout()), 15_000, "medic to report the unknown target");
     expect(await s.am.metric("alertmanager_notifications_failed_total", { integration: "webhook" })).toBe(0);
     expect(journal(s.state).filter((r) => r.type === "opened")).toEqual([]);
-    const metrics = await (await fetch(`${s.medicUrl}/metrics`)).text();
+    // With a token configured, a read (a Prometheus scrape) needs it too.
+    const metrics = await (await fetch(`${s.medicUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toContain('medic_alertmanager_alerts_total{status="firing",outcome="unknown_target"} 1');
     expect(metrics).toContain('medic_api_requests_total{route="/api/alertmanager",code="400"} 2');
     s.daemon.child.kill("SIGTERM");

@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Controls } from "../src/safety/types.js";
-import { apiUrl, cleanup, freePort, journal, medic, serviceConfig, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import { apiUrl, cleanup, freePort, journal, medic, onCleanup, serviceConfig, startMedic, startService, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -22,6 +24,28 @@ function promtool(text: string): Promise<{ code: number | null; output: string }
   });
 }
 
+/** A GET with a Host header of our choosing (fetch does not let one set it). */
+function getWithHost(url: string, host: string, token: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { host, authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on("error", reject);
+  });
+}
+
+/** One GET /healthz on a fresh connection: its status, or 0 when the connection was refused, dropped or took over 5 s. */
+function healthz(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(`${url}/healthz`, { agent: false }, (res) => {
+      res.resume().on("end", () => resolve(res.statusCode ?? 0)).on("error", () => resolve(0));
+    });
+    req.on("error", () => resolve(0));
+    req.setTimeout(5_000, () => req.destroy());
+  });
+}
+
 /** A medic watching the demo service (process service, shipped playbooks), with a token file; its API's URL. */
 async function setup() {
   const dir = tempDir("medic-api-");
@@ -34,8 +58,9 @@ async function setup() {
   const daemon = startMedic(["run", "--config", config]);
   const url = await apiUrl(daemon);
   const state = join(dir, "state");
-  const get = async (path: string) => {
-    const res = await fetch(url + path);
+  // With a token configured, reads need it too.
+  const get = async (path: string, token: string | null = TOKEN) => {
+    const res = await fetch(url + path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   const post = async (path: string, body: unknown, token: string | null = TOKEN) => {
@@ -70,7 +95,7 @@ describe("the HTTP API of a running medic", () => {
     // An id prefix is enough, as with medic incidents show.
     expect((await s.get(`/api/incidents/${resolved.id.slice(0, 5)}`)).body.id).toBe(resolved.id);
 
-    const res = await fetch(`${s.url}/metrics`);
+    const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.headers.get("content-type")).toContain("text/plain");
     const text = await res.text();
     const checked = await promtool(text);
@@ -133,6 +158,50 @@ describe("the HTTP API of a running medic", () => {
     s.daemon.child.kill("SIGTERM");
     expect(await s.daemon.exited).toBe(0);
   }, 90_000);
+
+  it("a web page cannot read it through DNS rebinding, and reads need the token like changes do", async () => {
+    const s = await setup();
+    // A page at evil.example whose name now resolves to 127.0.0.1: the browser still sends its own name.
+    const rebound = await getWithHost(`${s.url}/api/incidents`, "evil.example", TOKEN);
+    expect([rebound.status, rebound.body.error]).toEqual([421, 'medic does not answer to the host "evil.example"']);
+    expect((await s.get("/api/incidents", null)).status).toBe(401);
+    expect((await s.get("/api/incidents")).status).toBe(200);
+    expect((await s.get("/healthz", null)).status).toBe(200);
+    s.daemon.child.kill("SIGTERM");
+    expect(await s.daemon.exited).toBe(0);
+  }, 30_000);
+
+  it("a local flood of 600 slow-header connections neither stops /healthz answering nor outlives the header timeout", async () => {
+    const s = await setup();
+    const { port } = new URL(s.url);
+    // Each sends half a request line and holds: the server waits for the rest of its headers.
+    const flood: Socket[] = [];
+    let closed = 0;
+    await Promise.all(Array.from({ length: 600 }, () => new Promise<void>((resolve) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+        resolve();
+      });
+      // Read what the server says (its 408), so that its close reaches this side.
+      socket.resume().on("error", () => resolve()).on("close", () => closed++);
+      flood.push(socket);
+    })));
+    onCleanup(() => flood.forEach((f) => f.destroy()));
+    const holding = () => flood.length - closed;
+    expect(holding()).toBeGreaterThan(400);
+    // A health check every 100 ms, as a container engine or watchdog would, each on a fresh connection.
+    const checks: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      checks.push(await healthz(s.url));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(checks).toEqual(Array(20).fill(200));
+    expect(holding()).toBeGreaterThan(400); // the flood was there all along
+    // Whatever is left of it is closed once its headers are 5 s late.
+    await waitUntil(() => holding() === 0, 20_000, "the slow connections to be closed");
+    s.daemon.child.kill("SIGTERM");
+    expect(await s.daemon.exited).toBe(0);
+  }, 60_000);
 
   it("refuses to start on a public address without a token, and says so", async () => {
     const dir = tempDir("medic-api-");

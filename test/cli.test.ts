@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, freePort, medic, serviceConfig, SHIPPED_PLAYBOOKS, tempDir } from "./harness.js";
+import { cleanup, freePort, medic, MEDIC, serviceConfig, SHIPPED_PLAYBOOKS, tempDir } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -30,8 +31,42 @@ describe("medic CLI", () => {
     const shipped = readdirSync(SHIPPED_PLAYBOOKS).filter((f) => f.endsWith(".yaml")).length;
     expect(r.stdout).toContain(`ok (1 target, ${shipped} playbooks, 0 rules)`);
     expect(r.code).toBe(0);
-    // Playbooks for labelled database targets match nothing here: warnings, not errors.
-    for (const line of r.stderr.trim().split("\n")) expect(line).toMatch(/warning: labels: playbook "[\w-]+" matches no target/);
+    // Playbooks for labelled database and container targets match nothing here: one line says so, not a screenful.
+    expect(r.stderr).toMatch(/^note: \d+ of the shipped playbooks do not fit these targets as they are; medic validate --verbose says why\n$/);
+    // --verbose: each of them, as a warning with file:line:col.
+    const verbose = await medic(["validate", "--verbose", "--config", join(dir, "medic.yaml")]);
+    expect(verbose.code).toBe(0);
+    const lines = verbose.stderr.trim().split("\n");
+    expect(lines.length).toBe(Number(/^note: (\d+)/.exec(r.stderr)![1]));
+    for (const line of lines) expect(line).toMatch(/playbooks\/[\w-]+\.yaml:\d+:\d+ warning: labels: playbook "[\w-]+" matches no target/);
+  });
+
+  it("warnings about the user's own files stay in full, and plan prints the plan before any warning", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "mine.yaml"), "name: mine\non: [server_down]\ntargets: [nothing-*]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\nonFailure: escalate\n");
+    // The README's kind of config: a target without a service, so shipped restart playbooks need one it lacks.
+    writeFileSync(join(dir, "medic.yaml"), serviceConfig(dir, 8000).replace(/^playbooks: \[(.*)\]$/m, "playbooks: [$1, ./mine.yaml]")
+      + "  - name: db-port\n    probe: { tcp: { port: 5432 } }\n");
+    const validated = await medic(["validate", "--config", join(dir, "medic.yaml")]);
+    expect(validated.code).toBe(0);
+    expect(validated.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/\/mine\.yaml:3:10 warning: targets: playbook "mine" matches no target \(hint: .*targets are api, db-port\)$/),
+      expect.stringMatching(/^note: \d+ of the shipped playbooks do not fit these targets as they are; medic validate --verbose says why$/),
+    ]);
+
+    // One file for stdout and stderr, so the order they were written in is kept.
+    const out = join(dir, "plan.out");
+    const fd = openSync(out, "w");
+    const child = spawn(process.execPath, [MEDIC, "plan", "--config", join(dir, "medic.yaml"), "--target", "api", "--incident", "server_down"],
+      { cwd: dir, stdio: ["ignore", fd, fd] });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    closeSync(fd);
+    expect(code).toBe(0);
+    const text = readFileSync(out, "utf8");
+    expect(text.indexOf("playbook restart-on-server-down")).toBeGreaterThan(-1);
+    expect(text.indexOf("then verify:")).toBeLessThan(text.indexOf('playbook "mine" matches no target'));
+    expect(text.indexOf('playbook "mine" matches no target')).toBeLessThan(text.indexOf("note: "));
+    expect(text.match(/warning:/g)).toHaveLength(1);
   });
 
   it("validate reports five different mistakes at once with file:line:col, exit 2", async () => {

@@ -172,8 +172,8 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     await holder.query("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
     const blocked = await c.client("app", "app-pw");
     const blockedQuery = blocked.query("select count(*) as n from orders");
-    const pb = playbooks(dir, { "long-transaction.yaml": [["olderThan: 5m", "olderThan: 2s"]] });
-    const file = config(dir, pb, dbTarget(c, "    thresholds: { idleInTransaction: 2s, queryDuration: 1h }\n"));
+    // The shipped playbook as shipped: it follows the target's idleInTransaction threshold.
+    const file = config(dir, playbooks(dir), dbTarget(c, "    thresholds: { idleInTransaction: 2s, queryDuration: 1h }\n"));
     const daemon = startMedic(["run", "--config", file], { DB_URL: c.url() });
 
     const state = join(dir, "state");
@@ -182,6 +182,32 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     expect(records[0]).toMatchObject({ kind: "long_transaction", evidence: expect.stringMatching(/idle in transaction for .*1 waiting on locks/) });
     expect(records.find((r) => r.type === "step_finished")).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/^terminated 1 session/) });
     expect((await blockedQuery).rows).toEqual([{ n: "0" }]);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
+
+  it("6. a long transaction the playbook may not end (a superuser's): the step says it ended none, and the incident escalates at once", async () => {
+    const dir = tempDir();
+    const c = await cluster();
+    const holder = await c.client(); // the superuser: postgres.terminate never touches its sessions
+    await holder.query("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+    const file = config(dir, playbooks(dir), dbTarget(c, "    thresholds: { idleInTransaction: 2s, queryDuration: 1h }\n"));
+    const daemon = startMedic(["run", "--config", file], { DB_URL: c.url() });
+
+    const state = join(dir, "state");
+    const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated"), 40_000, "the escalation");
+    const records = ofIncident(journal(state), escalated.incident);
+    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
+      outcome: "skipped", detail: "terminated 0 sessions: none idle in transaction or idle in transaction (aborted) over 2s (not superusers)",
+    });
+    // Nothing changed and the target still failed: no wait for the 30 s verification deadline.
+    expect(records.some((r) => r.type === "verifying")).toBe(false);
+    expect(escalated).toMatchObject({
+      reason: expect.stringMatching(/^no step changed anything \(step 1 \(terminate sessions idle in transaction past the target's threshold\): terminated 0 sessions: .*\) and db is still long_transaction \(.*\): nothing to wait for$/),
+    });
+    // And then a human ends the transaction: the escalated incident resolves by itself.
+    await holder.query("COMMIT");
+    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === escalated.incident), 20_000, "the incident to resolve");
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 90_000);

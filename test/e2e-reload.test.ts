@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readPidFile } from "../src/lib/proc.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, freePort, journal, onCleanup, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import { cleanup, freePort, journal, MEDIC, onCleanup, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -159,4 +159,64 @@ verify: { within: 10s }
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 90_000);
+});
+
+/** Whether medic's `pid` has a handler for SIGHUP (bit 0 of SigCgt in /proc/PID/status). */
+function catchesSighup(pid: number): boolean {
+  try {
+    // Until it execs, the child is a copy of this test's process, with this process's handlers.
+    if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(MEDIC)) return false;
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+describe("SIGHUP while medic starts", () => {
+  it("a SIGHUP while medic loads a slow config neither kills it nor is lost: it reloads once up, and stops cleanly", async () => {
+    const dir = tempDir();
+    // 150 playbooks: loading them takes a second or more, the window in which a SIGHUP used to kill medic.
+    mkdirSync(join(dir, "many"));
+    for (let i = 0; i < 150; i++) {
+      writeFileSync(join(dir, "many", `p${i}.yaml`), `name: p${i}\non: [server_down]\nsteps:\n  - wait: 1s\n  - exec: { argv: [/bin/true, "{{ target.name }}"] }\nverify: { within: 10s }\nonFailure: escalate\n`);
+    }
+    const file = join(dir, "medic.yaml");
+    writeFileSync(file, `stateDir: ${JSON.stringify(join(dir, "state"))}\nplaybooks: [./many]\ntargets:\n  - { name: a, probe: { tcp: { port: 1 } } }\n`);
+    // An access time older than the file: the first read moves it (relatime), which says medic is loading its config.
+    const { mtime } = statSync(file);
+    const unread = new Date(mtime.getTime() - 3_600_000);
+    utimesSync(file, unread, mtime);
+
+    const daemon = startMedic(["run", "--config", file]);
+    const pid = daemon.child.pid!;
+    // From the first moment medic catches SIGHUP, or has begun reading its config, whichever is seen first.
+    let seen: { configRead: boolean; caught: boolean } | undefined;
+    while (!seen && daemon.child.exitCode === null) {
+      // Set an hour back (utimes may round it by a microsecond); a read sets it to now.
+      const configRead = statSync(file).atimeMs > unread.getTime() + 60_000;
+      const caught = catchesSighup(pid);
+      if (configRead || caught) seen = { configRead, caught };
+      else await new Promise((r) => setTimeout(r, 2));
+    }
+    let sent = 0;
+    while (!daemon.stdout().includes("medic started") && daemon.child.exitCode === null && daemon.child.signalCode === null) {
+      daemon.child.kill("SIGHUP");
+      sent++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect({ exit: daemon.child.exitCode, signal: daemon.child.signalCode, stderr: daemon.stderr() }).toEqual({ exit: null, signal: null, stderr: "" });
+    expect(sent).toBeGreaterThan(0);
+    // medic caught SIGHUP before it read its config (a SIGHUP then was fatal).
+    if (seen?.configRead) expect(seen.caught).toBe(true);
+
+    await waitUntil(() => daemon.stdout().includes('"msg":"config reloaded"'), 20_000, "the reload asked for during start-up");
+    const messages = daemon.stdout().split("\n").map((l) => /"msg":"([^"]*)"/.exec(l)?.[1]).filter(Boolean);
+    const waits = messages.indexOf("reload asked for while medic starts: it runs once medic is up");
+    expect(waits).toBeGreaterThanOrEqual(0);
+    expect(waits).toBeLessThan(messages.indexOf("medic started"));
+    expect(messages.indexOf("medic started")).toBeLessThan(messages.indexOf("reloading the config"));
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 60_000);
 });

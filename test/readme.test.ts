@@ -3,7 +3,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/load.js";
-import { cleanup, ROOT, tempDir } from "./harness.js";
+import { channelKinds } from "../src/escalation/registry.js";
+import { loadPlaybooks } from "../src/playbooks/load.js";
+import { planRemediation } from "../src/playbooks/plan.js";
+import { cleanup, ROOT, SHIPPED_PLAYBOOKS, tempDir } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -37,6 +40,23 @@ describe("README examples", () => {
     expect(result.config.alertmanager?.routes.map((r) => [r.target ?? r.targetLabel, r.kind, r.severity])).toEqual([["orders-api", "server_down", undefined], ["service", "server_down", "P1"]]);
     expect(result.config.api).toEqual({ listen: { host: "127.0.0.1", port: 9464 }, tokenFile: join(dir, "api-token") });
     expect(result.config.maintenance).toEqual([{ name: "nightly-backup", cron: "0 2 * * *", durationMs: 1_800_000, timezone: "Europe/Berlin", targets: ["orders-*"], reason: "pg_dump runs" }]);
+
+    // The example database is one the shipped start-database playbook can act on: it has a service to start.
+    const shipped = await loadPlaybooks([SHIPPED_PLAYBOOKS], { baseDir: ROOT });
+    const db = result.config.targets.find((t) => t.name === "orders-db")!;
+    const plan = planRemediation({ incident: { id: "i", kind: "db_disconnect", severity: "P1", target: db.name, evidence: "down" }, target: db, playbooks: shipped.playbooks });
+    expect(plan.action === "run" && [plan.playbook.name, plan.steps.map((s) => s.description)]).toEqual(["start-database", ["start systemd unit postgresql@15-main.service"]]);
+  });
+
+  it("documents every key of notify, each channel's included", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const keys = ["link", "retry", "breaker"];
+    for (const [name, kind] of channelKinds) {
+      const shape = (kind.schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+      keys.push(...Object.keys(shape).map((key) => `${name}.${key}`));
+    }
+    expect(keys).toContain("pagerduty.ca");
+    expect(keys.filter((key) => !readme.includes(`| \`${key}\` |`))).toEqual([]);
   });
 
   // Not medic's config: Alertmanager's own tool checks it.

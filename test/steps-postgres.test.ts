@@ -161,8 +161,8 @@ describe("postgres.terminate", () => {
     await sleep(OLD_MS);
 
     const guarded = await run(postgresTerminate, { olderThan: "2s", applications: ["t-su2"] });
-    expect(guarded).toMatchObject({ ok: true });
-    expect(guarded.detail).toMatch(/^no session matched/);
+    // It acted on nothing, and says so: the run records it as skipped, not as a plain ok.
+    expect(guarded).toMatchObject({ ok: true, changed: false, detail: "terminated 0 sessions: none idle over 2s (applications: t-su2; not superusers)" });
     expect(await present(su.pid)).toBe(true);
 
     const allowed = await run(postgresTerminate, { olderThan: "2s", applications: ["t-su2"], allowSuperuser: true });
@@ -180,15 +180,16 @@ describe("postgres.terminate", () => {
     const byUser = await run(postgresTerminate, {
       olderThan: "2s", users: ["app'; DROP TABLE t; --", "app\\", 'app"', "' OR '1'='1", "{{ incident.evidence }}"],
     }, ctxFor(), "app' OR 'x'='x");
-    expect(byUser.ok).toBe(true);
-    expect(byUser.detail).toMatch(/^no session matched/);
+    expect(byUser).toMatchObject({ ok: true, changed: false });
+    expect(byUser.detail).toMatch(/^terminated 0 sessions: none idle over 2s/);
     const byPrefix = await run(postgresTerminate, { olderThan: "2s", applications: ["x'; DROP TABLE t; --", "' OR '1'='1"] });
-    expect(byPrefix.detail).toMatch(/^no session matched/);
+    expect(byPrefix.detail).toMatch(/^terminated 0 sessions: none idle over 2s/);
     expect(await present(hostile.pid)).toBe(true);
 
     // The exact name matches exactly that session: the value reached the server whole, as data.
     const exact = await run(postgresTerminate, { olderThan: "2s", applications: [hostileApp] });
-    expect(exact.ok).toBe(true);
+    expect(exact).toMatchObject({ ok: true });
+    expect(exact.changed).toBeUndefined();
     expect(exact.detail).toMatch(new RegExp(`^terminated 1 session: pid ${hostile.pid} `));
     expect(exact.detail).toContain(JSON.stringify(hostileApp));
     expect(await present(plain.pid)).toBe(true);

@@ -44,3 +44,16 @@ export function isLoopback(host: string): boolean {
   if (isIP(host) === 6) return host === "::1" || /^::ffff:127\./i.test(host);
   return false;
 }
+
+/**
+ * Whether a Host header may reach an API bound to loopback: loopback's own names and addresses, or
+ * one the operator allowed. A web page that rebinds its own name to 127.0.0.1 still sends that
+ * name, so this is what keeps it out. No header at all (HTTP/1.0) comes from no browser.
+ */
+export function hostAllowed(header: string | undefined, allowed: readonly string[] = []): boolean {
+  if (header === undefined) return true;
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::\d{1,5})?$/i.exec(header.trim());
+  if (!m) return false;
+  const host = m[1]!.toLowerCase().replace(/\.$/, "");
+  return isLoopback(host.replace(/^\[|\]$/g, "")) || allowed.includes(host);
+}

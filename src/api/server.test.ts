@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -107,6 +108,21 @@ describe("auth", () => {
     expect([ok.status, (ok.body.acknowledged as { by: string }).by]).toEqual([200, "alice"]);
   });
 
+  it("with a token on loopback: reads need it too (401 without, 200 with), /healthz stays open", async () => {
+    const url = await start(await config("api: { tokenFile: token }\n"));
+    const none = await call(`${url}/api/incidents`);
+    expect([none.status, none.body.error]).toEqual([401, "this call needs a bearer token"]);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await call(`${url}/api/incidents`, { headers: bearer })).status).toBe(200);
+    expect((await call(`${url}/healthz`)).status).toBe(200);
+  });
+
+  it("api.publicReads: true opens reads without the token; changes still need it", async () => {
+    const url = await start(await config("api: { tokenFile: token, publicReads: true }\n"));
+    expect((await call(`${url}/api/incidents`)).status).toBe(200);
+    expect((await call(`${url}/api/incidents/abcd1234/ack`, post({}))).status).toBe(401);
+  });
+
   it("bound beyond loopback: every read needs the token too, but /healthz stays open", async () => {
     const url = await start(await config("api: { tokenFile: token }\n"), { host: "0.0.0.0" });
     expect((await call(`${url}/api/incidents`)).status).toBe(401);
@@ -116,13 +132,53 @@ describe("auth", () => {
   });
 });
 
+/** A GET with a Host header of our choosing (fetch does not let one set it). */
+function getWithHost(url: string, path: string, host: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { headers: { host } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on("error", reject).end();
+  });
+}
+
+describe("Host on a loopback address (DNS rebinding)", () => {
+  it.each(["evil.example", "evil.example:80", "127.0.0.1.evil.example", "0.0.0.0", "localhost.evil.example"])(
+    "refuses Host %s with 421 and a hint, on every endpoint", async (host) => {
+      const url = await start(await config());
+      for (const path of ["/api/incidents", "/healthz", "/api/nope"]) {
+        const r = await getWithHost(url, path, host);
+        expect([path, r.status, r.body.error]).toEqual([path, 421, `medic does not answer to the host ${JSON.stringify(host)}`]);
+        expect(r.body.hint).toContain("api.allowedHosts");
+      }
+    });
+
+  it.each(["127.0.0.1", "127.0.0.1:9464", "localhost:9464", "LOCALHOST", "[::1]:9464", "127.1.2.3"])("takes Host %s", async (host) => {
+    const url = await start(await config());
+    expect((await getWithHost(url, "/api/incidents", host)).status).toBe(200);
+  });
+
+  it("takes the names in api.allowedHosts, with any port, and no others", async () => {
+    const url = await start(await config("api: { allowedHosts: [medic.internal, Ops.Example.com] }\n"));
+    expect((await getWithHost(url, "/api/incidents", "medic.internal:8443")).status).toBe(200);
+    expect((await getWithHost(url, "/api/incidents", "ops.example.com")).status).toBe(200);
+    expect((await getWithHost(url, "/api/incidents", "evil.example")).status).toBe(421);
+  });
+
+  it("does not look at Host beyond loopback, where the token guards every read", async () => {
+    const url = await start(await config("api: { tokenFile: token }\n"), { host: "0.0.0.0" });
+    expect((await getWithHost(url, "/healthz", "medic.example.com")).status).toBe(200);
+  });
+});
+
 describe("bad requests get a JSON error with a hint, never a stack trace", () => {
   it.each([
     ["an unknown endpoint", "/api/nope", {}, 404, "no such endpoint", "GET /api/targets"],
     ["a wrong method", "/api/targets", { method: "DELETE" }, 405, "DELETE is not allowed here", "use GET"],
-    ["an unknown state", "/api/incidents?state=bogus", {}, 400, 'unknown state "bogus"', "unresolved"],
-    ["a bad limit", "/api/incidents?limit=0", {}, 400, "limit must be a whole number from 1 to 1000", "?limit=50"],
-    ["an unknown incident", "/api/incidents/ffff0000", {}, 404, 'no incident "ffff0000"', "GET /api/incidents"],
+    ["an unknown state", "/api/incidents?state=bogus", { headers: bearer }, 400, 'unknown state "bogus"', "unresolved"],
+    ["a bad limit", "/api/incidents?limit=0", { headers: bearer }, 400, "limit must be a whole number from 1 to 1000", "?limit=50"],
+    ["an unknown incident", "/api/incidents/ffff0000", { headers: bearer }, 404, 'no incident "ffff0000"', "GET /api/incidents"],
     ["a body that is not JSON", "/api/incidents/abcd1234/ack", post("{oops", bearer), 400, "the body is not valid JSON", "send a JSON object"],
     ["a body that says it is text", "/api/incidents/abcd1234/ack", post("hi", { ...bearer, "content-type": "text/plain" }), 415, "the body must be JSON", "application/json"],
     ["an unknown field", "/api/incidents/abcd1234/ack", post({ by: "a", whom: "b" }, bearer), 400, 'unknown field "whom"', '{"by": "alice"'],

@@ -3,14 +3,19 @@ import type { AddressInfo } from "node:net";
 import { listenAddress } from "../config/fields.js";
 import type { Config } from "../config/types.js";
 import { describeError, MedicError } from "../lib/errors.js";
-import { bearerMatches, isLoopback, readToken } from "./auth.js";
+import { bearerMatches, hostAllowed, isLoopback, readToken } from "./auth.js";
+import { admitConnections } from "./connections.js";
 import { ApiError, errorReply, readJson, send, type Reply } from "./http.js";
 import { ROUTES } from "./routes.js";
 import type { ApiContext, Route } from "./types.js";
 
-/** How long a client may take to send its headers, and its whole request. */
-const HEADERS_TIMEOUT_MS = 10_000;
+/** How long a client may take to send its headers, and its whole request; curl, probes and Alertmanager send headers at once. */
+const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How often node looks for connections past those timeouts (its default, 30 s, let slow ones pile up). */
+const TIMEOUT_CHECK_MS = 1_000;
+/** Connections in all, and what one client address keeps of them once they are all taken (see connections.ts). */
+const CONNECTIONS = { max: 512, perClient: 32 };
 /** In-flight requests get this long to finish when the API closes. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -46,9 +51,12 @@ export function createApi(opts: ApiOptions): Api | undefined {
   const read = tokenFile ? readToken(tokenFile) : undefined;
   if (read?.loose) opts.log.warn({ tokenFile }, "the API token file is readable by others than its owner; chmod 600 it");
   const h: Handling = { ...opts, token: read?.token, loopback };
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => void handle(req, res, h));
+  const server = createServer(
+    { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    (req, res) => void handle(req, res, h),
+  );
   server.keepAliveTimeout = 5_000;
-  server.maxConnections = 512;
+  admitConnections(server, CONNECTIONS);
   return {
     listen: () => bind(server, listen),
     // As the daemon does on reload: the state dir, discovery and the API itself stay until a restart.
@@ -80,6 +88,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
   let name = "unmatched";
   let reply: Reply;
   try {
+    // On loopback the network keeps strangers out, but not a web page whose name was rebound to 127.0.0.1.
+    if (h.loopback && !hostAllowed(req.headers.host, h.config.api.allowedHosts)) {
+      throw new ApiError(421, `medic does not answer to the host ${JSON.stringify((req.headers.host ?? "").slice(0, 100))}`,
+        "call it as 127.0.0.1, [::1] or localhost; behind a reverse proxy that sends its own name, add that name to api.allowedHosts");
+    }
     const url = new URL(req.url ?? "/", "http://medic.invalid");
     const { route, params } = findRoute(req.method ?? "GET", url.pathname);
     name = route.path;
@@ -135,7 +148,9 @@ function matchPath(pattern: string, path: string): Record<string, string> | unde
 }
 
 function authorize(route: Route, header: string | undefined, h: Handling): void {
-  if (route.access === "open" || (route.access === "read" && h.loopback)) return;
+  if (route.access === "open") return;
+  // A read needs the token whenever there is one (beyond loopback there always is), unless the operator made reads public.
+  if (route.access === "read" && (h.token === undefined || h.config.api.publicReads)) return;
   if (h.token === undefined) {
     throw new ApiError(403, "this call changes what medic does and needs a bearer token, but the API has none configured", "set api.tokenFile in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN");
   }

@@ -24,7 +24,7 @@ export interface RouteRequest {
   body: () => Promise<unknown>;
 }
 
-/** An endpoint. `access`: open (no token ever), read (token only beyond loopback), change (token always). */
+/** An endpoint. `access`: open (no token ever), read (the token when one is configured, unless api.publicReads), change (token always). */
 export interface Route {
   method: "GET" | "POST";
   path: string;

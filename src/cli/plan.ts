@@ -11,7 +11,7 @@ import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
-import { loadOrReport, NOT_NOTIFYING, type GlobalOptions } from "./config.js";
+import { loadQuietly, NOT_NOTIFYING, printWarnings, type GlobalOptions } from "./config.js";
 import { EXIT, print, printError } from "./output.js";
 
 /**
@@ -19,8 +19,17 @@ import { EXIT, print, printError } from "./output.js";
  * touch right now (read-only queries). Touches nothing.
  */
 export async function planCommand(opts: GlobalOptions & { target: string; incident: string }): Promise<number> {
-  const config = await loadOrReport(opts, NOT_NOTIFYING);
-  if (!config) return EXIT.badConfig;
+  const loaded = await loadQuietly(opts, NOT_NOTIFYING);
+  if (!loaded) return EXIT.badConfig;
+  // The plan is what was asked for: the config's warnings come after it.
+  try {
+    return await plan(loaded.config, opts);
+  } finally {
+    printWarnings(loaded.warnings);
+  }
+}
+
+async function plan(config: Config, opts: { target: string; incident: string }): Promise<number> {
   const target = config.targets.find((t) => t.name === opts.target);
   if (!target) {
     printError(`unknown target "${opts.target}" (hint: one of ${config.targets.map((t) => t.name).join(", ")})\n`);

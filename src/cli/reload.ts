@@ -3,7 +3,8 @@ import { loadConfig, resolveConfigPath } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
-import type { GlobalOptions } from "./config.js";
+import { shippedNote, splitWarnings, type GlobalOptions } from "./config.js";
+import { takeSighup } from "./sighup.js";
 
 /** What a reload acts on: the running daemon, and anything else that wants to hear (systemd). */
 export interface ReloadTarget {
@@ -16,16 +17,18 @@ export interface ReloadTarget {
 /**
  * SIGHUP re-reads the config and playbooks. An invalid config changes nothing: every problem is
  * logged and the old config keeps running. Reloads never overlap; a SIGHUP during one is done
- * after it. Requests before `ready()` wait for it (a SIGHUP must never kill a starting daemon).
+ * after it. Requests before `ready()`, and SIGHUPs that came while medic loaded (sighup.ts), wait
+ * for it and are done once then: a SIGHUP never kills a starting daemon.
  */
 export class Reloader {
   private target: ReloadTarget | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  private readonly onHup = () => this.request();
+  private closed = false;
 
   constructor(private readonly opts: GlobalOptions, private readonly log: Logger) {
-    process.on("SIGHUP", this.onHup);
+    const early = takeSighup(() => void this.request());
+    if (early > 0) this.request();
   }
 
   /** The daemon is up: reloads from now on apply to it (one asked for earlier runs now). */
@@ -36,6 +39,11 @@ export class Reloader {
 
   /** Asks for a reload; returns when it (and any queued after it) is done. */
   request(): Promise<void> {
+    if (this.closed) {
+      this.log.info("reload asked for while medic stops: ignored");
+      return Promise.resolve();
+    }
+    if (!this.target && !this.again) this.log.info("reload asked for while medic starts: it runs once medic is up");
     this.again = true;
     if (!this.target) return Promise.resolve();
     this.running ??= this.loop().finally(() => (this.running = undefined));
@@ -45,6 +53,7 @@ export class Reloader {
   /** Stopping: later SIGHUPs are ignored (the handler stays, so one cannot kill medic mid-stop). */
   close(): void {
     this.target = undefined;
+    this.closed = true;
   }
 
   private async loop(): Promise<void> {
@@ -71,7 +80,10 @@ export class Reloader {
       this.log.error({ file, problems }, `${problems.length} problem${problems.length === 1 ? "" : "s"} in the new config; the previous config keeps running`);
       return;
     }
-    for (const warning of result.warnings) this.log.warn({ file, problem: formatIssue(warning) }, "config warning");
+    const { own, shipped } = splitWarnings(result.warnings);
+    for (const warning of own) this.log.warn({ file, problem: formatIssue(warning) }, "config warning");
+    const note = shippedNote(shipped);
+    if (note) this.log.info({ file, note }, "shipped playbooks that do not fit");
     target.apply(result.config);
   }
 }

@@ -180,9 +180,10 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
   };
 }
 
-function apiConfig(api: { listen: string; tokenFile?: string | undefined }, baseDir: string): ApiConfig {
+function apiConfig(api: ParsedConfig["api"], baseDir: string): ApiConfig {
   const tokenFile = api.tokenFile ? resolve(baseDir, api.tokenFile) : undefined;
   const address = listenAddress(api.listen);
   const listen = address === "off" ? undefined : address;
-  return { ...(listen && { listen }), ...(tokenFile && { tokenFile }) };
+  const allowedHosts = api.allowedHosts?.map((h) => h.toLowerCase());
+  return { ...(listen && { listen }), ...(tokenFile && { tokenFile }), ...(allowedHosts?.length && { allowedHosts }), ...(api.publicReads && { publicReads: true }) };
 }

@@ -5,7 +5,7 @@ import { dockerConnectionShape } from "../lib/docker.js";
 import { SEVERITIES } from "../classify/types.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
-import { duration, labels, LISTEN, safeName } from "./fields.js";
+import { duration, HOST_NAME, labels, LISTEN, safeName } from "./fields.js";
 import type { KindRef } from "./types.js";
 import { describeValue, suggest } from "./issues.js";
 import { cronProblem, validTimeZone } from "../safety/cron.js";
@@ -201,7 +201,11 @@ const apiSchema = () =>
       .refine((s) => s === "off" || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "the port must be 0-65535").default("127.0.0.1:9464")
       .meta({ description: "Where the HTTP API listens (default 127.0.0.1:9464); off turns it off" }),
     tokenFile: z.string().min(1).optional()
-      .meta({ description: "File holding the bearer token every mutating call needs (required to listen beyond loopback)" }),
+      .meta({ description: "File holding the bearer token every call but /healthz needs (required to listen beyond loopback)" }),
+    allowedHosts: z.array(z.string().regex(HOST_NAME, "must be a host name or address without a port, like medic.example.com"))
+      .optional().meta({ description: "More Host header names accepted on a loopback listen address, like a reverse proxy's name" }),
+    publicReads: z.boolean().default(false)
+      .meta({ description: "With a token file: reads (GET) need no token; anyone who can reach the API can read incidents" }),
   }).prefault({}).meta({ description: "The HTTP API: /healthz, /metrics, /api/..., the Alertmanager receiver" });
 
 const labelName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a Prometheus label name, like alertname");

@@ -107,6 +107,10 @@ export interface ApiConfig {
   listen?: { host: string; port: number };
   /** Absolute path of the file holding the bearer token. */
   tokenFile?: string;
+  /** Host header names accepted on a loopback address besides loopback's own (lower case, IPv6 in brackets). */
+  allowedHosts?: string[];
+  /** Reads need no token even when one is configured (set only when true). */
+  publicReads?: true;
 }
 
 /** Maps Alertmanager alerts to a target and an incident kind. */

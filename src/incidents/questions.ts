@@ -19,7 +19,7 @@ export function openQuestions(incident: Incident, related: Incident[], now: numb
       const which = `step ${i + 1} (${inline(s.name)}, ${code(s.kind)}) of playbook ${code(run.playbook)}`;
       if (s.status === "failed") q.push(`The playbook failed at ${which}: is the playbook right for this failure, or did something around it change?`);
       if (s.status === "abandoned") q.push(`${cap(which)} was cut off mid-way (medic stopped or crashed): did it act? Check ${target} by hand.`);
-      if (s.status === "skipped") q.push(`${cap(which)} was skipped because its condition did not hold: was that the right call?`);
+      if (s.status === "skipped") q.push(`${cap(which)} changed nothing (${inline(s.detail ?? "skipped")}): was that the right call?`);
     }
   }
   const verify = escalations.find((r) => r.reason.startsWith("verification"));

@@ -56,8 +56,9 @@ export type IncidentEvent =
   | { type: "notification_superseded"; id: string; channel: string; by: string };
 
 /**
- * ok/failed: the step ran to an end; skipped: its onlyIf did not hold; abandoned: it was cut off
- * (shutdown or crash) and may or may not have acted.
+ * ok/failed: the step ran to an end; skipped: it changed nothing (its onlyIf did not hold, or it
+ * found nothing to act on; the detail says which); abandoned: it was cut off (shutdown or crash)
+ * and may or may not have acted.
  */
 export type StepOutcome = "ok" | "failed" | "skipped" | "abandoned";
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { collectGarbage } from "../lib/gc.js";
 import { parseCondition, type Condition } from "../classify/conditions.js";
 import type { Target } from "../config/types.js";
 import type { IncidentEvent } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";
 import type { RenderedStep } from "./plan.js";
 import { runPlaybook } from "./run.js";
+import { serviceRestart } from "./steps/service.js";
 import { waitStep } from "./steps/wait.js";
 
 const target: Target = {
@@ -50,5 +52,76 @@ describe("runPlaybook with onlyIf", () => {
       detail: "skipped: [BODY].connection_pool.pool_utilization >= 0.9 does not hold ([BODY].connection_pool.pool_utilization=0.4)",
     });
     expect(finished[1]).toMatchObject({ outcome: "ok" });
+  });
+});
+
+describe("runPlaybook when no step changed anything", () => {
+  const finding = { target: "orders-api", kind: "long_transaction", severity: "P2" as const, evidence: "pid 7 idle in transaction for 9s" };
+  const nothing: RenderedStep = {
+    index: 0, name: "terminate", kind: "postgres.terminate", description: "terminate", timeoutMs: 1000, rendered: {},
+    step: { ...waitStep, run: async () => ({ ok: true, changed: false, detail: "terminated 0 sessions: none idle in transaction over 3s" }) },
+  };
+  const runWith = async (steps: RenderedStep[], checks: (typeof finding | undefined)[]) => {
+    const events: IncidentEvent[] = [];
+    const outcome = await runPlaybook({
+      record: (e) => void events.push(e), runId: "r1", steps, verifyWithinMs: 60_000, target, baseDir: "/", targets: new Map(),
+      check: async () => checks.shift(), observe: async () => observation(0.4),
+      stop: new AbortController().signal, signal: new AbortController().signal,
+    });
+    return { outcome, events };
+  };
+
+  it("records the step as skipped with what it found, and fails at once when the target still fails", async () => {
+    const { outcome, events } = await runWith([nothing], [finding, finding, finding]);
+    expect(events.find((e) => e.type === "step_finished")).toMatchObject({ outcome: "skipped", detail: "terminated 0 sessions: none idle in transaction over 3s" });
+    expect(events.some((e) => e.type === "verifying")).toBe(false);
+    expect(outcome).toEqual({
+      outcome: "failed",
+      reason: "no step changed anything (step 1 (terminate): terminated 0 sessions: none idle in transaction over 3s) and orders-api is still long_transaction "
+        + "(pid 7 idle in transaction for 9s): nothing to wait for",
+    });
+  });
+
+  it("verifies as usual when the target is healthy anyway (the session ended by itself)", async () => {
+    const { outcome, events } = await runWith([nothing], [undefined, undefined]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+    expect(events.some((e) => e.type === "verifying")).toBe(true);
+  });
+
+  it("verifies as usual when another step did act", async () => {
+    const { outcome } = await runWith([nothing, step(1)], [finding, undefined]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+  });
+});
+
+describe("runPlaybook under the daemon's long-lived signals", () => {
+  // Node 20's AbortSignal.any keeps every signal it made reachable from a long-lived input (about
+  // 60 bytes each, nodejs/node#55351); medic ran two per step, for the life of the daemon.
+  it("leaves the heap where it was after thousands of steps", async () => {
+    const stop = new AbortController().signal;
+    const signal = new AbortController().signal;
+    const restarted = { ok: true, detail: "restarted" };
+    const service = { describe: () => "fake", start: async () => restarted, stop: async () => restarted, restart: async () => restarted };
+    const steps: RenderedStep[] = [{ index: 0, name: "restart", kind: "service.restart", step: serviceRestart, rendered: {}, description: "restart", timeoutMs: 60_000 }];
+    const runs = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await runPlaybook({
+          record: () => {}, runId: "r", steps, verifyWithinMs: 1000, target, service, baseDir: "/", targets: new Map(),
+          check: async () => undefined, observe: async () => observation(0), stop, signal,
+        });
+      }
+    };
+    const heapAfterGc = async () => {
+      await new Promise((r) => setImmediate(r));
+      expect(collectGarbage()).toBe(true);
+      return process.memoryUsage().heapUsed;
+    };
+    await runs(2_000); // warm up: compiled code and caches are not growth
+    const before = await heapAfterGc();
+    const n = 50_000;
+    await runs(n);
+    const grown = (await heapAfterGc()) - before;
+    // With the leak: about 120 bytes per run (6 MB); without, a few hundred KB of noise at most.
+    expect(grown / n).toBeLessThan(20);
   });
 });

@@ -5,6 +5,7 @@ import type { IncidentEvent, RunRecord } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
+import { withDeadline } from "../lib/signals.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { RenderedStep } from "./plan.js";
 import type { StepResult } from "./types.js";
@@ -40,11 +41,16 @@ export interface RunContext {
 /**
  * Runs the steps in order, each journaled before it starts and after it ends, then verifies.
  * A step the journal records as done is never run twice; a step cut off mid-way is run again
- * only when its kind is idempotent.
+ * only when its kind is idempotent. When every step was skipped (its onlyIf did not hold, or it
+ * found nothing to act on) and the target still fails, nothing can have changed it: the run fails
+ * at once instead of waiting out the verification deadline.
  */
 export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
   const { runId } = ctx;
   const skipSteps = ctx.resume?.verify !== undefined;
+  // What each step did; resumed steps as the journal has them.
+  const done = new Map<number, { outcome: string; detail: string }>();
+  for (const [index, s] of ctx.resume?.steps.entries() ?? []) done.set(index, { outcome: s.status, detail: s.detail ?? "" });
   for (const step of skipSteps ? [] : ctx.steps) {
     const prior = ctx.resume?.steps[step.index]?.status;
     if (prior === "ok" || prior === "skipped") continue;
@@ -60,6 +66,7 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
       if (ctx.stop.aborted) return { outcome: "abandoned" };
       if (unmet) {
         ctx.record({ type: "step_finished", runId, index: step.index, outcome: "skipped", detail: unmet, durationMs: 0 });
+        done.set(step.index, { outcome: "skipped", detail: unmet });
         continue;
       }
     }
@@ -68,13 +75,23 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     const started = performance.now();
     const result = await runStep(ctx, step);
     const durationMs = Math.round(result.durationMs ?? performance.now() - started);
-    const outcome = ctx.signal.aborted && !result.ok ? "abandoned" : result.ok ? "ok" : "failed";
+    const outcome = ctx.signal.aborted && !result.ok ? "abandoned" : !result.ok ? "failed" : result.changed === false ? "skipped" : "ok";
     ctx.record({ type: "step_finished", runId, index: step.index, outcome, detail: result.detail, durationMs });
+    done.set(step.index, { outcome, detail: result.detail });
     if (outcome === "abandoned") return { outcome: "abandoned" };
     if (outcome === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed: ${result.detail}` };
   }
 
   if (ctx.stop.aborted) return { outcome: "abandoned" };
+  const nothingDone = ctx.steps.length > 0 && ctx.steps.every((s) => done.get(s.index)?.outcome === "skipped");
+  if (nothingDone && !skipSteps) {
+    const finding = await ctx.check(ctx.stop);
+    if (ctx.stop.aborted) return { outcome: "abandoned" };
+    if (finding) {
+      const why = ctx.steps.map((s) => `step ${s.index + 1} (${s.name}): ${done.get(s.index)!.detail}`).slice(0, 3).join("; ");
+      return { outcome: "failed", reason: `no step changed anything (${why}) and ${ctx.target.name} is still ${finding.kind} (${finding.evidence}): nothing to wait for` };
+    }
+  }
   ctx.record({ type: "verifying", runId, withinMs: ctx.verifyWithinMs });
   // Verification touches nothing, so it stops as soon as the daemon does; a restart verifies again.
   const verdict = await verifyRecovery(ctx.check, {
@@ -103,8 +120,11 @@ async function unmetCondition(onlyIf: Condition[], ctx: RunContext): Promise<str
 /** A step that ignores its signal still ends this long after its timeout or an abort. */
 const STEP_GRACE_MS = 2000;
 
-async function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(step.timeoutMs)]);
+function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
+  return withDeadline(ctx.signal, step.timeoutMs, (signal) => runStepUntil(signal, ctx, step));
+}
+
+async function runStepUntil(signal: AbortSignal, ctx: RunContext, step: RenderedStep): Promise<StepResult> {
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<StepResult>((resolve) => {
     const give = () => {

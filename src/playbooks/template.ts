@@ -1,4 +1,5 @@
 import type { Target } from "../config/types.js";
+import { formatDuration } from "../lib/duration.js";
 import { MedicError } from "../lib/errors.js";
 
 // `{{ target.name }}`-style templates in playbook values. Each value knows where it came from:
@@ -28,16 +29,32 @@ export class TemplateError extends MedicError {
 }
 
 const INCIDENT_FIELDS = ["id", "kind", "severity", "target", "evidence"] as const;
+/** The target's thresholds by their names in the config; durations render like `3s`, ratios like `0.9`. */
+const THRESHOLDS = {
+  latency: (t: Target["thresholds"]) => exactDuration(t.latencyMs),
+  poolUtilization: (t: Target["thresholds"]) => String(t.poolUtilization),
+  memoryUtilization: (t: Target["thresholds"]) => String(t.memoryUtilization),
+  idleInTransaction: (t: Target["thresholds"]) => exactDuration(t.idleInTransactionMs),
+  queryDuration: (t: Target["thresholds"]) => exactDuration(t.queryMs),
+} as const;
 const NAME = /^[A-Za-z0-9_./-]+$/;
 const NUMBER = /^-?\d{1,15}(?:\.\d{1,15})?$/;
 const LABEL = "target.labels.";
-const ALLOWED_HINT = `use one of target.name, target.labels.KEY, ${INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ")}`;
+const THRESHOLD = "target.thresholds.";
+const ALLOWED_HINT = `use one of target.name, target.labels.KEY, target.thresholds.{${Object.keys(THRESHOLDS).join(",")}}, `
+  + INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ");
 
 /** True when `name` is a variable a playbook may use (any label key is allowed until render time). */
 function isAllowedName(name: string): boolean {
   if (name === "target.name") return true;
   if (name.startsWith(LABEL)) return name.length > LABEL.length;
+  if (name.startsWith(THRESHOLD)) return Object.hasOwn(THRESHOLDS, name.slice(THRESHOLD.length));
   return INCIDENT_FIELDS.some((f) => name === `incident.${f}`);
+}
+
+// Whole seconds read as the config writes them (3s, 5m); anything finer stays exact in ms.
+function exactDuration(ms: number): string {
+  return ms % 1000 === 0 ? formatDuration(ms) : `${ms}ms`;
 }
 
 type Part = { literal: string } | { name: string; offset: number };
@@ -90,6 +107,7 @@ export function buildTemplateVars(
 ): TemplateVars {
   const vars: TemplateVars = { "target.name": { value: target.name, trusted: true } };
   for (const [key, value] of Object.entries(target.labels)) vars[`target.labels.${key}`] = { value, trusted: true };
+  for (const [key, show] of Object.entries(THRESHOLDS)) vars[`${THRESHOLD}${key}`] = { value: show(target.thresholds), trusted: true };
   if (incident) {
     for (const f of INCIDENT_FIELDS) vars[`incident.${f}`] = { value: incident[f], trusted: f !== "evidence" };
   }

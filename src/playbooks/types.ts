@@ -10,6 +10,8 @@ export interface StepResult {
   /** One line: what happened ("restarted pid 123 -> 456", "exit 1: permission denied"). */
   detail: string;
   durationMs?: number;
+  /** false: the step ran but found nothing to act on (no session matched); the timeline records it as skipped. */
+  changed?: false;
 }
 
 /** One step as written in a playbook: a step kind, its params, and the common fields. */

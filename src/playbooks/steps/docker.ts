@@ -4,6 +4,7 @@ import { duration } from "../../config/fields.js";
 import type { Target } from "../../config/types.js";
 import { CONTAINER_NAME, dockerClient, dockerConnectionShape, engineKey, type DockerConnection } from "../../lib/docker.js";
 import { formatDuration } from "../../lib/duration.js";
+import { withDeadline } from "../../lib/signals.js";
 import { createDockerDriver, describeEngineError, describeState, type DockerServiceParams } from "../../services/docker.js";
 import { TemplateError, type Renderer } from "../template.js";
 import type { PreviewContext, StepContext, StepKind, StepResult } from "../types.js";
@@ -114,12 +115,13 @@ async function runLifecycle(action: Action, p: Targeted & { stopTimeout?: number
   const r = resolveContainer(p, ctx.target);
   if ("error" in r) return { ok: false, detail: r.error, durationMs: 0 };
   const driver = createDockerDriver({ container: r.name, ...r.conn, stopTimeout: p.stopTimeout ?? r.stopTimeoutMs ?? 10_000 });
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
-  const result = await driver[action](signal);
-  if (!result.ok && signal.aborted && !ctx.signal.aborted) {
-    return { ...result, detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}` };
-  }
-  return result;
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    const result = await driver[action](signal);
+    if (!result.ok && signal.aborted && !ctx.signal.aborted) {
+      return { ...result, detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}` };
+    }
+    return result;
+  });
 }
 
 /** Runs `act` on the resolved container; every failure, abort and timeout becomes a failed result. */
@@ -128,16 +130,17 @@ async function onContainer(p: Targeted, ctx: StepContext, act: (c: Docker.Contai
   const r = resolveContainer(p, ctx.target);
   if ("error" in r) return { ok: false, detail: r.error, durationMs: 0 };
   if (ctx.signal.aborted) return { ok: false, detail: `aborted before acting on ${r.name}`, durationMs: 0 };
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
-  try {
-    const out = await act(dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name), r.name, signal);
-    return typeof out === "string" ? { ok: true, detail: out, durationMs: performance.now() - t0 } : { ...out, durationMs: performance.now() - t0 };
-  } catch (err) {
-    const detail = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)} on ${r.name}`
-      : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)} on ${r.name}`
-      : describeEngineError(err, r.name, r.conn);
-    return { ok: false, detail, durationMs: performance.now() - t0 };
-  }
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    try {
+      const out = await act(dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name), r.name, signal);
+      return typeof out === "string" ? { ok: true, detail: out, durationMs: performance.now() - t0 } : { ...out, durationMs: performance.now() - t0 };
+    } catch (err) {
+      const detail = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)} on ${r.name}`
+        : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)} on ${r.name}`
+        : describeEngineError(err, r.name, r.conn);
+      return { ok: false, detail, durationMs: performance.now() - t0 };
+    }
+  });
 }
 
 const stateOf = async (c: Docker.Container, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> => c.inspect({ abortSignal: signal });
@@ -147,13 +150,14 @@ async function previewContainer(p: Targeted, ctx: PreviewContext, more?: (info: 
   const r = resolveContainer(p, ctx.target);
   if ("error" in r) return [r.error];
   const head = `container ${r.name} (${r.via}) on ${engineKey(r.conn)}`;
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
-  try {
-    const info = await stateOf(dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name), signal);
-    return [`${head}: ${describeState(info.State)}, ${describeLimits(info.HostConfig)}`, ...(more?.(info) ?? [])];
-  } catch (err) {
-    return [`${head}: cannot look right now: ${signal.aborted ? "timed out" : describeEngineError(err, r.name, r.conn)}`];
-  }
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    try {
+      const info = await stateOf(dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name), signal);
+      return [`${head}: ${describeState(info.State)}, ${describeLimits(info.HostConfig)}`, ...(more?.(info) ?? [])];
+    } catch (err) {
+      return [`${head}: cannot look right now: ${signal.aborted ? "timed out" : describeEngineError(err, r.name, r.conn)}`];
+    }
+  });
 }
 
 /** `docker.restart`: restart a container (stop with stopTimeout, then start). */

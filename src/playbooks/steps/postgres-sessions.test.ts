@@ -42,7 +42,8 @@ describe("postgres step params", () => {
 
   it("cancel has no state: it only ever means running queries", () => {
     expect(postgresCancel.schema.safeParse({ state: "idle" }).success).toBe(false);
-    expect(postgresCancel.describe(postgresCancel.schema.parse({ olderThan: "1m" }))).toBe("cancel up to 50 queries running over 1m (not superusers)");
+    expect(postgresCancel.describe(postgresCancel.render(postgresCancel.schema.parse({ olderThan: "1m" }), renderer("x"))))
+      .toBe("cancel up to 50 queries running over 1m (not superusers)");
   });
 
   it("has a JSON Schema with defaults as an operator writes them", () => {
@@ -63,6 +64,22 @@ describe("render and describe", () => {
     expect(rendered.connection).toEqual(params.connection);
     expect(postgresTerminate.describe(rendered)).toBe(
       "terminate up to 5 sessions idle over 10m (databases: orders; users: app, payments; not applications: psql; not superusers) on medic@db:5433/orders");
+  });
+
+  it("olderThan may follow the target's thresholds: a template becomes that duration when the step is planned", () => {
+    const strict: Target = { ...target, thresholds: { ...target.thresholds, idleInTransactionMs: 3_000, queryMs: 90_500 } };
+    const on = createRenderer(buildTemplateVars(strict));
+    const idle = postgresTerminate.schema.parse({ state: "idle in transaction", olderThan: "{{ target.thresholds.idleInTransaction }}" });
+    expect(idle.olderThan).toBe("{{ target.thresholds.idleInTransaction }}");
+    const rendered = postgresTerminate.render(idle, on);
+    expect(rendered.olderThan).toBe(3_000);
+    expect(postgresTerminate.describe(rendered)).toBe("terminate up to 50 sessions idle in transaction over 3s (not superusers)");
+    expect(postgresCancel.render(postgresCancel.schema.parse({ olderThan: "{{ target.thresholds.queryDuration }}" }), on).olderThan).toBe(90_500);
+  });
+
+  it("refuses an olderThan template that does not render to a duration, saying which do", () => {
+    const params = postgresTerminate.schema.parse({ olderThan: "{{ target.labels.team }}" });
+    expect(() => postgresTerminate.render(params, renderer("x"))).toThrow(/olderThan \{\{ target\.labels\.team \}\} is "payments", not a duration/);
   });
 
   it("refuses an outside value with a line break in a name", () => {

@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { duration } from "../../config/fields.js";
-import { formatDuration } from "../../lib/duration.js";
+import { formatDuration, parseDuration } from "../../lib/duration.js";
 import { pgConnectionSchema } from "../../lib/pg.js";
-import type { Renderer } from "../template.js";
+import { TemplateError, type Renderer } from "../template.js";
 
 // Which sessions postgres.terminate and postgres.cancel act on. The SQL text is fixed per action;
 // every value an operator or an incident supplies travels as a bind parameter ($n), never as text.
@@ -30,7 +29,10 @@ export const sessionFilterShape = {
     description: "Where to connect (default: the target's postgres probe, else that of the first target in dependsOn with one); "
       + "the role needs superuser, or pg_signal_backend and pg_read_all_stats",
   }),
-  olderThan: duration().prefault("5m").meta({ description: "Only sessions longer than this in their state (cancel: running the query this long)" }),
+  olderThan: durationOrTemplate().prefault("5m").meta({
+    description: "Only sessions longer than this in their state (cancel: running the query this long); default 5m. "
+      + "A template follows the target: \"{{ target.thresholds.idleInTransaction }}\"",
+  }),
   databases: names("databases", "Only sessions on these databases (exact names; {{ }} allowed)"),
   users: names("users", "Only sessions of these roles (exact names; {{ }} allowed)"),
   applications: names("applications", "Only sessions with one of these application_name values (exact)"),
@@ -38,6 +40,17 @@ export const sessionFilterShape = {
   max: z.number().int().min(1).max(1000).default(50).meta({ description: "At most this many sessions per run, oldest first" }),
   allowSuperuser: z.boolean().default(false).meta({ description: "Also act on sessions of superuser roles (default: never)" }),
 };
+
+// A duration now, or a template (the target's threshold) that becomes one when the step is planned.
+function durationOrTemplate() {
+  return z.union([z.string(), z.number()]).transform((value, ctx): number | string => {
+    if (typeof value === "string" && value.includes("{{")) return value;
+    const ms = parseDuration(value);
+    if (ms !== undefined) return ms;
+    ctx.addIssue({ code: "custom", message: `not a duration (got ${JSON.stringify(value)}; hint: write it like 30s or 5m, or "{{ target.thresholds.idleInTransaction }}")` });
+    return z.NEVER;
+  });
+}
 
 const state = z.enum(SESSION_STATES);
 /** `state: idle` or `state: [idle, idle in transaction]`, as a list without repeats. */
@@ -56,14 +69,26 @@ export interface SessionFilter {
   allowSuperuser: boolean;
 }
 
-/** Renders the name lists of a filter (templates allowed in names). */
-export function renderNames<P extends Partial<Record<"databases" | "users" | "applications" | "excludeApplications", string[]>>>(p: P, r: Renderer): P {
-  const out = { ...p };
+/** Renders a filter's templates: the name lists, and `olderThan` to milliseconds. */
+export function renderFilterParams<P extends Partial<Record<"databases" | "users" | "applications" | "excludeApplications", string[]>> & { olderThan: number | string }>(
+  p: P, r: Renderer,
+): Omit<P, "olderThan"> & { olderThan: number } {
+  const out = { ...p, olderThan: typeof p.olderThan === "number" ? p.olderThan : renderDuration(p.olderThan, r) };
   for (const key of ["databases", "users", "applications", "excludeApplications"] as const) {
     const list = p[key];
-    if (list !== undefined) out[key] = list.map((s) => r.text(s));
+    if (list !== undefined) out[key] = list.map((s) => r.text(s)) as P[typeof key];
   }
   return out;
+}
+
+function renderDuration(template: string, r: Renderer): number {
+  const text = r.text(template);
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `olderThan ${template} is ${JSON.stringify(text.slice(0, 60))}, not a duration`,
+      "use a duration like 5m, or a duration threshold: {{ target.thresholds.idleInTransaction }} or {{ target.thresholds.queryDuration }}");
+  }
+  return ms;
 }
 
 const FUNCTION: Record<SessionAction, string> = { terminate: "pg_terminate_backend", cancel: "pg_cancel_backend" };

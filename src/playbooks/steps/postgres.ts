@@ -3,9 +3,10 @@ import { z } from "zod";
 import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
 import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../../lib/pg.js";
+import { withDeadline } from "../../lib/signals.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
 import {
-  actSql, describeFilter, formatSession, renderNames, selectSql, sessionFilterShape, sessionParams, sessionStates,
+  actSql, describeFilter, formatSession, renderFilterParams, selectSql, sessionFilterShape, sessionParams, sessionStates,
   type SessionAction, type SessionFilter, type SessionRow,
 } from "./postgres-sessions.js";
 
@@ -17,8 +18,9 @@ const terminateSchema = z.strictObject({
 // Cancelling only means something for a running query, so cancel has no state to choose.
 const cancelSchema = z.strictObject(sessionFilterShape);
 
-type TerminateParams = z.output<typeof terminateSchema>;
-type CancelParams = z.output<typeof cancelSchema>;
+// Rendered: olderThan is milliseconds, a template in it filled from the target.
+type TerminateParams = Omit<z.output<typeof terminateSchema>, "olderThan"> & { olderThan: number };
+type CancelParams = Omit<z.output<typeof cancelSchema>, "olderThan"> & { olderThan: number };
 
 const LISTED = 10;
 
@@ -29,7 +31,7 @@ export const postgresTerminate: StepKind<typeof terminateSchema, TerminateParams
   // Terminating a session that is already gone is harmless; running the filter again is the point.
   idempotent: true,
   needsService: false,
-  render: (p, r) => renderNames(p, r),
+  render: (p, r) => renderFilterParams(p, r),
   describe: (p) => describeStep("terminate", p.state, p),
   run: (p, ctx) => runStep("terminate", filterOf(p.state, p), p.connection, ctx),
   preview: (p, ctx) => previewStep("terminate", filterOf(p.state, p), p.connection, ctx),
@@ -41,7 +43,7 @@ export const postgresCancel: StepKind<typeof cancelSchema, CancelParams> = {
   defaultTimeoutMs: 30_000,
   idempotent: true,
   needsService: false,
-  render: (p, r) => renderNames(p, r),
+  render: (p, r) => renderFilterParams(p, r),
   describe: (p) => describeStep("cancel", ["active"], p),
   run: (p, ctx) => runStep("cancel", filterOf(["active"], p), p.connection, ctx),
   preview: (p, ctx) => previewStep("cancel", filterOf(["active"], p), p.connection, ctx),
@@ -84,7 +86,9 @@ async function runStep(action: SessionAction, f: SessionFilter, explicit: PgConn
   if ("error" in resolved) return done(false, resolved.error);
   const out = await querySessions(resolved, actSql(action), f, ctx);
   if ("failed" in out) return done(false, `${action} failed: ${out.failed}`);
-  return done(true, summarise(action, f, out.rows));
+  const detail = summarise(action, f, out.rows);
+  // Nothing signalled: the database is as it was, and the timeline should say so rather than "ok".
+  return out.rows.some((r) => r.signalled) ? done(true, detail) : { ...done(true, detail), changed: false };
 }
 
 async function previewStep(action: SessionAction, f: SessionFilter, explicit: PgConnection | undefined, ctx: PreviewContext): Promise<string[]> {
@@ -107,22 +111,23 @@ async function querySessions(
   target: { conn: PgConnection; via: string }, text: string, f: SessionFilter, ctx: PreviewContext,
 ): Promise<{ rows: SessionRow[] } | { failed: string }> {
   const t0 = performance.now();
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
   const secrets = connectionSecrets(target.conn);
-  let client: pg.Client | undefined;
-  try {
-    const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
-    if (typeof config.password === "string") secrets.push(config.password);
-    client = await connectUnlessAborted(config, signal);
-    const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
-    return { rows: result.rows };
-  } catch (err) {
-    const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
-      : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
-    return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
-  } finally {
-    await client?.end();
-  }
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    let client: pg.Client | undefined;
+    try {
+      const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
+      if (typeof config.password === "string") secrets.push(config.password);
+      client = await connectUnlessAborted(config, signal);
+      const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
+      return { rows: result.rows };
+    } catch (err) {
+      const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
+        : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
+      return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
+    } finally {
+      await client?.end();
+    }
+  });
 }
 
 /** connectPg, but an abort stops the wait even when the server accepted and never answers. */
@@ -154,9 +159,9 @@ function explain(err: unknown): string {
 }
 
 function summarise(action: SessionAction, f: SessionFilter, rows: SessionRow[]): string {
-  if (rows.length === 0) return `no session matched (${describeFilter(action, f)})`;
   const noun = (n: number): string => (action === "cancel" ? (n === 1 ? "query" : "queries") : n === 1 ? "session" : "sessions");
   const verb = action === "cancel" ? "cancelled" : "terminated";
+  if (rows.length === 0) return `${verb} 0 ${noun(0)}: none ${describeFilter(action, f).replace(/^(sessions|queries) /, "")}`;
   const hit = rows.filter((r) => r.signalled).length;
   // false means the backend was gone by the time the signal went out.
   const head = hit === rows.length ? `${verb} ${hit} ${noun(hit)}` : `${verb} ${hit} of ${rows.length} ${noun(rows.length)} (the others had ended)`;

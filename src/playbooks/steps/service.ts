@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
+import { withDeadline } from "../../lib/signals.js";
 import type { ServiceDriver } from "../../services/types.js";
 import type { StepContext, StepKind, StepResult } from "../types.js";
 
@@ -33,17 +34,18 @@ async function runAction(action: Action, ctx: StepContext): Promise<StepResult> 
     };
   }
   // The driver polls its signal; this one also ends when the step's own timeout passes.
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
-  try {
-    const result = await service[action](signal);
-    if (!result.ok && signal.aborted && !ctx.signal.aborted) {
-      return { ok: false, detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}`, durationMs: performance.now() - t0 };
+  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
+    try {
+      const result = await service[action](signal);
+      if (!result.ok && signal.aborted && !ctx.signal.aborted) {
+        return { ok: false, detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}`, durationMs: performance.now() - t0 };
+      }
+      return { ...result, durationMs: result.durationMs ?? performance.now() - t0 };
+    } catch (err) {
+      // A driver should resolve; a throw is its bug, still reported as a failed step.
+      return { ok: false, detail: `${action} failed: ${describeError(err)}`, durationMs: performance.now() - t0 };
     }
-    return { ...result, durationMs: result.durationMs ?? performance.now() - t0 };
-  } catch (err) {
-    // A driver should resolve; a throw is its bug, still reported as a failed step.
-    return { ok: false, detail: `${action} failed: ${describeError(err)}`, durationMs: performance.now() - t0 };
-  }
+  });
 }
 
 /** `service.restart`: stop then start the target's service. */

@@ -6,7 +6,7 @@ import { DAEMON_RELOAD_ARGV, describeFailure, runSystemctl, showUnit, systemctlA
 import { createSystemdDriver, describeUnit, STATUS_PROPERTIES } from "../../services/systemd.js";
 import { TemplateError } from "../template.js";
 import type { PreviewContext, StepContext, StepKind, StepResult } from "../types.js";
-import { renderUnit, resolveUnit, showArgv, stepSignal, unitParam, unitWords } from "./systemd.js";
+import { renderUnit, resolveUnit, showArgv, unitParam, unitWords, withStepDeadline } from "./systemd.js";
 import { parseEnvironment, planVariable, type Wanted } from "./systemd-values.js";
 
 // Drop-ins, daemon-reload and Environment=: https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html
@@ -64,7 +64,7 @@ export const systemdSetEnv: StepKind<typeof schema, RenderedEnv> = {
     const how = "value" in p.wanted ? `set ${p.variable}=${p.wanted.value} for ${unit}` : `raise ${p.variable} of ${unit} x${p.wanted.factor}`;
     return `${how} (ceiling ${p.wanted.ceiling}) in a drop-in${p.runtime ? " until reboot" : ""}, daemon-reload${p.restart ? ", restart" : ""}`;
   },
-  run: (p, ctx) => setEnv(p, ctx),
+  run: (p, ctx) => withStepDeadline(ctx, (signal) => setEnv(p, ctx, signal)),
   preview: (p, ctx) => previewEnv(p, ctx),
 };
 
@@ -90,12 +90,12 @@ export function dropInText(variable: string, value: number, revert: string, unit
   ].join("\n");
 }
 
-async function setEnv(p: RenderedEnv, ctx: StepContext): Promise<StepResult> {
+async function setEnv(p: RenderedEnv, ctx: StepContext, signal: AbortSignal): Promise<StepResult> {
   const t0 = performance.now();
   const done = (ok: boolean, detail: string): StepResult => ({ ok, detail, durationMs: performance.now() - t0 });
   const r = resolveUnit(p, ctx.target, SERVICE);
   if ("error" in r) return done(false, r.error);
-  const opts = { timeoutMs: ctx.timeoutMs, signal: stepSignal(ctx) };
+  const opts = { timeoutMs: ctx.timeoutMs, signal };
   const before = await showUnit(r.unit, ["Environment"], opts);
   if ("error" in before) return done(false, before.error);
   const plan = planVariable(p.variable, p.wanted, parseEnvironment(before.props.Environment ?? "")[p.variable]);
@@ -165,7 +165,7 @@ function writeHint(path: string, err: unknown): string {
 async function previewEnv(p: RenderedEnv, ctx: PreviewContext): Promise<string[]> {
   const r = resolveUnit(p, ctx.target, SERVICE);
   if ("error" in r) return [r.error];
-  const before = await showUnit(r.unit, ["Environment", ...STATUS_PROPERTIES], { timeoutMs: ctx.timeoutMs, signal: stepSignal(ctx) });
+  const before = await withStepDeadline(ctx, (signal) => showUnit(r.unit, ["Environment", ...STATUS_PROPERTIES], { timeoutMs: ctx.timeoutMs, signal }));
   if ("error" in before) return [`unit ${r.unit} (${r.via}): cannot look right now: ${before.error}`];
   const current = parseEnvironment(before.props.Environment ?? "")[p.variable];
   const head = `unit ${r.unit} (${r.via}): ${describeUnit(before.props)}; ${current === undefined ? `${p.variable} unset` : `${p.variable}=${current}`} (Environment=)`;

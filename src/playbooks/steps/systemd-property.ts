@@ -2,7 +2,7 @@ import { z } from "zod";
 import { describeFailure, RESOURCE_TYPES, runSystemctl, showUnit, systemctlArgv } from "../../lib/systemctl.js";
 import { TemplateError } from "../template.js";
 import type { PreviewContext, StepContext, StepKind, StepResult } from "../types.js";
-import { previewUnit, renderUnit, resolveUnit, stepSignal, unitParam, unitWords } from "./systemd.js";
+import { previewUnit, renderUnit, resolveUnit, unitParam, unitWords, withStepDeadline } from "./systemd.js";
 import { formatLimit, parseLimit, parseShown, planProperty, PROPERTIES, type PropertyName, type Wanted } from "./systemd-values.js";
 
 // systemctl set-property and resource-control properties:
@@ -61,7 +61,7 @@ export const systemdSetProperty: StepKind<typeof schema, RenderedProperty> = {
     const how = "value" in p.wanted ? `set ${p.property} of ${unit} to ${fmt(p.wanted.value)}` : `raise ${p.property} of ${unit} x${p.wanted.factor}`;
     return `${how} (ceiling ${fmt(p.wanted.ceiling)}${p.runtime ? ", until reboot" : ""})`;
   },
-  run: (p, ctx) => setProperty(p, ctx),
+  run: (p, ctx) => withStepDeadline(ctx, (signal) => setProperty(p, ctx, signal)),
   preview: (p, ctx) => previewProperty(p, ctx),
 };
 
@@ -79,13 +79,13 @@ function renderProperty(p: Params, text: (s: string) => string): RenderedPropert
   return { ...base, wanted: { value, ceiling } };
 }
 
-async function setProperty(p: RenderedProperty, ctx: StepContext): Promise<StepResult> {
+async function setProperty(p: RenderedProperty, ctx: StepContext, signal: AbortSignal): Promise<StepResult> {
   const t0 = performance.now();
   const done = (ok: boolean, detail: string): StepResult => ({ ok, detail, durationMs: performance.now() - t0 });
   const r = resolveUnit(p, ctx.target, RESOURCE_TYPES);
   if ("error" in r) return done(false, r.error);
   const { measure, show } = PROPERTIES[p.property]!;
-  const opts = { timeoutMs: ctx.timeoutMs, signal: stepSignal(ctx) };
+  const opts = { timeoutMs: ctx.timeoutMs, signal };
   const before = await showUnit(r.unit, [show], opts);
   if ("error" in before) return done(false, before.error);
   const plan = planProperty(p.property, p.wanted, before.props[show]);
@@ -117,7 +117,7 @@ async function previewProperty(p: RenderedProperty, ctx: PreviewContext): Promis
   const r = resolveUnit(p, ctx.target, RESOURCE_TYPES);
   if ("error" in r) return [r.error];
   const { show } = PROPERTIES[p.property]!;
-  const before = await showUnit(r.unit, [show], { timeoutMs: ctx.timeoutMs, signal: stepSignal(ctx) });
+  const before = await withStepDeadline(ctx, (signal) => showUnit(r.unit, [show], { timeoutMs: ctx.timeoutMs, signal }));
   if ("error" in before) return [`unit ${r.unit} (${r.via}): cannot look right now: ${before.error}`];
   const plan = planProperty(p.property, p.wanted, before.props[show]);
   if ("refuse" in plan) return [`unit ${r.unit} (${r.via}): would not change it: ${plan.refuse}`];

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Target } from "../../config/types.js";
 import { formatDuration } from "../../lib/duration.js";
+import { withDeadline } from "../../lib/signals.js";
 import { checkUnitName, LIFECYCLE_TYPES, systemctlArgv, unitName } from "../../lib/systemctl.js";
 import { createSystemdDriver, describeUnit, type SystemdServiceParams } from "../../services/systemd.js";
 import { TemplateError, type Renderer } from "../template.js";
@@ -40,16 +41,16 @@ export function unitWords(unit: string | undefined, service: string | undefined)
   return service?.startsWith("systemd unit ") ? service : "the target's systemd unit";
 }
 
-/** A deadline for one step: medic's own signal, or the step's timeout. */
-export const stepSignal = (ctx: Pick<StepContext, "signal" | "timeoutMs">): AbortSignal =>
-  AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
+/** Runs `fn` under one step's deadline: medic's own signal, or the step's timeout. */
+export const withStepDeadline = <T>(ctx: Pick<StepContext, "signal" | "timeoutMs">, fn: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+  withDeadline(ctx.signal, ctx.timeoutMs, fn);
 
 /** `argv ["systemctl","--no-ask-password","restart","--","orders-api.service"]` for plans. */
 export const showArgv = (argv: string[]): string => `argv ${JSON.stringify(argv)}`;
 
 /** Read-only: the unit a step would touch, how it is now, and the argv it would run. */
 export async function previewUnit(unit: string, via: string, argvs: string[][], ctx: PreviewContext): Promise<string[]> {
-  const status = await createSystemdDriver(unit).status({ timeoutMs: ctx.timeoutMs, signal: stepSignal(ctx) });
+  const status = await withStepDeadline(ctx, (signal) => createSystemdDriver(unit).status({ timeoutMs: ctx.timeoutMs, signal }));
   const now = "error" in status ? `cannot look right now: ${status.error}` : describeUnit(status.props);
   return [`unit ${unit} (${via}): ${now}`, ...argvs.map((a) => `would run ${showArgv(a)}`)];
 }
@@ -80,12 +81,13 @@ function lifecycleStep(verb: Verb, defaultTimeoutMs: number): StepKind<typeof sc
 async function runVerb(verb: Verb, p: Params, ctx: StepContext): Promise<StepResult> {
   const r = resolveUnit(p, ctx.target);
   if ("error" in r) return { ok: false, detail: r.error, durationMs: 0 };
-  const signal = stepSignal(ctx);
-  const result = await createSystemdDriver(r.unit)[verb](signal);
-  if (!result.ok && signal.aborted && !ctx.signal.aborted) {
-    return { ...result, detail: `${verb} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}` };
-  }
-  return result;
+  return withStepDeadline(ctx, async (signal) => {
+    const result = await createSystemdDriver(r.unit)[verb](signal);
+    if (!result.ok && signal.aborted && !ctx.signal.aborted) {
+      return { ...result, detail: `${verb} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}` };
+    }
+    return result;
+  });
 }
 
 /** `systemd.restart`: `systemctl restart UNIT` (stop, then start; the unit's own timeouts apply). */
