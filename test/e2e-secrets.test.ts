@@ -28,6 +28,7 @@ const SECRETS = {
   PG_PW: "pgUrlSecret-8a2d",
   PG_PROBE_PW: "pgProbeSecret-19fe",
   PD_KEY: "f00dfeedcafe4bad8badc0de12345678",
+  LABEL: "labelSecret 2c6b",
 };
 
 /** Every form a secret could take in output: as written, percent-encoded, escaped for JSON. */
@@ -87,11 +88,11 @@ steps:
   - http:
       method: POST
       url: "http://127.0.0.1:${adminPort}/admin/\${STEP_PATH}/reset?k=\${STEP_Q}"
-      headers: { Authorization: "Bearer \${STEP_HDR}" }
+      headers: { Authorization: "Bearer \${STEP_HDR}", X-Team: "{{ target.labels.team_token }}" }
       body: { token: "\${STEP_BODY}", target: "{{ target.name }}" }
   - service.restart: {}
   - exec:
-      argv: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(echo)}, "--", "--password=\${EXEC_ARG}", "postgres://medic:\${PG_PW}@127.0.0.1:5432/orders"]
+      argv: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(echo)}, "--", "--password=\${EXEC_ARG}", "postgres://medic:\${PG_PW}@127.0.0.1:5432/orders", "--team={{ target.labels.team_token }}"]
       env: { EXEC_ENV_VAR: "\${EXEC_ENV}" }
 verify: { within: 3s }
 `);
@@ -105,6 +106,7 @@ notify:
   retry: { initial: 100ms, max: 500ms, attempts: 100 }
 targets:
   - name: api
+    labels: { team_token: "\${LABEL}" }
     probe:
       http:
         url: "http://probe:\${PROBE_PW}@127.0.0.1:${port}/health?key=\${PROBE_Q}"
@@ -145,7 +147,7 @@ targets:
     expect(admin.length).toBeGreaterThan(0); // the http step reached its endpoint, secret and all
     // The exec step's program got its secrets and said them back; the journal holds its words redacted.
     const said = journal(join(dir, "state")).find((r) => r.type === "step_finished" && r.index === 2);
-    expect(said).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/^exit 3 in .*: --password=\[secret\] postgres:\/\/medic:\[secret\]@127\.0\.0\.1:5432\/orders env=\[secret\]$/) });
+    expect(said).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/^exit 3 in .*: --password=\[secret\] postgres:\/\/medic:\[secret\]@127\.0\.0\.1:5432\/orders --team=\[secret\] env=\[secret\]$/) });
 
     for (const path of ["/api/incidents", `/api/incidents/${incident}`, "/api/targets", "/metrics", "/healthz", "/api/incidents?state=unresolved"]) {
       const text = await fetch(base + path).then((r) => r.text());
