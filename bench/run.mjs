@@ -38,7 +38,9 @@ if (!(await monitVersion())) {
   process.exit(1);
 }
 const machine = {
-  cpus: `${cpus().length} × ${cpus()[0]?.model}`, kernel: release(), node: process.version,
+  cpus: `${cpus().length} × ${cpus()[0]?.model}`,
+  kernel: release(),
+  node: process.version,
   monit: await monitVersion(),
   docker: (await run("docker", ["version", "--format", "{{.Server.Version}}"])).stdout.trim(),
   postgres: (await run("/usr/lib/postgresql/15/bin/postgres", ["--version"])).stdout.trim(),
@@ -65,14 +67,20 @@ await step("process", () => measureRecovery({ subject: processSubject, breaks: o
 await step("container", () => measureRecovery({ subject: containerSubject, breaks: ["kill"], reps, log }));
 await step("postgres", () => measureRecovery({ subject: postgresSubject, breaks: ["stop-immediate"], reps, log }));
 for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleMedic(n, { durationMs: Number(o["scale-ms"]), log }));
-for (const n of o["monit-sizes"].split(",").map(Number)) await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
+for (const n of o["monit-sizes"].split(",").map(Number))
+  await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
 await step("idle", () => idleMedic({ durationMs: Number(o["idle-ms"]), log }));
 
-const tables = [recoveryTable(rows.filter((r) => r.break)), scaleTable(rows.filter((r) => !r.break))].filter((t) => t.split("\n").length > 2).join("\n\n");
+const tables = [recoveryTable(rows.filter((r) => r.break)), scaleTable(rows.filter((r) => !r.break))]
+  .filter((t) => t.split("\n").length > 2)
+  .join("\n\n");
 log("\n" + tables + "\n");
 const dir = fileURLToPath(new URL("./results/", import.meta.url));
 mkdirSync(dir, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");
 const file = `${dir}${stamp}.json`;
-writeFileSync(file, JSON.stringify({ started: started.toISOString(), argv: process.argv.slice(2), machine, runs, rows, tables }, null, 2) + "\n");
+writeFileSync(
+  file,
+  JSON.stringify({ started: started.toISOString(), argv: process.argv.slice(2), machine, runs, rows, tables }, null, 2) + "\n",
+);
 log(`bench: wrote ${file}`);

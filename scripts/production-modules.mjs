@@ -11,7 +11,9 @@ if (!project || !out) {
 }
 const lock = JSON.parse(readFileSync(join(project, "package-lock.json"), "utf8"));
 if (!(lock.lockfileVersion >= 2) || !lock.packages) {
-  console.error(`production-modules: ${join(project, "package-lock.json")} is lockfile v${lock.lockfileVersion}; it needs v2 or later (npm 7+)`);
+  console.error(
+    `production-modules: ${join(project, "package-lock.json")} is lockfile v${lock.lockfileVersion}; it needs v2 or later (npm 7+)`,
+  );
   process.exit(1);
 }
 
@@ -32,8 +34,10 @@ for (const [path, pkg] of Object.entries(lock.packages)) {
   copied++;
 }
 if (missing.length > 0) {
-  console.error(`production-modules: package-lock.json needs ${missing.join(", ")}, which ${project} does not have ` +
-    "(hint: run npm ci first; and check that .dockerignore does not leave out a production dependency)");
+  console.error(
+    `production-modules: package-lock.json needs ${missing.join(", ")}, which ${project} does not have ` +
+      "(hint: run npm ci first; and check that .dockerignore does not leave out a production dependency)",
+  );
   process.exit(1);
 }
 console.log(`production-modules: ${copied} packages`);

@@ -144,20 +144,30 @@ export class Daemon {
     // A dry run starts from the real journal (read only), so its guards decide on the real history.
     const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
       opts.log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
-    this.store = opts.store ?? (this.dryRun
-      ? new MemoryStore(readJournal(opts.config.stateDir, warnSkipped))
-      : new JournalStore(opts.config.stateDir, { log: opts.log }));
+    this.store =
+      opts.store ??
+      (this.dryRun
+        ? new MemoryStore(readJournal(opts.config.stateDir, warnSkipped))
+        : new JournalStore(opts.config.stateDir, { log: opts.log }));
     this.safety = new SafetyRuntime(this.config, this.log);
     for (const i of this.store.incidents().values()) if (i.target === MEDIC_TARGET && isOpen(i)) this.medicIncidents.add(i.id);
     this.escalations = new Escalations({
-      config: this.config, log: this.log, dryRun: this.dryRun,
-      record: (id, event) => void this.append(id, event), incidents: () => this.store.incidents(),
+      config: this.config,
+      log: this.log,
+      dryRun: this.dryRun,
+      record: (id, event) => void this.append(id, event),
+      incidents: () => this.store.incidents(),
       paused: (target, now) => this.safety.pausedFor(target, now) !== undefined,
     });
-    this.stateDirWatch = this.dryRun ? undefined : new StateDirWatch({
-      stateDir: this.config.stateDir, log: this.log, ...(this.store instanceof JournalStore && { journal: this.store }),
-      announce: (text) => this.escalations.announce(text), page: (key, event, summary) => this.escalations.pageSelf(key, event, summary),
-    });
+    this.stateDirWatch = this.dryRun
+      ? undefined
+      : new StateDirWatch({
+          stateDir: this.config.stateDir,
+          log: this.log,
+          ...(this.store instanceof JournalStore && { journal: this.store }),
+          announce: (text) => this.escalations.announce(text),
+          page: (key, event, summary) => this.escalations.pageSelf(key, event, summary),
+        });
     this.discovery = opts.config.discovery?.docker && dockerDiscovery(opts.config.discovery.docker, opts.config, opts.log);
     for (const target of this.config.targets) this.addTarget(target);
   }
@@ -184,7 +194,10 @@ export class Daemon {
     if (this.watched.has(target.name) || this.drain.signal.aborted) return;
     const w: Watched = {
       ...liveTarget(target, this.config.baseDir),
-      track: { failStreak: 0, okStreak: 0 }, open: new Set(), confirmed: false, retire: new AbortController(),
+      track: { failStreak: 0, okStreak: 0 },
+      open: new Set(),
+      confirmed: false,
+      retire: new AbortController(),
     };
     for (const incident of this.store.incidents().values()) {
       if (incident.target === target.name && isOpen(incident)) w.open.add(incident.id);
@@ -209,9 +222,15 @@ export class Daemon {
     if (next.stateDir !== this.config.stateDir) needsRestart.push("stateDir");
     if (!same(next.discovery, this.config.discovery)) needsRestart.push("discovery");
     if (!same(next.api, this.config.api)) needsRestart.push("api");
-    if (!same([next.notify.retry, next.notify.breaker], [this.config.notify.retry, this.config.notify.breaker])) needsRestart.push("notify.retry/breaker");
+    if (!same([next.notify.retry, next.notify.breaker], [this.config.notify.retry, this.config.notify.breaker]))
+      needsRestart.push("notify.retry/breaker");
     const previous = this.config;
-    this.config = { ...next, stateDir: previous.stateDir, ...(previous.discovery ? { discovery: previous.discovery } : {}), api: previous.api };
+    this.config = {
+      ...next,
+      stateDir: previous.stateDir,
+      ...(previous.discovery ? { discovery: previous.discovery } : {}),
+      api: previous.api,
+    };
     this.safety.reconfigure(this.config);
     this.escalations.reconfigure(this.config);
 
@@ -271,10 +290,7 @@ export class Daemon {
       if (event.confirmsFailure) w.confirmed = true;
       w.schedule?.poke();
     };
-    const unwatch = [
-      w.probe.watch?.(onEvent),
-      w.service?.watch?.(onEvent),
-    ];
+    const unwatch = [w.probe.watch?.(onEvent), w.service?.watch?.(onEvent)];
     w.unwatch = () => unwatch.forEach((stop) => stop?.());
   }
 
@@ -324,11 +340,14 @@ export class Daemon {
     return [...this.watched.values()].map((w) => {
       const paused = this.safety.pausedFor(w.target.name, now);
       return {
-        name: w.target.name, labels: w.target.labels, probe: w.target.probe.kind,
+        name: w.target.name,
+        labels: w.target.labels,
+        probe: w.target.probe.kind,
         up: w.lastFinding === undefined ? null : w.lastFinding === null,
         ...(w.lastRoundAt !== undefined && { lastRoundAt: w.lastRoundAt, latencyMs: w.lastLatencyMs }),
         ...(w.lastFinding && { finding: { kind: w.lastFinding.kind, evidence: w.lastFinding.evidence } }),
-        open: [...w.open], ...(paused && { paused }),
+        open: [...w.open],
+        ...(paused && { paused }),
       };
     });
   }
@@ -347,9 +366,15 @@ export class Daemon {
    * incident opens, or the open one from the same source or of the same kind is joined, and it is
    * remediated like one a probe found.
    */
-  raiseExternal(alert: { target: string; kind: string; severity: Severity; evidence: string; source: string }): { incident: string; created: boolean } {
+  raiseExternal(alert: { target: string; kind: string; severity: Severity; evidence: string; source: string }): {
+    incident: string;
+    created: boolean;
+  } {
     const w = this.watched.get(alert.target);
-    if (!w) throw new MedicError("unknown_target", `no target named ${JSON.stringify(alert.target)} is watched`, { hint: `one of ${[...this.watched.keys()].slice(0, 20).join(", ")}` });
+    if (!w)
+      throw new MedicError("unknown_target", `no target named ${JSON.stringify(alert.target)} is watched`, {
+        hint: `one of ${[...this.watched.keys()].slice(0, 20).join(", ")}`,
+      });
     const open = this.openIncidents(alert.target);
     const joined = open.find((i) => i.source === alert.source) ?? open.find((i) => i.kind === alert.kind);
     if (joined) return { incident: joined.id, created: false };
@@ -364,12 +389,16 @@ export class Daemon {
   async resolveExternal(source: string): Promise<{ incident?: string; resolved: boolean; detail: string }> {
     const incident = [...this.watched.values()].flatMap((w) => this.openIncidents(w.target.name)).find((i) => i.source === source);
     if (!incident) return { resolved: false, detail: "no open incident came from it" };
-    if (isActive(incident)) return { incident: incident.id, resolved: false, detail: "a playbook is working on it; its verification resolves it" };
+    if (isActive(incident))
+      return { incident: incident.id, resolved: false, detail: "a playbook is working on it; its verification resolves it" };
     const w = this.watched.get(incident.target)!;
     const { finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target));
     if (!isOpen(incident)) return { incident: incident.id, resolved: true, detail: "already resolved" };
     if (finding) {
-      this.append(incident.id, { type: "source_resolved", detail: `the alert resolved, but a fresh probe still sees ${finding.kind}: ${finding.evidence}; it resolves once the probe is healthy` });
+      this.append(incident.id, {
+        type: "source_resolved",
+        detail: `the alert resolved, but a fresh probe still sees ${finding.kind}: ${finding.evidence}; it resolves once the probe is healthy`,
+      });
       return { incident: incident.id, resolved: false, detail: `the probe still sees ${finding.kind}` };
     }
     this.append(incident.id, { type: "resolved", reason: "the alert resolved and a fresh probe of the target is healthy" });
@@ -378,12 +407,19 @@ export class Daemon {
 
   /** Whether every target's schedule is ticking and the state dir takes writes. */
   health(now = Date.now()): DaemonHealth {
-    const late = [...this.watched.values()].filter((w) => {
-      const slack = w.target.intervalMs * 3 + w.target.timeoutMs + 5_000;
-      return this.started && now - (w.lastRoundAt ?? this.startedAt) > slack;
-    }).map((w) => w.target.name);
+    const late = [...this.watched.values()]
+      .filter((w) => {
+        const slack = w.target.intervalMs * 3 + w.target.timeoutMs + 5_000;
+        return this.started && now - (w.lastRoundAt ?? this.startedAt) > slack;
+      })
+      .map((w) => w.target.name);
     const checks = [
-      { name: "scheduler", ok: late.length === 0, detail: late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}` },
+      {
+        name: "scheduler",
+        ok: late.length === 0,
+        detail:
+          late.length === 0 ? `${this.watched.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}`,
+      },
       ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
     ];
     if (this.lostLock) checks.push({ name: "state dir lock", ok: false, detail: `lost: ${this.lostLock}` });
@@ -404,7 +440,9 @@ export class Daemon {
     const startedAt = Date.now();
     w.lastRoundAt = startedAt;
     w.roundInFlight = true;
-    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(() => (w.roundInFlight = false));
+    const { observation, finding } = await checkTarget(this.config, w, this.drain.signal, this.contextFor(w.target)).finally(
+      () => (w.roundInFlight = false),
+    );
     if (this.drain.signal.aborted || this.watched.get(w.target.name) !== w) return; // removed (or removed and added again) meanwhile
     w.lastFinding = finding ?? null;
     if (finding) w.lastFailedRound = { startedAt, endedAt: Date.now(), finding };
@@ -464,17 +502,35 @@ export class Daemon {
     const waitMs = source ? 0 : this.dependencyWait(w);
     const now = Date.now();
     if (waitMs > 0 && now - (w.deferredSince ??= now) < waitMs) {
-      this.log.debug({ target: w.target.name }, "a dependency may be the cause: waiting for its verdict or its incident before opening one");
+      this.log.debug(
+        { target: w.target.name },
+        "a dependency may be the cause: waiting for its verdict or its incident before opening one",
+      );
       return undefined;
     }
     w.deferredSince = undefined;
     const id = randomBytes(4).toString("hex");
     const { kind, severity, evidence } = finding;
     const root = this.rootFor(w.target.name);
-    this.append(id, { type: "opened", target: w.target.name, kind, severity, evidence, ...(this.dryRun && { dryRun: true }), ...(root && { root: root.id }), ...(source && { source }) });
+    this.append(id, {
+      type: "opened",
+      target: w.target.name,
+      kind,
+      severity,
+      evidence,
+      ...(this.dryRun && { dryRun: true }),
+      ...(root && { root: root.id }),
+      ...(source && { source }),
+    });
     if (root) {
-      this.log.warn({ incident: id, target: w.target.name, kind, root: root.id, rootTarget: root.target }, "incident opened, suppressed: a dependency's incident explains it");
-      this.append(root.id, { type: "note", message: `${w.target.name} is affected too: incident ${id} (${kind}) is suppressed under this one` });
+      this.log.warn(
+        { incident: id, target: w.target.name, kind, root: root.id, rootTarget: root.target },
+        "incident opened, suppressed: a dependency's incident explains it",
+      );
+      this.append(root.id, {
+        type: "note",
+        message: `${w.target.name} is affected too: incident ${id} (${kind}) is suppressed under this one`,
+      });
       return id;
     }
     this.log.warn({ incident: id, target: w.target.name, kind, severity, evidence }, "incident opened");
@@ -535,7 +591,12 @@ export class Daemon {
       guards = decision.guards;
     }
     if (this.dryRun) {
-      const previews = await previewPlan(plan, { target: w.target, targets: this.targets, baseDir: this.config.baseDir, signal: this.drain.signal });
+      const previews = await previewPlan(plan, {
+        target: w.target,
+        targets: this.targets,
+        baseDir: this.config.baseDir,
+        signal: this.drain.signal,
+      });
       if (w.retire.signal.aborted) return; // removed meanwhile, and resolved with it
       const lines = renderPlan(plan, previews);
       this.append(id, { type: "would_run", plan: lines, guards });
@@ -562,12 +623,20 @@ export class Daemon {
     for (const source of sources) source.addEventListener("abort", onStop, { once: true });
     if (sources.some((source) => source.aborted)) onStop();
     const result = await runPlaybook({
-      record: (event) => this.append(id, event), runId, steps: plan.steps, verifyWithinMs: plan.verifyWithinMs,
-      target: w.target, service: w.service, baseDir: this.config.baseDir, targets: this.targets,
+      record: (event) => this.append(id, event),
+      runId,
+      steps: plan.steps,
+      verifyWithinMs: plan.verifyWithinMs,
+      target: w.target,
+      service: w.service,
+      baseDir: this.config.baseDir,
+      targets: this.targets,
       check: (signal) => checkTarget(this.config, w, signal, this.contextFor(w.target)).then((c) => c.finding),
       lastFailedRound: () => w.lastFailedRound,
       observe: (signal) => runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal }),
-      signal: this.abort.signal, stop: stop.signal, resume: previous,
+      signal: this.abort.signal,
+      stop: stop.signal,
+      resume: previous,
     }).finally(() => sources.forEach((source) => source.removeEventListener("abort", onStop)));
     if (w.retire.signal.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
     if (result.outcome === "failed") return this.escalate(id, result.reason);
@@ -616,12 +685,20 @@ export class Daemon {
       case "suppress":
         if (incident.state === "suppressed" && incident.root === decision.root) return;
         this.append(id, { type: "suppressed", root: decision.root, reason: decision.reason });
-        this.log.warn({ incident: id, target: incident.target, root: decision.root }, "incident suppressed: a dependency's incident explains it");
+        this.log.warn(
+          { incident: id, target: incident.target, root: decision.root },
+          "incident suppressed: a dependency's incident explains it",
+        );
         return;
       case "hold": {
         const { hold } = incident;
         if (incident.state !== "held" || hold?.by !== decision.by || hold.until !== decision.until) {
-          this.append(id, { type: "held", by: decision.by, reason: decision.reason, ...(decision.until !== undefined && { until: decision.until }) });
+          this.append(id, {
+            type: "held",
+            by: decision.by,
+            reason: decision.reason,
+            ...(decision.until !== undefined && { until: decision.until }),
+          });
           this.log.warn({ incident: id, target: incident.target, by: decision.by, reason: decision.reason }, "playbook held back");
         }
         if (decision.by === "blast_radius") this.raiseBlastRadius(decision.reason);
@@ -708,7 +785,11 @@ export class Daemon {
       const waiting = [...this.watched.values()]
         .flatMap((w) => this.openIncidents(w.target.name))
         .filter((i) => i.state === "suppressed" && i.root === rootId)
-        .sort((a, b) => distance(a.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []) - distance(b.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []));
+        .sort(
+          (a, b) =>
+            distance(a.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []) -
+            distance(b.target, rootTarget, (t) => this.targets.get(t)?.dependsOn ?? []),
+        );
       for (const incident of waiting) {
         const w = this.watched.get(incident.target);
         if (this.drain.signal.aborted || !w || incident.state !== "suppressed") continue;
@@ -720,14 +801,24 @@ export class Daemon {
         }
         const again = this.rootFor(w.target.name);
         if (again) {
-          this.append(incident.id, { type: "suppressed", root: again.id, reason: `incident ${rootId} on ${rootTarget} was resolved, but incident ${again.id} on ${again.target} is open` });
+          this.append(incident.id, {
+            type: "suppressed",
+            root: again.id,
+            reason: `incident ${rootId} on ${rootTarget} was resolved, but incident ${again.id} on ${again.target} is open`,
+          });
           continue;
         }
-        this.append(incident.id, { type: "resolved", reason: `incident ${rootId} on ${rootTarget} was resolved; ${w.target.name} is still broken, so it gets an incident of its own` });
+        this.append(incident.id, {
+          type: "resolved",
+          reason: `incident ${rootId} on ${rootTarget} was resolved; ${w.target.name} is still broken, so it gets an incident of its own`,
+        });
         w.lastFinding = finding;
         w.deferredSince = undefined;
         const id = this.open(w, finding);
-        this.log.warn({ incident: id, target: w.target.name, root: rootId }, "still broken after its dependency recovered: acting on it now");
+        this.log.warn(
+          { incident: id, target: w.target.name, root: rootId },
+          "still broken after its dependency recovered: acting on it now",
+        );
       }
     } finally {
       this.releasing.delete(rootId);
@@ -745,7 +836,9 @@ export class Daemon {
 
   /** One loud incident for holding back, not one per target: opened and escalated once, its evidence kept current. */
   private raiseBlastRadius(reason: string): void {
-    const held = [...this.watched.values()].flatMap((w) => this.openIncidents(w.target.name)).filter((i) => i.state === "held" && i.hold?.by === "blast_radius");
+    const held = [...this.watched.values()]
+      .flatMap((w) => this.openIncidents(w.target.name))
+      .filter((i) => i.state === "held" && i.hold?.by === "blast_radius");
     const names = [...new Set(held.map((i) => i.target))].sort();
     const list = names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
     const evidence = `holding back playbooks on ${names.length} targets (${list}): ${reason}`;
@@ -757,18 +850,26 @@ export class Daemon {
     const id = randomBytes(4).toString("hex");
     this.medicIncidents.add(id);
     const severity = this.config.severities.blast_radius ?? "P1";
-    this.append(id, { type: "opened", target: MEDIC_TARGET, kind: "blast_radius", severity, evidence, ...(this.dryRun && { dryRun: true }) });
+    this.append(id, {
+      type: "opened",
+      target: MEDIC_TARGET,
+      kind: "blast_radius",
+      severity,
+      evidence,
+      ...(this.dryRun && { dryRun: true }),
+    });
     this.escalate(id, `medic is holding back: too many targets broke at once for it to act on all of them (${reason})`);
   }
 
   private announcePauseEnd(pause: { id: string; target: string; until: number; reason: string; by: string }, now: number): void {
     const scope = pause.target === "*" ? "all targets" : pause.target;
     const how = now >= pause.until ? "expired" : "was lifted";
-    const open = pause.target === "*"
-      ? [...this.watched.keys()].flatMap((t) => this.openIncidents(t))
-      : this.openIncidents(pause.target);
-    const text = `medic: the pause on ${scope} ${how} (${pause.id}, by ${pause.by}: ${pause.reason}). ` +
-      (open.length === 0 ? "Nothing is broken there now." : `${open.length === 1 ? "1 open incident is" : `${open.length} open incidents are`} handled normally from now on.`);
+    const open = pause.target === "*" ? [...this.watched.keys()].flatMap((t) => this.openIncidents(t)) : this.openIncidents(pause.target);
+    const text =
+      `medic: the pause on ${scope} ${how} (${pause.id}, by ${pause.by}: ${pause.reason}). ` +
+      (open.length === 0
+        ? "Nothing is broken there now."
+        : `${open.length === 1 ? "1 open incident is" : `${open.length} open incidents are`} handled normally from now on.`);
     this.log.warn({ pause: pause.id, target: pause.target, open: open.length }, "pause ended");
     this.escalations.announce(text);
   }

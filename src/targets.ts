@@ -31,7 +31,10 @@ export function liveTarget(target: Target, baseDir: string): LiveTarget {
 
 /** One probe round of a target, classified. Never throws. */
 export async function checkTarget(
-  config: Config, w: Pick<LiveTarget, "target" | "probe">, signal?: AbortSignal, context?: ClassifyContext,
+  config: Config,
+  w: Pick<LiveTarget, "target" | "probe">,
+  signal?: AbortSignal,
+  context?: ClassifyContext,
 ): Promise<Checked> {
   const observation = await runProbe(w.probe, { target: w.target.name, timeoutMs: w.target.timeoutMs, signal });
   return { observation, finding: classify(observation, w.target, config.rules, config.severities, context) };

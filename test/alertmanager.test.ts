@@ -5,7 +5,19 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { readPidFile } from "../src/lib/proc.js";
 import { startAlertmanager } from "./fixtures/alertmanager.js";
-import { apiUrl, cleanup, freePort, journal, onCleanup, serviceConfig, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import {
+  apiUrl,
+  cleanup,
+  freePort,
+  journal,
+  onCleanup,
+  serviceConfig,
+  SHIPPED_PLAYBOOKS,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -42,17 +54,23 @@ async function setup() {
   const web = await controlled(() => 200);
   const admin = await controlled(() => 500);
   mkdirSync(join(dir, "playbooks"));
-  writeFileSync(join(dir, "playbooks", "tell-admin.yaml"), `name: tell-admin
+  writeFileSync(
+    join(dir, "playbooks", "tell-admin.yaml"),
+    `name: tell-admin
 on: [high_latency]
 targets: [web]
 steps:
   - http: { url: "${admin.url}/drain", body: { incident: "{{ incident.id }}", evidence: "{{ incident.evidence }}" } }
 verify: { within: 5s }
 onFailure: escalate
-`);
+`,
+  );
   const config = join(dir, "medic.yaml");
   copyFileSync(join(SHIPPED_PLAYBOOKS, "server-down.yaml"), join(dir, "playbooks", "server-down.yaml"));
-  writeFileSync(config, serviceConfig(dir, port, { playbooks: join(dir, "playbooks") }) + `  - name: web
+  writeFileSync(
+    config,
+    serviceConfig(dir, port, { playbooks: join(dir, "playbooks") }) +
+      `  - name: web
     probe: { http: { url: "${web.url}/health" } }
     playbook: tell-admin
 api: { tokenFile: ./token }
@@ -60,7 +78,8 @@ alertmanager:
   routes:
     - { match: { alertname: ApiErrorRate }, targetLabel: service, kind: server_down }
     - { matchRe: { alertname: "Web.*" }, target: web, kind: high_latency, severity: P3 }
-`);
+`,
+  );
   const pidFile = join(dir, "api.pid");
   const pid = await startService(dir, port, pidFile);
   const daemon = startMedic(["run", "--config", config]);
@@ -82,7 +101,12 @@ describe("Alertmanager to medic, for real", () => {
     const opened = await waitUntil(() => s.find((r) => r.type === "opened"), 15_000, "medic to open the incident");
     const started = await waitUntil(() => s.find((r) => r.type === "playbook_started"), 15_000, "the playbook to start");
     const resolved = await waitUntil(() => s.find((r) => r.type === "resolved"), 30_000, "verified recovery");
-    expect(opened).toMatchObject({ target: "api", kind: "server_down", severity: "P1", source: expect.stringMatching(/^alertmanager:[0-9a-f]{16}$/) });
+    expect(opened).toMatchObject({
+      target: "api",
+      kind: "server_down",
+      severity: "P1",
+      source: expect.stringMatching(/^alertmanager:[0-9a-f]{16}$/),
+    });
     expect(started).toMatchObject({ incident: opened.incident, playbook: "restart-on-server-down" });
     expect(resolved).toMatchObject({ incident: opened.incident, reason: expect.stringMatching(/^verified/) });
     // The service really was restarted: a new process answers.
@@ -91,14 +115,22 @@ describe("Alertmanager to medic, for real", () => {
     expect(newPid).not.toBe(s.pid);
 
     const evidence = opened.type === "opened" ? opened.evidence : "";
-    expect(evidence).toMatch(/^alert "ApiErrorRate" firing since \S+Z, 5xx rate above 5%, labels detail="x \{\\"level\\":60,\\"msg\\":\\"forged\\"\}/);
+    expect(evidence).toMatch(
+      /^alert "ApiErrorRate" firing since \S+Z, 5xx rate above 5%, labels detail="x \{\\"level\\":60,\\"msg\\":\\"forged\\"\}/,
+    );
     expect(evidence).not.toMatch(/[\u0000-\u001f\u007f\u202e]/);
-    console.info(`alert posted to Alertmanager -> incident opened ${opened.at - t0} ms, -> playbook started ${started.at - t0} ms, -> verified recovery ${resolved.at - t0} ms`);
+    console.info(
+      `alert posted to Alertmanager -> incident opened ${opened.at - t0} ms, -> playbook started ${started.at - t0} ms, -> verified recovery ${resolved.at - t0} ms`,
+    );
     expect(started.at - t0).toBeLessThan(10_000);
 
     // Resolving the alert now finds nothing open (the playbook's verification closed it): a 200, nothing retried.
     await s.am.postAlerts([{ labels, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() }]);
-    await waitUntil(() => /"outcome":"not_open"[^\n]*"msg":"alert from alertmanager"/.test(s.daemon.stdout()), 15_000, "the resolved alert to arrive");
+    await waitUntil(
+      () => /"outcome":"not_open"[^\n]*"msg":"alert from alertmanager"/.test(s.daemon.stdout()),
+      15_000,
+      "the resolved alert to arrive",
+    );
     expect(await s.am.metric("alertmanager_notifications_total", { integration: "webhook" })).toBeGreaterThanOrEqual(2);
     expect(await s.am.metric("alertmanager_notifications_failed_total", { integration: "webhook" })).toBe(0);
     expect(journal(s.state).filter((r) => r.type === "opened")).toHaveLength(1);
@@ -122,7 +154,10 @@ describe("Alertmanager to medic, for real", () => {
     const step = s.find((r) => r.type === "step_finished" && r.incident === escalated.incident);
     expect(step).toMatchObject({ outcome: "failed", detail: expect.stringContaining("-> 500") });
     // The playbook got the incident and its evidence as JSON strings.
-    expect(JSON.parse(s.admin.bodies[0]!)).toMatchObject({ incident: escalated.incident, evidence: expect.stringContaining('alert "WebSlow"') });
+    expect(JSON.parse(s.admin.bodies[0]!)).toMatchObject({
+      incident: escalated.incident,
+      evidence: expect.stringContaining('alert "WebSlow"'),
+    });
     // The probe sees web healthy all along, but an alert's incident is only closed by its alert.
     await new Promise((r) => setTimeout(r, 1500));
     expect(s.find((r) => r.type === "resolved")).toBeUndefined();
@@ -130,7 +165,10 @@ describe("Alertmanager to medic, for real", () => {
     const t0 = Date.now();
     await s.am.postAlerts([{ labels, startsAt, endsAt: new Date(Date.now() - 1000).toISOString() }]);
     const resolved = await waitUntil(() => s.find((r) => r.type === "resolved"), 15_000, "the resolved alert to close the incident");
-    expect(resolved).toMatchObject({ incident: escalated.incident, reason: "the alert resolved and a fresh probe of the target is healthy" });
+    expect(resolved).toMatchObject({
+      incident: escalated.incident,
+      reason: "the alert resolved and a fresh probe of the target is healthy",
+    });
     console.info(`resolved alert posted to Alertmanager -> incident resolved after verification ${resolved.at - t0} ms`);
     expect(await s.am.metric("alertmanager_notifications_failed_total", { integration: "webhook" })).toBe(0);
     s.daemon.child.kill("SIGTERM");
@@ -139,9 +177,12 @@ describe("Alertmanager to medic, for real", () => {
 
   it("4xx for what retrying cannot fix (malformed, no token, wrong token); an alert for an unknown target is a 200 that says so", async () => {
     const s = await setup();
-    const post = (body: string, token: string | null = TOKEN) => fetch(`${s.medicUrl}/api/alertmanager`, {
-      method: "POST", body, headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
-    });
+    const post = (body: string, token: string | null = TOKEN) =>
+      fetch(`${s.medicUrl}/api/alertmanager`, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
+      });
     const malformed = await post('{"version":"4","status":"firing","alerts":[{"labels":{}}]}');
     expect(malformed.status).toBe(400);
     const problem = (await malformed.json()) as { error: string; hint: string };
@@ -152,7 +193,11 @@ describe("Alertmanager to medic, for real", () => {
     expect((await post("{}", "x".repeat(32))).status).toBe(401);
 
     await s.am.postAlerts([{ labels: { alertname: "ApiErrorRate", service: "billing" } }]);
-    await waitUntil(() => /"outcome":"unknown_target"[^\n]*"msg":"alert from alertmanager"/.test(s.daemon.stdout()), 15_000, "medic to report the unknown target");
+    await waitUntil(
+      () => /"outcome":"unknown_target"[^\n]*"msg":"alert from alertmanager"/.test(s.daemon.stdout()),
+      15_000,
+      "medic to report the unknown target",
+    );
     expect(await s.am.metric("alertmanager_notifications_failed_total", { integration: "webhook" })).toBe(0);
     expect(journal(s.state).filter((r) => r.type === "opened")).toEqual([]);
     // With a token configured, a read (a Prometheus scrape) needs it too.

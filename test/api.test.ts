@@ -5,7 +5,19 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Controls } from "../src/safety/types.js";
-import { apiUrl, cleanup, freePort, journal, medic, onCleanup, serviceConfig, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import {
+  apiUrl,
+  cleanup,
+  freePort,
+  journal,
+  medic,
+  onCleanup,
+  serviceConfig,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -29,7 +41,10 @@ function getWithHost(url: string, host: string, token: string): Promise<{ status
   return new Promise((resolve, reject) => {
     const req = http.get(url, { headers: { host, authorization: `Bearer ${token}` }, agent: false }, (res) => {
       let text = "";
-      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+      res
+        .setEncoding("utf8")
+        .on("data", (d) => (text += d))
+        .on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
     });
     req.on("error", reject);
   });
@@ -39,7 +54,10 @@ function getWithHost(url: string, host: string, token: string): Promise<{ status
 function healthz(url: string): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get(`${url}/healthz`, { agent: false }, (res) => {
-      res.resume().on("end", () => resolve(res.statusCode ?? 0)).on("error", () => resolve(0));
+      res
+        .resume()
+        .on("end", () => resolve(res.statusCode ?? 0))
+        .on("error", () => resolve(0));
     });
     req.on("error", () => resolve(0));
     req.setTimeout(5_000, () => req.destroy());
@@ -65,7 +83,8 @@ async function setup() {
   };
   const post = async (path: string, body: unknown, token: string | null = TOKEN) => {
     const res = await fetch(url + path, {
-      method: "POST", body: JSON.stringify(body),
+      method: "POST",
+      body: JSON.stringify(body),
       headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
     });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
@@ -80,17 +99,26 @@ describe("the HTTP API of a running medic", () => {
     expect(s.url).not.toContain(":9464");
     const health = await s.get("/healthz");
     expect(health.status).toBe(200);
-    expect(health.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([["scheduler", true], ["state dir", true]]);
+    expect(health.body.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ["scheduler", true],
+      ["state dir", true],
+    ]);
     await waitUntil(async () => (await s.get("/api/targets")).body.targets[0]?.up === true, 10_000, "the target to be up");
 
     process.kill(s.pid, "SIGKILL");
-    const resolved = await waitUntil(async () => (await s.get("/api/incidents?state=resolved")).body.incidents[0], 30_000, "the incident to resolve");
+    const resolved = await waitUntil(
+      async () => (await s.get("/api/incidents?state=resolved")).body.incidents[0],
+      30_000,
+      "the incident to resolve",
+    );
     expect(resolved).toMatchObject({ target: "api", kind: "server_down", severity: "P1", state: "resolved", runs: 1 });
     const detail = await s.get(`/api/incidents/${resolved.id}`);
     expect(detail.status).toBe(200);
     const types = detail.body.timeline.map((r: { type: string }) => r.type).filter((t: string) => !t.startsWith("notification_"));
     expect(types).toEqual(["opened", "playbook_started", "step_started", "step_finished", "verifying", "resolved"]);
-    expect(detail.body.timeline.find((r: { type: string }) => r.type === "playbook_started").text).toContain("playbook restart-on-server-down started");
+    expect(detail.body.timeline.find((r: { type: string }) => r.type === "playbook_started").text).toContain(
+      "playbook restart-on-server-down started",
+    );
     expect(detail.body.runs[0].steps[0]).toMatchObject({ kind: "service.restart", status: "ok" });
     // An id prefix is enough, as with medic incidents show.
     expect((await s.get(`/api/incidents/${resolved.id.slice(0, 5)}`)).body.id).toBe(resolved.id);
@@ -128,7 +156,11 @@ describe("the HTTP API of a running medic", () => {
     expect((await medic(["pauses", "--config", s.config])).stdout).toMatch(new RegExp(`^${paused.body.id}\\s+api\\s`, "m"));
 
     process.kill(s.pid, "SIGKILL");
-    const held = await waitUntil(async () => (await s.get("/api/incidents?state=held")).body.incidents[0], 20_000, "the incident to be held by the pause");
+    const held = await waitUntil(
+      async () => (await s.get("/api/incidents?state=held")).body.incidents[0],
+      20_000,
+      "the incident to be held by the pause",
+    );
     expect(held.hold).toMatchObject({ by: "maintenance", reason: expect.stringContaining(`pause ${paused.body.id}`) });
     const acked = await s.post(`/api/incidents/${held.id}/ack`, { by: "alice", note: "deploy in progress" });
     expect(acked.status).toBe(200);
@@ -142,7 +174,11 @@ describe("the HTTP API of a running medic", () => {
     const none = await s.post("/api/resume", { target: "api" });
     expect([none.status, none.body.error, none.body.hint]).toEqual([404, "no active pause on api", "GET /api/pauses lists them"]);
     // Resumed: the daemon runs the playbook within its safety tick and verifies.
-    await waitUntil(() => journal(s.state).find((r) => r.type === "resolved" && r.incident === held.id), 30_000, "the held incident to resolve after resume");
+    await waitUntil(
+      () => journal(s.state).find((r) => r.type === "resolved" && r.incident === held.id),
+      30_000,
+      "the held incident to resolve after resume",
+    );
     expect(journal(s.state).filter((r) => r.type === "playbook_started" && r.incident === held.id)).toHaveLength(1);
 
     const reset = await s.post("/api/guard/reset", { target: "api" });
@@ -177,15 +213,24 @@ describe("the HTTP API of a running medic", () => {
     // Each sends half a request line and holds: the server waits for the rest of its headers.
     const flood: Socket[] = [];
     let closed = 0;
-    await Promise.all(Array.from({ length: 600 }, () => new Promise<void>((resolve) => {
-      const socket = connect(Number(port), "127.0.0.1", () => {
-        socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-        resolve();
-      });
-      // Read what the server says (its 408), so that its close reaches this side.
-      socket.resume().on("error", () => resolve()).on("close", () => closed++);
-      flood.push(socket);
-    })));
+    await Promise.all(
+      Array.from(
+        { length: 600 },
+        () =>
+          new Promise<void>((resolve) => {
+            const socket = connect(Number(port), "127.0.0.1", () => {
+              socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+              resolve();
+            });
+            // Read what the server says (its 408), so that its close reaches this side.
+            socket
+              .resume()
+              .on("error", () => resolve())
+              .on("close", () => closed++);
+            flood.push(socket);
+          }),
+      ),
+    );
     onCleanup(() => flood.forEach((f) => f.destroy()));
     const holding = () => flood.length - closed;
     expect(holding()).toBeGreaterThan(400);

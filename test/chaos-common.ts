@@ -26,6 +26,8 @@ export function rng(seed: number): { next: () => number; int: (n: number) => num
 /** Resolves `p`, or rejects naming `what` after `ms` (a hang is a failure, not a stuck suite). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_ok, fail) => (timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms}ms (hang)`)), ms)));
+  const timeout = new Promise<never>(
+    (_ok, fail) => (timer = setTimeout(() => fail(new Error(`${what}: no answer within ${ms}ms (hang)`)), ms)),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

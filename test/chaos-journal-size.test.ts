@@ -19,14 +19,41 @@ const line = (r: Partial<JournalRecord> & { incident: string; type: string; at: 
 function bigJournal(stateDir: string, now: number): { validBytes: number; size: number } {
   mkdirSync(stateDir, { recursive: true });
   const head = [
-    line({ at: now - 7_200_000, incident: "before01", type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }),
+    line({
+      at: now - 7_200_000,
+      incident: "before01",
+      type: "opened",
+      target: "api",
+      kind: "server_down",
+      severity: "P1",
+      evidence: "refused",
+    }),
     line({ at: now - 7_100_000, incident: "before01", type: "resolved", reason: "healthy for 2 rounds" }),
   ].join("");
-  const tail = "\n" + [
-    line({ at: now - 60_000, incident: "after001", type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "connection refused after the hole" }),
-    ...[1, 2, 3].map((n) => line({ at: now - 50_000 + n, incident: "after001", type: "playbook_started", runId: `after001-${n}`, playbook: "restart", steps: [] })),
-    line({ at: now - 40_000, incident: "after001", type: "escalated", reason: "verification failed" }),
-  ].join("");
+  const tail =
+    "\n" +
+    [
+      line({
+        at: now - 60_000,
+        incident: "after001",
+        type: "opened",
+        target: "api",
+        kind: "server_down",
+        severity: "P1",
+        evidence: "connection refused after the hole",
+      }),
+      ...[1, 2, 3].map((n) =>
+        line({
+          at: now - 50_000 + n,
+          incident: "after001",
+          type: "playbook_started",
+          runId: `after001-${n}`,
+          playbook: "restart",
+          steps: [],
+        }),
+      ),
+      line({ at: now - 40_000, incident: "after001", type: "escalated", reason: "verification failed" }),
+    ].join("");
   const fd = openSync(join(stateDir, "journal.jsonl"), "w");
   try {
     writeSync(fd, head, 0);
@@ -52,18 +79,24 @@ describe("a journal larger than 512 MiB", () => {
     expect(size).toBeGreaterThan(512 * 1024 * 1024);
     const file = join(dir, "medic.yaml");
     // A port nobody listens on, probed once an hour: the rounds add nothing to what is read.
-    writeFileSync(file, `stateDir: ${JSON.stringify(state)}
+    writeFileSync(
+      file,
+      `stateDir: ${JSON.stringify(state)}
 playbooks: []
 defaults: { interval: 1h, timeout: 1s }
 targets:
   - name: api
     probe: { tcp: { host: 127.0.0.1, port: ${await freePort()} } }
-`);
+`,
+    );
 
     const listed = await medic(["incidents", "--json", "--config", file]);
     expect(listed.code, listed.stderr).toBe(0);
     const incidents = JSON.parse(listed.stdout) as { id: string; state: string; runs: unknown[] }[];
-    expect(incidents.map((i) => [i.id, i.state, i.runs.length])).toEqual([["after001", "escalated", 3], ["before01", "resolved", 0]]);
+    expect(incidents.map((i) => [i.id, i.state, i.runs.length])).toEqual([
+      ["after001", "escalated", 3],
+      ["before01", "resolved", 0],
+    ]);
     expect(listed.stderr).toMatch(/skipped 1 lines that are not journal records \(1 of them longer than 16 MiB, never held in memory\)/);
 
     const plan = await medic(["plan", "--config", file, "--target", "api", "--incident", "server_down"]);
@@ -78,10 +111,15 @@ targets:
       const startMs = Math.round(performance.now() - t0);
       const rssMiB = peakRssMiB(daemon.child.pid!);
       const list = (await (await fetch(`${url}/api/incidents`)).json()) as { incidents: { id: string; state: string }[] };
-      expect(list.incidents.map((i) => [i.id, i.state])).toEqual([["after001", "escalated"], ["before01", "resolved"]]);
+      expect(list.incidents.map((i) => [i.id, i.state])).toEqual([
+        ["after001", "escalated"],
+        ["before01", "resolved"],
+      ]);
       // Streamed: the 600 MiB line never sat in memory (whole, it would take at least 600 MiB as a string).
       expect(rssMiB).toBeLessThan(400);
-      console.log(`medic run${dryRun ? " --dry-run" : ""}: API up ${startMs} ms after spawn on a ${Math.round(size / 1024 / 1024)} MiB journal; peak RSS ${Math.round(rssMiB)} MiB`);
+      console.log(
+        `medic run${dryRun ? " --dry-run" : ""}: API up ${startMs} ms after spawn on a ${Math.round(size / 1024 / 1024)} MiB journal; peak RSS ${Math.round(rssMiB)} MiB`,
+      );
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
       expect(daemon.stdout()).toMatch(/"skipped":1,"oversized":1/);
@@ -92,7 +130,13 @@ targets:
     readSync(fd, after, 0, after.length, HOLE_BYTES);
     closeSync(fd);
     const lines = after.toString("utf8").split("\n").slice(1, -1);
-    expect(lines.map((l) => (JSON.parse(l) as JournalRecord).type).slice(0, 5)).toEqual(["opened", "playbook_started", "playbook_started", "playbook_started", "escalated"]);
+    expect(lines.map((l) => (JSON.parse(l) as JournalRecord).type).slice(0, 5)).toEqual([
+      "opened",
+      "playbook_started",
+      "playbook_started",
+      "playbook_started",
+      "escalated",
+    ]);
     expect(Buffer.byteLength(lines.slice(0, 5).join("\n")) + HOLE_BYTES + 2).toBe(validBytes);
   }, 240_000);
 });

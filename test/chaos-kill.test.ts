@@ -31,20 +31,27 @@ async function run(killAfterMs: number, label: string): Promise<void> {
   const marker = join(dir, "marker");
   mkdirSync(join(dir, "playbooks"));
   const exec = `require("fs").appendFileSync(process.argv[1], "one " + process.pid + "\\n")`;
-  writeFileSync(join(dir, "playbooks/restart.yaml"), `name: chaos-restart
+  writeFileSync(
+    join(dir, "playbooks/restart.yaml"),
+    `name: chaos-restart
 on: [server_down]
 steps:
   - exec: { argv: [${NODE}, "-e", ${JSON.stringify(exec)}, ${JSON.stringify(marker)}] }
   - wait: 1s
   - service.restart:
 verify: { within: 20s }
-`);
+`,
+  );
   const config = join(dir, "medic.yaml");
-  writeFileSync(config, serviceConfig(dir, port, { playbooks: join(dir, "playbooks") }) + `notify:
+  writeFileSync(
+    config,
+    serviceConfig(dir, port, { playbooks: join(dir, "playbooks") }) +
+      `notify:
   slack: { webhookUrl: "${slack.url}", timeout: 1s }
   pagerduty: { routingKey: "${ROUTING_KEY}", server: "${pd.server}", ca: ${JSON.stringify(pd.caFile)}, timeout: 1s }
   retry: { initial: 200ms, max: 1s, attempts: 100 }
-`);
+`,
+  );
   const pidFile = join(dir, "api.pid");
   killOnCleanup(pidFile);
   const servicePid = await startService(dir, port, pidFile);
@@ -60,21 +67,30 @@ verify: { within: 20s }
   const second = startMedic(["run", "--config", config]);
   await waitUntil(() => second.stdout().includes("medic started"), 10_000, "medic to start again");
   // A crash inside the non-idempotent exec leaves it to a human: one restarts the service by hand.
-  const resolved = await waitUntil(async () => {
-    const records = journal(stateDir);
-    if (records.some((r) => r.type === "escalated" && /not safe to run again/.test(r.reason))) {
-      const pid = await readPidFile(pidFile);
-      if (!pid || !(await isAlive(pid))) await startService(dir, port, pidFile);
-    }
-    return records.find((r) => r.type === "resolved");
-  }, 45_000, `${label}: the incident to resolve`);
+  const resolved = await waitUntil(
+    async () => {
+      const records = journal(stateDir);
+      if (records.some((r) => r.type === "escalated" && /not safe to run again/.test(r.reason))) {
+        const pid = await readPidFile(pidFile);
+        if (!pid || !(await isAlive(pid))) await startService(dir, port, pidFile);
+      }
+      return records.find((r) => r.type === "resolved");
+    },
+    45_000,
+    `${label}: the incident to resolve`,
+  );
   // Every notification the journal queued is delivered (or superseded by a later one, never sent) before medic says so.
-  await waitUntil(() => {
-    const records = journal(stateDir);
-    const queued = records.filter((r) => r.type === "notification_queued");
-    const done = (id: string) => records.some((s) => (s.type === "notification_sent" || s.type === "notification_superseded") && s.id === id);
-    return queued.length >= 4 && queued.every((q) => q.type === "notification_queued" && done(q.notification.id));
-  }, 20_000, `${label}: every notification sent`);
+  await waitUntil(
+    () => {
+      const records = journal(stateDir);
+      const queued = records.filter((r) => r.type === "notification_queued");
+      const done = (id: string) =>
+        records.some((s) => (s.type === "notification_sent" || s.type === "notification_superseded") && s.id === id);
+      return queued.length >= 4 && queued.every((q) => q.type === "notification_queued" && done(q.notification.id));
+    },
+    20_000,
+    `${label}: every notification sent`,
+  );
   second.child.kill("SIGTERM");
   expect(await second.exited, label).toBe(0);
 
@@ -83,15 +99,23 @@ verify: { within: 20s }
   expect(parsed.skipped, `${label}: journal readable`).toBe(0);
   const records: JournalRecord[] = parsed.records;
   const incident = resolved.incident;
-  expect(records.filter((r) => r.type === "opened"), label).toHaveLength(1);
-  expect(records.filter((r) => r.type === "resolved"), label).toHaveLength(1);
+  expect(
+    records.filter((r) => r.type === "opened"),
+    label,
+  ).toHaveLength(1);
+  expect(
+    records.filter((r) => r.type === "resolved"),
+    label,
+  ).toHaveLength(1);
 
   // PagerDuty: one page per alert. A kill between PagerDuty's 202 and the journal's notification_sent
   // sends that event again on restart (at least once, never lost); it carries the same dedup_key, so
   // PagerDuty merges it. A crash inside the exec escalates ("not safe to run again"): the alert medic
   // acknowledged cannot ring again, so the page after it goes to <id>:2. What must never happen: a
   // key beyond that, or a trigger after a key's resolve (that would page again).
-  const ours = pd.events.filter((e) => e.status === 202 && typeof e.body === "object" && String(e.body.dedup_key).startsWith(incident.slice(0, 8)));
+  const ours = pd.events.filter(
+    (e) => e.status === 202 && typeof e.body === "object" && String(e.body.dedup_key).startsWith(incident.slice(0, 8)),
+  );
   const keys = [...new Set(ours.map((e) => String(e.body.dedup_key)))];
   const escalated = records.some((r) => r.type === "escalated");
   expect(keys, `${label}: PD dedup keys`).toEqual(escalated && keys.length > 1 ? [incident, `${incident}:2`] : [incident]);
@@ -103,7 +127,10 @@ verify: { within: 20s }
     // A resend is the exception, not the rule: each action at most twice.
     expect(actions.length, `${label}: PD events of ${key} (${actions.join(", ")})`).toBeLessThanOrEqual(4);
   }
-  expect([...pd.alerts()].filter(([k, a]) => keys.includes(k) && a.status !== "resolved"), `${label}: PD alerts left open`).toEqual([]);
+  expect(
+    [...pd.alerts()].filter(([k, a]) => keys.includes(k) && a.status !== "resolved"),
+    `${label}: PD alerts left open`,
+  ).toEqual([]);
   // Slack: every message the journal holds as sent was posted (at least once) and names the incident.
   const slackSent = records.filter((r) => r.type === "notification_sent" && r.channel === "slack").length;
   const posted = slack.posted().filter((m) => JSON.stringify(m.body).includes(incident));
@@ -123,19 +150,25 @@ verify: { within: 20s }
   let ran = 0;
   try {
     ran = readFileSync(marker, "utf8").trim().split("\n").filter(Boolean).length;
-  } catch { /* never ran */ }
+  } catch {
+    /* never ran */
+  }
   expect(ran, label).toBeLessThanOrEqual(starts.filter((r) => r.type === "step_started" && r.index === 0).length);
 }
 
 describe("chaos: medic kill -9ed at a random instant during an incident", () => {
   const n = cases(3, 50);
-  it(`${n} runs: one page per alert (a second key only after a failed fix, no trigger after a resolve), every notification delivered, no step run twice (seed ${SEED})`, async () => {
-    const r = rng(SEED);
-    for (let i = 0; i < n; i++) {
-      // From before detection to after the resolve: the whole life of the incident.
-      const killAfterMs = 100 + r.int(6000);
-      await run(killAfterMs, `seed ${SEED} run ${i} (kill after ${killAfterMs} ms)`);
-      await cleanup();
-    }
-  }, cases(180_000, 3_600_000));
+  it(
+    `${n} runs: one page per alert (a second key only after a failed fix, no trigger after a resolve), every notification delivered, no step run twice (seed ${SEED})`,
+    async () => {
+      const r = rng(SEED);
+      for (let i = 0; i < n; i++) {
+        // From before detection to after the resolve: the whole life of the incident.
+        const killAfterMs = 100 + r.int(6000);
+        await run(killAfterMs, `seed ${SEED} run ${i} (kill after ${killAfterMs} ms)`);
+        await cleanup();
+      }
+    },
+    cases(180_000, 3_600_000),
+  );
 });

@@ -8,7 +8,8 @@ afterEach(cleanup);
 
 // Shell metacharacters, a path climbing out, a forged log line, a terminal escape, within the 256 a label may hold.
 const pwned = (dir: string) => join(dir, "PWNED");
-const hostile = (dir: string) => `$(touch ${pwned(dir)}); \`touch ${pwned(dir)}\` | tee ../../../PWNED2 && ../x\n{"level":60,"msg":"forged"}\r\u001b[2J '"*?~`;
+const hostile = (dir: string) =>
+  `$(touch ${pwned(dir)}); \`touch ${pwned(dir)}\` | tee ../../../PWNED2 && ../x\n{"level":60,"msg":"forged"}\r\u001b[2J '"*?~`;
 
 async function failing(body: string): Promise<string> {
   const server: Server = createServer((_req, res) => res.writeHead(503, { "content-type": "application/json" }).end(body));
@@ -26,24 +27,30 @@ describe("chaos: hostile strings", () => {
     const script = join(dir, "record.cjs");
     writeFileSync(script, `require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.argv.slice(2)));\n`);
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "playbooks/record.yaml"), `name: record
+    writeFileSync(
+      join(dir, "playbooks/record.yaml"),
+      `name: record
 on: [server_down]
 steps:
   - exec: { argv: [${JSON.stringify(process.execPath)}, ${JSON.stringify(script)}, "{{ target.labels.x }}", "{{ target.name }}", "--{{ target.labels.x }}--"] }
 verify: { within: 2s }
 onFailure: escalate
-`);
+`,
+    );
     // The health body says hostile things too: they may only ever be evidence.
     const url = await failing(JSON.stringify({ status: `down\n{"level":60,"msg":"forged body"}`, detail: label + "x".repeat(100_000) }));
     const config = join(dir, "medic.yaml");
-    writeFileSync(config, `stateDir: ./state
+    writeFileSync(
+      config,
+      `stateDir: ./state
 playbooks: [./playbooks]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 1, successThreshold: 1 }
 targets:
   - name: api
     labels: { x: ${JSON.stringify(label)} }
     probe: { http: { url: "${url}" } }
-`);
+`,
+    );
     const before = new Set(readdirSync(dir));
     const daemon = startMedic(["run", "--config", config]);
     await waitUntil(() => existsSync(out), 15_000, "the exec step to run");
@@ -55,7 +62,11 @@ targets:
     expect(existsSync(pwned(dir))).toBe(false);
     expect(existsSync("/PWNED2") || existsSync(join(dir, "../../../PWNED2"))).toBe(false);
     // The files medic made are the state dir and what the step wrote, nothing named after a label.
-    expect(readdirSync(dir).filter((f) => !before.has(f)).sort()).toEqual(["argv.json", "state"]);
+    expect(
+      readdirSync(dir)
+        .filter((f) => !before.has(f))
+        .sort(),
+    ).toEqual(["argv.json", "state"]);
     expect(readdirSync(join(dir, "state")).every((f) => /^[\w.-]+$/.test(f) && !f.includes("PWNED"))).toBe(true);
     // Every line medic logged is one JSON record; none of them is a forged one.
     for (const line of daemon.stdout().trim().split("\n")) {
@@ -70,7 +81,10 @@ targets:
     const names = ["../../etc/passwd", "$(reboot)", "a;b", "a\nb", "-rf", "x".repeat(200), "a b", "a/b", "`id`", "é"];
     for (const name of names) {
       const config = join(dir, "medic.yaml");
-      writeFileSync(config, `stateDir: ./state\nplaybooks: []\ntargets:\n  - name: ${JSON.stringify(name)}\n    probe: { tcp: { port: 1 } }\n`);
+      writeFileSync(
+        config,
+        `stateDir: ./state\nplaybooks: []\ntargets:\n  - name: ${JSON.stringify(name)}\n    probe: { tcp: { port: 1 } }\n`,
+      );
       const res = await medic(["validate", "--config", config]);
       expect(res.code, name).toBe(2);
       expect(res.stdout + res.stderr, name).toMatch(/medic\.yaml:4:\d+ targets\[0\]\.name: target name must be/);

@@ -12,7 +12,9 @@ const MIN = 60_000;
 /** A config with three targets and a nightly window on api*; returns the args that select it. */
 function setup(extra = ""): { dir: string; state: string; args: string[] } {
   const dir = tempDir("medic-pause-");
-  writeFileSync(join(dir, "medic.yaml"), `stateDir: ./state
+  writeFileSync(
+    join(dir, "medic.yaml"),
+    `stateDir: ./state
 playbooks: []
 maintenance:
   - { name: nightly, cron: "0 2 * * *", duration: 30m, timezone: Europe/Berlin, targets: ["api*"], reason: backups }
@@ -20,7 +22,8 @@ ${extra}targets:
   - { name: api, probe: { http: { url: "http://127.0.0.1:1/health" } } }
   - { name: api-2, probe: { http: { url: "http://127.0.0.1:1/health" } } }
   - { name: db, probe: { tcp: { host: 127.0.0.1, port: 1 } } }
-`);
+`,
+  );
   return { dir, state: join(dir, "state"), args: ["--config", join(dir, "medic.yaml")] };
 }
 const controls = (state: string) => JSON.parse(readFileSync(join(state, "controls.json"), "utf8")) as Controls;
@@ -53,11 +56,16 @@ describe("medic pause, pauses, resume", () => {
 
     const table = await medic(["pauses", ...args]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+api\\s+${untilIso!.replace(/\./g, "\\.")}\\s+\\d+m\\d*s?\\s+\\S+\\s+deploying 2\\.4$`, "m"));
+    expect(table.stdout).toMatch(
+      new RegExp(`^${id}\\s+api\\s+${untilIso!.replace(/\./g, "\\.")}\\s+\\d+m\\d*s?\\s+\\S+\\s+deploying 2\\.4$`, "m"),
+    );
     expect(table.stdout).toMatch(new RegExp(`^${allId}\\s+\\(all\\)\\s+\\S+\\s+1h59m`, "m"));
 
     const json = JSON.parse((await medic(["pauses", "--json", ...args])).stdout) as PausesJson;
-    expect(json.pauses.map((p) => [p.id, p.target, p.reason])).toEqual([[id, "api", "deploying 2.4"], [allId, "*", "datacenter move"]]);
+    expect(json.pauses.map((p) => [p.id, p.target, p.reason])).toEqual([
+      [id, "api", "deploying 2.4"],
+      [allId, "*", "datacenter move"],
+    ]);
     expect(json.pauses[0]!.leftMs).toBeGreaterThan(25 * MIN);
     expect(json.pauses[0]!.leftMs).toBeLessThanOrEqual(30 * MIN);
 
@@ -67,7 +75,9 @@ describe("medic pause, pauses, resume", () => {
     // Nothing left on api itself, but the pause on all targets still holds it: say how to end that.
     const again = await medic(["resume", "api", ...args]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain(`no active pause on api (hint: api is held by a pause on all targets (${allId}): medic resume --id ${allId})`);
+    expect(again.stderr).toContain(
+      `no active pause on api (hint: api is held by a pause on all targets (${allId}): medic resume --id ${allId})`,
+    );
 
     const wrongId = await medic(["resume", "--id", "deadbeef", ...args]);
     expect([wrongId.code, wrongId.stderr]).toEqual([1, "no active pause with id deadbeef (hint: medic pauses lists them)\n"]);
@@ -89,7 +99,11 @@ describe("medic pause, pauses, resume", () => {
 
   it.each([
     ["an unknown target", ["pause", "nope", "--for", "30m", "--reason", "x"], 'unknown target "nope" (hint: one of api, api-2, db)'],
-    ["no --for", ["pause", "api", "--reason", "x"], "--for must be a duration above 0 and at most 7d (it is missing) (hint: a pause always expires"],
+    [
+      "no --for",
+      ["pause", "api", "--reason", "x"],
+      "--for must be a duration above 0 and at most 7d (it is missing) (hint: a pause always expires",
+    ],
     ["--for 30d", ["pause", "api", "--for", "30d", "--reason", "x"], '--for must be a duration above 0 and at most 7d (got "30d")'],
     ["--for 0s", ["pause", "api", "--for", "0s", "--reason", "x"], '(got "0s")'],
     ["--for without a unit", ["pause", "api", "--for", "30", "--reason", "x"], '(got "30")'],

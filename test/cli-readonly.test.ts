@@ -9,7 +9,15 @@ afterEach(cleanup);
 function writeHistory(stateDir: string): void {
   mkdirSync(stateDir, { recursive: true });
   const records = [
-    { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "connect ECONNREFUSED", at: 1_700_000_000_000, incident: "c0ffee01" },
+    {
+      type: "opened",
+      target: "api",
+      kind: "server_down",
+      severity: "P1",
+      evidence: "connect ECONNREFUSED",
+      at: 1_700_000_000_000,
+      incident: "c0ffee01",
+    },
     { type: "resolved", reason: "healthy for 2 rounds", at: 1_700_000_060_000, incident: "c0ffee01" },
   ];
   writeFileSync(join(stateDir, "journal.jsonl"), records.map((r) => JSON.stringify(r) + "\n").join(""));
@@ -20,7 +28,9 @@ function setup(port: number) {
   const dir = tempDir();
   const file = join(dir, "medic.yaml");
   mkdirSync(join(dir, "playbooks"));
-  writeFileSync(file, `stateDir: ./state
+  writeFileSync(
+    file,
+    `stateDir: ./state
 playbooks: [./playbooks]
 notify:
   slack: { webhookUrl: "\${SLACK_WEBHOOK_URL}" }
@@ -30,7 +40,8 @@ targets:
     probe: { tcp: { port: ${port} } }
   - name: db
     probe: { postgres: { url: "postgres://medic:\${DB_PASSWORD}@127.0.0.1:${port}/orders" } }
-`);
+`,
+  );
   writeHistory(join(dir, "state"));
   return { dir, file };
 }
@@ -51,21 +62,29 @@ describe("read-only commands and secrets they do not use", () => {
 
   it("incidents, show, pauses, pause, resume and guard reset work with every secret unset", async () => {
     const { file } = setup(await freePort());
-    const results = await Promise.all([
-      ["incidents"], ["incidents", "show", "c0ffee01"], ["incidents", "show", "c0ffee01", "--format", "markdown"], ["pauses"],
-    ].map((args) => run([...args, "--config", file])));
+    const results = await Promise.all(
+      [["incidents"], ["incidents", "show", "c0ffee01"], ["incidents", "show", "c0ffee01", "--format", "markdown"], ["pauses"]].map(
+        (args) => run([...args, "--config", file]),
+      ),
+    );
     for (const r of results) {
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
     }
     expect(results[0]!.stdout).toContain("c0ffee01");
     // The controls commands change the state dir, one after another.
-    for (const args of [["pause", "db", "--for", "10m", "--reason", "fixing the password"], ["resume", "db"], ["guard", "reset", "api"]]) {
+    for (const args of [
+      ["pause", "db", "--for", "10m", "--reason", "fixing the password"],
+      ["resume", "db"],
+      ["guard", "reset", "api"],
+    ]) {
       const r = await run([...args, "--config", file]);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: "" });
     }
     // An unknown target is still refused: the names are read.
-    expect((await run(["pause", "nope", "--for", "1m", "--reason", "x", "--config", file])).stderr).toContain('unknown target "nope" (hint: one of api, db)');
+    expect((await run(["pause", "nope", "--for", "1m", "--reason", "x", "--config", file])).stderr).toContain(
+      'unknown target "nope" (hint: one of api, db)',
+    );
   });
 
   it("check and plan do not need notification secrets, but do need the secrets of what they probe", async () => {
@@ -86,7 +105,8 @@ describe("read-only commands and secrets they do not use", () => {
     const { dir, file } = setup(await freePort());
     const validate = await run(["validate", "--config", file]);
     expect(validate.code).toBe(2);
-    for (const name of ["SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "DB_PASSWORD"]) expect(validate.stderr).toContain(`environment variable ${name} is not set`);
+    for (const name of ["SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY", "DB_PASSWORD"])
+      expect(validate.stderr).toContain(`environment variable ${name} is not set`);
     expect((await run(["run", "--config", file])).code).toBe(2);
     writeFileSync(join(dir, "other.yaml"), "stateDir: ${STATE_DIR_NOT_SET}\ntargets: []\n");
     const history = await run(["incidents", "--config", join(dir, "other.yaml")]);

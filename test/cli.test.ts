@@ -32,7 +32,9 @@ describe("medic CLI", () => {
     expect(r.stdout).toContain(`ok (1 target, ${shipped} playbooks, 0 rules)`);
     expect(r.code).toBe(0);
     // Playbooks for labelled database and container targets match nothing here: one line says so, not a screenful.
-    expect(r.stderr).toMatch(/^note: \d+ of the shipped playbooks do not fit these targets as they are; medic validate --verbose says why\n$/);
+    expect(r.stderr).toMatch(
+      /^note: \d+ of the shipped playbooks do not fit these targets as they are; medic validate --verbose says why\n$/,
+    );
     // --verbose: each of them, as a warning with file:line:col.
     const verbose = await medic(["validate", "--verbose", "--config", join(dir, "medic.yaml")]);
     expect(verbose.code).toBe(0);
@@ -43,10 +45,16 @@ describe("medic CLI", () => {
 
   it("warnings about the user's own files stay in full, and plan prints the plan before any warning", async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, "mine.yaml"), "name: mine\non: [server_down]\ntargets: [nothing-*]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\nonFailure: escalate\n");
+    writeFileSync(
+      join(dir, "mine.yaml"),
+      "name: mine\non: [server_down]\ntargets: [nothing-*]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\nonFailure: escalate\n",
+    );
     // The README's kind of config: a target without a service, so shipped restart playbooks need one it lacks.
-    writeFileSync(join(dir, "medic.yaml"), serviceConfig(dir, 8000).replace(/^playbooks: \[(.*)\]$/m, "playbooks: [$1, ./mine.yaml]")
-      + "  - name: db-port\n    probe: { tcp: { port: 5432 } }\n");
+    writeFileSync(
+      join(dir, "medic.yaml"),
+      serviceConfig(dir, 8000).replace(/^playbooks: \[(.*)\]$/m, "playbooks: [$1, ./mine.yaml]") +
+        "  - name: db-port\n    probe: { tcp: { port: 5432 } }\n",
+    );
     const validated = await medic(["validate", "--config", join(dir, "medic.yaml")]);
     expect(validated.code).toBe(0);
     expect(validated.stderr.trim().split("\n")).toEqual([
@@ -57,8 +65,11 @@ describe("medic CLI", () => {
     // One file for stdout and stderr, so the order they were written in is kept.
     const out = join(dir, "plan.out");
     const fd = openSync(out, "w");
-    const child = spawn(process.execPath, [MEDIC, "plan", "--config", join(dir, "medic.yaml"), "--target", "api", "--incident", "server_down"],
-      { cwd: dir, stdio: ["ignore", fd, fd] });
+    const child = spawn(
+      process.execPath,
+      [MEDIC, "plan", "--config", join(dir, "medic.yaml"), "--target", "api", "--incident", "server_down"],
+      { cwd: dir, stdio: ["ignore", fd, fd] },
+    );
     const code = await new Promise((resolve) => child.once("exit", resolve));
     closeSync(fd);
     expect(code).toBe(0);
@@ -81,9 +92,9 @@ describe("medic CLI", () => {
       "  - name: db",
       "    probe: { htp: { url: http://127.0.0.1:1 } }",
       "  - name: web",
-      "    probe: { http: { url: \"${MEDIC_TEST_UNSET_VAR}\" } }",
+      '    probe: { http: { url: "${MEDIC_TEST_UNSET_VAR}" } }',
       "rules:",
-      "  - { kind: backlog, severity: P3, when: \"[BODY].depth >\" }",
+      '  - { kind: backlog, severity: P3, when: "[BODY].depth >" }',
     ].join("\n");
     writeFileSync(join(dir, "medic.yaml"), text);
     const r = await medic(["validate", "--config", join(dir, "medic.yaml")]);
@@ -116,7 +127,11 @@ describe("medic CLI", () => {
       const mixed = await medic(["check", "--json", "--config", join(dir, "mixed.yaml")]);
       expect(mixed.code).toBe(1);
       const rows = JSON.parse(mixed.stdout) as { target: string; healthy: boolean; kind: string | null; status: number | null }[];
-      expect(rows.map((r) => [r.target, r.healthy, r.kind])).toEqual([["t0", true, null], ["t1", false, "server_down"], ["t2", false, "server_down"]]);
+      expect(rows.map((r) => [r.target, r.healthy, r.kind])).toEqual([
+        ["t0", true, null],
+        ["t1", false, "server_down"],
+        ["t2", false, "server_down"],
+      ]);
       expect(rows[1]!.status).toBe(500);
 
       expect((await medic(["check", "--config", join(dir, "broken.yaml")])).code).toBe(2);

@@ -38,10 +38,15 @@ describe("config files that are not regular files", () => {
     const dir = tempDir();
     const fifo = fifoIn(dir, "secret");
     const file = join(dir, "medic.yaml");
-    writeFileSync(file, config(dir, 1, `notify:\n  slack: { webhookUrl: "\${file:${fifo}}" }\n  pagerduty: { routingKey: "\${file:/dev/zero}" }\n`));
+    writeFileSync(
+      file,
+      config(dir, 1, `notify:\n  slack: { webhookUrl: "\${file:${fifo}}" }\n  pagerduty: { routingKey: "\${file:/dev/zero}" }\n`),
+    );
     const r = await medic(["validate", "--config", file]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`medic\\.yaml:5:\\d+ notify\\.slack\\.webhookUrl: cannot read secret file ${fifo}: is a named pipe`));
+    expect(r.stderr).toMatch(
+      new RegExp(`medic\\.yaml:5:\\d+ notify\\.slack\\.webhookUrl: cannot read secret file ${fifo}: is a named pipe`),
+    );
     expect(r.stderr).toMatch(/medic\.yaml:6:\d+ notify\.pagerduty\.routingKey: cannot read secret file \/dev\/zero: is a character device/);
   });
 

@@ -18,7 +18,9 @@ afterAll(removeTrees);
 function at(text: string, context: string, token: string): { line: number; col: number } {
   const p = positionIn(text, context + token);
   const lines = context.split("\n");
-  return lines.length > 1 ? { line: p.line + lines.length - 1, col: lines.at(-1)!.length + 1 } : { line: p.line, col: p.col + context.length };
+  return lines.length > 1
+    ? { line: p.line + lines.length - 1, col: lines.at(-1)!.length + 1 }
+    : { line: p.line, col: p.col + context.length };
 }
 
 describe("medic validate on a config with many mistakes", async () => {
@@ -33,17 +35,41 @@ describe("medic validate on a config with many mistakes", async () => {
     if (result.ok) return;
     const cfg = join(dir, "medic.yaml");
     const pb = join(dir, "playbooks/restart.yaml");
-    expect(result.issues.map((i) => ({ file: i.file, line: i.line, col: i.col, path: i.path, message: i.message, level: i.level }))).toEqual([
-      { file: cfg, ...at(config, "timeout: ", "ten"), path: "defaults.timeout", message: 'not a duration (got "ten")' },
-      { file: cfg, ...at(config, "url: ", "localhost:8000/health"), path: "targets[0].probe.http.url", message: 'must be an http(s) URL (got "localhost:8000/health")' },
-      { file: cfg, ...positionIn(config, "${MEDIC_TEST_UNSET_TOKEN}"), path: "targets[0].probe.http.headers.Authorization", message: "environment variable MEDIC_TEST_UNSET_TOKEN is not set" },
-      { file: cfg, ...positionIn(config, "intervl"), path: "targets[0].intervl", message: 'unknown key "intervl"' },
-      { file: cfg, ...positionIn(config, "htp"), path: "targets[1].probe.htp", message: 'unknown probe kind "htp"' },
-      { file: cfg, ...positionIn(config, "=! 200"), path: "rules[0].when", message: "= is not an operator" },
-      { file: pb, ...positionIn(playbook, "queue_backlogg"), path: "on[1]", message: 'unknown incident kind "queue_backlogg"' },
-      { file: pb, ...positionIn(playbook, "service.restat"), path: "steps[0].service.restat", message: 'unknown step kind "service.restat"' },
-      { file: pb, ...positionIn(playbook, "{{ target.nmae }}"), path: "steps[1].exec.argv[1]", message: 'unknown template variable "target.nmae"' },
-    ].map((i) => ({ ...i, level: "error" })));
+    expect(
+      result.issues.map((i) => ({ file: i.file, line: i.line, col: i.col, path: i.path, message: i.message, level: i.level })),
+    ).toEqual(
+      [
+        { file: cfg, ...at(config, "timeout: ", "ten"), path: "defaults.timeout", message: 'not a duration (got "ten")' },
+        {
+          file: cfg,
+          ...at(config, "url: ", "localhost:8000/health"),
+          path: "targets[0].probe.http.url",
+          message: 'must be an http(s) URL (got "localhost:8000/health")',
+        },
+        {
+          file: cfg,
+          ...positionIn(config, "${MEDIC_TEST_UNSET_TOKEN}"),
+          path: "targets[0].probe.http.headers.Authorization",
+          message: "environment variable MEDIC_TEST_UNSET_TOKEN is not set",
+        },
+        { file: cfg, ...positionIn(config, "intervl"), path: "targets[0].intervl", message: 'unknown key "intervl"' },
+        { file: cfg, ...positionIn(config, "htp"), path: "targets[1].probe.htp", message: 'unknown probe kind "htp"' },
+        { file: cfg, ...positionIn(config, "=! 200"), path: "rules[0].when", message: "= is not an operator" },
+        { file: pb, ...positionIn(playbook, "queue_backlogg"), path: "on[1]", message: 'unknown incident kind "queue_backlogg"' },
+        {
+          file: pb,
+          ...positionIn(playbook, "service.restat"),
+          path: "steps[0].service.restat",
+          message: 'unknown step kind "service.restat"',
+        },
+        {
+          file: pb,
+          ...positionIn(playbook, "{{ target.nmae }}"),
+          path: "steps[1].exec.argv[1]",
+          message: 'unknown template variable "target.nmae"',
+        },
+      ].map((i) => ({ ...i, level: "error" })),
+    );
   });
 
   it("gives each problem a hint that says what to do", () => {
@@ -83,44 +109,61 @@ describe("a correct config", () => {
       file: join(dir, "medic.yaml"),
       baseDir: dir,
       defaults: {
-        intervalMs: 5000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+        intervalMs: 5000,
+        timeoutMs: 3000,
+        failureThreshold: 3,
+        successThreshold: 2,
         thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
       },
       stateDir: join(dir, "state"),
       targets: [
         {
-          name: "orders-api", labels: { team: "payments" },
+          name: "orders-api",
+          labels: { team: "payments" },
           probe: { kind: "http", params: expect.objectContaining({ url: "http://127.0.0.1:8000/health", method: "GET", headers: {} }) },
           service: { kind: "process", params: expect.objectContaining({ start: ["node", "server.js"], pidFile: "./orders.pid" }) },
-          intervalMs: 1000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+          intervalMs: 1000,
+          timeoutMs: 3000,
+          failureThreshold: 3,
+          successThreshold: 2,
           thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
           dependsOn: ["orders-db"],
         },
         {
-          name: "orders-db", labels: {},
+          name: "orders-db",
+          labels: {},
           probe: { kind: "tcp", params: { host: "127.0.0.1", port: 5432 } },
           service: { kind: "process", params: expect.objectContaining({ start: ["postgres", "-D", "./data"], pidFile: "./pg.pid" }) },
-          intervalMs: 5000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+          intervalMs: 5000,
+          timeoutMs: 3000,
+          failureThreshold: 3,
+          successThreshold: 2,
           thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
           dependsOn: [],
         },
       ],
       severities: { ...BUILTIN_KINDS, high_latency: "P3", queue_backlog: "P3" },
-      playbooks: [{
-        name: "restart-on-down",
-        file: join(dir, "playbooks/restart.yaml"),
-        description: "Restart the service when it is down",
-        on: ["server_down", "queue_backlog"],
-        targets: ["orders-*"],
-        labels: {},
-        steps: [
-          { kind: "service.restart", params: {}, name: "restart the app", timeoutMs: 30_000 },
-          { kind: "wait", params: { forMs: 5000 }, timeoutMs: 3_600_000 },
-          { kind: "exec", params: { argv: ["/usr/bin/logger", "medic restarted {{ target.name }}"], expectExit: [0] }, timeoutMs: 60_000 },
-        ],
-        verify: { withinMs: 45_000 },
-        onFailure: "escalate",
-      }],
+      playbooks: [
+        {
+          name: "restart-on-down",
+          file: join(dir, "playbooks/restart.yaml"),
+          description: "Restart the service when it is down",
+          on: ["server_down", "queue_backlog"],
+          targets: ["orders-*"],
+          labels: {},
+          steps: [
+            { kind: "service.restart", params: {}, name: "restart the app", timeoutMs: 30_000 },
+            { kind: "wait", params: { forMs: 5000 }, timeoutMs: 3_600_000 },
+            {
+              kind: "exec",
+              params: { argv: ["/usr/bin/logger", "medic restarted {{ target.name }}"], expectExit: [0] },
+              timeoutMs: 60_000,
+            },
+          ],
+          verify: { withinMs: 45_000 },
+          onFailure: "escalate",
+        },
+      ],
       safety: {
         flapGuard: { maxRuns: 2, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 },
         blastRadius: { concurrent: 2, maxRuns: 10, windowMs: 600_000 },
@@ -143,11 +186,11 @@ describe("the shipped example playbooks", async () => {
         "  - name: api",
         "    probe: { http: { url: http://127.0.0.1:8000/health } }",
         "    service: { process: { start: [node, server.js], pidFile: ./api.pid } }",
-        "    labels: { pool_resize: enabled, pool_admin_url: \"http://127.0.0.1:8000\", pool_max_size: \"40\" }",
+        '    labels: { pool_resize: enabled, pool_admin_url: "http://127.0.0.1:8000", pool_max_size: "40" }',
         "    dependsOn: [db]",
         "  - name: db",
         "    labels: { role: database, failover: promote, standby_data_dir: /srv/standby }",
-        "    probe: { postgres: { url: \"postgres://medic@127.0.0.1:5432/postgres\" } }",
+        '    probe: { postgres: { url: "postgres://medic@127.0.0.1:5432/postgres" } }',
         "    service: { process: { start: [postgres, -D, /srv/data], pidFile: ./db.pid } }",
         "  - name: web",
         "    labels: { runtime: docker }",

@@ -30,7 +30,11 @@ async function must(args: string[]): Promise<string> {
 
 /** An image holding only this test's own Node binary at /usr/local/bin/node, as the official node images keep it. */
 async function importNode(tag: string): Promise<void> {
-  const tar = spawn("tar", ["-C", dirname(process.execPath), "-ch", "--transform", "s,.*,usr/local/bin/node,", basename(process.execPath)], { stdio: ["ignore", "pipe", "inherit"] });
+  const tar = spawn(
+    "tar",
+    ["-C", dirname(process.execPath), "-ch", "--transform", "s,.*,usr/local/bin/node,", basename(process.execPath)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   const imp = spawn("docker", ["import", "-", tag], { stdio: ["pipe", "ignore", "pipe"] });
   tar.stdout.pipe(imp.stdin);
   let err = "";
@@ -61,7 +65,8 @@ describe("the container image, built and run on the local engine", () => {
     // Fail, not skip: a machine that cannot run this test is a broken setup, and says how to fix it.
     const version = await cli(["version", "--format", "{{.Server.Version}}"]);
     if (version.code !== 0) throw new Error(`no Docker engine answers (${version.stderr.trim()}); run scripts/setup.sh as root`);
-    if ((await cli(["image", "inspect", BASE])).code !== 0) throw new Error(`no ${BASE} image; run scripts/setup.sh as root (it builds it with debootstrap)`);
+    if ((await cli(["image", "inspect", BASE])).code !== 0)
+      throw new Error(`no ${BASE} image; run scripts/setup.sh as root (it builds it with debootstrap)`);
 
     const unique = `${process.pid}-${Date.now().toString(36)}`;
     const nodeImage = `medic-test/node:${unique}`;
@@ -72,18 +77,35 @@ describe("the container image, built and run on the local engine", () => {
     await importNode(nodeImage);
 
     const buildStarted = Date.now();
-    const build = await cli(["build", "--force-rm", "--build-arg", `BASE=${BASE}`, "--build-arg", `NODE_IMAGE=${nodeImage}`, "-t", image, ROOT]);
+    const build = await cli([
+      "build",
+      "--force-rm",
+      "--build-arg",
+      `BASE=${BASE}`,
+      "--build-arg",
+      `NODE_IMAGE=${nodeImage}`,
+      "-t",
+      image,
+      ROOT,
+    ]);
     const buildMs = Date.now() - buildStarted;
     output = build.stdout;
     expect(build.code, build.stderr + build.stdout.slice(-2000)).toBe(0);
     const context = /Sending build context to Docker daemon\s+([\d.]+\s*[kMG]?B)/.exec(build.stdout)?.[1];
-    const info = (await engine.getImage(image).inspect());
+    const info = await engine.getImage(image).inspect();
     expect(info.Config.User).toBe("medic:medic");
     expect(Object.keys(info.Config.Volumes ?? {})).toEqual(["/var/lib/medic"]);
     expect(info.Config.Healthcheck?.Test?.slice(0, 2)).toEqual(["CMD", "node"]);
     // Production dependencies only: no compiler, no test runner.
-    const listing = await must(["run", "--rm", "--entrypoint", "node", image, "-e",
-      "const fs = require('fs'); console.log(JSON.stringify(['typescript', 'vitest', 'dockerode', 'zod'].map((p) => fs.existsSync('/opt/medic/node_modules/' + p))))"]);
+    const listing = await must([
+      "run",
+      "--rm",
+      "--entrypoint",
+      "node",
+      image,
+      "-e",
+      "const fs = require('fs'); console.log(JSON.stringify(['typescript', 'vitest', 'dockerode', 'zod'].map((p) => fs.existsSync('/opt/medic/node_modules/' + p))))",
+    ]);
     expect(JSON.parse(listing)).toEqual([false, false, true, true]);
 
     // A container that opts in with a label only this test uses, so medic leaves other tests' containers alone.
@@ -91,23 +113,46 @@ describe("the container image, built and run on the local engine", () => {
     const watched = await runHttpContainer({ labels: { [label]: "true" } });
     const dir = tempDir();
     const config = join(dir, "medic.yaml");
-    writeFileSync(config, `stateDir: /var/lib/medic
+    writeFileSync(
+      config,
+      `stateDir: /var/lib/medic
 playbooks: [/opt/medic/playbooks]
 defaults: { interval: 1s, timeout: 3s, failureThreshold: 2, successThreshold: 2 }
 discovery:
   docker: { label: ${label} }
-`, { mode: 0o644 });
+`,
+      { mode: 0o644 },
+    );
     const volume = `medic-test-state-${unique}`;
     await must(["volume", "create", volume]);
     onCleanup(async () => void (await cli(["volume", "rm", "--force", volume])));
     const name = `medic-test-medic-${unique}`;
     onCleanup(async () => void (await cli(["rm", "--force", "--volumes", name])));
     // The README's command, with the health check made quicker for the test.
-    await must(["run", "-d", "--name", name, "--init", "--stop-timeout", "15",
-      "--group-add", String(statSync(SOCKET).gid), "-v", `${SOCKET}:${SOCKET}`,
-      "-v", `${config}:/etc/medic/medic.yaml:ro`, "-v", `${volume}:/var/lib/medic`,
-      "--health-interval", "1s", image]);
-    const logs = async () => { const r = await cli(["logs", name]); return r.stdout + r.stderr; };
+    await must([
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--init",
+      "--stop-timeout",
+      "15",
+      "--group-add",
+      String(statSync(SOCKET).gid),
+      "-v",
+      `${SOCKET}:${SOCKET}`,
+      "-v",
+      `${config}:/etc/medic/medic.yaml:ro`,
+      "-v",
+      `${volume}:/var/lib/medic`,
+      "--health-interval",
+      "1s",
+      image,
+    ]);
+    const logs = async () => {
+      const r = await cli(["logs", name]);
+      return r.stdout + r.stderr;
+    };
     await waitUntil(async () => (await logs()).includes("medic started"), 20_000, "medic to start in its container");
     await waitUntil(async () => (await logs()).includes(watched.name), 15_000, "medic to discover the labelled container");
 
@@ -126,7 +171,11 @@ discovery:
     const killedAt = Date.now();
     await engine.getContainer(watched.id).kill();
     const exec = async () => parseJournal(await must(["exec", name, "cat", "/var/lib/medic/journal.jsonl"])).records;
-    const resolved = await waitUntil(async () => (await exec().catch(() => [])).find((r) => r.type === "resolved"), 45_000, "medic in its container to restart the killed container");
+    const resolved = await waitUntil(
+      async () => (await exec().catch(() => [])).find((r) => r.type === "resolved"),
+      45_000,
+      "medic in its container to restart the killed container",
+    );
     const after = await watched.inspect();
     expect(after.State.Running).toBe(true);
     expect(Date.parse(after.State.StartedAt)).toBeGreaterThan(killedAt);
@@ -142,17 +191,30 @@ discovery:
     expect(await logs()).toContain("medic stopped");
 
     // The journal outlives the container: it is in the volume, owned by medic's uid.
-    const fromVolume = await must(["run", "--rm", "-v", `${volume}:/state:ro`, TEST_IMAGE, "sh", "-c", "ls -ln /state/journal.jsonl && cat /state/journal.jsonl"]);
+    const fromVolume = await must([
+      "run",
+      "--rm",
+      "-v",
+      `${volume}:/state:ro`,
+      TEST_IMAGE,
+      "sh",
+      "-c",
+      "ls -ln /state/journal.jsonl && cat /state/journal.jsonl",
+    ]);
     const [ls, ...lines] = fromVolume.split("\n");
     expect(ls).toMatch(/^\S+\s+\d+\s+10001\s+10001\s/);
-    const records = parseJournal(lines.join("\n")).records.filter((r) => r.incident === resolved.incident && !r.type.startsWith("notification_"));
+    const records = parseJournal(lines.join("\n")).records.filter(
+      (r) => r.incident === resolved.incident && !r.type.startsWith("notification_"),
+    );
     expect(records.map((r) => r.type)).toEqual(["opened", "playbook_started", "step_started", "step_finished", "verifying", "resolved"]);
     expect(records[0]).toMatchObject({ target: watched.name, kind: "server_down", evidence: expect.stringContaining("137") });
     expect(records[1]).toMatchObject({ playbook: "restart-container" });
 
     const size = info.Size / 1e6;
     const base = (await engine.getImage(BASE).inspect()).Size / 1e6;
-    console.log(`container image: built in ${(buildMs / 1000).toFixed(1)} s (context ${context ?? "?"}), ${size.toFixed(0)} MB ` +
-      `(${(size - base).toFixed(0)} MB on top of the ${base.toFixed(0)} MB base, Node included); kill to resolved ${resolved.at - killedAt} ms`);
+    console.log(
+      `container image: built in ${(buildMs / 1000).toFixed(1)} s (context ${context ?? "?"}), ${size.toFixed(0)} MB ` +
+        `(${(size - base).toFixed(0)} MB on top of the ${base.toFixed(0)} MB base, Node included); kill to resolved ${resolved.at - killedAt} ms`,
+    );
   }, 150_000);
 });

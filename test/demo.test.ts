@@ -7,7 +7,9 @@ afterEach(cleanup);
 
 async function demoProcesses(): Promise<number[]> {
   const found: number[] = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number)) {
+  for (const pid of readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)) {
     const argv = await readCmdline(pid);
     if (argv?.some((a) => a.includes("medic-demo-"))) found.push(pid);
   }

@@ -49,7 +49,11 @@ describe("container events from the real engine", () => {
   it("watch() reports its own container's events only: die confirms a failure, start does not, a kill (a signal sent) is left to its die", async () => {
     const name = containerName("medic-watch");
     const events: WatchEvent[] = [];
-    const off = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), { target: "app", timeoutMs: 3000, baseDir: "/" }).watch!((e) => events.push(e));
+    const off = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), {
+      target: "app",
+      timeoutMs: 3000,
+      baseDir: "/",
+    }).watch!((e) => events.push(e));
     onCleanup(off);
     await waitUntil(() => streamStatus(ENGINE).connected, 5000, "the stream to connect");
     const other = await runHttpContainer();
@@ -66,7 +70,11 @@ describe("container events from the real engine", () => {
 
   it("a round called by the die of a docker kill answers from the event without an inspect; a kill from the host (no engine signal: maybe an OOM kill) is inspected", async () => {
     const name = containerName("medic-die");
-    const probe = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), { target: "app", timeoutMs: 3000, baseDir: "/" });
+    const probe = dockerProbe.create(dockerProbe.schema.parse({ container: name, ...ENGINE }), {
+      target: "app",
+      timeoutMs: 3000,
+      baseDir: "/",
+    });
     const events: WatchEvent[] = [];
     onCleanup(probe.watch!((e) => events.push(e)));
     await waitUntil(() => streamStatus(ENGINE).connected, 5000, "the stream to connect");
@@ -81,7 +89,10 @@ describe("container events from the real engine", () => {
     await waitUntil(() => events.some((e) => e.what === "die (exit 137)"), 5000, "the die event");
     const fromEvent = await run();
     await killed;
-    expect(fromEvent).toMatchObject({ ok: false, facts: { alive: false, container: { id: c.id, name, state: "exited", exitCode: 137, oomKilled: false } } });
+    expect(fromEvent).toMatchObject({
+      ok: false,
+      facts: { alive: false, container: { id: c.id, name, state: "exited", exitCode: 137, oomKilled: false } },
+    });
     expect(fromEvent.facts.container!.restartCount).toBeUndefined(); // only inspect knows it
     // The event answers one round; the next asks the engine.
     expect((await run()).facts.container).toMatchObject({ state: "exited", exitCode: 137, restartCount: 0 });
@@ -97,7 +108,11 @@ describe("container events from the real engine", () => {
   it("watch() says health_status: unhealthy confirms a failure and healthy does not", async () => {
     const name = containerName("medic-watch-health");
     const events: WatchEvent[] = [];
-    onCleanup(dockerProbe.create(dockerProbe.schema.parse({ container: name }), { target: "app", timeoutMs: 3000, baseDir: "/" }).watch!((e) => events.push(e)));
+    onCleanup(
+      dockerProbe.create(dockerProbe.schema.parse({ container: name }), { target: "app", timeoutMs: 3000, baseDir: "/" }).watch!((e) =>
+        events.push(e),
+      ),
+    );
     await waitUntil(() => streamStatus({}).connected, 5000, "the stream to connect");
     const c = await runHttpContainer({ name, healthcheck: true });
     await waitUntil(() => events.some((e) => e.what === "health_status: healthy"), 10_000, "healthy");
@@ -153,10 +168,11 @@ function startFakeEngine(path: string, serve: (n: number, req: IncomingMessage, 
     engine.open += 1;
     socket.on("close", () => (engine.open -= 1));
   });
-  engine.stop = () => new Promise<void>((ok) => {
-    server.closeAllConnections();
-    server.close(() => ok());
-  });
+  engine.stop = () =>
+    new Promise<void>((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    });
   onCleanup(() => engine.stop());
   return new Promise((ok) => server.listen(path, () => ok(engine)));
 }
@@ -166,9 +182,15 @@ const base = 1_795_000_000_000_000_000;
 function eventLine(action: string, id: string, attributes: Record<string, string> = {}): string {
   serial += 1;
   return `${JSON.stringify({
-    status: action, id, from: "app:1", Type: "container", Action: action,
+    status: action,
+    id,
+    from: "app:1",
+    Type: "container",
+    Action: action,
     Actor: { ID: id, Attributes: { image: "app:1", name: `c-${id}`, ...attributes } },
-    scope: "local", time: Math.floor((base + serial * 1e6) / 1e9), timeNano: base + serial * 1e6,
+    scope: "local",
+    time: Math.floor((base + serial * 1e6) / 1e9),
+    timeNano: base + serial * 1e6,
   })}\n`;
 }
 
@@ -276,14 +298,17 @@ describe("the event stream against a stand-in engine", () => {
       res.write(eventLine("start", "child"));
     });
     const script = join(dir, "child.mjs");
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       const { subscribeContainerEvents, streamStatus } = await import(${JSON.stringify(compileEventsModule(dir))});
       const conn = { socketPath: ${JSON.stringify(socketPath)} };
       const off = subscribeContainerEvents(conn, (e) => {
         off();
         console.log(JSON.stringify({ id: e.id, status: streamStatus(conn) }));
       });
-    `);
+    `,
+    );
     const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -306,7 +331,9 @@ describe("the event stream against a stand-in engine", () => {
 function compileEventsModule(dir: string): string {
   for (const rel of ["src/probes/docker-events.ts", "src/lib/docker.ts"]) {
     const source = readFileSync(join(ROOT, rel), "utf8");
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+    });
     const out = join(dir, rel.replace(/\.ts$/, ".js"));
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, outputText);

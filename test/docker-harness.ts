@@ -32,9 +32,15 @@ export function containerName(prefix = "medic-test"): string {
  * Runs an httpd container (removed at cleanup). `healthcheck` adds a Docker HEALTHCHECK that
  * passes while /www/healthy exists; `memory` sets a hard limit (swap equal to it, so no swap).
  */
-export async function runHttpContainer(opts: {
-  name?: string; memory?: number; healthcheck?: boolean; labels?: Record<string, string>; cmd?: string[];
-} = {}): Promise<TestContainer> {
+export async function runHttpContainer(
+  opts: {
+    name?: string;
+    memory?: number;
+    healthcheck?: boolean;
+    labels?: Record<string, string>;
+    cmd?: string[];
+  } = {},
+): Promise<TestContainer> {
   const name = opts.name ?? containerName();
   const www = tempDir("medic-www-");
   mkdirSync(www, { recursive: true });
@@ -54,13 +60,22 @@ export async function runHttpContainer(opts: {
     },
     ExposedPorts: { "80/tcp": {} },
     ...(opts.healthcheck && {
-      Healthcheck: { Test: ["CMD", "/bin/busybox", "test", "-f", "/www/healthy"], Interval: 300e6, Timeout: 1e9, Retries: 1, StartPeriod: 0 },
+      Healthcheck: {
+        Test: ["CMD", "/bin/busybox", "test", "-f", "/www/healthy"],
+        Interval: 300e6,
+        Timeout: 1e9,
+        Retries: 1,
+        StartPeriod: 0,
+      },
     }),
   });
   onCleanup(() => container.remove({ force: true }).catch(() => {}));
   await container.start();
   return {
-    name, id: container.id, port, www,
+    name,
+    id: container.id,
+    port,
+    www,
     setHealthy(healthy) {
       if (healthy) writeFileSync(join(www, "healthy"), "");
       else rmSync(join(www, "healthy"), { force: true });
@@ -71,5 +86,8 @@ export async function runHttpContainer(opts: {
 
 /** True when the engine answers (scripts/setup.sh starts one). */
 export async function engineUp(): Promise<boolean> {
-  return docker.ping().then(() => true, () => false);
+  return docker.ping().then(
+    () => true,
+    () => false,
+  );
 }

@@ -30,13 +30,15 @@ async function setUp(steps: string) {
 
 const words = (marker: string) => {
   try {
-    return readFileSync(marker, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+    return readFileSync(marker, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[0]);
   } catch {
     return [];
   }
 };
-const started = (stateDir: string, index: number) => () =>
-  journal(stateDir).some((r) => r.type === "step_started" && r.index === index);
+const started = (stateDir: string, index: number) => () => journal(stateDir).some((r) => r.type === "step_started" && r.index === index);
 
 describe("a daemon killed mid-playbook", () => {
   it("resumes after kill -9: the incident finishes once and no step recorded done runs twice", async () => {
@@ -102,7 +104,15 @@ describe("a daemon killed mid-playbook", () => {
   it("remediates an incident a previous daemon journaled as opened but died before acting on", async () => {
     const t = await setUp(append("MARKER", "fixed") + "  - service.start:\n");
     mkdirSync(t.stateDir);
-    const opened = { at: Date.now(), incident: "deadbeef", type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" };
+    const opened = {
+      at: Date.now(),
+      incident: "deadbeef",
+      type: "opened",
+      target: "api",
+      kind: "server_down",
+      severity: "P1",
+      evidence: "refused",
+    };
     writeFileSync(join(t.stateDir, "journal.jsonl"), JSON.stringify(opened) + "\n");
     process.kill(t.pid, "SIGKILL");
 
@@ -122,7 +132,14 @@ describe("a daemon killed mid-playbook", () => {
     const at = Date.now() - 5_000;
     const records = [
       { at, incident: "feedface", type: "opened", target: "gone", kind: "server_down", severity: "P1", evidence: "refused" },
-      { at: at + 1, incident: "feedface", type: "playbook_started", runId: "feedface-1", playbook: "slow-recovery", steps: [{ name: "exec", kind: "exec", description: "x" }] },
+      {
+        at: at + 1,
+        incident: "feedface",
+        type: "playbook_started",
+        runId: "feedface-1",
+        playbook: "slow-recovery",
+        steps: [{ name: "exec", kind: "exec", description: "x" }],
+      },
       { at: at + 2, incident: "feedface", type: "step_started", runId: "feedface-1", index: 0 },
     ];
     writeFileSync(join(t.stateDir, "journal.jsonl"), records.map((r) => JSON.stringify(r) + "\n").join(""));
@@ -130,7 +147,9 @@ describe("a daemon killed mid-playbook", () => {
     const daemon = startMedic(["run", "--config", t.config]);
     const resolved = await waitUntil(() => journal(t.stateDir).find((r) => r.type === "resolved"), 10_000, "the incident to close");
     expect(resolved).toMatchObject({ incident: "feedface", reason: "no longer watched: target removed from config" });
-    const types = journal(t.stateDir).filter((r) => !r.type.startsWith("notification_")).map((r) => r.type);
+    const types = journal(t.stateDir)
+      .filter((r) => !r.type.startsWith("notification_"))
+      .map((r) => r.type);
     expect(types).toEqual(["opened", "playbook_started", "step_started", "step_finished", "resolved"]);
     expect(journal(t.stateDir).find((r) => r.type === "step_finished")).toMatchObject({ outcome: "abandoned" });
     expect(words(t.marker)).toEqual([]);

@@ -31,11 +31,14 @@ function target(c: { name: string }, probe = ""): string {
 
 function config(dir: string, targets: string, opts: { defaults?: string; extra?: string; edits?: [string, string][] } = {}): string {
   const file = join(dir, "medic.yaml");
-  writeFileSync(file, `stateDir: ./state
+  writeFileSync(
+    file,
+    `stateDir: ./state
 playbooks: [${JSON.stringify(playbooks(dir, opts.edits))}]
 defaults: { ${opts.defaults ?? "interval: 500ms, timeout: 2s, failureThreshold: 2, successThreshold: 2"} }
 ${opts.extra ?? ""}targets:
-${targets}`);
+${targets}`,
+  );
   return file;
 }
 
@@ -55,7 +58,14 @@ async function killAndRecover(c: TestContainer, defaults: string, probe = "") {
   const resolved = await find(state, (r) => r.type === "resolved", "recovery");
   daemon.child.kill("SIGTERM");
   expect(await daemon.exited).toBe(0);
-  return { opened, resolved, detectMs: opened.at - killedAt, healthyMs: resolved.at - killedAt, records: journal(state), stdout: daemon.stdout() };
+  return {
+    opened,
+    resolved,
+    detectMs: opened.at - killedAt,
+    healthyMs: resolved.at - killedAt,
+    records: journal(state),
+    stdout: daemon.stdout(),
+  };
 }
 
 describe("Docker scenarios, medic as a child process against the real engine", () => {
@@ -66,10 +76,16 @@ describe("Docker scenarios, medic as a child process against the real engine", (
     expect(events.records.find((r) => r.type === "playbook_started")).toMatchObject({ playbook: "restart-container" });
     expect(events.detectMs).toBeLessThan(2500); // a 5 s poll with 2 rounds could not be this fast
 
-    const poll = await killAndRecover(await runHttpContainer(), "interval: 1s, timeout: 2s, failureThreshold: 2, successThreshold: 2", ", events: false");
+    const poll = await killAndRecover(
+      await runHttpContainer(),
+      "interval: 1s, timeout: 2s, failureThreshold: 2, successThreshold: 2",
+      ", events: false",
+    );
     expect(poll.stdout).not.toContain("event from the target's source");
-    console.log(`docker: detection event-driven ${events.detectMs} ms (interval 5s) vs poll-only ${poll.detectMs} ms (interval 1s, 2 rounds); ` +
-      `kill to verified healthy ${events.healthyMs} ms (events) / ${poll.healthyMs} ms (poll)`);
+    console.log(
+      `docker: detection event-driven ${events.detectMs} ms (interval 5s) vs poll-only ${poll.detectMs} ms (interval 1s, 2 rounds); ` +
+        `kill to verified healthy ${events.healthyMs} ms (events) / ${poll.healthyMs} ms (poll)`,
+    );
   }, 90_000);
 
   it("a container turned unhealthy through its health file is restarted", async () => {
@@ -102,7 +118,10 @@ describe("Docker scenarios, medic as a child process against the real engine", (
     const resolved = await find(state, (r) => r.type === "resolved", "recovery", 60_000);
     const records = journal(state).filter((r) => r.incident === resolved.incident);
     expect(records[0]).toMatchObject({ kind: "memory_pressure", evidence: expect.stringContaining("OOM-killed") });
-    expect(records.find((r) => r.type === "step_finished")).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/32MiB -> 128MiB/) });
+    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
+      outcome: "ok",
+      detail: expect.stringMatching(/32MiB -> 128MiB/),
+    });
     const after = await c.inspect();
     expect([after.HostConfig.Memory, after.HostConfig.MemorySwap, after.State.Status]).toEqual([128 * MIB, 128 * MIB, "running"]);
     daemon.child.kill("SIGTERM");
@@ -112,12 +131,19 @@ describe("Docker scenarios, medic as a child process against the real engine", (
   it("a crash-looping container: the flap guard stops restarts and the incident escalates", async () => {
     const c = await runHttpContainer({ cmd: ["/bin/busybox", "sh", "-c", "sleep 2; exit 1"] });
     const dir = tempDir();
-    const daemon = startMedic(["run", "--config", config(dir, target(c), {
-      defaults: "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2", extra: "safety: { flapGuard: { maxRuns: 2, backoff: { initial: 0s, max: 0s } } }\n",
-    })]);
+    const daemon = startMedic([
+      "run",
+      "--config",
+      config(dir, target(c), {
+        defaults: "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2",
+        extra: "safety: { flapGuard: { maxRuns: 2, backoff: { initial: 0s, max: 0s } } }\n",
+      }),
+    ]);
     const state = join(dir, "state");
     const capped = await find(state, (r) => r.type === "escalated" && /limit 2/.test(r.reason), "the cap", 60_000);
-    expect(capped.type === "escalated" && capped.reason).toMatch(/^flap guard: 2 server_down playbook runs on .* did not hold \(limit 2 per 1h\)/);
+    expect(capped.type === "escalated" && capped.reason).toMatch(
+      /^flap guard: 2 server_down playbook runs on .* did not hold \(limit 2 per 1h\)/,
+    );
     expect(journal(state).filter((r) => r.type === "playbook_started")).toHaveLength(2);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -126,15 +152,22 @@ describe("Docker scenarios, medic as a child process against the real engine", (
   it("label discovery picks up a container started after medic, heals it, and drops it when removed", async () => {
     const dir = tempDir();
     const file = join(dir, "medic.yaml");
-    writeFileSync(file, `stateDir: ./state
+    writeFileSync(
+      file,
+      `stateDir: ./state
 playbooks: [${JSON.stringify(playbooks(dir))}]
 defaults: { interval: 5s, timeout: 2s, failureThreshold: 2, successThreshold: 2 }
 discovery: { docker: {} }
-`);
+`,
+    );
     const daemon = startMedic(["run", "--config", file]);
     await started(daemon);
     const c = await runHttpContainer({ labels: { "medic.enable": "true", "medic.interval": "500ms" } });
-    await waitUntil(() => daemon.stdout().includes("watching a discovered target") && daemon.stdout().includes(c.name), 10_000, "discovery");
+    await waitUntil(
+      () => daemon.stdout().includes("watching a discovered target") && daemon.stdout().includes(c.name),
+      10_000,
+      "discovery",
+    );
     await docker.getContainer(c.id).kill();
     const state = join(dir, "state");
     const resolved = await find(state, (r) => r.type === "resolved", "the discovered container to be healed");
@@ -151,13 +184,19 @@ discovery: { docker: {} }
     await docker.getContainer(killed.id).kill();
     const unhealthy = await runHttpContainer({ healthcheck: true });
     unhealthy.setHealthy(false);
-    const oom = await runHttpContainer({ memory: 32 * MIB, cmd: ["/bin/busybox", "sh", "-c", 'x=$(head -c 30000000 /dev/zero | tr "\\0" a); sleep 3600'] });
+    const oom = await runHttpContainer({
+      memory: 32 * MIB,
+      cmd: ["/bin/busybox", "sh", "-c", 'x=$(head -c 30000000 /dev/zero | tr "\\0" a); sleep 3600'],
+    });
     await waitUntil(async () => (await oom.inspect()).State.OOMKilled, 45_000, "the OOM kill");
     await waitUntil(async () => (await unhealthy.inspect()).State.Health?.Status === "unhealthy", 15_000, "unhealthy");
-    const snapshot = async () => Promise.all([killed, unhealthy, oom].map(async (c) => {
-      const i = await c.inspect();
-      return [i.State.Status, i.State.StartedAt, i.RestartCount, i.HostConfig.Memory, i.HostConfig.MemorySwap];
-    }));
+    const snapshot = async () =>
+      Promise.all(
+        [killed, unhealthy, oom].map(async (c) => {
+          const i = await c.inspect();
+          return [i.State.Status, i.State.StartedAt, i.RestartCount, i.HostConfig.Memory, i.HostConfig.MemorySwap];
+        }),
+      );
     const before = await snapshot();
     const dir = tempDir();
     const daemon = startMedic(["run", "--dry-run", "--config", config(dir, [killed, unhealthy, oom].map((c) => target(c)).join(""))]);

@@ -4,7 +4,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isAlive, readPidFile } from "../src/lib/proc.js";
 import { docker, runHttpContainer, type TestContainer } from "./docker-harness.js";
 import {
-  engineEvents, logLines, procStartTime, readOnly, recordingApp, refused, serverLog, STATEMENT_LOGGING, treeSnapshot, type LogLine,
+  engineEvents,
+  logLines,
+  procStartTime,
+  readOnly,
+  recordingApp,
+  refused,
+  serverLog,
+  STATEMENT_LOGGING,
+  treeSnapshot,
+  type LogLine,
 } from "./fixtures/dry-run-evidence.js";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
@@ -76,14 +85,21 @@ async function cluster(settings: Record<string, string | number> = {}): Promise<
 }
 
 const pids = async (c: Cluster, list: number[]) =>
-  (await c.sql<{ pid: number; state: string }>("select pid, state from pg_stat_activity where pid = any($1) order by pid", [list]));
+  await c.sql<{ pid: number; state: string }>("select pid, state from pg_stat_activity where pid = any($1) order by pid", [list]);
 const postmasterStart = async (c: Cluster) => String((await c.sql<{ t: Date }>("select pg_postmaster_start_time() as t"))[0]!.t.getTime());
 
 /** What the test reads about a container before and after: any start, restart or update changes it. */
 async function containerState(c: TestContainer) {
   const i = await c.inspect();
-  return { status: i.State.Status, startedAt: i.State.StartedAt, finishedAt: i.State.FinishedAt, exitCode: i.State.ExitCode,
-    restartCount: i.RestartCount, memory: i.HostConfig.Memory, memorySwap: i.HostConfig.MemorySwap };
+  return {
+    status: i.State.Status,
+    startedAt: i.State.StartedAt,
+    finishedAt: i.State.FinishedAt,
+    exitCode: i.State.ExitCode,
+    restartCount: i.RestartCount,
+    memory: i.HostConfig.Memory,
+    memorySwap: i.HostConfig.MemorySwap,
+  };
 }
 
 describe("medic run --dry-run against real services", () => {
@@ -128,10 +144,15 @@ describe("medic run --dry-run against real services", () => {
     const blocked = await txDb.client("app", "app-pw");
     const blockedPid = (await blocked.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid;
     let blockedDone = false;
-    const blockedQuery = blocked.query("select count(*) as n from orders").then(() => (blockedDone = true), () => (blockedDone = true));
+    const blockedQuery = blocked.query("select count(*) as n from orders").then(
+      () => (blockedDone = true),
+      () => (blockedDone = true),
+    );
     // PostgreSQL: 15 idle sessions of 17 client slots, the pool-exhaustion case.
     const idle = await Promise.all(Array.from({ length: 15 }, () => poolDb.client("app", "app-pw")));
-    const idlePids = await Promise.all(idle.map(async (c) => (await c.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid));
+    const idlePids = await Promise.all(
+      idle.map(async (c) => (await c.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid),
+    );
     const idleSince = Date.now();
     await poolDb.client(); // a superuser session: the pool-exhaustion e2e's load, and never a candidate
     // PostgreSQL: a cluster shut down with pg_ctl.
@@ -143,11 +164,16 @@ describe("medic run --dry-run against real services", () => {
     // The state dir exists, so a write needs no mkdir to succeed: any file that appears in it is medic's.
     const stateDir = join(dir, "state");
     mkdirSync(stateDir);
-    writeFileSync(config, configYaml(dir, { slack: slack.url, pd, targets: [
-      processTarget("api-dead", deadPort, deadDir, "dead.pid"),
-      processTarget("api-sick", sickPort, sickDir, "sick.pid"),
-      ...[killed, stopped, oom].map(containerTarget),
-      `  - name: db-tx
+    writeFileSync(
+      config,
+      configYaml(dir, {
+        slack: slack.url,
+        pd,
+        targets: [
+          processTarget("api-dead", deadPort, deadDir, "dead.pid"),
+          processTarget("api-sick", sickPort, sickDir, "sick.pid"),
+          ...[killed, stopped, oom].map(containerTarget),
+          `  - name: db-tx
     labels: { role: database }
     probe: { postgres: { url: "\${TX_URL}" } }
     thresholds: { idleInTransaction: 2s, queryDuration: 1h }
@@ -169,7 +195,10 @@ describe("medic run --dry-run against real services", () => {
     labels: { pool_resize: enabled, pool_admin_url: "${app.url}", pool_max_size: "40" }
     dependsOn: [db-ok]
     probe: { http: { url: "${app.url}/health" } }
-`] }));
+`,
+        ],
+      }),
+    );
 
     // --- What must not change, read before medic starts.
     const containers = [killed, stopped, oom];
@@ -191,7 +220,11 @@ describe("medic run --dry-run against real services", () => {
     await sleep(idleSince + 1500 - Date.now());
     const medicStartedAt = Date.now();
     const daemon = startMedic(["run", "--dry-run", "--config", config], {
-      SLACK_URL: slack.url, PD_KEY: ROUTING_KEY, TX_URL: txDb.url(), POOL_URL: poolDb.url(), DOWN_URL: downDb.url(),
+      SLACK_URL: slack.url,
+      PD_KEY: ROUTING_KEY,
+      TX_URL: txDb.url(),
+      POOL_URL: poolDb.url(),
+      DOWN_URL: downDb.url(),
     });
     const expected: Record<string, RegExp[]> = {
       "api-dead": [/restart-on-server-down/, /service\.restart/],
@@ -205,20 +238,24 @@ describe("medic run --dry-run against real services", () => {
       "orders-app": [/free-connections-then-resize-pool/, /\/admin\/pool\/resize/],
     };
     const lines = () => logLines(daemon.stdout());
-    const targetOf = (l: LogLine) => (l.target as string | undefined)
-      ?? (lines().find((o) => o.msg === "incident opened" && o.incident === l.incident)?.target as string | undefined);
+    const targetOf = (l: LogLine) =>
+      (l.target as string | undefined) ??
+      (lines().find((o) => o.msg === "incident opened" && o.incident === l.incident)?.target as string | undefined);
     const wouldRun = () => lines().filter((l) => /dry run: would run/.test(l.msg));
     const wouldNotify = () => lines().filter((l) => /dry run: would notify/.test(l.msg));
     const opened = () => lines().filter((l) => l.msg === "incident opened");
-    const everyIncidentToldBoth = () => opened().every((o) =>
-      ["slack", "pagerduty"].every((ch) => wouldNotify().some((n) => n.incident === o.incident && n.channel === ch)));
-    await waitUntil(() => {
-      const seen = new Set(wouldRun().map(targetOf));
-      return Object.keys(expected).every((t) => seen.has(t)) && everyIncidentToldBoth();
-    }, 45_000, `a dry-run plan for each of ${Object.keys(expected).join(", ")} and both notifications for each incident`)
-      .catch((err: Error) => {
-        throw new Error(`${err.message}\n--- medic stdout:\n${daemon.stdout().slice(-6000)}\n--- stderr:\n${daemon.stderr()}`);
-      });
+    const everyIncidentToldBoth = () =>
+      opened().every((o) => ["slack", "pagerduty"].every((ch) => wouldNotify().some((n) => n.incident === o.incident && n.channel === ch)));
+    await waitUntil(
+      () => {
+        const seen = new Set(wouldRun().map(targetOf));
+        return Object.keys(expected).every((t) => seen.has(t)) && everyIncidentToldBoth();
+      },
+      45_000,
+      `a dry-run plan for each of ${Object.keys(expected).join(", ")} and both notifications for each incident`,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- medic stdout:\n${daemon.stdout().slice(-6000)}\n--- stderr:\n${daemon.stderr()}`);
+    });
     console.log(`dry-run e2e: every plan and notification logged ${Date.now() - medicStartedAt} ms after medic started`);
     // Long enough for a playbook, a verify or a retried send to show itself, had medic started one.
     await sleep(2500);
@@ -234,12 +271,19 @@ describe("medic run --dry-run against real services", () => {
       for (const p of patterns) expect(text, `${target}'s dry-run plan`).toMatch(p);
     }
     // One incident per broken target, none for the healthy db-ok; Slack and PagerDuty would hear of each.
-    expect(opened().map((o) => o.target).sort()).toEqual(Object.keys(expected).sort());
+    expect(
+      opened()
+        .map((o) => o.target)
+        .sort(),
+    ).toEqual(Object.keys(expected).sort());
     expect(everyIncidentToldBoth()).toBe(true);
     // Saying what it would do leaks no secret: not the routing key, the webhook's path or the database password.
     for (const secret of [ROUTING_KEY, new URL(slack.url).pathname, SUPERUSER_PASSWORD]) expect(daemon.stdout()).not.toContain(secret);
-    expect(log.filter((l) => /running playbook|incident (resolved|escalated)|notification (not delivered|failed)|internal error/.test(l.msg))
-      .map((l) => l.msg)).toEqual([]);
+    expect(
+      log
+        .filter((l) => /running playbook|incident (resolved|escalated)|notification (not delivered|failed)|internal error/.test(l.msg))
+        .map((l) => l.msg),
+    ).toEqual([]);
 
     // --- Nothing written: no journal, lock or controls in the state dir, no pid or log file, nothing else in the config's folder.
     expect(readdirSync(stateDir)).toEqual([]);
@@ -264,7 +308,12 @@ describe("medic run --dry-run against real services", () => {
 
     // --- No container touched: same state, and the engine logged no event for them while medic ran.
     expect(await Promise.all(containers.map(containerState))).toEqual(before.containers);
-    expect(await engineEvents(containers.map((c) => c.id), medicStartedAt)).toEqual([]);
+    expect(
+      await engineEvents(
+        containers.map((c) => c.id),
+        medicStartedAt,
+      ),
+    ).toEqual([]);
 
     // --- No SQL that writes or signals; every session still there, the stopped cluster still down.
     expect(await states()).toEqual({ [holderPid]: "idle in transaction", [blockedPid]: "active" });
@@ -287,6 +336,8 @@ describe("medic run --dry-run against real services", () => {
     await holder.query("ROLLBACK");
     await blockedQuery;
     expect(blockedDone).toBe(true);
-    console.log(`dry-run e2e: ${Object.keys(expected).length} broken targets, ${wouldRun().length} would-run and ${wouldNotify().length} would-notify lines, total ${Date.now() - t0} ms`);
+    console.log(
+      `dry-run e2e: ${Object.keys(expected).length} broken targets, ${wouldRun().length} would-run and ${wouldNotify().length} would-notify lines, total ${Date.now() - t0} ms`,
+    );
   }, 120_000);
 });

@@ -5,7 +5,19 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, freePort, journal, medic, onCleanup, SERVICE, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  cleanup,
+  freePort,
+  journal,
+  medic,
+  onCleanup,
+  SERVICE,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -15,7 +27,9 @@ const ROUTING_KEY = "0123456789abcdef0123456789abcdef";
 async function switchable(): Promise<{ url: string; set(status: number, body?: unknown): void }> {
   let status = 200;
   let body: unknown = { status: "UP" };
-  const server: Server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)));
+  const server: Server = createServer((_req, res) =>
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
+  );
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
   return {
@@ -38,7 +52,9 @@ async function receivers() {
 function config(dir: string, pd: { server: string; caFile: string }, targets: string, extra = ""): string {
   const file = join(dir, "medic.yaml");
   mkdirSync(join(dir, "playbooks"), { recursive: true });
-  writeFileSync(file, `stateDir: ./state
+  writeFileSync(
+    file,
+    `stateDir: ./state
 playbooks: [./playbooks]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 notify:
@@ -47,7 +63,8 @@ notify:
   retry: { initial: 200ms, max: 1s, attempts: 100 }
   breaker: { failures: 1000, cooldown: 1s }
 ${extra}targets:
-${targets}`);
+${targets}`,
+  );
   return file;
 }
 
@@ -90,7 +107,10 @@ describe("escalation to local Slack and PagerDuty receivers", () => {
     api.set(200);
     await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to resolve");
     await waitUntil(() => slack.posted().length >= 2, 10_000, "the Slack resolve");
-    expect((pd.events as PdEvent[]).map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([["trigger", opened.incident], ["resolve", opened.incident]]);
+    expect((pd.events as PdEvent[]).map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([
+      ["trigger", opened.incident],
+      ["resolve", opened.incident],
+    ]);
     expect(JSON.stringify(slack.posted()[1]!.body)).toContain(opened.incident);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -109,7 +129,9 @@ describe("escalation to local Slack and PagerDuty receivers", () => {
     api.set(200); // "the playbook fixed it"
     await waitUntil(() => pd.alerts().get(opened.incident)?.status === "resolved", 15_000, "the page to resolve");
     expect((pd.events as PdEvent[]).map((e) => [e.body.event_action, e.body.dedup_key])).toEqual([
-      ["trigger", opened.incident], ["acknowledge", opened.incident], ["resolve", opened.incident],
+      ["trigger", opened.incident],
+      ["acknowledge", opened.incident],
+      ["resolve", opened.incident],
     ]);
     await slack.waitForMessages(2);
     daemon.child.kill("SIGTERM");
@@ -122,7 +144,10 @@ describe("escalation to local Slack and PagerDuty receivers", () => {
 escalation:
   P2: [ { after: 0s, notify: [slack] }, { after: 2s, notify: [pagerduty] } ]
 `);
-    writeFileSync(join(dir, "playbooks", "backlog.yaml"), "name: drain\non: [queue_backlog]\nsteps:\n  - wait: 5s\nverify: { within: 20s }\n");
+    writeFileSync(
+      join(dir, "playbooks", "backlog.yaml"),
+      "name: drain\non: [queue_backlog]\nsteps:\n  - wait: 5s\nverify: { within: 20s }\n",
+    );
     const daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
     api.set(200, { status: "UP", queue: { depth: 5000 } });
@@ -163,10 +188,15 @@ escalation:
     expect(journal(state).filter((r) => r.type === "notification_failed")).toEqual([]);
     // Slack's trigger went out before the resolve, or (still unsent when the resolve came) was superseded by it and journaled so.
     const records = journal(state);
-    const outcome = (id: string) => records.find((r) => (r.type === "notification_sent" || r.type === "notification_superseded") && r.id === id)?.type;
-    const toSlack = records.flatMap((r) => (r.type === "notification_queued" && r.notification.channel === "slack" ? [r.notification] : []));
+    const outcome = (id: string) =>
+      records.find((r) => (r.type === "notification_sent" || r.type === "notification_superseded") && r.id === id)?.type;
+    const toSlack = records.flatMap((r) =>
+      r.type === "notification_queued" && r.notification.channel === "slack" ? [r.notification] : [],
+    );
     const sentOrSuperseded = expect.stringMatching(/^notification_(sent|superseded)$/);
-    expect(toSlack.map((n) => outcome(n.id) ?? "owed")).toEqual(toSlack.map((n) => (n.event === "resolve" ? "notification_sent" : sentOrSuperseded)));
+    expect(toSlack.map((n) => outcome(n.id) ?? "owed")).toEqual(
+      toSlack.map((n) => (n.event === "resolve" ? "notification_sent" : sentOrSuperseded)),
+    );
     expect(headers(slack).at(-1)).toBe("Resolved: P1 server_down on api");
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -181,7 +211,11 @@ escalation:
     await started(daemon);
     api.set(500);
     const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the incident");
-    await waitUntil(() => journal(state).some((r) => r.type === "notification_queued" && r.notification.channel === "pagerduty"), 5_000, "the page queued");
+    await waitUntil(
+      () => journal(state).some((r) => r.type === "notification_queued" && r.notification.channel === "pagerduty"),
+      5_000,
+      "the page queued",
+    );
     daemon.child.kill("SIGKILL");
     await daemon.exited;
 
@@ -210,7 +244,11 @@ escalation:
     const state = join(dir, "state");
     const failed = await waitUntil(() => journal(state).find((r) => r.type === "notification_failed"), 10_000, "the failure");
     expect(failed).toMatchObject({ channel: "pagerduty", reason: "bad_request" });
-    await waitUntil(() => slack.posted().some((m) => JSON.stringify(m.body).includes("could not notify pagerduty")), 10_000, "Slack to hear of it");
+    await waitUntil(
+      () => slack.posted().some((m) => JSON.stringify(m.body).includes("could not notify pagerduty")),
+      10_000,
+      "Slack to hear of it",
+    );
     await new Promise((r) => setTimeout(r, 1500));
     expect(pd.events).toHaveLength(1);
     const listed = await medic(["incidents", "--config", file], env(slack.url));
@@ -240,11 +278,18 @@ describe("when medic gives up", () => {
     const dir = tempDir();
     const port = await freePort();
     const pid = await startService(dir, port, join(dir, "api.pid"));
-    const file = config(dir, pd, `  - name: api
+    const file = config(
+      dir,
+      pd,
+      `  - name: api
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
     service: { process: { start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(SERVICE)}, "${port}", ${JSON.stringify(dir)}], pidFile: api.pid, stopTimeout: 2s } }
-`);
-    writeFileSync(join(dir, "playbooks", "restart.yaml"), "name: restart\non: [server_down]\nsteps:\n  - service.restart:\nverify: { within: 2s }\n");
+`,
+    );
+    writeFileSync(
+      join(dir, "playbooks", "restart.yaml"),
+      "name: restart\non: [server_down]\nsteps:\n  - service.restart:\nverify: { within: 2s }\n",
+    );
     const state = join(dir, "state");
     let daemon = startMedic(["run", "--config", file], env(slack.url));
     await started(daemon);
@@ -259,8 +304,16 @@ describe("when medic gives up", () => {
     const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated"), 20_000, "the fix to fail");
     expect(escalated.type === "escalated" && escalated.reason).toMatch(/^verification/);
     const reason = `escalated: ${escalated.type === "escalated" && escalated.reason}`;
-    await waitUntil(() => (pd.events as PdEvent[]).some((e) => e.body.dedup_key === `${id}:2`), 10_000, "the page after the failed fix to reach PagerDuty");
-    const failed = await waitUntil(() => slack.posted().find((m) => JSON.stringify(m.body).includes("fix failed")), 10_000, "Slack to hear the fix failed");
+    await waitUntil(
+      () => (pd.events as PdEvent[]).some((e) => e.body.dedup_key === `${id}:2`),
+      10_000,
+      "the page after the failed fix to reach PagerDuty",
+    );
+    const failed = await waitUntil(
+      () => slack.posted().find((m) => JSON.stringify(m.body).includes("fix failed")),
+      10_000,
+      "Slack to hear the fix failed",
+    );
     expect(failed.body.blocks[0].text.text).toBe("Medic's fix failed: P1 server_down on api");
     expect(JSON.stringify(failed.body)).toContain(reason);
     const slackSent = (r: JournalRecord) => r.type === "notification_sent" && r.channel === "slack";
@@ -276,12 +329,18 @@ describe("when medic gives up", () => {
     await started(daemon); // the start reviews every incident before it says so
     expect(journal(state).filter((r) => r.type === "notification_queued")).toHaveLength(queuedBefore);
     // Actively paged: a new alert that rings, and the acknowledged one resolved, so one alert stays open.
-    await waitUntil(() => pd.alerts().get(`${id}:2`)?.status === "triggered" && pd.alerts().get(id)?.status === "resolved", 10_000, "the page to ring");
+    await waitUntil(
+      () => pd.alerts().get(`${id}:2`)?.status === "triggered" && pd.alerts().get(id)?.status === "resolved",
+      10_000,
+      "the page to ring",
+    );
     expect(pd.alerts().get(`${id}:2`)?.rang).toBe(1);
     const repages = (pd.events as PdEvent[]).filter((e) => e.body.event_action === "trigger" && e.body.dedup_key === `${id}:2`);
     expect(repages.filter((e) => e.status === 0).length).toBeGreaterThanOrEqual(1); // sent before the kill, never answered
     expect(repages.filter((e) => e.status === 202)).toHaveLength(1);
-    expect((pd.events as PdEvent[]).find((e) => e.status === 202 && e.body.dedup_key === `${id}:2`)?.body.payload?.summary).toMatch(/^P1 server_down on api \(medic's fix failed\)/);
+    expect((pd.events as PdEvent[]).find((e) => e.status === 202 && e.body.dedup_key === `${id}:2`)?.body.payload?.summary).toMatch(
+      /^P1 server_down on api \(medic's fix failed\)/,
+    );
 
     // and then? the human fixes it: every alert ever triggered for the incident is resolved, and Slack hears it.
     rmSync(join(dir, "hang"));
@@ -289,10 +348,21 @@ describe("when medic gives up", () => {
     await waitUntil(() => slack.posted().length >= 3, 10_000, "the Slack resolve");
     const accepted = (pd.events as PdEvent[]).filter((e) => e.status === 202);
     expect(accepted.map((e) => `${e.body.event_action} ${e.body.dedup_key}`)).toEqual([
-      `trigger ${id}`, `acknowledge ${id}`, `trigger ${id}:2`, `resolve ${id}`, `resolve ${id}:2`,
+      `trigger ${id}`,
+      `acknowledge ${id}`,
+      `trigger ${id}:2`,
+      `resolve ${id}`,
+      `resolve ${id}:2`,
     ]);
-    expect([...pd.alerts().values()].map((a) => [a.status, a.rang])).toEqual([["resolved", 1], ["resolved", 1]]);
-    expect(headers(slack)).toEqual(["P1 server_down on api", "Medic's fix failed: P1 server_down on api", "Resolved: P1 server_down on api"]);
+    expect([...pd.alerts().values()].map((a) => [a.status, a.rang])).toEqual([
+      ["resolved", 1],
+      ["resolved", 1],
+    ]);
+    expect(headers(slack)).toEqual([
+      "P1 server_down on api",
+      "Medic's fix failed: P1 server_down on api",
+      "Resolved: P1 server_down on api",
+    ]);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 90_000);
@@ -310,14 +380,26 @@ safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
     const first = await waitUntil(() => journal(state).find((r) => r.type === "opened"), 10_000, "the first incident");
     await waitUntil(() => journal(state).some((r) => r.type === "playbook_started"), 5_000, "the playbook");
     api.set(200); // the playbook fixed it
-    await waitUntil(() => journal(state).some((r) => r.type === "resolved" && r.incident === first.incident), 10_000, "the fix to be verified");
+    await waitUntil(
+      () => journal(state).some((r) => r.type === "resolved" && r.incident === first.incident),
+      10_000,
+      "the fix to be verified",
+    );
     await waitUntil(() => slack.posted().length >= 2, 10_000, "Slack's trigger and resolve");
     expect(journal(state).filter((r) => r.type === "notification_queued" && r.notification.channel === "pagerduty")).toEqual([]);
     expect(JSON.stringify(slack.posted()[0]!.body)).toContain("pagerduty held for up to 30s while medic tries to fix it");
 
     api.set(500); // broken again, and this time the playbook cannot fix it
-    const second = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.incident !== first.incident), 10_000, "the second incident");
-    const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated" && r.incident === second.incident), 15_000, "the fix to fail");
+    const second = await waitUntil(
+      () => journal(state).find((r) => r.type === "opened" && r.incident !== first.incident),
+      10_000,
+      "the second incident",
+    );
+    const escalated = await waitUntil(
+      () => journal(state).find((r) => r.type === "escalated" && r.incident === second.incident),
+      15_000,
+      "the fix to fail",
+    );
     await waitUntil(() => pd.events.length >= 1, 10_000, "the page");
     const page = pd.events[0]!.body;
     expect(page).toMatchObject({ event_action: "trigger", dedup_key: second.incident });

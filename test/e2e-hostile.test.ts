@@ -34,20 +34,29 @@ describe("medic run against broken and hostile targets", () => {
     const dir = tempDir();
     let connections = 0;
     const sink = await startTcpServer(() => void connections++); // accepts, never answers
-    const targets = Array.from({ length: 30 }, (_, i) => `  - name: t${i}
-    probe: { http: { url: "http://127.0.0.1:${sink.port}/health/${i}" } }`).join("\n");
+    const targets = Array.from(
+      { length: 30 },
+      (_, i) => `  - name: t${i}
+    probe: { http: { url: "http://127.0.0.1:${sink.port}/health/${i}" } }`,
+    ).join("\n");
     const config = join(dir, "medic.yaml");
-    writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, "state"))}
+    writeFileSync(
+      config,
+      `stateDir: ${JSON.stringify(join(dir, "state"))}
 defaults: { interval: 500ms, timeout: 2s, failureThreshold: 1 }
 targets:
 ${targets}
-`);
+`,
+    );
     const daemon = startMedic(["run", "--config", config]);
     try {
       // All 30 probes hang at once (one abort listener each on the daemon's stop signal).
       await waitUntil(() => connections >= 30, 10_000, "all 30 probes to connect");
       await waitUntil(() => journal(join(dir, "state")).filter((r) => r.type === "opened").length === 30, 20_000, "30 incidents");
-      expect(journal(join(dir, "state")).find((r) => r.type === "opened")).toMatchObject({ kind: "server_down", evidence: expect.stringMatching(/^timed out \(ETIMEDOUT\)/) });
+      expect(journal(join(dir, "state")).find((r) => r.type === "opened")).toMatchObject({
+        kind: "server_down",
+        evidence: expect.stringMatching(/^timed out \(ETIMEDOUT\)/),
+      });
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
       expect(daemon.stderr()).toBe("");
@@ -73,7 +82,8 @@ ${targets}
     const garbage = await startTcpServer((sock) => sock.end("\x00\x01garbage\r\n\r\nnot http at all\x1b[31m"));
     // Written by hand: the body must carry a literal "__proto__" key and 10,000 levels of nesting.
     const deep = '{"a":'.repeat(10_000) + '{"status":"down"}' + "}".repeat(10_000);
-    const hostileBody = `{"status":${JSON.stringify("fail\n\x1b[2J$(reboot)")},` +
+    const hostileBody =
+      `{"status":${JSON.stringify("fail\n\x1b[2J$(reboot)")},` +
       `"database_status":${JSON.stringify("disconnected\r\nX-Injected: 1 `rm -rf /` --help")},` +
       `"__proto__":{"polluted":true},"deep":${deep}}`;
     const hostile = await startHttpServer((_req, res) => res.writeHead(503, { "content-type": "application/json" }).end(hostileBody));
@@ -81,14 +91,17 @@ ${targets}
     try {
       const dir = tempDir();
       const config = join(dir, "medic.yaml");
-      writeFileSync(config, `stateDir: ./state
+      writeFileSync(
+        config,
+        `stateDir: ./state
 playbooks: []
 defaults: { interval: 200ms, timeout: 2s, failureThreshold: 1, successThreshold: 1 }
 targets:
   - { name: huge, probe: { http: { url: "http://127.0.0.1:${ports[0]}/" } } }
   - { name: garbage, probe: { http: { url: "http://127.0.0.1:${ports[1]}/" } } }
   - { name: hostile, probe: { http: { url: "http://127.0.0.1:${ports[2]}/" } } }
-`);
+`,
+      );
       const daemon = startMedic(["run", "--config", config]);
       const stateDir = join(dir, "state");
       await waitUntil(() => journal(stateDir).filter((r) => r.type === "escalated").length >= 3, 15_000, "three escalations");
@@ -104,8 +117,13 @@ targets:
       // Status words that long are not believed: the 503 alone makes it server_down.
       expect(hostileIncident).toMatchObject({ kind: "server_down", evidence: expect.stringMatching(/^HTTP 503/) });
       // A health body over maxBodyBytes (1 MiB) is a failed probe; medic stops reading at the limit.
-      expect(opened.find((r) => r.type === "opened" && r.target === "huge")).toMatchObject({ kind: "server_down", evidence: expect.stringContaining("larger than 1MiB (maxBodyBytes)") });
-      expect(journal(stateDir).find((r) => r.type === "escalated")).toMatchObject({ reason: expect.stringMatching(/^no playbook handles/) });
+      expect(opened.find((r) => r.type === "opened" && r.target === "huge")).toMatchObject({
+        kind: "server_down",
+        evidence: expect.stringContaining("larger than 1MiB (maxBodyBytes)"),
+      });
+      expect(journal(stateDir).find((r) => r.type === "escalated")).toMatchObject({
+        reason: expect.stringMatching(/^no playbook handles/),
+      });
       expect(daemon.child.exitCode).toBeNull();
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);

@@ -26,13 +26,16 @@ describe("occurrences of an incident", () => {
     mkdirSync(join(dir, "playbooks"));
     const config = join(dir, "medic.yaml");
     // No playbook: the incident escalates and stays open while every round fails.
-    writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, "state"))}
+    writeFileSync(
+      config,
+      `stateDir: ${JSON.stringify(join(dir, "state"))}
 playbooks: [./playbooks]
 defaults: { interval: 100ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 targets:
   - name: api
     probe: { http: { url: "http://127.0.0.1:${health.port}/health" } }
-`);
+`,
+    );
     const daemon = startMedic(["run", "--config", config]);
     const url = await apiUrl(daemon);
     const opened = await waitUntil(() => journal(join(dir, "state")).find((r) => r.type === "opened"), 10_000, "the incident");
@@ -53,7 +56,11 @@ targets:
 
     // Healthy again: the resolve carries the rounds counted since the last journaled count, so the final number is exact.
     health.state.ok = true;
-    await waitUntil(() => journal(join(dir, "state")).find((r) => r.type === "resolved" && r.incident === opened.incident), 10_000, "the resolve");
+    await waitUntil(
+      () => journal(join(dir, "state")).find((r) => r.type === "resolved" && r.incident === opened.incident),
+      10_000,
+      "the resolve",
+    );
     const failingSinceOpen = health.state.failed - 1; // the first failing round did not open it (failureThreshold 2)
     expect(await counts()).toEqual({ cli: failingSinceOpen, detail: failingSinceOpen, list: failingSinceOpen });
 

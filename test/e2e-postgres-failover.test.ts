@@ -18,9 +18,17 @@ function write(dir: string, name: string, text: string): string {
   return join(dir, name);
 }
 
-interface Round { time: number; target: string; ok: boolean; latencyMs: number }
+interface Round {
+  time: number;
+  target: string;
+  ok: boolean;
+  latencyMs: number;
+}
 const rounds = (stdout: string): Round[] =>
-  stdout.split("\n").filter((l) => l.includes('"probe round"')).map((l) => JSON.parse(l) as Round);
+  stdout
+    .split("\n")
+    .filter((l) => l.includes('"probe round"'))
+    .map((l) => JSON.parse(l) as Round);
 
 describe("PostgreSQL scenarios: network, privileges, replicas", () => {
   it("6. a stalled or dropped network: the probe times out within its timeout, is classified, and nothing hangs", async () => {
@@ -29,12 +37,16 @@ describe("PostgreSQL scenarios: network, privileges, replicas", () => {
     const proxy = await startPgProxy(c.port);
     onCleanup(() => proxy.close());
     const url = c.url().replace(`:${c.port}/`, `:${proxy.port}/`);
-    const file = write(dir, "medic.yaml", `stateDir: ./state
+    const file = write(
+      dir,
+      "medic.yaml",
+      `stateDir: ./state
 playbooks: []
 defaults: { interval: 300ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 targets:
   - { name: db, probe: { postgres: { url: "\${DB_URL}" } } }
-`);
+`,
+    );
     const daemon = startMedic(["run", "--config", file], { DB_URL: url, MEDIC_LOG_LEVEL: "debug" });
     await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
     await new Promise((r) => setTimeout(r, 800));
@@ -49,10 +61,18 @@ targets:
     for (const r of failed) expect(r.latencyMs).toBeLessThan(1000 + 750);
 
     proxy.heal();
-    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === opened.incident), 15_000, "recovery after heal");
+    await waitUntil(
+      () => journal(state).find((r) => r.type === "resolved" && r.incident === opened.incident),
+      15_000,
+      "recovery after heal",
+    );
 
     proxy.drop();
-    const second = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.incident !== opened.incident), 15_000, "the drop incident");
+    const second = await waitUntil(
+      () => journal(state).find((r) => r.type === "opened" && r.incident !== opened.incident),
+      15_000,
+      "the drop incident",
+    );
     expect(second).toMatchObject({ kind: "db_disconnect" });
     proxy.stall();
     const stopAt = Date.now();
@@ -67,14 +87,22 @@ targets:
     await c.sql("CREATE ROLE monitor LOGIN PASSWORD 'm-pw'; GRANT pg_monitor TO monitor; CREATE ROLE plain LOGIN PASSWORD 'p-pw'");
     const sessions = await Promise.all([c.client(), c.client(), c.client()]);
     expect(sessions).toHaveLength(3);
-    const file = write(dir, "medic.yaml", `stateDir: ./state
+    const file = write(
+      dir,
+      "medic.yaml",
+      `stateDir: ./state
 targets:
   - { name: as-monitor, probe: { postgres: { url: "${c.url("monitor", "m-pw")}" } } }
   - { name: as-plain, probe: { postgres: { url: "${c.url("plain", "p-pw")}" } } }
-`);
+`,
+    );
     const r = await medic(["check", "--json", "--config", file]);
     expect(r.code).toBe(0);
-    type Row = { target: string; healthy: boolean; facts: { postgres: { visibility: string; states?: { idle: number }; connections: { used: number } } } };
+    type Row = {
+      target: string;
+      healthy: boolean;
+      facts: { postgres: { visibility: string; states?: { idle: number }; connections: { used: number } } };
+    };
     const rows = Object.fromEntries((JSON.parse(r.stdout) as Row[]).map((row) => [row.target, row.facts.postgres]));
     expect(rows["as-monitor"]).toMatchObject({ visibility: "full", states: { idle: expect.any(Number) } });
     expect(rows["as-monitor"]!.states!.idle).toBeGreaterThanOrEqual(3);
@@ -91,9 +119,16 @@ targets:
     onCleanup(() => standby.destroy());
     const pbDir = join(dir, "playbooks");
     mkdirSync(pbDir);
-    write(pbDir, "promote-standby.yaml", readFileSync(join(SHIPPED_PLAYBOOKS, "promote-standby.yaml"), "utf8").replace("within: 30s", "within: 2s"));
+    write(
+      pbDir,
+      "promote-standby.yaml",
+      readFileSync(join(SHIPPED_PLAYBOOKS, "promote-standby.yaml"), "utf8").replace("within: 30s", "within: 2s"),
+    );
     write(pbDir, "database-down.yaml", readFileSync(join(SHIPPED_PLAYBOOKS, "database-down.yaml"), "utf8"));
-    const file = write(dir, "medic.yaml", `stateDir: ./state
+    const file = write(
+      dir,
+      "medic.yaml",
+      `stateDir: ./state
 playbooks: [./playbooks]
 defaults: { interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2 }
 targets:
@@ -102,7 +137,8 @@ targets:
     probe: { postgres: { url: "${primary.url()}" } }
   - name: db-standby
     probe: { postgres: { url: "${standby.url()}" } }
-`);
+`,
+    );
     const inRecovery = async () => (await standby.sql<{ r: boolean }>("select pg_is_in_recovery() as r"))[0]!.r;
     await primary.stop("fast");
 

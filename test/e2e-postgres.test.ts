@@ -3,7 +3,19 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { readPidFile } from "../src/lib/proc.js";
-import { cleanup, freePort, journal, killOnCleanup, medic, onCleanup, ROOT, SHIPPED_PLAYBOOKS, startMedic, tempDir, waitUntil } from "./harness.js";
+import {
+  cleanup,
+  freePort,
+  journal,
+  killOnCleanup,
+  medic,
+  onCleanup,
+  ROOT,
+  SHIPPED_PLAYBOOKS,
+  startMedic,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 import { startCluster, type Cluster } from "./pg-cluster.js";
 
 afterEach(cleanup);
@@ -20,7 +32,13 @@ async function cluster(settings: Record<string, string | number> = {}): Promise<
 function playbooks(dir: string, edits: Record<string, [string, string][]> = {}): string {
   const out = join(dir, "playbooks");
   mkdirSync(out);
-  for (const name of ["database-down.yaml", "db-disconnect.yaml", "pool-exhaustion.yaml", "long-transaction.yaml", "promote-standby.yaml"]) {
+  for (const name of [
+    "database-down.yaml",
+    "db-disconnect.yaml",
+    "pool-exhaustion.yaml",
+    "long-transaction.yaml",
+    "promote-standby.yaml",
+  ]) {
     let text = readFileSync(join(SHIPPED_PLAYBOOKS, name), "utf8");
     for (const [from, to] of edits[name] ?? []) text = text.replaceAll(from, to);
     writeFileSync(join(out, name), text);
@@ -40,14 +58,20 @@ function dbTarget(c: Cluster, extra = ""): string {
 ${extra}`;
 }
 
-function config(dir: string, pbDir: string, targets: string, defaults = "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2"): string {
+function config(
+  dir: string,
+  pbDir: string,
+  targets: string,
+  defaults = "interval: 300ms, timeout: 2s, failureThreshold: 2, successThreshold: 2",
+): string {
   const file = join(dir, "medic.yaml");
   writeFileSync(file, `stateDir: ./state\nplaybooks: [${JSON.stringify(pbDir)}]\ndefaults: { ${defaults} }\ntargets:\n${targets}`);
   return file;
 }
 
 /** An incident's own lifecycle records (notification records interleave; the escalation tests check them). */
-const ofIncident = (records: JournalRecord[], id: string) => records.filter((r) => r.incident === id && !r.type.startsWith("notification_"));
+const ofIncident = (records: JournalRecord[], id: string) =>
+  records.filter((r) => r.incident === id && !r.type.startsWith("notification_"));
 const started = (p: { stdout: () => string }) => waitUntil(() => p.stdout().includes("medic started"), 10_000, "medic to start");
 
 describe("PostgreSQL scenarios, medic as a child process against a real cluster", () => {
@@ -66,7 +90,11 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 60_000, "recovery");
     const records = ofIncident(journal(state), resolved.incident);
     expect(records.map((r) => r.type)).toEqual(["opened", "playbook_started", "step_started", "step_finished", "verifying", "resolved"]);
-    expect(records[0]).toMatchObject({ kind: "db_disconnect", severity: "P1", evidence: expect.stringMatching(/connection refused|shutting down/) });
+    expect(records[0]).toMatchObject({
+      kind: "db_disconnect",
+      severity: "P1",
+      evidence: expect.stringMatching(/connection refused|shutting down/),
+    });
     expect(records[1]).toMatchObject({ playbook: "start-database" });
     expect(records[3]).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/started pid \d+/) });
     expect(await c.sql("select 1 as one")).toEqual([{ one: 1 }]);
@@ -83,14 +111,18 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const app = join(ROOT, "test/fixtures/pg-app.mjs");
     const appPid = join(dir, "app.pid");
     killOnCleanup(appPid);
-    const file = config(dir, playbooks(dir), `${dbTarget(c)}  - name: orders-app
+    const file = config(
+      dir,
+      playbooks(dir),
+      `${dbTarget(c)}  - name: orders-app
     dependsOn: [db]
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
     service:
       process:
         start: [${JSON.stringify(process.execPath)}, ${JSON.stringify(app)}, "${port}", ${JSON.stringify(c.url("app", "app-pw"))}]
         pidFile: app.pid
-`);
+`,
+    );
     const plan = await medic(["plan", "--config", file, "--target", "orders-app", "--incident", "db_disconnect"], { DB_URL: c.url() });
     expect(plan.stdout).toContain("playbook restart-app-on-db-disconnect");
     const first = await startApp(appPid, port, [process.execPath, app, String(port), c.url("app", "app-pw")]);
@@ -104,7 +136,11 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const state = join(dir, "state");
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the application to recover");
     const records = ofIncident(journal(state), resolved.incident);
-    expect(records[0]).toMatchObject({ target: "orders-app", kind: "db_disconnect", evidence: expect.stringContaining("db answers: the application lost its connection") });
+    expect(records[0]).toMatchObject({
+      target: "orders-app",
+      kind: "db_disconnect",
+      evidence: expect.stringContaining("db answers: the application lost its connection"),
+    });
     expect(records[1]).toMatchObject({ playbook: "restart-app-on-db-disconnect" });
     expect(await readPidFile(appPid)).not.toBe(first);
     expect(await c.sql<{ t: Date }>("select pg_postmaster_start_time() as t")).toEqual(before);
@@ -136,7 +172,10 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the pool incident to resolve");
     const records = ofIncident(journal(state), resolved.incident);
     expect(records[0]).toMatchObject({ kind: "pool_exhaustion", evidence: expect.stringMatching(/pool \d+% in use/) });
-    expect(records.find((r) => r.type === "step_finished")).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/^terminated 15 sessions/) });
+    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
+      outcome: "ok",
+      detail: expect.stringMatching(/^terminated 15 sessions/),
+    });
     expect(await count()).toBe("1");
     expect((await admin.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
     expect(await Promise.race([busyQuery, new Promise((r) => setTimeout(() => r("still running"), 100))])).toBe("still running");
@@ -158,7 +197,11 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     await new Promise((r) => setTimeout(r, 2500));
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
-    const rounds = daemon.stdout().split("\n").filter((l) => l.includes('"probe round"')).map((l) => JSON.parse(l) as { time: number; ok: boolean });
+    const rounds = daemon
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes('"probe round"'))
+      .map((l) => JSON.parse(l) as { time: number; ok: boolean });
     const after = rounds.filter((r) => r.time > backAt + 250);
     expect(after.length).toBeGreaterThan(5);
     expect(after.every((r) => r.ok)).toBe(true);
@@ -179,8 +222,14 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const state = join(dir, "state");
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the long transaction to be ended");
     const records = ofIncident(journal(state), resolved.incident);
-    expect(records[0]).toMatchObject({ kind: "long_transaction", evidence: expect.stringMatching(/idle in transaction for .*1 waiting on locks/) });
-    expect(records.find((r) => r.type === "step_finished")).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/^terminated 1 session/) });
+    expect(records[0]).toMatchObject({
+      kind: "long_transaction",
+      evidence: expect.stringMatching(/idle in transaction for .*1 waiting on locks/),
+    });
+    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
+      outcome: "ok",
+      detail: expect.stringMatching(/^terminated 1 session/),
+    });
     expect((await blockedQuery).rows).toEqual([{ n: "0" }]);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -198,16 +247,23 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const escalated = await waitUntil(() => journal(state).find((r) => r.type === "escalated"), 40_000, "the escalation");
     const records = ofIncident(journal(state), escalated.incident);
     expect(records.find((r) => r.type === "step_finished")).toMatchObject({
-      outcome: "skipped", detail: "terminated 0 sessions: none idle in transaction or idle in transaction (aborted) over 2s (not superusers)",
+      outcome: "skipped",
+      detail: "terminated 0 sessions: none idle in transaction or idle in transaction (aborted) over 2s (not superusers)",
     });
     // Nothing changed and the target still failed: no wait for the 30 s verification deadline.
     expect(records.some((r) => r.type === "verifying")).toBe(false);
     expect(escalated).toMatchObject({
-      reason: expect.stringMatching(/^no step changed anything \(step 1 \(terminate sessions idle in transaction past the target's threshold\): terminated 0 sessions: .*\) and db is still long_transaction \(.*\): nothing to wait for$/),
+      reason: expect.stringMatching(
+        /^no step changed anything \(step 1 \(terminate sessions idle in transaction past the target's threshold\): terminated 0 sessions: .*\) and db is still long_transaction \(.*\): nothing to wait for$/,
+      ),
     });
     // And then a human ends the transaction: the escalated incident resolves by itself.
     await holder.query("COMMIT");
-    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === escalated.incident), 20_000, "the incident to resolve");
+    await waitUntil(
+      () => journal(state).find((r) => r.type === "resolved" && r.incident === escalated.incident),
+      20_000,
+      "the incident to resolve",
+    );
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 90_000);
@@ -232,7 +288,8 @@ describe("pool exhaustion reported by an application", () => {
           res.writeHead(200).end("{}");
           return;
         }
-        res.writeHead(200, { "content-type": "application/json" })
+        res
+          .writeHead(200, { "content-type": "application/json" })
           .end(JSON.stringify({ status: "healthy", database_status: "connected", connection_pool: { pool_utilization: utilization } }));
       });
     });
@@ -243,11 +300,15 @@ describe("pool exhaustion reported by an application", () => {
     mkdirSync(out);
     const shipped = readFileSync(join(SHIPPED_PLAYBOOKS, "pool-exhaustion-resize.yaml"), "utf8");
     writeFileSync(join(out, "resize.yaml"), shipped.replaceAll("olderThan: 5m", "olderThan: 1s"));
-    const file = config(dir, out, `${dbTarget(c)}  - name: orders-app
+    const file = config(
+      dir,
+      out,
+      `${dbTarget(c)}  - name: orders-app
     labels: { pool_resize: enabled, pool_admin_url: "http://127.0.0.1:${port}", pool_max_size: "40" }
     dependsOn: [db]
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
-`);
+`,
+    );
     const daemon = startMedic(["run", "--config", file], { DB_URL: c.url() });
     const state = join(dir, "state");
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the pool incident to resolve");
@@ -268,6 +329,14 @@ async function startApp(pidFile: string, port: number, argv: string[]): Promise<
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: "ignore" });
   child.unref();
   writeFileSync(pidFile, `${child.pid}\n`);
-  await waitUntil(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), 10_000, "the app to answer");
+  await waitUntil(
+    () =>
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    10_000,
+    "the app to answer",
+  );
   return child.pid!;
 }

@@ -3,7 +3,19 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readPidFile } from "../src/lib/proc.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, freePort, journal, MEDIC, onCleanup, SERVICE, SHIPPED_PLAYBOOKS, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import {
+  cleanup,
+  freePort,
+  journal,
+  MEDIC,
+  onCleanup,
+  SERVICE,
+  SHIPPED_PLAYBOOKS,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -41,12 +53,20 @@ describe("SIGHUP reload", () => {
     await waitUntil(() => /"msg":"config reloaded"/.test(daemon.stdout()), 10_000, "the reload");
     expect(daemon.stdout()).toMatch(/"added":\["b"\]/);
     const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "b"), 10_000, "b's incident");
-    await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === opened.incident), 20_000, "b restarted and verified");
+    await waitUntil(
+      () => journal(state).find((r) => r.type === "resolved" && r.incident === opened.incident),
+      20_000,
+      "b restarted and verified",
+    );
 
     // A broken config: every problem logged with file:line:col, the old config keeps running.
     writeFileSync(file, config(dir, target(dir, "a", portA) + "  - name: c\n    probe: { htp: {} }\n", "defaults: { interval: fast }\n"));
     daemon.child.kill("SIGHUP");
-    await waitUntil(() => /problems? in the new config; the previous config keeps running/.test(daemon.stdout()), 10_000, "the rejected reload");
+    await waitUntil(
+      () => /problems? in the new config; the previous config keeps running/.test(daemon.stdout()),
+      10_000,
+      "the rejected reload",
+    );
     expect(daemon.stdout()).toMatch(/medic\.yaml:\d+:\d+/);
     // Still watching both with the old config: a kill of a is restarted.
     process.kill((await readPidFile(join(dir, "a.pid")))!, "SIGKILL");
@@ -101,15 +121,21 @@ describe("SIGHUP reload", () => {
     onCleanup(() => slack.close());
     // A first step that lasts until the test opens the gate (a long diagnostic, say), then the restart.
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "playbooks", "slow.yaml"), `name: slow-restart
+    writeFileSync(
+      join(dir, "playbooks", "slow.yaml"),
+      `name: slow-restart
 on: [server_down]
 steps:
   - exec: { argv: [${JSON.stringify(process.execPath)}, "-e", "setInterval(() => require('fs').existsSync(process.argv[1]) && process.exit(0), 50)", ${JSON.stringify(gate)}] }
   - service.restart: {}
 verify: { within: 10s }
-`);
-    const withSlack = (targets: string) => config(dir, targets, `notify: { slack: { webhookUrl: ${JSON.stringify(slack.url)}, timeout: 1s } }\n`)
-      .replace(JSON.stringify(SHIPPED_PLAYBOOKS), JSON.stringify(join(dir, "playbooks")));
+`,
+    );
+    const withSlack = (targets: string) =>
+      config(dir, targets, `notify: { slack: { webhookUrl: ${JSON.stringify(slack.url)}, timeout: 1s } }\n`).replace(
+        JSON.stringify(SHIPPED_PLAYBOOKS),
+        JSON.stringify(join(dir, "playbooks")),
+      );
     const keep = await freePort();
     const other = `  - name: other\n    probe: { tcp: { host: 127.0.0.1, port: ${keep} } }\n    interval: 1h\n`;
     writeFileSync(file, withSlack(target(dir, "a", port)));
@@ -119,7 +145,11 @@ verify: { within: 10s }
     process.kill(pid, "SIGKILL");
     const opened = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "a"), 10_000, "a's incident");
     const id = opened.incident;
-    await waitUntil(() => journal(state).find((r) => r.incident === id && r.type === "step_started" && r.index === 0), 10_000, "the first step to start");
+    await waitUntil(
+      () => journal(state).find((r) => r.incident === id && r.type === "step_started" && r.index === 0),
+      10_000,
+      "the first step to start",
+    );
     const [trigger] = await slack.waitForMessages(1);
     expect(JSON.stringify(trigger!.body)).toContain(id);
 
@@ -127,11 +157,21 @@ verify: { within: 10s }
     writeFileSync(file, withSlack(other));
     daemon.child.kill("SIGHUP");
     await waitUntil(() => /"removed":\["a"\]/.test(daemon.stdout()), 10_000, "a removed");
-    expect(journal(state).filter((r) => r.incident === id).map((r) => r.type)).not.toContain("step_finished");
+    expect(
+      journal(state)
+        .filter((r) => r.incident === id)
+        .map((r) => r.type),
+    ).not.toContain("step_finished");
     writeFileSync(gate, "");
-    const resolved = await waitUntil(() => journal(state).find((r) => r.incident === id && r.type === "resolved"), 15_000, "a's incident to close");
+    const resolved = await waitUntil(
+      () => journal(state).find((r) => r.incident === id && r.type === "resolved"),
+      15_000,
+      "a's incident to close",
+    );
     expect(resolved).toMatchObject({ reason: "no longer watched: target removed from config" });
-    const lifecycle = journal(state).filter((r) => r.incident === id && !r.type.startsWith("notification_")).map((r) => r.type);
+    const lifecycle = journal(state)
+      .filter((r) => r.incident === id && !r.type.startsWith("notification_"))
+      .map((r) => r.type);
     // The step in flight finished; the restart and the verification never ran; nothing escalated.
     expect(lifecycle).toEqual(["opened", "playbook_started", "step_started", "step_finished", "resolved"]);
     const messages = await slack.waitForMessages(2);
@@ -151,10 +191,22 @@ verify: { within: 10s }
     // Re-adding a (still down) opens a new incident and runs its playbook from the first step.
     writeFileSync(file, withSlack(target(dir, "a", port) + other));
     daemon.child.kill("SIGHUP");
-    const again = await waitUntil(() => journal(state).find((r) => r.type === "opened" && r.target === "a" && r.incident !== id), 10_000, "a new incident on a");
-    const done = await waitUntil(() => journal(state).find((r) => r.incident === again.incident && r.type === "resolved"), 20_000, "a restarted and verified");
+    const again = await waitUntil(
+      () => journal(state).find((r) => r.type === "opened" && r.target === "a" && r.incident !== id),
+      10_000,
+      "a new incident on a",
+    );
+    const done = await waitUntil(
+      () => journal(state).find((r) => r.incident === again.incident && r.type === "resolved"),
+      20_000,
+      "a restarted and verified",
+    );
     expect(done).toMatchObject({ reason: expect.stringMatching(/^verified/) });
-    expect(journal(state).filter((r) => r.incident === again.incident && r.type === "step_finished").map((r) => r.type === "step_finished" && r.outcome)).toEqual(["ok", "ok"]);
+    expect(
+      journal(state)
+        .filter((r) => r.incident === again.incident && r.type === "step_finished")
+        .map((r) => r.type === "step_finished" && r.outcome),
+    ).toEqual(["ok", "ok"]);
     expect(existsSync(gate)).toBe(true);
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -179,10 +231,16 @@ describe("SIGHUP while medic starts", () => {
     // 150 playbooks: loading them takes a second or more, the window in which a SIGHUP used to kill medic.
     mkdirSync(join(dir, "many"));
     for (let i = 0; i < 150; i++) {
-      writeFileSync(join(dir, "many", `p${i}.yaml`), `name: p${i}\non: [server_down]\nsteps:\n  - wait: 1s\n  - exec: { argv: [/bin/true, "{{ target.name }}"] }\nverify: { within: 10s }\nonFailure: escalate\n`);
+      writeFileSync(
+        join(dir, "many", `p${i}.yaml`),
+        `name: p${i}\non: [server_down]\nsteps:\n  - wait: 1s\n  - exec: { argv: [/bin/true, "{{ target.name }}"] }\nverify: { within: 10s }\nonFailure: escalate\n`,
+      );
     }
     const file = join(dir, "medic.yaml");
-    writeFileSync(file, `stateDir: ${JSON.stringify(join(dir, "state"))}\nplaybooks: [./many]\ntargets:\n  - { name: a, probe: { tcp: { port: 1 } } }\n`);
+    writeFileSync(
+      file,
+      `stateDir: ${JSON.stringify(join(dir, "state"))}\nplaybooks: [./many]\ntargets:\n  - { name: a, probe: { tcp: { port: 1 } } }\n`,
+    );
     // An access time older than the file: the first read moves it (relatime), which says medic is loading its config.
     const { mtime } = statSync(file);
     const unread = new Date(mtime.getTime() - 3_600_000);
@@ -205,13 +263,21 @@ describe("SIGHUP while medic starts", () => {
       sent++;
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect({ exit: daemon.child.exitCode, signal: daemon.child.signalCode, stderr: daemon.stderr() }).toEqual({ exit: null, signal: null, stderr: "" });
+    expect({ exit: daemon.child.exitCode, signal: daemon.child.signalCode, stderr: daemon.stderr() }).toEqual({
+      exit: null,
+      signal: null,
+      stderr: "",
+    });
     expect(sent).toBeGreaterThan(0);
     // medic caught SIGHUP before it read its config (a SIGHUP then was fatal).
     if (seen?.configRead) expect(seen.caught).toBe(true);
 
     await waitUntil(() => daemon.stdout().includes('"msg":"config reloaded"'), 20_000, "the reload asked for during start-up");
-    const messages = daemon.stdout().split("\n").map((l) => /"msg":"([^"]*)"/.exec(l)?.[1]).filter(Boolean);
+    const messages = daemon
+      .stdout()
+      .split("\n")
+      .map((l) => /"msg":"([^"]*)"/.exec(l)?.[1])
+      .filter(Boolean);
     const waits = messages.indexOf("reload asked for while medic starts: it runs once medic is up");
     expect(waits).toBeGreaterThanOrEqual(0);
     expect(waits).toBeLessThan(messages.indexOf("medic started"));

@@ -6,7 +6,11 @@ import { cleanup, freePort, journal, medic, serviceConfig, startMedic, startServ
 
 afterEach(cleanup);
 
-const healthy = (port: number) => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+const healthy = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
 
 describe("medic run, end to end against a real service", () => {
   it("detects a kill -9, restarts the service, verifies, resolves and journals every step", async () => {

@@ -6,7 +6,18 @@ import type { JournalRecord } from "../src/incidents/types.js";
 import { fleetPlaybook, fleetTargets, startFleet, type Fleet } from "./fixtures/safety-fleet.js";
 import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receiver.js";
 import { startHttpServer } from "./fixtures/probes-servers.js";
-import { cleanup, freePort, journal, onCleanup, serviceConfig, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  cleanup,
+  freePort,
+  journal,
+  onCleanup,
+  serviceConfig,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -30,14 +41,17 @@ async function dependencyRun(targets: (fleet: Fleet) => string, playbooks: (flee
   const state = join(dir, "state");
   mkdirSync(join(dir, "playbooks"));
   for (const [file, text] of Object.entries(playbooks(fleet))) writeFileSync(join(dir, "playbooks", file), text);
-  writeFileSync(join(dir, "medic.yaml"), `stateDir: ${JSON.stringify(state)}
+  writeFileSync(
+    join(dir, "medic.yaml"),
+    `stateDir: ${JSON.stringify(state)}
 playbooks: [./playbooks]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 notify:
   slack: { webhookUrl: "\${SLACK_URL}", timeout: 1s }
   retry: { initial: 200ms, max: 1s, attempts: 100 }
 targets:
-${targets(fleet)}`);
+${targets(fleet)}`,
+  );
   for (const name of broken) fleet.broken.add(name);
   const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")], { SLACK_URL: slack.url });
   return { fleet, slack, state, daemon };
@@ -61,7 +75,8 @@ async function hangingDependencyRun(dbExtra: string) {
   });
   onCleanup(() => db.close());
   const run = await dependencyRun(
-    (f) => `  - name: db\n    probe: { http: { url: "http://127.0.0.1:${db.port}/health" } }\n${dbExtra}${fleetTargets(f.port, ["app"], () => "    dependsOn: [db]\n")}`,
+    (f) =>
+      `  - name: db\n    probe: { http: { url: "http://127.0.0.1:${db.port}/health" } }\n${dbExtra}${fleetTargets(f.port, ["app"], () => "    dependsOn: [db]\n")}`,
     (f) => ({ "app.yaml": fleetPlaybook(f.port, { name: "fix-app", targets: ["app"], wait: "200ms" }) }),
     [],
   );
@@ -86,10 +101,17 @@ describe("dependencies, end to end", () => {
     fleet.healsWith.set("db", ["app-1"]);
 
     // The end state: app-2 and app-3 each got an incident of their own, which their playbook fixed.
-    await waitUntil(() => {
-      const records = journal(state);
-      return fleet.broken.size === 0 && ["app-2", "app-3"].every((t) => ofTarget(records, t).some((o) => !o.root && resolvedRecord(records, o.incident)));
-    }, 45_000, "the db, then app-2 and app-3, fixed");
+    await waitUntil(
+      () => {
+        const records = journal(state);
+        return (
+          fleet.broken.size === 0 &&
+          ["app-2", "app-3"].every((t) => ofTarget(records, t).some((o) => !o.root && resolvedRecord(records, o.incident)))
+        );
+      },
+      45_000,
+      "the db, then app-2 and app-3, fixed",
+    );
     const records = journal(state);
     const incidents = foldRecords(records);
     const [dbOpened, ...moreDb] = ofTarget(records, "db");
@@ -107,7 +129,11 @@ describe("dependencies, end to end", () => {
     const suppressedIds = new Set(suppressed.map((r) => r.incident));
     // The root's timeline says who else it took down.
     const notes = records.filter((r) => r.type === "note" && r.incident === db).map((r) => r.type === "note" && r.message);
-    expect(notes.sort()).toEqual(apps.map((t) => expect.stringMatching(new RegExp(`^${t} is affected too: incident [0-9a-f]+ \\(server_down\\) is suppressed under this one$`))));
+    expect(notes.sort()).toEqual(
+      apps.map((t) =>
+        expect.stringMatching(new RegExp(`^${t} is affected too: incident [0-9a-f]+ \\(server_down\\) is suppressed under this one$`)),
+      ),
+    );
 
     // No app playbook started before the db's incident was verified resolved; the db was fixed first.
     const dbResolvedAt = records.indexOf(dbResolved);
@@ -170,10 +196,14 @@ describe("dependencies, end to end", () => {
       ["db", "api", "web"],
     );
 
-    await waitUntil(() => {
-      const records = journal(state);
-      return fleet.broken.size === 0 && ofTarget(records, "web").some((o) => !o.root && resolvedRecord(records, o.incident));
-    }, 45_000, "db, api and web fixed");
+    await waitUntil(
+      () => {
+        const records = journal(state);
+        return fleet.broken.size === 0 && ofTarget(records, "web").some((o) => !o.root && resolvedRecord(records, o.incident));
+      },
+      45_000,
+      "db, api and web fixed",
+    );
     const records = journal(state);
     const [db, ...moreDb] = ofTarget(records, "db");
     const [api1, api2, ...moreApi] = ofTarget(records, "api");
@@ -190,15 +220,19 @@ describe("dependencies, end to end", () => {
     expect(api2!.root).toBeUndefined();
     expect(api2!.at).toBeGreaterThanOrEqual(dbResolved.at);
     const again = records.filter((r) => r.type === "suppressed" && r.incident === web1!.incident);
-    expect(again).toEqual([expect.objectContaining({
-      root: api2!.incident,
-      reason: `incident ${db!.incident} on db was resolved, but incident ${api2!.incident} on api is open`,
-    })]);
+    expect(again).toEqual([
+      expect.objectContaining({
+        root: api2!.incident,
+        reason: `incident ${db!.incident} on db was resolved, but incident ${api2!.incident} on api is open`,
+      }),
+    ]);
     expect(records.indexOf(again[0]!)).toBeGreaterThan(records.indexOf(api2!));
 
     // web got its own incident only once api's was resolved; fixes went parent first.
     const api2Resolved = resolvedRecord(records, api2!.incident)!;
-    expect(resolvedRecord(records, web1!.incident)).toMatchObject({ reason: `incident ${api2!.incident} on api was resolved; web is still broken, so it gets an incident of its own` });
+    expect(resolvedRecord(records, web1!.incident)).toMatchObject({
+      reason: `incident ${api2!.incident} on api was resolved; web is still broken, so it gets an incident of its own`,
+    });
     expect(web2!.root).toBeUndefined();
     expect(records.indexOf(web2!)).toBeGreaterThan(records.indexOf(api2Resolved));
     const runs = records.filter((r) => r.type === "playbook_started").map((r) => r.incident);
@@ -227,7 +261,9 @@ describe("dependencies, end to end", () => {
     const records = journal(state);
     const incidents = foldRecords(records);
     expect(incidents.get(db.incident)).toMatchObject({ state: "escalated" });
-    expect(records.find((r) => r.type === "escalated" && r.incident === db.incident)).toMatchObject({ reason: "no playbook handles server_down on db" });
+    expect(records.find((r) => r.type === "escalated" && r.incident === db.incident)).toMatchObject({
+      reason: "no playbook handles server_down on db",
+    });
     expect(ofTarget(records, "app")).toHaveLength(1);
     expect(records.filter((r) => r.type === "playbook_started")).toEqual([]);
     expect(fleet.fixes).toEqual([]);
@@ -242,18 +278,22 @@ describe("dependencies, end to end", () => {
   it.each([
     ["the database starts hanging (its probe times out) as its dependent starts failing", ""],
     ["a database probed once a minute starts hanging as its dependent fails", "    interval: 60s\n    failureThreshold: 1\n"],
-  ])("%s: the dependent waits and is suppressed under the database's incident, not acted on", async (_, dbExtra) => {
-    const { fleet, state, daemon, hang } = await hangingDependencyRun(dbExtra);
-    hang();
-    fleet.broken.add("app");
-    await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
-    await new Promise((r) => setTimeout(r, 1500));
-    const records = journal(state);
-    const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
-    expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
-    expect(fleet.fixes).toEqual([]);
-    await stop(daemon);
-  }, 60_000);
+  ])(
+    "%s: the dependent waits and is suppressed under the database's incident, not acted on",
+    async (_, dbExtra) => {
+      const { fleet, state, daemon, hang } = await hangingDependencyRun(dbExtra);
+      hang();
+      fleet.broken.add("app");
+      await waitUntil(() => journal(state).filter((r) => r.type === "opened").length >= 2, 15_000, "both incidents");
+      await new Promise((r) => setTimeout(r, 1500));
+      const records = journal(state);
+      const dbOpened = records.find((r) => r.type === "opened" && r.target === "db")!;
+      expect(records.find((r) => r.type === "opened" && r.target === "app")).toMatchObject({ root: dbOpened.incident });
+      expect(fleet.fixes).toEqual([]);
+      await stop(daemon);
+    },
+    60_000,
+  );
 
   it("a process seen to die waits for its database's fresh verdict and then opens at once: the proof carries over, no more failing rounds 30 s apart", async () => {
     let dbRequests = 0;
@@ -264,12 +304,15 @@ describe("dependencies, end to end", () => {
     onCleanup(() => db.close());
     const dir = tempDir();
     const port = await freePort();
-    writeFileSync(join(dir, "medic.yaml"), `${serviceConfig(dir, port, { interval: "30s" })}    failureThreshold: 3
+    writeFileSync(
+      join(dir, "medic.yaml"),
+      `${serviceConfig(dir, port, { interval: "30s" })}    failureThreshold: 3
     dependsOn: [db]
   - name: db
     probe: { http: { url: "http://127.0.0.1:${db.port}/health" } }
     interval: 60s
-`);
+`,
+    );
     const pid = await startService(dir, port, join(dir, "api.pid"));
     const daemon = startMedic(["run", "--config", join(dir, "medic.yaml")]);
     await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");

@@ -18,7 +18,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The Slack announcement of a pause on api that ended, with one incident still open. */
 const announced = (how: string, id: string, reason: string) =>
-  new RegExp(`^medic: the pause on api ${how} \\(${id}, by ${escape(userInfo().username)}: ${escape(reason)}\\)\\. 1 open incidents? (is|are) handled normally from now on\\.$`);
+  new RegExp(
+    `^medic: the pause on api ${how} \\(${id}, by ${escape(userInfo().username)}: ${escape(reason)}\\)\\. 1 open incidents? (is|are) handled normally from now on\\.$`,
+  );
 
 /** The fleet (healthy), a Slack receiver, and medic running on the named targets; `extra` is more top-level YAML. */
 async function maintenanceRun(names: string[], extra = "") {
@@ -31,14 +33,17 @@ async function maintenanceRun(names: string[], extra = "") {
   const file = join(dir, "medic.yaml");
   mkdirSync(join(dir, "playbooks"));
   writeFileSync(join(dir, "playbooks/fix.yaml"), fleetPlaybook(fleet.port, { wait: "200ms" }));
-  writeFileSync(file, `stateDir: ${JSON.stringify(state)}
+  writeFileSync(
+    file,
+    `stateDir: ${JSON.stringify(state)}
 playbooks: [./playbooks]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 notify:
   slack: { webhookUrl: "\${SLACK_URL}", timeout: 1s }
   retry: { initial: 200ms, max: 1s, attempts: 100 }
 ${extra}targets:
-${fleetTargets(fleet.port, names)}`);
+${fleetTargets(fleet.port, names)}`,
+  );
   const env = { SLACK_URL: slack.url };
   const daemon = startMedic(["run", "--config", file], env);
   await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
@@ -55,7 +60,15 @@ async function pause(run: Awaited<ReturnType<typeof maintenanceRun>>, target: st
   const [, what, until, id, said] = m!;
   expect([what, said]).toEqual([target, reason]);
   // The daemon reads operator controls once a second: until it has, it would still act.
-  await waitUntil(() => run.daemon.stdout().split("\n").some((l) => l.includes('"msg":"paused"') && l.includes(id!)), 10_000, "the daemon to read the pause");
+  await waitUntil(
+    () =>
+      run.daemon
+        .stdout()
+        .split("\n")
+        .some((l) => l.includes('"msg":"paused"') && l.includes(id!)),
+    10_000,
+    "the daemon to read the pause",
+  );
   return { id: id!, until: Date.parse(until!) };
 }
 
@@ -66,13 +79,17 @@ describe("maintenance: ad hoc pauses, end to end", () => {
     const paused = await pause(run, "api", "6s", "deploy");
     const listed = await run.cli(["pauses"]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${paused.id}\\s+api\\s+${new Date(paused.until).toISOString()}\\s+\\S+\\s+\\S+\\s+deploy\\s*$`, "m"));
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${paused.id}\\s+api\\s+${new Date(paused.until).toISOString()}\\s+\\S+\\s+\\S+\\s+deploy\\s*$`, "m"),
+    );
 
     fleet.broken.add("api");
     const held = await waitUntil(() => byType(journal(state), "held")[0], 10_000, "the incident to be held");
     const incident = openedOn(journal(state), "api")!.incident;
     expect(held).toMatchObject({
-      incident, by: "maintenance", until: paused.until,
+      incident,
+      by: "maintenance",
+      until: paused.until,
       reason: `pause ${paused.id} until ${new Date(paused.until).toISOString()}: deploy`,
     });
     expect(held.at).toBeLessThan(paused.until); // else the test proved nothing about the pause
@@ -80,7 +97,11 @@ describe("maintenance: ad hoc pauses, end to end", () => {
     expect(show.stdout).toContain(incident);
 
     // The pause expires: the announcement, then the normal handling: a trigger, the fix, the resolve.
-    await waitUntil(() => journal(state).some((r) => r.type === "resolved" && r.incident === incident), 20_000, "the incident fixed after the pause");
+    await waitUntil(
+      () => journal(state).some((r) => r.type === "resolved" && r.incident === incident),
+      20_000,
+      "the incident fixed after the pause",
+    );
     await waitUntil(() => slack.posted().length >= 3, 10_000, "the announcement, trigger and resolve");
     await sleep(500);
     const records = journal(state);
@@ -95,7 +116,10 @@ describe("maintenance: ad hoc pauses, end to end", () => {
     expect(announcement.body.text).toMatch(announced("expired", paused.id, "deploy"));
     const about = slack.messages.filter((m) => m !== announcement);
     expect(about.map((m) => incidentOf(m.body))).toEqual([incident, incident]);
-    expect(about.map((m) => m.body.text)).toEqual([expect.stringMatching(/^P1 server_down on api: opened/), expect.stringMatching(/^resolved: verified: /)]);
+    expect(about.map((m) => m.body.text)).toEqual([
+      expect.stringMatching(/^P1 server_down on api: opened/),
+      expect.stringMatching(/^resolved: verified: /),
+    ]);
     const queued = byType(records, "notification_queued");
     expect(queued.every((r) => r.at >= paused.until)).toBe(true);
     expect(daemon.stdout()).toMatch(/"msg":"pause ended"/);
@@ -122,7 +146,11 @@ describe("maintenance: ad hoc pauses, end to end", () => {
     const resumed = await run.cli(["resume", "api"]);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toBe(`resumed api (${paused.id}): deploy 2.4\n`);
-    await waitUntil(() => journal(state).some((r) => r.type === "resolved" && r.incident === held.incident), 20_000, "the incident fixed after the resume");
+    await waitUntil(
+      () => journal(state).some((r) => r.type === "resolved" && r.incident === held.incident),
+      20_000,
+      "the incident fixed after the resume",
+    );
     await waitUntil(() => slack.posted().length >= 3, 10_000, "the announcement, trigger and resolve");
     await sleep(500);
     expect(byType(journal(state), "playbook_started")[0]!.at).toBeGreaterThanOrEqual(liftedAt);
@@ -139,17 +167,24 @@ describe("maintenance: ad hoc pauses, end to end", () => {
 
 describe("maintenance: windows from the config, end to end", () => {
   it("a target inside an open window is held, never fixed, never paged; one outside it is fixed; medic plan says it would hold", async () => {
-    const run = await maintenanceRun(["web", "other"], `maintenance:
+    const run = await maintenanceRun(
+      ["web", "other"],
+      `maintenance:
   - { name: always, cron: "* * * * *", duration: 10m, targets: [web], reason: "db migration" }
-`);
+`,
+    );
     const { fleet, slack, state, daemon } = run;
     fleet.broken.add("web");
     fleet.broken.add("other");
-    await waitUntil(() => {
-      const records = journal(state);
-      const other = openedOn(records, "other");
-      return other && records.some((r) => r.type === "resolved" && r.incident === other.incident) && byType(records, "held").length > 0;
-    }, 20_000, "other fixed and web held");
+    await waitUntil(
+      () => {
+        const records = journal(state);
+        const other = openedOn(records, "other");
+        return other && records.some((r) => r.type === "resolved" && r.incident === other.incident) && byType(records, "held").length > 0;
+      },
+      20_000,
+      "other fixed and web held",
+    );
     // Give medic time to do what it should not.
     await sleep(2_000);
     const records = journal(state);
@@ -157,7 +192,12 @@ describe("maintenance: windows from the config, end to end", () => {
     const other = openedOn(records, "other")!.incident;
     const holds = byType(records, "held");
     expect(holds.length).toBeGreaterThanOrEqual(1);
-    for (const h of holds) expect(h).toMatchObject({ incident: web, by: "maintenance", reason: expect.stringMatching(/^maintenance window always until \S+: db migration$/) });
+    for (const h of holds)
+      expect(h).toMatchObject({
+        incident: web,
+        by: "maintenance",
+        reason: expect.stringMatching(/^maintenance window always until \S+: db migration$/),
+      });
     expect(byType(records, "playbook_started").map((r) => r.incident)).toEqual([other]);
     expect(records.some((r) => r.type === "resolved" && r.incident === web)).toBe(false);
     expect(fleet.fixes).toEqual(["other"]);
@@ -170,7 +210,9 @@ describe("maintenance: windows from the config, end to end", () => {
     const plan = await run.cli(["plan", "--target", "web", "--incident", "server_down"]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/^ {2}maintenance: maintenance window always until \S+: db migration$/m);
-    expect(plan.stdout).toMatch(/^ {2}=> would hold the playbook below \(maintenance\): maintenance window always until \S+: db migration$/m);
+    expect(plan.stdout).toMatch(
+      /^ {2}=> would hold the playbook below \(maintenance\): maintenance window always until \S+: db migration$/m,
+    );
     const planOther = await run.cli(["plan", "--target", "other", "--incident", "server_down"]);
     expect(planOther.stdout).toMatch(/^ {2}maintenance: none now$/m);
     expect(planOther.stdout).not.toMatch(/\(maintenance\)/);
@@ -179,7 +221,11 @@ describe("maintenance: windows from the config, end to end", () => {
 
     // medic kept probing web through the window: when it comes back by itself, its incident resolves, still unpaged.
     fleet.broken.delete("web");
-    const recovered = await waitUntil(() => journal(state).find((r) => r.type === "resolved" && r.incident === web), 10_000, "web's incident to resolve");
+    const recovered = await waitUntil(
+      () => journal(state).find((r) => r.type === "resolved" && r.incident === web),
+      10_000,
+      "web's incident to resolve",
+    );
     expect(recovered).toMatchObject({ reason: "healthy for 2 rounds" });
     await sleep(500);
     expect(byType(journal(state), "playbook_started").map((r) => r.incident)).toEqual([other]);

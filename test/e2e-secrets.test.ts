@@ -36,16 +36,26 @@ function forms(secret: string): string[] {
   const url = new URL("http://h/");
   url.password = secret;
   url.searchParams.set("q", secret);
-  return [...new Set([
-    secret, encodeURIComponent(secret), encodeURI(secret), url.password, url.search.slice(3),
-    new URL(`http://h/${secret}`).pathname.slice(1), JSON.stringify(secret).slice(1, -1),
-  ])];
+  return [
+    ...new Set([
+      secret,
+      encodeURIComponent(secret),
+      encodeURI(secret),
+      url.password,
+      url.search.slice(3),
+      new URL(`http://h/${secret}`).pathname.slice(1),
+      JSON.stringify(secret).slice(1, -1),
+    ]),
+  ];
 }
 
 function expectNoSecret(text: string, where: string, secrets: Record<string, string>): void {
   for (const [name, secret] of Object.entries(secrets)) {
     for (const form of forms(secret)) {
-      if (text.includes(form)) throw new Error(`${where} holds ${name} (as ${JSON.stringify(form)}): …${text.slice(Math.max(0, text.indexOf(form) - 120), text.indexOf(form) + form.length + 40)}…`);
+      if (text.includes(form))
+        throw new Error(
+          `${where} holds ${name} (as ${JSON.stringify(form)}): …${text.slice(Math.max(0, text.indexOf(form) - 120), text.indexOf(form) + form.length + 40)}…`,
+        );
     }
   }
 }
@@ -81,7 +91,9 @@ describe("secrets never leave medic", () => {
     killOnCleanup(pidFile);
     // The exec step's program echoes its arguments and environment on its last line, then fails.
     const echo = "console.log(process.argv.slice(1).join(' ') + ' env=' + process.env.EXEC_ENV_VAR); process.exit(3)";
-    writeFileSync(join(dir, "playbooks/fix.yaml"), `name: fix-api
+    writeFileSync(
+      join(dir, "playbooks/fix.yaml"),
+      `name: fix-api
 on: [server_down]
 targets: [api]
 steps:
@@ -95,9 +107,12 @@ steps:
       argv: [${JSON.stringify(process.execPath)}, "-e", ${JSON.stringify(echo)}, "--", "--password=\${EXEC_ARG}", "postgres://medic:\${PG_PW}@127.0.0.1:5432/orders", "--team={{ target.labels.team_token }}"]
       env: { EXEC_ENV_VAR: "\${EXEC_ENV}" }
 verify: { within: 3s }
-`);
+`,
+    );
     const file = join(dir, "medic.yaml");
-    writeFileSync(file, `stateDir: ./state
+    writeFileSync(
+      file,
+      `stateDir: ./state
 playbooks: [./playbooks]
 defaults: { interval: 150ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
 notify:
@@ -120,7 +135,8 @@ targets:
         startupGrace: 200ms
   - name: db
     probe: { postgres: { url: "postgres://medic:\${PG_PROBE_PW}@127.0.0.1:${closedPort}/orders" } }
-`);
+`,
+    );
     const env = { ...SECRETS, SLACK_URL: slack.url };
     const secrets = { ...SECRETS, SLACK_URL: slack.url, SLACK_PATH: new URL(slack.url).pathname };
     const printed: { where: string; text: string }[] = [];
@@ -139,17 +155,45 @@ targets:
     // The real thing: the service is down, the playbook calls the admin API, restarts it, then its exec step fails.
     const daemon = startMedic(["run", "--config", file], env);
     const base = await apiUrl(daemon);
-    const incident = await waitUntil(() => journal(join(dir, "state")).find((r) => r.type === "opened" && r.target === "api")?.incident, 20_000, "an incident on api");
-    await waitUntil(() => journal(join(dir, "state")).some((r) => r.incident === incident && r.type === "escalated"), 20_000, "the failed fix to escalate");
-    await waitUntil(() => journal(join(dir, "state")).some((r) => r.incident === incident && r.type === "resolved"), 20_000, "the restarted service to resolve it");
-    await waitUntil(() => pd.events.some((e) => e.body.event_action === "resolve" && e.body.dedup_key === incident && e.status === 202), 20_000, "PagerDuty's resolve");
+    const incident = await waitUntil(
+      () => journal(join(dir, "state")).find((r) => r.type === "opened" && r.target === "api")?.incident,
+      20_000,
+      "an incident on api",
+    );
+    await waitUntil(
+      () => journal(join(dir, "state")).some((r) => r.incident === incident && r.type === "escalated"),
+      20_000,
+      "the failed fix to escalate",
+    );
+    await waitUntil(
+      () => journal(join(dir, "state")).some((r) => r.incident === incident && r.type === "resolved"),
+      20_000,
+      "the restarted service to resolve it",
+    );
+    await waitUntil(
+      () => pd.events.some((e) => e.body.event_action === "resolve" && e.body.dedup_key === incident && e.status === 202),
+      20_000,
+      "PagerDuty's resolve",
+    );
     await waitUntil(() => slack.posted().length >= 2, 20_000, "Slack's messages");
     expect(admin.length).toBeGreaterThan(0); // the http step reached its endpoint, secret and all
     // The exec step's program got its secrets and said them back; the journal holds its words redacted.
     const said = journal(join(dir, "state")).find((r) => r.type === "step_finished" && r.index === 2);
-    expect(said).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/^exit 3 in .*: --password=\[secret\] postgres:\/\/medic:\[secret\]@127\.0\.0\.1:5432\/orders --team=\[secret\] env=\[secret\]$/) });
+    expect(said).toMatchObject({
+      outcome: "failed",
+      detail: expect.stringMatching(
+        /^exit 3 in .*: --password=\[secret\] postgres:\/\/medic:\[secret\]@127\.0\.0\.1:5432\/orders --team=\[secret\] env=\[secret\]$/,
+      ),
+    });
 
-    for (const path of ["/api/incidents", `/api/incidents/${incident}`, "/api/targets", "/metrics", "/healthz", "/api/incidents?state=unresolved"]) {
+    for (const path of [
+      "/api/incidents",
+      `/api/incidents/${incident}`,
+      "/api/targets",
+      "/metrics",
+      "/healthz",
+      "/api/incidents?state=unresolved",
+    ]) {
       const text = await fetch(base + path).then((r) => r.text());
       printed.push({ where: `GET ${path}`, text });
     }
@@ -158,8 +202,18 @@ targets:
     expect(await daemon.exited).toBe(0);
     printed.push({ where: "medic run", text: daemon.stdout() + daemon.stderr() });
 
-    for (const args of [["incidents"], ["incidents", "--json"], ["incidents", "show", incident], ["incidents", "show", incident, "--json"],
-      ["incidents", "show", incident, "--format", "markdown"], ["check", "--json"], ["check"], ["validate"], ["pauses"]]) await cli(...args);
+    for (const args of [
+      ["incidents"],
+      ["incidents", "--json"],
+      ["incidents", "show", incident],
+      ["incidents", "show", incident, "--json"],
+      ["incidents", "show", incident, "--format", "markdown"],
+      ["check", "--json"],
+      ["check"],
+      ["validate"],
+      ["pauses"],
+    ])
+      await cli(...args);
     expect(printed.find((p) => p.where.endsWith("--format markdown"))!.text).toContain("[secret]");
 
     // A dry run plans against the real journal and says what it would run, secrets and all.

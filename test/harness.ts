@@ -55,7 +55,10 @@ export interface MedicProcess {
  * (the "api listening" log line says which one it got: apiUrl()).
  */
 export function startMedic(args: string[], env: Record<string, string> = {}): MedicProcess {
-  const argv = args[0] === "run" && !args.some((a) => a === "--api-listen" || a.startsWith("--api-listen=")) ? [...args, "--api-listen", "127.0.0.1:0"] : args;
+  const argv =
+    args[0] === "run" && !args.some((a) => a === "--api-listen" || a.startsWith("--api-listen="))
+      ? [...args, "--api-listen", "127.0.0.1:0"]
+      : args;
   const child = spawn(process.execPath, [MEDIC, ...argv], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
@@ -71,14 +74,22 @@ export function startMedic(args: string[], env: Record<string, string> = {}): Me
 
 /** The base URL of a running medic's API, from its "api listening" log line (waits for it). */
 export async function apiUrl(p: MedicProcess, timeoutMs = 10_000): Promise<string> {
-  return waitUntil(() => {
-    if (p.child.exitCode !== null) throw new Error(`medic exited (${p.child.exitCode}) before its API listened: ${p.stderr()}${p.stdout().slice(-1000)}`);
-    return /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"api listening"/.exec(p.stdout())?.[1];
-  }, timeoutMs, "medic's api listening line");
+  return waitUntil(
+    () => {
+      if (p.child.exitCode !== null)
+        throw new Error(`medic exited (${p.child.exitCode}) before its API listened: ${p.stderr()}${p.stdout().slice(-1000)}`);
+      return /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"api listening"/.exec(p.stdout())?.[1];
+    },
+    timeoutMs,
+    "medic's api listening line",
+  );
 }
 
 /** Runs medic to completion. */
-export async function medic(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function medic(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = startMedic(args, env);
   const code = await p.exited;
   return { code, stdout: p.stdout(), stderr: p.stderr() };
@@ -90,7 +101,15 @@ export async function startService(dir: string, port: number, pidFile: string): 
   child.unref();
   writeFileSync(pidFile, `${child.pid}\n`);
   killOnCleanup(pidFile);
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false)), 10_000, "the service to answer");
+  await waitUntil(
+    async () =>
+      await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    10_000,
+    "the service to answer",
+  );
   return child.pid!;
 }
 

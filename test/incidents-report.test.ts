@@ -20,7 +20,11 @@ describe("medic incidents show --format markdown", () => {
     const stateDir = join(dir, "state");
     const resolved = await waitUntil(() => journal(stateDir).find((r) => r.type === "resolved"), 30_000, "the incident to resolve");
     // The resolve notification is written after the resolve: let it land so the report sees the whole story.
-    await waitUntil(() => journal(stateDir).some((r) => r.type === "notification_sent" && r.id.includes("-resolve-")), 10_000, "the resolve notification");
+    await waitUntil(
+      () => journal(stateDir).some((r) => r.type === "notification_sent" && r.id.includes("-resolve-")),
+      10_000,
+      "the resolve notification",
+    );
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
     const records = journal(stateDir).filter((r) => r.incident === resolved.incident);
@@ -36,10 +40,17 @@ describe("medic incidents show --format markdown", () => {
     expect(report).toContain("by playbook `restart-on-server-down`, recovery verified by probing (healthy for 2 rounds");
 
     // One timeline row per journal record, at the record's UTC time.
-    const rows = report.split("\n## Timeline\n")[1]!.split("\n## ")[0]!.split("\n").filter((l) => /^\| \d/.test(l)).map((l) => l.slice(2, -2).split(" | "));
+    const rows = report
+      .split("\n## Timeline\n")[1]!
+      .split("\n## ")[0]!
+      .split("\n")
+      .filter((l) => /^\| \d/.test(l))
+      .map((l) => l.slice(2, -2).split(" | "));
     expect(rows).toHaveLength(records.length);
     for (const [i, row] of rows.entries()) expect(utc(records[i]!.at).endsWith(row[0]!)).toBe(true);
-    expect(rows.map((r) => r[2])).toEqual(expect.arrayContaining(["Detection", "Remediation", "Verification", "Resolution", "Notification"]));
+    expect(rows.map((r) => r[2])).toEqual(
+      expect.arrayContaining(["Detection", "Remediation", "Verification", "Resolution", "Notification"]),
+    );
     expect(rows[0]![3]).toMatch(/^`server_down` P1 opened\. Evidence: .*ECONNREFUSED/);
 
     // The restart step's output, exactly as journaled, in a fenced block under its step.

@@ -32,15 +32,33 @@ async function receiver(): Promise<PagerDutyReceiver> {
 }
 
 function notifier(pd: { server: string; caFile?: string }, extra: Record<string, unknown> = {}): Notifier {
-  const params = pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ...(pd.caFile && { ca: pd.caFile }), timeout: "2s", ...extra });
+  const params = pagerdutyChannel.schema.parse({
+    routingKey: KEY,
+    server: pd.server,
+    ...(pd.caFile && { ca: pd.caFile }),
+    timeout: "2s",
+    ...extra,
+  });
   return pagerdutyChannel.create(params, { baseDir: "/", log });
 }
 
 function note(event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification {
   return {
-    id: `${incident}-pagerduty-${event}-1`, channel: "pagerduty", event, incident, target: "orders-api", kind: "server_down",
-    severity: "P1", state: "escalated", reason: "opened", evidence: "GET /health: ECONNREFUSED", openedAt: Date.now(), at: Date.now(),
-    attempts: 1, steps: [], ...over,
+    id: `${incident}-pagerduty-${event}-1`,
+    channel: "pagerduty",
+    event,
+    incident,
+    target: "orders-api",
+    kind: "server_down",
+    severity: "P1",
+    state: "escalated",
+    reason: "opened",
+    evidence: "GET /health: ECONNREFUSED",
+    openedAt: Date.now(),
+    at: Date.now(),
+    attempts: 1,
+    steps: [],
+    ...over,
   };
 }
 
@@ -56,11 +74,13 @@ describe("pagerduty channel: config", () => {
 
   it("fills defaults and keeps source unset (the host name is taken at create time)", () => {
     expect(parse({ routingKey: KEY })).toMatchObject({
-      success: true, data: { routingKey: KEY, server: "events.pagerduty.com", timeout: 10_000, acknowledgeOnRemediation: true },
+      success: true,
+      data: { routingKey: KEY, server: "events.pagerduty.com", timeout: 10_000, acknowledgeOnRemediation: true },
     });
     expect(parse({ routingKey: KEY }).data?.source).toBeUndefined();
-    expect(parse({ routingKey: KEY, server: "events.eu.pagerduty.com:443", timeout: "3s", acknowledgeOnRemediation: false }).data)
-      .toMatchObject({ server: "events.eu.pagerduty.com:443", timeout: 3000, acknowledgeOnRemediation: false });
+    expect(
+      parse({ routingKey: KEY, server: "events.eu.pagerduty.com:443", timeout: "3s", acknowledgeOnRemediation: false }).data,
+    ).toMatchObject({ server: "events.eu.pagerduty.com:443", timeout: 3000, acknowledgeOnRemediation: false });
   });
 
   it.each([
@@ -108,11 +128,16 @@ describe("pagerduty channel: delivery", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "pd-ca.pem"), readFileSync(pd.caFile));
     // A relative ca resolves against the config's directory.
-    const n = pagerdutyChannel.create(pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: "pd-ca.pem" }), { baseDir: dir, log });
+    const n = pagerdutyChannel.create(pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: "pd-ca.pem" }), {
+      baseDir: dir,
+      log,
+    });
     expect(n.name).toBe("pagerduty");
     expect([...n.accepts].sort()).toEqual(["acknowledge", "resolve", "trigger"]);
 
-    expect(await send(n, note("trigger", "inc-42", { severity: "P2", link: "http://127.0.0.1:9/api/incidents/inc-42" }))).toMatchObject({ ok: true });
+    expect(await send(n, note("trigger", "inc-42", { severity: "P2", link: "http://127.0.0.1:9/api/incidents/inc-42" }))).toMatchObject({
+      ok: true,
+    });
     expect(pd.alerts().get("inc-42")).toEqual({ status: "triggered", triggers: 1, rang: 1 });
     expect(await send(n, note("acknowledge", "inc-42"))).toMatchObject({ ok: true });
     expect(pd.alerts().get("inc-42")?.status).toBe("acknowledged");
@@ -120,11 +145,17 @@ describe("pagerduty channel: delivery", () => {
     expect(pd.alerts().get("inc-42")?.status).toBe("resolved");
 
     expect(pd.events.map((e) => [e.body.event_action, e.body.dedup_key, e.status])).toEqual([
-      ["trigger", "inc-42", 202], ["acknowledge", "inc-42", 202], ["resolve", "inc-42", 202],
+      ["trigger", "inc-42", 202],
+      ["acknowledge", "inc-42", 202],
+      ["resolve", "inc-42", 202],
     ]);
     const trigger = pd.events[0]!.body;
     expect(trigger.routing_key).toBe(KEY);
-    expect(trigger.payload).toMatchObject({ severity: "error", source: hostname(), summary: "P2 server_down on orders-api: GET /health: ECONNREFUSED" });
+    expect(trigger.payload).toMatchObject({
+      severity: "error",
+      source: hostname(),
+      summary: "P2 server_down on orders-api: GET /health: ECONNREFUSED",
+    });
     expect(trigger.links).toEqual([{ href: "http://127.0.0.1:9/api/incidents/inc-42", text: "incident in medic" }]);
     expect(Object.keys(pd.events[2]!.body).sort()).toEqual(["dedup_key", "event_action", "routing_key"]);
   });
@@ -132,9 +163,15 @@ describe("pagerduty channel: delivery", () => {
   it("an alert medic acknowledged stays silent on another trigger; the page after a failed fix goes to its own key and rings", async () => {
     const pd = await receiver();
     const n = notifier(pd);
-    for (const event of ["trigger", "acknowledge", "trigger"] as const) expect(await send(n, note(event, "inc-f"))).toMatchObject({ ok: true });
+    for (const event of ["trigger", "acknowledge", "trigger"] as const)
+      expect(await send(n, note(event, "inc-f"))).toMatchObject({ ok: true });
     expect(pd.alerts().get("inc-f")).toEqual({ status: "acknowledged", triggers: 2, rang: 1 });
-    const repage = note("trigger", "inc-f", { key: "inc-f:2", escalation: 1, attempts: 1, reason: "escalated: verification: not recovered" });
+    const repage = note("trigger", "inc-f", {
+      key: "inc-f:2",
+      escalation: 1,
+      attempts: 1,
+      reason: "escalated: verification: not recovered",
+    });
     expect(await send(n, repage)).toMatchObject({ ok: true });
     expect(await send(n, note("resolve", "inc-f"))).toMatchObject({ ok: true });
     expect(pd.alerts().get("inc-f:2")).toEqual({ status: "triggered", triggers: 1, rang: 1 });
@@ -160,7 +197,10 @@ describe("pagerduty channel: delivery", () => {
   it("an event PagerDuty would refuse gets a 400 with its errors: not retried, sent once, no key in the detail", async () => {
     const pd = await receiver();
     // Past the schema on purpose: a 31-character key, as a typo would make it.
-    const bad = pagerdutyChannel.create({ ...pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: pd.caFile }), routingKey: KEY.slice(0, 31) }, { baseDir: "/", log });
+    const bad = pagerdutyChannel.create(
+      { ...pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: pd.caFile }), routingKey: KEY.slice(0, 31) },
+      { baseDir: "/", log },
+    );
     const r = await send(bad, note("trigger"));
     expect(r).toMatchObject({ ok: false, retry: false, reason: "bad_request" });
     expect(r.ok || r.detail).toContain("Length of 'routing_key' is incorrect (should be 32 characters)");
@@ -278,7 +318,9 @@ describe("pagerduty channel: nothing left running", () => {
     expect(existsSync(BUILT), `${BUILT} is missing: run npm run build`).toBe(true);
     const pd = await receiver();
     pd.setMode(mode, { retryAfter: "1" });
-    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, pd.server, pd.caFile, KEY], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, pd.server, pd.caFile, KEY], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     onCleanup(() => void child.kill("SIGKILL"));
     let out = "";
     let err = "";
@@ -296,7 +338,9 @@ describe("pagerduty channel: nothing left running", () => {
     expect(code).toBe(0);
     seen.push(out);
     const result = JSON.parse(out) as SendResult;
-    expect(result).toMatchObject(mode === "ok" ? { ok: true } : { ok: false, retry: true, reason: mode === "hang" ? "timeout" : "rate_limited" });
+    expect(result).toMatchObject(
+      mode === "ok" ? { ok: true } : { ok: false, retry: true, reason: mode === "hang" ? "timeout" : "rate_limited" },
+    );
     expect(exitedAt - resultAt).toBeLessThan(3000);
     expect(pd.events).toHaveLength(1);
   });
@@ -307,10 +351,20 @@ describe("pagerduty receiver", () => {
   function post(pd: PagerDutyReceiver, body: string): Promise<{ status: number; body: any }> {
     const [host, port] = pd.server.split(":");
     return new Promise((ok, fail) => {
-      const req = https.request({ host, port: Number(port), method: "POST", path: "/v2/enqueue", ca: readFileSync(pd.caFile), headers: { "content-type": "application/json" } }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d)).on("end", () => ok({ status: res.statusCode!, body: JSON.parse(text) }));
-      });
+      const req = https.request(
+        {
+          host,
+          port: Number(port),
+          method: "POST",
+          path: "/v2/enqueue",
+          ca: readFileSync(pd.caFile),
+          headers: { "content-type": "application/json" },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d)).on("end", () => ok({ status: res.statusCode!, body: JSON.parse(text) }));
+        },
+      );
       req.on("error", fail);
       req.end(body);
     });
@@ -336,6 +390,9 @@ describe("pagerduty receiver", () => {
 
   it("202 with the dedup_key for a valid event", async () => {
     const pd = await receiver();
-    expect(await post(pd, JSON.stringify(valid))).toEqual({ status: 202, body: { status: "success", message: "Event processed", dedup_key: "k" } });
+    expect(await post(pd, JSON.stringify(valid))).toEqual({
+      status: 202,
+      body: { status: "success", message: "Event processed", dedup_key: "k" },
+    });
   });
 });

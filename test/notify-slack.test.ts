@@ -16,9 +16,21 @@ const CTX = { baseDir: "/", log: createLogger({ level: "silent", pretty: false }
 function notification(over: Partial<Notification> = {}): Notification {
   const openedAt = Date.now() - 90_000;
   return {
-    id: "n-1", channel: "slack", event: "trigger", incident: "inc-7", target: "orders-api", kind: "server_down", severity: "P1",
-    state: "open", reason: "opened", evidence: "connection refused", openedAt, at: openedAt + 90_000, attempts: 1,
-    steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted" }], ...over,
+    id: "n-1",
+    channel: "slack",
+    event: "trigger",
+    incident: "inc-7",
+    target: "orders-api",
+    kind: "server_down",
+    severity: "P1",
+    state: "open",
+    reason: "opened",
+    evidence: "connection refused",
+    openedAt,
+    at: openedAt + 90_000,
+    attempts: 1,
+    steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted" }],
+    ...over,
   };
 }
 
@@ -42,7 +54,10 @@ async function timed<T>(work: Promise<T>): Promise<[T, number]> {
 
 describe("slack channel params", () => {
   it("defaults the timeout to 10s and parses durations", () => {
-    expect(slackChannel.schema.parse({ webhookUrl: "https://hooks.slack.com/services/T/B/X" })).toEqual({ webhookUrl: "https://hooks.slack.com/services/T/B/X", timeout: 10_000 });
+    expect(slackChannel.schema.parse({ webhookUrl: "https://hooks.slack.com/services/T/B/X" })).toEqual({
+      webhookUrl: "https://hooks.slack.com/services/T/B/X",
+      timeout: 10_000,
+    });
     expect(slackChannel.schema.parse({ webhookUrl: "http://127.0.0.1:9/x", timeout: "500ms" }).timeout).toBe(500);
   });
 
@@ -65,7 +80,10 @@ describe("slack channel params", () => {
   });
 
   it("describes its fields in the JSON Schema", () => {
-    const schema = z.toJSONSchema(slackChannel.schema, { io: "input" }) as { properties: Record<string, { description?: string }>; required: string[] };
+    const schema = z.toJSONSchema(slackChannel.schema, { io: "input" }) as {
+      properties: Record<string, { description?: string }>;
+      required: string[];
+    };
     expect(schema.required).toEqual(["webhookUrl"]);
     expect(schema.properties.webhookUrl?.description).toMatch(/secret/);
     expect(schema.properties.timeout?.description).toBeTruthy();
@@ -80,9 +98,14 @@ describe("slack channel params", () => {
 
 describe("slack notifier against the Slack receiver", () => {
   let slack: SlackReceiver;
-  beforeAll(async () => { slack = await startSlackReceiver(); });
+  beforeAll(async () => {
+    slack = await startSlackReceiver();
+  });
   afterAll(() => slack.close());
-  afterEach(() => { slack.setMode("ok"); slack.messages.length = 0; });
+  afterEach(() => {
+    slack.setMode("ok");
+    slack.messages.length = 0;
+  });
 
   it("posts a trigger as Block Kit with a text fallback: 200 ok", async () => {
     const result = await notifier(slack.url).send(notification(), AbortSignal.timeout(10_000));
@@ -96,7 +119,10 @@ describe("slack notifier against the Slack receiver", () => {
   });
 
   it("posts a resolve as a new message naming the incident", async () => {
-    const result = await notifier(slack.url).send(notification({ event: "resolve", state: "resolved", reason: "recovered" }), AbortSignal.timeout(10_000));
+    const result = await notifier(slack.url).send(
+      notification({ event: "resolve", state: "resolved", reason: "recovered" }),
+      AbortSignal.timeout(10_000),
+    );
     expect(result.ok).toBe(true);
     expect(slack.messages[0]!.body.text).toMatch(/^resolved: recovered .*incident inc-7/);
   });
@@ -109,7 +135,10 @@ describe("slack notifier against the Slack receiver", () => {
 
   it("gets a worst-case notification (huge evidence, thousands of steps, hostile text) past Slack's validation", async () => {
     const steps = Array.from({ length: 3000 }, (_, i) => ({ name: `<!channel>${i}`, outcome: "failed", detail: "&<>".repeat(2000) }));
-    const result = await notifier(slack.url).send(notification({ evidence: "<@U1>".repeat(5000), target: "x".repeat(400), steps }), AbortSignal.timeout(10_000));
+    const result = await notifier(slack.url).send(
+      notification({ evidence: "<@U1>".repeat(5000), target: "x".repeat(400), steps }),
+      AbortSignal.timeout(10_000),
+    );
     expect(result).toMatchObject({ ok: true });
     expect(slack.messages[0]!.status).toBe(200);
     expect(JSON.stringify(slack.messages[0]!.body)).not.toContain("<!channel>");
@@ -193,7 +222,11 @@ describe("slack notifier against the Slack receiver", () => {
   ])("the receiver refuses %s with 400 invalid_payload, as Slack does", async (_what, payload) => {
     const res = await fetch(slack.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload) });
     expect([res.status, await res.text()]).toEqual([400, "invalid_payload"]);
-    const ok = await fetch(slack.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hi", blocks: [section("s".repeat(3000))] }) });
+    const ok = await fetch(slack.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "hi", blocks: [section("s".repeat(3000))] }),
+    });
     expect([ok.status, await ok.text()]).toEqual([200, "ok"]);
   });
 

@@ -18,11 +18,28 @@ const FLAPPING_TARGETS = 10;
 /** Far past the 5 s the page must make, so a miss reports how far behind it was. */
 const GIVE_UP_MS = 15_000;
 
-function message(incident: string, target: string, severity: Notification["severity"], event: Notification["event"] = "trigger"): Notification {
+function message(
+  incident: string,
+  target: string,
+  severity: Notification["severity"],
+  event: Notification["event"] = "trigger",
+): Notification {
   const now = Date.now();
   return {
-    id: `${incident}-slack-${event}-1`, channel: "slack", event, incident, target, kind: "server_down", severity, state: "open",
-    reason: "opened", evidence: "connection refused", openedAt: now, at: now, attempts: 0, steps: [],
+    id: `${incident}-slack-${event}-1`,
+    channel: "slack",
+    event,
+    incident,
+    target,
+    kind: "server_down",
+    severity,
+    state: "open",
+    reason: "opened",
+    evidence: "connection refused",
+    openedAt: now,
+    at: now,
+    attempts: 0,
+    steps: [],
   };
 }
 
@@ -31,7 +48,10 @@ async function newPageBehindBacklog(run: number): Promise<{ ms: number; queuedBe
   const slack = await startSlackReceiver();
   onCleanup(() => slack.close());
   slack.setLatency(LATENCY_MS);
-  const notifier = slackChannel.create(slackChannel.schema.parse({ webhookUrl: slack.url }), { baseDir: "/", log: createLogger({ level: "silent", pretty: false }) });
+  const notifier = slackChannel.create(slackChannel.schema.parse({ webhookUrl: slack.url }), {
+    baseDir: "/",
+    log: createLogger({ level: "silent", pretty: false }),
+  });
   const sent = new Map<string, number>();
   let onPage: ((failure?: Error) => void) | undefined;
   const outbox = new Outbox({
@@ -55,7 +75,10 @@ async function newPageBehindBacklog(run: number): Promise<{ ms: number; queuedBe
   outbox.enqueue(page);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, fail) => {
-    timer = setTimeout(() => fail(new Error(`the new P1's page was not accepted within ${GIVE_UP_MS} ms; ${outbox.status().slack!.queued} still queued`)), GIVE_UP_MS);
+    timer = setTimeout(
+      () => fail(new Error(`the new P1's page was not accepted within ${GIVE_UP_MS} ms; ${outbox.status().slack!.queued} still queued`)),
+      GIVE_UP_MS,
+    );
   });
   await Promise.race([delivered, late]).finally(() => clearTimeout(timer));
   return { ms: sent.get(page.id)! - t0, queuedBehind };
@@ -66,7 +89,9 @@ describe("Outbox under a backlog, against a slow Slack", () => {
     const runs: { ms: number; queuedBehind: number }[] = [];
     for (let run = 1; run <= 3; run++) runs.push(await newPageBehindBacklog(run));
     const sorted = runs.map((r) => r.ms).sort((a, b) => a - b);
-    console.log(`new P1 page accepted after ${runs.map((r) => `${Math.round(r.ms)} ms (${r.queuedBehind} queued)`).join(", ")}; median ${Math.round(sorted[1]!)} ms`);
+    console.log(
+      `new P1 page accepted after ${runs.map((r) => `${Math.round(r.ms)} ms (${r.queuedBehind} queued)`).join(", ")}; median ${Math.round(sorted[1]!)} ms`,
+    );
     for (const r of runs) {
       expect(r.queuedBehind).toBeGreaterThanOrEqual(BACKLOG - 20); // the backlog was really there
       expect(r.ms).toBeLessThan(5_000);

@@ -44,8 +44,20 @@ function fake(name: string, script: Script, accepts: ReadonlySet<NotificationEve
 
 function note(id: string, event: NotificationEvent = "trigger", channel = "slack", incident = "i1"): Notification {
   return {
-    id, channel, event, incident, target: "web", kind: "server_down", severity: "P1", state: "open",
-    reason: "opened", evidence: "connection refused", openedAt: 0, at: 0, attempts: 0, steps: [],
+    id,
+    channel,
+    event,
+    incident,
+    target: "web",
+    kind: "server_down",
+    severity: "P1",
+    state: "open",
+    reason: "opened",
+    evidence: "connection refused",
+    openedAt: 0,
+    at: 0,
+    attempts: 0,
+    steps: [],
   };
 }
 
@@ -104,14 +116,20 @@ describe("Outbox delivery", () => {
     expect(slack.ids()).toEqual(["t1", "t1", "t1", "r1"]);
     expect(slack.calls.map((c) => c.at)).toEqual([0, 1_000, 3_000, 3_000]);
     expect(events).toEqual(["sent t1", "sent r1"]);
-    expect(retries.map((r) => [r.attempt, r.nextInMs])).toEqual([[1, 1_000], [2, 2_000]]);
+    expect(retries.map((r) => [r.attempt, r.nextInMs])).toEqual([
+      [1, 1_000],
+      [2, 2_000],
+    ]);
   });
 
   it("honours a longer Retry-After, capped at maxMs", async () => {
     const slack = fake("slack", (n, call) =>
-      call === 1 ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 10_000 }
-      : call === 2 ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 3_600_000 }
-      : OK);
+      call === 1
+        ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 10_000 }
+        : call === 2
+          ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 3_600_000 }
+          : OK,
+    );
     const { outbox, events, retries } = outboxWith([slack.notifier], { retry: { initialMs: 100, maxMs: 30_000, maxAttempts: 10 } });
     outbox.enqueue(note("n1"));
     await vi.advanceTimersByTimeAsync(9_999);
@@ -126,9 +144,15 @@ describe("Outbox delivery", () => {
 
   it("gives up on a 4xx at once, moves on, and does not count it toward the breaker", async () => {
     const slack = fake("slack", (n) =>
-      n.id.startsWith("bad") ? { ok: false, retry: false, reason: "unauthorized", detail: "HTTP 403 invalid_token" } : OK);
+      n.id.startsWith("bad") ? { ok: false, retry: false, reason: "unauthorized", detail: "HTTP 403 invalid_token" } : OK,
+    );
     const { outbox, events, failed, retries } = outboxWith([slack.notifier], { breaker: { failures: 2, cooldownMs: 30_000 } });
-    outbox.enqueue(note("bad1", "trigger", "slack", "i1"), note("bad2", "trigger", "slack", "i2"), note("bad3", "trigger", "slack", "i3"), note("good", "trigger", "slack", "i4"));
+    outbox.enqueue(
+      note("bad1", "trigger", "slack", "i1"),
+      note("bad2", "trigger", "slack", "i2"),
+      note("bad3", "trigger", "slack", "i3"),
+      note("good", "trigger", "slack", "i4"),
+    );
     await vi.advanceTimersByTimeAsync(60_000);
     expect(slack.ids()).toEqual(["bad1", "bad2", "bad3", "good"]);
     expect(events).toEqual(["failed bad1 unauthorized", "failed bad2 unauthorized", "failed bad3 unauthorized", "sent good"]);
@@ -138,7 +162,9 @@ describe("Outbox delivery", () => {
   });
 
   it("stops after maxAttempts with the last reason, and leaves no timer behind", async () => {
-    const slack = fake("slack", (_n, call) => (call < 4 ? FIVE_HUNDRED : { ok: false, retry: true, reason: "timeout", detail: "no answer" }));
+    const slack = fake("slack", (_n, call) =>
+      call < 4 ? FIVE_HUNDRED : { ok: false, retry: true, reason: "timeout", detail: "no answer" },
+    );
     const { outbox, events, failed, retries } = outboxWith([slack.notifier], {
       retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 4 },
       breaker: { failures: 100, cooldownMs: 1 },
@@ -234,8 +260,12 @@ describe("Outbox delivery", () => {
 
   it("aborts a send past its deadline and retries it as a timeout", async () => {
     const slack = fake("slack", (_n, call, signal) =>
-      call === 1 ? new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))) : OK);
-    const { outbox, events, retries } = outboxWith([slack.notifier], { sendTimeoutMs: 5_000, retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 5 } });
+      call === 1 ? new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))) : OK,
+    );
+    const { outbox, events, retries } = outboxWith([slack.notifier], {
+      sendTimeoutMs: 5_000,
+      retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 5 },
+    });
     outbox.enqueue(note("n1"));
     await vi.advanceTimersByTimeAsync(4_999);
     expect(retries).toEqual([]);
@@ -248,7 +278,10 @@ describe("Outbox delivery", () => {
 
   it("gives up on a notifier that ignores the deadline's abort after the grace period", async () => {
     const slack = fake("slack", (_n, call) => (call === 1 ? never() : OK));
-    const { outbox, events, retries } = outboxWith([slack.notifier], { sendTimeoutMs: 5_000, retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 5 } });
+    const { outbox, events, retries } = outboxWith([slack.notifier], {
+      sendTimeoutMs: 5_000,
+      retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 5 },
+    });
     outbox.enqueue(note("n1"));
     await vi.advanceTimersByTimeAsync(6_999);
     expect(retries).toEqual([]);
@@ -260,8 +293,10 @@ describe("Outbox delivery", () => {
 });
 
 describe("Outbox across incidents", () => {
-  const at = (id: string, incident: string, over: Partial<Notification> = {}, event: NotificationEvent = "trigger") =>
-    ({ ...note(id, event, "slack", incident), ...over });
+  const at = (id: string, incident: string, over: Partial<Notification> = {}, event: NotificationEvent = "trigger") => ({
+    ...note(id, event, "slack", incident),
+    ...over,
+  });
 
   it("a new incident's P1 page goes ahead of other incidents' backlog", async () => {
     const slack = fake("slack", async () => (await delay(100), OK));
@@ -281,7 +316,10 @@ describe("Outbox across incidents", () => {
   it("among equals, the target served least recently goes first: a flapping target cannot crowd out another", async () => {
     const slack = fake("slack", async () => (await delay(10), OK));
     const { outbox } = outboxWith([slack.notifier], { sendsPerChannel: 1 });
-    outbox.enqueue(...Array.from({ length: 6 }, (_, i) => at(`a${i}`, `a${i}`, { target: "flappy" })), at("b0", "b0", { target: "steady" }));
+    outbox.enqueue(
+      ...Array.from({ length: 6 }, (_, i) => at(`a${i}`, `a${i}`, { target: "flappy" })),
+      at("b0", "b0", { target: "steady" }),
+    );
     await vi.advanceTimersByTimeAsync(100);
     expect(slack.ids()).toEqual(["a0", "b0", "a1", "a2", "a3", "a4", "a5"]);
   });
@@ -289,7 +327,13 @@ describe("Outbox across incidents", () => {
   it("pages before news that an alert is over, and a resolve still never overtakes its trigger", async () => {
     const slack = fake("slack", async () => (await delay(10), OK));
     const { outbox } = outboxWith([slack.notifier], { sendsPerChannel: 1 });
-    outbox.enqueue(at("busy", "i0"), at("r1", "i1", {}, "resolve"), at("t2", "i2", { severity: "P2" }), at("t3", "i3", { severity: "P1" }), at("r3", "i3", {}, "resolve"));
+    outbox.enqueue(
+      at("busy", "i0"),
+      at("r1", "i1", {}, "resolve"),
+      at("t2", "i2", { severity: "P2" }),
+      at("t3", "i3", { severity: "P1" }),
+      at("r3", "i3", {}, "resolve"),
+    );
     await vi.advanceTimersByTimeAsync(100);
     expect(slack.ids()).toEqual(["busy", "t3", "t2", "r1", "r3"]);
   });
@@ -319,7 +363,9 @@ describe("Outbox across incidents", () => {
   });
 
   it("a 429 pauses the whole channel for its Retry-After, not only the incident that got it", async () => {
-    const slack = fake("slack", (n, call) => (call === 1 ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 5_000 } : OK));
+    const slack = fake("slack", (n, call) =>
+      call === 1 ? { ok: false, retry: true, reason: "rate_limited", detail: "HTTP 429", retryAfterMs: 5_000 } : OK,
+    );
     const { outbox, events } = outboxWith([slack.notifier], { retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 10 } });
     outbox.enqueue(at("t1", "i1"));
     await vi.advanceTimersByTimeAsync(10);
@@ -333,7 +379,10 @@ describe("Outbox across incidents", () => {
   it("half-open lets one trial send through, whatever sendsPerChannel says", async () => {
     let healthy = false;
     const slack = fake("slack", async () => (await delay(50), healthy ? OK : FIVE_HUNDRED));
-    const { outbox } = outboxWith([slack.notifier], { breaker: { failures: 2, cooldownMs: 10_000 }, retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 100 } });
+    const { outbox } = outboxWith([slack.notifier], {
+      breaker: { failures: 2, cooldownMs: 10_000 },
+      retry: { initialMs: 100, maxMs: 60_000, maxAttempts: 100 },
+    });
     outbox.enqueue(at("t1", "i1"), at("t2", "i2"), at("t3", "i3"));
     await vi.advanceTimersByTimeAsync(60);
     expect(outbox.status().slack?.breaker).toBe("open");
@@ -342,7 +391,11 @@ describe("Outbox across incidents", () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(slack.calls.slice(3).map((c) => [c.id, c.at])).toEqual([["t1", 10_050]]); // the trial, alone
     await vi.advanceTimersByTimeAsync(100);
-    expect(slack.calls.slice(3).map((c) => [c.id, c.at])).toEqual([["t1", 10_050], ["t2", 10_100], ["t3", 10_100]]);
+    expect(slack.calls.slice(3).map((c) => [c.id, c.at])).toEqual([
+      ["t1", 10_050],
+      ["t2", 10_100],
+      ["t3", 10_100],
+    ]);
     expect(outbox.status().slack).toEqual({ queued: 0, breaker: "closed", failures: 0 });
   });
 });
@@ -411,7 +464,12 @@ describe("Outbox collapse", () => {
     const slack = fake("slack", () => OK, ALL, false);
     const { dropped, opts } = superseded();
     const { outbox, events } = outboxWith([slack.notifier], opts);
-    outbox.enqueue(note("t", "trigger", "slack", "i1"), note("e", "trigger", "slack", "i1"), note("t2", "trigger", "slack", "i2"), note("r", "resolve", "slack", "i1"));
+    outbox.enqueue(
+      note("t", "trigger", "slack", "i1"),
+      note("e", "trigger", "slack", "i1"),
+      note("t2", "trigger", "slack", "i2"),
+      note("r", "resolve", "slack", "i1"),
+    );
     await vi.advanceTimersByTimeAsync(10);
     expect(dropped).toEqual(["t by e", "e by r"]);
     expect(events.sort()).toEqual(["sent r", "sent t2"]);
@@ -468,7 +526,11 @@ describe("Outbox circuit breaker", () => {
     });
     outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(30_100);
-    expect(slack.calls.map((c) => [c.id, c.at])).toEqual([["n1", 0], ["n1", 100], ["n1", 30_100]]);
+    expect(slack.calls.map((c) => [c.id, c.at])).toEqual([
+      ["n1", 0],
+      ["n1", 100],
+      ["n1", 30_100],
+    ]);
     expect(events).toEqual(["failed n1 server_error"]);
     await vi.advanceTimersByTimeAsync(29_999);
     expect(slack.calls).toHaveLength(3);
@@ -509,7 +571,10 @@ describe("Outbox stop", () => {
   });
 
   it("returns at once when the notifier honours the signal", async () => {
-    const slack = fake("slack", (_n, _c, signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))));
+    const slack = fake(
+      "slack",
+      (_n, _c, signal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason))),
+    );
     const { outbox, events } = outboxWith([slack.notifier]);
     outbox.enqueue(note("n1"));
     await vi.advanceTimersByTimeAsync(10);
@@ -534,7 +599,10 @@ describe("Outbox stop", () => {
   });
 
   it("still reports a send that succeeds during the grace period, before stop resolves", async () => {
-    const slack = fake("slack", (_n, _c, signal) => new Promise((resolve) => signal.addEventListener("abort", () => setTimeout(resolve, 500, OK))));
+    const slack = fake(
+      "slack",
+      (_n, _c, signal) => new Promise((resolve) => signal.addEventListener("abort", () => setTimeout(resolve, 500, OK))),
+    );
     const { outbox, events } = outboxWith([slack.notifier]);
     outbox.enqueue(note("n1"), note("n2", "resolve"));
     await vi.advanceTimersByTimeAsync(10);
@@ -574,14 +642,25 @@ describe("Outbox on real timers", () => {
     const dir = await mkdtemp(join(tmpdir(), "medic-outbox-"));
     try {
       // The outbox and its imports, transpiled as they are, into a tree where the .js imports resolve.
-      for (const file of ["escalation/outbox", "escalation/lane", "escalation/collapse", "escalation/backoff", "escalation/breaker", "lib/errors"]) {
+      for (const file of [
+        "escalation/outbox",
+        "escalation/lane",
+        "escalation/collapse",
+        "escalation/backoff",
+        "escalation/breaker",
+        "lib/errors",
+      ]) {
         const source = await readFile(new URL(`../src/${file}.ts`, import.meta.url), "utf8");
-        const out = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true } });
+        const out = ts.transpileModule(source, {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+        });
         await mkdir(dirname(join(dir, `${file}.js`)), { recursive: true });
         await writeFile(join(dir, `${file}.js`), out.outputText);
       }
       await writeFile(join(dir, "package.json"), '{"type":"module"}');
-      await writeFile(join(dir, "main.js"), `
+      await writeFile(
+        join(dir, "main.js"),
+        `
         import { Outbox } from "./escalation/outbox.js";
         const all = new Set(["trigger", "acknowledge", "resolve"]);
         const hung = { name: "pagerduty", accepts: all, send: () => new Promise(() => {}) };
@@ -596,7 +675,8 @@ describe("Outbox on real timers", () => {
           await outbox.stop();
           console.log("stopped " + JSON.stringify({ ms: Date.now() - t0, status: outbox.status() }));
         }, 100);
-      `);
+      `,
+      );
       const child = spawn(process.execPath, [join(dir, "main.js")], { stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d));

@@ -34,7 +34,8 @@ export interface Cluster {
 
 const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }));
 const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }));
-const asPostgres = (file: string, args: string[]) => run("runuser", ["-u", "postgres", "--", join(PG_BIN, file), ...args], { timeout: 60_000 });
+const asPostgres = (file: string, args: string[]) =>
+  run("runuser", ["-u", "postgres", "--", join(PG_BIN, file), ...args], { timeout: 60_000 });
 
 /** initdb + start a new cluster. `settings` become `-c name=value` server options. */
 export async function startCluster(settings: Record<string, string | number> = {}): Promise<Cluster> {
@@ -44,7 +45,18 @@ export async function startCluster(settings: Record<string, string | number> = {
   const pwfile = join(dir, "pw");
   writeFileSync(pwfile, SUPERUSER_PASSWORD);
   chownSync(pwfile, POSTGRES_UID, POSTGRES_GID);
-  await asPostgres("initdb", ["-D", dataDir, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--no-sync"]);
+  await asPostgres("initdb", [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth-local=trust",
+    "--auth-host=scram-sha-256",
+    `--pwfile=${pwfile}`,
+    "-E",
+    "UTF8",
+    "--no-sync",
+  ]);
   return clusterAt(dir, dataDir, await freePort(), settings, true);
 }
 
@@ -53,17 +65,36 @@ export async function startStandby(primary: Cluster): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "medic-pg-standby-"));
   chownSync(dir, POSTGRES_UID, POSTGRES_GID);
   const dataDir = join(dir, "data");
-  await run("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_basebackup"), "-D", dataDir, "-R", "-X", "stream",
-    "-d", primary.url()], { timeout: 120_000, env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD } });
+  await run("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_basebackup"), "-D", dataDir, "-R", "-X", "stream", "-d", primary.url()], {
+    timeout: 120_000,
+    env: { ...process.env, PGPASSWORD: SUPERUSER_PASSWORD },
+  });
   return clusterAt(dir, dataDir, await freePort(), {}, true);
 }
 
-async function clusterAt(dir: string, dataDir: string, port: number, settings: Record<string, string | number>, start: boolean): Promise<Cluster> {
-  const options = ["-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-    ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`])];
+async function clusterAt(
+  dir: string,
+  dataDir: string,
+  port: number,
+  settings: Record<string, string | number>,
+  start: boolean,
+): Promise<Cluster> {
+  const options = [
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "fsync=off",
+    ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+  ];
   const clients: pg.Client[] = [];
   const cluster: Cluster = {
-    dir, dataDir, port,
+    dir,
+    dataDir,
+    port,
     url: (user = "postgres", password = SUPERUSER_PASSWORD, database = "postgres") =>
       `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
     serviceArgv: ["runuser", "-u", "postgres", "--", join(PG_BIN, "postgres"), "-D", dataDir, ...options],

@@ -22,13 +22,22 @@ const factsOf = (obs: Observation): ContainerFacts => {
 };
 
 // Probes until `accept` holds for the container's facts; returns that observation.
-async function probeUntil(probe: () => Promise<Observation>, accept: (c: ContainerFacts, obs: Observation) => boolean, what: string, timeoutMs = 15_000): Promise<Observation> {
+async function probeUntil(
+  probe: () => Promise<Observation>,
+  accept: (c: ContainerFacts, obs: Observation) => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<Observation> {
   let last: Observation | undefined;
   try {
-    return await waitUntil(async () => {
-      last = await probe();
-      return last.facts.container && accept(last.facts.container, last) ? last : undefined;
-    }, timeoutMs, what);
+    return await waitUntil(
+      async () => {
+        last = await probe();
+        return last.facts.container && accept(last.facts.container, last) ? last : undefined;
+      },
+      timeoutMs,
+      what,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last observation: ${JSON.stringify(last)}`);
   }
@@ -42,8 +51,9 @@ afterEach(cleanup);
 describe("docker probe on the real engine", () => {
   it("describe() names the container, and the engine when one is given", () => {
     expect(dockerProbe.describe(dockerProbe.schema.parse({ container: "orders-api" }))).toBe("docker container orders-api");
-    expect(dockerProbe.describe(dockerProbe.schema.parse({ container: "orders-api", host: "tcp://127.0.0.1:2375" })))
-      .toBe("docker container orders-api on tcp://127.0.0.1:2375");
+    expect(dockerProbe.describe(dockerProbe.schema.parse({ container: "orders-api", host: "tcp://127.0.0.1:2375" }))).toBe(
+      "docker container orders-api on tcp://127.0.0.1:2375",
+    );
     expect(dockerProbe.schema.safeParse({ container: "--privileged" }).success).toBe(false);
     expect(dockerProbe.schema.safeParse({ container: "a", extra: 1 }).success).toBe(false);
   });
@@ -111,7 +121,10 @@ describe("docker probe on the real engine", () => {
   });
 
   it("reports oomKilled for a container that outgrows its 32 MiB limit", async () => {
-    const c = await runHttpContainer({ memory: 32 * MIB, cmd: ["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
+    const c = await runHttpContainer({
+      memory: 32 * MIB,
+      cmd: ["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    });
     const obs = await probeUntil(probeOf({ container: c.name }), (f) => f.oomKilled, "the OOM kill");
     const facts = factsOf(obs);
     expect(obs.ok).toBe(false);
@@ -122,7 +135,9 @@ describe("docker probe on the real engine", () => {
   it("counts restarts of a container that keeps failing under an on-failure policy", async () => {
     const name = containerName();
     const created = await docker.createContainer({
-      name, Image: TEST_IMAGE, Cmd: ["/bin/busybox", "sh", "-c", "exit 1"],
+      name,
+      Image: TEST_IMAGE,
+      Cmd: ["/bin/busybox", "sh", "-c", "exit 1"],
       HostConfig: { RestartPolicy: { Name: "on-failure", MaximumRetryCount: 4 } },
     });
     onCleanup(() => created.remove({ force: true }).catch(() => {}));
@@ -164,12 +179,19 @@ describe("docker probe failures", () => {
     const sockets = new Set<Socket>();
     const server: Server = createServer((s) => sockets.add(s.on("error", () => {}))); // a reset is not this test's failure
     await new Promise<void>((ok) => server.listen(socketPath, ok));
-    onCleanup(() => new Promise<void>((ok) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => ok());
-    }));
+    onCleanup(
+      () =>
+        new Promise<void>((ok) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => ok());
+        }),
+    );
     // The probe itself, not runProbe's guard, must give up: call run() with a signal.
-    const probe = dockerProbe.create(dockerProbe.schema.parse({ container: "orders-api", socketPath }), { target: "app", timeoutMs: 60_000, baseDir: "/" });
+    const probe = dockerProbe.create(dockerProbe.schema.parse({ container: "orders-api", socketPath }), {
+      target: "app",
+      timeoutMs: 60_000,
+      baseDir: "/",
+    });
     const started = Date.now();
     const obs = await probe.run(AbortSignal.timeout(500));
     expect(obs.ok).toBe(false);

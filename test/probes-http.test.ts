@@ -42,7 +42,8 @@ function streamBig(res: http.ServerResponse, contentType: string, prefix: string
 }
 
 const routes: Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> = {
-  "/health": (_, res) => json(res, 200, JSON.stringify({ status: "ok", database_status: "connected", connection_pool: { active: 3, max: 10 } })),
+  "/health": (_, res) =>
+    json(res, 200, JSON.stringify({ status: "ok", database_status: "connected", connection_pool: { active: 3, max: 10 } })),
   "/slow": (_, res) => void setTimeout(() => json(res, 200, '{"status":"ok"}'), 300),
   "/boom": (_, res) => json(res, 500, '{"error":"internal"}'),
   "/text": (_, res) => res.writeHead(200, { "content-type": "text/plain" }).end("all good\u0007\u001b[31m here\n"),
@@ -228,7 +229,12 @@ describe("http probe against real listeners", () => {
 
   it("the guard turns a probe that throws into EPROBE", async () => {
     const real = probeOf({ url: url("/health") });
-    const buggy: Probe = { run: async (signal) => { await real.run(signal); throw new Error("bug after the request"); } };
+    const buggy: Probe = {
+      run: async (signal) => {
+        await real.run(signal);
+        throw new Error("bug after the request");
+      },
+    };
     const obs = await runProbe(buggy, { target: "web", timeoutMs: 2000 });
     expect(obs.ok).toBe(false);
     expect(obs.error?.code).toBe("EPROBE");

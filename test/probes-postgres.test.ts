@@ -31,8 +31,19 @@ describe("postgres probe on a healthy cluster", () => {
 
   // Ends every other client session, so each test starts from `admin` alone.
   async function settle(): Promise<void> {
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
-    await waitUntil(async () => (await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")).rows[0].n === 0, 5000, "other sessions to end");
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    await waitUntil(
+      async () =>
+        (
+          await admin.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+          )
+        ).rows[0].n === 0,
+      5000,
+      "other sessions to end",
+    );
   }
 
   beforeAll(async () => {
@@ -51,8 +62,12 @@ describe("postgres probe on a healthy cluster", () => {
   });
 
   it("describe() names host, port, database and user, never the password", () => {
-    expect(postgresProbe.describe(postgresProbe.schema.parse({ url: db.url() }))).toBe(`postgres 127.0.0.1:${db.port}/postgres as postgres`);
-    expect(postgresProbe.describe(postgresProbe.schema.parse({ user: "medic", password: "s3cret-pw" }))).toBe("postgres 127.0.0.1:5432/medic as medic");
+    expect(postgresProbe.describe(postgresProbe.schema.parse({ url: db.url() }))).toBe(
+      `postgres 127.0.0.1:${db.port}/postgres as postgres`,
+    );
+    expect(postgresProbe.describe(postgresProbe.schema.parse({ user: "medic", password: "s3cret-pw" }))).toBe(
+      "postgres 127.0.0.1:5432/medic as medic",
+    );
     expect(postgresProbe.describe(postgresProbe.schema.parse({ url: db.url() }))).not.toContain(SUPERUSER_PASSWORD);
   });
 
@@ -63,7 +78,13 @@ describe("postgres probe on a healthy cluster", () => {
     await tx.query("SELECT 1");
     const busy = await db.client();
     void busy.query("SELECT pg_sleep(5)").catch(() => {});
-    await waitUntil(async () => (await idle[0]!.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(5)'")).rows[0].n === 1, 5000, "the sleep to start");
+    await waitUntil(
+      async () =>
+        (await idle[0]!.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(5)'"))
+          .rows[0].n === 1,
+      5000,
+      "the sleep to start",
+    );
     await sleep(20);
 
     const obs = await probe({ url: db.url() });
@@ -95,10 +116,14 @@ describe("postgres probe on a healthy cluster", () => {
     const blocked = await db.client();
     void blocked.query("SELECT * FROM t").catch(() => {});
 
-    const pg = await waitUntil(async () => {
-      const facts = factsOf(await probe({ url: db.url() }));
-      return facts.waitingOnLock >= 1 ? facts : undefined;
-    }, 5000, "the blocked session to show");
+    const pg = await waitUntil(
+      async () => {
+        const facts = factsOf(await probe({ url: db.url() }));
+        return facts.waitingOnLock >= 1 ? facts : undefined;
+      },
+      5000,
+      "the blocked session to show",
+    );
     expect(pg.waitingOnLock).toBe(1);
     expect(pg.states?.idleInTransaction).toBe(1);
     expect(pg.oldestIdleInTransactionMs).toBeGreaterThanOrEqual(0);
@@ -111,15 +136,32 @@ describe("postgres probe on a healthy cluster", () => {
     await tx.query("SELECT 1");
 
     // Backends of the previous test's clients may still be on their way out: wait for exactly these four.
-    const asMonitor = async () => factsOf(await probe({ host: "127.0.0.1", port: db.port, user: "monitor", database: "postgres", passwordFile: "monitor.pw" }, 3000, dir));
-    const monitor = await waitUntil(async () => { const f = await asMonitor(); return f.connections.used === 4 ? f : undefined; }, 10_000, "4 client sessions");
+    const asMonitor = async () =>
+      factsOf(
+        await probe({ host: "127.0.0.1", port: db.port, user: "monitor", database: "postgres", passwordFile: "monitor.pw" }, 3000, dir),
+      );
+    const monitor = await waitUntil(
+      async () => {
+        const f = await asMonitor();
+        return f.connections.used === 4 ? f : undefined;
+      },
+      10_000,
+      "4 client sessions",
+    );
     expect(monitor.visibility).toBe("full");
     expect(monitor.connections.used).toBe(4);
     expect(monitor.states).toEqual({ active: 0, idle: 3, idleInTransaction: 1, idleInTransactionAborted: 0 });
     expect(monitor.oldestIdleInTransactionMs).toBeGreaterThanOrEqual(0);
 
     // The monitor probe's own session may still be closing: wait for the count without it.
-    const obs = await waitUntil(async () => { const o = await probe({ url: db.url("plain", "plain-pw-77c1") }); return factsOf(o).connections.used === 4 ? o : undefined; }, 10_000, "4 sessions seen by the plain role");
+    const obs = await waitUntil(
+      async () => {
+        const o = await probe({ url: db.url("plain", "plain-pw-77c1") });
+        return factsOf(o).connections.used === 4 ? o : undefined;
+      },
+      10_000,
+      "4 sessions seen by the plain role",
+    );
     const plain = factsOf(obs);
     expect(plain.visibility).toBe("partial");
     expect(plain.states).toBeUndefined();
@@ -212,10 +254,14 @@ describe("postgres probe across restarts and shutdowns", () => {
     const holder = await db.client();
     const stopping = db.stop("smart");
     try {
-      const obs = await waitUntil(async () => {
-        const o = await probe({ url: db.url() });
-        return o.error?.code === "ESHUTDOWN" ? o : undefined;
-      }, 10_000, "the server to refuse new sessions as shutting down");
+      const obs = await waitUntil(
+        async () => {
+          const o = await probe({ url: db.url() });
+          return o.error?.code === "ESHUTDOWN" ? o : undefined;
+        },
+        10_000,
+        "the server to refuse new sessions as shutting down",
+      );
       expect(obs.ok).toBe(false);
       expect(obs.error?.message).toMatch(/shutting down/);
     } finally {
@@ -293,7 +339,9 @@ describe("postgres probe through a bad network", () => {
     proxy.stallOn("Q");
     const pending = probe(viaProxy(), 5000);
     await waitUntil(() => proxy.stalled(), 5000, "the probe's query to be held");
-    const killed = await admin.query("SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'medic-probe'");
+    const killed = await admin.query(
+      "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity WHERE application_name = 'medic-probe'",
+    );
     expect(killed.rows).toEqual([{ done: true }]);
     await sleep(100);
     proxy.heal();

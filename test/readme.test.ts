@@ -24,28 +24,58 @@ describe("README examples", () => {
     mkdirSync(join(dir, "playbooks"));
     writeFileSync(join(dir, "medic.yaml"), `${config}\n${escalation}\n${safety}\n${alertRoutes}`);
     writeFileSync(join(dir, "playbooks", "example.yaml"), playbook);
-    const result = await loadConfig(join(dir, "medic.yaml"), { env: {
-      ORDERS_DB_PASSWORD: "readme-example", SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/readme",
-      PAGERDUTY_ROUTING_KEY: "0123456789abcdef0123456789abcdef",
-    } });
+    const result = await loadConfig(join(dir, "medic.yaml"), {
+      env: {
+        ORDERS_DB_PASSWORD: "readme-example",
+        SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T0/B0/readme",
+        PAGERDUTY_ROUTING_KEY: "0123456789abcdef0123456789abcdef",
+      },
+    });
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
     expect(result.config.targets.map((t) => t.name)).toEqual(["orders-api", "orders-db-port", "worker", "orders-db", "cache"]);
     expect(result.config.playbooks.map((p) => p.name)).toEqual(["restart-orders-api"]);
     expect(result.config.notify.channels.map((c) => c.kind)).toEqual(["slack", "pagerduty", "console"]);
-    expect(result.config.escalation.policy.P2.map((s) => [s.afterMs, s.notify])).toEqual([[0, ["slack"]], [1_800_000, ["pagerduty"]]]);
+    expect(result.config.escalation.policy.P2.map((s) => [s.afterMs, s.notify])).toEqual([
+      [0, ["slack"]],
+      [1_800_000, ["pagerduty"]],
+    ]);
     expect(result.config.escalation.raiseOnFailure).toEqual({ P2: "P1" });
-    expect(result.config.safety.flapGuard).toEqual({ maxRuns: 3, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 });
+    expect(result.config.safety.flapGuard).toEqual({
+      maxRuns: 3,
+      windowMs: 3_600_000,
+      backoff: { initialMs: 10_000, maxMs: 300_000 },
+      resetAfterMs: 600_000,
+    });
     expect(result.config.safety.blastRadius).toEqual({ concurrent: 2, maxRuns: 10, windowMs: 600_000 });
-    expect(result.config.alertmanager?.routes.map((r) => [r.target ?? r.targetLabel, r.kind, r.severity])).toEqual([["orders-api", "server_down", undefined], ["service", "server_down", "P1"]]);
+    expect(result.config.alertmanager?.routes.map((r) => [r.target ?? r.targetLabel, r.kind, r.severity])).toEqual([
+      ["orders-api", "server_down", undefined],
+      ["service", "server_down", "P1"],
+    ]);
     expect(result.config.api).toEqual({ listen: { host: "127.0.0.1", port: 9464 }, tokenFile: join(dir, "api-token") });
-    expect(result.config.maintenance).toEqual([{ name: "nightly-backup", cron: "0 2 * * *", durationMs: 1_800_000, timezone: "Europe/Berlin", targets: ["orders-*"], reason: "pg_dump runs" }]);
+    expect(result.config.maintenance).toEqual([
+      {
+        name: "nightly-backup",
+        cron: "0 2 * * *",
+        durationMs: 1_800_000,
+        timezone: "Europe/Berlin",
+        targets: ["orders-*"],
+        reason: "pg_dump runs",
+      },
+    ]);
 
     // The example database is one the shipped start-database playbook can act on: it has a service to start.
     const shipped = await loadPlaybooks([SHIPPED_PLAYBOOKS], { baseDir: ROOT });
     const db = result.config.targets.find((t) => t.name === "orders-db")!;
-    const plan = planRemediation({ incident: { id: "i", kind: "db_disconnect", severity: "P1", target: db.name, evidence: "down" }, target: db, playbooks: shipped.playbooks });
-    expect(plan.action === "run" && [plan.playbook.name, plan.steps.map((s) => s.description)]).toEqual(["start-database", ["start systemd unit postgresql@15-main.service"]]);
+    const plan = planRemediation({
+      incident: { id: "i", kind: "db_disconnect", severity: "P1", target: db.name, evidence: "down" },
+      target: db,
+      playbooks: shipped.playbooks,
+    });
+    expect(plan.action === "run" && [plan.playbook.name, plan.steps.map((s) => s.description)]).toEqual([
+      "start-database",
+      ["start systemd unit postgresql@15-main.service"],
+    ]);
   });
 
   it("documents every key of notify, each channel's included", () => {
@@ -63,7 +93,10 @@ describe("README examples", () => {
   it("the Alertmanager receiver example passes amtool check-config", () => {
     const blocks = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
     const dir = tempDir();
-    writeFileSync(join(dir, "alertmanager.yml"), blocks.find((b) => b.startsWith("route:"))!);
+    writeFileSync(
+      join(dir, "alertmanager.yml"),
+      blocks.find((b) => b.startsWith("route:"))!,
+    );
     writeFileSync(join(dir, "api-token"), "0123456789abcdef0123456789abcdef\n");
     expect(execFileSync("amtool", ["check-config", join(dir, "alertmanager.yml")], { encoding: "utf8" })).toContain("SUCCESS");
   });

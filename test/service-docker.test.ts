@@ -19,7 +19,10 @@ function driver(container: string, stopTimeout: string | number = "1s") {
 }
 
 async function answers(port: number): Promise<boolean> {
-  return fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+  return fetch(`http://127.0.0.1:${port}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
 }
 
 describe("docker service: params", () => {
@@ -95,7 +98,10 @@ describe("docker service: acting on the engine", () => {
   });
 
   it("fails when the engine cannot be reached, naming the socket", async () => {
-    const d = dockerService.create(dockerService.schema.parse({ container: "orders-api", socketPath: "/nonexistent/docker.sock" }), { target: "t", baseDir: "/" });
+    const d = dockerService.create(dockerService.schema.parse({ container: "orders-api", socketPath: "/nonexistent/docker.sock" }), {
+      target: "t",
+      baseDir: "/",
+    });
     const result = await d.restart(live());
     expect(result).toMatchObject({ ok: false });
     expect(result.detail).toMatch(/^cannot reach the Docker engine at \/nonexistent\/docker\.sock: ENOENT/);

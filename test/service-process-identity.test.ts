@@ -75,7 +75,10 @@ async function pidIn(file: string): Promise<number> {
 }
 
 const probeOf = (pidFile: string) =>
-  runProbe(processProbe.create(processProbe.schema.parse({ pidFile }), { target: "app", timeoutMs: 2000, baseDir: dir }), { target: "app", timeoutMs: 2000 });
+  runProbe(processProbe.create(processProbe.schema.parse({ pidFile }), { target: "app", timeoutMs: 2000, baseDir: dir }), {
+    target: "app",
+    timeoutMs: 2000,
+  });
 
 describe("process service and probe: a pid medic cannot prove it started", () => {
   it("a live process medic did not start, named by the pid file: stop and restart signal neither it nor its group, and say why", async () => {
@@ -114,7 +117,9 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     const obs = await probeOf(svc.pidFile);
     expect(obs).toMatchObject({ ok: false, facts: { alive: false, pid: other.leader }, error: { code: "PID_REUSED" } });
     const why = obs.error!.message;
-    expect(why).toContain(`pid ${other.leader} in ${svc.pidFile} is not the process medic started: medic started ${JSON.stringify(NODE)} as pid ${other.leader} at ${recorded.startedAt}; `);
+    expect(why).toContain(
+      `pid ${other.leader} in ${svc.pidFile} is not the process medic started: medic started ${JSON.stringify(NODE)} as pid ${other.leader} at ${recorded.startedAt}; `,
+    );
     expect(why).toMatch(new RegExp(`pid ${other.leader} is now "/bin/sh", started at \\d{4}-\\d\\d-\\d\\dT`));
 
     const events: WatchEvent[] = [];
@@ -145,7 +150,11 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
 
   it("stops the process it started with its whole group, grandchild included, also as a new medic that knows it only from disk", async () => {
     const memberFile = join(dir, "family.member");
-    const params = processService.schema.parse({ start: ["/bin/sh", "-c", FAMILY_SCRIPT, "sh", memberFile], pidFile: "run/family.pid", stopTimeout: "5s" });
+    const params = processService.schema.parse({
+      start: ["/bin/sh", "-c", FAMILY_SCRIPT, "sh", memberFile],
+      pidFile: "run/family.pid",
+      stopTimeout: "5s",
+    });
     const pidFile = join(dir, "run", "family.pid");
     const first = processService.create(params, { target: "family", baseDir: dir });
     const started = await first.start(never());
@@ -165,7 +174,8 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     // it): the record still finds the service, so no second copy starts, and the pid file is put back.
     await rm(pidFile);
     expect(await second.start(never())).toMatchObject({
-      ok: true, detail: `already running (pid ${leader}); pid file ${pidFile} named no pid, medic's record pid ${leader}`,
+      ok: true,
+      detail: `already running (pid ${leader}); pid file ${pidFile} named no pid, medic's record pid ${leader}`,
     });
     expect(await readFile(pidFile, "utf8")).toBe(`${leader}\n`);
     const stopped = await second.stop(never());
@@ -185,13 +195,20 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     const member = await pidFrom(memberFile);
     const pidFile = join(dir, "run", "adopted.pid");
     await writeFile(pidFile, `${child.pid}\n`);
-    const driver = processService.create(processService.schema.parse({ start, pidFile: "run/adopted.pid", stopTimeout: "5s" }), { target: "adopted", baseDir: dir });
+    const driver = processService.create(processService.schema.parse({ start, pidFile: "run/adopted.pid", stopTimeout: "5s" }), {
+      target: "adopted",
+      baseDir: dir,
+    });
 
     expect(await driver.start(never())).toMatchObject({ ok: true, detail: `already running (pid ${child.pid})` });
     expect(await probeOf(pidFile)).toMatchObject({ ok: true, facts: { pid: child.pid } });
     const stopped = await driver.stop(never());
-    expect(stopped.detail).toMatch(new RegExp(`^stopped pid ${child.pid} with SIGTERM in .+ \\(its pid file was not written by medic, its command is start's: ` +
-      "signalled the process, not its group\\)$"));
+    expect(stopped.detail).toMatch(
+      new RegExp(
+        `^stopped pid ${child.pid} with SIGTERM in .+ \\(its pid file was not written by medic, its command is start's: ` +
+          "signalled the process, not its group\\)$",
+      ),
+    );
     expect(await waitGone(child.pid!)).toBe(true);
     // medic cannot prove it made that group: what else is in it is not medic's to end.
     expect(await isAlive(member)).toBe(true);

@@ -105,7 +105,12 @@ describe("process service", () => {
 
   it("fails a start command that exits within startupGrace as soon as it exits, naming the exit code and the log", async () => {
     // A grace far longer than Node takes to start on a loaded machine: the exit ends the wait, not the grace.
-    const params = processService.schema.parse({ start: [NODE, "-e", "process.exit(3)"], pidFile: "run/quits.pid", logFile: "log/quits.log", startupGrace: "1h" });
+    const params = processService.schema.parse({
+      start: [NODE, "-e", "process.exit(3)"],
+      pidFile: "run/quits.pid",
+      logFile: "log/quits.log",
+      startupGrace: "1h",
+    });
     const driver = processService.create(params, { target: "quits", baseDir: dir });
     const result = await driver.start(never());
     expect(result.ok).toBe(false);
@@ -144,10 +149,17 @@ describe("process service", () => {
     withMedicEnvironment();
 
     it("gives the service PATH, the locale and the like plus its env:, never medic's secrets; inheritEnv: true gives it everything", async () => {
-      for (const [name, inheritEnv] of [["env-clean", false], ["env-all", true]] as const) {
+      for (const [name, inheritEnv] of [
+        ["env-clean", false],
+        ["env-all", true],
+      ] as const) {
         const out = join(dir, `${name}.json`);
         const params = processService.schema.parse({
-          start: [NODE, "-e", DUMP_ENV], pidFile: `run/${name}.pid`, env: { OUT: out, KEEP_RUNNING: "1" }, ...(inheritEnv && { inheritEnv }), startupGrace: "1ms",
+          start: [NODE, "-e", DUMP_ENV],
+          pidFile: `run/${name}.pid`,
+          env: { OUT: out, KEEP_RUNNING: "1" },
+          ...(inheritEnv && { inheritEnv }),
+          startupGrace: "1ms",
         });
         const driver = processService.create(params, { target: name, baseDir: dir });
         expect((await driver.start(never())).ok).toBe(true);
@@ -169,7 +181,11 @@ describe("process service", () => {
     expect(processService.schema.safeParse({ start: "node server.js", pidFile: "x.pid" }).success).toBe(false);
     expect(processService.schema.safeParse({ start: ["node"], pidFile: "x.pid", stopSignal: "SIGKILL" }).success).toBe(false);
     expect(processService.schema.safeParse({ start: ["node"], pidFile: "x.pid", extra: 1 }).success).toBe(false);
-    expect(processService.schema.parse({ start: ["node"], pidFile: "x.pid" })).toMatchObject({ stopSignal: "SIGTERM", stopTimeout: 10_000, startupGrace: 500 });
+    expect(processService.schema.parse({ start: ["node"], pidFile: "x.pid" })).toMatchObject({
+      stopSignal: "SIGTERM",
+      stopTimeout: 10_000,
+      startupGrace: 500,
+    });
   });
 
   it("reports a missing service from the service steps", async () => {

@@ -31,28 +31,48 @@ describe("state dir lock across containers, on the real engine", () => {
     // Fail, not skip: a machine that cannot run this test is a broken setup, and says how to fix it.
     const version = await docker(["version", "--format", "{{.Server.Version}}"]);
     if (version.code !== 0) throw new Error(`no Docker engine answers (${version.stderr.trim()}); run scripts/setup.sh as root`);
-    if ((await docker(["image", "inspect", IMAGE])).code !== 0) throw new Error(`no ${IMAGE} image; run scripts/setup.sh as root (it builds it with debootstrap)`);
+    if ((await docker(["image", "inspect", IMAGE])).code !== 0)
+      throw new Error(`no ${IMAGE} image; run scripts/setup.sh as root (it builds it with debootstrap)`);
 
     const dir = tempDir("medic-lock-containers-");
     chmodSync(dir, 0o755);
     const state = join(dir, "state");
     mkdirSync(state);
-    writeFileSync(join(dir, "medic.yaml"), `stateDir: /var/lib/medic
+    writeFileSync(
+      join(dir, "medic.yaml"),
+      `stateDir: /var/lib/medic
 playbooks: []
 targets:
   - { name: quiet, probe: { tcp: { host: 127.0.0.1, port: 9 } }, interval: 1h }
-`, { mode: 0o644 });
+`,
+      { mode: 0o644 },
+    );
     const ro = (from: string, to: string) => ["-v", `${from}:${to}:ro`];
     const unique = `${process.pid}-${Date.now().toString(36)}`;
     // No --init: medic is pid 1 in each container, the same pid in two pid namespaces.
     const create = async (name: string) => {
       onCleanup(async () => void (await docker(["rm", "--force", name])));
-      await must(["create", "--name", name, ...ro(process.execPath, "/usr/local/bin/node"),
+      await must([
+        "create",
+        "--name",
+        name,
+        ...ro(process.execPath, "/usr/local/bin/node"),
         ...["dist", "node_modules", "package.json"].flatMap((p) => ro(join(ROOT, p), `/opt/medic/${p}`)),
-        ...ro(join(dir, "medic.yaml"), "/etc/medic/medic.yaml"), "-v", `${state}:/var/lib/medic`,
-        IMAGE, "/usr/local/bin/node", "/opt/medic/dist/cli/main.js", "run", "--config", "/etc/medic/medic.yaml"]);
+        ...ro(join(dir, "medic.yaml"), "/etc/medic/medic.yaml"),
+        "-v",
+        `${state}:/var/lib/medic`,
+        IMAGE,
+        "/usr/local/bin/node",
+        "/opt/medic/dist/cli/main.js",
+        "run",
+        "--config",
+        "/etc/medic/medic.yaml",
+      ]);
     };
-    const logs = async (name: string) => { const r = await docker(["logs", name]); return r.stdout + r.stderr; };
+    const logs = async (name: string) => {
+      const r = await docker(["logs", name]);
+      return r.stdout + r.stderr;
+    };
     const running = async (name: string) => (await must(["inspect", "--format", "{{.State.Running}}", name])) === "true";
     const [first, second] = [`medic-test-lock-a-${unique}`, `medic-test-lock-b-${unique}`];
     await create(first);
@@ -61,13 +81,15 @@ targets:
     await must(["start", first]);
     await waitUntil(async () => (await logs(first)).includes("medic started"), 30_000, "the first medic to start in its container");
     const held = parseOwner(readFileSync(join(state, LOCK_FILE), "utf8"))!;
-    expect(held).toMatchObject({ pid: 1, host: (await must(["inspect", "--format", "{{.Config.Hostname}}", first])) });
+    expect(held).toMatchObject({ pid: 1, host: await must(["inspect", "--format", "{{.Config.Hostname}}", first]) });
 
     await must(["start", second]);
     await waitUntil(async () => !(await running(second)), 30_000, "the second medic to give up");
     expect(await must(["inspect", "--format", "{{.State.ExitCode}}", second])).toBe("2");
     const refused = await logs(second);
-    expect(refused).toContain(`another medic (pid 1 on host ${held.host}, locked at ${held.startedAt}; another pid namespace on this machine: a container) is using /var/lib/medic`);
+    expect(refused).toContain(
+      `another medic (pid 1 on host ${held.host}, locked at ${held.startedAt}; another pid namespace on this machine: a container) is using /var/lib/medic`,
+    );
     expect(refused).not.toContain("medic started");
 
     // The first never noticed: still running, still the holder, nothing taken from it.
@@ -81,6 +103,9 @@ targets:
     expect(existsSync(join(state, LOCK_FILE))).toBe(false);
     await must(["start", second]);
     await waitUntil(async () => (await logs(second)).includes("medic started"), 30_000, "the second medic to start once the first stopped");
-    expect(parseOwner(readFileSync(join(state, LOCK_FILE), "utf8"))).toMatchObject({ pid: 1, host: await must(["inspect", "--format", "{{.Config.Hostname}}", second]) });
+    expect(parseOwner(readFileSync(join(state, LOCK_FILE), "utf8"))).toMatchObject({
+      pid: 1,
+      host: await must(["inspect", "--format", "{{.Config.Hostname}}", second]),
+    });
   }, 120_000);
 });

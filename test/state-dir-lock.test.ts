@@ -21,7 +21,14 @@ function capturedLog(): { log: ReturnType<typeof createLogger>; lines: () => Arr
   const sink = new PassThrough();
   sink.on("data", (d: Buffer) => (text += d.toString()));
   const log = createLogger({ pretty: false, destination: sink, level: "info" });
-  return { log, lines: () => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    lines: () =>
+      text
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** A process that is not medic, in its own group, killed at cleanup; started in a later clock tick than `ticks`. */
@@ -54,9 +61,12 @@ describe("state dir lock", () => {
     const { log, lines } = capturedLog();
     const release = await lockStateDir(dir, { log });
     expect(lockOwner(dir)).toMatchObject({ pid: process.pid });
-    expect(lines()).toContainEqual(expect.objectContaining({
-      msg: "took over the state dir lock of a medic that is gone", why: expect.stringMatching(new RegExp(`^pid ${other.pid} is now another process, started at `)),
-    }));
+    expect(lines()).toContainEqual(
+      expect.objectContaining({
+        msg: "took over the state dir lock of a medic that is gone",
+        why: expect.stringMatching(new RegExp(`^pid ${other.pid} is now another process, started at `)),
+      }),
+    );
     release();
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
 
@@ -64,7 +74,9 @@ describe("state dir lock", () => {
     writeFileSync(join(dir, "medic.pid"), `${other.pid}\n`);
     const again = capturedLog();
     const release2 = await lockStateDir(dir, { log: again.log });
-    expect(again.lines()).toContainEqual(expect.objectContaining({ msg: "removed the lock of an older medic that is gone", pid: other.pid }));
+    expect(again.lines()).toContainEqual(
+      expect.objectContaining({ msg: "removed the lock of an older medic that is gone", pid: other.pid }),
+    );
     expect(existsSync(join(dir, "medic.pid"))).toBe(false);
     release2();
     expect(await isAlive(other.pid!)).toBe(true);
@@ -88,7 +100,8 @@ describe("state dir lock", () => {
         clearInterval(beat);
       }
       expect(refused, where).toMatchObject({
-        code: "STATE_DIR_LOCKED", message: expect.stringMatching(/^another medic \(pid 1 on host .+\) is using .+: it refreshed its lock just now$/),
+        code: "STATE_DIR_LOCKED",
+        message: expect.stringMatching(/^another medic \(pid 1 on host .+\) is using .+: it refreshed its lock just now$/),
         hint: expect.stringContaining("taken over once it has not been refreshed for 2 s"),
       });
       expect(lockOwner(dir)?.token).toBe("there");
@@ -97,7 +110,12 @@ describe("state dir lock", () => {
       const { log, lines } = capturedLog();
       const release = await lockStateDir(dir, { staleAfterMs: 2000, log });
       expect(lockOwner(dir)).toMatchObject({ pid: process.pid });
-      expect(lines()).toContainEqual(expect.objectContaining({ msg: "took over the state dir lock of a medic that is gone", why: expect.stringContaining("not refreshed for 2 s") }));
+      expect(lines()).toContainEqual(
+        expect.objectContaining({
+          msg: "took over the state dir lock of a medic that is gone",
+          why: expect.stringContaining("not refreshed for 2 s"),
+        }),
+      );
       release();
     }
   });
@@ -124,11 +142,14 @@ describe("state dir lock", () => {
     const dir = tempDir();
     const stateDir = join(dir, "state");
     const config = join(dir, "medic.yaml");
-    writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}
+    writeFileSync(
+      config,
+      `stateDir: ${JSON.stringify(stateDir)}
 playbooks: []
 targets:
   - { name: quiet, probe: { tcp: { host: 127.0.0.1, port: 9 } }, interval: 1h }
-`);
+`,
+    );
     const first = startMedic(["run", "--config", config]);
     await waitUntil(() => first.stdout().includes("medic started"), 15_000, "the first medic to start");
     const second = startMedic(["run", "--config", config]);
@@ -140,7 +161,9 @@ targets:
     await first.exited;
     const third = startMedic(["run", "--config", config]);
     await waitUntil(() => third.stdout().includes("medic started"), 15_000, "the third medic to start");
-    expect(third.stdout()).toMatch(new RegExp(`"why":"pid ${first.child.pid} is gone"[^\\n]*"msg":"took over the state dir lock of a medic that is gone"`));
+    expect(third.stdout()).toMatch(
+      new RegExp(`"why":"pid ${first.child.pid} is gone"[^\\n]*"msg":"took over the state dir lock of a medic that is gone"`),
+    );
     // And then: another medic judges this one gone and takes the lock (its heartbeat stalled, say).
     // This one must stop acting, and say so where a supervisor looks.
     const api = await apiUrl(third);

@@ -39,8 +39,11 @@ async function untouched(c: TestContainer, startedAt: string): Promise<void> {
 describe("docker steps: declarations", () => {
   it("are registered with their timeouts, idempotence, and no need for a service", () => {
     const expected = [
-      ["docker.restart", dockerRestart, 90_000, true], ["docker.start", dockerStart, 30_000, true],
-      ["docker.stop", dockerStop, 60_000, true], ["docker.kill", dockerKill, 15_000, false], ["docker.update", dockerUpdate, 30_000, false],
+      ["docker.restart", dockerRestart, 90_000, true],
+      ["docker.start", dockerStart, 30_000, true],
+      ["docker.stop", dockerStop, 60_000, true],
+      ["docker.kill", dockerKill, 15_000, false],
+      ["docker.update", dockerUpdate, 30_000, false],
     ] as const;
     for (const [key, step, timeoutMs, idempotent] of expected) {
       expect(stepKinds.get(key)).toBe(step);
@@ -52,7 +55,10 @@ describe("docker steps: declarations", () => {
     expect(dockerRestart.schema.parse(null)).toEqual({});
     expect(dockerKill.schema.parse(null)).toEqual({ signal: "SIGKILL" });
     expect(dockerKill.schema.safeParse({ signal: "SIGSTOP" }).success).toBe(false);
-    expect(dockerStop.schema.parse({ container: "{{ target.labels.c }}", stopTimeout: "5s" })).toEqual({ container: "{{ target.labels.c }}", stopTimeout: 5000 });
+    expect(dockerStop.schema.parse({ container: "{{ target.labels.c }}", stopTimeout: "5s" })).toEqual({
+      container: "{{ target.labels.c }}",
+      stopTimeout: 5000,
+    });
     for (const container of ["-rm", "a/../b", "x;y"]) expect(dockerStart.schema.safeParse({ container }).success).toBe(false);
   });
 
@@ -65,8 +71,9 @@ describe("docker steps: declarations", () => {
   });
 
   it("describe what they would do", () => {
-    expect(dockerUpdate.describe(dockerUpdate.schema.parse({ container: "orders-api", memory: { factor: 2, max: "256MiB" } })))
-      .toBe("raise memory of orders-api x2 up to 256MiB");
+    expect(dockerUpdate.describe(dockerUpdate.schema.parse({ container: "orders-api", memory: { factor: 2, max: "256MiB" } }))).toBe(
+      "raise memory of orders-api x2 up to 256MiB",
+    );
     expect(dockerKill.describe({ container: "orders-api", signal: "SIGTERM" })).toBe("send SIGTERM to container orders-api");
     expect(dockerRestart.describe({ stopTimeout: 5000 })).toBe("restart the target's container (stop timeout 5s)");
   });
@@ -76,9 +83,24 @@ describe("planUpdate (pure)", () => {
   const limits = (Memory: number, MemorySwap = Memory, NanoCpus = 0) => ({ Memory, MemorySwap, NanoCpus });
   it.each([
     [{ memory: 64 * MiB }, limits(32 * MiB), { Memory: 64 * MiB, MemorySwap: 64 * MiB }, "memory 32MiB -> 64MiB, swap 64MiB"],
-    [{ memory: { factor: 2, max: 256 * MiB } }, limits(32 * MiB), { Memory: 64 * MiB, MemorySwap: 64 * MiB }, "memory 32MiB -> 64MiB (ceiling 256MiB), swap 64MiB"],
-    [{ memory: { factor: 2, max: 100 * MiB } }, limits(64 * MiB), { Memory: 100 * MiB, MemorySwap: 100 * MiB }, "memory 64MiB -> 100MiB (ceiling 100MiB), swap 100MiB"],
-    [{ memory: 64 * MiB, memorySwap: 128 * MiB }, limits(0, 0), { Memory: 64 * MiB, MemorySwap: 128 * MiB }, "memory unlimited -> 64MiB, swap 128MiB"],
+    [
+      { memory: { factor: 2, max: 256 * MiB } },
+      limits(32 * MiB),
+      { Memory: 64 * MiB, MemorySwap: 64 * MiB },
+      "memory 32MiB -> 64MiB (ceiling 256MiB), swap 64MiB",
+    ],
+    [
+      { memory: { factor: 2, max: 100 * MiB } },
+      limits(64 * MiB),
+      { Memory: 100 * MiB, MemorySwap: 100 * MiB },
+      "memory 64MiB -> 100MiB (ceiling 100MiB), swap 100MiB",
+    ],
+    [
+      { memory: 64 * MiB, memorySwap: 128 * MiB },
+      limits(0, 0),
+      { Memory: 64 * MiB, MemorySwap: 128 * MiB },
+      "memory unlimited -> 64MiB, swap 128MiB",
+    ],
     [{ cpus: 0.5 }, limits(0, 0, 2e9), { NanoCpus: 5e8 }, "cpus 2 -> 0.5"],
   ] as const)("%j on %j", (params, current, body, detail) => {
     expect(planUpdate(params, current)).toEqual({ body, detail });
@@ -109,33 +131,55 @@ describe("docker steps: render refuses what is not a container name, before any 
     // Planning is where render runs: the incident escalates with the reason, and nothing is run.
     const plan = planRemediation({
       incident: { id: "inc-1", kind: "server_down", severity: "P1", target: target.name, evidence: "down" },
-      target, playbooks: [playbook("docker.kill", { container: "{{ target.labels.c }}", signal: "SIGKILL" })],
+      target,
+      playbooks: [playbook("docker.kill", { container: "{{ target.labels.c }}", signal: "SIGKILL" })],
     });
     expect(plan.action).toBe("escalate");
-    expect(plan.action === "escalate" && plan.reason).toMatch(/^step 1 \(docker\.kill\) of playbook kill-it: container "\{\{ target\.labels\.c \}\}" renders to .* which is not a container name/);
+    expect(plan.action === "escalate" && plan.reason).toMatch(
+      /^step 1 \(docker\.kill\) of playbook kill-it: container "\{\{ target\.labels\.c \}\}" renders to .* which is not a container name/,
+    );
     await untouched(victim, StartedAt);
   });
 
   it("a hostile incident evidence value used as the container name", async () => {
     const victim = await runHttpContainer();
     const { StartedAt } = (await victim.inspect()).State;
-    for (const evidence of [`${victim.name}/kill?signal=KILL&x=`, `../containers/${victim.name}`, `-f ${victim.name}`, `${victim.name}\n`]) {
+    for (const evidence of [
+      `${victim.name}/kill?signal=KILL&x=`,
+      `../containers/${victim.name}`,
+      `-f ${victim.name}`,
+      `${victim.name}\n`,
+    ]) {
       const params = dockerKill.schema.parse({ container: "{{ incident.evidence }}" });
-      const err = (() => { try { dockerKill.render(params, incidentRenderer(evidence)); } catch (e) { return e; } })();
+      const err = (() => {
+        try {
+          dockerKill.render(params, incidentRenderer(evidence));
+        } catch (e) {
+          return e;
+        }
+      })();
       expect(err).toBeInstanceOf(TemplateError);
       expect((err as TemplateError).code).toBe("TEMPLATE_UNSAFE_VALUE");
     }
     await untouched(victim, StartedAt);
     // The same template with a plain name is fine: it is the value that is refused, not the template.
-    expect(dockerKill.render(dockerKill.schema.parse({ container: "{{ incident.evidence }}" }), incidentRenderer(victim.name)))
-      .toEqual({ container: victim.name, signal: "SIGKILL" });
+    expect(dockerKill.render(dockerKill.schema.parse({ container: "{{ incident.evidence }}" }), incidentRenderer(victim.name))).toEqual({
+      container: victim.name,
+      signal: "SIGKILL",
+    });
   });
 });
 
 function playbook(kind: string, params: unknown): Playbook {
   return {
-    name: "kill-it", file: "/pb/kill-it.yaml", on: ["server_down"], targets: ["*"], labels: {},
-    steps: [{ kind, params, timeoutMs: 15_000 }], verify: { withinMs: 1000 }, onFailure: "escalate",
+    name: "kill-it",
+    file: "/pb/kill-it.yaml",
+    on: ["server_down"],
+    targets: ["*"],
+    labels: {},
+    steps: [{ kind, params, timeoutMs: 15_000 }],
+    verify: { withinMs: 1000 },
+    onFailure: "escalate",
   };
 }
 
@@ -147,7 +191,10 @@ describe("docker steps: acting on the engine", () => {
     expect(result.detail).toMatch(new RegExp(`^killed ${c.name} with SIGKILL \\(now exited 137\\)$`));
     expect((await c.inspect()).State).toMatchObject({ Running: false, ExitCode: 137 });
 
-    expect(await run(dockerKill, null, serviceTarget(c.name))).toMatchObject({ ok: true, detail: `${c.name} not running (exited 137); did not send SIGKILL` });
+    expect(await run(dockerKill, null, serviceTarget(c.name))).toMatchObject({
+      ok: true,
+      detail: `${c.name} not running (exited 137); did not send SIGKILL`,
+    });
     // A reload signal that reaches nothing did not do its job.
     expect(await run(dockerKill, { signal: "SIGHUP" }, serviceTarget(c.name))).toMatchObject({ ok: false });
   });
@@ -164,17 +211,19 @@ describe("docker steps: acting on the engine", () => {
     expect((await c.inspect()).State.Running).toBe(true);
   });
 
-  it.each([["service", serviceTarget], ["docker probe", probeTarget]] as const)(
-    "docker.restart takes the container from the target's %s", async (_, makeTarget) => {
-      const c = await runHttpContainer();
-      const before = (await c.inspect()).State.StartedAt;
-      const result = await run(dockerRestart, { stopTimeout: "1s" }, makeTarget(c.name));
-      expect(result.ok, result.detail).toBe(true);
-      expect(result.detail).toMatch(new RegExp(`^restarted ${c.name} \\(was running\\)`));
-      const after = (await c.inspect()).State;
-      expect(after.Running).toBe(true);
-      expect(after.StartedAt).not.toBe(before);
-    });
+  it.each([
+    ["service", serviceTarget],
+    ["docker probe", probeTarget],
+  ] as const)("docker.restart takes the container from the target's %s", async (_, makeTarget) => {
+    const c = await runHttpContainer();
+    const before = (await c.inspect()).State.StartedAt;
+    const result = await run(dockerRestart, { stopTimeout: "1s" }, makeTarget(c.name));
+    expect(result.ok, result.detail).toBe(true);
+    expect(result.detail).toMatch(new RegExp(`^restarted ${c.name} \\(was running\\)`));
+    const after = (await c.inspect()).State;
+    expect(after.Running).toBe(true);
+    expect(after.StartedAt).not.toBe(before);
+  });
 
   it("docker.restart on a target with no container says what to add", async () => {
     const result = await run(dockerRestart, null, testTarget());
@@ -184,7 +233,11 @@ describe("docker steps: acting on the engine", () => {
 
   it("fails and names a container that does not exist", async () => {
     const name = containerName("medic-missing");
-    for (const [step, params] of [[dockerKill, null], [dockerUpdate, { cpus: 1 }], [dockerRestart, null]] as const) {
+    for (const [step, params] of [
+      [dockerKill, null],
+      [dockerUpdate, { cpus: 1 }],
+      [dockerRestart, null],
+    ] as const) {
       const result = await run(step as StepKind, params, serviceTarget(name));
       expect(result.ok).toBe(false);
       expect(result.detail).toMatch(new RegExp(`^container ${name} does not exist`));

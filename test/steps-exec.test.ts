@@ -37,36 +37,41 @@ async function runExec(params: unknown, evidence: string, timeoutMs = 10_000, si
 }
 
 describe("exec step", () => {
-  it.each([
-    "$(reboot); rm -rf / #",
-    "../../etc/passwd",
-    "a b  c\t'\"`;|&<>*?",
-    "{{ target.name }}",
-    "ünïcødé ✓",
-  ])("passes hostile evidence %j as one literal argument", async (evidence) => {
-    const out = join(dir, `argv-${Math.random().toString(36).slice(2)}.json`);
-    const result = await runExec({
-      argv: [NODE, "-e", RECORD_ARGV, "{{ incident.evidence }}", "--reason={{ incident.evidence }}", "{{ target.name }}"],
-      env: { OUT: out },
-    }, evidence);
-    expect(result.ok).toBe(true);
-    expect(result.detail).toMatch(/^exit 0 in \d/);
-    expect(JSON.parse(await readFile(out, "utf8"))).toEqual([evidence, `--reason=${evidence}`, "orders-api"]);
-  });
+  it.each(["$(reboot); rm -rf / #", "../../etc/passwd", "a b  c\t'\"`;|&<>*?", "{{ target.name }}", "ünïcødé ✓"])(
+    "passes hostile evidence %j as one literal argument",
+    async (evidence) => {
+      const out = join(dir, `argv-${Math.random().toString(36).slice(2)}.json`);
+      const result = await runExec(
+        {
+          argv: [NODE, "-e", RECORD_ARGV, "{{ incident.evidence }}", "--reason={{ incident.evidence }}", "{{ target.name }}"],
+          env: { OUT: out },
+        },
+        evidence,
+      );
+      expect(result.ok).toBe(true);
+      expect(result.detail).toMatch(/^exit 0 in \d/);
+      expect(JSON.parse(await readFile(out, "utf8"))).toEqual([evidence, `--reason=${evidence}`, "orders-api"]);
+    },
+  );
 
-  it.each(["--help", "-rf", "-e process.exit(9)"])("refuses an external %j that would become an option before anything runs", (evidence) => {
-    const out = join(dir, "must-not-exist.json");
-    let err: unknown;
-    try {
-      execStep.render(execStep.schema.parse({ argv: [NODE, "-e", RECORD_ARGV, "{{ incident.evidence }}"], env: { OUT: out } }),
-        incidentRenderer(evidence));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(TemplateError);
-    expect((err as TemplateError).code).toBe("TEMPLATE_UNSAFE_VALUE");
-    expect(existsSync(out)).toBe(false);
-  });
+  it.each(["--help", "-rf", "-e process.exit(9)"])(
+    "refuses an external %j that would become an option before anything runs",
+    (evidence) => {
+      const out = join(dir, "must-not-exist.json");
+      let err: unknown;
+      try {
+        execStep.render(
+          execStep.schema.parse({ argv: [NODE, "-e", RECORD_ARGV, "{{ incident.evidence }}"], env: { OUT: out } }),
+          incidentRenderer(evidence),
+        );
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(TemplateError);
+      expect((err as TemplateError).code).toBe("TEMPLATE_UNSAFE_VALUE");
+      expect(existsSync(out)).toBe(false);
+    },
+  );
 
   it("does not let a template choose the program", () => {
     const parsed = execStep.schema.safeParse({ argv: ["{{ incident.evidence }}", "x"] });
@@ -143,7 +148,10 @@ describe("exec step environment", () => {
 
 describe("runCommand", () => {
   it("keeps the tail of long output and says it cut it", async () => {
-    const res = await runCommand(NODE, ["-e", "for (let i = 0; i < 5000; i++) console.log('line ' + i)"], { timeoutMs: 10_000, maxOutputBytes: 1024 });
+    const res = await runCommand(NODE, ["-e", "for (let i = 0; i < 5000; i++) console.log('line ' + i)"], {
+      timeoutMs: 10_000,
+      maxOutputBytes: 1024,
+    });
     expect(res.exitCode).toBe(0);
     expect(res.stdoutTruncated).toBe(true);
     expect(res.stdout.length).toBeLessThanOrEqual(1024);

@@ -46,11 +46,14 @@ async function runHttp(params: unknown, evidence = "db down", timeoutMs = 10_000
 describe("http step", () => {
   it("sends the method, an encoded path on the same host, headers and a JSON body", async () => {
     const evidence = "../../admin?token=x#frag $(reboot)";
-    const { result, requests } = await runHttp({
-      url: `${base}/api/incidents/{{ incident.evidence }}/ack?key=s3cret-key`,
-      headers: { "X-Incident": "{{ incident.id }}", Authorization: "Bearer hdr-secret" },
-      body: { text: "{{ incident.kind }} on {{ target.name }}: {{ incident.evidence }}", count: 2, tags: ["{{ target.labels.team }}"] },
-    }, evidence);
+    const { result, requests } = await runHttp(
+      {
+        url: `${base}/api/incidents/{{ incident.evidence }}/ack?key=s3cret-key`,
+        headers: { "X-Incident": "{{ incident.id }}", Authorization: "Bearer hdr-secret" },
+        body: { text: "{{ incident.kind }} on {{ target.name }}: {{ incident.evidence }}", count: 2, tags: ["{{ target.labels.team }}"] },
+      },
+      evidence,
+    );
     expect(result.ok).toBe(true);
     expect(requests).toHaveLength(1);
     const [req] = requests;
@@ -121,8 +124,12 @@ describe("http step", () => {
 
   it("refuses external values with line breaks in headers before sending", async () => {
     const before = seen.length;
-    expect(() => httpStep.render(httpStep.schema.parse({ url: `${base}/x`, headers: { "X-Why": "{{ incident.evidence }}" } }),
-      incidentRenderer("a\r\nX-Admin: 1"))).toThrow(/line break/);
+    expect(() =>
+      httpStep.render(
+        httpStep.schema.parse({ url: `${base}/x`, headers: { "X-Why": "{{ incident.evidence }}" } }),
+        incidentRenderer("a\r\nX-Admin: 1"),
+      ),
+    ).toThrow(/line break/);
     expect(seen.length).toBe(before);
   });
 });

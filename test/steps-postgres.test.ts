@@ -27,7 +27,9 @@ afterAll(async () => {
 afterEach(async () => {
   // A busy client is destroyed at once by end(); its backend may still run, so end those too.
   await Promise.all(opened.splice(0).map((c) => c.end().catch(() => {})));
-  await cluster.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+  await cluster.sql(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+  );
   await until(async () => (await others()) === 0);
 });
 
@@ -41,7 +43,8 @@ interface Session {
 async function session(app: string, user: "app" | "postgres" = "app"): Promise<Session> {
   const client = new pg.Client({
     connectionString: cluster.url(user, user === "app" ? APP_PASSWORD : SUPERUSER_PASSWORD),
-    application_name: app, connectionTimeoutMillis: 5000,
+    application_name: app,
+    connectionTimeoutMillis: 5000,
   });
   const errors: Error[] = [];
   client.on("error", (e) => errors.push(e)); // a terminated session reports here
@@ -53,7 +56,8 @@ async function session(app: string, user: "app" | "postgres" = "app"): Promise<S
 
 async function others(): Promise<number> {
   const rows = await cluster.sql<{ n: number }>(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+  );
   return rows[0]!.n;
 }
 
@@ -144,14 +148,20 @@ describe("postgres.terminate", () => {
     await holder.client.query("LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
     const blocked = await session("t-blocked");
     const read = blocked.client.query<{ id: number }>("SELECT * FROM t");
-    expect(await until(async () =>
-      (await cluster.sql("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [blocked.pid])).length === 1)).toBe(true);
+    expect(
+      await until(
+        async () =>
+          (await cluster.sql("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", [blocked.pid])).length === 1,
+      ),
+    ).toBe(true);
     await sleep(OLD_MS);
 
     const result = await run(postgresTerminate, { state: ["idle in transaction"], olderThan: "2s", users: ["app"] });
 
     expect(result.ok).toBe(true);
-    expect(result.detail).toMatch(new RegExp(`^terminated 1 session: pid ${holder.pid} app@postgres "t-holder" \\(idle in transaction \\d`));
+    expect(result.detail).toMatch(
+      new RegExp(`^terminated 1 session: pid ${holder.pid} app@postgres "t-holder" \\(idle in transaction \\d`),
+    );
     expect((await read).rows).toEqual([{ id: 1 }]);
     expect(await present(blocked.pid)).toBe(true);
   });
@@ -162,7 +172,11 @@ describe("postgres.terminate", () => {
 
     const guarded = await run(postgresTerminate, { olderThan: "2s", applications: ["t-su2"] });
     // It acted on nothing, and says so: the run records it as skipped, not as a plain ok.
-    expect(guarded).toMatchObject({ ok: true, changed: false, detail: "terminated 0 sessions: none idle over 2s (applications: t-su2; not superusers)" });
+    expect(guarded).toMatchObject({
+      ok: true,
+      changed: false,
+      detail: "terminated 0 sessions: none idle over 2s (applications: t-su2; not superusers)",
+    });
     expect(await present(su.pid)).toBe(true);
 
     const allowed = await run(postgresTerminate, { olderThan: "2s", applications: ["t-su2"], allowSuperuser: true });
@@ -177,9 +191,15 @@ describe("postgres.terminate", () => {
     const plain = await session("t-plain");
     await sleep(OLD_MS);
 
-    const byUser = await run(postgresTerminate, {
-      olderThan: "2s", users: ["app'; DROP TABLE t; --", "app\\", 'app"', "' OR '1'='1", "{{ incident.evidence }}"],
-    }, ctxFor(), "app' OR 'x'='x");
+    const byUser = await run(
+      postgresTerminate,
+      {
+        olderThan: "2s",
+        users: ["app'; DROP TABLE t; --", "app\\", 'app"', "' OR '1'='1", "{{ incident.evidence }}"],
+      },
+      ctxFor(),
+      "app' OR 'x'='x",
+    );
     expect(byUser).toMatchObject({ ok: true, changed: false });
     expect(byUser.detail).toMatch(/^terminated 0 sessions: none idle over 2s/);
     const byPrefix = await run(postgresTerminate, { olderThan: "2s", applications: ["x'; DROP TABLE t; --", "' OR '1'='1"] });
@@ -201,7 +221,10 @@ describe("postgres.cancel", () => {
   it("cancels a long query and keeps its session; a young query runs on", async () => {
     const long = await session("t-long");
     const longQuery = long.client.query("SELECT pg_sleep(30)");
-    const longOutcome = longQuery.then(() => "finished", (e: { code?: string }) => e.code);
+    const longOutcome = longQuery.then(
+      () => "finished",
+      (e: { code?: string }) => e.code,
+    );
     await sleep(OLD_MS);
     const short = await session("t-short");
     const shortQuery = short.client.query<{ done: number }>("SELECT 1 AS done FROM pg_sleep(1.5)");
@@ -226,11 +249,18 @@ describe("preview", () => {
     const lines = await postgresTerminate.preview!(rendered(postgresTerminate, params), ctxFor());
 
     const sqlAt = lines.indexOf("sql:");
-    expect(lines.slice(sqlAt + 1, sqlAt + 1 + actSql("terminate").split("\n").length).map((l) => l.slice(2)).join("\n")).toBe(actSql("terminate"));
+    expect(
+      lines
+        .slice(sqlAt + 1, sqlAt + 1 + actSql("terminate").split("\n").length)
+        .map((l) => l.slice(2))
+        .join("\n"),
+    ).toBe(actSql("terminate"));
     expect(lines).toContain('  $6 = ["t-prev"]  -- applications (null: any)');
     expect(lines).toContain("  $3 = 2000  -- in that state longer than, ms");
     expect(lines).toContain("  $9 = 50  -- at most");
-    expect(lines.find((l) => l.startsWith("connects to "))).toMatch(/^connects to postgres@127\.0\.0\.1:\d+\/postgres \(orders-db's postgres probe\)$/);
+    expect(lines.find((l) => l.startsWith("connects to "))).toMatch(
+      /^connects to postgres@127\.0\.0\.1:\d+\/postgres \(orders-db's postgres probe\)$/,
+    );
     expect(lines.join("\n")).not.toContain(SUPERUSER_PASSWORD);
     const would = lines.filter((l) => l.startsWith("would terminate "));
     expect(would).toHaveLength(2);
@@ -251,11 +281,18 @@ describe("preview", () => {
   it("cancels nothing, and says when nothing matches", async () => {
     const long = await session("t-prev-long");
     let settled = false;
-    long.client.query("SELECT pg_sleep(30)").finally(() => { settled = true; }).catch(() => {});
+    long.client
+      .query("SELECT pg_sleep(30)")
+      .finally(() => {
+        settled = true;
+      })
+      .catch(() => {});
     await sleep(OLD_MS);
 
     const lines = await postgresCancel.preview!(rendered(postgresCancel, { olderThan: "2s" }), ctxFor());
-    expect(lines.filter((l) => l.startsWith("would cancel "))).toEqual([expect.stringMatching(new RegExp(`^would cancel pid ${long.pid} `))]);
+    expect(lines.filter((l) => l.startsWith("would cancel "))).toEqual([
+      expect.stringMatching(new RegExp(`^would cancel pid ${long.pid} `)),
+    ]);
     await sleep(300);
     expect(settled).toBe(false);
     expect(await stateOf(long.pid)).toBe("active");
@@ -271,7 +308,13 @@ describe("connection", () => {
     await sleep(OLD_MS);
     const api = { ...testTarget("orders-api"), dependsOn: ["orders-cache", "orders-db"] };
     const cache = testTarget("orders-cache");
-    const db = dbTarget("orders-db", { host: "127.0.0.1", port: cluster.port, user: "postgres", password: SUPERUSER_PASSWORD, database: "postgres" });
+    const db = dbTarget("orders-db", {
+      host: "127.0.0.1",
+      port: cluster.port,
+      user: "postgres",
+      password: SUPERUSER_PASSWORD,
+      database: "postgres",
+    });
 
     const result = await run(postgresTerminate, { olderThan: "2s", applications: ["t-dep"] }, ctxFor([api, cache, db]));
 
@@ -322,7 +365,9 @@ describe("connection", () => {
       const asApp = dbTarget("orders-db", { url: cluster.url("app", APP_PASSWORD) });
       const result = await run(postgresTerminate, { olderThan: "2s", applications: ["t-su3"], allowSuperuser: true }, ctxFor([asApp]));
       expect(result.ok).toBe(false);
-      expect(result.detail).toMatch(/^terminate failed: app@127\.0\.0\.1:\d+\/postgres .*42501: .*superuser.*\(hint: connect as a superuser/);
+      expect(result.detail).toMatch(
+        /^terminate failed: app@127\.0\.0\.1:\d+\/postgres .*42501: .*superuser.*\(hint: connect as a superuser/,
+      );
       expect(result.detail).not.toContain(APP_PASSWORD);
       expect(await present(su.pid)).toBe(true);
     } finally {

@@ -18,7 +18,11 @@ const FIXTURE = join(ROOT, "test/fixtures/systemd-demo.mjs");
 // Fast rounds for the test; the README's config block is used as written, after these.
 const TEST_DEFAULTS = "defaults: { interval: 500ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }\n";
 
-interface Out { code: number | null; stdout: string; stderr: string }
+interface Out {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `docker args…` with `input` on stdin; never rejects. */
 function docker(args: string[], input = "", timeoutMs = 60_000): Promise<Out> {
@@ -44,7 +48,8 @@ const sh = (script: string): Promise<Out> => docker(["exec", "-i", "-w", "/opt/m
 /** Like sh, but a failure throws with everything the script said. */
 async function ok(script: string): Promise<string> {
   const out = await sh(script);
-  if (out.code !== 0) throw new Error(`in the container, exit ${out.code}:\n${script}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`);
+  if (out.code !== 0)
+    throw new Error(`in the container, exit ${out.code}:\n${script}\n--- stdout\n${out.stdout}\n--- stderr\n${out.stderr}`);
   return out.stdout;
 }
 
@@ -100,8 +105,15 @@ function readmeBlocks(): { sh: (has: string) => string; yaml: (has: string) => s
 
 /** A demo unit: the fixture server on `port`; never restarted by systemd itself. */
 function demoUnit(port: number, extra: string[] = []): string {
-  return ["[Unit]", "Description=medic test demo", "[Service]",
-    `ExecStart=/usr/bin/node /opt/medic-test/systemd-demo.mjs ${port} /run/orders-api.load`, "Restart=no", ...extra, ""].join("\n");
+  return [
+    "[Unit]",
+    "Description=medic test demo",
+    "[Service]",
+    `ExecStart=/usr/bin/node /opt/medic-test/systemd-demo.mjs ${port} /run/orders-api.load`,
+    "Restart=no",
+    ...extra,
+    "",
+  ].join("\n");
 }
 
 const readme = readmeBlocks();
@@ -117,15 +129,28 @@ beforeAll(async () => {
   const image = await docker(["image", "inspect", IMAGE]);
   if (image.code !== 0) throw new Error(`the image ${IMAGE} is missing: run bash scripts/setup.sh as root (it builds it with debootstrap)`);
   const ro = (from: string, to: string) => ["-v", `${from}:${to}:ro`];
-  const run = await docker(["run", "-d", "--name", NAME, "--tmpfs", "/run", "--tmpfs", "/run/lock",
-    ...ro("/sys/fs/cgroup", "/sys/fs/cgroup"), "-e", "container=docker",
+  const run = await docker([
+    "run",
+    "-d",
+    "--name",
+    NAME,
+    "--tmpfs",
+    "/run",
+    "--tmpfs",
+    "/run/lock",
+    ...ro("/sys/fs/cgroup", "/sys/fs/cgroup"),
+    "-e",
+    "container=docker",
     ...ro("/usr/bin/node", "/usr/bin/node"),
     ...["dist", "node_modules", "package.json", "playbooks", "systemd"].flatMap((p) => ro(join(ROOT, p), `/opt/medic/${p}`)),
     ...ro(FIXTURE, "/opt/medic-test/systemd-demo.mjs"),
-    IMAGE, "/lib/systemd/systemd"]);
+    IMAGE,
+    "/lib/systemd/systemd",
+  ]);
   if (run.code !== 0) throw new Error(`docker run ${IMAGE} failed: ${run.stderr.trim()}`);
   await until("systemd in the container to finish booting", 30_000, async () =>
-    /^(running|degraded)$/m.test((await sh("systemctl is-system-running || true")).stdout));
+    /^(running|degraded)$/m.test((await sh("systemctl is-system-running || true")).stdout),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -158,19 +183,30 @@ systemctl start orders-api.service orders-worker.service`);
     const enabled = await sh(readme.sh("enable --now medic"));
     if (enabled.code !== 0) {
       const log = (await sh("journalctl -u medic -o cat --no-pager | tail -n 30")).stdout;
-      throw new Error(`systemctl enable --now medic failed (a Type=notify unit is started only when medic sends READY=1):\n${enabled.stdout}${enabled.stderr}\n--- journalctl -u medic\n${log}`);
+      throw new Error(
+        `systemctl enable --now medic failed (a Type=notify unit is started only when medic sends READY=1):\n${enabled.stdout}${enabled.stderr}\n--- journalctl -u medic\n${log}`,
+      );
     }
     started = true;
 
     const medic = await show("medic", ["Type", "NotifyAccess", "User", "ActiveState", "MainPID", "WatchdogUSec", "NRestarts"]);
     // Type=notify: `systemctl start` (in enable --now) returned with medic active, so READY=1 arrived.
-    expect(medic).toMatchObject({ Type: "notify", NotifyAccess: "all", User: "medic", ActiveState: "active", WatchdogUSec: "3s", NRestarts: "0" });
+    expect(medic).toMatchObject({
+      Type: "notify",
+      NotifyAccess: "all",
+      User: "medic",
+      ActiveState: "active",
+      WatchdogUSec: "3s",
+      NRestarts: "0",
+    });
     const uid = (await ok("id -u medic")).trim();
     expect(await ok(`grep ^Uid: /proc/${medic.MainPID}/status`)).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s`));
     expect((await ok(`cat /proc/${medic.MainPID}/comm`)).trim()).toBe("node");
     // The hardening this container lets systemd apply: no new privileges, no capabilities, a seccomp
     // filter. Without CAP_SYS_ADMIN it skips the mount namespaces (ProtectSystem=, PrivateTmp=, ...).
-    const hardened = parseShow((await ok(`grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' /proc/${medic.MainPID}/status`)).replace(/:\s+/g, "="));
+    const hardened = parseShow(
+      (await ok(`grep -E '^(NoNewPrivs|Seccomp|CapEff|CapBnd):' /proc/${medic.MainPID}/status`)).replace(/:\s+/g, "="),
+    );
     expect(hardened).toEqual({ NoNewPrivs: "1", Seccomp: "2", CapEff: "0000000000000000", CapBnd: "0000000000000000" });
     expect(await ok("stat -c '%U %a' /var/lib/medic")).toBe("medic 750\n");
     await ok("systemd-analyze verify /etc/systemd/system/medic.service");
@@ -188,8 +224,13 @@ systemctl start orders-api.service orders-worker.service`);
     expect(after).toMatchObject({ ActiveState: "active", Restart: "no", NRestarts: "0" });
     expect(after.MainPID).not.toBe(before.MainPID);
     expect(Number(after.ActiveEnterTimestampMonotonic)).toBeGreaterThan(Number(before.ActiveEnterTimestampMonotonic));
-    expect(stepDetails(run!)).toEqual([expect.stringMatching(
-      new RegExp(`^ok: restarted orders-api\\.service \\(was failed \\(signal\\), now active \\(running\\), main pid ${after.MainPID}\\) in `))]);
+    expect(stepDetails(run!)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^ok: restarted orders-api\\.service \\(was failed \\(signal\\), now active \\(running\\), main pid ${after.MainPID}\\) in `,
+        ),
+      ),
+    ]);
 
     // The rule lists orders-api.service only, and no verb but start, stop, restart and set-property.
     const other = await sh("runuser -u medic -- systemctl --no-ask-password restart orders-worker.service");
@@ -208,9 +249,13 @@ systemctl start orders-api.service orders-worker.service`);
 
     // medic plan: the exact argv and the current values, read-only.
     const plan = await ok("runuser -u medic -- medic plan --target orders-api --incident pool_exhaustion");
-    expect(plan).toContain('would run argv ["systemctl","--no-ask-password","set-property","--","orders-api.service","MemoryMax=536870912"]');
+    expect(plan).toContain(
+      'would run argv ["systemctl","--no-ask-password","set-property","--","orders-api.service","MemoryMax=536870912"]',
+    );
     expect(plan).toContain("MemoryMax 256MiB -> 512MiB (ceiling 1GiB) (now MemoryMax=268435456)");
-    expect(plan).toContain("would write /etc/systemd/system/orders-api.service.d/50-medic-POOL_MAX_SIZE.conf: Environment=POOL_MAX_SIZE=40");
+    expect(plan).toContain(
+      "would write /etc/systemd/system/orders-api.service.d/50-medic-POOL_MAX_SIZE.conf: Environment=POOL_MAX_SIZE=40",
+    );
     expect(plan).toContain('would run argv ["systemctl","--no-ask-password","daemon-reload"]');
     expect((await show("orders-api.service", ["MemoryMax"])).MemoryMax).toBe("268435456");
 
@@ -218,20 +263,27 @@ systemctl start orders-api.service orders-worker.service`);
     await ok("echo 30 > /run/orders-api.load");
     const [run] = await until("medic to grow orders-api and verify it", 30_000, () => resolvedOf("orders-api", "pool_exhaustion"));
     const [property, env] = stepDetails(run!);
-    expect(property).toMatch(/^ok: orders-api\.service: MemoryMax 256MiB -> 512MiB \(ceiling 1GiB\); to revert: systemctl set-property orders-api\.service MemoryMax=268435456$/);
-    expect(env).toMatch(/^ok: orders-api\.service: POOL_MAX_SIZE 20 -> 40 \(ceiling 80\) in \/etc\/systemd\/system\/orders-api\.service\.d\/50-medic-POOL_MAX_SIZE\.conf; daemon-reload; restarted orders-api\.service .*; to revert: POOL_MAX_SIZE=20 in /);
+    expect(property).toMatch(
+      /^ok: orders-api\.service: MemoryMax 256MiB -> 512MiB \(ceiling 1GiB\); to revert: systemctl set-property orders-api\.service MemoryMax=268435456$/,
+    );
+    expect(env).toMatch(
+      /^ok: orders-api\.service: POOL_MAX_SIZE 20 -> 40 \(ceiling 80\) in \/etc\/systemd\/system\/orders-api\.service\.d\/50-medic-POOL_MAX_SIZE\.conf; daemon-reload; restarted orders-api\.service .*; to revert: POOL_MAX_SIZE=20 in /,
+    );
 
     const after = await show("orders-api.service", ["MemoryMax", "Environment", "MainPID", "NRestarts"]);
     expect(after).toMatchObject({ MemoryMax: "536870912", NRestarts: "0" });
     expect(after.Environment).toBe("POOL_MAX_SIZE=40");
     // The restarted process has the new value, and serves a pool of 40.
     expect(await ok(`tr '\\0' '\\n' < /proc/${after.MainPID}/environ`)).toMatch(/^POOL_MAX_SIZE=40$/m);
-    expect(await ok("cat /etc/systemd/system/orders-api.service.d/50-medic-POOL_MAX_SIZE.conf")).toMatch(/Before: POOL_MAX_SIZE=20\.[\s\S]*\[Service\]\nEnvironment=POOL_MAX_SIZE=40\n$/);
+    expect(await ok("cat /etc/systemd/system/orders-api.service.d/50-medic-POOL_MAX_SIZE.conf")).toMatch(
+      /Before: POOL_MAX_SIZE=20\.[\s\S]*\[Service\]\nEnvironment=POOL_MAX_SIZE=40\n$/,
+    );
 
     // At the ceiling, medic would not raise it: it says so instead.
     await ok("systemctl set-property orders-api.service MemoryMax=1G");
-    expect(await ok("runuser -u medic -- medic plan --target orders-api --incident pool_exhaustion"))
-      .toContain("would not change it: MemoryMax: already 1GiB, at or past its ceiling 1GiB: not raising it");
+    expect(await ok("runuser -u medic -- medic plan --target orders-api --incident pool_exhaustion")).toContain(
+      "would not change it: MemoryMax: already 1GiB, at or past its ceiling 1GiB: not raising it",
+    );
 
     // The recorded revert command puts the old value back, and medic's user may run it.
     const revert = /to revert: (systemctl set-property \S+ \S+)$/.exec(property!)![1]!;
@@ -250,7 +302,9 @@ cat >> /etc/medic/medic.yaml <<'EOF'
     service: { systemd: { unit: orders-worker.service } }
 EOF`);
     await ok(readme.sh("systemctl reload medic"));
-    await until("medic to log the reload", 15_000, async () => (await ok("journalctl -u medic -o cat --no-pager")).includes('"added":["orders-worker"]'));
+    await until("medic to log the reload", 15_000, async () =>
+      (await ok("journalctl -u medic -o cat --no-pager")).includes('"added":["orders-worker"]'),
+    );
     expect(await show("medic", ["MainPID", "ActiveState", "NRestarts"])).toEqual({ ...before, ActiveState: "active", NRestarts: "0" });
 
     const worker = await show("orders-worker.service", ["MainPID"]);

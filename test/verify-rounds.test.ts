@@ -37,25 +37,32 @@ describe("verification and the target's regular rounds", () => {
     const dir = tempDir();
     const { s, port } = await flappingService();
     mkdirSync(join(dir, "playbooks"));
-    writeFileSync(join(dir, "playbooks", "fix.yaml"), `name: fix-it
+    writeFileSync(
+      join(dir, "playbooks", "fix.yaml"),
+      `name: fix-it
 on: [server_down]
 steps:
   - http: { url: "http://127.0.0.1:${port}/fix" }
 verify: { within: 3s }
-`);
-    writeFileSync(join(dir, "medic.yaml"), `stateDir: ${JSON.stringify(join(dir, "state"))}
+`,
+    );
+    writeFileSync(
+      join(dir, "medic.yaml"),
+      `stateDir: ${JSON.stringify(join(dir, "state"))}
 playbooks: [./playbooks]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 3 }
 safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
 targets:
   - name: api
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
-`);
+`,
+    );
     const loaded = await loadConfig(join(dir, "medic.yaml"));
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
     const records: JournalRecord[] = [];
     const daemon = new Daemon({
-      config: loaded.config, log: createLogger({ level: "silent", pretty: false }),
+      config: loaded.config,
+      log: createLogger({ level: "silent", pretty: false }),
       onRecord: (r) => void records.push(r),
       onRoundStart: () => void (s.regularOut = true),
       onRound: () => void (s.regularOut = false),
@@ -66,11 +73,17 @@ targets:
 
     // Down, fixed into a flapping state: verification's own checks pass, every regular round fails.
     const first = await waitUntil(() => records.find((r) => r.type === "opened"), 10_000, "the incident");
-    const ended = await waitUntil(() => of(first.incident).find((r) => r.type === "escalated" || r.type === "resolved"), 15_000, "verification's verdict");
+    const ended = await waitUntil(
+      () => of(first.incident).find((r) => r.type === "escalated" || r.type === "resolved"),
+      15_000,
+      "verification's verdict",
+    );
     expect(s.fixes).toBe(1);
     expect(ended).toMatchObject({
       type: "escalated",
-      reason: expect.stringMatching(/^verification: not recovered within 3s \(.*a regular probe round [\d.]+m?s into verification saw server_down: HTTP 503/),
+      reason: expect.stringMatching(
+        /^verification: not recovered within 3s \(.*a regular probe round [\d.]+m?s into verification saw server_down: HTTP 503/,
+      ),
     });
     // And then: the same incident stays open (no "verified" resolve, no second incident a moment later) ...
     await new Promise((r) => setTimeout(r, 600));
@@ -82,8 +95,16 @@ targets:
     // A real fix, with the regular rounds going on (healthy now), is verified as before.
     s.fixTo = "up";
     s.mode = "down";
-    const second = await waitUntil(() => records.find((r) => r.type === "opened" && r.incident !== first.incident), 10_000, "a second incident");
-    const verdict = await waitUntil(() => of(second.incident).find((r) => r.type === "escalated" || r.type === "resolved"), 15_000, "its verdict");
+    const second = await waitUntil(
+      () => records.find((r) => r.type === "opened" && r.incident !== first.incident),
+      10_000,
+      "a second incident",
+    );
+    const verdict = await waitUntil(
+      () => of(second.incident).find((r) => r.type === "escalated" || r.type === "resolved"),
+      15_000,
+      "its verdict",
+    );
     expect(verdict).toMatchObject({ type: "resolved", reason: expect.stringMatching(/^verified: healthy for 3 rounds/) });
   }, 60_000);
 });

@@ -7,7 +7,9 @@ const FARM = fileURLToPath(new URL("./farm.mjs", import.meta.url));
 
 /** Starts the many-target server; resolves {child, port, url(i), stats(), breakTarget(i)}. */
 export async function startFarm(n, hang) {
-  const child = spawn(process.execPath, ["--max-old-space-size=2048", FARM, String(n), String(hang)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--max-old-space-size=2048", FARM, String(n), String(hang)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   const port = Number(await waitFor("the target farm to listen", () => /listening (\d+)/.exec(out)?.[1], 10_000, 20));

@@ -17,10 +17,16 @@ export const OPEN_GUARDS = `safety:
 export async function startMedic(dir, configText) {
   const configFile = join(dir, "medic.yaml");
   writeFileSync(configFile, configText);
-  const child = spawn(process.execPath, [MEDIC_MAIN, "run", "-c", configFile, "--api-listen", "127.0.0.1:0", "--state-dir", join(dir, "state")], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "", err = "", port;
+  const child = spawn(
+    process.execPath,
+    [MEDIC_MAIN, "run", "-c", configFile, "--api-listen", "127.0.0.1:0", "--state-dir", join(dir, "state")],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "",
+    err = "",
+    port;
   child.stdout.on("data", (d) => {
     out += d;
     if (port === undefined) {
@@ -38,7 +44,14 @@ export async function startMedic(dir, configText) {
 /** Journal records so far (an empty list before the first). */
 export function readJournal(file) {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").split("\n").filter(Boolean).flatMap((l) => {
-    try { return [JSON.parse(l)]; } catch { return []; }
-  });
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l)];
+      } catch {
+        return [];
+      }
+    });
 }

@@ -16,16 +16,30 @@ export async function monitVersion() {
 export function startMonit(dir, checks) {
   const rc = join(dir, "monitrc");
   const log = join(dir, "monit.log");
-  writeFileSync(rc, `set daemon 1
+  writeFileSync(
+    rc,
+    `set daemon 1
 set logfile ${log}
 set idfile ${join(dir, "monit.id")}
 set statefile ${join(dir, "monit.state")}
 set pidfile ${join(dir, "monit.pid")}
 ${checks}
-`);
+`,
+  );
   chmodSync(rc, 0o700); // monit refuses a control file others can read
   const child = spawn(MONIT, ["-I", "-c", rc], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr.on("data", (d) => (err += d));
-  return { child, log, errors: () => err, logText: () => { try { return readFileSync(log, "utf8"); } catch { return ""; } } };
+  return {
+    child,
+    log,
+    errors: () => err,
+    logText: () => {
+      try {
+        return readFileSync(log, "utf8");
+      } catch {
+        return "";
+      }
+    },
+  };
 }

@@ -38,7 +38,8 @@ export async function waitFor(what, fn, timeoutMs, everyMs = 20) {
 export function run(file, args, opts = {}) {
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
-    let stdout = "", stderr = "";
+    let stdout = "",
+      stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", (err) => resolve({ code: -1, stdout, stderr: String(err) }));
@@ -58,7 +59,12 @@ export async function stopChild(child, graceMs = 5000) {
 
 /** Kills a pid if it is alive (used for processes a tool started for us, by their pid file). */
 export function killPid(pid, signal = "SIGKILL") {
-  try { process.kill(pid, signal); return true; } catch { return false; }
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True while pid exists and is not a zombie. */
@@ -66,7 +72,9 @@ export function alive(pid) {
   try {
     const s = readFileSync(`/proc/${pid}/status`, "utf8");
     return !/^State:\s+Z/m.test(s);
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 /** Reads a pid file; undefined when missing or empty. */
@@ -74,5 +82,7 @@ export function readPid(file) {
   try {
     const n = Number.parseInt(readFileSync(file, "utf8").trim().split("\n")[0], 10);
     return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }

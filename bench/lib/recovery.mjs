@@ -22,8 +22,17 @@ export function actionScript(dir, name, actionsFile, line) {
 /** Times (epoch ms) recorded by actionScript after t0. */
 export function actionsAfter(file, t0) {
   let text = "";
-  try { text = readFileSync(file, "utf8"); } catch { /* none yet */ }
-  return text.split("\n").filter(Boolean).map((l) => l.split(" ")).map(([what, at]) => ({ what, at: Number(at) })).filter((a) => a.at >= t0);
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    /* none yet */
+  }
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" "))
+    .map(([what, at]) => ({ what, at: Number(at) }))
+    .filter((a) => a.at >= t0);
 }
 
 /** medic's config for one target with the shipped playbooks, matching Monit's `set daemon 1`. */
@@ -43,56 +52,85 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
   const rows = [];
   for (let rep = 1; rep <= reps; rep++) {
     // A fresh subject and tool for every break: Monit's cycle stays blocked for its start timeout after a restart.
-    for (const kind of breaks) for (const tool of (process.env.BENCH_TOOLS ?? "medic,monit").split(",")) {
-      const dir = mkdtempSync(join(tmpdir(), `medic-bench-${subject.name}-`));
-      const s = await subject.create(dir, tool);
-      let watcher;
-      try {
-        await s.up();
-        watcher = tool === "medic" ? await startMedic(dir, medicConfig(dir, s.medicTarget)) : startMonit(dir, s.monitCheck);
-        // A few healthy rounds first, and past Monit's start timeout: until it expires Monit skips the port tests of a service it could start.
-        await sleep(s.warmupMs ?? 2500);
-        {
-          if (!(await s.healthy())) await waitFor(`${s.name} healthy before ${kind}`, () => s.healthy(), 30_000, 100);
-          // The tool has seen it healthy; then a random phase, so the break lands anywhere in either tool's 1 s cycle.
-          await sleep(1200 + Math.random() * 1000);
-          let t0 = now();
-          // A subject may know more exactly when the break happened (a container's FinishedAt), past the CLI's own latency.
-          const at = await s.break(kind);
-          if (Number.isFinite(at) && at > t0) t0 = at;
-          // The break takes effect asynchronously (a signal is handled, an engine acts); the tool reacting proves it did, so
-          // healthy counts only after that. Not after an outside poll saw it broken: the tool may have it back before the
-          // break's own CLI calls return (then the poll never sees it down). Not polling meanwhile also keeps a client
-          // hammering a hung service from slowing Monit's own check (seen here).
-          await waitFor(`${tool} to react to ${kind}`, () => (tool === "medic"
-            ? readJournal(watcher.journal).some((r) => r.type === "opened" && r.at >= t0 - 1)
-            : actionsAfter(s.actionsFile, t0).length > 0), 90_000, 10).catch(() => {});
-          const healthyAt = await waitFor(`${s.name} healthy after ${kind}`, async () => ((await s.healthy()) ? now() : 0), 90_000, 20).catch(() => NaN);
-          const row = { scenario: s.name, tool, rep, break: kind, healthyMs: healthyAt - t0 };
-          // A slow recovery says what the outside check saw meanwhile, so a harness fault cannot pass for the tool's.
-          if (!(row.healthyMs < 10_000) && s.unhealthyWhy) row.unhealthyWhy = s.unhealthyWhy();
-          if (tool === "monit") await sleep(300); // an action script may still be writing its line
-          const acts = actionsAfter(s.actionsFile, t0);
-          if (tool === "medic") {
-            const rec = await waitFor("medic's journal to record the recovery", () => {
-              const recs = readJournal(watcher.journal).filter((r) => r.at >= t0 - 1);
-              return recs.some((r) => r.type === "resolved" || r.type === "escalated") && recs;
-            }, 60_000, 50).catch(() => readJournal(watcher.journal).filter((r) => r.at >= t0 - 1));
-            const at = (type) => rec.find((r) => r.type === type)?.at ?? NaN;
-            Object.assign(row, { detectMs: at("opened") - t0, actionMs: at("step_started") - t0, verifiedMs: at("resolved") - t0, escalated: rec.some((r) => r.type === "escalated") });
-          } else {
-            // Monit's log has 1 s resolution: its first action (the stop or start script it ran) times its detection.
-            Object.assign(row, { detectMs: (acts[0]?.at ?? NaN) - t0, actionMs: (acts[0]?.at ?? NaN) - t0, verifiedMs: NaN, actions: acts.map((a) => `${a.what}+${Math.round(a.at - t0)}`) });
+    for (const kind of breaks)
+      for (const tool of (process.env.BENCH_TOOLS ?? "medic,monit").split(",")) {
+        const dir = mkdtempSync(join(tmpdir(), `medic-bench-${subject.name}-`));
+        const s = await subject.create(dir, tool);
+        let watcher;
+        try {
+          await s.up();
+          watcher = tool === "medic" ? await startMedic(dir, medicConfig(dir, s.medicTarget)) : startMonit(dir, s.monitCheck);
+          // A few healthy rounds first, and past Monit's start timeout: until it expires Monit skips the port tests of a service it could start.
+          await sleep(s.warmupMs ?? 2500);
+          {
+            if (!(await s.healthy())) await waitFor(`${s.name} healthy before ${kind}`, () => s.healthy(), 30_000, 100);
+            // The tool has seen it healthy; then a random phase, so the break lands anywhere in either tool's 1 s cycle.
+            await sleep(1200 + Math.random() * 1000);
+            let t0 = now();
+            // A subject may know more exactly when the break happened (a container's FinishedAt), past the CLI's own latency.
+            const at = await s.break(kind);
+            if (Number.isFinite(at) && at > t0) t0 = at;
+            // The break takes effect asynchronously (a signal is handled, an engine acts); the tool reacting proves it did, so
+            // healthy counts only after that. Not after an outside poll saw it broken: the tool may have it back before the
+            // break's own CLI calls return (then the poll never sees it down). Not polling meanwhile also keeps a client
+            // hammering a hung service from slowing Monit's own check (seen here).
+            await waitFor(
+              `${tool} to react to ${kind}`,
+              () =>
+                tool === "medic"
+                  ? readJournal(watcher.journal).some((r) => r.type === "opened" && r.at >= t0 - 1)
+                  : actionsAfter(s.actionsFile, t0).length > 0,
+              90_000,
+              10,
+            ).catch(() => {});
+            const healthyAt = await waitFor(
+              `${s.name} healthy after ${kind}`,
+              async () => ((await s.healthy()) ? now() : 0),
+              90_000,
+              20,
+            ).catch(() => NaN);
+            const row = { scenario: s.name, tool, rep, break: kind, healthyMs: healthyAt - t0 };
+            // A slow recovery says what the outside check saw meanwhile, so a harness fault cannot pass for the tool's.
+            if (!(row.healthyMs < 10_000) && s.unhealthyWhy) row.unhealthyWhy = s.unhealthyWhy();
+            if (tool === "monit") await sleep(300); // an action script may still be writing its line
+            const acts = actionsAfter(s.actionsFile, t0);
+            if (tool === "medic") {
+              const rec = await waitFor(
+                "medic's journal to record the recovery",
+                () => {
+                  const recs = readJournal(watcher.journal).filter((r) => r.at >= t0 - 1);
+                  return recs.some((r) => r.type === "resolved" || r.type === "escalated") && recs;
+                },
+                60_000,
+                50,
+              ).catch(() => readJournal(watcher.journal).filter((r) => r.at >= t0 - 1));
+              const at = (type) => rec.find((r) => r.type === type)?.at ?? NaN;
+              Object.assign(row, {
+                detectMs: at("opened") - t0,
+                actionMs: at("step_started") - t0,
+                verifiedMs: at("resolved") - t0,
+                escalated: rec.some((r) => r.type === "escalated"),
+              });
+            } else {
+              // Monit's log has 1 s resolution: its first action (the stop or start script it ran) times its detection.
+              Object.assign(row, {
+                detectMs: (acts[0]?.at ?? NaN) - t0,
+                actionMs: (acts[0]?.at ?? NaN) - t0,
+                verifiedMs: NaN,
+                actions: acts.map((a) => `${a.what}+${Math.round(a.at - t0)}`),
+              });
+            }
+            rows.push(row);
+            log(
+              `  ${s.name} ${kind} ${tool} rep ${rep}: detect ${Math.round(row.detectMs)} ms, healthy ${Math.round(row.healthyMs)} ms${row.unhealthyWhy ? ` (outside check: ${row.unhealthyWhy})` : ""}`,
+            );
           }
-          rows.push(row);
-          log(`  ${s.name} ${kind} ${tool} rep ${rep}: detect ${Math.round(row.detectMs)} ms, healthy ${Math.round(row.healthyMs)} ms${row.unhealthyWhy ? ` (outside check: ${row.unhealthyWhy})` : ""}`);
+        } finally {
+          await stopChild(watcher?.child);
+          await s.down();
+          if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
         }
-      } finally {
-        await stopChild(watcher?.child);
-        await s.down();
-        if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
       }
-    }
   }
   return rows;
 }

@@ -4,15 +4,24 @@ const cell = (s, unit = "ms") => `${fmt(s.median, unit)} / ${fmt(s.p95, unit)} /
 
 /** Markdown table of break-and-recover rows: per scenario and break, medic vs Monit and their ratio per pair. */
 export function recoveryTable(rows) {
-  const out = ["| scenario | break | metric | medic (median / p95 / min / max) | Monit (median / p95 / min / max) | medic ÷ Monit per pair (median, max) | n |", "|---|---|---|---|---|---|---|"];
+  const out = [
+    "| scenario | break | metric | medic (median / p95 / min / max) | Monit (median / p95 / min / max) | medic ÷ Monit per pair (median, max) | n |",
+    "|---|---|---|---|---|---|---|",
+  ];
   const keys = [...new Set(rows.map((r) => `${r.scenario}|${r.break}`))];
   for (const key of keys) {
     const [scenario, brk] = key.split("|");
     const of = (tool) => rows.filter((r) => r.scenario === scenario && r.break === brk && r.tool === tool);
-    const medic = of("medic"), monit = of("monit");
-    for (const [metric, label] of [["detectMs", "detect"], ["healthyMs", "break → healthy"]]) {
+    const medic = of("medic"),
+      monit = of("monit");
+    for (const [metric, label] of [
+      ["detectMs", "detect"],
+      ["healthyMs", "break → healthy"],
+    ]) {
       const ratios = medic.map((m) => m[metric] / (monit.find((x) => x.rep === m.rep)?.[metric] ?? NaN)).filter(Number.isFinite);
-      out.push(`| ${scenario} | ${brk} | ${label} | ${cell(summary(medic.map((r) => r[metric])))} | ${cell(summary(monit.map((r) => r[metric])))} | ${fmt(percentile(ratios, 50), "x")}, ${fmt(percentile(ratios, 100), "x")} | ${medic.length}+${monit.length} |`);
+      out.push(
+        `| ${scenario} | ${brk} | ${label} | ${cell(summary(medic.map((r) => r[metric])))} | ${cell(summary(monit.map((r) => r[metric])))} | ${fmt(percentile(ratios, 50), "x")}, ${fmt(percentile(ratios, 100), "x")} | ${medic.length}+${monit.length} |`,
+      );
     }
     const verified = summary(medic.map((r) => r.verifiedMs));
     if (verified.n) out.push(`| ${scenario} | ${brk} | medic: verified resolved | ${cell(verified)} | — | — | ${verified.n} |`);
@@ -25,18 +34,32 @@ export function scaleTable(rows) {
   const out = [];
   const medic = rows.filter((r) => r.scenario === "scale" && r.tool === "medic");
   if (medic.length) {
-    out.push("| targets (10 % hang) | interval | rounds started late (medic's histogram) p50 / p99 | arrival drift p50 | arrival drift p99 | arrival drift max | arrival drift p99 incl. first interval | detect (broken mid-run) | event-loop delay p50 / p99 / max | API /healthz p50 / p99 | CPU (cores) | peak RSS | start-up |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (const r of medic) out.push(`| ${r.targets} | ${r.intervalMs / 1000} s | ≤ ${fmt(r.lateP50Ms)} / ≤ ${fmt(r.lateP99Ms)} | ${fmt(r.driftP50Ms)} | ${fmt(r.driftP99Ms)} | ${fmt(r.driftMaxMs)} | ${fmt(r.driftAllP99Ms)} | ${fmt(r.detectMs)} | ${fmt(r.loopP50Ms)} / ${fmt(r.loopP99Ms)} / ${fmt(r.loopMaxMs)} | ${fmt(r.apiP50Ms)} / ${fmt(r.apiP99Ms)} | ${fmt(r.cpuCores, "")} | ${fmt(r.peakRssMB, "MB")} | ${fmt(r.startupMs)} |`);
+    out.push(
+      "| targets (10 % hang) | interval | rounds started late (medic's histogram) p50 / p99 | arrival drift p50 | arrival drift p99 | arrival drift max | arrival drift p99 incl. first interval | detect (broken mid-run) | event-loop delay p50 / p99 / max | API /healthz p50 / p99 | CPU (cores) | peak RSS | start-up |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const r of medic)
+      out.push(
+        `| ${r.targets} | ${r.intervalMs / 1000} s | ≤ ${fmt(r.lateP50Ms)} / ≤ ${fmt(r.lateP99Ms)} | ${fmt(r.driftP50Ms)} | ${fmt(r.driftP99Ms)} | ${fmt(r.driftMaxMs)} | ${fmt(r.driftAllP99Ms)} | ${fmt(r.detectMs)} | ${fmt(r.loopP50Ms)} / ${fmt(r.loopP99Ms)} / ${fmt(r.loopMaxMs)} | ${fmt(r.apiP50Ms)} / ${fmt(r.apiP99Ms)} | ${fmt(r.cpuCores, "")} | ${fmt(r.peakRssMB, "MB")} | ${fmt(r.startupMs)} |`,
+      );
   }
   const monit = rows.filter((r) => r.scenario === "scale" && r.tool === "monit");
   if (monit.length) {
-    out.push("", "| Monit targets (10 % hang) | `set daemon` | targets checked | one pass over all targets | cycle (same target twice), median | observed for |", "|---|---|---|---|---|---|");
-    for (const r of monit) out.push(`| ${r.targets} | ${r.daemonS} s | ${r.checkedOnce} | ${fmt(r.passMs)} | ${fmt(r.cycleMedianMs)} | ${fmt(r.observedMs)} |`);
+    out.push(
+      "",
+      "| Monit targets (10 % hang) | `set daemon` | targets checked | one pass over all targets | cycle (same target twice), median | observed for |",
+      "|---|---|---|---|---|---|",
+    );
+    for (const r of monit)
+      out.push(`| ${r.targets} | ${r.daemonS} s | ${r.checkedOnce} | ${fmt(r.passMs)} | ${fmt(r.cycleMedianMs)} | ${fmt(r.observedMs)} |`);
   }
   const idle = rows.filter((r) => r.scenario === "idle");
   if (idle.length) {
     out.push("", "| idle: targets | interval | observed | CPU | RSS median / max | peak RSS |", "|---|---|---|---|---|---|");
-    for (const r of idle) out.push(`| ${r.targets} | ${r.intervalMs / 1000} s | ${fmt(r.durationMs)} | ${fmt(r.cpuPercent, "%")} | ${fmt(r.rssMedianMB, "MB")} / ${fmt(r.rssMaxMB, "MB")} | ${fmt(r.peakRssMB, "MB")} |`);
+    for (const r of idle)
+      out.push(
+        `| ${r.targets} | ${r.intervalMs / 1000} s | ${fmt(r.durationMs)} | ${fmt(r.cpuPercent, "%")} | ${fmt(r.rssMedianMB, "MB")} / ${fmt(r.rssMaxMB, "MB")} | ${fmt(r.peakRssMB, "MB")} |`,
+      );
   }
   return out.join("\n");
 }

@@ -8,7 +8,13 @@ export function percentile(values, p) {
 /** median, p95, min, max and n of a list. */
 export function summary(values) {
   const v = values.filter(Number.isFinite);
-  return { n: v.length, median: percentile(v, 50), p95: percentile(v, 95), min: v.length ? Math.min(...v) : NaN, max: v.length ? Math.max(...v) : NaN };
+  return {
+    n: v.length,
+    median: percentile(v, 50),
+    p95: percentile(v, 95),
+    min: v.length ? Math.min(...v) : NaN,
+    max: v.length ? Math.max(...v) : NaN,
+  };
 }
 
 /** Formats a number of milliseconds or a plain figure for the table. */

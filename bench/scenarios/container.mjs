@@ -35,7 +35,24 @@ export const containerSubject = {
   if failed port ${port} protocol http request "/health" with timeout 1 seconds then exec "${start}"
 `,
       async up() {
-        const r = await run(DOCKER, ["run", "-d", "--name", name, "-p", `127.0.0.1:${port}:80`, "-v", `${www}:/www`, IMAGE, "/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]);
+        const r = await run(DOCKER, [
+          "run",
+          "-d",
+          "--name",
+          name,
+          "-p",
+          `127.0.0.1:${port}:80`,
+          "-v",
+          `${www}:/www`,
+          IMAGE,
+          "/bin/busybox",
+          "httpd",
+          "-f",
+          "-p",
+          "80",
+          "-h",
+          "/www",
+        ]);
         if (r.code !== 0) throw new Error(`docker run failed: ${r.stderr}`);
         for (let i = 0; i < 100 && !(await this.healthy()); i++) await new Promise((res) => setTimeout(res, 100));
       },

@@ -25,7 +25,12 @@ export const postgresSubject = {
     const opts = `-p ${port} -k ${sock} -c listen_addresses=127.0.0.1`;
     const pgctl = (...a) => run("runuser", ["-u", "postgres", "--", `${PG_BIN}/pg_ctl`, "-D", data, ...a]);
     const actionsFile = join(dir, "actions.log");
-    const start = actionScript(dir, "start", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -l ${join(dir, "pg.log")} -w -o "${opts}" start`);
+    const start = actionScript(
+      dir,
+      "start",
+      actionsFile,
+      `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -l ${join(dir, "pg.log")} -w -o "${opts}" start`,
+    );
     const stop = actionScript(dir, "stop", actionsFile, `exec runuser -u postgres -- ${PG_BIN}/pg_ctl -D ${data} -m fast -w stop`);
     const seen = new Map(); // what select 1 failed with since the break, and how often
     return {
@@ -71,7 +76,14 @@ export const postgresSubject = {
 
 /** "" when the server answers `select 1`, else why not (bounded: a server in recovery may hold a connection). */
 async function select1(port) {
-  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", connectionTimeoutMillis: 300, query_timeout: 500 });
+  const c = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    database: "postgres",
+    connectionTimeoutMillis: 300,
+    query_timeout: 500,
+  });
   try {
     await c.connect();
     await c.query("select 1");

@@ -8,7 +8,12 @@ describe("parseWebhook", () => {
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     expect(parsed.payload.alerts[0]).toEqual({
-      status: "firing", labels: firing.labels, annotations: firing.annotations, startsAt: firing.startsAt, endsAt: firing.endsAt, fingerprint: firing.fingerprint,
+      status: "firing",
+      labels: firing.labels,
+      annotations: firing.annotations,
+      startsAt: firing.startsAt,
+      endsAt: firing.endsAt,
+      fingerprint: firing.fingerprint,
     });
     expect(parsed.payload).not.toHaveProperty("externalURL");
   });
@@ -23,7 +28,11 @@ describe("parseWebhook", () => {
     ["another version", { ...webhook([firing]), version: "3" }, 'version: must be "4"'],
     ["no alerts list", { ...webhook([]), alerts: undefined }, "alerts:"],
     ["an unknown status", webhook([{ ...firing, status: "pending" }]), "alerts[0].status:"],
-    ["a fingerprint that is not one", webhook([{ ...firing, fingerprint: "../../etc" }]), "alerts[0].fingerprint: must be Alertmanager's hex fingerprint"],
+    [
+      "a fingerprint that is not one",
+      webhook([{ ...firing, fingerprint: "../../etc" }]),
+      "alerts[0].fingerprint: must be Alertmanager's hex fingerprint",
+    ],
     ["a time that is not RFC 3339", webhook([{ ...firing, startsAt: "yesterday" }]), "alerts[0].startsAt: must be an RFC 3339 time"],
     ["a label value that is not a string", webhook([{ ...firing, labels: { alertname: 1 } }]), "alerts[0].labels.alertname:"],
     ["not an object at all", "hello", "(body):"],

@@ -7,10 +7,14 @@ import { plain } from "../classify/evidence.js";
 // dropped; the ones it acts on are checked strictly.
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
-const timestamp = z.string().refine((s) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)), "must be an RFC 3339 time, like 2024-05-01T12:00:00Z");
+const timestamp = z
+  .string()
+  .refine((s) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)), "must be an RFC 3339 time, like 2024-05-01T12:00:00Z");
 const status = z.enum(["firing", "resolved"]);
 // Generous bounds: a real alert is far smaller; an absurd one is refused, not truncated silently.
-const labelSet = z.record(z.string().min(1).max(256), z.string().max(4096)).refine((l) => Object.keys(l).length <= 128, "at most 128 labels");
+const labelSet = z
+  .record(z.string().min(1).max(256), z.string().max(4096))
+  .refine((l) => Object.keys(l).length <= 128, "at most 128 labels");
 
 const alertSchema = z.object({
   status,

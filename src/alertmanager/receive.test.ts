@@ -7,8 +7,13 @@ import { receiveAlerts, type ReceiverOptions } from "./receive.js";
 
 const log = pino({ level: "silent" });
 const routes: AlertRoute[] = [{ match: { alertname: "ApiDown" }, matchRe: {}, targetLabel: "service", kind: "server_down" }];
-const alert = (fingerprint: string, service: string, status: "firing" | "resolved" = "firing"): WebhookAlert =>
-  ({ status, labels: { alertname: "ApiDown", service }, annotations: {}, startsAt: "2024-05-01T12:00:00Z", fingerprint });
+const alert = (fingerprint: string, service: string, status: "firing" | "resolved" = "firing"): WebhookAlert => ({
+  status,
+  labels: { alertname: "ApiDown", service },
+  annotations: {},
+  startsAt: "2024-05-01T12:00:00Z",
+  fingerprint,
+});
 const payload = (...alerts: WebhookAlert[]): WebhookPayload => ({ version: "4", status: "firing", alerts });
 
 /** A stand-in for the daemon's two calls: one incident per source, a watched set of targets, a failure to throw on demand. */
@@ -34,19 +39,36 @@ describe("receiveAlerts", () => {
   it("opens one incident per alert source; the same payload again joins it (Alertmanager's retries are harmless)", async () => {
     const { daemon, raised } = fakeDaemon();
     const counted: string[] = [];
-    const opts = { daemon, routes, severities: { server_down: "P1" } as const, log, count: (s: string, o: string) => void counted.push(`${s}:${o}`) };
+    const opts = {
+      daemon,
+      routes,
+      severities: { server_down: "P1" } as const,
+      log,
+      count: (s: string, o: string) => void counted.push(`${s}:${o}`),
+    };
     const first = await receiveAlerts(payload(alert("f1", "api")), opts);
     const again = await receiveAlerts(payload(alert("f1", "api")), opts);
     expect(first).toEqual({ ok: true, results: [{ fingerprint: "f1", status: "firing", outcome: "opened", incident: "inc-1" }] });
     expect(again.ok && again.results[0]).toMatchObject({ outcome: "joined", incident: "inc-1" });
-    expect(raised[0]).toMatchObject({ target: "api", kind: "server_down", severity: "P1", source: "alertmanager:f1", evidence: expect.stringMatching(/^alert "ApiDown" firing since/) });
+    expect(raised[0]).toMatchObject({
+      target: "api",
+      kind: "server_down",
+      severity: "P1",
+      source: "alertmanager:f1",
+      evidence: expect.stringMatching(/^alert "ApiDown" firing since/),
+    });
     expect(counted).toEqual(["firing:opened", "firing:joined"]);
   });
 
   it("an alert it cannot route or whose target is not watched is reported and skipped, the rest handled", async () => {
     const { daemon } = fakeDaemon();
     const other: WebhookAlert = { ...alert("f0", "api"), labels: { alertname: "Other" } };
-    const r = await receiveAlerts(payload(other, alert("f2", "billing"), alert("f3", "-rf"), alert("f4", "api")), { daemon, routes, severities: {}, log });
+    const r = await receiveAlerts(payload(other, alert("f2", "billing"), alert("f3", "-rf"), alert("f4", "api")), {
+      daemon,
+      routes,
+      severities: {},
+      log,
+    });
     expect(r.ok && r.results.map((x) => x.outcome)).toEqual(["no_route", "unknown_target", "bad_target", "opened"]);
   });
 

@@ -9,9 +9,14 @@ import { alertEvidence, mapAlert } from "./route.js";
 
 /** What became of one alert. */
 export type AlertOutcome =
-  | "opened" | "joined"                       // firing: an incident was opened, or an open one joined
-  | "resolved" | "kept_open" | "not_open"     // resolved: closed after a healthy probe, still failing or under a playbook, or nothing to close
-  | "no_route" | "bad_target" | "unknown_target";
+  | "opened"
+  | "joined" // firing: an incident was opened, or an open one joined
+  | "resolved"
+  | "kept_open"
+  | "not_open" // resolved: closed after a healthy probe, still failing or under a playbook, or nothing to close
+  | "no_route"
+  | "bad_target"
+  | "unknown_target";
 
 /** One alert's outcome, as the webhook's reply lists it. */
 export interface AlertResult {
@@ -34,8 +39,7 @@ export interface ReceiverOptions {
 
 /** The webhook's outcome: every alert handled, or stopped at one that failed (`transient`: retrying may help). */
 export type ReceiveResult =
-  | { ok: true; results: AlertResult[] }
-  | { ok: false; transient: boolean; detail: string; results: AlertResult[] };
+  { ok: true; results: AlertResult[] } | { ok: false; transient: boolean; detail: string; results: AlertResult[] };
 
 /** The incident source an alert is known by: the same alert always maps to the same incident. */
 export function alertSource(fingerprint: string): string {
@@ -74,12 +78,17 @@ function raise(alert: WebhookAlert, opts: ReceiverOptions): AlertResult {
   if ("outcome" in mapped) return { ...base, ...mapped };
   try {
     const { incident, created } = opts.daemon.raiseExternal({
-      target: mapped.target, kind: mapped.kind, severity: mapped.severity, evidence: alertEvidence(alert), source: alertSource(alert.fingerprint),
+      target: mapped.target,
+      kind: mapped.kind,
+      severity: mapped.severity,
+      evidence: alertEvidence(alert),
+      source: alertSource(alert.fingerprint),
     });
     return { ...base, outcome: created ? "opened" : "joined", incident };
   } catch (err) {
     // Not a transient failure: retrying the same alert finds the same config.
-    if (err instanceof MedicError && err.code === "unknown_target") return { ...base, outcome: "unknown_target", detail: `no target named ${JSON.stringify(mapped.target)} is watched` };
+    if (err instanceof MedicError && err.code === "unknown_target")
+      return { ...base, outcome: "unknown_target", detail: `no target named ${JSON.stringify(mapped.target)} is watched` };
     throw err;
   }
 }

@@ -4,14 +4,30 @@ import { alertEvidence, mapAlert, matchRoute } from "./route.js";
 import type { WebhookAlert } from "./payload.js";
 
 /** A route as config loading builds it: regular expressions anchored. */
-function route(r: { match?: Record<string, string>; matchRe?: Record<string, string>; target?: string; targetLabel?: string; kind?: string; severity?: "P1" | "P2" | "P3" | "P4" }): AlertRoute {
+function route(r: {
+  match?: Record<string, string>;
+  matchRe?: Record<string, string>;
+  target?: string;
+  targetLabel?: string;
+  kind?: string;
+  severity?: "P1" | "P2" | "P3" | "P4";
+}): AlertRoute {
   return {
-    match: r.match ?? {}, matchRe: Object.fromEntries(Object.entries(r.matchRe ?? {}).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
-    ...(r.target && { target: r.target }), ...(r.targetLabel && { targetLabel: r.targetLabel }), kind: r.kind ?? "server_down", ...(r.severity && { severity: r.severity }),
+    match: r.match ?? {},
+    matchRe: Object.fromEntries(Object.entries(r.matchRe ?? {}).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
+    ...(r.target && { target: r.target }),
+    ...(r.targetLabel && { targetLabel: r.targetLabel }),
+    kind: r.kind ?? "server_down",
+    ...(r.severity && { severity: r.severity }),
   };
 }
-const alert = (labels: Record<string, string>, annotations: Record<string, string> = {}): WebhookAlert =>
-  ({ status: "firing", labels, annotations, startsAt: "2024-05-01T12:00:00Z", fingerprint: "abc123" });
+const alert = (labels: Record<string, string>, annotations: Record<string, string> = {}): WebhookAlert => ({
+  status: "firing",
+  labels,
+  annotations,
+  startsAt: "2024-05-01T12:00:00Z",
+  fingerprint: "abc123",
+});
 
 describe("matchRoute", () => {
   const routes = [
@@ -38,9 +54,15 @@ describe("matchRoute", () => {
 describe("mapAlert", () => {
   const severities = { server_down: "P1", db_disconnect: "P1", high_latency: "P2" } as const;
   it("takes the target from the route or a label, the severity from the route or the kind", () => {
-    expect(mapAlert(alert({ alertname: "A" }), [route({ target: "api", kind: "high_latency" })], severities)).toEqual({ target: "api", kind: "high_latency", severity: "P2", route: 0 });
-    expect(mapAlert(alert({ alertname: "A", service: "orders-api" }), [route({ targetLabel: "service", severity: "P3" })], severities))
-      .toEqual({ target: "orders-api", kind: "server_down", severity: "P3", route: 0 });
+    expect(mapAlert(alert({ alertname: "A" }), [route({ target: "api", kind: "high_latency" })], severities)).toEqual({
+      target: "api",
+      kind: "high_latency",
+      severity: "P2",
+      route: 0,
+    });
+    expect(
+      mapAlert(alert({ alertname: "A", service: "orders-api" }), [route({ targetLabel: "service", severity: "P3" })], severities),
+    ).toEqual({ target: "orders-api", kind: "server_down", severity: "P3", route: 0 });
   });
   it.each([
     ["missing", {}, "label service must name a target (it is missing)"],
@@ -53,17 +75,22 @@ describe("mapAlert", () => {
     expect("detail" in mapped && mapped.detail).toContain(detail);
   });
   it("says when no route matches", () => {
-    expect(mapAlert(alert({ alertname: "A" }), [route({ match: { alertname: "B" }, target: "x" })], severities)).toMatchObject({ outcome: "no_route" });
+    expect(mapAlert(alert({ alertname: "A" }), [route({ match: { alertname: "B" }, target: "x" })], severities)).toMatchObject({
+      outcome: "no_route",
+    });
   });
 });
 
 describe("alertEvidence", () => {
   it("one line: the alert name, when it started, its summary and labels", () => {
-    expect(alertEvidence(alert({ alertname: "ApiDown", service: "api", severity: "critical" }, { summary: "api answers 503", description: "long text" })))
-      .toBe('alert "ApiDown" firing since 2024-05-01T12:00:00.000Z, api answers 503, labels service="api" severity="critical"');
+    expect(
+      alertEvidence(
+        alert({ alertname: "ApiDown", service: "api", severity: "critical" }, { summary: "api answers 503", description: "long text" }),
+      ),
+    ).toBe('alert "ApiDown" firing since 2024-05-01T12:00:00.000Z, api answers 503, labels service="api" severity="critical"');
   });
   it("a hostile label cannot break the line, hide text or start with an option", () => {
-    const evil = "x\n{\"level\":60,\"msg\":\"forged\"}\r\u001b[2J\u202e\u0000";
+    const evil = 'x\n{"level":60,"msg":"forged"}\r\u001b[2J\u202e\u0000';
     const evidence = alertEvidence(alert({ alertname: `-${evil}`, [`k${evil}`]: evil.repeat(50) }, { summary: evil }));
     expect(evidence).not.toMatch(/[\u0000-\u001f\u007f\u202e]/);
     expect(evidence.startsWith("alert ")).toBe(true);

@@ -25,14 +25,20 @@ export interface Unroutable {
  */
 export function matchRoute(labels: Readonly<Record<string, string>>, routes: readonly AlertRoute[]): number | undefined {
   const value = (name: string) => (Object.hasOwn(labels, name) ? labels[name]! : "");
-  const index = routes.findIndex((r) =>
-    Object.entries(r.match).every(([name, want]) => value(name) === want) &&
-    Object.entries(r.matchRe).every(([name, re]) => re.test(value(name))));
+  const index = routes.findIndex(
+    (r) =>
+      Object.entries(r.match).every(([name, want]) => value(name) === want) &&
+      Object.entries(r.matchRe).every(([name, re]) => re.test(value(name))),
+  );
   return index < 0 ? undefined : index;
 }
 
 /** The target, kind and severity for an alert, or why it has none. */
-export function mapAlert(alert: WebhookAlert, routes: readonly AlertRoute[], severities: Readonly<Record<string, Severity>>): AlertMapping | Unroutable {
+export function mapAlert(
+  alert: WebhookAlert,
+  routes: readonly AlertRoute[],
+  severities: Readonly<Record<string, Severity>>,
+): AlertMapping | Unroutable {
   const index = matchRoute(alert.labels, routes);
   if (index === undefined) return { outcome: "no_route", detail: "no alertmanager route in medic's config matches its labels" };
   const route = routes[index]!;

@@ -26,8 +26,16 @@ describe("bearerMatches", () => {
 
 describe("isLoopback", () => {
   it.each([
-    ["127.0.0.1", true], ["127.1.2.3", true], ["::1", true], ["localhost", true], ["::ffff:127.0.0.1", true],
-    ["0.0.0.0", false], ["::", false], ["10.0.0.5", false], ["medic.example.com", false], ["127.0.0.1.example.com", false],
+    ["127.0.0.1", true],
+    ["127.1.2.3", true],
+    ["::1", true],
+    ["localhost", true],
+    ["::ffff:127.0.0.1", true],
+    ["0.0.0.0", false],
+    ["::", false],
+    ["10.0.0.5", false],
+    ["medic.example.com", false],
+    ["127.0.0.1.example.com", false],
   ])("%s -> %s", (host, loopback) => {
     expect(isLoopback(host)).toBe(loopback);
   });

@@ -20,9 +20,13 @@ export function readToken(file: string): { token: string; loose: boolean } {
   }
   const token = read.text.trim();
   if (token.length < MIN_TOKEN_CHARS || /\s/.test(token)) {
-    throw new MedicError("API_TOKEN", `the API token in ${file} must be one word of at least ${MIN_TOKEN_CHARS} characters (it has ${token.length})`, {
-      hint: "put a random token in it: openssl rand -hex 32 > FILE",
-    });
+    throw new MedicError(
+      "API_TOKEN",
+      `the API token in ${file} must be one word of at least ${MIN_TOKEN_CHARS} characters (it has ${token.length})`,
+      {
+        hint: "put a random token in it: openssl rand -hex 32 > FILE",
+      },
+    );
   }
   redactor.add([token]);
   return { token, loose: (read.mode & 0o077) !== 0 };
@@ -32,7 +36,9 @@ export function readToken(file: string): { token: string; loose: boolean } {
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer +(\S+) *$/i.exec(header ?? "");
   // Digests of equal length, so neither the token's length nor a common prefix leaks through timing.
-  const given = createHash("sha256").update(m?.[1] ?? "").digest();
+  const given = createHash("sha256")
+    .update(m?.[1] ?? "")
+    .digest();
   const wanted = createHash("sha256").update(token).digest();
   return timingSafeEqual(given, wanted) && m !== null;
 }

@@ -1,7 +1,17 @@
 import { z } from "zod";
 import { MedicError } from "../lib/errors.js";
 import { readControls } from "../safety/controls.js";
-import { addPause, checkPause, checkTarget, endPauses, isRefusal, knownTargets, nothingToResume, resetGuard, type FieldNames } from "../safety/operator.js";
+import {
+  addPause,
+  checkPause,
+  checkTarget,
+  endPauses,
+  isRefusal,
+  knownTargets,
+  nothingToResume,
+  resetGuard,
+  type FieldNames,
+} from "../safety/operator.js";
 import type { Pause } from "../safety/types.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { ApiContext, Route } from "./types.js";
@@ -13,18 +23,26 @@ const FIELDS: FieldNames = { for: '"for"', reason: '"reason"', forExample: '"for
 const PAUSE_EXAMPLE = '{"target": "orders-api", "for": "30m", "reason": "deploying 2.4"}';
 
 const pauseBody = z.strictObject({
-  target: z.string().max(128).optional(), all: z.boolean().optional(),
+  target: z.string().max(128).optional(),
+  all: z.boolean().optional(),
   // Checked by checkPause, so the message is the CLI's.
-  for: z.string().max(32).optional(), reason: z.string().max(10_000).optional(),
+  for: z.string().max(32).optional(),
+  reason: z.string().max(10_000).optional(),
   by: oneLine(100).optional(),
 });
-const resumeBody = z.strictObject({ target: z.string().max(128).optional(), all: z.boolean().optional(), id: z.string().max(64).optional() });
+const resumeBody = z.strictObject({
+  target: z.string().max(128).optional(),
+  all: z.boolean().optional(),
+  id: z.string().max(64).optional(),
+});
 const guardBody = z.strictObject({ target: z.string().max(128) });
 
 /** The endpoints that write the controls file, and the one that reads it. */
 export const controlRoutes: readonly Route[] = [
   {
-    method: "GET", path: "/api/pauses", access: "read",
+    method: "GET",
+    path: "/api/pauses",
+    access: "read",
     handle: (_req, ctx) => {
       const now = Date.now();
       const pauses = write(() => readControls(ctx.config.stateDir)).pauses.filter((p) => p.until > now);
@@ -32,7 +50,10 @@ export const controlRoutes: readonly Route[] = [
     },
   },
   {
-    method: "POST", path: "/api/pause", access: "change", controls: true,
+    method: "POST",
+    path: "/api/pause",
+    access: "change",
+    controls: true,
     handle: async (req, ctx) => {
       const body = parseBody(pauseBody, await req.body(), PAUSE_EXAMPLE);
       const target = oneTarget(body, PAUSE_EXAMPLE);
@@ -45,10 +66,14 @@ export const controlRoutes: readonly Route[] = [
     },
   },
   {
-    method: "POST", path: "/api/resume", access: "change", controls: true,
+    method: "POST",
+    path: "/api/resume",
+    access: "change",
+    controls: true,
     handle: async (req, ctx) => {
       const body = parseBody(resumeBody, await req.body(), '{"target": "orders-api"}, {"all": true} or {"id": "1a2b3c4d"}');
-      if (body.target !== undefined && body.all) throw new ApiError(400, 'give "target" or "all", not both', '{"target": "orders-api"} or {"all": true}');
+      if (body.target !== undefined && body.all)
+        throw new ApiError(400, 'give "target" or "all", not both', '{"target": "orders-api"} or {"all": true}');
       if (body.target === undefined && !body.all && body.id === undefined) {
         throw new ApiError(400, 'say which pauses to end: "target", "all" or "id"', "GET /api/pauses lists them");
       }
@@ -62,7 +87,10 @@ export const controlRoutes: readonly Route[] = [
     },
   },
   {
-    method: "POST", path: "/api/guard/reset", access: "change", controls: true,
+    method: "POST",
+    path: "/api/guard/reset",
+    access: "change",
+    controls: true,
     handle: async (req, ctx) => {
       const { target } = parseBody(guardBody, await req.body(), '{"target": "orders-api"}');
       known(ctx, target);
@@ -97,5 +125,12 @@ function write<T>(fn: () => T): T {
 }
 
 function view(p: Pause) {
-  return { id: p.id, target: p.target, from: new Date(p.from).toISOString(), until: new Date(p.until).toISOString(), reason: p.reason, by: p.by };
+  return {
+    id: p.id,
+    target: p.target,
+    from: new Date(p.from).toISOString(),
+    until: new Date(p.until).toISOString(),
+    reason: p.reason,
+    by: p.by,
+  };
 }

@@ -20,8 +20,7 @@ export class ApiError extends Error {
 
 /** A reply a handler returns: JSON, or text (metrics). */
 export type Reply =
-  | { status: number; json: unknown; headers?: Record<string, string> }
-  | { status: number; text: string; contentType: string };
+  { status: number; json: unknown; headers?: Record<string, string> } | { status: number; text: string; contentType: string };
 
 /** Writes a reply, with no secret in it; JSON is pretty enough for curl and ends with a newline. */
 export function send(res: ServerResponse, reply: Reply): void {
@@ -49,7 +48,11 @@ export function errorReply(err: ApiError): Reply {
 export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const type = req.headers["content-type"];
   if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-    throw new ApiError(415, `the body must be JSON (got content-type ${JSON.stringify(type.slice(0, 100))})`, "send it with content-type: application/json");
+    throw new ApiError(
+      415,
+      `the body must be JSON (got content-type ${JSON.stringify(type.slice(0, 100))})`,
+      "send it with content-type: application/json",
+    );
   }
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > limit) throw tooLarge(limit);
@@ -65,13 +68,22 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ApiError(400, `the body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, "send a JSON object, like {\"note\": \"on it\"}");
+    throw new ApiError(
+      400,
+      `the body is not valid JSON: ${(err as Error).message.slice(0, 200)}`,
+      'send a JSON object, like {"note": "on it"}',
+    );
   }
 }
 
 function tooLarge(limit: number): ApiError {
   // The rest of the body is never read: the connection cannot carry another request.
-  return new ApiError(413, `the body is larger than ${limit} bytes`, "send less; for Alertmanager, set max_alerts on the webhook receiver", { connection: "close" });
+  return new ApiError(
+    413,
+    `the body is larger than ${limit} bytes`,
+    "send less; for Alertmanager, set max_alerts on the webhook receiver",
+    { connection: "close" },
+  );
 }
 
 /** The body of a POST, checked against its schema; the first problem is refused as a 400 with an example. */
@@ -80,9 +92,18 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, example
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const where = issue.path.length > 0 ? `${issue.path.map(String).join(".")}: ` : "";
-  const message = issue.code === "unrecognized_keys" ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(", ")}` : issue.message;
+  const message =
+    issue.code === "unrecognized_keys"
+      ? `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(", ")}`
+      : issue.message;
   throw new ApiError(400, `${where}${message}`, `send a JSON object like ${example}`);
 }
 
 /** A line of text from a caller: no control characters, bounded. */
-export const oneLine = (max: number) => z.string().trim().min(1).max(max).regex(/^[^\u0000-\u001f\u007f]*$/, "must be one line");
+export const oneLine = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must be one line");

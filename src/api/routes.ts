@@ -13,22 +13,30 @@ const ackBody = z.strictObject({ by: oneLine(100).optional(), note: oneLine(500)
 /** Every endpoint of the API. */
 export const ROUTES: readonly Route[] = [
   {
-    method: "GET", path: "/healthz", access: "open",
+    method: "GET",
+    path: "/healthz",
+    access: "open",
     handle: (_req, ctx) => {
       const health = ctx.daemon.health();
       return { status: health.ok ? 200 : 503, json: health };
     },
   },
   {
-    method: "GET", path: "/metrics", access: "read",
+    method: "GET",
+    path: "/metrics",
+    access: "read",
     handle: async (_req, ctx) => ({ status: 200, text: await ctx.metrics.text(), contentType: ctx.metrics.contentType }),
   },
   {
-    method: "GET", path: "/api/targets", access: "read",
+    method: "GET",
+    path: "/api/targets",
+    access: "read",
     handle: (_req, ctx) => ({ status: 200, json: { targets: ctx.daemon.targetsStatus() } }),
   },
   {
-    method: "GET", path: "/api/incidents", access: "read",
+    method: "GET",
+    path: "/api/incidents",
+    access: "read",
     handle: (req, ctx) => {
       const state = req.query.get("state") ?? undefined;
       if (state !== undefined && !STATE_FILTERS.includes(state)) {
@@ -36,22 +44,28 @@ export const ROUTES: readonly Route[] = [
       }
       const limitText = req.query.get("limit") ?? "100";
       const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : NaN;
-      if (!(limit >= 1 && limit <= MAX_LIST)) throw new ApiError(400, `limit must be a whole number from 1 to ${MAX_LIST}`, "like ?limit=50");
+      if (!(limit >= 1 && limit <= MAX_LIST))
+        throw new ApiError(400, `limit must be a whole number from 1 to ${MAX_LIST}`, "like ?limit=50");
       const target = req.query.get("target") ?? undefined;
       const list = listIncidents(ctx.daemon.store.incidents().values(), { ...(state && { state }), ...(target && { target }), limit });
       return { status: 200, json: { incidents: list.map(incidentSummary) } };
     },
   },
   {
-    method: "GET", path: "/api/incidents/:id", access: "read",
+    method: "GET",
+    path: "/api/incidents/:id",
+    access: "read",
     handle: (req, ctx) => ({ status: 200, json: incidentDetail(findIncident(req.params.id!, ctx)) }),
   },
   {
-    method: "POST", path: "/api/incidents/:id/ack", access: "change",
+    method: "POST",
+    path: "/api/incidents/:id/ack",
+    access: "change",
     handle: async (req, ctx) => {
       const body = parseBody(ackBody, await req.body(), '{"by": "alice", "note": "looking at the database"}');
       const incident = findIncident(req.params.id!, ctx);
-      if (incident.state === "resolved") throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
+      if (incident.state === "resolved")
+        throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
       const acked = ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
       if (!acked) throw new ApiError(409, `incident ${incident.id} is no longer open`, "GET /api/incidents/ID shows what happened to it");
       return { status: 200, json: incidentSummary(acked) };
@@ -59,20 +73,41 @@ export const ROUTES: readonly Route[] = [
   },
   ...controlRoutes,
   {
-    method: "POST", path: "/api/alertmanager", access: "change",
+    method: "POST",
+    path: "/api/alertmanager",
+    access: "change",
     handle: async (req, ctx) => {
       const routes = ctx.config.alertmanager?.routes;
-      if (!routes) throw new ApiError(404, "the Alertmanager receiver is not configured", "add alertmanager: { routes: [...] } to medic.yaml (see the README, Use with Alertmanager)");
+      if (!routes)
+        throw new ApiError(
+          404,
+          "the Alertmanager receiver is not configured",
+          "add alertmanager: { routes: [...] } to medic.yaml (see the README, Use with Alertmanager)",
+        );
       const parsed = parseWebhook(await req.body());
       if (!parsed.ok) {
-        throw new ApiError(400, `not an Alertmanager webhook payload: ${parsed.problems.join("; ")}`, "point an Alertmanager webhook_configs receiver at this URL; it posts version 4 payloads");
+        throw new ApiError(
+          400,
+          `not an Alertmanager webhook payload: ${parsed.problems.join("; ")}`,
+          "point an Alertmanager webhook_configs receiver at this URL; it posts version 4 payloads",
+        );
       }
       const result = await receiveAlerts(parsed.payload, {
-        daemon: ctx.daemon, routes, severities: ctx.config.severities, log: ctx.log, count: (status, outcome) => ctx.metrics.alert(status, outcome),
+        daemon: ctx.daemon,
+        routes,
+        severities: ctx.config.severities,
+        log: ctx.log,
+        count: (status, outcome) => ctx.metrics.alert(status, outcome),
       });
       if (result.ok) return { status: 200, json: { results: result.results } };
       // Alertmanager retries a 5xx and not a 4xx: only what may pass is a 503; the rest is a bug, said as one.
-      if (result.transient) throw new ApiError(503, `could not handle the alerts: ${result.detail}`, "Alertmanager retries; check medic's log and its state directory", { "retry-after": "5" });
+      if (result.transient)
+        throw new ApiError(
+          503,
+          `could not handle the alerts: ${result.detail}`,
+          "Alertmanager retries; check medic's log and its state directory",
+          { "retry-after": "5" },
+        );
       throw new ApiError(500, "internal error while handling the alerts", "see medic's log");
     },
   },

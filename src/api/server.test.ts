@@ -26,7 +26,7 @@ afterEach(async () => {
 
 async function config(extra = ""): Promise<Config> {
   const dir = await writeTree({
-    "token": TOKEN + "\n",
+    token: TOKEN + "\n",
     "medic.yaml": `stateDir: ./state\nplaybooks: []\n${extra}targets:\n  - { name: api, probe: { tcp: { port: 1 } } }\n`,
   });
   const loaded = await loadConfig(join(dir, "medic.yaml"), { env: {} });
@@ -49,7 +49,14 @@ function fakeDaemon(overrides: Partial<ApiDaemon> = {}): ApiDaemon {
 }
 
 async function start(cfg: Config, opts: { daemon?: ApiDaemon; dryRun?: boolean; host?: string } = {}): Promise<string> {
-  const api = createApi({ config: cfg, daemon: opts.daemon ?? fakeDaemon(), metrics: new Metrics(), log, dryRun: opts.dryRun ?? false, listen: { host: opts.host ?? "127.0.0.1", port: 0 } })!;
+  const api = createApi({
+    config: cfg,
+    daemon: opts.daemon ?? fakeDaemon(),
+    metrics: new Metrics(),
+    log,
+    dryRun: opts.dryRun ?? false,
+    listen: { host: opts.host ?? "127.0.0.1", port: 0 },
+  })!;
   apis.push(api);
   const at = await api.listen();
   return `http://127.0.0.1:${at.port}`;
@@ -60,15 +67,19 @@ async function call(url: string, init: RequestInit = {}): Promise<{ status: numb
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) as Record<string, unknown>, headers: res.headers };
 }
-const post = (body: unknown, headers: Record<string, string> = {}): RequestInit =>
-  ({ method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json", ...headers } });
+const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
+  method: "POST",
+  body: typeof body === "string" ? body : JSON.stringify(body),
+  headers: { "content-type": "application/json", ...headers },
+});
 const bearer = { authorization: `Bearer ${TOKEN}` };
 
 describe("createApi", () => {
   it("refuses an address beyond loopback without a token file, and is undefined when off", async () => {
     const cfg = await config();
-    expect(() => createApi({ config: cfg, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "0.0.0.0", port: 0 } }))
-      .toThrow(/would listen on 0\.0\.0\.0:0, beyond this machine, without a token/);
+    expect(() =>
+      createApi({ config: cfg, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "0.0.0.0", port: 0 } }),
+    ).toThrow(/would listen on 0\.0\.0\.0:0, beyond this machine, without a token/);
     expect(createApi({ config: cfg, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: "off" })).toBeUndefined();
   });
 
@@ -76,12 +87,23 @@ describe("createApi", () => {
     const taken = createServer().listen(0, "127.0.0.1");
     await new Promise((r) => taken.once("listening", r));
     const port = (taken.address() as { port: number }).port;
-    const api = createApi({ config: await config(), daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "127.0.0.1", port } })!;
+    const api = createApi({
+      config: await config(),
+      daemon: fakeDaemon(),
+      metrics: new Metrics(),
+      log,
+      dryRun: false,
+      listen: { host: "127.0.0.1", port },
+    })!;
     await expect(api.listen()).rejects.toThrow(`the API cannot listen on 127.0.0.1:${port}: the address is in use (EADDRINUSE)`);
     taken.close();
   });
 
-  it.each([["127.0.0.1:9464", { host: "127.0.0.1", port: 9464 }], ["[::1]:0", { host: "::1", port: 0 }], ["off", "off"]])("parses --api-listen %s", (text, want) => {
+  it.each([
+    ["127.0.0.1:9464", { host: "127.0.0.1", port: 9464 }],
+    ["[::1]:0", { host: "::1", port: 0 }],
+    ["off", "off"],
+  ])("parses --api-listen %s", (text, want) => {
     expect(parseListen(text)).toEqual(want);
   });
   it.each(["9464", "127.0.0.1:99999", "http://127.0.0.1:9464"])("refuses --api-listen %s", (text) => {
@@ -101,7 +123,11 @@ describe("auth", () => {
   it("with a token: a change needs the right bearer token (401 and WWW-Authenticate otherwise)", async () => {
     const url = await start(await config("api: { tokenFile: token }\n"));
     const none = await call(`${url}/api/incidents/abcd1234/ack`, post({}));
-    expect([none.status, none.headers.get("www-authenticate"), none.body.error]).toEqual([401, 'Bearer realm="medic"', "this call needs a bearer token"]);
+    expect([none.status, none.headers.get("www-authenticate"), none.body.error]).toEqual([
+      401,
+      'Bearer realm="medic"',
+      "this call needs a bearer token",
+    ]);
     const wrong = await call(`${url}/api/incidents/abcd1234/ack`, post({}, { authorization: `Bearer ${TOKEN.replace("0", "1")}` }));
     expect([wrong.status, wrong.body.error]).toEqual([401, "the bearer token is wrong"]);
     const ok = await call(`${url}/api/incidents/abcd1234/ack`, post({ by: "alice" }, bearer));
@@ -137,7 +163,10 @@ function getWithHost(url: string, path: string, host: string): Promise<{ status:
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { headers: { host } }, (res) => {
       let text = "";
-      res.setEncoding("utf8").on("data", (d) => (text += d)).on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
+      res
+        .setEncoding("utf8")
+        .on("data", (d) => (text += d))
+        .on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) as Record<string, unknown> }));
     });
     req.on("error", reject).end();
   });
@@ -145,14 +174,16 @@ function getWithHost(url: string, path: string, host: string): Promise<{ status:
 
 describe("Host on a loopback address (DNS rebinding)", () => {
   it.each(["evil.example", "evil.example:80", "127.0.0.1.evil.example", "0.0.0.0", "localhost.evil.example"])(
-    "refuses Host %s with 421 and a hint, on every endpoint", async (host) => {
+    "refuses Host %s with 421 and a hint, on every endpoint",
+    async (host) => {
       const url = await start(await config());
       for (const path of ["/api/incidents", "/healthz", "/api/nope"]) {
         const r = await getWithHost(url, path, host);
         expect([path, r.status, r.body.error]).toEqual([path, 421, `medic does not answer to the host ${JSON.stringify(host)}`]);
         expect(r.body.hint).toContain("api.allowedHosts");
       }
-    });
+    },
+  );
 
   it.each(["127.0.0.1", "127.0.0.1:9464", "localhost:9464", "LOCALHOST", "[::1]:9464", "127.1.2.3"])("takes Host %s", async (host) => {
     const url = await start(await config());
@@ -179,12 +210,47 @@ describe("bad requests get a JSON error with a hint, never a stack trace", () =>
     ["an unknown state", "/api/incidents?state=bogus", { headers: bearer }, 400, 'unknown state "bogus"', "unresolved"],
     ["a bad limit", "/api/incidents?limit=0", { headers: bearer }, 400, "limit must be a whole number from 1 to 1000", "?limit=50"],
     ["an unknown incident", "/api/incidents/ffff0000", { headers: bearer }, 404, 'no incident "ffff0000"', "GET /api/incidents"],
-    ["a body that is not JSON", "/api/incidents/abcd1234/ack", post("{oops", bearer), 400, "the body is not valid JSON", "send a JSON object"],
-    ["a body that says it is text", "/api/incidents/abcd1234/ack", post("hi", { ...bearer, "content-type": "text/plain" }), 415, "the body must be JSON", "application/json"],
-    ["an unknown field", "/api/incidents/abcd1234/ack", post({ by: "a", whom: "b" }, bearer), 400, 'unknown field "whom"', '{"by": "alice"'],
+    [
+      "a body that is not JSON",
+      "/api/incidents/abcd1234/ack",
+      post("{oops", bearer),
+      400,
+      "the body is not valid JSON",
+      "send a JSON object",
+    ],
+    [
+      "a body that says it is text",
+      "/api/incidents/abcd1234/ack",
+      post("hi", { ...bearer, "content-type": "text/plain" }),
+      415,
+      "the body must be JSON",
+      "application/json",
+    ],
+    [
+      "an unknown field",
+      "/api/incidents/abcd1234/ack",
+      post({ by: "a", whom: "b" }, bearer),
+      400,
+      'unknown field "whom"',
+      '{"by": "alice"',
+    ],
     ["a two-line note", "/api/incidents/abcd1234/ack", post({ note: "a\nb" }, bearer), 400, "note: must be one line", "send a JSON object"],
-    ["a body over 1 MiB", "/api/incidents/abcd1234/ack", post({ note: "x".repeat(1_100_000) }, bearer), 413, "the body is larger than 1048576 bytes", "send less"],
-    ["a payload that is not Alertmanager's", "/api/alertmanager", post({ version: "4", status: "firing" }, bearer), 400, "not an Alertmanager webhook payload: alerts:", "webhook_configs"],
+    [
+      "a body over 1 MiB",
+      "/api/incidents/abcd1234/ack",
+      post({ note: "x".repeat(1_100_000) }, bearer),
+      413,
+      "the body is larger than 1048576 bytes",
+      "send less",
+    ],
+    [
+      "a payload that is not Alertmanager's",
+      "/api/alertmanager",
+      post({ version: "4", status: "firing" }, bearer),
+      400,
+      "not an Alertmanager webhook payload: alerts:",
+      "webhook_configs",
+    ],
   ])("%s", async (_what, path, init, status, error, hint) => {
     const url = await start(await config("api: { tokenFile: token }\nalertmanager: { routes: [{ target: api, kind: server_down }] }\n"));
     const r = await call(url + path, init as RequestInit);
@@ -194,7 +260,13 @@ describe("bad requests get a JSON error with a hint, never a stack trace", () =>
   });
 
   it("an internal error is a 500 that says where to look, with no stack", async () => {
-    const url = await start(await config(), { daemon: fakeDaemon({ targetsStatus: () => { throw new TypeError("boom at x.ts:1:2"); } }) });
+    const url = await start(await config(), {
+      daemon: fakeDaemon({
+        targetsStatus: () => {
+          throw new TypeError("boom at x.ts:1:2");
+        },
+      }),
+    });
     const r = await call(`${url}/api/targets`);
     expect(r).toMatchObject({ status: 500, body: { error: "internal error", hint: "see medic's log" } });
     expect(JSON.stringify(r.body)).not.toContain("boom");
@@ -204,7 +276,14 @@ describe("bad requests get a JSON error with a hint, never a stack trace", () =>
 describe("setConfig", () => {
   it("a reloaded config brings new alert routes, but the controls stay in the state dir the daemon reads", async () => {
     const before = await config("api: { tokenFile: token }\n");
-    const api = createApi({ config: before, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false, listen: { host: "127.0.0.1", port: 0 } })!;
+    const api = createApi({
+      config: before,
+      daemon: fakeDaemon(),
+      metrics: new Metrics(),
+      log,
+      dryRun: false,
+      listen: { host: "127.0.0.1", port: 0 },
+    })!;
     apis.push(api);
     const url = `http://127.0.0.1:${(await api.listen()).port}`;
     expect((await call(`${url}/api/alertmanager`, post(webhook([firing]), bearer))).status).toBe(404);
@@ -231,13 +310,28 @@ describe("dry run and the Alertmanager receiver", () => {
     expect((await call(`${bare}/api/alertmanager`, post(body, bearer))).status).toBe(404);
     const routes = "api: { tokenFile: token }\nalertmanager: { routes: [{ targetLabel: service, kind: server_down }] }\n";
     const full = Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
-    const disk = await start(await config(routes), { daemon: fakeDaemon({ raiseExternal: () => { throw full; } }) });
+    const disk = await start(await config(routes), {
+      daemon: fakeDaemon({
+        raiseExternal: () => {
+          throw full;
+        },
+      }),
+    });
     const r = await call(`${disk}/api/alertmanager`, post(body, bearer));
     expect([r.status, r.headers.get("retry-after")]).toEqual([503, "5"]);
     expect(r.body.error).toContain("no space left on device");
-    const bug = await start(await config(routes), { daemon: fakeDaemon({ raiseExternal: () => { throw new TypeError("x"); } }) });
+    const bug = await start(await config(routes), {
+      daemon: fakeDaemon({
+        raiseExternal: () => {
+          throw new TypeError("x");
+        },
+      }),
+    });
     expect((await call(`${bug}/api/alertmanager`, post(body, bearer))).status).toBe(500);
     const fine = await start(await config(routes));
-    expect(await call(`${fine}/api/alertmanager`, post(body, bearer))).toMatchObject({ status: 200, body: { results: [{ outcome: "joined", incident: "abcd1234" }] } });
+    expect(await call(`${fine}/api/alertmanager`, post(body, bearer))).toMatchObject({
+      status: 200,
+      body: { results: [{ outcome: "joined", incident: "abcd1234" }] },
+    });
   });
 });

@@ -39,14 +39,18 @@ export interface ApiOptions extends ApiContext {
  * token file must be readable. Throws MedicError when it must not start.
  */
 export function createApi(opts: ApiOptions): Api | undefined {
-  const listen = opts.listen === "off" ? undefined : opts.listen ?? opts.config.api.listen;
+  const listen = opts.listen === "off" ? undefined : (opts.listen ?? opts.config.api.listen);
   if (!listen) return undefined;
   const { tokenFile } = opts.config.api;
   const loopback = isLoopback(listen.host);
   if (!loopback && !tokenFile) {
-    throw new MedicError("API_PUBLIC_WITHOUT_TOKEN", `the API would listen on ${listen.host}:${listen.port}, beyond this machine, without a token`, {
-      hint: "set api.tokenFile in medic.yaml (openssl rand -hex 32 > FILE), or listen on 127.0.0.1",
-    });
+    throw new MedicError(
+      "API_PUBLIC_WITHOUT_TOKEN",
+      `the API would listen on ${listen.host}:${listen.port}, beyond this machine, without a token`,
+      {
+        hint: "set api.tokenFile in medic.yaml (openssl rand -hex 32 > FILE), or listen on 127.0.0.1",
+      },
+    );
   }
   const read = tokenFile ? readToken(tokenFile) : undefined;
   if (read?.loose) opts.log.warn({ tokenFile }, "the API token file is readable by others than its owner; chmod 600 it");
@@ -68,12 +72,13 @@ export function createApi(opts: ApiOptions): Api | undefined {
   };
 }
 
-
 /** `host:port` (`[::1]:9464` for IPv6) or `off`, as --api-listen takes it. Throws MedicError when it is neither. */
 export function parseListen(text: string): { host: string; port: number } | "off" {
   const address = listenAddress(text);
   if (address === undefined) {
-    throw new MedicError("API_LISTEN", `--api-listen must be host:port or off (got ${JSON.stringify(text.slice(0, 100))})`, { hint: "like 127.0.0.1:9464, 127.0.0.1:0 for any free port, or off" });
+    throw new MedicError("API_LISTEN", `--api-listen must be host:port or off (got ${JSON.stringify(text.slice(0, 100))})`, {
+      hint: "like 127.0.0.1:9464, 127.0.0.1:0 for any free port, or off",
+    });
   }
   return address;
 }
@@ -90,15 +95,22 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
   try {
     // On loopback the network keeps strangers out, but not a web page whose name was rebound to 127.0.0.1.
     if (h.loopback && !hostAllowed(req.headers.host, h.config.api.allowedHosts)) {
-      throw new ApiError(421, `medic does not answer to the host ${JSON.stringify((req.headers.host ?? "").slice(0, 100))}`,
-        "call it as 127.0.0.1, [::1] or localhost; behind a reverse proxy that sends its own name, add that name to api.allowedHosts");
+      throw new ApiError(
+        421,
+        `medic does not answer to the host ${JSON.stringify((req.headers.host ?? "").slice(0, 100))}`,
+        "call it as 127.0.0.1, [::1] or localhost; behind a reverse proxy that sends its own name, add that name to api.allowedHosts",
+      );
     }
     const url = new URL(req.url ?? "/", "http://medic.invalid");
     const { route, params } = findRoute(req.method ?? "GET", url.pathname);
     name = route.path;
     authorize(route, req.headers.authorization, h);
     if (route.controls && h.dryRun) {
-      throw new ApiError(409, "medic runs as a dry run: it writes no controls", "use this on a medic that is not a dry run; a dry run changes nothing");
+      throw new ApiError(
+        409,
+        "medic runs as a dry run: it writes no controls",
+        "use this on a medic that is not a dry run; a dry run changes nothing",
+      );
     }
     reply = await route.handle({ params, query: url.searchParams, body: () => readJson(req) }, h);
   } catch (err) {
@@ -122,7 +134,8 @@ function findRoute(method: string, path: string): { route: Route; params: Record
     if (route.method === method || (method === "HEAD" && route.method === "GET")) return { route, params };
     allowed.push(route.method);
   }
-  if (allowed.length > 0) throw new ApiError(405, `${method.slice(0, 10)} is not allowed here`, `use ${allowed.join(" or ")}`, { allow: allowed.join(", ") });
+  if (allowed.length > 0)
+    throw new ApiError(405, `${method.slice(0, 10)} is not allowed here`, `use ${allowed.join(" or ")}`, { allow: allowed.join(", ") });
   throw new ApiError(404, "no such endpoint", `endpoints: ${ROUTES.map((r) => `${r.method} ${r.path}`).join(", ")}`);
 }
 
@@ -152,19 +165,35 @@ function authorize(route: Route, header: string | undefined, h: Handling): void 
   // A read needs the token whenever there is one (beyond loopback there always is), unless the operator made reads public.
   if (route.access === "read" && (h.token === undefined || h.config.api.publicReads)) return;
   if (h.token === undefined) {
-    throw new ApiError(403, "this call changes what medic does and needs a bearer token, but the API has none configured", "set api.tokenFile in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN");
+    throw new ApiError(
+      403,
+      "this call changes what medic does and needs a bearer token, but the API has none configured",
+      "set api.tokenFile in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN",
+    );
   }
   if (!bearerMatches(header, h.token)) {
-    throw new ApiError(401, header ? "the bearer token is wrong" : "this call needs a bearer token", "send Authorization: Bearer TOKEN, with the token from api.tokenFile", { "www-authenticate": 'Bearer realm="medic"' });
+    throw new ApiError(
+      401,
+      header ? "the bearer token is wrong" : "this call needs a bearer token",
+      "send Authorization: Bearer TOKEN, with the token from api.tokenFile",
+      { "www-authenticate": 'Bearer realm="medic"' },
+    );
   }
 }
 
 function bind(server: Server, at: { host: string; port: number }): Promise<{ host: string; port: number; url: string }> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      const hint = err.code === "EADDRINUSE" ? "another process listens there: stop it, or set api.listen (or --api-listen) to another port, or off"
-        : "check the host in api.listen (or --api-listen): it must be an address of this machine";
-      const why = err.code === "EADDRINUSE" ? "the address is in use (EADDRINUSE)" : err.code === "EADDRNOTAVAIL" ? "no such address on this machine (EADDRNOTAVAIL)" : describeError(err);
+      const hint =
+        err.code === "EADDRINUSE"
+          ? "another process listens there: stop it, or set api.listen (or --api-listen) to another port, or off"
+          : "check the host in api.listen (or --api-listen): it must be an address of this machine";
+      const why =
+        err.code === "EADDRINUSE"
+          ? "the address is in use (EADDRINUSE)"
+          : err.code === "EADDRNOTAVAIL"
+            ? "no such address on this machine (EADDRNOTAVAIL)"
+            : describeError(err);
       reject(new MedicError("API_LISTEN", `the API cannot listen on ${at.host}:${at.port}: ${why}`, { cause: err, hint }));
     };
     server.once("error", onError);

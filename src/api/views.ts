@@ -2,7 +2,16 @@ import { describeRecord } from "../incidents/describe.js";
 import type { Incident, IncidentState } from "../incidents/types.js";
 
 /** Every incident state, and "unresolved" for all but resolved. */
-export const STATE_FILTERS: readonly string[] = ["open", "held", "suppressed", "remediating", "verifying", "escalated", "resolved", "unresolved"] satisfies (IncidentState | "unresolved")[];
+export const STATE_FILTERS: readonly string[] = [
+  "open",
+  "held",
+  "suppressed",
+  "remediating",
+  "verifying",
+  "escalated",
+  "resolved",
+  "unresolved",
+] satisfies (IncidentState | "unresolved")[];
 
 /** An incident as a list shows it: no timeline, times as ISO strings. */
 export function incidentSummary(i: Incident) {
@@ -20,7 +29,9 @@ export function incidentSummary(i: Incident) {
     runs: i.runs.length,
     ...(i.source && { source: i.source }),
     ...(i.root && { root: i.root }),
-    ...(i.acknowledged && { acknowledged: { by: i.acknowledged.by, at: iso(i.acknowledged.at), ...(i.acknowledged.note && { note: i.acknowledged.note }) } }),
+    ...(i.acknowledged && {
+      acknowledged: { by: i.acknowledged.by, at: iso(i.acknowledged.at), ...(i.acknowledged.note && { note: i.acknowledged.note }) },
+    }),
     ...(i.hold && { hold: { by: i.hold.by, reason: i.hold.reason, ...(i.hold.until !== undefined && { until: iso(i.hold.until) }) } }),
     ...(i.dryRun && { dryRun: true }),
   };
@@ -31,14 +42,34 @@ export function incidentDetail(i: Incident) {
   return {
     ...incidentSummary(i),
     runs: i.runs.map((r) => ({
-      runId: r.runId, playbook: r.playbook, startedAt: iso(r.startedAt), ...(r.endedAt !== undefined && { endedAt: iso(r.endedAt) }),
-      steps: r.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description, status: s.status, ...(s.detail !== undefined && { detail: s.detail }), ...(s.durationMs !== undefined && { durationMs: s.durationMs }) })),
+      runId: r.runId,
+      playbook: r.playbook,
+      startedAt: iso(r.startedAt),
+      ...(r.endedAt !== undefined && { endedAt: iso(r.endedAt) }),
+      steps: r.steps.map((s) => ({
+        name: s.name,
+        kind: s.kind,
+        description: s.description,
+        status: s.status,
+        ...(s.detail !== undefined && { detail: s.detail }),
+        ...(s.durationMs !== undefined && { durationMs: s.durationMs }),
+      })),
     })),
-    notifications: i.notifications.map((n) => ({ id: n.id, channel: n.channel, event: n.event, status: n.status, queuedAt: iso(n.queuedAt), ...(n.detail && { detail: n.detail }) })),
+    notifications: i.notifications.map((n) => ({
+      id: n.id,
+      channel: n.channel,
+      event: n.event,
+      status: n.status,
+      queuedAt: iso(n.queuedAt),
+      ...(n.detail && { detail: n.detail }),
+    })),
     timeline: i.timeline.map((r) => {
       // Notifications are listed above; their payloads would repeat the incident in every line.
       const { at, incident: _incident, ...rest } = r;
-      const record = rest.type === "notification_queued" ? { type: rest.type, channel: rest.notification.channel, event: rest.notification.event } : rest;
+      const record =
+        rest.type === "notification_queued"
+          ? { type: rest.type, channel: rest.notification.channel, event: rest.notification.event }
+          : rest;
       return { at: iso(at), text: describeRecord(r, i), ...record };
     }),
   };
@@ -49,7 +80,10 @@ export function listIncidents(all: Iterable<Incident>, q: { state?: string; targ
   const keep = (i: Incident) =>
     (q.state === undefined || (q.state === "unresolved" ? i.state !== "resolved" : i.state === q.state)) &&
     (q.target === undefined || i.target === q.target);
-  return [...all].filter(keep).sort((a, b) => b.openedAt - a.openedAt).slice(0, q.limit);
+  return [...all]
+    .filter(keep)
+    .sort((a, b) => b.openedAt - a.openedAt)
+    .slice(0, q.limit);
 }
 
 function iso(ms: number): string {

@@ -71,7 +71,12 @@ export function classify(
     const seen = rule.when.flatMap((c) => conditionValues(c, obs)).filter((v, i, all) => all.findIndex((w) => w.text === v.text) === i);
     const values = seen.map((v) => `${plain(v.text, 60)}=${quote(v.value)}`).join(", ");
     const source = rule.when.map((c) => plain(c.source, 120)).join(" && ");
-    return { target: target.name, kind: rule.kind, severity: rule.severity, evidence: evidenceLine([`${source}${values ? ` (${values})` : ""}`]) };
+    return {
+      target: target.name,
+      kind: rule.kind,
+      severity: rule.severity,
+      evidence: evidenceLine([`${source}${values ? ` (${values})` : ""}`]),
+    };
   }
 
   const pool = maxOf(finite(facts.poolUtilization), finite(health?.poolUtilization));
@@ -154,7 +159,10 @@ function notOkParts(status: string, health: HealthSummary | undefined, obs: Obse
 }
 
 function names(list: string[]): string {
-  const shown = list.slice(0, 5).map((n) => quote(n, 40)).join(", ");
+  const shown = list
+    .slice(0, 5)
+    .map((n) => quote(n, 40))
+    .join(", ");
   return list.length > 5 ? `${shown} and ${list.length - 5} more` : shown;
 }
 

@@ -164,15 +164,26 @@ describe("evaluateCondition", () => {
     const hostile = JSON.parse('{"__proto__": {"polluted": "yes"}, "a": {}, "list": []}') as unknown;
     const o = obs({ body: hostile });
     // Inherited members of plain objects and arrays must not resolve.
-    for (const text of ["[BODY].a.toString != null", "[BODY].a.hasOwnProperty != null", "len([BODY].list.map) >= 0",
-      "[BODY].polluted == yes", "[BODY].a.polluted == yes", "[BODY].list.length == 0"]) {
+    for (const text of [
+      "[BODY].a.toString != null",
+      "[BODY].a.hasOwnProperty != null",
+      "len([BODY].list.map) >= 0",
+      "[BODY].polluted == yes",
+      "[BODY].a.polluted == yes",
+      "[BODY].list.length == 0",
+    ]) {
       expect(evaluateCondition(parsed(text), o), text).toBe(false);
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it("does not throw on a body whose getters throw", () => {
-    const body = Object.defineProperty({}, "boom", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const body = Object.defineProperty({}, "boom", {
+      enumerable: true,
+      get: () => {
+        throw new Error("boom");
+      },
+    });
     const c = parsed("[BODY].boom == 1");
     expect(evaluateCondition(c, obs({ body }))).toBe(false);
     expect(conditionValues(c, obs({ body }))).toEqual([{ text: "[BODY].boom", value: undefined }]);

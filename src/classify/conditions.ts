@@ -30,8 +30,7 @@ export type Operand =
 
 /** The parsed form of a condition. */
 export type ConditionNode =
-  | { type: "compare"; op: CompareOp; left: Operand; right: Operand }
-  | { type: "all" | "any"; items: ConditionNode[] };
+  { type: "compare"; op: CompareOp; left: Operand; right: Operand } | { type: "all" | "any"; items: ConditionNode[] };
 
 /** A parsed condition: the operator's text and its syntax tree (treat as opaque). */
 export interface Condition {
@@ -50,8 +49,11 @@ export interface ConditionError {
 /** Parses a condition once, at config load; never throws. */
 export function parseCondition(text: string): { ok: true; condition: Condition } | ConditionError {
   if (text.length > MAX_CONDITION_CHARS) {
-    return fail(MAX_CONDITION_CHARS, `condition is ${text.length} characters long (max ${MAX_CONDITION_CHARS})`,
-      "split it into several `when` conditions; all of them must hold");
+    return fail(
+      MAX_CONDITION_CHARS,
+      `condition is ${text.length} characters long (max ${MAX_CONDITION_CHARS})`,
+      "split it into several `when` conditions; all of them must hold",
+    );
   }
   try {
     const parser = new Parser(text);
@@ -68,7 +70,11 @@ function fail(offset: number, message: string, hint: string): ConditionError {
 }
 
 class ParseFailure extends Error {
-  constructor(readonly offset: number, message: string, readonly hint: string) {
+  constructor(
+    readonly offset: number,
+    message: string,
+    readonly hint: string,
+  ) {
     super(message);
   }
 }
@@ -128,8 +134,11 @@ class Parser {
     const op = this.parseOperator(left);
     const right = this.parseOperand(`missing value after ${op}`, `compare with a value, like ${left.text} ${op} 200`);
     if (!hasRef(left) && !hasRef(right)) {
-      this.fail(start, "compares two fixed values, so it never changes",
-        "placeholders are written in brackets, like [STATUS], [RESPONSE_TIME] or [BODY].status");
+      this.fail(
+        start,
+        "compares two fixed values, so it never changes",
+        "placeholders are written in brackets, like [STATUS], [RESPONSE_TIME] or [BODY].status",
+      );
     }
     return { type: "compare", op, left, right };
   }
@@ -159,7 +168,7 @@ class Parser {
     if (ch === "[") return this.parseRef();
     if (ch === '"' || ch === "'") return this.parseString(ch);
     const word = /^[A-Za-z0-9_.:\/@+-]+/.exec(this.rest())?.[0];
-    if (word === undefined) this.fail(start, `unexpected ${this.describeHere()}`, "quote text values, like \"some text\"");
+    if (word === undefined) this.fail(start, `unexpected ${this.describeHere()}`, 'quote text values, like "some text"');
     this.pos += word.length;
     if (this.peek() === "(") {
       if (word !== "len") this.fail(start, `unknown function ${word}()`, "the only function is len(...), the length of a string or list");
@@ -195,8 +204,11 @@ class Parser {
     const name = m[1]!;
     if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
       const guess = closest(name.trim().toUpperCase());
-      this.fail(start, `unknown placeholder [${name}]`,
-        guess ? `did you mean [${guess}]?` : `placeholders are ${PLACEHOLDERS.map((p) => `[${p}]`).join(", ")}`);
+      this.fail(
+        start,
+        `unknown placeholder [${name}]`,
+        guess ? `did you mean [${guess}]?` : `placeholders are ${PLACEHOLDERS.map((p) => `[${p}]`).join(", ")}`,
+      );
     }
     this.pos += m[0].length;
     const root = name as Placeholder;
@@ -208,17 +220,23 @@ class Parser {
     const path: (string | number)[] = [];
     while (this.peek() === "." || this.peek() === "[") {
       const at = this.pos;
-      if (root !== "BODY" && root !== "FACTS") this.fail(at, `[${root}] has no fields`, "only [BODY] and [FACTS] take a path, like [BODY].status");
+      if (root !== "BODY" && root !== "FACTS")
+        this.fail(at, `[${root}] has no fields`, "only [BODY] and [FACTS] take a path, like [BODY].status");
       if (path.length >= MAX_PATH_SEGMENTS) this.fail(at, `path longer than ${MAX_PATH_SEGMENTS} steps`, "shorten the path");
-      const m = this.peek() === "."
-        ? /^\.([A-Za-z0-9_$-]+)/.exec(this.rest())
-        : /^\[(?:(\d{1,9})|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\]/.exec(this.rest());
+      const m =
+        this.peek() === "."
+          ? /^\.([A-Za-z0-9_$-]+)/.exec(this.rest())
+          : /^\[(?:(\d{1,9})|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\]/.exec(this.rest());
       if (!m) {
-        this.fail(at, this.peek() === "." ? "expected a field name after ." : "expected an index or a quoted key in [ ]",
-          'write fields like .status, list items like [0], and odd keys like ["odd key"]');
+        this.fail(
+          at,
+          this.peek() === "." ? "expected a field name after ." : "expected an index or a quoted key in [ ]",
+          'write fields like .status, list items like [0], and odd keys like ["odd key"]',
+        );
       }
       const key = m[1] !== undefined && this.peek() === "[" ? Number(m[1]) : (m[1] ?? m[2] ?? m[3]!).replace(/\\(.)/g, "$1");
-      if (typeof key === "string" && RESERVED_KEYS.has(key)) this.fail(at, `field ${key} is not allowed`, "paths read the body's own data only");
+      if (typeof key === "string" && RESERVED_KEYS.has(key))
+        this.fail(at, `field ${key} is not allowed`, "paths read the body's own data only");
       path.push(key);
       this.pos += m[0].length;
     }

@@ -17,14 +17,18 @@ export function judgeContainer(obs: Observation): Judgement | undefined {
   if (c.oomKilled && c.state !== "running") {
     return { kind: "memory_pressure", parts: [`container ${plain(c.name, 80)} was OOM-killed (exit ${c.exitCode})`, limit, restarts] };
   }
-  if (c.state === "restarting") return { kind: "server_down", parts: [`container ${plain(c.name, 80)} is restarting (last exit ${c.exitCode})`, restarts] };
+  if (c.state === "restarting")
+    return { kind: "server_down", parts: [`container ${plain(c.name, 80)} is restarting (last exit ${c.exitCode})`, restarts] };
   if (c.state !== "running") {
     const how = c.state === "exited" ? `exited with code ${c.exitCode}` : `is ${c.state}`;
     return { kind: "server_down", parts: [`container ${plain(c.name, 80)} ${how}`, restarts] };
   }
   if (c.health?.status === "unhealthy") {
     const output = c.health.lastOutput ? `: ${plain(c.health.lastOutput, 80)}` : "";
-    return { kind: "server_down", parts: [`container ${plain(c.name, 80)} is unhealthy (failing ${c.health.failingStreak} checks)${output}`, restarts] };
+    return {
+      kind: "server_down",
+      parts: [`container ${plain(c.name, 80)} is unhealthy (failing ${c.health.failingStreak} checks)${output}`, restarts],
+    };
   }
   return undefined;
 }

@@ -5,18 +5,47 @@ import { classify } from "./classify.js";
 import type { DependencyView } from "./database.js";
 
 const db: Target = {
-  name: "orders-db", labels: {}, probe: { kind: "postgres", params: { url: "postgres://medic@127.0.0.1/postgres" } },
-  intervalMs: 10_000, timeoutMs: 3_000, failureThreshold: 3, successThreshold: 2, dependsOn: [],
+  name: "orders-db",
+  labels: {},
+  probe: { kind: "postgres", params: { url: "postgres://medic@127.0.0.1/postgres" } },
+  intervalMs: 10_000,
+  timeoutMs: 3_000,
+  failureThreshold: 3,
+  successThreshold: 2,
+  dependsOn: [],
   thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 60_000, queryMs: 300_000 },
 };
-const app: Target = { ...db, name: "orders-api", probe: { kind: "http", params: { url: "http://127.0.0.1:8000/health" } }, dependsOn: ["orders-db"] };
+const app: Target = {
+  ...db,
+  name: "orders-api",
+  probe: { kind: "http", params: { url: "http://127.0.0.1:8000/health" } },
+  dependsOn: ["orders-db"],
+};
 
-const failed = (code: string, message = ""): Observation => ({ target: "orders-db", at: 0, ok: false, latencyMs: 12, error: { code, message }, facts: {} });
-const pgFacts = (over: Partial<PostgresFacts> = {}): PostgresFacts => ({
-  version: "15.18", inRecovery: false, connections: { used: 10, max: 100, reserved: 3 }, waitingOnLock: 0,
-  visibility: "full", selectLatencyMs: 1, ...over,
+const failed = (code: string, message = ""): Observation => ({
+  target: "orders-db",
+  at: 0,
+  ok: false,
+  latencyMs: 12,
+  error: { code, message },
+  facts: {},
 });
-const healthy = (pg: PostgresFacts, poolUtilization = 0.1): Observation => ({ target: "orders-db", at: 0, ok: true, latencyMs: 5, facts: { postgres: pg, poolUtilization } });
+const pgFacts = (over: Partial<PostgresFacts> = {}): PostgresFacts => ({
+  version: "15.18",
+  inRecovery: false,
+  connections: { used: 10, max: 100, reserved: 3 },
+  waitingOnLock: 0,
+  visibility: "full",
+  selectLatencyMs: 1,
+  ...over,
+});
+const healthy = (pg: PostgresFacts, poolUtilization = 0.1): Observation => ({
+  target: "orders-db",
+  at: 0,
+  ok: true,
+  latencyMs: 5,
+  facts: { postgres: pg, poolUtilization },
+});
 
 describe("classify a postgres target", () => {
   it.each([
@@ -34,7 +63,10 @@ describe("classify a postgres target", () => {
   });
 
   it("is pool_exhaustion when connections in use reach the threshold", () => {
-    expect(classify(healthy(pgFacts(), 0.93), db, [], {})).toMatchObject({ kind: "pool_exhaustion", evidence: "pool 93% in use (threshold 90%)" });
+    expect(classify(healthy(pgFacts(), 0.93), db, [], {})).toMatchObject({
+      kind: "pool_exhaustion",
+      evidence: "pool 93% in use (threshold 90%)",
+    });
     expect(classify(healthy(pgFacts(), 0.5), db, [], {})).toBeUndefined();
   });
 
@@ -50,23 +82,36 @@ describe("classify a postgres target", () => {
 
 describe("an application whose health body says its database is down", () => {
   const body: Observation = {
-    target: "orders-api", at: 0, ok: false, latencyMs: 4,
-    facts: { status: 503, body: { status: "unhealthy", database_status: "disconnected" }, health: { format: "plain", status: "fail", database: "down", failing: [] } },
+    target: "orders-api",
+    at: 0,
+    ok: false,
+    latencyMs: 4,
+    facts: {
+      status: 503,
+      body: { status: "unhealthy", database_status: "disconnected" },
+      health: { format: "plain", status: "fail", database: "down", failing: [] },
+    },
   };
   const dep = (finding: DependencyView["finding"]): DependencyView[] => [{ name: "orders-db", database: true, finding }];
 
   it("says the application lost its connection when the database answers", () => {
     const f = classify(body, app, [], {}, { dependencies: dep(null) });
     expect(f).toMatchObject({ kind: "db_disconnect", severity: "P1" });
-    expect(f?.evidence).toBe('HTTP 503, health body: database down (database_status="disconnected"), orders-db answers: the application lost its connection');
+    expect(f?.evidence).toBe(
+      'HTTP 503, health body: database down (database_status="disconnected"), orders-db answers: the application lost its connection',
+    );
   });
 
   it("says the database is down too when it is", () => {
     const down = { target: "orders-db", kind: "db_disconnect", severity: "P1" as const, evidence: "refused" };
-    expect(classify(body, app, [], {}, { dependencies: dep(down) })?.evidence).toMatch(/the database is down too \(orders-db: db_disconnect\)$/);
+    expect(classify(body, app, [], {}, { dependencies: dep(down) })?.evidence).toMatch(
+      /the database is down too \(orders-db: db_disconnect\)$/,
+    );
   });
 
   it("says nothing about the other side when it is unknown", () => {
-    expect(classify(body, app, [], {}, { dependencies: dep(undefined) })?.evidence).toBe('HTTP 503, health body: database down (database_status="disconnected")');
+    expect(classify(body, app, [], {}, { dependencies: dep(undefined) })?.evidence).toBe(
+      'HTTP 503, health body: database down (database_status="disconnected")',
+    );
   });
 });

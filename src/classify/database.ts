@@ -45,7 +45,9 @@ export function judgeLongTransactions(obs: Observation, target: Target): Judgeme
   const parts: string[] = [];
   const idle = pg.oldestIdleInTransactionMs;
   if (idle !== undefined && idle >= target.thresholds.idleInTransactionMs) {
-    parts.push(`a session idle in transaction for ${formatDuration(idle)} (threshold ${formatDuration(target.thresholds.idleInTransactionMs)})`);
+    parts.push(
+      `a session idle in transaction for ${formatDuration(idle)} (threshold ${formatDuration(target.thresholds.idleInTransactionMs)})`,
+    );
   }
   const query = pg.longestQueryMs;
   if (query !== undefined && query >= target.thresholds.queryMs) {

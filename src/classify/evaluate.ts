@@ -48,12 +48,18 @@ function evaluate(n: ConditionNode, obs: Observation): boolean {
   const y = toNumber(b);
   if (x !== undefined && y !== undefined) {
     switch (n.op) {
-      case "==": return x === y;
-      case "!=": return x !== y;
-      case "<": return x < y;
-      case "<=": return x <= y;
-      case ">": return x > y;
-      case ">=": return x >= y;
+      case "==":
+        return x === y;
+      case "!=":
+        return x !== y;
+      case "<":
+        return x < y;
+      case "<=":
+        return x <= y;
+      case ">":
+        return x > y;
+      case ">=":
+        return x >= y;
     }
   }
   if (n.op === "==") return looseEqual(a, b);
@@ -68,11 +74,16 @@ function resolve(o: Operand, obs: Observation): unknown {
     return typeof v === "string" || Array.isArray(v) ? v.length : MISSING;
   }
   switch (o.root) {
-    case "STATUS": return obs.facts.status ?? MISSING;
-    case "RESPONSE_TIME": return obs.latencyMs;
-    case "CONNECTED": return obs.error === undefined;
-    case "BODY": return walk(obs.facts, ["body", ...o.path]);
-    case "FACTS": return walk(obs.facts, o.path);
+    case "STATUS":
+      return obs.facts.status ?? MISSING;
+    case "RESPONSE_TIME":
+      return obs.latencyMs;
+    case "CONNECTED":
+      return obs.error === undefined;
+    case "BODY":
+      return walk(obs.facts, ["body", ...o.path]);
+    case "FACTS":
+      return walk(obs.facts, o.path);
   }
 }
 

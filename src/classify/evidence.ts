@@ -78,7 +78,9 @@ function quoteString(value: string, max: number): string {
 
 /** A finished evidence line: stripped, single line, whitespace collapsed, capped. */
 export function evidenceLine(parts: string[]): string {
-  const line = stripControls(parts.filter((p) => p.length > 0).join(", ")).replace(/ {2,}/g, " ").trim();
+  const line = stripControls(parts.filter((p) => p.length > 0).join(", "))
+    .replace(/ {2,}/g, " ")
+    .trim();
   return cap(line, MAX_LINE_CHARS);
 }
 
@@ -119,7 +121,11 @@ export function databaseField(body: unknown): string | undefined {
 function isDatabaseKey(key: string): boolean {
   const k = key.slice(0, 64);
   if (/database|datastore|datasource/i.test(k)) return true;
-  return k.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/).some((t) => DB_KEY.test(t));
+  return k
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .some((t) => DB_KEY.test(t));
 }
 
 // The status-like value a database key holds: itself, its .status/.state, or its first entry's.

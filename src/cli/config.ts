@@ -25,7 +25,11 @@ export const NOT_NOTIFYING = ["notify", "escalation", "api", "alertmanager", "di
  * Loads the config, printing every problem to stderr; undefined when it is invalid. `unused`:
  * sections the command never reads, so their unresolved `${…}` are no problem (see loadConfig).
  */
-export async function loadOrReport(opts: GlobalOptions, unused: readonly string[] = [], show: WarningOptions = {}): Promise<Config | undefined> {
+export async function loadOrReport(
+  opts: GlobalOptions,
+  unused: readonly string[] = [],
+  show: WarningOptions = {},
+): Promise<Config | undefined> {
   const loaded = await loadQuietly(opts, unused, show);
   if (loaded) printWarnings(loaded.warnings, show);
   return loaded?.config;
@@ -33,7 +37,9 @@ export async function loadOrReport(opts: GlobalOptions, unused: readonly string[
 
 /** As loadOrReport, but the warnings are left to the caller (to print after its own output). */
 export async function loadQuietly(
-  opts: GlobalOptions, unused: readonly string[] = [], show: WarningOptions = {},
+  opts: GlobalOptions,
+  unused: readonly string[] = [],
+  show: WarningOptions = {},
 ): Promise<{ config: Config; warnings: ConfigIssue[] } | undefined> {
   const file = resolveConfigPath(opts.config);
   const result = await loadConfig(file, { stateDir: opts.stateDir, unused });
@@ -82,7 +88,11 @@ export async function historyDir(opts: GlobalOptions): Promise<string | undefine
 
 function report(issues: readonly ConfigIssue[], show: WarningOptions = {}): undefined {
   const errors = issues.filter((i) => i.level === "error");
-  printWarnings(issues.filter((i) => i.level !== "error"), show, errors);
+  printWarnings(
+    issues.filter((i) => i.level !== "error"),
+    show,
+    errors,
+  );
   printError(`${errors.length} problem${errors.length === 1 ? "" : "s"} in the configuration; nothing was started\n`);
   return undefined;
 }

@@ -103,8 +103,10 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     await daemon.escalations.idle();
 
     out();
-    out(`Summary: detection ${formatDuration(detect1)} (interval ${INTERVAL}, ${config.targets[0]!.failureThreshold} failed rounds), ` +
-      `kill to verified healthy ${formatDuration(healthy1)}, nobody paged; the unfixable break was paged and resolved once fixed.`);
+    out(
+      `Summary: detection ${formatDuration(detect1)} (interval ${INTERVAL}, ${config.targets[0]!.failureThreshold} failed rounds), ` +
+        `kill to verified healthy ${formatDuration(healthy1)}, nobody paged; the unfixable break was paged and resolved once fixed.`,
+    );
     return EXIT.ok;
   } catch (err) {
     printError(`medic demo failed: ${describeError(err)}\n`);

@@ -17,7 +17,18 @@ export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; s
   }
   const rows = list
     .filter((i) => !opts.state || i.state === opts.state)
-    .map((i) => [i.id, i.target, i.kind, i.severity, i.state, new Date(i.openedAt).toISOString(), formatDuration(lasted(i)), String(i.runs.length), notified(i), cell(i.evidence, 60)]);
+    .map((i) => [
+      i.id,
+      i.target,
+      i.kind,
+      i.severity,
+      i.state,
+      new Date(i.openedAt).toISOString(),
+      formatDuration(lasted(i)),
+      String(i.runs.length),
+      notified(i),
+      cell(i.evidence, 60),
+    ]);
   print(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"], rows));
   return EXIT.ok;
 }
@@ -66,9 +77,17 @@ async function history(opts: GlobalOptions): Promise<Map<string, Incident> | und
 function notified(i: Incident): string {
   const count = (status: string) => i.notifications.filter((n) => n.status === status).length;
   const parts = [
-    ["sent", count("sent")], ["queued", count("queued")], ["superseded", count("superseded")], ["FAILED", count("failed")],
+    ["sent", count("sent")],
+    ["queued", count("queued")],
+    ["superseded", count("superseded")],
+    ["FAILED", count("failed")],
   ] as const;
-  return parts.filter(([, n]) => n > 0).map(([what, n]) => `${n} ${what}`).join(", ") || "-";
+  return (
+    parts
+      .filter(([, n]) => n > 0)
+      .map(([what, n]) => `${n} ${what}`)
+      .join(", ") || "-"
+  );
 }
 
 function lasted(i: Incident): number {

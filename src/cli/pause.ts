@@ -9,10 +9,18 @@ import type { Pause } from "../safety/types.js";
 import { viewOrReport, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, printError, table } from "./output.js";
 
-const FLAGS: FieldNames = { for: "--for", reason: "--reason", forExample: "--for 30m, or --for 2h", reasonExample: '--reason "deploying 2.4"' };
+const FLAGS: FieldNames = {
+  for: "--for",
+  reason: "--reason",
+  forExample: "--for 30m, or --for 2h",
+  reasonExample: '--reason "deploying 2.4"',
+};
 
 /** `medic pause TARGET|--all --for 30m --reason "…"`: no playbook runs and nobody is paged for the target until the pause expires. */
-export async function pauseCommand(target: string | undefined, opts: GlobalOptions & { all?: boolean; for?: string; reason?: string }): Promise<number> {
+export async function pauseCommand(
+  target: string | undefined,
+  opts: GlobalOptions & { all?: boolean; for?: string; reason?: string },
+): Promise<number> {
   if (!oneOf(target, opts.all, "pause")) return EXIT.badConfig;
   const pause = checkPause({ target: target ?? "*", for: opts.for, reason: opts.reason, by: whoAmI() }, FLAGS, Date.now());
   if (isRefusal(pause)) return usage(pause.message, pause.hint);
@@ -71,13 +79,22 @@ export async function pausesCommand(opts: GlobalOptions & { json?: boolean }): P
   const iso = (ms: number) => new Date(ms).toISOString();
   if (active.length === 0) print("no active pauses\n");
   else {
-    const rows = active.map((p) => [p.id, p.target === "*" ? "(all)" : p.target, iso(p.until), formatDuration(p.until - now), cell(p.by, 20), cell(p.reason, 60)]);
+    const rows = active.map((p) => [
+      p.id,
+      p.target === "*" ? "(all)" : p.target,
+      iso(p.until),
+      formatDuration(p.until - now),
+      cell(p.by, 20),
+      cell(p.reason, 60),
+    ]);
     print(table(["PAUSE", "TARGET", "UNTIL", "LEFT", "BY", "REASON"], rows));
   }
   if (windows.length === 0) return EXIT.ok;
   print("\n");
   const rows = windows.map(({ window: w, openUntil, next }) => [
-    w.name, w.targets.join(","), `${w.cron} ${w.timezone}, ${formatDuration(w.durationMs)}`,
+    w.name,
+    w.targets.join(","),
+    `${w.cron} ${w.timezone}, ${formatDuration(w.durationMs)}`,
     openUntil !== null ? `open until ${iso(openUntil)}` : next !== null ? `next ${iso(next)}` : "never again",
     cell(w.reason, 60),
   ]);
@@ -108,7 +125,10 @@ export function update<T>(change: () => T): { value: T } | undefined {
 
 function oneOf(target: string | undefined, all: boolean | undefined, verb: string): boolean {
   if ((target === undefined) !== !all) return true;
-  usage(target === undefined ? "name a target, or --all" : "give a target or --all, not both", `medic ${verb} api --for 30m --reason "…", or medic ${verb} --all …`);
+  usage(
+    target === undefined ? "name a target, or --all" : "give a target or --all, not both",
+    `medic ${verb} api --for 30m --reason "…", or medic ${verb} --all …`,
+  );
   return false;
 }
 

@@ -42,7 +42,8 @@ async function plan(config: Config, opts: { target: string; incident: string }):
   }
   const plan = planRemediation({
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
-    target, playbooks: config.playbooks,
+    target,
+    playbooks: config.playbooks,
   });
   const targets = new Map(config.targets.map((t) => [t.name, t]));
   const safety = safetyNow(config, target.name, opts.incident, targets);
@@ -82,16 +83,25 @@ function safetyNow(config: Config, target: string, kind: string, targets: Readon
   const pause = pausedFor(target, now, new MaintenanceCalendar(config.maintenance), controls);
   const resetAt = controls.guardResets[target];
   return decideSafety({
-    incident: { target, kind }, incidents, safety: config.safety, now,
-    ...(root && { root }), ...(pause && { pause }), ...(resetAt !== undefined && { guardResetAt: resetAt }),
+    incident: { target, kind },
+    incidents,
+    safety: config.safety,
+    now,
+    ...(root && { root }),
+    ...(pause && { pause }),
+    ...(resetAt !== undefined && { guardResetAt: resetAt }),
   });
 }
 
 function describeDecision(d: SafetyDecision): string {
   switch (d.action) {
-    case "act": return "would run the playbook below now";
-    case "suppress": return `would open the incident suppressed under incident ${d.root}: no playbook, no page of its own until that one is resolved`;
-    case "hold": return `would hold the playbook below (${d.by.replace("_", " ")}): ${d.reason}`;
-    case "trip": return `would escalate instead of running the playbook below: ${d.reason}`;
+    case "act":
+      return "would run the playbook below now";
+    case "suppress":
+      return `would open the incident suppressed under incident ${d.root}: no playbook, no page of its own until that one is resolved`;
+    case "hold":
+      return `would hold the playbook below (${d.by.replace("_", " ")}): ${d.reason}`;
+    case "trip":
+      return `would escalate instead of running the playbook below: ${d.reason}`;
   }
 }

@@ -74,7 +74,9 @@ incidents
   .addOption(new Option("--format <format>", "text, json, or markdown (a postmortem draft)").choices(["text", "json", "markdown"]))
   .option("--json", "the same as --format json")
   // --json after `show` lands on `incidents`, which has the same option: read it from either.
-  .action(async (id: string, o, cmd: Command) => exit(await showIncidentCommand(id, { ...global(cmd), format: cmd.optsWithGlobals().json ? "json" : o.format })));
+  .action(async (id: string, o, cmd: Command) =>
+    exit(await showIncidentCommand(id, { ...global(cmd), format: cmd.optsWithGlobals().json ? "json" : o.format })),
+  );
 
 program
   .command("pause [target]")
@@ -82,14 +84,18 @@ program
   .option("--all", "every target")
   .option("--for <duration>", "how long, at most 7d (required: a pause always expires)")
   .option("--reason <text>", "why, one line (required)")
-  .action(async (target: string | undefined, o, cmd: Command) => exit(await pauseCommand(target, { ...global(cmd), all: o.all, for: o.for, reason: o.reason })));
+  .action(async (target: string | undefined, o, cmd: Command) =>
+    exit(await pauseCommand(target, { ...global(cmd), all: o.all, for: o.for, reason: o.reason })),
+  );
 
 program
   .command("resume [target]")
   .description("end a target's pauses now (--all: every pause; --id: one pause)")
   .option("--all", "every active pause")
   .option("--id <id>", "only the pause with this id")
-  .action(async (target: string | undefined, o, cmd: Command) => exit(await resumeCommand(target, { ...global(cmd), all: o.all, id: o.id })));
+  .action(async (target: string | undefined, o, cmd: Command) =>
+    exit(await resumeCommand(target, { ...global(cmd), all: o.all, id: o.id })),
+  );
 
 program
   .command("pauses")

@@ -26,7 +26,10 @@ export class Reloader {
   private again = false;
   private closed = false;
 
-  constructor(private readonly opts: GlobalOptions, private readonly log: Logger) {
+  constructor(
+    private readonly opts: GlobalOptions,
+    private readonly log: Logger,
+  ) {
     const early = takeSighup(() => void this.request());
     if (early > 0) this.request();
   }
@@ -77,7 +80,10 @@ export class Reloader {
     const result = await loadConfig(file, { stateDir: this.opts.stateDir });
     if (!result.ok) {
       const problems = result.issues.map(formatIssue);
-      this.log.error({ file, problems }, `${problems.length} problem${problems.length === 1 ? "" : "s"} in the new config; the previous config keeps running`);
+      this.log.error(
+        { file, problems },
+        `${problems.length} problem${problems.length === 1 ? "" : "s"} in the new config; the previous config keeps running`,
+      );
       return;
     }
     const { own, shipped } = splitWarnings(result.warnings);

@@ -31,10 +31,24 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   let stopMetrics = () => {};
   try {
     const metrics = new Metrics({ log });
-    daemon = new Daemon({ config, log, dryRun: opts.dryRun, onRecord: metrics.onRecord, onRound: metrics.onRound, onRoundStart: metrics.onRoundStart });
+    daemon = new Daemon({
+      config,
+      log,
+      dryRun: opts.dryRun,
+      onRecord: metrics.onRecord,
+      onRound: metrics.onRound,
+      onRoundStart: metrics.onRoundStart,
+    });
     metrics.bind(daemon);
     // Checked before starting (a public address without a token refuses to start); bound once the daemon runs.
-    api = createApi({ config, daemon, metrics, log, dryRun: opts.dryRun ?? false, ...(opts.apiListen && { listen: parseListen(opts.apiListen) }) });
+    api = createApi({
+      config,
+      daemon,
+      metrics,
+      log,
+      dryRun: opts.dryRun ?? false,
+      ...(opts.apiListen && { listen: parseListen(opts.apiListen) }),
+    });
     await daemon.start();
     running = daemon;
     const at = await api?.listen();
@@ -47,7 +61,8 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   }
   // One at a time, in order: a RELOADING=1 must never overtake the READY=1 before it.
   let notified = Promise.resolve();
-  const notify = (state: string) => void (notified = notified.then(() => sdNotify(state, (detail) => log.warn({ detail }, "could not notify systemd"))));
+  const notify = (state: string) =>
+    void (notified = notified.then(() => sdNotify(state, (detail) => log.warn({ detail }, "could not notify systemd"))));
   notify("READY=1");
   const stopWatchdog = startWatchdog(() => daemon.health().ok, log);
   reloader.ready({

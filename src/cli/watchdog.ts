@@ -10,15 +10,18 @@ export function startWatchdog(healthy: () => boolean, log: Logger): () => void {
   const intervalMs = watchdogIntervalMs();
   if (intervalMs === undefined) return () => undefined;
   let warned = false;
-  const timer = setInterval(() => {
-    if (healthy()) {
-      warned = false;
-      void sdNotify("WATCHDOG=1", (detail) => log.warn({ detail }, "could not ping the systemd watchdog"));
-    } else if (!warned) {
-      warned = true;
-      log.error({ intervalMs }, "medic is unhealthy: not pinging the systemd watchdog, which will restart it");
-    }
-  }, Math.max(100, Math.floor(intervalMs / 2)));
+  const timer = setInterval(
+    () => {
+      if (healthy()) {
+        warned = false;
+        void sdNotify("WATCHDOG=1", (detail) => log.warn({ detail }, "could not ping the systemd watchdog"));
+      } else if (!warned) {
+        warned = true;
+        log.error({ intervalMs }, "medic is unhealthy: not pinging the systemd watchdog, which will restart it");
+      }
+    },
+    Math.max(100, Math.floor(intervalMs / 2)),
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -27,18 +27,29 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
   const issues: ConfigIssue[] = [];
   const root = record(config?.data);
   const targets = config ? checkTargets(config.source, list(root.targets), issues) : undefined;
-  const ruleKinds = list(root.rules).map((r) => record(r).kind).filter((k): k is string => typeof k === "string");
+  const ruleKinds = list(root.rules)
+    .map((r) => record(r).kind)
+    .filter((k): k is string => typeof k === "string");
   const knownKinds = [...new Set([...Object.keys(BUILTIN_KINDS), ...ruleKinds])];
   if (config) {
     for (const kind of Object.keys(record(root.severities))) {
-      if (!knownKinds.includes(kind)) issues.push(issueAt(config.source, ["severities", kind], `unknown incident kind "${kind}"`, { anchor: "key", hint: kindsHint(kind, knownKinds) }));
+      if (!knownKinds.includes(kind))
+        issues.push(
+          issueAt(config.source, ["severities", kind], `unknown incident kind "${kind}"`, {
+            anchor: "key",
+            hint: kindsHint(kind, knownKinds),
+          }),
+        );
     }
     list(root.rules).forEach((raw, i) => {
       const rule = record(raw);
       if (targets && targets.length > 0 && matching(targets, strings(rule.targets) ?? ["*"], {}).length === 0) {
-        issues.push(issueAt(config.source, ["rules", i, "targets"], `rule for "${String(rule.kind)}" matches no target`, {
-          level: "warning", hint: `targets are ${targets.map((t) => t.name).join(", ")}`,
-        }));
+        issues.push(
+          issueAt(config.source, ["rules", i, "targets"], `rule for "${String(rule.kind)}" matches no target`, {
+            level: "warning",
+            hint: `targets are ${targets.map((t) => t.name).join(", ")}`,
+          }),
+        );
       }
     });
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
@@ -48,7 +59,12 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
     const pb = record(data);
     if (typeof pb.name === "string") {
       const first = names.get(pb.name);
-      if (first) issues.push(issueAt(source, ["name"], `playbook name "${pb.name}" is already used at ${first}`, { hint: "playbook names must be unique; rename one of them" }));
+      if (first)
+        issues.push(
+          issueAt(source, ["name"], `playbook name "${pb.name}" is already used at ${first}`, {
+            hint: "playbook names must be unique; rename one of them",
+          }),
+        );
       else names.set(pb.name, `${displayFile(source.file)}:${positionOf(source, ["name"]).line}`);
     }
     if (!config) continue;
@@ -63,18 +79,34 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
 }
 
 // An alert route names a kind medic knows and, unless discovery may add it later, a configured target.
-function checkAlertRoutes(source: YamlSource, root: Record<string, unknown>, targets: RawTarget[] | undefined, knownKinds: string[], issues: ConfigIssue[]): void {
+function checkAlertRoutes(
+  source: YamlSource,
+  root: Record<string, unknown>,
+  targets: RawTarget[] | undefined,
+  knownKinds: string[],
+  issues: ConfigIssue[],
+): void {
   const discovers = record(root.discovery).docker != null;
   const names = (targets ?? []).map((t) => t.name);
   list(record(root.alertmanager).routes).forEach((raw, i) => {
     const route = record(raw);
     if (typeof route.kind === "string" && !knownKinds.includes(route.kind)) {
-      issues.push(issueAt(source, ["alertmanager", "routes", i, "kind"], `unknown incident kind "${route.kind}"`, { hint: kindsHint(route.kind, knownKinds) }));
+      issues.push(
+        issueAt(source, ["alertmanager", "routes", i, "kind"], `unknown incident kind "${route.kind}"`, {
+          hint: kindsHint(route.kind, knownKinds),
+        }),
+      );
     }
     if (typeof route.target === "string" && targets && !discovers && !names.includes(route.target)) {
-      issues.push(issueAt(source, ["alertmanager", "routes", i, "target"], `unknown target "${route.target}"`, {
-        hint: suggestHint(route.target, names, names.length > 0 ? `targets are ${names.join(", ")}; or take it from a label with targetLabel:` : "the config has no targets"),
-      }));
+      issues.push(
+        issueAt(source, ["alertmanager", "routes", i, "target"], `unknown target "${route.target}"`, {
+          hint: suggestHint(
+            route.target,
+            names,
+            names.length > 0 ? `targets are ${names.join(", ")}; or take it from a label with targetLabel:` : "the config has no targets",
+          ),
+        }),
+      );
     }
   });
 }
@@ -89,9 +121,11 @@ function checkTargets(source: YamlSource, raw: unknown[], issues: ConfigIssue[])
     const earlier = first.get(t.name);
     if (earlier) {
       const at = positionOf(source, ["targets", earlier.index, "name"]);
-      issues.push(issueAt(source, ["targets", index, "name"], `target name "${t.name}" is already used at ${displayFile(source.file)}:${at.line}`, {
-        hint: "target names must be unique; rename one of them",
-      }));
+      issues.push(
+        issueAt(source, ["targets", index, "name"], `target name "${t.name}" is already used at ${displayFile(source.file)}:${at.line}`, {
+          hint: "target names must be unique; rename one of them",
+        }),
+      );
       return;
     }
     first.set(t.name, target);
@@ -100,17 +134,21 @@ function checkTargets(source: YamlSource, raw: unknown[], issues: ConfigIssue[])
   for (const t of targets) {
     t.dependsOn.forEach((dep, j) => {
       if (!first.has(dep)) {
-        issues.push(issueAt(source, ["targets", t.index, "dependsOn", j], `unknown target "${dep}"`, {
-          hint: suggestHint(dep, [...first.keys()], `targets are ${[...first.keys()].join(", ")}`),
-        }));
+        issues.push(
+          issueAt(source, ["targets", t.index, "dependsOn", j], `unknown target "${dep}"`, {
+            hint: suggestHint(dep, [...first.keys()], `targets are ${[...first.keys()].join(", ")}`),
+          }),
+        );
       }
     });
   }
   for (const cycle of findCycles(targets, first)) {
     const [from, to] = [first.get(cycle[cycle.length - 2]!)!, cycle[cycle.length - 1]!];
-    issues.push(issueAt(source, ["targets", from.index, "dependsOn", from.dependsOn.indexOf(to)], `dependsOn cycle: ${cycle.join(" -> ")}`, {
-      hint: "dependencies must not loop back; remove one of these dependsOn entries",
-    }));
+    issues.push(
+      issueAt(source, ["targets", from.index, "dependsOn", from.dependsOn.indexOf(to)], `dependsOn cycle: ${cycle.join(" -> ")}`, {
+        hint: "dependencies must not loop back; remove one of these dependsOn entries",
+      }),
+    );
   }
   return targets;
 }
@@ -139,9 +177,17 @@ function checkMatches(source: YamlSource, pb: Record<string, unknown>, targets: 
   const matched = matching(targets, strings(pb.targets) ?? ["*"], record(pb.labels));
   const name = typeof pb.name === "string" ? pb.name : "(unnamed)";
   if (matched.length === 0 && targets.length > 0) {
-    issues.push(issueAt(source, [pb.targets !== undefined ? "targets" : pb.labels !== undefined ? "labels" : "name"], `playbook "${name}" matches no target`, {
-      level: "warning", hint: `check its targets and labels; targets are ${targets.map((t) => t.name).join(", ")}`,
-    }));
+    issues.push(
+      issueAt(
+        source,
+        [pb.targets !== undefined ? "targets" : pb.labels !== undefined ? "labels" : "name"],
+        `playbook "${name}" matches no target`,
+        {
+          level: "warning",
+          hint: `check its targets and labels; targets are ${targets.map((t) => t.name).join(", ")}`,
+        },
+      ),
+    );
   }
   const steps = list(pb.steps);
   const needing = steps.findIndex((s) => Object.keys(record(s)).some((k) => stepKinds.get(k)?.needsService));
@@ -152,9 +198,18 @@ function checkMatches(source: YamlSource, pb: Record<string, unknown>, targets: 
   // One warning per playbook: a catch-all playbook would otherwise warn once per service-less target.
   const names = without.length > 5 ? `${without.slice(0, 5).join(", ")} and ${without.length - 5} more` : without.join(", ");
   const which = without.length === 1 ? "1 target it matches has" : `${without.length} targets it matches have`;
-  issues.push(issueAt(source, ["steps", needing, kind], `step "${kind}" needs a service, but ${which} none (${names}); on them this playbook escalates instead`, {
-    anchor: "key", level: "warning", hint: "add service: to those targets, or narrow this playbook's targets or labels",
-  }));
+  issues.push(
+    issueAt(
+      source,
+      ["steps", needing, kind],
+      `step "${kind}" needs a service, but ${which} none (${names}); on them this playbook escalates instead`,
+      {
+        anchor: "key",
+        level: "warning",
+        hint: "add service: to those targets, or narrow this playbook's targets or labels",
+      },
+    ),
+  );
 }
 
 function matching(targets: RawTarget[], globs: string[], labels: Record<string, unknown>): RawTarget[] {
@@ -172,6 +227,7 @@ function kindsHint(kind: string, known: string[]): string {
   return `${close ? `did you mean "${close}"? ` : ""}known kinds: ${known.join(", ")}; a rule in medic.yaml can define more`;
 }
 
-const record = (v: unknown): Record<string, unknown> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const record = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((s) => typeof s === "string") ? v : undefined);

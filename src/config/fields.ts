@@ -4,25 +4,34 @@ import { parseBytes } from "../lib/size.js";
 
 /** A duration field: `10s`, `500ms`, `5m` or milliseconds; parsed to ms. */
 export const duration = () =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a duration (got ${JSON.stringify(value)}; hint: write it like 500ms, 10s, 5m or 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  }).meta({ description: "A duration: 500ms, 10s, 5m, 1h, or a number of milliseconds" });
+  z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `not a duration (got ${JSON.stringify(value)}; hint: write it like 500ms, 10s, 5m or 1h)`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ description: "A duration: 500ms, 10s, 5m, 1h, or a number of milliseconds" });
 
 /** A byte-size field: `64KiB`, `1MiB`, `50MB` or bytes. */
 export const bytes = () =>
-  z.union([z.string(), z.number()]).transform((value, ctx) => {
-    const n = parseBytes(value);
-    if (n === undefined) {
-      ctx.addIssue({ code: "custom", message: `not a size (got ${JSON.stringify(value)}; hint: write it like 65536, 64KiB or 1MiB)` });
-      return z.NEVER;
-    }
-    return n;
-  }).meta({ description: "A size: bytes, or with a unit: 64KiB, 1MiB, 50MB" });
+  z
+    .union([z.string(), z.number()])
+    .transform((value, ctx) => {
+      const n = parseBytes(value);
+      if (n === undefined) {
+        ctx.addIssue({ code: "custom", message: `not a size (got ${JSON.stringify(value)}; hint: write it like 65536, 64KiB or 1MiB)` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta({ description: "A size: bytes, or with a unit: 64KiB, 1MiB, 50MB" });
 
 /** A name that may reach an argv or a path: letters, digits, `._@:-`, not starting with `-`. */
 export const SAFE_NAME = /^[A-Za-z0-9_.@:][A-Za-z0-9_.@:-]{0,127}$/;
@@ -33,8 +42,16 @@ export const safeName = (what: string) =>
 
 /** A command as argv: a program and its arguments, never a shell string. */
 export const argv = () =>
-  z.array(z.string().min(1).refine((s) => !s.includes("\0"), "argv items may not contain NUL"))
-    .min(1, { message: "argv needs at least the program to run (hint: write it as a list, like [\"/usr/bin/systemctl\", \"restart\", \"web\"])" });
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((s) => !s.includes("\0"), "argv items may not contain NUL"),
+    )
+    .min(1, {
+      message: 'argv needs at least the program to run (hint: write it as a list, like ["/usr/bin/systemctl", "restart", "web"])',
+    });
 
 /** An http(s) URL; templates (`{{ }}`) are checked when rendered. */
 export const httpUrl = () =>
@@ -43,7 +60,8 @@ export const httpUrl = () =>
   });
 
 /** Labels: short string keys and values. */
-export const labels = () => z.record(z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "label keys are letters, digits and _./-"), z.string().max(256));
+export const labels = () =>
+  z.record(z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "label keys are letters, digits and _./-"), z.string().max(256));
 
 /** A host as a Host header names it, without the port: a DNS name, an IPv4 address, or an IPv6 address in brackets. */
 export const HOST_NAME = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])$/;

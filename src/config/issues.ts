@@ -93,8 +93,16 @@ export function redactIssues(issues: ConfigIssue[], secrets: readonly string[]):
 }
 
 const EXPECTED: Record<string, string> = {
-  string: "a string", number: "a number", int: "an integer", boolean: "true or false", object: "a mapping",
-  array: "a list", record: "a mapping", null: "nothing", undefined: "nothing", nan: "a number",
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "true or false",
+  object: "a mapping",
+  array: "a list",
+  record: "a mapping",
+  null: "nothing",
+  undefined: "nothing",
+  nan: "a number",
 };
 
 /** Zod error map in plain words; issues raised with their own message keep it. */
@@ -108,10 +116,12 @@ export function plainMessage(iss: z.core.$ZodRawIssue): string | undefined {
       const shape = (iss.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
       const known = Object.keys(shape ?? {});
       // One line per key: the locator splits them so each points at its own key.
-      return iss.keys.map((k) => {
-        const hint = suggestHint(k, known, known.length > 0 ? `known keys: ${known.join(", ")}` : "remove it");
-        return `unknown key "${k}"${hint ? ` (hint: ${hint})` : ""}`;
-      }).join("\n");
+      return iss.keys
+        .map((k) => {
+          const hint = suggestHint(k, known, known.length > 0 ? `known keys: ${known.join(", ")}` : "remove it");
+          return `unknown key "${k}"${hint ? ` (hint: ${hint})` : ""}`;
+        })
+        .join("\n");
     }
     case "invalid_value": {
       const values = iss.values.map((v) => (typeof v === "string" ? v : String(v)));
@@ -140,10 +150,13 @@ export function plainMessage(iss: z.core.$ZodRawIssue): string | undefined {
     case "not_multiple_of":
       return `must be a multiple of ${iss.divisor} (got ${describeValue(iss.input)})`;
     case "invalid_union": {
-      const kinds = iss.errors.map((branch) => branch.length === 1 && branch[0]!.code === "invalid_type" && branch[0]!.path.length === 0
-        ? EXPECTED[branch[0]!.expected] ?? branch[0]!.expected
-        : undefined);
-      if (kinds.length > 0 && kinds.every((k) => k !== undefined)) return `expected ${[...new Set(kinds)].join(" or ")}, got ${describeValue(iss.input)}`;
+      const kinds = iss.errors.map((branch) =>
+        branch.length === 1 && branch[0]!.code === "invalid_type" && branch[0]!.path.length === 0
+          ? (EXPECTED[branch[0]!.expected] ?? branch[0]!.expected)
+          : undefined,
+      );
+      if (kinds.length > 0 && kinds.every((k) => k !== undefined))
+        return `expected ${[...new Set(kinds)].join(" or ")}, got ${describeValue(iss.input)}`;
       return `does not match any allowed form (got ${describeValue(iss.input)})`;
     }
     case "invalid_key":

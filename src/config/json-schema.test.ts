@@ -13,8 +13,9 @@ type Json = Record<string, any>;
 describe("generated JSON Schemas", () => {
   it.each(Object.entries(generateSchemas()))("schema/%s matches the zod schema", async (name, schema) => {
     const shipped = await readFile(join(SHIPPED, name), "utf8").catch(() => "(missing)");
-    expect(shipped, `schema/${name} is out of date: regenerate it with \`medic schema --write\` (npm run build && npm run schema)`)
-      .toBe(`${JSON.stringify(schema, null, 2)}\n`);
+    expect(shipped, `schema/${name} is out of date: regenerate it with \`medic schema --write\` (npm run build && npm run schema)`).toBe(
+      `${JSON.stringify(schema, null, 2)}\n`,
+    );
   });
 
   it("renders kind selectors as oneOf over exactly the registered kinds", () => {
@@ -24,7 +25,9 @@ describe("generated JSON Schemas", () => {
     expect(probe.oneOf.every((o: Json) => o.additionalProperties === false)).toBe(true);
     const playbook = generateSchemas()["playbook.schema.json"] as Json;
     const step = playbook.properties.steps.items;
-    expect(step.oneOf.map((o: Json) => Object.keys(o.properties))).toEqual([...stepKinds.keys()].map((k) => [k, "name", "timeout", "onlyIf"]));
+    expect(step.oneOf.map((o: Json) => Object.keys(o.properties))).toEqual(
+      [...stepKinds.keys()].map((k) => [k, "name", "timeout", "onlyIf"]),
+    );
   });
 
   it("describes input, with defaults as an operator writes them", () => {

@@ -9,7 +9,8 @@ afterEach(removeTrees);
 const MINIMAL = "targets:\n  - name: api\n    probe: { tcp: { port: 8000 } }\n";
 
 function config(result: LoadConfigResult) {
-  if (!result.ok) throw new Error(`expected a valid config, got:\n${result.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join("\n")}`);
+  if (!result.ok)
+    throw new Error(`expected a valid config, got:\n${result.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join("\n")}`);
   return result.config;
 }
 
@@ -22,16 +23,32 @@ describe("normalisation", () => {
   it("applies every default to a minimal config", async () => {
     const dir = await writeTree({ "medic.yaml": MINIMAL });
     const c = config(await loadConfig(join(dir, "medic.yaml"), { env: {} }));
-    expect(c).toMatchObject({ file: join(dir, "medic.yaml"), baseDir: dir, stateDir: "/var/lib/medic", rules: [], playbooks: [], secrets: [], maintenance: [] });
+    expect(c).toMatchObject({
+      file: join(dir, "medic.yaml"),
+      baseDir: dir,
+      stateDir: "/var/lib/medic",
+      rules: [],
+      playbooks: [],
+      secrets: [],
+      maintenance: [],
+    });
     expect(c.safety).toEqual({
       flapGuard: { maxRuns: 3, windowMs: 3_600_000, backoff: { initialMs: 10_000, maxMs: 300_000 }, resetAfterMs: 600_000 },
       blastRadius: { concurrent: 2, maxRuns: 10, windowMs: 600_000 },
     });
-    expect(c.targets).toEqual([{
-      name: "api", labels: {}, probe: { kind: "tcp", params: { host: "127.0.0.1", port: 8000 } },
-      intervalMs: 10_000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
-      thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 }, dependsOn: [],
-    }]);
+    expect(c.targets).toEqual([
+      {
+        name: "api",
+        labels: {},
+        probe: { kind: "tcp", params: { host: "127.0.0.1", port: 8000 } },
+        intervalMs: 10_000,
+        timeoutMs: 3000,
+        failureThreshold: 3,
+        successThreshold: 2,
+        thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
+        dependsOn: [],
+      },
+    ]);
     expect(c.severities).toEqual(BUILTIN_KINDS);
   });
 
@@ -58,8 +75,13 @@ describe("normalisation", () => {
     expect(c.stateDir).toBe(join(dir, "state"));
     const [api, db] = c.targets;
     expect(api).toMatchObject({
-      labels: { team: "payments" }, intervalMs: 1000, timeoutMs: 500, failureThreshold: 5, successThreshold: 4,
-      thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.5 }, dependsOn: ["db"],
+      labels: { team: "payments" },
+      intervalMs: 1000,
+      timeoutMs: 500,
+      failureThreshold: 5,
+      successThreshold: 4,
+      thresholds: { latencyMs: 1500, poolUtilization: 0.8, memoryUtilization: 0.5 },
+      dependsOn: ["db"],
       probe: { kind: "http", params: { url: "http://127.0.0.1:8000/health", method: "GET" } },
       service: { kind: "process", params: { start: ["node", "server.js"], pidFile: "./api.pid", stopSignal: "SIGTERM" } },
     });
@@ -69,16 +91,18 @@ describe("normalisation", () => {
 
   it("parses rule conditions and merges severities: built-ins, then rules, then severities:", async () => {
     const dir = await writeTree({
-      "medic.yaml": MINIMAL + [
-        "severities: { high_latency: P3, slow_queue: P1 }",
-        "rules:",
-        "  - { kind: queue_backlog, severity: P3, when: '[BODY].queue.depth > 1000', targets: ['api*'] }",
-        "  - kind: slow_queue",
-        "    severity: P4",
-        "    when: ['[STATUS] == 200', '[RESPONSE_TIME] > 100']",
-        "  - { kind: no_severity, when: '[STATUS] == 500' }",
-        "",
-      ].join("\n"),
+      "medic.yaml":
+        MINIMAL +
+        [
+          "severities: { high_latency: P3, slow_queue: P1 }",
+          "rules:",
+          "  - { kind: queue_backlog, severity: P3, when: '[BODY].queue.depth > 1000', targets: ['api*'] }",
+          "  - kind: slow_queue",
+          "    severity: P4",
+          "    when: ['[STATUS] == 200', '[RESPONSE_TIME] > 100']",
+          "  - { kind: no_severity, when: '[STATUS] == 500' }",
+          "",
+        ].join("\n"),
     });
     const c = config(await loadConfig(join(dir, "medic.yaml"), { env: {} }));
     expect(c.severities).toMatchObject({ server_down: "P1", high_latency: "P3", queue_backlog: "P3", slow_queue: "P1", no_severity: "P3" });
@@ -91,7 +115,9 @@ describe("normalisation", () => {
 
   it("uses opts.stateDir over the config's, relative to the working directory", async () => {
     const dir = await writeTree({ "medic.yaml": `stateDir: ./state\n${MINIMAL}` });
-    expect(config(await loadConfig(join(dir, "medic.yaml"), { env: {}, stateDir: "rel/state" })).stateDir).toBe(join(process.cwd(), "rel/state"));
+    expect(config(await loadConfig(join(dir, "medic.yaml"), { env: {}, stateDir: "rel/state" })).stateDir).toBe(
+      join(process.cwd(), "rel/state"),
+    );
   });
 
   it("loads playbooks from listed folders (sorted, *.yaml/*.yml only, not recursive) and files, with defaults", async () => {
@@ -101,19 +127,41 @@ describe("normalisation", () => {
       "pb/a.yaml": "name: a\non: [high_latency]\nsteps: [{ wait: 5s, name: pause }]\nverify: { within: 1m }\n",
       "pb/notes.txt": "not yaml",
       "pb/nested/c.yaml": "name: c\non: [server_down]\nsteps: [{ wait: 1s }]\n",
-      "extra/one.yaml": "name: one\ndescription: d\non: [server_down]\ntargets: [api]\nlabels: { team: x }\nsteps: [{ exec: { argv: [echo, hi] } }]\n",
+      "extra/one.yaml":
+        "name: one\ndescription: d\non: [server_down]\ntargets: [api]\nlabels: { team: x }\nsteps: [{ exec: { argv: [echo, hi] } }]\n",
     });
     const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
     const c = config(result);
-    expect(c.playbooks.map((p) => [p.name, p.file])).toEqual([["a", join(dir, "pb/a.yaml")], ["b", join(dir, "pb/b.yml")], ["one", join(dir, "extra/one.yaml")]]);
-    expect(c.playbooks[0]).toMatchObject({ targets: ["*"], labels: {}, onFailure: "escalate", verify: { withinMs: 60_000 }, steps: [{ kind: "wait", name: "pause", params: { forMs: 5000 }, timeoutMs: 3_600_000 }] });
-    expect(c.playbooks[1]).toMatchObject({ verify: { withinMs: 30_000 }, steps: [{ kind: "service.restart", params: {}, timeoutMs: 5000 }] });
-    expect(c.playbooks[2]).toMatchObject({ description: "d", targets: ["api"], labels: { team: "x" }, steps: [{ kind: "exec", timeoutMs: 60_000, params: { argv: ["echo", "hi"] } }] });
+    expect(c.playbooks.map((p) => [p.name, p.file])).toEqual([
+      ["a", join(dir, "pb/a.yaml")],
+      ["b", join(dir, "pb/b.yml")],
+      ["one", join(dir, "extra/one.yaml")],
+    ]);
+    expect(c.playbooks[0]).toMatchObject({
+      targets: ["*"],
+      labels: {},
+      onFailure: "escalate",
+      verify: { withinMs: 60_000 },
+      steps: [{ kind: "wait", name: "pause", params: { forMs: 5000 }, timeoutMs: 3_600_000 }],
+    });
+    expect(c.playbooks[1]).toMatchObject({
+      verify: { withinMs: 30_000 },
+      steps: [{ kind: "service.restart", params: {}, timeoutMs: 5000 }],
+    });
+    expect(c.playbooks[2]).toMatchObject({
+      description: "d",
+      targets: ["api"],
+      labels: { team: "x" },
+      steps: [{ kind: "exec", timeoutMs: 60_000, params: { argv: ["echo", "hi"] } }],
+    });
     // Warnings, not errors: the playbook for team x matches no target; api has no service to restart.
     if (result.ok) {
       expect(result.warnings.map((w) => [w.file, w.message])).toEqual([
         [join(dir, "extra/one.yaml"), 'playbook "one" matches no target'],
-        [join(dir, "pb/b.yml"), 'step "service.restart" needs a service, but 1 target it matches has none (api); on them this playbook escalates instead'],
+        [
+          join(dir, "pb/b.yml"),
+          'step "service.restart" needs a service, but 1 target it matches has none (api); on them this playbook escalates instead',
+        ],
       ]);
     }
   });
@@ -122,10 +170,17 @@ describe("normalisation", () => {
 describe("files", () => {
   it("reports a missing config file at 1:1 with a hint", async () => {
     const dir = await writeTree({});
-    expect(issues(await loadConfig(join(dir, "medic.yaml")))).toEqual([{
-      file: join(dir, "medic.yaml"), line: 1, col: 1, path: "", level: "error", message: "file not found",
-      hint: "create it, or name another file with --config PATH or MEDIC_CONFIG",
-    }]);
+    expect(issues(await loadConfig(join(dir, "medic.yaml")))).toEqual([
+      {
+        file: join(dir, "medic.yaml"),
+        line: 1,
+        col: 1,
+        path: "",
+        level: "error",
+        message: "file not found",
+        hint: "create it, or name another file with --config PATH or MEDIC_CONFIG",
+      },
+    ]);
   });
 
   it("accepts a missing default playbooks folder but not a missing listed path", async () => {
@@ -142,14 +197,26 @@ describe("files", () => {
   it("reports a listed playbook path that is not a YAML file at the listing, and reads nothing from it", async () => {
     const text = `playbooks: [/bin/sh]\n${MINIMAL}`;
     const dir = await writeTree({ "medic.yaml": text });
-    expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toEqual([{
-      file: join(dir, "medic.yaml"), ...positionIn(text, "/bin/sh"), path: "playbooks[0]", level: "error",
-      message: "playbook path /bin/sh is not a .yaml or .yml file", hint: "list playbook files ending in .yaml or .yml, or a folder of them",
-    }]);
+    expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toEqual([
+      {
+        file: join(dir, "medic.yaml"),
+        ...positionIn(text, "/bin/sh"),
+        path: "playbooks[0]",
+        level: "error",
+        message: "playbook path /bin/sh is not a .yaml or .yml file",
+        hint: "list playbook files ending in .yaml or .yml, or a folder of them",
+      },
+    ]);
     // The default ./playbooks, when it is a file: said at the top of the config, which lists nothing.
     const plain = await writeTree({ "medic.yaml": MINIMAL, playbooks: "name: p\n" });
     expect(issues(await loadConfig(join(plain, "medic.yaml"), { env: {} }))).toMatchObject([
-      { file: join(plain, "medic.yaml"), line: 1, col: 1, path: "playbooks", message: `playbook path ${join(plain, "playbooks")} is not a .yaml or .yml file` },
+      {
+        file: join(plain, "medic.yaml"),
+        line: 1,
+        col: 1,
+        path: "playbooks",
+        message: `playbook path ${join(plain, "playbooks")} is not a .yaml or .yml file`,
+      },
     ]);
   });
 
@@ -160,7 +227,11 @@ describe("files", () => {
       "playbooks/b.yaml": "name: b\non: [server_down]\n  bad: indent\n",
     });
     const found = issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }));
-    expect(found.map((i) => [i.file.slice(dir.length + 1), i.line])).toEqual([["medic.yaml", 4], ["playbooks/a.yaml", 3], ["playbooks/b.yaml", 3]]);
+    expect(found.map((i) => [i.file.slice(dir.length + 1), i.line])).toEqual([
+      ["medic.yaml", 4],
+      ["playbooks/a.yaml", 3],
+      ["playbooks/b.yaml", 3],
+    ]);
   });
 });
 
@@ -169,16 +240,27 @@ describe("messages", () => {
     const text = 'targets:\n  - name: api\n    labels: { "bad key!": x }\n    probe: { tcp: { port: 1 } }\n';
     const dir = await writeTree({ "medic.yaml": text, "empty.yaml": "" });
     expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toMatchObject([
-      { ...positionIn(text, '"bad key!"'), path: 'targets[0].labels["bad key!"]', message: 'label keys are letters, digits and _./- (got "bad key!")' },
+      {
+        ...positionIn(text, '"bad key!"'),
+        path: 'targets[0].labels["bad key!"]',
+        message: 'label keys are letters, digits and _./- (got "bad key!")',
+      },
     ]);
-    expect(issues(await loadConfig(join(dir, "empty.yaml"), { env: {} }))).toMatchObject([{ line: 1, col: 1, path: "", message: "expected a mapping, got nothing" }]);
+    expect(issues(await loadConfig(join(dir, "empty.yaml"), { env: {} }))).toMatchObject([
+      { line: 1, col: 1, path: "", message: "expected a mapping, got nothing" },
+    ]);
   });
 
   it("names a missing required key at the mapping that lacks it, and a wrong type with what it got", async () => {
     const text = "targets:\n  - name: api\n    failureThreshold: three\n";
     const dir = await writeTree({ "medic.yaml": text });
     expect(issues(await loadConfig(join(dir, "medic.yaml"), { env: {} }))).toMatchObject([
-      { ...positionIn(text, "name: api"), path: "targets[0].probe", message: 'missing required key "probe"', hint: expect.stringContaining("probe: { http:") },
+      {
+        ...positionIn(text, "name: api"),
+        path: "targets[0].probe",
+        message: 'missing required key "probe"',
+        hint: expect.stringContaining("probe: { http:"),
+      },
       { ...positionIn(text, "three"), path: "targets[0].failureThreshold", message: 'expected a number, got "three"' },
     ]);
   });

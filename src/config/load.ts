@@ -50,7 +50,8 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   const source = read.source;
   let data: unknown;
   let parsed: ParsedConfig | undefined;
-  const unused = (i: ConfigIssue) => opts.unused?.some((key) => i.path === key || i.path.startsWith(`${key}.`) || i.path.startsWith(`${key}[`)) ?? false;
+  const unused = (i: ConfigIssue) =>
+    opts.unused?.some((key) => i.path === key || i.path.startsWith(`${key}.`) || i.path.startsWith(`${key}[`)) ?? false;
   if (source) {
     const sub = await substituteSecrets(source, { env, baseDir });
     const needed = sub.issues.filter((i) => !unused(i));
@@ -58,7 +59,10 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
     secrets.push(...sub.secrets);
     const plain = toData(source);
     issues.push(...plain.issues);
-    data = withoutSections(plain.data, sub.issues.filter(unused).map((i) => /^[^.[]+/.exec(i.path)![0]));
+    data = withoutSections(
+      plain.data,
+      sub.issues.filter(unused).map((i) => /^[^.[]+/.exec(i.path)![0]),
+    );
     const result = configSchema().safeParse(data, { error: plainMessage, reportInput: true });
     if (result.success && needed.length === 0) parsed = result.data;
     else if (!result.success && plain.data !== undefined) issues.push(...locateZodIssues(source, result.error.issues, sub.failed));
@@ -67,7 +71,7 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   const listed = (data as { playbooks?: unknown } | null | undefined)?.playbooks;
   const explicit = Array.isArray(listed) && listed.every((p) => typeof p === "string") ? (listed as string[]) : undefined;
   // Unparseable config: which playbooks it lists is unknown, so none are read.
-  const paths = !source ? [] : explicit ?? (listed === undefined ? ["./playbooks"] : []);
+  const paths = !source ? [] : (explicit ?? (listed === undefined ? ["./playbooks"] : []));
   const pb = await loadPlaybooks(paths, {
     baseDir,
     env,
@@ -78,13 +82,21 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
       return issueAt(source, ["playbooks", index], p.message, { hint: p.hint });
     },
   });
-  issues.push(...pb.issues, ...pb.unresolved.filter((i) => !opts.unused?.includes("playbooks")), ...crossCheck(source && { source, data }, pb.files));
+  issues.push(
+    ...pb.issues,
+    ...pb.unresolved.filter((i) => !opts.unused?.includes("playbooks")),
+    ...crossCheck(source && { source, data }, pb.files),
+  );
   secrets.push(...pb.secrets);
   // From here on, nothing this process writes (log, journal, API, CLI, notification) shows them.
   redactor.add(secrets);
   const all = redactIssues(issues, secrets).sort(compareIssues);
   if (!parsed || all.some((i) => i.level === "error")) return { ok: false, issues: all };
-  return { ok: true, config: normaliseConfig(parsed, { file: path, stateDir: opts.stateDir, playbooks: pb.playbooks, secrets }), warnings: all };
+  return {
+    ok: true,
+    config: normaliseConfig(parsed, { file: path, stateDir: opts.stateDir, playbooks: pb.playbooks, secrets }),
+    warnings: all,
+  };
 }
 
 // The data without the sections an unresolved reference in an unused section named.
@@ -96,7 +108,10 @@ function withoutSections(data: unknown, keys: string[]): unknown {
 }
 
 /** A validated config with every default applied, paths resolved and severities merged. */
-export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?: string; playbooks: Playbook[]; secrets: string[] }): Config {
+export function normaliseConfig(
+  p: ParsedConfig,
+  ctx: { file: string; stateDir?: string; playbooks: Playbook[]; secrets: string[] },
+): Config {
   const baseDir = dirname(ctx.file);
   const d = p.defaults;
   const defaults: TargetDefaults = {
@@ -142,26 +157,49 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
     targets,
     defaults,
     ...(p.discovery ? { discovery: p.discovery } : {}),
-    rules: p.rules.map((r) => ({ kind: r.kind, severity: p.severities[r.kind] ?? r.severity ?? severities[r.kind]!, when: r.when, targets: r.targets })),
+    rules: p.rules.map((r) => ({
+      kind: r.kind,
+      severity: p.severities[r.kind] ?? r.severity ?? severities[r.kind]!,
+      when: r.when,
+      targets: r.targets,
+    })),
     severities,
     playbooks: ctx.playbooks,
     safety: {
       flapGuard: {
-        maxRuns: p.safety.flapGuard.maxRuns, windowMs: p.safety.flapGuard.window, resetAfterMs: p.safety.flapGuard.resetAfter,
-        backoff: { initialMs: p.safety.flapGuard.backoff.initial, maxMs: Math.max(p.safety.flapGuard.backoff.initial, p.safety.flapGuard.backoff.max) },
+        maxRuns: p.safety.flapGuard.maxRuns,
+        windowMs: p.safety.flapGuard.window,
+        resetAfterMs: p.safety.flapGuard.resetAfter,
+        backoff: {
+          initialMs: p.safety.flapGuard.backoff.initial,
+          maxMs: Math.max(p.safety.flapGuard.backoff.initial, p.safety.flapGuard.backoff.max),
+        },
       },
-      blastRadius: { concurrent: p.safety.blastRadius.concurrent, maxRuns: p.safety.blastRadius.maxRuns, windowMs: p.safety.blastRadius.window },
+      blastRadius: {
+        concurrent: p.safety.blastRadius.concurrent,
+        maxRuns: p.safety.blastRadius.maxRuns,
+        windowMs: p.safety.blastRadius.window,
+      },
     },
     api: apiConfig(p.api, baseDir),
-    ...(p.alertmanager && { alertmanager: { routes: p.alertmanager.routes.map((r) => ({
-      match: r.match, matchRe: Object.fromEntries(Object.entries(r.matchRe).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
-      ...(r.target && { target: r.target }), ...(r.targetLabel && { targetLabel: r.targetLabel }), kind: r.kind, ...(r.severity && { severity: r.severity }),
-    })) } }),
+    ...(p.alertmanager && {
+      alertmanager: {
+        routes: p.alertmanager.routes.map((r) => ({
+          match: r.match,
+          matchRe: Object.fromEntries(Object.entries(r.matchRe).map(([k, re]) => [k, new RegExp(`^(?:${re})$`)])),
+          ...(r.target && { target: r.target }),
+          ...(r.targetLabel && { targetLabel: r.targetLabel }),
+          kind: r.kind,
+          ...(r.severity && { severity: r.severity }),
+        })),
+      },
+    }),
     maintenance: p.maintenance.map(normaliseWindow),
     secrets: [...new Set(ctx.secrets)],
     notify: {
       channels: [
-        ...[...channelKinds.keys()].filter((k) => k !== "console" && (p.notify as Record<string, unknown>)[k] !== undefined)
+        ...[...channelKinds.keys()]
+          .filter((k) => k !== "console" && (p.notify as Record<string, unknown>)[k] !== undefined)
           .map((kind) => ({ kind, params: (p.notify as Record<string, unknown>)[kind] })),
         { kind: "console", params: {} },
       ],
@@ -170,10 +208,12 @@ export function normaliseConfig(p: ParsedConfig, ctx: { file: string; stateDir?:
       ...(p.notify.link ? { link: p.notify.link } : {}),
     },
     escalation: {
-      policy: Object.fromEntries(SEVERITIES.map((sev) => {
-        const steps = p.escalation[sev];
-        return [sev, steps ? steps.map((st) => ({ afterMs: st.after, notify: st.notify })) : DEFAULT_POLICY[sev]];
-      })) as EscalationPolicy,
+      policy: Object.fromEntries(
+        SEVERITIES.map((sev) => {
+          const steps = p.escalation[sev];
+          return [sev, steps ? steps.map((st) => ({ afterMs: st.after, notify: st.notify })) : DEFAULT_POLICY[sev]];
+        }),
+      ) as EscalationPolicy,
       raiseOnFailure: p.escalation.raiseOnFailure,
       pageGraceMs: p.escalation.pageGrace,
     },
@@ -185,5 +225,10 @@ function apiConfig(api: ParsedConfig["api"], baseDir: string): ApiConfig {
   const address = listenAddress(api.listen);
   const listen = address === "off" ? undefined : address;
   const allowedHosts = api.allowedHosts?.map((h) => h.toLowerCase());
-  return { ...(listen && { listen }), ...(tokenFile && { tokenFile }), ...(allowedHosts?.length && { allowedHosts }), ...(api.publicReads && { publicReads: true }) };
+  return {
+    ...(listen && { listen }),
+    ...(tokenFile && { tokenFile }),
+    ...(allowedHosts?.length && { allowedHosts }),
+    ...(api.publicReads && { publicReads: true }),
+  };
 }

@@ -83,14 +83,21 @@ describe("parseYaml / readYaml", () => {
     const dir = await writeTree({});
     const { source, issues } = await readYaml(`${dir}/nope.yaml`, "create it");
     expect(source).toBeUndefined();
-    expect(issues).toEqual([{ file: `${dir}/nope.yaml`, line: 1, col: 1, path: "", message: "file not found", hint: "create it", level: "error" }]);
+    expect(issues).toEqual([
+      { file: `${dir}/nope.yaml`, line: 1, col: 1, path: "", message: "file not found", hint: "create it", level: "error" },
+    ]);
   });
 });
 
 describe("toData", () => {
   it("turns an alias bomb into an issue instead of a throw", () => {
     const lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
-    for (let i = 1; i < 8; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(", ")}]`);
+    for (let i = 1; i < 8; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
     const { data, issues } = toData(parse(lines.join("\n")));
     expect(data).toBeUndefined();
     expect(issues).toMatchObject([{ line: 1, col: 1, level: "error", message: expect.stringMatching(/^YAML: .*alias/i) }]);
@@ -113,7 +120,9 @@ async function toDataWatchingWarnings(text: string): Promise<ReturnType<typeof t
 
 describe("toData: keys that are lists or mappings", () => {
   it("reports each at its own position, leaves it out of the data, and prints no Node warning", async () => {
-    const { data, issues, warnings } = await toDataWatchingWarnings("a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n");
+    const { data, issues, warnings } = await toDataWatchingWarnings(
+      "a:\n  ? [x, y]\n  : 1\n  b: 2\n  ? {k: v}\n  : 3\nc: &l [1]\nd: { *l : 4 }\n",
+    );
     expect(data).toEqual({ a: { b: 2 }, c: [1], d: {} });
     expect(issues).toMatchObject([
       { line: 2, col: 5, path: "a", level: "error", message: 'a key must be a word or a quoted string, not a list ("[x, y]")' },
@@ -127,7 +136,9 @@ describe("toData: keys that are lists or mappings", () => {
   it("also catches a tagged scalar that is an object (YAML 1.1 binary), which the library would stringify", async () => {
     const { data, issues, warnings } = await toDataWatchingWarnings("%YAML 1.1\n---\na:\n  ? !!binary aGk=\n  : 1\n  b: 2\n");
     expect(data).toEqual({ a: { b: 2 } });
-    expect(issues).toMatchObject([{ line: 4, col: 14, path: "a", message: 'a key must be a word or a quoted string, not a tagged value ("aGk=")' }]);
+    expect(issues).toMatchObject([
+      { line: 4, col: 14, path: "a", message: 'a key must be a word or a quoted string, not a tagged value ("aGk=")' },
+    ]);
     expect(warnings).toEqual([]);
   });
 });

@@ -50,7 +50,15 @@ export function parseYaml(file: string, text: string): { source?: YamlSource; is
   const issues: ConfigIssue[] = [...doc.errors, ...doc.warnings].map((e) => {
     const { line, col } = lines.linePos(e.pos[0]);
     const hint = SYNTAX_HINTS[e.code];
-    return { file, line, col, path: "", message: `YAML: ${e.message}`, ...(hint ? { hint } : {}), level: e.name === "YAMLWarning" ? "warning" : "error" };
+    return {
+      file,
+      line,
+      col,
+      path: "",
+      message: `YAML: ${e.message}`,
+      ...(hint ? { hint } : {}),
+      level: e.name === "YAMLWarning" ? "warning" : "error",
+    };
   });
   if (doc.errors.length > 0) return { issues };
   return { source: { file, text, doc, lines, substituted: new Map() }, issues };
@@ -67,7 +75,10 @@ export function toData(source: YamlSource): { data: unknown; issues: ConfigIssue
     return { data: source.doc.toJS({ maxAliasCount: 1000 }), issues };
   } catch (err) {
     const message = `YAML: ${err instanceof Error ? err.message : String(err)}`;
-    return { data: undefined, issues: [...issues, { file: source.file, line: 1, col: 1, path: "", message, hint: "use fewer aliases (*name)", level: "error" }] };
+    return {
+      data: undefined,
+      issues: [...issues, { file: source.file, line: 1, col: 1, path: "", message, hint: "use fewer aliases (*name)", level: "error" }],
+    };
   }
 }
 
@@ -75,8 +86,11 @@ export function toData(source: YamlSource): { data: unknown; issues: ConfigIssue
 function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   // A tagged scalar can be an object too (`%YAML 1.1` with `!!binary` or a timestamp).
-  const isCollection = (node: unknown): boolean => isMap(node) || isSeq(node) || (isAlias(node) && isCollection(node.resolve(source.doc)))
-    || (isScalar(node) && typeof node.value === "object" && node.value !== null);
+  const isCollection = (node: unknown): boolean =>
+    isMap(node) ||
+    isSeq(node) ||
+    (isAlias(node) && isCollection(node.resolve(source.doc))) ||
+    (isScalar(node) && typeof node.value === "object" && node.value !== null);
   // Aliases are not followed: the node they point at is visited where it is written.
   const visit = (node: unknown, path: PropertyKey[]): void => {
     if (isSeq(node)) node.items.forEach((item, i) => visit(item, [...path, i]));
@@ -90,7 +104,10 @@ function dropCollectionKeys(source: YamlSource): ConfigIssue[] {
       const written = source.text.slice(start, end).replace(/\s+/g, " ").trim();
       const shown = written.length > 40 ? `${written.slice(0, 40)}…` : written;
       issues.push({
-        file: source.file, ...source.lines.linePos(start), path: formatPath(path), level: "error",
+        file: source.file,
+        ...source.lines.linePos(start),
+        path: formatPath(path),
+        level: "error",
         message: `a key must be a word or a quoted string, not ${keyKind(pair.key, source)} (${JSON.stringify(shown)})`,
         hint: "quote the key if it is meant as text, or remove it",
       });
@@ -157,7 +174,8 @@ export function positionOf(source: YamlSource, path: DataPath, anchor: Anchor = 
     // An empty value (`interval:`) has no token of its own: point at its key.
     if ((!node?.range || empty) && keyNode?.range) at = keyNode.range[0];
     else if (node?.range) at = node.range[0];
-    if (offset !== undefined && found.depth === path.length && isScalar(node) && !source.substituted.has(node)) at = scalarOffset(source.text, node, offset);
+    if (offset !== undefined && found.depth === path.length && isScalar(node) && !source.substituted.has(node))
+      at = scalarOffset(source.text, node, offset);
   }
   return at === undefined ? { line: 1, col: 1 } : source.lines.linePos(at);
 }
@@ -170,7 +188,15 @@ export function issueAt(
   opts: { hint?: string; level?: "error" | "warning"; anchor?: Anchor; offset?: number } = {},
 ): ConfigIssue {
   const { line, col } = positionOf(source, path, opts.anchor, opts.offset);
-  return { file: source.file, line, col, path: formatPath(path), message, ...(opts.hint ? { hint: opts.hint } : {}), level: opts.level ?? "error" };
+  return {
+    file: source.file,
+    line,
+    col,
+    path: formatPath(path),
+    message,
+    ...(opts.hint ? { hint: opts.hint } : {}),
+    level: opts.level ?? "error",
+  };
 }
 
 /** The source offset of the `offset`-th character of a scalar's value, undoing quotes, escapes and folding. */
@@ -200,7 +226,11 @@ export function scalarOffset(text: string, node: Scalar, offset: number): number
 }
 
 /** Zod issues (parsed with `plainMessage` as error map and `reportInput`) located in the YAML they came from. */
-export function locateZodIssues(source: YamlSource, issues: readonly z.core.$ZodIssue[], skip: ReadonlySet<string> = new Set()): ConfigIssue[] {
+export function locateZodIssues(
+  source: YamlSource,
+  issues: readonly z.core.$ZodIssue[],
+  skip: ReadonlySet<string> = new Set(),
+): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   const add = (path: DataPath, text: string, anchor: Anchor, extra: { hint?: string; offset?: number; got?: boolean } = {}) => {
     // A value whose ${...} failed was reported already; what zod says about the unfilled text is noise.
@@ -211,7 +241,8 @@ export function locateZodIssues(source: YamlSource, issues: readonly z.core.$Zod
     let { message, hint } = splitHint(text);
     // A value from ${...} is shown as written (whole or cut short), so no message carries a secret.
     if (original !== undefined) {
-      for (const shown of [JSON.stringify(String(written!.value)), describeValue(written!.value)]) message = message.split(shown).join(JSON.stringify(original));
+      for (const shown of [JSON.stringify(String(written!.value)), describeValue(written!.value)])
+        message = message.split(shown).join(JSON.stringify(original));
     }
     const addGot = extra.got && !/\bgot /.test(message);
     if (addGot && anchor === "key") message += ` (got ${describeValue(String(path.at(-1)))})`;

@@ -27,32 +27,45 @@ export function kindSelector<C extends Record<string, z.ZodType> = Record<never,
   const oneOf = `one of ${names.join(", ")}`;
   const shape: Record<string, z.ZodType> = { ...opts.common };
   for (const [name, kind] of kinds) shape[name] = kind.schema.optional();
-  const object = z.strictObject(shape, {
-    error: (iss) => {
-      if (iss.code === "unrecognized_keys") {
-        return iss.keys.map((key) => {
-          const close = suggest(key, common);
-          return close ? `unknown key "${key}" (hint: did you mean "${close}"?)` : `unknown ${what} kind "${key}" (hint: ${oneOf})`;
-        }).join("\n");
+  const object = z
+    .strictObject(shape, {
+      error: (iss) => {
+        if (iss.code === "unrecognized_keys") {
+          return iss.keys
+            .map((key) => {
+              const close = suggest(key, common);
+              return close ? `unknown key "${key}" (hint: did you mean "${close}"?)` : `unknown ${what} kind "${key}" (hint: ${oneOf})`;
+            })
+            .join("\n");
+        }
+        if (iss.code === "invalid_type" && iss.input === undefined)
+          return `missing required key "${what}" (hint: write it like ${opts.example})`;
+        if (iss.code === "invalid_type")
+          return `expected a mapping with one ${what} kind, got ${describeValue(iss.input)} (hint: write it like ${opts.example})`;
+        return undefined;
+      },
+    })
+    .check((ctx) => {
+      // An unknown key already says what is wrong; "needs a kind" on top of it would be noise.
+      if (ctx.issues.some((i) => i.code === "unrecognized_keys")) return;
+      const present = names.filter((n) => ctx.value[n] !== undefined);
+      if (present.length === 0) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `needs a ${what} kind`,
+          params: { hint: `${oneOf}, like ${opts.example}` },
+        });
       }
-      if (iss.code === "invalid_type" && iss.input === undefined) return `missing required key "${what}" (hint: write it like ${opts.example})`;
-      if (iss.code === "invalid_type") return `expected a mapping with one ${what} kind, got ${describeValue(iss.input)} (hint: write it like ${opts.example})`;
-      return undefined;
-    },
-  }).check((ctx) => {
-    // An unknown key already says what is wrong; "needs a kind" on top of it would be noise.
-    if (ctx.issues.some((i) => i.code === "unrecognized_keys")) return;
-    const present = names.filter((n) => ctx.value[n] !== undefined);
-    if (present.length === 0) {
-      ctx.issues.push({ code: "custom", input: ctx.value, message: `needs a ${what} kind`, params: { hint: `${oneOf}, like ${opts.example}` } });
-    }
-    if (present.length > 1) {
-      ctx.issues.push({
-        code: "custom", input: ctx.value, message: `has ${present.length} ${what} kinds (${present.join(", ")}) but takes exactly one`,
-        params: { hint: opts.tooManyHint ?? `keep one of ${present.join(", ")}` },
-      });
-    }
-  });
+      if (present.length > 1) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `has ${present.length} ${what} kinds (${present.join(", ")}) but takes exactly one`,
+          params: { hint: opts.tooManyHint ?? `keep one of ${present.join(", ")}` },
+        });
+      }
+    });
   kindSelectors.set(object, { kinds: names, common });
   return object.transform((value) => {
     // Zod still runs this after an unknown key (the parse fails anyway), so no kind must not throw.
@@ -74,7 +87,10 @@ export const targetGlobs = () => z.array(z.string().min(1)).min(1).default(["*"]
 export const positiveDuration = () => duration().refine((ms) => ms > 0, "must be longer than 0 (hint: like 500ms or 10s)");
 
 const fraction = () =>
-  z.number().gt(0, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)").lte(1, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)");
+  z
+    .number()
+    .gt(0, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)")
+    .lte(1, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)");
 const rounds = () => z.number().int().min(1);
 
 /** One condition (see src/classify/conditions.ts), parsed at load time; a bad one is located to its column. */
@@ -90,7 +106,11 @@ export const condition = () =>
 export const conditions = () => z.union([condition().transform((c) => [c]), z.array(condition()).min(1)]);
 
 const thresholdsShape = {
-  latency: duration(), poolUtilization: fraction(), memoryUtilization: fraction(), idleInTransaction: duration(), queryDuration: duration(),
+  latency: duration(),
+  poolUtilization: fraction(),
+  memoryUtilization: fraction(),
+  idleInTransaction: duration(),
+  queryDuration: duration(),
 };
 
 const targetSchema = () =>
@@ -98,41 +118,60 @@ const targetSchema = () =>
     name: safeName("target name").meta({ description: "Unique name of the target, like orders-api" }),
     labels: labels().default({}).meta({ description: "Labels playbooks can match on, like { team: payments }" }),
     probe: kindSelector("probe", probeKinds, { example: "probe: { http: { url: http://127.0.0.1:8000/health } }" }),
-    service: kindSelector("service", serviceKinds, { example: "service: { process: { start: [node, server.js] } }" }).optional()
+    service: kindSelector("service", serviceKinds, { example: "service: { process: { start: [node, server.js] } }" })
+      .optional()
       .meta({ description: "What playbooks start, stop and restart for this target" }),
     interval: positiveDuration().optional().meta({ description: "Time between probes (default: defaults.interval)" }),
     timeout: positiveDuration().optional().meta({ description: "Time a probe may take (default: defaults.timeout)" }),
-    failureThreshold: rounds().optional().meta({ description: "Failing rounds before an incident opens (default: defaults.failureThreshold)" }),
-    successThreshold: rounds().optional().meta({ description: "Healthy rounds before an incident resolves (default: defaults.successThreshold)" }),
+    failureThreshold: rounds()
+      .optional()
+      .meta({ description: "Failing rounds before an incident opens (default: defaults.failureThreshold)" }),
+    successThreshold: rounds()
+      .optional()
+      .meta({ description: "Healthy rounds before an incident resolves (default: defaults.successThreshold)" }),
     thresholds: z.strictObject(thresholdsShape).partial().optional().meta({ description: "Overrides of defaults.thresholds" }),
     dependsOn: z.array(z.string().min(1)).default([]).meta({ description: "Names of targets this one needs; their incidents come first" }),
-    playbook: safeName("playbook name").optional().meta({ description: "Use only this playbook for the target (default: the most specific match)" }),
+    playbook: safeName("playbook name")
+      .optional()
+      .meta({ description: "Use only this playbook for the target (default: the most specific match)" }),
   });
 
 const ruleSchema = () =>
   z.strictObject({
     kind: incidentKind().meta({ description: "The incident kind this rule finds, like queue_backlog" }),
-    severity: z.enum(SEVERITIES).optional().meta({ description: "Severity of the kind (default: severities: or the built-in one, else P3)" }),
-    when: conditions()
-      .meta({ description: "Condition over a probe result, like \"[BODY].queue.depth > 1000\"; a list means all must hold" }),
+    severity: z
+      .enum(SEVERITIES)
+      .optional()
+      .meta({ description: "Severity of the kind (default: severities: or the built-in one, else P3)" }),
+    when: conditions().meta({ description: 'Condition over a probe result, like "[BODY].queue.depth > 1000"; a list means all must hold' }),
     targets: targetGlobs().meta({ description: "Target name globs the rule applies to" }),
   });
 
 const notifySchema = () =>
-  z.strictObject({
-    ...Object.fromEntries([...channelKinds].filter(([name]) => name !== "console").map(([name, kind]) => [name, kind.schema.optional()])),
-    retry: z.strictObject({
-      initial: positiveDuration().prefault("1s").meta({ description: "First wait before a failed send is retried" }),
-      max: positiveDuration().prefault("5m").meta({ description: "Longest wait between retries" }),
-      attempts: z.number().int().min(1).max(1000).default(20).meta({ description: "Attempts before a notification is given up on" }),
-    }).prefault({}),
-    breaker: z.strictObject({
-      failures: z.number().int().min(1).default(5).meta({ description: "Consecutive failures that open a channel's circuit breaker" }),
-      cooldown: positiveDuration().prefault("30s").meta({ description: "How long an open breaker waits before trying again" }),
-    }).prefault({}),
-    link: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL").optional()
-      .meta({ description: "Base URL of medic's API, for links to incidents in notifications" }),
-  }).prefault({}).meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
+  z
+    .strictObject({
+      ...Object.fromEntries([...channelKinds].filter(([name]) => name !== "console").map(([name, kind]) => [name, kind.schema.optional()])),
+      retry: z
+        .strictObject({
+          initial: positiveDuration().prefault("1s").meta({ description: "First wait before a failed send is retried" }),
+          max: positiveDuration().prefault("5m").meta({ description: "Longest wait between retries" }),
+          attempts: z.number().int().min(1).max(1000).default(20).meta({ description: "Attempts before a notification is given up on" }),
+        })
+        .prefault({}),
+      breaker: z
+        .strictObject({
+          failures: z.number().int().min(1).default(5).meta({ description: "Consecutive failures that open a channel's circuit breaker" }),
+          cooldown: positiveDuration().prefault("30s").meta({ description: "How long an open breaker waits before trying again" }),
+        })
+        .prefault({}),
+      link: z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")
+        .optional()
+        .meta({ description: "Base URL of medic's API, for links to incidents in notifications" }),
+    })
+    .prefault({})
+    .meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
 
 const escalationStep = () =>
   z.strictObject({
@@ -141,159 +180,264 @@ const escalationStep = () =>
   });
 
 const escalationSteps = (severity: string) =>
-  z.array(escalationStep()).optional().meta({ description: `Who hears of an open ${severity} incident, and when` });
+  z
+    .array(escalationStep())
+    .optional()
+    .meta({ description: `Who hears of an open ${severity} incident, and when` });
 
 /** The longest a page may be held while a playbook works. */
 const MAX_PAGE_GRACE_MS = 30 * 60_000;
 
 const escalationSchema = () =>
-  z.strictObject({
-    P1: escalationSteps("P1"),
-    P2: escalationSteps("P2"),
-    P3: escalationSteps("P3"),
-    P4: escalationSteps("P4"),
-    raiseOnFailure: z.partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES)).default({})
-      .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
-    pageGrace: duration()
-      .refine((ms) => ms <= MAX_PAGE_GRACE_MS, "must be at most 30m (hint: a page held longer is a page missed)")
-      .prefault("0s").meta({
-        description: "How long a page (PagerDuty) waits while a playbook works on the incident: fixed within it, nobody is woken; " +
-          "medic gives up, paged at once; still working, paged then. Slack is told at once. Default 0s: page at once",
-      }),
-  }).prefault({}).meta({ description: "Per severity, timed steps of who is told (default: P1 page at once; P2 Slack, page after 30m; P3 Slack; P4 log)" });
+  z
+    .strictObject({
+      P1: escalationSteps("P1"),
+      P2: escalationSteps("P2"),
+      P3: escalationSteps("P3"),
+      P4: escalationSteps("P4"),
+      raiseOnFailure: z
+        .partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES))
+        .default({})
+        .meta({ description: "Raise the severity when remediation fails, like { P2: P1 }" }),
+      pageGrace: duration()
+        .refine((ms) => ms <= MAX_PAGE_GRACE_MS, "must be at most 30m (hint: a page held longer is a page missed)")
+        .prefault("0s")
+        .meta({
+          description:
+            "How long a page (PagerDuty) waits while a playbook works on the incident: fixed within it, nobody is woken; " +
+            "medic gives up, paged at once; still working, paged then. Slack is told at once. Default 0s: page at once",
+        }),
+    })
+    .prefault({})
+    .meta({
+      description: "Per severity, timed steps of who is told (default: P1 page at once; P2 Slack, page after 30m; P3 Slack; P4 log)",
+    });
 
 const safetySchema = () =>
-  z.strictObject({
-    flapGuard: z.strictObject({
-      maxRuns: z.number().int().min(0).default(3).meta({ description: "Playbook runs per target and incident kind per window; past it, escalate" }),
-      window: positiveDuration().prefault("1h").meta({ description: "The window maxRuns counts in" }),
-      backoff: z.strictObject({
-        initial: duration().prefault("10s").meta({ description: "Wait after the first run before a second" }),
-        max: duration().prefault("5m").meta({ description: "Longest wait between runs (it doubles per run up to this)" }),
-      }).prefault({}),
-      resetAfter: positiveDuration().prefault("10m").meta({ description: "Healthy this long and the guard counts from zero again" }),
-    }).prefault({}).meta({ description: "Per target and kind: how often playbooks may run" }),
-    blastRadius: z.strictObject({
-      concurrent: z.number().int().min(1).default(2).meta({ description: "Playbooks running at once, across all targets" }),
-      maxRuns: z.number().int().min(1).default(10).meta({ description: "Playbook runs started per window, across all targets" }),
-      window: positiveDuration().prefault("10m").meta({ description: "The window maxRuns counts in" }),
-    }).prefault({}).meta({ description: "Across all targets: how much medic may do at once" }),
-  }).prefault({}).meta({ description: "What stops medic from making things worse (defaults are on)" });
+  z
+    .strictObject({
+      flapGuard: z
+        .strictObject({
+          maxRuns: z
+            .number()
+            .int()
+            .min(0)
+            .default(3)
+            .meta({ description: "Playbook runs per target and incident kind per window; past it, escalate" }),
+          window: positiveDuration().prefault("1h").meta({ description: "The window maxRuns counts in" }),
+          backoff: z
+            .strictObject({
+              initial: duration().prefault("10s").meta({ description: "Wait after the first run before a second" }),
+              max: duration().prefault("5m").meta({ description: "Longest wait between runs (it doubles per run up to this)" }),
+            })
+            .prefault({}),
+          resetAfter: positiveDuration().prefault("10m").meta({ description: "Healthy this long and the guard counts from zero again" }),
+        })
+        .prefault({})
+        .meta({ description: "Per target and kind: how often playbooks may run" }),
+      blastRadius: z
+        .strictObject({
+          concurrent: z.number().int().min(1).default(2).meta({ description: "Playbooks running at once, across all targets" }),
+          maxRuns: z.number().int().min(1).default(10).meta({ description: "Playbook runs started per window, across all targets" }),
+          window: positiveDuration().prefault("10m").meta({ description: "The window maxRuns counts in" }),
+        })
+        .prefault({})
+        .meta({ description: "Across all targets: how much medic may do at once" }),
+    })
+    .prefault({})
+    .meta({ description: "What stops medic from making things worse (defaults are on)" });
 
 const maintenanceWindowSchema = () =>
   z.strictObject({
     name: safeName("window name").meta({ description: "Name of the window, like nightly-backup" }),
-    cron: z.string().superRefine((expr, ctx) => {
-      const problem = cronProblem(expr);
-      if (problem) ctx.addIssue({ code: "custom", input: expr, message: problem, params: { hint: "five fields: minute hour day-of-month month day-of-week, like \"0 2 * * *\" for 02:00 daily" } });
-    }).meta({ description: "When the window starts, cron syntax: \"0 2 * * sun\"" }),
+    cron: z
+      .string()
+      .superRefine((expr, ctx) => {
+        const problem = cronProblem(expr);
+        if (problem)
+          ctx.addIssue({
+            code: "custom",
+            input: expr,
+            message: problem,
+            params: { hint: 'five fields: minute hour day-of-month month day-of-week, like "0 2 * * *" for 02:00 daily' },
+          });
+      })
+      .meta({ description: 'When the window starts, cron syntax: "0 2 * * sun"' }),
     duration: positiveDuration().meta({ description: "How long the window lasts, like 30m" }),
-    timezone: z.string().default("UTC").superRefine((tz, ctx) => {
-      if (!validTimeZone(tz)) ctx.addIssue({ code: "custom", input: tz, message: `unknown time zone "${tz}"`, params: { hint: "an IANA name, like UTC or Europe/Berlin" } });
-    }).meta({ description: "Time zone the cron expression is read in (default UTC)" }),
+    timezone: z
+      .string()
+      .default("UTC")
+      .superRefine((tz, ctx) => {
+        if (!validTimeZone(tz))
+          ctx.addIssue({
+            code: "custom",
+            input: tz,
+            message: `unknown time zone "${tz}"`,
+            params: { hint: "an IANA name, like UTC or Europe/Berlin" },
+          });
+      })
+      .meta({ description: "Time zone the cron expression is read in (default UTC)" }),
     targets: targetGlobs().meta({ description: "Target name globs the window covers (default all)" }),
     reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
   });
 
 const apiSchema = () =>
-  z.strictObject({
-    listen: z.string().regex(LISTEN, "must be host:port, like 127.0.0.1:9464, or off")
-      .refine((s) => s === "off" || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "the port must be 0-65535").default("127.0.0.1:9464")
-      .meta({ description: "Where the HTTP API listens (default 127.0.0.1:9464); off turns it off" }),
-    tokenFile: z.string().min(1).optional()
-      .meta({ description: "File holding the bearer token every call but /healthz needs (required to listen beyond loopback)" }),
-    allowedHosts: z.array(z.string().regex(HOST_NAME, "must be a host name or address without a port, like medic.example.com"))
-      .optional().meta({ description: "More Host header names accepted on a loopback listen address, like a reverse proxy's name" }),
-    publicReads: z.boolean().default(false)
-      .meta({ description: "With a token file: reads (GET) need no token; anyone who can reach the API can read incidents" }),
-  }).prefault({}).meta({ description: "The HTTP API: /healthz, /metrics, /api/..., the Alertmanager receiver" });
+  z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(LISTEN, "must be host:port, like 127.0.0.1:9464, or off")
+        .refine((s) => s === "off" || Number(s.slice(s.lastIndexOf(":") + 1)) <= 65535, "the port must be 0-65535")
+        .default("127.0.0.1:9464")
+        .meta({ description: "Where the HTTP API listens (default 127.0.0.1:9464); off turns it off" }),
+      tokenFile: z
+        .string()
+        .min(1)
+        .optional()
+        .meta({ description: "File holding the bearer token every call but /healthz needs (required to listen beyond loopback)" }),
+      allowedHosts: z
+        .array(z.string().regex(HOST_NAME, "must be a host name or address without a port, like medic.example.com"))
+        .optional()
+        .meta({ description: "More Host header names accepted on a loopback listen address, like a reverse proxy's name" }),
+      publicReads: z
+        .boolean()
+        .default(false)
+        .meta({ description: "With a token file: reads (GET) need no token; anyone who can reach the API can read incidents" }),
+    })
+    .prefault({})
+    .meta({ description: "The HTTP API: /healthz, /metrics, /api/..., the Alertmanager receiver" });
 
 const labelName = () => z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a Prometheus label name, like alertname");
 
 const alertRouteSchema = () =>
-  z.strictObject({
-    match: z.record(labelName(), z.string()).default({}).meta({ description: "Labels the alert must have, with these values" }),
-    matchRe: z.record(labelName(), z.string().superRefine((re, ctx) => {
-      try {
-        new RegExp(`^(?:${re})$`);
-      } catch (err) {
-        ctx.addIssue({ code: "custom", input: re, message: `not a regular expression: ${(err as Error).message}` });
+  z
+    .strictObject({
+      match: z.record(labelName(), z.string()).default({}).meta({ description: "Labels the alert must have, with these values" }),
+      matchRe: z
+        .record(
+          labelName(),
+          z.string().superRefine((re, ctx) => {
+            try {
+              new RegExp(`^(?:${re})$`);
+            } catch (err) {
+              ctx.addIssue({ code: "custom", input: re, message: `not a regular expression: ${(err as Error).message}` });
+            }
+          }),
+        )
+        .default({})
+        .meta({ description: "Labels whose values must match these regular expressions (anchored, as in Alertmanager)" }),
+      target: safeName("target name").optional().meta({ description: "The target the alert is about" }),
+      targetLabel: labelName().optional().meta({ description: "Or: the alert label whose value names the target, like service" }),
+      kind: incidentKind().meta({ description: "The incident kind the alert opens, like server_down" }),
+      severity: z.enum(SEVERITIES).optional().meta({ description: "Severity (default: the kind's)" }),
+    })
+    .superRefine((r, ctx) => {
+      if ((r.target === undefined) === (r.targetLabel === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          input: r,
+          message: "needs exactly one of target or targetLabel",
+          params: { hint: "target: orders-api, or targetLabel: service" },
+        });
       }
-    })).default({}).meta({ description: "Labels whose values must match these regular expressions (anchored, as in Alertmanager)" }),
-    target: safeName("target name").optional().meta({ description: "The target the alert is about" }),
-    targetLabel: labelName().optional().meta({ description: "Or: the alert label whose value names the target, like service" }),
-    kind: incidentKind().meta({ description: "The incident kind the alert opens, like server_down" }),
-    severity: z.enum(SEVERITIES).optional().meta({ description: "Severity (default: the kind's)" }),
-  }).superRefine((r, ctx) => {
-    if ((r.target === undefined) === (r.targetLabel === undefined)) {
-      ctx.addIssue({ code: "custom", input: r, message: "needs exactly one of target or targetLabel", params: { hint: "target: orders-api, or targetLabel: service" } });
-    }
-  });
+    });
 
 const alertmanagerSchema = () =>
-  z.strictObject({
-    routes: z.array(alertRouteSchema()).min(1).meta({ description: "Alerts to incidents: the first route whose matchers hold" }),
-  }).optional().meta({ description: "Alerts posted by Alertmanager to /api/alertmanager open incidents like probes do" });
+  z
+    .strictObject({
+      routes: z.array(alertRouteSchema()).min(1).meta({ description: "Alerts to incidents: the first route whose matchers hold" }),
+    })
+    .optional()
+    .meta({ description: "Alerts posted by Alertmanager to /api/alertmanager open incidents like probes do" });
 
 const TARGET_EXAMPLE = "targets: [{ name: api, probe: { http: { url: http://127.0.0.1:8000/health } } }]";
 
 /** medic.yaml as written, before defaults are applied to targets. */
 export const configSchema = () =>
-  z.strictObject({
-    stateDir: z.string().min(1).default("/var/lib/medic").meta({ description: "Where the journal lives; relative to this file" }),
-    defaults: z.strictObject({
-      interval: positiveDuration().prefault("10s"),
-      timeout: positiveDuration().prefault("3s"),
-      failureThreshold: rounds().default(3),
-      successThreshold: rounds().default(2),
-      thresholds: z.strictObject({
-        latency: thresholdsShape.latency.prefault("2s"),
-        poolUtilization: thresholdsShape.poolUtilization.default(0.9),
-        memoryUtilization: thresholdsShape.memoryUtilization.default(0.9),
-        idleInTransaction: thresholdsShape.idleInTransaction.prefault("5m"),
-        queryDuration: thresholdsShape.queryDuration.prefault("5m"),
-      }).prefault({}),
-    }).prefault({}).meta({ description: "Values every target gets unless it sets its own" }),
-    playbooks: z.array(z.string().min(1)).default(["./playbooks"])
-      .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
-    safety: safetySchema(),
-    api: apiSchema(),
-    alertmanager: alertmanagerSchema(),
-    maintenance: z.array(maintenanceWindowSchema()).default([])
-      .meta({ description: "Recurring windows in which medic records but runs no playbook and pages nobody" }),
-    severities: z.record(incidentKind(), z.enum(SEVERITIES)).default({})
-      .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
-    targets: z.array(targetSchema()).default([]).meta({ description: "What medic watches" }),
-    rules: z.array(ruleSchema()).default([]).meta({ description: "Operator-defined incident kinds" }),
-    notify: notifySchema(),
-    escalation: escalationSchema(),
-    discovery: z.strictObject({
-      docker: z.strictObject({
-        ...dockerConnectionShape,
-        label: z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/).default("medic.enable")
-          .meta({ description: "Containers with this label set to true are watched (default medic.enable)" }),
-      }).optional().meta({ description: "Watch containers that opt in with labels, as they come and go" }),
-    }).optional().meta({ description: "Targets found at run time instead of listed here" }),
-  }).superRefine((c, ctx) => {
-    const configured = new Set(["console", ...Object.keys(c.notify).filter((k) => channelKinds.has(k) && (c.notify as Record<string, unknown>)[k])]);
-    for (const severity of SEVERITIES) {
-      for (const [i, step] of (c.escalation[severity] ?? []).entries()) {
-        for (const [j, channel] of step.notify.entries()) {
-          if (configured.has(channel)) continue;
-          ctx.addIssue({
-            code: "custom", path: ["escalation", severity, i, "notify", j], input: channel,
-            message: `no channel named ${JSON.stringify(channel)} is configured`,
-            params: { hint: `configure it under notify:, or use one of ${[...configured].join(", ")}` },
-          });
+  z
+    .strictObject({
+      stateDir: z.string().min(1).default("/var/lib/medic").meta({ description: "Where the journal lives; relative to this file" }),
+      defaults: z
+        .strictObject({
+          interval: positiveDuration().prefault("10s"),
+          timeout: positiveDuration().prefault("3s"),
+          failureThreshold: rounds().default(3),
+          successThreshold: rounds().default(2),
+          thresholds: z
+            .strictObject({
+              latency: thresholdsShape.latency.prefault("2s"),
+              poolUtilization: thresholdsShape.poolUtilization.default(0.9),
+              memoryUtilization: thresholdsShape.memoryUtilization.default(0.9),
+              idleInTransaction: thresholdsShape.idleInTransaction.prefault("5m"),
+              queryDuration: thresholdsShape.queryDuration.prefault("5m"),
+            })
+            .prefault({}),
+        })
+        .prefault({})
+        .meta({ description: "Values every target gets unless it sets its own" }),
+      playbooks: z
+        .array(z.string().min(1))
+        .default(["./playbooks"])
+        .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
+      safety: safetySchema(),
+      api: apiSchema(),
+      alertmanager: alertmanagerSchema(),
+      maintenance: z
+        .array(maintenanceWindowSchema())
+        .default([])
+        .meta({ description: "Recurring windows in which medic records but runs no playbook and pages nobody" }),
+      severities: z
+        .record(incidentKind(), z.enum(SEVERITIES))
+        .default({})
+        .meta({ description: "Severity per incident kind, overriding the built-in or rule's one, like { high_latency: P3 }" }),
+      targets: z.array(targetSchema()).default([]).meta({ description: "What medic watches" }),
+      rules: z.array(ruleSchema()).default([]).meta({ description: "Operator-defined incident kinds" }),
+      notify: notifySchema(),
+      escalation: escalationSchema(),
+      discovery: z
+        .strictObject({
+          docker: z
+            .strictObject({
+              ...dockerConnectionShape,
+              label: z
+                .string()
+                .regex(/^[A-Za-z0-9_.\/-]{1,63}$/)
+                .default("medic.enable")
+                .meta({ description: "Containers with this label set to true are watched (default medic.enable)" }),
+            })
+            .optional()
+            .meta({ description: "Watch containers that opt in with labels, as they come and go" }),
+        })
+        .optional()
+        .meta({ description: "Targets found at run time instead of listed here" }),
+    })
+    .superRefine((c, ctx) => {
+      const configured = new Set([
+        "console",
+        ...Object.keys(c.notify).filter((k) => channelKinds.has(k) && (c.notify as Record<string, unknown>)[k]),
+      ]);
+      for (const severity of SEVERITIES) {
+        for (const [i, step] of (c.escalation[severity] ?? []).entries()) {
+          for (const [j, channel] of step.notify.entries()) {
+            if (configured.has(channel)) continue;
+            ctx.addIssue({
+              code: "custom",
+              path: ["escalation", severity, i, "notify", j],
+              input: channel,
+              message: `no channel named ${JSON.stringify(channel)} is configured`,
+              params: { hint: `configure it under notify:, or use one of ${[...configured].join(", ")}` },
+            });
+          }
         }
       }
-    }
-    if (c.targets.length > 0 || c.discovery?.docker) return;
-    ctx.addIssue({
-      code: "custom", path: ["targets"], input: c.targets,
-      message: `needs at least one target, or discovery (hint: like ${TARGET_EXAMPLE})`,
+      if (c.targets.length > 0 || c.discovery?.docker) return;
+      ctx.addIssue({
+        code: "custom",
+        path: ["targets"],
+        input: c.targets,
+        message: `needs at least one target, or discovery (hint: like ${TARGET_EXAMPLE})`,
+      });
     });
-  });
 
 /** medic.yaml validated, before normalisation. */
 export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;

@@ -40,9 +40,14 @@ describe("substituteSecrets", () => {
     const source = parseYaml(`${dir}/m.yaml`, text).source!;
     const result = await substituteSecrets(source, { env: { PORT: "80", KEY: "long-enough" }, baseDir: dir });
     expect(result.issues).toEqual([]);
-    expect(result.warnings).toEqual([expect.objectContaining({
-      ...positionIn(text, "${PORT}"), path: "port", level: "warning", message: "the value of ${PORT} has only 2 characters: too short for medic to keep out of its output",
-    })]);
+    expect(result.warnings).toEqual([
+      expect.objectContaining({
+        ...positionIn(text, "${PORT}"),
+        path: "port",
+        level: "warning",
+        message: "the value of ${PORT} has only 2 characters: too short for medic to keep out of its output",
+      }),
+    ]);
   });
 
   it("locates an unset variable and an unreadable file at the reference, with hints", async () => {
@@ -52,10 +57,18 @@ describe("substituteSecrets", () => {
     const result = await substituteSecrets(source, { env: {}, baseDir: dir });
     expect(result.issues).toEqual([
       {
-        file: `${dir}/m.yaml`, ...positionIn(text, "${MISSING_VAR}"), path: "x.url", level: "error",
-        message: "environment variable MISSING_VAR is not set", hint: "export MISSING_VAR=… before starting medic, or use ${file:/path}",
+        file: `${dir}/m.yaml`,
+        ...positionIn(text, "${MISSING_VAR}"),
+        path: "x.url",
+        level: "error",
+        message: "environment variable MISSING_VAR is not set",
+        hint: "export MISSING_VAR=… before starting medic, or use ${file:/path}",
       },
-      expect.objectContaining({ ...positionIn(text, "${file:"), path: "x.key", message: expect.stringContaining(`${dir}/nope.txt: file not found`) }),
+      expect.objectContaining({
+        ...positionIn(text, "${file:"),
+        path: "x.key",
+        message: expect.stringContaining(`${dir}/nope.txt: file not found`),
+      }),
     ]);
     expect([...result.failed]).toEqual(["x.url", "x.key"]);
   });
@@ -87,7 +100,7 @@ describe("secrets never reach an issue", () => {
 
   it("lists every substituted value in Config.secrets", async () => {
     const dir = await writeTree({
-      "token": "file-secret\n",
+      token: "file-secret\n",
       "medic.yaml": 'targets:\n  - name: api\n    probe: { http: { url: "${URL}", headers: { X-Token: "${file:./token}" } } }\n',
     });
     const result = await loadConfig(`${dir}/medic.yaml`, { env: { URL: "http://127.0.0.1:1/health" } });

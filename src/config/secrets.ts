@@ -81,23 +81,42 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
         if (got.ok) {
           value += got.text.trim();
           found.push(got.text.trim());
-        } else problems.push(issueAt(source, path, `cannot read secret file ${file}: ${got.problem.reason}`, {
-          offset: part.offset,
-          hint: got.problem.code === "ENOENT" ? `create the file or fix the path; relative paths start at ${opts.baseDir}` : got.problem.hint,
-        }));
+        } else
+          problems.push(
+            issueAt(source, path, `cannot read secret file ${file}: ${got.problem.reason}`, {
+              offset: part.offset,
+              hint:
+                got.problem.code === "ENOENT"
+                  ? `create the file or fix the path; relative paths start at ${opts.baseDir}`
+                  : got.problem.hint,
+            }),
+          );
       } else {
         const got = opts.env[part.ref];
         if (got !== undefined) {
           value += got;
           found.push(got);
           if (got.length > 0 && got.length < MIN_SECRET_CHARS) {
-            result.warnings.push(issueAt(source, path, `the value of \${${part.ref}} has only ${got.length} characters: too short for medic to keep out of its output`, {
-              level: "warning", offset: part.offset, hint: "a secret that short is guessable anyway; if it is not a secret (a port), write it literally",
-            }));
+            result.warnings.push(
+              issueAt(
+                source,
+                path,
+                `the value of \${${part.ref}} has only ${got.length} characters: too short for medic to keep out of its output`,
+                {
+                  level: "warning",
+                  offset: part.offset,
+                  hint: "a secret that short is guessable anyway; if it is not a secret (a port), write it literally",
+                },
+              ),
+            );
           }
-        } else problems.push(issueAt(source, path, `environment variable ${part.ref} is not set`, {
-          offset: part.offset, hint: `export ${part.ref}=… before starting medic, or use \${file:/path}`,
-        }));
+        } else
+          problems.push(
+            issueAt(source, path, `environment variable ${part.ref} is not set`, {
+              offset: part.offset,
+              hint: `export ${part.ref}=… before starting medic, or use \${file:/path}`,
+            }),
+          );
       }
     }
     if (problems.length > 0) {

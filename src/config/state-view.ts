@@ -50,7 +50,9 @@ export async function loadStateView(file: string, opts: { env?: NodeJS.ProcessEn
   const issues = [...read.issues, ...plain.issues, ...sub.issues.filter((i) => used(i.path))];
   const parsed = viewSchema().safeParse(plain.data, { error: plainMessage, reportInput: true });
   if (!parsed.success) issues.push(...locateZodIssues(source, parsed.error.issues, sub.failed));
-  const errors = redactIssues(issues, sub.secrets).filter((i) => i.level === "error").sort(compareIssues);
+  const errors = redactIssues(issues, sub.secrets)
+    .filter((i) => i.level === "error")
+    .sort(compareIssues);
   if (!parsed.success || errors.length > 0) return { ok: false, issues: errors };
   const p = parsed.data;
   return {
@@ -59,7 +61,8 @@ export async function loadStateView(file: string, opts: { env?: NodeJS.ProcessEn
       file: path,
       stateDir: opts.stateDir ? resolve(opts.stateDir) : resolve(dirname(path), p.stateDir),
       targets: p.targets.map((t) => t.name),
-      discovers: typeof p.discovery === "object" && p.discovery !== null && Object.values(p.discovery).some((d) => d !== undefined && d !== null),
+      discovers:
+        typeof p.discovery === "object" && p.discovery !== null && Object.values(p.discovery).some((d) => d !== undefined && d !== null),
       maintenance: p.maintenance.map(normaliseWindow),
     },
   };

@@ -39,7 +39,10 @@ export function dockerDiscovery(engine: DockerDiscoveryConfig, config: Config, l
         else if (e.action === "destroy") sink.remove(e.name, "container removed");
       });
       try {
-        const list = await dockerClient(engine, LIST_TIMEOUT_MS).listContainers({ all: true, filters: { label: [`${engine.label}=true`] } });
+        const list = await dockerClient(engine, LIST_TIMEOUT_MS).listContainers({
+          all: true,
+          filters: { label: [`${engine.label}=true`] },
+        });
         for (const c of list) add((c.Names[0] ?? c.Id).replace(/^\//, ""), c.Labels ?? {});
       } catch (err) {
         log.warn({ err: describeError(err) }, "could not list containers; discovering them from events only");

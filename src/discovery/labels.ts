@@ -15,16 +15,31 @@ import { serviceKinds } from "../services/registry.js";
  *   medic.health-url                         probe this http(s) URL instead of the engine
  *   medic.playbook                           only this playbook acts on the container
  */
-const durationLabel = z.string().transform((s, ctx) => parseDuration(s) ?? (ctx.addIssue({ code: "custom", message: "not a duration" }), z.NEVER))
+const durationLabel = z
+  .string()
+  .transform((s, ctx) => parseDuration(s) ?? (ctx.addIssue({ code: "custom", message: "not a duration" }), z.NEVER))
   .pipe(z.number().positive().max(86_400_000));
-const roundsLabel = z.string().regex(/^\d{1,3}$/, "not a whole number").transform(Number).pipe(z.number().int().min(1).max(100));
+const roundsLabel = z
+  .string()
+  .regex(/^\d{1,3}$/, "not a whole number")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(100));
 const labelSchema = z.object({
   "medic.interval": durationLabel.optional(),
   "medic.timeout": durationLabel.optional(),
   "medic.failure-threshold": roundsLabel.optional(),
   "medic.success-threshold": roundsLabel.optional(),
-  "medic.memory-threshold": z.string().regex(/^(0(\.\d+)?|1(\.0+)?)$/, "not a fraction").transform(Number).pipe(z.number().gt(0)).optional(),
-  "medic.health-url": z.string().max(2048).refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), "not an http(s) URL").optional(),
+  "medic.memory-threshold": z
+    .string()
+    .regex(/^(0(\.\d+)?|1(\.0+)?)$/, "not a fraction")
+    .transform(Number)
+    .pipe(z.number().gt(0))
+    .optional(),
+  "medic.health-url": z
+    .string()
+    .max(2048)
+    .refine((s) => /^https?:\/\/[^\s/]+/i.test(s) && URL.canParse(s), "not an http(s) URL")
+    .optional(),
   "medic.playbook": z.string().regex(SAFE_NAME, "not a playbook name").optional(),
 });
 
@@ -35,7 +50,8 @@ export function targetFromContainer(
   defaults: TargetDefaults,
   engine: DockerDiscoveryConfig,
 ): { target: Target } | { error: string } {
-  if (!CONTAINER_NAME.test(name) || !SAFE_NAME.test(name)) return { error: `container name ${JSON.stringify(name.slice(0, 80))} cannot be a target name` };
+  if (!CONTAINER_NAME.test(name) || !SAFE_NAME.test(name))
+    return { error: `container name ${JSON.stringify(name.slice(0, 80))} cannot be a target name` };
   const parsed = labelSchema.safeParse(labels);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join("; ");

@@ -3,7 +3,13 @@ import type { Due } from "./policy.js";
 import type { Notification } from "./types.js";
 
 /** The notification for a due event, capturing the incident as it is now. Pure. */
-export function buildNotification(incident: Incident, due: Due, now: number, linkBase?: string, affected: readonly string[] = []): Notification {
+export function buildNotification(
+  incident: Incident,
+  due: Due,
+  now: number,
+  linkBase?: string,
+  affected: readonly string[] = [],
+): Notification {
   const run = incident.runs[incident.runs.length - 1];
   const n = incident.notifications.filter((x) => x.channel === due.channel && x.event === due.event).length;
   return {
@@ -22,7 +28,9 @@ export function buildNotification(incident: Incident, due: Due, now: number, lin
     openedAt: incident.openedAt,
     at: now,
     attempts: incident.runs.length,
-    steps: (run?.steps ?? []).filter((s) => s.status !== "pending").map((s) => ({ name: s.name, outcome: s.status, detail: s.detail ?? "" })),
+    steps: (run?.steps ?? [])
+      .filter((s) => s.status !== "pending")
+      .map((s) => ({ name: s.name, outcome: s.status, detail: s.detail ?? "" })),
     ...(affected.length > 0 && { affected: [...affected] }),
     ...(linkBase && { link: `${linkBase.replace(/\/+$/, "")}/api/incidents/${encodeURIComponent(incident.id)}` }),
   };

@@ -6,8 +6,21 @@ const BROKEN = "could not notify pagerduty (HTTP 401)";
 
 function n(event: NotificationEvent, over: Partial<Notification> = {}): Notification {
   return {
-    id: `${event}-1`, channel: "slack", event, incident: "i1", target: "web", kind: "server_down", severity: "P1", state: "open",
-    reason: "opened", evidence: "refused", openedAt: 0, at: 0, attempts: 0, steps: [], ...over,
+    id: `${event}-1`,
+    channel: "slack",
+    event,
+    incident: "i1",
+    target: "web",
+    kind: "server_down",
+    severity: "P1",
+    state: "open",
+    reason: "opened",
+    evidence: "refused",
+    openedAt: 0,
+    at: 0,
+    attempts: 0,
+    steps: [],
+    ...over,
   };
 }
 

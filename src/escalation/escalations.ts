@@ -55,12 +55,18 @@ export class Escalations {
       onSent: (n) => opts.record(n.incident, { type: "notification_sent", id: n.id, channel: n.channel }),
       onFailed: (n, reason, detail) => {
         opts.record(n.incident, { type: "notification_failed", id: n.id, channel: n.channel, reason, detail });
-        opts.log.error({ incident: n.incident, channel: n.channel, event: n.event, reason, detail }, "notification not delivered; not retrying");
+        opts.log.error(
+          { incident: n.incident, channel: n.channel, event: n.event, reason, detail },
+          "notification not delivered; not retrying",
+        );
         this.reportBrokenChannel(n, `${reason}: ${detail}`);
       },
       onSuperseded: (n, by) => opts.record(n.incident, { type: "notification_superseded", id: n.id, channel: n.channel, by: by.id }),
       onAttemptFailed: (n, result, attempt, nextInMs) =>
-        opts.log.warn({ incident: n.incident, channel: n.channel, reason: result.reason, detail: result.detail, attempt, nextInMs }, "notification failed; will retry"),
+        opts.log.warn(
+          { incident: n.incident, channel: n.channel, reason: result.reason, detail: result.detail, attempt, nextInMs },
+          "notification failed; will retry",
+        ),
     });
   }
 
@@ -94,7 +100,8 @@ export class Escalations {
     if (owed.length > 0) this.opts.log.info({ owed: owed.length }, "delivering notifications a previous run still owed");
     if (!this.opts.dryRun) this.outbox.enqueue(...owed.sort((a, b) => a.at - b.at).map((o) => o.n));
     // Once at start, everything: a resolve a previous run never queued is still owed.
-    for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
+    for (const incident of this.opts.incidents().values())
+      if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
     // From then on a resolve is queued the moment it is journaled; only open incidents have timed steps.
     this.timer = setInterval(() => this.reviewOpen(), TICK_MS);
     this.timer.unref();
@@ -115,7 +122,10 @@ export class Escalations {
       const n = buildNotification(incident, d, now, this.opts.config.notify.link, affected);
       this.opts.record(id, { type: "notification_queued", notification: n });
       if (this.opts.dryRun) {
-        this.opts.log.info({ incident: id, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence }, "dry run: would notify");
+        this.opts.log.info(
+          { incident: id, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence },
+          "dry run: would notify",
+        );
       } else this.outbox.enqueue(n);
     }
   }
@@ -143,8 +153,20 @@ export class Escalations {
       for (const notifier of this.notifiers.values()) {
         if (notifier.announce || !notifier.accepts.has(event)) continue;
         const n: Notification = {
-          id: randomUUID(), channel: notifier.name, event, incident: key, target: MEDIC_TARGET, kind: "medic_trouble", severity: "P1",
-          state: event === "trigger" ? "open" : "resolved", reason: summary, evidence: summary, openedAt: now, at: now, attempts: 0, steps: [],
+          id: randomUUID(),
+          channel: notifier.name,
+          event,
+          incident: key,
+          target: MEDIC_TARGET,
+          kind: "medic_trouble",
+          severity: "P1",
+          state: event === "trigger" ? "open" : "resolved",
+          reason: summary,
+          evidence: summary,
+          openedAt: now,
+          at: now,
+          attempts: 0,
+          steps: [],
         };
         if (this.opts.dryRun) this.opts.log.info({ channel: notifier.name, event, summary }, "dry run: would page about medic itself");
         else await this.deliverDirect(notifier, n);
@@ -163,13 +185,24 @@ export class Escalations {
   }
 
   // Best-effort sends outside the outbox: a few tries, spaced by the outbox's own backoff (unjittered: one message, not a crowd).
-  private async retrying(notifier: Notifier, tries: number, send: (signal: AbortSignal) => Promise<SendResult>, fields: object, failed: string): Promise<void> {
+  private async retrying(
+    notifier: Notifier,
+    tries: number,
+    send: (signal: AbortSignal) => Promise<SendResult>,
+    fields: object,
+    failed: string,
+  ): Promise<void> {
     for (let attempt = 1; attempt <= tries; attempt++) {
       const result = await send(AbortSignal.timeout(30_000));
       if (result.ok) return;
       this.opts.log.warn({ channel: notifier.name, ...fields, reason: result.reason, detail: result.detail, attempt }, failed);
       if (!result.retry) return;
-      await new Promise((ok) => setTimeout(ok, backoffDelayMs(attempt, this.opts.config.notify.retry, () => 0.5)).unref());
+      await new Promise((ok) =>
+        setTimeout(
+          ok,
+          backoffDelayMs(attempt, this.opts.config.notify.retry, () => 0.5),
+        ).unref(),
+      );
     }
   }
 

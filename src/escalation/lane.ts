@@ -44,7 +44,10 @@ export class Lane {
   private seq = 0;
   private starts = 0;
 
-  constructor(public notifier: Notifier, breaker: BreakerOptions) {
+  constructor(
+    public notifier: Notifier,
+    breaker: BreakerOptions,
+  ) {
     this.breaker = new CircuitBreaker(breaker);
   }
 
@@ -96,7 +99,9 @@ export class Lane {
       }
       const n = head.n;
       const rank: [number, number, number] = [
-        n.event === "trigger" ? URGENCY[n.severity] ?? 3 : NOT_A_TRIGGER, this.served.get(n.target) ?? -1, head.seq,
+        n.event === "trigger" ? (URGENCY[n.severity] ?? 3) : NOT_A_TRIGGER,
+        this.served.get(n.target) ?? -1,
+        head.seq,
       ];
       if (!best || before(rank, best.rank)) best = { q, rank };
     }

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Severity } from "../classify/types.js";
-import { buildPagerDutyEvent, cut, dedupKey, eventBytes, PAGERDUTY_LIMITS, parseRetryAfter, readPagerDutyReply } from "./pagerduty-event.js";
+import {
+  buildPagerDutyEvent,
+  cut,
+  dedupKey,
+  eventBytes,
+  PAGERDUTY_LIMITS,
+  parseRetryAfter,
+  readPagerDutyReply,
+} from "./pagerduty-event.js";
 import type { Notification } from "./types.js";
 
 const KEY = "R0UT1NGKEY0123456789abcdefABCDEF";
@@ -9,10 +17,23 @@ const OPENED = Date.parse("2024-05-01T10:00:00Z");
 
 function notification(over: Partial<Notification> = {}): Notification {
   return {
-    id: "inc-1-pagerduty-trigger-1", channel: "pagerduty", event: "trigger", incident: "inc-1", target: "orders-api",
-    kind: "server_down", severity: "P1", state: "escalated", reason: "not fixed after 30m", evidence: "GET /health: ECONNREFUSED",
-    openedAt: OPENED, at: OPENED + 60_000, attempts: 2,
-    steps: [{ name: "service.restart", outcome: "ok", detail: "restarted" }, { name: "wait", outcome: "ok", detail: "5s" }],
+    id: "inc-1-pagerduty-trigger-1",
+    channel: "pagerduty",
+    event: "trigger",
+    incident: "inc-1",
+    target: "orders-api",
+    kind: "server_down",
+    severity: "P1",
+    state: "escalated",
+    reason: "not fixed after 30m",
+    evidence: "GET /health: ECONNREFUSED",
+    openedAt: OPENED,
+    at: OPENED + 60_000,
+    attempts: 2,
+    steps: [
+      { name: "service.restart", outcome: "ok", detail: "restarted" },
+      { name: "wait", outcome: "ok", detail: "5s" },
+    ],
     ...over,
   };
 }
@@ -20,14 +41,31 @@ function notification(over: Partial<Notification> = {}): Notification {
 describe("buildPagerDutyEvent", () => {
   it("a trigger names the alert by incident and says what, where and how bad", () => {
     const e = buildPagerDutyEvent(notification({ link: "https://medic.example/api/incidents/inc-1" }), opts);
-    expect(e).toMatchObject({ routing_key: KEY, event_action: "trigger", dedup_key: "inc-1", client: "medic", client_url: "https://medic.example/api/incidents/inc-1" });
+    expect(e).toMatchObject({
+      routing_key: KEY,
+      event_action: "trigger",
+      dedup_key: "inc-1",
+      client: "medic",
+      client_url: "https://medic.example/api/incidents/inc-1",
+    });
     expect(e.payload).toMatchObject({
-      summary: "P1 server_down on orders-api: GET /health: ECONNREFUSED", source: "ops-1", severity: "critical",
-      timestamp: "2024-05-01T10:00:00.000Z", component: "orders-api", group: "orders-api", class: "server_down",
+      summary: "P1 server_down on orders-api: GET /health: ECONNREFUSED",
+      source: "ops-1",
+      severity: "critical",
+      timestamp: "2024-05-01T10:00:00.000Z",
+      component: "orders-api",
+      group: "orders-api",
+      class: "server_down",
     });
     expect(e.payload!.custom_details).toEqual({
-      evidence: "GET /health: ECONNREFUSED", reason: "not fixed after 30m", state: "escalated", attempts: 2,
-      steps: [{ name: "service.restart", outcome: "ok", detail: "restarted" }, { name: "wait", outcome: "ok", detail: "5s" }],
+      evidence: "GET /health: ECONNREFUSED",
+      reason: "not fixed after 30m",
+      state: "escalated",
+      attempts: 2,
+      steps: [
+        { name: "service.restart", outcome: "ok", detail: "restarted" },
+        { name: "wait", outcome: "ok", detail: "5s" },
+      ],
     });
     expect(e.links).toEqual([{ href: "https://medic.example/api/incidents/inc-1", text: "incident in medic" }]);
   });
@@ -38,7 +76,12 @@ describe("buildPagerDutyEvent", () => {
     expect(e.client_url).toBeUndefined();
   });
 
-  it.each<[Severity, string]>([["P1", "critical"], ["P2", "error"], ["P3", "warning"], ["P4", "info"]])("%s is %s", (severity, expected) => {
+  it.each<[Severity, string]>([
+    ["P1", "critical"],
+    ["P2", "error"],
+    ["P3", "warning"],
+    ["P4", "info"],
+  ])("%s is %s", (severity, expected) => {
     expect(buildPagerDutyEvent(notification({ severity }), opts).payload!.severity).toBe(expected);
   });
 
@@ -58,9 +101,9 @@ describe("buildPagerDutyEvent", () => {
   });
 
   it("summary is one line; untrusted text stays text", () => {
-    const evidence = "body: <script>alert(1)</script>\n\u001b[31mred\u0000 \"quoted\" ${HOME} `x`";
+    const evidence = 'body: <script>alert(1)</script>\n\u001b[31mred\u0000 "quoted" ${HOME} `x`';
     const e = buildPagerDutyEvent(notification({ evidence }), opts);
-    expect(e.payload!.summary).toBe("P1 server_down on orders-api: body: <script>alert(1)</script> [31mred \"quoted\" ${HOME} `x`");
+    expect(e.payload!.summary).toBe('P1 server_down on orders-api: body: <script>alert(1)</script> [31mred "quoted" ${HOME} `x`');
     // The details keep the evidence exactly; JSON carries it as data.
     expect(JSON.parse(JSON.stringify(e)).payload.custom_details.evidence).toBe(evidence);
   });
@@ -85,7 +128,10 @@ describe("buildPagerDutyEvent", () => {
 
   it("stays within 512 KB however much there is to say, keeping the latest steps", () => {
     const steps = Array.from({ length: 5000 }, (_, i) => ({ name: `step-${i}`, outcome: "failed", detail: "\u0001".repeat(10_000) }));
-    const e = buildPagerDutyEvent(notification({ evidence: "\u0002".repeat(1_000_000), reason: "r".repeat(100_000), target: "t".repeat(10_000), steps }), opts);
+    const e = buildPagerDutyEvent(
+      notification({ evidence: "\u0002".repeat(1_000_000), reason: "r".repeat(100_000), target: "t".repeat(10_000), steps }),
+      opts,
+    );
     expect(eventBytes(e)).toBeLessThanOrEqual(PAGERDUTY_LIMITS.eventBytes);
     const kept = e.payload!.custom_details.steps;
     expect(kept.length).toBeGreaterThan(0);
@@ -119,14 +165,26 @@ describe("readPagerDutyReply", () => {
   });
 
   it("a 400 says what PagerDuty found wrong, flattened and cut", () => {
-    const r = read(400, { status: "invalid event", message: "Event object is invalid", errors: ["'payload.summary' is missing or blank", "line\nbreak"] });
-    expect(r).toMatchObject({ detail: "PagerDuty rejected the event (HTTP 400): Event object is invalid; 'payload.summary' is missing or blank; line break" });
+    const r = read(400, {
+      status: "invalid event",
+      message: "Event object is invalid",
+      errors: ["'payload.summary' is missing or blank", "line\nbreak"],
+    });
+    expect(r).toMatchObject({
+      detail: "PagerDuty rejected the event (HTTP 400): Event object is invalid; 'payload.summary' is missing or blank; line break",
+    });
     const long = read(400, { errors: ["e".repeat(10_000)] });
     expect(long.ok || long.detail.length).toBeLessThan(600);
   });
 
   it.each([
-    ["7", 7000], ["0", 0], ["1.5", 1500], ["Wed, 01 May 2024 10:00:30 GMT", 30_000], ["99999", 3_600_000], ["soon", undefined], [undefined, undefined],
+    ["7", 7000],
+    ["0", 0],
+    ["1.5", 1500],
+    ["Wed, 01 May 2024 10:00:30 GMT", 30_000],
+    ["99999", 3_600_000],
+    ["soon", undefined],
+    [undefined, undefined],
   ])("Retry-After %s -> %s ms", (value, ms) => {
     expect(parseRetryAfter(value, NOW)).toBe(ms);
     const r = read(429, {}, value === undefined ? {} : { "retry-after": value });

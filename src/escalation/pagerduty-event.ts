@@ -13,7 +13,10 @@ export const PAGERDUTY_LIMITS = { dedupKeyChars: 255, summaryChars: 1024, eventB
 
 /** medic severity -> PagerDuty payload.severity. */
 export const PAGERDUTY_SEVERITY: Readonly<Record<Severity, "critical" | "error" | "warning" | "info">> = {
-  P1: "critical", P2: "error", P3: "warning", P4: "info",
+  P1: "critical",
+  P2: "error",
+  P3: "warning",
+  P4: "info",
 };
 
 /** One Events API v2 event: a trigger carries a payload, acknowledge and resolve only name the alert. */
@@ -31,7 +34,15 @@ export interface PagerDutyEvent {
     component: string;
     group: string;
     class: string;
-    custom_details: { evidence: string; reason: string; state: string; attempts: number; affected?: string[]; steps: StepDetail[]; steps_omitted?: number };
+    custom_details: {
+      evidence: string;
+      reason: string;
+      state: string;
+      attempts: number;
+      affected?: string[];
+      steps: StepDetail[];
+      steps_omitted?: number;
+    };
   };
   links?: { href: string; text: string }[];
 }
@@ -68,12 +79,21 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
       component: cut(n.target, TEXT_CHARS),
       group: cut(n.target, TEXT_CHARS),
       class: cut(n.kind, TEXT_CHARS),
-      custom_details: { evidence: cut(n.evidence, EVIDENCE_CHARS), reason: cut(n.reason, TEXT_CHARS), state: cut(n.state, TEXT_CHARS), attempts: n.attempts,
-        ...(n.affected && n.affected.length > 0 && { affected: n.affected.slice(0, 100).map((t) => cut(t, TEXT_CHARS)) }), steps: [] },
+      custom_details: {
+        evidence: cut(n.evidence, EVIDENCE_CHARS),
+        reason: cut(n.reason, TEXT_CHARS),
+        state: cut(n.state, TEXT_CHARS),
+        attempts: n.attempts,
+        ...(n.affected && n.affected.length > 0 && { affected: n.affected.slice(0, 100).map((t) => cut(t, TEXT_CHARS)) }),
+        steps: [],
+      },
     },
     ...(link && { links: [{ href: link, text: "incident in medic" }] }),
   };
-  fitSteps(event, n.steps.map((s) => ({ name: cut(s.name, TEXT_CHARS), outcome: cut(s.outcome, TEXT_CHARS), detail: cut(s.detail, STEP_DETAIL_CHARS) })));
+  fitSteps(
+    event,
+    n.steps.map((s) => ({ name: cut(s.name, TEXT_CHARS), outcome: cut(s.outcome, TEXT_CHARS), detail: cut(s.detail, STEP_DETAIL_CHARS) })),
+  );
   return event;
 }
 
@@ -128,14 +148,22 @@ const REPLY_TEXT_CHARS = 500;
 export function readPagerDutyReply(reply: Reply, server: string, now = Date.now()): SendResult {
   const { status } = reply;
   const said = reply.unreadable ? "" : replyText(reply.body);
-  const fail = (retry: boolean, reason: Exclude<SendResult, { ok: true }>["reason"], detail: string): SendResult =>
-    ({ ok: false, retry, reason, detail: said ? `${detail}: ${said}` : detail });
+  const fail = (retry: boolean, reason: Exclude<SendResult, { ok: true }>["reason"], detail: string): SendResult => ({
+    ok: false,
+    retry,
+    reason,
+    detail: said ? `${detail}: ${said}` : detail,
+  });
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(reply.headers["retry-after"], now);
-    return { ...fail(true, "rate_limited", "PagerDuty is throttling events (HTTP 429)"), ...(retryAfterMs !== undefined && { retryAfterMs }) };
+    return {
+      ...fail(true, "rate_limited", "PagerDuty is throttling events (HTTP 429)"),
+      ...(retryAfterMs !== undefined && { retryAfterMs }),
+    };
   }
   if (status === 400 || status === 413) return fail(false, "bad_request", `PagerDuty rejected the event (HTTP ${status})`);
-  if (status === 401 || status === 403) return fail(false, "unauthorized", `PagerDuty refused the routing key (HTTP ${status}); check notify.pagerduty.routingKey`);
+  if (status === 401 || status === 403)
+    return fail(false, "unauthorized", `PagerDuty refused the routing key (HTTP ${status}); check notify.pagerduty.routingKey`);
   if (status === 404) return fail(false, "not_found", `no Events API v2 at ${server} (HTTP 404); check notify.pagerduty.server`);
   if (status >= 400 && status < 500) return fail(false, "rejected", `PagerDuty refused the event (HTTP ${status})`);
   if (reply.unreadable) {
@@ -158,6 +186,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 function replyText(body: unknown): string {
   if (typeof body !== "object" || body === null) return "";
   const { message, errors } = body as { message?: unknown; errors?: unknown };
-  const parts = [typeof message === "string" ? message : "", ...(Array.isArray(errors) ? errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))) : [])];
+  const parts = [
+    typeof message === "string" ? message : "",
+    ...(Array.isArray(errors) ? errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))) : []),
+  ];
   return cut(parts.filter(Boolean).join("; ").replace(SPACES, " ").trim(), REPLY_TEXT_CHARS);
 }

@@ -23,20 +23,40 @@ import type { Notification, NotificationEvent, SendResult } from "./types.js";
 // - a body that is not JSON (a proxy's HTML 502) makes it reject and hides the status: watchReplies again;
 // - node-fetch follows redirects, turning the POST into a GET: redirect "error".
 
-const HOST_PORT = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:[1-9]\d{0,4}))?$/;
+const HOST_PORT =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::(?:[1-9]\d{0,4}))?$/;
 const EVENTS: ReadonlySet<NotificationEvent> = new Set(["trigger", "acknowledge", "resolve"]);
 const MAX_REPLY_BYTES = 64 * 1024;
 
 const schema = z.strictObject({
-  routingKey: z.string().length(32, "must be exactly 32 characters: the integration key of an Events API v2 integration (hint: write it as ${PAGERDUTY_ROUTING_KEY})")
-    .meta({ description: "Integration (routing) key of an Events API v2 integration; a secret: write ${PAGERDUTY_ROUTING_KEY} or ${file:/path}", writeOnly: true }),
-  server: z.string().regex(HOST_PORT, "must be a host[:port], like events.eu.pagerduty.com (hint: no https://, no path; medic always speaks https)")
-    .default("events.pagerduty.com").meta({ description: "Events API host[:port]: events.pagerduty.com, or events.eu.pagerduty.com for the EU service region" }),
-  ca: z.string().min(1).optional().meta({ description: "PEM file of the CA that signed the server's certificate, relative to this file (private receivers only)" }),
+  routingKey: z
+    .string()
+    .length(
+      32,
+      "must be exactly 32 characters: the integration key of an Events API v2 integration (hint: write it as ${PAGERDUTY_ROUTING_KEY})",
+    )
+    .meta({
+      description: "Integration (routing) key of an Events API v2 integration; a secret: write ${PAGERDUTY_ROUTING_KEY} or ${file:/path}",
+      writeOnly: true,
+    }),
+  server: z
+    .string()
+    .regex(HOST_PORT, "must be a host[:port], like events.eu.pagerduty.com (hint: no https://, no path; medic always speaks https)")
+    .default("events.pagerduty.com")
+    .meta({ description: "Events API host[:port]: events.pagerduty.com, or events.eu.pagerduty.com for the EU service region" }),
+  ca: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: "PEM file of the CA that signed the server's certificate, relative to this file (private receivers only)" }),
   source: z.string().min(1).max(255).optional().meta({ description: "payload.source of triggers (default: this host's name)" }),
-  timeout: duration().refine((ms) => ms > 0 && ms <= 300_000, "must be longer than 0 and at most 5m").prefault("10s")
+  timeout: duration()
+    .refine((ms) => ms > 0 && ms <= 300_000, "must be longer than 0 and at most 5m")
+    .prefault("10s")
     .meta({ description: "How long one send may take before it counts as failed and is retried" }),
-  acknowledgeOnRemediation: z.boolean().default(true)
+  acknowledgeOnRemediation: z
+    .boolean()
+    .default(true)
     .meta({ description: "Acknowledge the PagerDuty alert while a playbook works on the incident" }),
 });
 
@@ -70,7 +90,8 @@ function readCa(file: string): Buffer {
     return pem;
   } catch (err) {
     throw new MedicError("PAGERDUTY_CA", `cannot use ${file} as notify.pagerduty.ca: ${describeError(err)}`, {
-      cause: err, hint: "point ca at a readable PEM file with the CA certificate that signed the receiver's certificate",
+      cause: err,
+      hint: "point ca at a readable PEM file with the CA certificate that signed the receiver's certificate",
     });
   }
 }
@@ -83,12 +104,23 @@ async function sendToPagerDuty(n: Notification, signal: AbortSignal, opts: Optio
   let result: SendResult;
   try {
     const data = buildPagerDutyEvent(n, { routingKey: opts.routingKey, source: opts.source });
-    result = eventBytes(data) > PAGERDUTY_LIMITS.eventBytes
-      ? { ok: false, retry: false, reason: "bad_request", detail: `the ${n.event} event is larger than PagerDuty's ${PAGERDUTY_LIMITS.eventBytes} bytes` }
-      : await exchange(data as PdjsEvent, signal, opts);
+    result =
+      eventBytes(data) > PAGERDUTY_LIMITS.eventBytes
+        ? {
+            ok: false,
+            retry: false,
+            reason: "bad_request",
+            detail: `the ${n.event} event is larger than PagerDuty's ${PAGERDUTY_LIMITS.eventBytes} bytes`,
+          }
+        : await exchange(data as PdjsEvent, signal, opts);
   } catch (err) {
     // A bug (a malformed notification from an old journal, say): reported, never thrown at the outbox.
-    result = { ok: false, retry: false, reason: "bad_request", detail: `cannot build the ${String(n?.event)} event: ${describeError(err)}` };
+    result = {
+      ok: false,
+      retry: false,
+      reason: "bad_request",
+      detail: `cannot build the ${String(n?.event)} event: ${describeError(err)}`,
+    };
   }
   // Belt and braces: a receiver may echo the key back in an error text.
   return result.ok ? result : { ...result, detail: result.detail.split(opts.routingKey).join("[secret]") };
@@ -99,7 +131,10 @@ async function exchange(data: PdjsEvent, outer: AbortSignal, opts: Options): Pro
   if (outer.aborted) return { ok: false, retry: true, reason: "timeout", detail: "not sent: medic is stopping" };
   const controller = new AbortController();
   let why: "timeout" | "stopping" | undefined;
-  const stop = (reason: "timeout" | "stopping") => { why ??= reason; controller.abort(); };
+  const stop = (reason: "timeout" | "stopping") => {
+    why ??= reason;
+    controller.abort();
+  };
   const onOuterAbort = () => stop("stopping");
   const timer = setTimeout(() => stop("timeout"), opts.timeout);
   outer.addEventListener("abort", onOuterAbort, { once: true });
@@ -113,13 +148,20 @@ async function exchange(data: PdjsEvent, outer: AbortSignal, opts: Options): Pro
   });
   try {
     const reply = await sendEvent({
-      server: opts.server, data, agent, signal: controller.signal, requestTimeout: 0, retryTimeout: 0,
-      redirect: "error", size: MAX_REPLY_BYTES,
+      server: opts.server,
+      data,
+      agent,
+      signal: controller.signal,
+      requestTimeout: 0,
+      retryTimeout: 0,
+      redirect: "error",
+      size: MAX_REPLY_BYTES,
     } as Parameters<typeof sendEvent>[0]);
     return readPagerDutyReply({ status: reply.status, headers: head?.headers ?? {}, body: reply.data }, opts.server);
   } catch (err) {
     if (head?.statusCode === 429) return readPagerDutyReply({ status: 429, headers: head.headers, body: undefined }, opts.server);
-    if (why === "timeout") return { ok: false, retry: true, reason: "timeout", detail: `no answer from ${opts.server} within ${shownTimeout}` };
+    if (why === "timeout")
+      return { ok: false, retry: true, reason: "timeout", detail: `no answer from ${opts.server} within ${shownTimeout}` };
     if (why === "stopping") return { ok: false, retry: true, reason: "timeout", detail: "cancelled: medic is stopping" };
     return failure(err, head, opts);
   } finally {
@@ -137,7 +179,12 @@ function failure(err: unknown, head: IncomingMessage | undefined, opts: Options)
     return readPagerDutyReply({ status: head.statusCode ?? 0, headers: head.headers, body: undefined, unreadable: true }, opts.server);
   }
   if (type === "no-redirect") {
-    return { ok: false, retry: false, reason: "rejected", detail: `${opts.server} answered with a redirect (HTTP ${head?.statusCode ?? "3xx"}); check notify.pagerduty.server` };
+    return {
+      ok: false,
+      retry: false,
+      reason: "rejected",
+      detail: `${opts.server} answered with a redirect (HTTP ${head?.statusCode ?? "3xx"}); check notify.pagerduty.server`,
+    };
   }
   const code = errorCode(err, "");
   const tls = /CERT|SELF_SIGNED|ALTNAME|UNABLE_TO|TLS|SSL/i.test(code);

@@ -6,7 +6,11 @@ import type { Notification, NotificationEvent } from "./types.js";
 
 const all = new Set<NotificationEvent>(["trigger", "acknowledge", "resolve"]);
 const channels: ChannelFacts = {
-  accepts: new Map([["slack", new Set<NotificationEvent>(["trigger", "resolve"])], ["pagerduty", all], ["console", all]]),
+  accepts: new Map([
+    ["slack", new Set<NotificationEvent>(["trigger", "resolve"])],
+    ["pagerduty", all],
+    ["console", all],
+  ]),
   acknowledgeOnRemediation: new Set(["pagerduty"]),
   pages: new Set(["pagerduty"]),
 };
@@ -22,11 +26,15 @@ const queued = (at: number, channel: string, event: NotificationEvent, extra: Pa
   return { at, type: "notification_queued", notification };
 };
 /** Journals what is due at `at`, as the runtime would. */
-const queueDue = (i: Incident, at: number, opts?: PolicyOptions) => dueNotifications(i, DEFAULT_POLICY, channels, at, opts)
-  .map((d) => queued(at, d.channel, d.event, { ...(d.key && { key: d.key }), ...(d.escalation && { escalation: d.escalation }) }));
+const queueDue = (i: Incident, at: number, opts?: PolicyOptions) =>
+  dueNotifications(i, DEFAULT_POLICY, channels, at, opts).map((d) =>
+    queued(at, d.channel, d.event, { ...(d.key && { key: d.key }), ...(d.escalation && { escalation: d.escalation }) }),
+  );
 /** "channel:event key #escalation", the facts a test checks. */
-const owed = (i: Incident, now: number, opts?: PolicyOptions) => dueNotifications(i, DEFAULT_POLICY, channels, now, opts)
-  .map((d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`);
+const owed = (i: Incident, now: number, opts?: PolicyOptions) =>
+  dueNotifications(i, DEFAULT_POLICY, channels, now, opts).map(
+    (d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`,
+  );
 const started = (at: number, runId = "r1") => ({ at, type: "playbook_started", runId, playbook: "restart", steps: [] });
 const escalated = (at: number, reason = "verification: not recovered within 2s") => ({ at, type: "escalated", reason });
 const pairs = (i: Incident, now: number) => dueNotifications(i, DEFAULT_POLICY, channels, now).map((d) => `${d.channel}:${d.event}`);
@@ -59,22 +67,40 @@ describe("dueNotifications with the default policy", () => {
   });
 
   it("acknowledges a paged incident when a playbook starts on it, once", () => {
-    const started = incident("P1", queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger"),
-      { at: 2, type: "playbook_started", runId: "r", playbook: "restart", steps: [] });
+    const started = incident("P1", queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger"), {
+      at: 2,
+      type: "playbook_started",
+      runId: "r",
+      playbook: "restart",
+      steps: [],
+    });
     expect(pairs(started, 3)).toEqual(["pagerduty:acknowledge"]);
-    const acked = incident("P1", queued(1, "pagerduty", "trigger"), queued(1, "slack", "trigger"),
-      { at: 2, type: "playbook_started", runId: "r", playbook: "restart", steps: [] }, queued(3, "pagerduty", "acknowledge"));
+    const acked = incident(
+      "P1",
+      queued(1, "pagerduty", "trigger"),
+      queued(1, "slack", "trigger"),
+      { at: 2, type: "playbook_started", runId: "r", playbook: "restart", steps: [] },
+      queued(3, "pagerduty", "acknowledge"),
+    );
     expect(pairs(acked, 4)).toEqual([]);
   });
 
   it("resolves every channel that was triggered and nothing else", () => {
     const resolved = incident("P2", queued(1, "slack", "trigger"), { at: 5, type: "resolved", reason: "verified" });
-    expect(dueNotifications(resolved, DEFAULT_POLICY, channels, 40 * MIN)).toEqual([{ channel: "slack", event: "resolve", reason: "verified" }]);
+    expect(dueNotifications(resolved, DEFAULT_POLICY, channels, 40 * MIN)).toEqual([
+      { channel: "slack", event: "resolve", reason: "verified" },
+    ]);
     expect(pairs(incident("P2", { at: 5, type: "resolved", reason: "x" }), 40 * MIN)).toEqual([]);
   });
 
   it("skips channels that are not configured, and falls back to the log when a step has none", () => {
-    const slackOnly: ChannelFacts = { accepts: new Map([["slack", all], ["console", all]]), acknowledgeOnRemediation: new Set() };
+    const slackOnly: ChannelFacts = {
+      accepts: new Map([
+        ["slack", all],
+        ["console", all],
+      ]),
+      acknowledgeOnRemediation: new Set(),
+    };
     expect(dueNotifications(incident("P1"), DEFAULT_POLICY, slackOnly, 0).map((d) => d.channel)).toEqual(["slack"]);
     const posted = incident("P2", queued(1, "slack", "trigger"));
     expect(dueNotifications(posted, DEFAULT_POLICY, slackOnly, 30 * MIN).map((d) => d.channel)).toEqual(["console"]);
@@ -96,9 +122,17 @@ describe("dueNotifications after an acknowledge", () => {
       { at: 3, incident: "a1", type: "acknowledged", by: "alice", note: "on it" },
     ] as unknown as JournalRecord[];
     const incident = foldRecords(records).get("a1")!;
-    const facts = { accepts: new Map([["pagerduty", new Set(["trigger", "acknowledge", "resolve"])], ["slack", new Set(["trigger", "resolve"])]]), acknowledgeOnRemediation: new Set<string>() } as ChannelFacts;
+    const facts = {
+      accepts: new Map([
+        ["pagerduty", new Set(["trigger", "acknowledge", "resolve"])],
+        ["slack", new Set(["trigger", "resolve"])],
+      ]),
+      acknowledgeOnRemediation: new Set<string>(),
+    } as ChannelFacts;
     // An hour later the P2's 30-minute page would be due; acknowledged, it is not.
-    expect(dueNotifications(incident, DEFAULT_POLICY, facts, 3_600_000)).toEqual([{ channel: "pagerduty", event: "acknowledge", reason: "acknowledged by alice: on it" }]);
+    expect(dueNotifications(incident, DEFAULT_POLICY, facts, 3_600_000)).toEqual([
+      { channel: "pagerduty", event: "acknowledge", reason: "acknowledged by alice: on it" },
+    ]);
   });
 });
 
@@ -171,7 +205,9 @@ describe("dueNotifications with a page grace", () => {
   it("holds the page while a playbook works, and tells Slack at once that it does", () => {
     const opened = incident("P1");
     expect(owed(opened, 0, grace)).toEqual(["slack:trigger i1"]);
-    expect(dueNotifications(opened, DEFAULT_POLICY, channels, 0, grace)[0]!.reason).toBe("opened; pagerduty held for up to 2m while medic tries to fix it");
+    expect(dueNotifications(opened, DEFAULT_POLICY, channels, 0, grace)[0]!.reason).toBe(
+      "opened; pagerduty held for up to 2m while medic tries to fix it",
+    );
     const working = incident("P1", queued(0, "slack", "trigger"), started(1));
     expect(owed(working, 2 * MIN - 1, grace)).toEqual([]);
   });
@@ -187,9 +223,16 @@ describe("dueNotifications with a page grace", () => {
   });
 
   it("the grace ran out with the playbook still working: paged then, and not acknowledged by that run", () => {
-    const slow = incident("P1", queued(0, "slack", "trigger"), started(1), { at: 5_000, type: "verifying", runId: "r1", withinMs: 600_000 });
+    const slow = incident("P1", queued(0, "slack", "trigger"), started(1), {
+      at: 5_000,
+      type: "verifying",
+      runId: "r1",
+      withinMs: 600_000,
+    });
     expect(owed(slow, 2 * MIN, grace)).toEqual(["pagerduty:trigger i1"]);
-    expect(dueNotifications(slow, DEFAULT_POLICY, channels, 2 * MIN, grace)[0]!.reason).toBe("still not fixed after the 2m grace (playbook restart is still working)");
+    expect(dueNotifications(slow, DEFAULT_POLICY, channels, 2 * MIN, grace)[0]!.reason).toBe(
+      "still not fixed after the 2m grace (playbook restart is still working)",
+    );
     const paged = incident("P1", queued(0, "slack", "trigger"), started(1), queued(2 * MIN, "pagerduty", "trigger"));
     expect(owed(paged, 2 * MIN + 1, grace)).toEqual([]);
   });

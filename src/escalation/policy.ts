@@ -17,7 +17,10 @@ export type EscalationPolicy = Record<Severity, PolicyStep[]>;
 /** The runbook's severities: P1 pages at once; P2 is Slack, paged after 30 min; P3 Slack; P4 the log. */
 export const DEFAULT_POLICY: EscalationPolicy = {
   P1: [{ afterMs: 0, notify: ["pagerduty", "slack"] }],
-  P2: [{ afterMs: 0, notify: ["slack"] }, { afterMs: 30 * 60_000, notify: ["pagerduty"] }],
+  P2: [
+    { afterMs: 0, notify: ["slack"] },
+    { afterMs: 30 * 60_000, notify: ["pagerduty"] },
+  ],
   P3: [{ afterMs: 0, notify: ["slack"] }],
   P4: [{ afterMs: 0, notify: ["console"] }],
 };
@@ -64,7 +67,11 @@ const WORKING = new Set(["open", "remediating", "verifying"]);
  * Channels not configured are skipped; a step with none configured goes to the console (the log) instead.
  */
 export function dueNotifications(
-  incident: Incident, policy: EscalationPolicy, channels: ChannelFacts, now: number, options: PolicyOptions = {},
+  incident: Incident,
+  policy: EscalationPolicy,
+  channels: ChannelFacts,
+  now: number,
+  options: PolicyOptions = {},
 ): Due[] {
   const ledger = new AlertLedger(incident);
   const accepts = (channel: string, event: NotificationEvent) => channels.accepts.get(channel)?.has(event) ?? false;
@@ -72,7 +79,9 @@ export function dueNotifications(
 
   if (incident.state === "resolved") {
     const reason = lastOf(incident, "resolved")?.reason ?? "resolved";
-    return ledger.channelsWithOpen().filter((c) => accepts(c, "resolve"))
+    return ledger
+      .channelsWithOpen()
+      .filter((c) => accepts(c, "resolve"))
       .flatMap((channel) => ledger.open(channel).map((a) => withKey({ channel, event: "resolve", reason }, a.key, incident)));
   }
   // A suppressed incident is its dependency's consequence: the root incident's notifications name it.
@@ -111,17 +120,23 @@ export function dueNotifications(
   for (const channel of ledger.channelsWithOpen()) {
     if (!accepts(channel, "resolve")) continue;
     const latest = due.findLast((d) => d.channel === channel && d.event === "trigger");
-    const currentKey = latest ? latest.key ?? incident.id : ledger.current(channel)?.key;
+    const currentKey = latest ? (latest.key ?? incident.id) : ledger.current(channel)?.key;
     const reason = `superseded by a new page (${currentKey}): medic could not fix it`;
-    for (const a of ledger.open(channel)) if (a.key !== currentKey) due.push(withKey({ channel, event: "resolve", reason }, a.key, incident));
+    for (const a of ledger.open(channel))
+      if (a.key !== currentKey) due.push(withKey({ channel, event: "resolve", reason }, a.key, incident));
   }
   return due;
 }
 
 // Timed steps of an incident that has not escalated: each channel is told once, when its step is due.
 function timedSteps(
-  incident: Incident, policy: EscalationPolicy, ledger: AlertLedger, accepts: (c: string, e: NotificationEvent) => boolean,
-  pages: (c: string) => boolean, now: number, graceMs: number,
+  incident: Incident,
+  policy: EscalationPolicy,
+  ledger: AlertLedger,
+  accepts: (c: string, e: NotificationEvent) => boolean,
+  pages: (c: string) => boolean,
+  now: number,
+  graceMs: number,
 ): Due[] {
   const due: Due[] = [];
   const age = now - incident.openedAt;
@@ -136,7 +151,8 @@ function timedSteps(
       if (pages(channel) && holding && age < step.afterMs + graceMs) held.push(channel);
       else owed.push(channel);
     }
-    const reason = (step.afterMs === 0 ? "opened" : `still open after ${formatDuration(step.afterMs)}`) +
+    const reason =
+      (step.afterMs === 0 ? "opened" : `still open after ${formatDuration(step.afterMs)}`) +
       (held.length > 0 ? `; ${held.join(", ")} held for up to ${formatDuration(graceMs)} while medic tries to fix it` : "");
     const late = `still not fixed after the ${formatDuration(graceMs)} grace${run ? ` (playbook ${run.playbook} is still working)` : ""}`;
     for (const channel of owed) due.push({ channel, event: "trigger", reason: pages(channel) && holding ? late : reason });
@@ -147,7 +163,10 @@ function timedSteps(
 // Medic gave up: every channel of the severity hears, once per escalation. A page medic acknowledged
 // itself cannot ring again under its key, so it goes to a new one (its old alert is resolved after it).
 function answerEscalation(
-  incident: Incident, policy: EscalationPolicy, ledger: AlertLedger, accepts: (c: string, e: NotificationEvent) => boolean,
+  incident: Incident,
+  policy: EscalationPolicy,
+  ledger: AlertLedger,
+  accepts: (c: string, e: NotificationEvent) => boolean,
   skip: (c: string) => boolean,
 ): Due[] {
   const escalated = incident.timeline.filter((r) => r.type === "escalated");

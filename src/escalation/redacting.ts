@@ -12,6 +12,8 @@ export function redacting(notifier: Notifier): Notifier {
     accepts: notifier.accepts,
     ...(notifier.pages && { pages: true }),
     send: async (n, signal) => clean(await notifier.send(redactor.value(n), signal)),
-    ...(notifier.announce && { announce: async (text: string, signal: AbortSignal) => clean(await notifier.announce!(redactor.text(text), signal)) }),
+    ...(notifier.announce && {
+      announce: async (text: string, signal: AbortSignal) => clean(await notifier.announce!(redactor.text(text), signal)),
+    }),
   };
 }

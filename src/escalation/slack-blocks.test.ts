@@ -1,14 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { SLACK_LIMITS, TRUNCATED, buildSlackMessage, clip, escapeMrkdwn, fitBlocks, type SlackBlock, type SlackMessage } from "./slack-blocks.js";
+import {
+  SLACK_LIMITS,
+  TRUNCATED,
+  buildSlackMessage,
+  clip,
+  escapeMrkdwn,
+  fitBlocks,
+  type SlackBlock,
+  type SlackMessage,
+} from "./slack-blocks.js";
 import type { Notification } from "./types.js";
 
 const OPENED = Date.parse("2025-03-01T10:00:00.000Z");
 
 function notification(over: Partial<Notification> = {}): Notification {
   return {
-    id: "n-1", channel: "slack", event: "trigger", incident: "inc-42", target: "orders-api", kind: "server_down",
-    severity: "P1", state: "escalated", reason: "not fixed after 30m", evidence: "GET http://127.0.0.1:8000/health: ECONNREFUSED",
-    openedAt: OPENED, at: OPENED + 12 * 60_000 + 30_000, attempts: 2,
+    id: "n-1",
+    channel: "slack",
+    event: "trigger",
+    incident: "inc-42",
+    target: "orders-api",
+    kind: "server_down",
+    severity: "P1",
+    state: "escalated",
+    reason: "not fixed after 30m",
+    evidence: "GET http://127.0.0.1:8000/health: ECONNREFUSED",
+    openedAt: OPENED,
+    at: OPENED + 12 * 60_000 + 30_000,
+    attempts: 2,
     steps: [
       { name: "docker.restart", outcome: "ok", detail: "restarted orders-api in 2.1s" },
       { name: "verify", outcome: "failed", detail: "still refusing connections after 30s" },
@@ -34,13 +53,18 @@ const fieldTexts = (msg: SlackMessage) => sections(msg).flatMap((s) => (s.fields
 describe("buildSlackMessage: medic gave up", () => {
   it("says first that the fix failed, and why, in the header and in the fallback a phone shows", () => {
     const msg = buildSlackMessage(notification({ escalation: 1, reason: "escalated: verification: not recovered within 2s" }));
-    expect(msg.blocks[0]).toEqual({ type: "header", text: { type: "plain_text", text: "Medic's fix failed: P1 server_down on orders-api" } });
+    expect(msg.blocks[0]).toEqual({
+      type: "header",
+      text: { type: "plain_text", text: "Medic's fix failed: P1 server_down on orders-api" },
+    });
     expect(sectionText(msg, "*Reason:*")).toBe("*Reason:* escalated: verification: not recovered within 2s");
     expect(msg.text).toMatch(/^Medic's fix failed: P1 server_down on orders-api: escalated: verification: not recovered within 2s/);
   });
 
   it("says medic cannot fix it when nothing was tried (no playbook, a guard)", () => {
-    const msg = buildSlackMessage(notification({ escalation: 1, attempts: 0, steps: [], reason: "escalated: no playbook matches server_down" }));
+    const msg = buildSlackMessage(
+      notification({ escalation: 1, attempts: 0, steps: [], reason: "escalated: no playbook matches server_down" }),
+    );
     expect(msg.blocks[0]).toMatchObject({ text: { text: "Medic cannot fix it: P1 server_down on orders-api" } });
   });
 });
@@ -73,7 +97,9 @@ describe("buildSlackMessage: a trigger", () => {
   });
 
   it("has a one-line text fallback with the same facts", () => {
-    expect(msg.text).toBe("P1 server_down on orders-api: not fixed after 30m — GET http://127.0.0.1:8000/health: ECONNREFUSED (incident inc-42)");
+    expect(msg.text).toBe(
+      "P1 server_down on orders-api: not fixed after 30m — GET http://127.0.0.1:8000/health: ECONNREFUSED (incident inc-42)",
+    );
   });
 
   it("asks Slack not to unfurl links from the evidence", () => {
@@ -100,8 +126,16 @@ describe("buildSlackMessage: a resolve", () => {
 
 describe("buildSlackMessage: the incident link", () => {
   it.each([
-    ["a plain URL becomes a link", "https://medic.example/api/incidents/inc-42", "*Incident*\n<https://medic.example/api/incidents/inc-42|`inc-42`>"],
-    ["& in a URL is escaped inside the link", "http://m:8080/api/incidents?id=inc-42&v=1", "*Incident*\n<http://m:8080/api/incidents?id=inc-42&amp;v=1|`inc-42`>"],
+    [
+      "a plain URL becomes a link",
+      "https://medic.example/api/incidents/inc-42",
+      "*Incident*\n<https://medic.example/api/incidents/inc-42|`inc-42`>",
+    ],
+    [
+      "& in a URL is escaped inside the link",
+      "http://m:8080/api/incidents?id=inc-42&v=1",
+      "*Incident*\n<http://m:8080/api/incidents?id=inc-42&amp;v=1|`inc-42`>",
+    ],
     ["a URL with | is shown, not linked", "http://x/|<!channel>", "*Incident*\n`inc-42` http://x/|&lt;!channel&gt;"],
   ])("%s", (_what, link, field) => {
     expect(fieldTexts(buildSlackMessage(notification({ link })))).toContain(field);
@@ -112,25 +146,26 @@ describe("buildSlackMessage: hostile text", () => {
   const DECODE: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
   const hostile = ["<!channel>", "<!here|here>", "<http://evil.example|click me>", "<@U024BE7LH>", "&lt;!channel&gt;", "a\n*b*\u202e"];
 
-  it.each(hostile.flatMap((value) => (["evidence", "reason", "state", "stepName", "stepDetail", "stepOutcome"] as const).map((where) => [where, value] as const)))(
-    "%s = %j cannot become markup",
-    (where, value) => {
-      const step = { name: "exec", outcome: "failed", detail: "x" };
-      if (where === "stepName") step.name = value;
-      if (where === "stepDetail") step.detail = value;
-      if (where === "stepOutcome") step.outcome = value;
-      const over: Partial<Notification> = { steps: [step] };
-      if (where === "evidence" || where === "reason" || where === "state") over[where] = value;
-      const rendered = texts(buildSlackMessage(notification(over)));
-      for (const text of rendered) {
-        expect(text).not.toMatch(/[<>]/);
-        expect(text).not.toMatch(/[\u202e]/);
-      }
-      // Slack decodes the entities once and shows the value as it came, "&lt;" included.
-      const shown = value.replace(/[\n\u202e]/g, " ").trim();
-      expect(rendered.some((t) => t.replace(/&(amp|lt|gt);/g, (e) => DECODE[e]!).includes(shown))).toBe(true);
-    },
-  );
+  it.each(
+    hostile.flatMap((value) =>
+      (["evidence", "reason", "state", "stepName", "stepDetail", "stepOutcome"] as const).map((where) => [where, value] as const),
+    ),
+  )("%s = %j cannot become markup", (where, value) => {
+    const step = { name: "exec", outcome: "failed", detail: "x" };
+    if (where === "stepName") step.name = value;
+    if (where === "stepDetail") step.detail = value;
+    if (where === "stepOutcome") step.outcome = value;
+    const over: Partial<Notification> = { steps: [step] };
+    if (where === "evidence" || where === "reason" || where === "state") over[where] = value;
+    const rendered = texts(buildSlackMessage(notification(over)));
+    for (const text of rendered) {
+      expect(text).not.toMatch(/[<>]/);
+      expect(text).not.toMatch(/[\u202e]/);
+    }
+    // Slack decodes the entities once and shows the value as it came, "&lt;" included.
+    const shown = value.replace(/[\n\u202e]/g, " ").trim();
+    expect(rendered.some((t) => t.replace(/&(amp|lt|gt);/g, (e) => DECODE[e]!).includes(shown))).toBe(true);
+  });
 
   it("shows a pre-escaped mention as the literal text, not a mention", () => {
     const msg = buildSlackMessage(notification({ evidence: "&lt;!channel&gt;" }));
@@ -163,7 +198,9 @@ describe("buildSlackMessage: Slack's limits", () => {
     const msg = buildSlackMessage(notification({ steps }));
     expect(msg.blocks).toHaveLength(SLACK_LIMITS.blocks);
     for (const s of sections(msg)) expect(s.text?.text.length ?? 0).toBeLessThanOrEqual(SLACK_LIMITS.sectionChars);
-    const lines = sections(msg).flatMap((s) => s.text?.text.split("\n") ?? []).filter((l) => l.startsWith("• "));
+    const lines = sections(msg)
+      .flatMap((s) => s.text?.text.split("\n") ?? [])
+      .filter((l) => l.startsWith("• "));
     expect(lines.length).toBeGreaterThan(50);
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(500);
     // The last block says how many steps were left out, and the count adds up.
@@ -184,26 +221,46 @@ describe("buildSlackMessage: Slack's limits", () => {
 describe("fitBlocks", () => {
   const field = (text: string) => ({ type: "mrkdwn" as const, text });
   const cases: [string, SlackBlock[], (out: SlackBlock[]) => void][] = [
-    ["12 fields become 10, the last a marker", [{ type: "section", fields: Array.from({ length: 12 }, (_, i) => field(`f${i}`)) }], (out) => {
-      const fields = (out[0] as Extract<SlackBlock, { type: "section" }>).fields!;
-      expect(fields).toHaveLength(10);
-      expect(fields[8]!.text).toBe("f8");
-      expect(fields[9]!.text).toBe(`${TRUNCATED} 3 more`);
-    }],
-    ["a 2500-character field is cut to 2000", [{ type: "section", fields: [field("f".repeat(2500))] }], (out) => {
-      expect((out[0] as Extract<SlackBlock, { type: "section" }>).fields![0]!.text).toHaveLength(2000);
-    }],
-    ["a 4000-character section text is cut to 3000", [{ type: "section", text: field("s".repeat(4000)) }], (out) => {
-      expect((out[0] as Extract<SlackBlock, { type: "section" }>).text!.text).toHaveLength(3000);
-    }],
-    ["60 blocks become 50, the last a marker", Array.from({ length: 60 }, (_, i) => ({ type: "section", text: field(`b${i}`) })), (out) => {
-      expect(out).toHaveLength(50);
-      expect(out[48]).toEqual({ type: "section", text: field("b48") });
-      expect(out[49]).toEqual({ type: "context", elements: [field(`${TRUNCATED} 11 more blocks not shown`)] });
-    }],
-    ["blocks within every limit pass unchanged", [{ type: "section", text: field("hi"), fields: [field("a")] }], (out) => {
-      expect(out).toEqual([{ type: "section", text: field("hi"), fields: [field("a")] }]);
-    }],
+    [
+      "12 fields become 10, the last a marker",
+      [{ type: "section", fields: Array.from({ length: 12 }, (_, i) => field(`f${i}`)) }],
+      (out) => {
+        const fields = (out[0] as Extract<SlackBlock, { type: "section" }>).fields!;
+        expect(fields).toHaveLength(10);
+        expect(fields[8]!.text).toBe("f8");
+        expect(fields[9]!.text).toBe(`${TRUNCATED} 3 more`);
+      },
+    ],
+    [
+      "a 2500-character field is cut to 2000",
+      [{ type: "section", fields: [field("f".repeat(2500))] }],
+      (out) => {
+        expect((out[0] as Extract<SlackBlock, { type: "section" }>).fields![0]!.text).toHaveLength(2000);
+      },
+    ],
+    [
+      "a 4000-character section text is cut to 3000",
+      [{ type: "section", text: field("s".repeat(4000)) }],
+      (out) => {
+        expect((out[0] as Extract<SlackBlock, { type: "section" }>).text!.text).toHaveLength(3000);
+      },
+    ],
+    [
+      "60 blocks become 50, the last a marker",
+      Array.from({ length: 60 }, (_, i) => ({ type: "section", text: field(`b${i}`) })),
+      (out) => {
+        expect(out).toHaveLength(50);
+        expect(out[48]).toEqual({ type: "section", text: field("b48") });
+        expect(out[49]).toEqual({ type: "context", elements: [field(`${TRUNCATED} 11 more blocks not shown`)] });
+      },
+    ],
+    [
+      "blocks within every limit pass unchanged",
+      [{ type: "section", text: field("hi"), fields: [field("a")] }],
+      (out) => {
+        expect(out).toEqual([{ type: "section", text: field("hi"), fields: [field("a")] }]);
+      },
+    ],
   ];
   it.each(cases)("%s", (_what, input, check) => check(fitBlocks(input)));
 });

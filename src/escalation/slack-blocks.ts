@@ -55,7 +55,10 @@ export function escapeMrkdwn(text: string): string {
 export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
   // A cut "&am" would show as stray characters; a lone high surrogate as a replacement glyph.
-  const cut = text.slice(0, Math.max(0, max - TRUNCATED.length)).replace(/&[a-z]{0,3}$/, "").replace(/[\ud800-\udbff]$/, "");
+  const cut = text
+    .slice(0, Math.max(0, max - TRUNCATED.length))
+    .replace(/&[a-z]{0,3}$/, "")
+    .replace(/[\ud800-\udbff]$/, "");
   return cut + TRUNCATED;
 }
 
@@ -93,7 +96,10 @@ export function buildSlackMessage(n: Notification): SlackMessage {
   const evidence = flat(n.evidence, SLACK_LIMITS.sectionChars);
   if (evidence) {
     const frame = "*Evidence*\n``````";
-    blocks.push({ type: "section", text: mrkdwn(`*Evidence*\n\`\`\`${clip(escapeMrkdwn(evidence), SLACK_LIMITS.sectionChars - frame.length)}\`\`\``) });
+    blocks.push({
+      type: "section",
+      text: mrkdwn(`*Evidence*\n\`\`\`${clip(escapeMrkdwn(evidence), SLACK_LIMITS.sectionChars - frame.length)}\`\`\``),
+    });
   }
   if (n.affected && n.affected.length > 0) {
     const list = n.affected.map((t) => escapeMrkdwn(oneLine(t))).join(", ");
@@ -110,7 +116,12 @@ export function buildSlackMessage(n: Notification): SlackMessage {
 /** A message that is about medic rather than one incident: a pause that ended, say. */
 export function buildSlackAnnouncement(text: string): SlackMessage {
   const body = clip(escapeMrkdwn(flat(text, SLACK_LIMITS.sectionChars)), SLACK_LIMITS.sectionChars);
-  return { text: clip(escapeMrkdwn(flat(text, SLACK_LIMITS.textChars)), SLACK_LIMITS.textChars), blocks: [{ type: "section", text: mrkdwn(body) }], unfurl_links: false, unfurl_media: false };
+  return {
+    text: clip(escapeMrkdwn(flat(text, SLACK_LIMITS.textChars)), SLACK_LIMITS.textChars),
+    blocks: [{ type: "section", text: mrkdwn(body) }],
+    unfurl_links: false,
+    unfurl_media: false,
+  };
 }
 
 // One line per step, packed into as few sections as their size allows, in the blocks left; what
@@ -121,7 +132,10 @@ function stepSections(steps: readonly NotifiedStep[], room: number): SlackBlock[
   let text = `*Steps (${steps.length})*`;
   for (const [i, step] of steps.entries()) {
     const detail = flat(step.detail, STEP_LINE_CHARS);
-    const line = clip(`• ${escapeMrkdwn(`${flat(step.name, STEP_LINE_CHARS)} — ${flat(step.outcome, STEP_LINE_CHARS)}${detail ? `: ${detail}` : ""}`)}`, STEP_LINE_CHARS);
+    const line = clip(
+      `• ${escapeMrkdwn(`${flat(step.name, STEP_LINE_CHARS)} — ${flat(step.outcome, STEP_LINE_CHARS)}${detail ? `: ${detail}` : ""}`)}`,
+      STEP_LINE_CHARS,
+    );
     if (text.length + 1 + line.length <= SLACK_LIMITS.sectionChars - MARKER_ROOM) {
       text = `${text}\n${line}`;
       continue;
@@ -155,9 +169,13 @@ function fitBlock(block: SlackBlock): SlackBlock {
       const out: SlackBlock = { type: "section" };
       if (block.text) out.text = { ...block.text, text: clip(block.text.text, SLACK_LIMITS.sectionChars) };
       if (block.fields) {
-        const fields = block.fields.length <= SLACK_LIMITS.fields
-          ? block.fields
-          : [...block.fields.slice(0, SLACK_LIMITS.fields - 1), mrkdwn(`${TRUNCATED} ${block.fields.length - SLACK_LIMITS.fields + 1} more`)];
+        const fields =
+          block.fields.length <= SLACK_LIMITS.fields
+            ? block.fields
+            : [
+                ...block.fields.slice(0, SLACK_LIMITS.fields - 1),
+                mrkdwn(`${TRUNCATED} ${block.fields.length - SLACK_LIMITS.fields + 1} more`),
+              ];
         out.fields = fields.map((f) => ({ ...f, text: clip(f.text, SLACK_LIMITS.fieldChars) }));
       }
       return out;

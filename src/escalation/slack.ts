@@ -22,9 +22,14 @@ const schema = z.strictObject({
   webhookUrl: z
     .string()
     .refine(isWebhookUrl, {
-      message: "must be an http(s) URL without user:password@, like https://hooks.slack.com/services/T0000/B0000/abcd1234 (hint: keep it in an env var: ${SLACK_WEBHOOK_URL})",
+      message:
+        "must be an http(s) URL without user:password@, like https://hooks.slack.com/services/T0000/B0000/abcd1234 (hint: keep it in an env var: ${SLACK_WEBHOOK_URL})",
     })
-    .meta({ description: "Incoming webhook URL; a secret, so write it as ${SLACK_WEBHOOK_URL} or ${file:/path}. http:// is for local receivers only", writeOnly: true }),
+    .meta({
+      description:
+        "Incoming webhook URL; a secret, so write it as ${SLACK_WEBHOOK_URL} or ${file:/path}. http:// is for local receivers only",
+      writeOnly: true,
+    }),
   timeout: duration()
     .refine((ms) => ms > 0 && ms <= 300_000, "must be longer than 0 and at most 5m (hint: like 10s)")
     .prefault("10s")
@@ -43,7 +48,8 @@ export const slackChannel: ChannelKind<typeof schema> = {
         if (!ACCEPTS.has(n.event)) return { ok: true, detail: `not sent: Slack has no ${n.event}` };
         return redactResult(await sendToSlack(url, () => buildSlackMessage(n), params.timeout, signal), url);
       },
-      announce: async (text, signal) => redactResult(await sendToSlack(url, () => buildSlackAnnouncement(text), params.timeout, signal), url),
+      announce: async (text, signal) =>
+        redactResult(await sendToSlack(url, () => buildSlackAnnouncement(text), params.timeout, signal), url),
     };
   },
   // The whole URL is the credential; its path alone is too.
@@ -81,12 +87,21 @@ async function sendToSlack(url: URL, message: () => SlackMessage, timeoutMs: num
   const controller = new AbortController();
   let timedOut = false;
   const onAbort = () => controller.abort();
-  const timer = setTimeout(() => { timedOut = true; controller.abort(); }, timeoutMs);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
   signal.addEventListener("abort", onAbort, { once: true });
   const started = performance.now();
-  const stopped = (): SendResult => timedOut
-    ? { ok: false, retry: true, reason: "timeout", detail: `no answer from ${where} within ${formatDuration(timeoutMs)}` }
-    : { ok: false, retry: true, reason: "timeout", detail: `send to ${where} aborted after ${formatDuration(performance.now() - started)}` };
+  const stopped = (): SendResult =>
+    timedOut
+      ? { ok: false, retry: true, reason: "timeout", detail: `no answer from ${where} within ${formatDuration(timeoutMs)}` }
+      : {
+          ok: false,
+          retry: true,
+          reason: "timeout",
+          detail: `send to ${where} aborted after ${formatDuration(performance.now() - started)}`,
+        };
 
   try {
     let res: Response;
@@ -108,7 +123,12 @@ async function sendToSlack(url: URL, message: () => SlackMessage, timeoutMs: num
       text = await readExcerpt(res);
     } catch (err) {
       if (controller.signal.aborted) return stopped();
-      return { ok: false, retry: true, reason: "network", detail: `${where} answered ${res.status} but the connection broke: ${causeOf(err)}` };
+      return {
+        ok: false,
+        retry: true,
+        reason: "network",
+        detail: `${where} answered ${res.status} but the connection broke: ${causeOf(err)}`,
+      };
     }
     return judgeReply(res.status, text, res.headers.get("retry-after"), where);
   } finally {
@@ -133,11 +153,36 @@ function judgeReply(status: number, body: string, retryAfter: string | null, whe
   }
   if (status >= 500) return { ok: false, retry: true, reason: "server_error", detail: said };
   if (status === 408) return { ok: false, retry: true, reason: "timeout", detail: said };
-  if (status >= 300 && status < 400) return { ok: false, retry: false, reason: "rejected", detail: `${said} (hint: webhook URLs do not redirect; check the URL)` };
-  if (status === 400 || status === 413) return { ok: false, retry: false, reason: "bad_request", detail: `${said} (hint: Slack refused the message itself; report it as a medic bug)` };
-  if (status === 401 || status === 403) return { ok: false, retry: false, reason: "unauthorized", detail: `${said} (hint: the webhook may not post to this channel; check it in Slack's app settings)` };
-  if (status === 404) return { ok: false, retry: false, reason: "not_found", detail: `${said} (hint: the webhook was removed or the URL is wrong; create a new one)` };
-  if (status === 410) return { ok: false, retry: false, reason: "rejected", detail: `${said} (hint: the channel is archived or gone; unarchive it or point the webhook elsewhere)` };
+  if (status >= 300 && status < 400)
+    return { ok: false, retry: false, reason: "rejected", detail: `${said} (hint: webhook URLs do not redirect; check the URL)` };
+  if (status === 400 || status === 413)
+    return {
+      ok: false,
+      retry: false,
+      reason: "bad_request",
+      detail: `${said} (hint: Slack refused the message itself; report it as a medic bug)`,
+    };
+  if (status === 401 || status === 403)
+    return {
+      ok: false,
+      retry: false,
+      reason: "unauthorized",
+      detail: `${said} (hint: the webhook may not post to this channel; check it in Slack's app settings)`,
+    };
+  if (status === 404)
+    return {
+      ok: false,
+      retry: false,
+      reason: "not_found",
+      detail: `${said} (hint: the webhook was removed or the URL is wrong; create a new one)`,
+    };
+  if (status === 410)
+    return {
+      ok: false,
+      retry: false,
+      reason: "rejected",
+      detail: `${said} (hint: the channel is archived or gone; unarchive it or point the webhook elsewhere)`,
+    };
   if (status >= 400) return { ok: false, retry: false, reason: "rejected", detail: said };
   return { ok: false, retry: true, reason: "bad_reply", detail: said };
 }
@@ -148,7 +193,12 @@ function requestFailed(err: unknown, where: string): SendResult {
   const cause = (err as { cause?: unknown } | null)?.cause;
   if (cause === undefined) return { ok: false, retry: false, reason: "rejected", detail: `cannot send to ${where}: ${messageOf(err)}` };
   if (causeOf(err) === "bad port") {
-    return { ok: false, retry: false, reason: "rejected", detail: `cannot send to ${where}: fetch refuses this port (hint: use another port for the receiver)` };
+    return {
+      ok: false,
+      retry: false,
+      reason: "rejected",
+      detail: `cannot send to ${where}: fetch refuses this port (hint: use another port for the receiver)`,
+    };
   }
   return { ok: false, retry: true, reason: "network", detail: `cannot reach ${where}: ${causeOf(err)}` };
 }
@@ -196,5 +246,8 @@ function messageOf(err: unknown): string {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").replace(/\s+/g, " ").trim();
+  return text
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
 }

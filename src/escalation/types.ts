@@ -52,13 +52,19 @@ export interface Notification {
 
 /** Why a send failed, as a metric label: what kind of trouble, and whether waiting can help. */
 export type FailureReason =
-  | "rate_limited" | "server_error" | "timeout" | "network" | "bad_reply"   // retryable
-  | "bad_request" | "not_found" | "unauthorized" | "rejected";               // not retryable: configuration
+  | "rate_limited"
+  | "server_error"
+  | "timeout"
+  | "network"
+  | "bad_reply" // retryable
+  | "bad_request"
+  | "not_found"
+  | "unauthorized"
+  | "rejected"; // not retryable: configuration
 
 /** The outcome of one delivery attempt. A notifier never throws. */
 export type SendResult =
-  | { ok: true; detail?: string }
-  | { ok: false; retry: boolean; reason: FailureReason; detail: string; retryAfterMs?: number };
+  { ok: true; detail?: string } | { ok: false; retry: boolean; reason: FailureReason; detail: string; retryAfterMs?: number };
 
 /**
  * A channel to humans. It only formats and sends: retries, ordering, the circuit breaker and

@@ -7,7 +7,15 @@ const r = (at: number, e: Record<string, unknown>) => ({ at, incident: "i1", ...
 describe("foldRecords", () => {
   const records = [
     r(0, { type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "refused" }),
-    r(1, { type: "playbook_started", runId: "i1-1", playbook: "restart", steps: [{ name: "a", kind: "wait", description: "wait 1s" }, { name: "b", kind: "exec", description: "x" }] }),
+    r(1, {
+      type: "playbook_started",
+      runId: "i1-1",
+      playbook: "restart",
+      steps: [
+        { name: "a", kind: "wait", description: "wait 1s" },
+        { name: "b", kind: "exec", description: "x" },
+      ],
+    }),
     r(2, { type: "step_started", runId: "i1-1", index: 0 }),
     r(3, { type: "step_finished", runId: "i1-1", index: 0, outcome: "ok", detail: "waited 1s", durationMs: 1000 }),
     r(4, { type: "step_started", runId: "i1-1", index: 1 }),
@@ -21,8 +29,12 @@ describe("foldRecords", () => {
   });
 
   it("walks through verifying to resolved", () => {
-    const more = [...records, r(5, { type: "step_finished", runId: "i1-1", index: 1, outcome: "ok", detail: "", durationMs: 1 }),
-      r(6, { type: "verifying", runId: "i1-1", withinMs: 30000 }), r(9, { type: "resolved", reason: "verified" })];
+    const more = [
+      ...records,
+      r(5, { type: "step_finished", runId: "i1-1", index: 1, outcome: "ok", detail: "", durationMs: 1 }),
+      r(6, { type: "verifying", runId: "i1-1", withinMs: 30000 }),
+      r(9, { type: "resolved", reason: "verified" }),
+    ];
     const i = foldRecords(more).get("i1")!;
     expect(i.state).toBe("resolved");
     expect(i.resolvedAt).toBe(9);
@@ -31,7 +43,11 @@ describe("foldRecords", () => {
 
   it("ends a run when the incident is resolved or escalated, not while a step is running", () => {
     expect(foldRecords(records).get("i1")!.runs[0]!.endedAt).toBeUndefined();
-    const done = [...records, r(5, { type: "step_finished", runId: "i1-1", index: 1, outcome: "failed", detail: "", durationMs: 1 }), r(6, { type: "escalated", reason: "x" })];
+    const done = [
+      ...records,
+      r(5, { type: "step_finished", runId: "i1-1", index: 1, outcome: "failed", detail: "", durationMs: 1 }),
+      r(6, { type: "escalated", reason: "x" }),
+    ];
     expect(foldRecords(done).get("i1")!.runs[0]!.endedAt).toBe(6);
   });
 
@@ -39,7 +55,11 @@ describe("foldRecords", () => {
     const opened = r(0, { type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "refused" });
     const held = foldRecords([opened, r(1, { type: "held", by: "backoff", reason: "wait", until: 10 })]).get("i1")!;
     expect(held).toMatchObject({ state: "held", hold: { by: "backoff", reason: "wait", until: 10 } });
-    const suppressed = foldRecords([opened, r(1, { type: "held", by: "backoff", reason: "wait" }), r(2, { type: "suppressed", root: "d1", reason: "db" })]).get("i1")!;
+    const suppressed = foldRecords([
+      opened,
+      r(1, { type: "held", by: "backoff", reason: "wait" }),
+      r(2, { type: "suppressed", root: "d1", reason: "db" }),
+    ]).get("i1")!;
     expect(suppressed).toMatchObject({ state: "suppressed", root: "d1" });
     expect(suppressed.hold).toBeUndefined();
     expect(foldRecords([{ ...opened, root: "d1" } as JournalRecord]).get("i1")).toMatchObject({ state: "suppressed", root: "d1" });

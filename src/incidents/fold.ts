@@ -71,7 +71,11 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
     case "notification_sent":
     case "notification_failed": {
       const n = incident.notifications.find((x) => x.id === record.id);
-      if (n) Object.assign(n, record.type === "notification_sent" ? { status: "sent" } : { status: "failed", detail: `${record.reason}: ${record.detail}` });
+      if (n)
+        Object.assign(
+          n,
+          record.type === "notification_sent" ? { status: "sent" } : { status: "failed", detail: `${record.reason}: ${record.detail}` },
+        );
       break;
     }
     case "notification_superseded": {

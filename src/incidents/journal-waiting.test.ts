@@ -8,7 +8,12 @@ import { JOURNAL_FILE, JournalStore, parseJournal } from "./journal.js";
 // A full disk for real: a small tmpfs of its own (mounting needs root).
 const rootOnly = it.skipIf(process.getuid?.() !== 0);
 const cleanups: (() => void)[] = [];
-afterEach(() => cleanups.splice(0).reverse().forEach((c) => c()));
+afterEach(() =>
+  cleanups
+    .splice(0)
+    .reverse()
+    .forEach((c) => c()),
+);
 
 function smallDisk(): string {
   const dir = mkdtempSync(join(tmpdir(), "medic-journal-full-"));

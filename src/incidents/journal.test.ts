@@ -47,8 +47,12 @@ describe("JournalStore", () => {
 });
 
 describe("scanJournal", () => {
-  const rec = (incident: string, evidence: string) => JSON.stringify({ at: 1, incident, type: "opened", target: "web", kind: "server_down", severity: "P1", evidence });
-  const fromBytes = (bytes: Buffer): ReadAt => (buffer, offset, length, position) => bytes.copy(buffer, offset, position, Math.min(bytes.length, position + length));
+  const rec = (incident: string, evidence: string) =>
+    JSON.stringify({ at: 1, incident, type: "opened", target: "web", kind: "server_down", severity: "P1", evidence });
+  const fromBytes =
+    (bytes: Buffer): ReadAt =>
+    (buffer, offset, length, position) =>
+      bytes.copy(buffer, offset, position, Math.min(bytes.length, position + length));
 
   it("splits lines at the byte level across chunk edges, multi-byte characters included, and counts bytes", () => {
     const text = `${rec("i1", "caf\u00e9 \u2014 \u{1F525}")}\n\n${rec("i2", "\u00fc".repeat(40))}\n${rec("i3", "cut")}`.slice(0, -5);

@@ -40,7 +40,10 @@ export class JournalStore extends FoldingStore {
   private readonly log: Logger | undefined;
   private readonly maxWaiting: number;
 
-  constructor(private readonly stateDir: string, opts: JournalOptions = {}) {
+  constructor(
+    private readonly stateDir: string,
+    opts: JournalOptions = {},
+  ) {
     super();
     this.log = opts.log;
     this.maxWaiting = opts.maxWaiting ?? MAX_WAITING_RECORDS;
@@ -61,12 +64,19 @@ export class JournalStore extends FoldingStore {
     this.flush();
     if (this.pending.length === 0) return;
     if (before === 1) {
-      this.log?.error({ stateDir: this.stateDir, err: this.lastError }, "cannot append to the journal; keeping records in memory until the state dir takes writes again (free space or make it writable)");
+      this.log?.error(
+        { stateDir: this.stateDir, err: this.lastError },
+        "cannot append to the journal; keeping records in memory until the state dir takes writes again (free space or make it writable)",
+      );
     }
     if (this.pending.length > this.maxWaiting) {
       const over = this.pending.length - this.maxWaiting;
       this.pending.splice(0, over);
-      if (this.dropped === 0) this.log?.error({ stateDir: this.stateDir, kept: this.maxWaiting }, "journal records lost: too many waiting in memory, dropping the oldest");
+      if (this.dropped === 0)
+        this.log?.error(
+          { stateDir: this.stateDir, kept: this.maxWaiting },
+          "journal records lost: too many waiting in memory, dropping the oldest",
+        );
       this.dropped += over;
     }
   }
@@ -110,7 +120,11 @@ export class JournalStore extends FoldingStore {
       if (!this.write(this.pending[0]!)) return;
       this.pending.shift();
     }
-    if (recovering) this.log?.warn({ stateDir: this.stateDir, written: was, dropped: this.dropped }, "the journal takes writes again; the records kept in memory are written");
+    if (recovering)
+      this.log?.warn(
+        { stateDir: this.stateDir, written: was, dropped: this.dropped },
+        "the journal takes writes again; the records kept in memory are written",
+      );
     this.dropped = 0;
     this.lastError = undefined;
   }
@@ -118,7 +132,7 @@ export class JournalStore extends FoldingStore {
   private write(line: Buffer): boolean {
     try {
       // A full disk may take part of a line: finish it, or cut it back so the next record is not glued to half a line.
-      for (let done = 0; done < line.length; ) done += writeSync(this.fd, line, done, line.length - done);
+      for (let done = 0; done < line.length;) done += writeSync(this.fd, line, done, line.length - done);
       fdatasyncSync(this.fd);
       this.size += line.length;
       return true;
@@ -142,7 +156,11 @@ export class JournalStore extends FoldingStore {
 
   override close(): void {
     this.flush();
-    if (this.pending.length > 0) this.log?.error({ stateDir: this.stateDir, lost: this.pending.length + this.dropped }, "medic stops with journal records never written");
+    if (this.pending.length > 0)
+      this.log?.error(
+        { stateDir: this.stateDir, lost: this.pending.length + this.dropped },
+        "medic stops with journal records never written",
+      );
     closeSync(this.fd);
   }
 }

@@ -12,18 +12,20 @@ const INLINE = /[\\`*_~[\]|$!#]/g;
 
 /** Text as one inline run: Markdown-significant characters escaped, line breaks as `<br>` (works in table cells too). */
 export function inline(text: string): string {
-  return visible(text)
-    .trim()
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(INLINE, (c) => `\\${c}`)
-    .replace(/\n/g, "<br>")
-    // Blanks before a break would make a hard break of their own.
-    .replace(/[ \t]+<br>/g, "<br>")
-    // What would start a list item, or underline a heading, where the run begins a line ("- " + text).
-    .replace(/^[-+=]/, "\\$&")
-    .replace(/^(\d+)([.)])/, "$1\\$2");
+  return (
+    visible(text)
+      .trim()
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(INLINE, (c) => `\\${c}`)
+      .replace(/\n/g, "<br>")
+      // Blanks before a break would make a hard break of their own.
+      .replace(/[ \t]+<br>/g, "<br>")
+      // What would start a list item, or underline a heading, where the run begins a line ("- " + text).
+      .replace(/^[-+=]/, "\\$&")
+      .replace(/^(\d+)([.)])/, "$1\\$2")
+  );
 }
 
 /** A code span for a plain token (a step kind, a channel name); anything else goes through `inline`. */
@@ -52,7 +54,5 @@ export function utc(ms: number): string {
 
 // Line breaks normalised; other control characters shown as \xNN rather than acted on by a terminal or renderer.
 function visible(text: string): string {
-  return text
-    .replace(/\r\n?/g, "\n")
-    .replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return text.replace(/\r\n?/g, "\n").replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

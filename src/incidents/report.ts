@@ -22,7 +22,12 @@ export function incidentReport(incident: Incident, related: Incident[], now: num
     section("Notifications", notifications(incident)),
     section("Resolution", resolution(incident, now)),
     ...(related.length > 0 ? [section("Related incidents", relatedTable(incident, related))] : []),
-    section("Open questions", openQuestions(incident, related, now).map((q) => `- ${q}`).join("\n")),
+    section(
+      "Open questions",
+      openQuestions(incident, related, now)
+        .map((q) => `- ${q}`)
+        .join("\n"),
+    ),
     section("Action items", mdTable(["Action", "Owner", "Due"], [["_to be decided by the responders_", "", ""]])),
   ];
   return sections.join("\n\n") + "\n";
@@ -40,19 +45,37 @@ function facts(incident: Incident, related: Incident[], now: number): string {
     ["Target", inline(incident.target)],
     ["Kind", code(incident.kind)],
     ["Opened", `${utc(incident.openedAt)} UTC`],
-    ["Resolved", incident.resolvedAt === undefined ? `not yet (open for ${lasted(incident, now)})` : `${utc(incident.resolvedAt)} UTC, after ${lasted(incident, now)}`],
-    ["Playbook runs", incident.runs.length === 0 ? "none" : `${incident.runs.length}: ${incident.runs.map((r) => code(r.playbook)).join(", ")}`],
-    ["Acknowledged", incident.acknowledged ? `by ${inline(incident.acknowledged.by)} at ${since(incident, incident.acknowledged.at)}` : "no"],
+    [
+      "Resolved",
+      incident.resolvedAt === undefined
+        ? `not yet (open for ${lasted(incident, now)})`
+        : `${utc(incident.resolvedAt)} UTC, after ${lasted(incident, now)}`,
+    ],
+    [
+      "Playbook runs",
+      incident.runs.length === 0 ? "none" : `${incident.runs.length}: ${incident.runs.map((r) => code(r.playbook)).join(", ")}`,
+    ],
+    [
+      "Acknowledged",
+      incident.acknowledged ? `by ${inline(incident.acknowledged.by)} at ${since(incident, incident.acknowledged.at)}` : "no",
+    ],
   ];
   if (incident.root) rows.push(["Suppressed under", `incident ${inline(incident.root)} (on a dependency)`]);
   if (related.length > 0) rows.push(["Dependents affected", related.map((r) => inline(r.target)).join(", ")]);
   if (incident.source) rows.push(["Raised by", inline(incident.source)]);
   if (incident.dryRun) rows.push(["Dry run", "yes: medic acted on nothing"]);
-  return mdTable(["", ""], rows.map(([k, v]) => [`**${k}**`, v]));
+  return mdTable(
+    ["", ""],
+    rows.map(([k, v]) => [`**${k}**`, v]),
+  );
 }
 
 function summary(incident: Incident, related: Incident[], now: number): string {
-  const where = incident.root ? `, suppressed under incident ${inline(incident.root)} on a dependency` : incident.source ? `, raised by ${inline(incident.source)}` : "";
+  const where = incident.root
+    ? `, suppressed under incident ${inline(incident.root)} on a dependency`
+    : incident.source
+      ? `, raised by ${inline(incident.source)}`
+      : "";
   const opened = openedSeverity(incident);
   const severity = opened === incident.severity ? opened : `${opened}, raised to ${incident.severity}`;
   const parts = [
@@ -60,14 +83,22 @@ function summary(incident: Incident, related: Incident[], now: number): string {
       `What medic saw first: ${sentence(inline(openingEvidence(incident)))}`,
   ];
   const run = incident.runs[incident.runs.length - 1];
-  if (run) parts.push(`medic ran ${plural(incident.runs.length, "playbook run")} (last: ${code(run.playbook)}); ${runOutcome(incident, run)}.`);
+  if (run)
+    parts.push(`medic ran ${plural(incident.runs.length, "playbook run")} (last: ${code(run.playbook)}); ${runOutcome(incident, run)}.`);
   else parts.push(`No playbook ran${noRunWhy(incident)}.`);
   const last = lastOf(incident, "escalated");
   if (incident.state === "resolved") parts.push(`It was resolved ${lasted(incident, now)} after it opened, ${resolvedHow(incident)}.`);
-  else if (incident.state === "escalated" && last) parts.push(`It was escalated (${inline(last.reason)}) and is still open ${lasted(incident, now)} after it opened.`);
+  else if (incident.state === "escalated" && last)
+    parts.push(`It was escalated (${inline(last.reason)}) and is still open ${lasted(incident, now)} after it opened.`);
   else parts.push(`It is ${incident.state}, open for ${lasted(incident, now)} at the time of writing.`);
-  if (incident.acknowledged) parts.push(`${inline(incident.acknowledged.by)} acknowledged it ${formatDuration(incident.acknowledged.at - incident.openedAt)} after it opened.`);
-  if (related.length > 0) parts.push(`${plural(related.length, "dependent incident")} ${related.length === 1 ? "was" : "were"} suppressed under it: ${related.map((r) => inline(r.target)).join(", ")}.`);
+  if (incident.acknowledged)
+    parts.push(
+      `${inline(incident.acknowledged.by)} acknowledged it ${formatDuration(incident.acknowledged.at - incident.openedAt)} after it opened.`,
+    );
+  if (related.length > 0)
+    parts.push(
+      `${plural(related.length, "dependent incident")} ${related.length === 1 ? "was" : "were"} suppressed under it: ${related.map((r) => inline(r.target)).join(", ")}.`,
+    );
   return parts.join(" ");
 }
 
@@ -90,24 +121,48 @@ function timeline(incident: Incident): string {
   const day = utc(incident.openedAt).slice(0, 10);
   const oneDay = incident.timeline.every((r) => utc(r.at).startsWith(day));
   const rows = incident.timeline.map((r) => [
-    oneDay ? utc(r.at).slice(11) : utc(r.at), since(incident, r.at), phase(r), event(r, incident),
+    oneDay ? utc(r.at).slice(11) : utc(r.at),
+    since(incident, r.at),
+    phase(r),
+    event(r, incident),
   ]);
-  return `All times UTC${oneDay ? `, on ${day}` : ""}; offsets from when the incident opened.\n\n` + mdTable(["Time (UTC)", "Offset", "Phase", "What happened"], rows);
+  return (
+    `All times UTC${oneDay ? `, on ${day}` : ""}; offsets from when the incident opened.\n\n` +
+    mdTable(["Time (UTC)", "Offset", "Phase", "What happened"], rows)
+  );
 }
 
 function phase(r: JournalRecord): string {
   switch (r.type) {
-    case "opened": return "Detection";
-    case "observed": return "Evidence";
-    case "playbook_started": case "step_started": case "step_finished": return "Remediation";
-    case "verifying": return "Verification";
-    case "escalated": return r.reason.startsWith("verification") ? "Verification" : "Escalation";
-    case "held": case "suppressed": return "Safety";
-    case "acknowledged": return "Acknowledged";
-    case "would_run": return "Dry run";
-    case "notification_queued": case "notification_sent": case "notification_failed": case "notification_superseded": return "Notification";
-    case "resolved": case "source_resolved": return "Resolution";
-    case "note": return "Note";
+    case "opened":
+      return "Detection";
+    case "observed":
+      return "Evidence";
+    case "playbook_started":
+    case "step_started":
+    case "step_finished":
+      return "Remediation";
+    case "verifying":
+      return "Verification";
+    case "escalated":
+      return r.reason.startsWith("verification") ? "Verification" : "Escalation";
+    case "held":
+    case "suppressed":
+      return "Safety";
+    case "acknowledged":
+      return "Acknowledged";
+    case "would_run":
+      return "Dry run";
+    case "notification_queued":
+    case "notification_sent":
+    case "notification_failed":
+    case "notification_superseded":
+      return "Notification";
+    case "resolved":
+    case "source_resolved":
+      return "Resolution";
+    case "note":
+      return "Note";
   }
 }
 
@@ -119,54 +174,81 @@ function event(r: JournalRecord, incident: Incident): string {
   switch (r.type) {
     case "opened":
       return `${code(r.kind)} ${r.severity} opened${r.root ? ` suppressed under incident ${inline(r.root)}` : ""}${r.dryRun ? " (dry run)" : ""}. Evidence: ${inline(r.evidence)}`;
-    case "observed": return `seen again (${r.occurrences} failing rounds): ${inline(r.evidence)}`;
+    case "observed":
+      return `seen again (${r.occurrences} failing rounds): ${inline(r.evidence)}`;
     case "playbook_started":
       return `playbook ${code(r.playbook)} started: ${plural(r.steps.length, "step")}${r.guards ? `; guards: ${inline(r.guards)}` : ""}`;
-    case "step_started": return `${step(r.runId, r.index)} started`;
-    case "step_finished": return `${step(r.runId, r.index)} **${r.outcome}** in ${formatDuration(r.durationMs)}: ${inline(firstLine(r.detail))}`;
-    case "verifying": return `verifying recovery, within ${formatDuration(r.withinMs)}`;
-    case "escalated": return `escalated${r.severity ? ` to ${r.severity}` : ""}${r.by === "flap_guard" ? " by the flap guard" : ""}: ${inline(r.reason)}`;
-    case "held": return `held by ${r.by.replace("_", " ")}${r.until !== undefined ? ` until ${since(incident, r.until)}` : ""}: ${inline(r.reason)}`;
-    case "suppressed": return `suppressed under incident ${inline(r.root)}: ${inline(r.reason)}`;
-    case "acknowledged": return `by ${inline(r.by)}${r.note ? `: ${inline(r.note)}` : ""}`;
-    case "would_run": return `would run: ${inline(r.plan.join("; "))} (${inline(r.guards)})`;
-    case "notification_queued": return `${code(r.notification.channel)} ${r.notification.event} queued: ${inline(r.notification.reason)}`;
-    case "notification_sent": return `delivered to ${code(r.channel)}${eventOf(incident, r.id)}`;
-    case "notification_failed": return `**NOT delivered** to ${code(r.channel)}${eventOf(incident, r.id)} (${r.reason}): ${inline(r.detail)}`;
-    case "notification_superseded": return `not sent to ${code(r.channel)}${eventOf(incident, r.id)}: a later notification said it all`;
-    case "resolved": return inline(r.reason);
-    case "source_resolved": return inline(r.detail);
-    case "note": return inline(r.message);
+    case "step_started":
+      return `${step(r.runId, r.index)} started`;
+    case "step_finished":
+      return `${step(r.runId, r.index)} **${r.outcome}** in ${formatDuration(r.durationMs)}: ${inline(firstLine(r.detail))}`;
+    case "verifying":
+      return `verifying recovery, within ${formatDuration(r.withinMs)}`;
+    case "escalated":
+      return `escalated${r.severity ? ` to ${r.severity}` : ""}${r.by === "flap_guard" ? " by the flap guard" : ""}: ${inline(r.reason)}`;
+    case "held":
+      return `held by ${r.by.replace("_", " ")}${r.until !== undefined ? ` until ${since(incident, r.until)}` : ""}: ${inline(r.reason)}`;
+    case "suppressed":
+      return `suppressed under incident ${inline(r.root)}: ${inline(r.reason)}`;
+    case "acknowledged":
+      return `by ${inline(r.by)}${r.note ? `: ${inline(r.note)}` : ""}`;
+    case "would_run":
+      return `would run: ${inline(r.plan.join("; "))} (${inline(r.guards)})`;
+    case "notification_queued":
+      return `${code(r.notification.channel)} ${r.notification.event} queued: ${inline(r.notification.reason)}`;
+    case "notification_sent":
+      return `delivered to ${code(r.channel)}${eventOf(incident, r.id)}`;
+    case "notification_failed":
+      return `**NOT delivered** to ${code(r.channel)}${eventOf(incident, r.id)} (${r.reason}): ${inline(r.detail)}`;
+    case "notification_superseded":
+      return `not sent to ${code(r.channel)}${eventOf(incident, r.id)}: a later notification said it all`;
+    case "resolved":
+      return inline(r.reason);
+    case "source_resolved":
+      return inline(r.detail);
+    case "note":
+      return inline(r.message);
   }
 }
 
 function remediation(incident: Incident): string {
   if (incident.runs.length === 0) return `No playbook ran${noRunWhy(incident)}.`;
-  return incident.runs.map((run, i) => {
-    const started = incident.timeline.find((r) => r.type === "playbook_started" && r.runId === run.runId);
-    const head = `### Run ${i + 1}: playbook ${code(run.playbook)}, started at ${since(incident, run.startedAt)}` +
-      `${started?.type === "playbook_started" && started.guards ? `\n\nSafety guards: ${inline(started.guards)}` : ""}`;
-    const steps = run.steps.map((s, j) => {
-      const took = s.durationMs !== undefined ? ` in ${formatDuration(s.durationMs)}` : "";
-      const output = s.detail ? `\n\n${fenced(s.detail)}` : "";
-      return `#### Step ${j + 1}: ${stepName(s)}: ${s.status}${took}\n\n${inline(s.description)}${output}`;
-    });
-    return [head, ...steps, verification(incident, run)].join("\n\n");
-  }).join("\n\n");
+  return incident.runs
+    .map((run, i) => {
+      const started = incident.timeline.find((r) => r.type === "playbook_started" && r.runId === run.runId);
+      const head =
+        `### Run ${i + 1}: playbook ${code(run.playbook)}, started at ${since(incident, run.startedAt)}` +
+        `${started?.type === "playbook_started" && started.guards ? `\n\nSafety guards: ${inline(started.guards)}` : ""}`;
+      const steps = run.steps.map((s, j) => {
+        const took = s.durationMs !== undefined ? ` in ${formatDuration(s.durationMs)}` : "";
+        const output = s.detail ? `\n\n${fenced(s.detail)}` : "";
+        return `#### Step ${j + 1}: ${stepName(s)}: ${s.status}${took}\n\n${inline(s.description)}${output}`;
+      });
+      return [head, ...steps, verification(incident, run)].join("\n\n");
+    })
+    .join("\n\n");
 }
 
 function verification(incident: Incident, run: RunRecord): string {
   if (!run.verify) return "Verification: not reached.";
   const after = incident.timeline.find((r) => r.at >= run.verify!.startedAt && (r.type === "resolved" || r.type === "escalated"));
-  const verdict = !after ? "still under way (or cut off)"
-    : after.type === "resolved" ? `passed at ${since(incident, after.at)}: ${inline(after.reason.replace(/^verified: /, ""))}`
-    : `failed at ${since(incident, after.at)}: ${inline(after.type === "escalated" ? after.reason : "")}`;
+  const verdict = !after
+    ? "still under way (or cut off)"
+    : after.type === "resolved"
+      ? `passed at ${since(incident, after.at)}: ${inline(after.reason.replace(/^verified: /, ""))}`
+      : `failed at ${since(incident, after.at)}: ${inline(after.type === "escalated" ? after.reason : "")}`;
   return `Verification (healthy within ${formatDuration(run.verify.withinMs)}, from ${since(incident, run.verify.startedAt)}): ${verdict}`;
 }
 
 function notifications(incident: Incident): string {
   if (incident.notifications.length === 0) return "None queued.";
-  const rows = incident.notifications.map((n) => [code(n.channel), n.event, since(incident, n.queuedAt), delivery(incident, n), inline(n.notification.reason)]);
+  const rows = incident.notifications.map((n) => [
+    code(n.channel),
+    n.event,
+    since(incident, n.queuedAt),
+    delivery(incident, n),
+    inline(n.notification.reason),
+  ]);
   return mdTable(["Channel", "Event", "Queued", "Delivery", "Why"], rows);
 }
 
@@ -180,19 +262,28 @@ function delivery(incident: Incident, n: NotificationRecord): string {
 
 function resolution(incident: Incident, now: number): string {
   const resolved = lastOf(incident, "resolved");
-  if (incident.state === "resolved" && resolved) return `Resolved at ${utc(resolved.at)} UTC (${since(incident, resolved.at)}), ${resolvedHow(incident)}.`;
+  if (incident.state === "resolved" && resolved)
+    return `Resolved at ${utc(resolved.at)} UTC (${since(incident, resolved.at)}), ${resolvedHow(incident)}.`;
   const escalated = lastOf(incident, "escalated");
-  return `Not resolved at the time of writing (${utc(now)} UTC): the incident is ${incident.state}` +
-    `${escalated ? `, escalated at ${since(incident, escalated.at)}: ${inline(escalated.reason)}` : ""}.`;
+  return (
+    `Not resolved at the time of writing (${utc(now)} UTC): the incident is ${incident.state}` +
+    `${escalated ? `, escalated at ${since(incident, escalated.at)}: ${inline(escalated.reason)}` : ""}.`
+  );
 }
 
 function relatedTable(incident: Incident, related: Incident[]): string {
   const rows = related.map((r) => [
-    inline(r.id), inline(r.target), code(r.kind), since(incident, r.openedAt), r.state,
+    inline(r.id),
+    inline(r.target),
+    code(r.kind),
+    since(incident, r.openedAt),
+    r.state,
     inline(lastOf(r, "resolved")?.reason ?? r.evidence),
   ]);
-  return `Incidents on targets that depend on ${inline(incident.target)}, suppressed under this one:\n\n` +
-    mdTable(["Incident", "Target", "Kind", "Opened", "State", "Outcome or evidence"], rows);
+  return (
+    `Incidents on targets that depend on ${inline(incident.target)}, suppressed under this one:\n\n` +
+    mdTable(["Incident", "Target", "Kind", "Opened", "State", "Outcome or evidence"], rows)
+  );
 }
 
 /** Why no playbook ran, as a clause: ": no playbook handles ..." or "". */
@@ -208,9 +299,11 @@ function noRunWhy(incident: Incident): string {
 
 function runOutcome(incident: Incident, run: RunRecord): string {
   const failed = run.steps.findIndex((s) => s.status === "failed" || s.status === "abandoned");
-  if (failed >= 0) return `step ${failed + 1} (${inline(run.steps[failed]!.name)}) ${run.steps[failed]!.status === "failed" ? "failed" : "was cut off"}`;
+  if (failed >= 0)
+    return `step ${failed + 1} (${inline(run.steps[failed]!.name)}) ${run.steps[failed]!.status === "failed" ? "failed" : "was cut off"}`;
   const resolved = lastOf(incident, "resolved");
-  if (resolved && resolved.at >= run.startedAt && resolved.reason.startsWith("verified")) return "its steps succeeded and recovery was verified";
+  if (resolved && resolved.at >= run.startedAt && resolved.reason.startsWith("verified"))
+    return "its steps succeeded and recovery was verified";
   const escalated = lastOf(incident, "escalated");
   if (escalated && escalated.at >= run.startedAt) return `its steps ran, then: ${inline(escalated.reason)}`;
   return "its steps ran";
@@ -251,7 +344,6 @@ function eventOf(incident: Incident, id: string): string {
   const n = incident.notifications.find((x) => x.id === id);
   return n ? ` (${n.event})` : "";
 }
-
 
 function firstLine(text: string): string {
   const line = text.trim().split(/\r?\n/)[0] ?? "";

@@ -16,7 +16,8 @@ function watch() {
   const said: string[] = [];
   const paged: string[] = [];
   const w = new StateDirWatch({
-    stateDir, log: createLogger({ level: "silent" }),
+    stateDir,
+    log: createLogger({ level: "silent" }),
     announce: (text) => said.push(text),
     page: async (key, event, summary) => void paged.push(`${event} ${key} ${summary}`),
   });
@@ -28,7 +29,8 @@ describe("StateDirWatch", () => {
     const { w, stateDir, said, paged } = watch();
     expect(w.check(0)).toEqual([{ name: "state dir", ok: true, detail: `${stateDir} is writable` }]);
     rmSync(stateDir, { recursive: true });
-    for (let t = 1; t <= 5; t++) expect(w.check(t * 1000)[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/not writable.*ENOENT/) });
+    for (let t = 1; t <= 5; t++)
+      expect(w.check(t * 1000)[0]).toMatchObject({ ok: false, detail: expect.stringMatching(/not writable.*ENOENT/) });
     expect(said).toHaveLength(1);
     expect(said[0]).toMatch(new RegExp(`cannot write its state dir ${stateDir}: .*not writable.*Hint: free space`));
     expect(paged).toEqual([expect.stringMatching(new RegExp(`^trigger medic:state-dir:${stateDir} `))]);

@@ -58,10 +58,15 @@ export class StateDirWatch {
     // problem() also writes what waits, so it comes after the probe write found room.
     const problem = journal?.problem();
     const waiting = journal?.waiting() ?? 0;
-    const checks: HealthCheck[] = [waiting === 0 ? writable : {
-      name: "state dir", ok: false,
-      detail: `${writable.ok ? `${stateDir} takes writes again, but` : `${writable.detail};`} ${waiting} journal record${waiting === 1 ? "" : "s"} waiting in memory to be written`,
-    }];
+    const checks: HealthCheck[] = [
+      waiting === 0
+        ? writable
+        : {
+            name: "state dir",
+            ok: false,
+            detail: `${writable.ok ? `${stateDir} takes writes again, but` : `${writable.detail};`} ${waiting} journal record${waiting === 1 ? "" : "s"} waiting in memory to be written`,
+          },
+    ];
     if (problem && waiting === 0) checks.push({ name: "journal", ok: false, detail: problem });
     const bad = checks.find((c) => !c.ok);
     this.transition(bad?.detail, now);

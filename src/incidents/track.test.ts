@@ -11,7 +11,8 @@ const fresh: TargetTrack = { failStreak: 0, okStreak: 0 };
 function incident(records: Record<string, unknown>[]): Incident {
   return foldRecords(records.map((r) => ({ ...r, incident: "i1" }) as unknown as JournalRecord)).get("i1")!;
 }
-const opened = (at = 0) => ({ type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "connection refused", at }) as const;
+const opened = (at = 0) =>
+  ({ type: "opened", target: "web", kind: "server_down", severity: "P1", evidence: "connection refused", at }) as const;
 
 function rounds(findings: (Finding | undefined)[], open: Incident[] = [], f = 3, s = 2) {
   let track = fresh;
@@ -35,7 +36,14 @@ describe("trackRound", () => {
 
   it("merges repeats into the open incident of the same kind", () => {
     const open = incident([opened()]);
-    const d = trackRound({ track: { failStreak: 5, okStreak: 0 }, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now: 5000 });
+    const d = trackRound({
+      track: { failStreak: 5, okStreak: 0 },
+      finding: down,
+      open: [open],
+      failureThreshold: 3,
+      successThreshold: 2,
+      now: 5000,
+    });
     expect(d.decisions).toEqual([{ type: "repeat", incident: "i1", evidence: down.evidence, occurrences: 2, journal: false }]);
   });
 
@@ -43,7 +51,14 @@ describe("trackRound", () => {
     const open = incident([opened()]);
     const other = { ...down, evidence: "HTTP 503" };
     const early = trackRound({ track: fresh, finding: other, open: [open], failureThreshold: 3, successThreshold: 2, now: 1000 });
-    const late = trackRound({ track: fresh, finding: other, open: [open], failureThreshold: 3, successThreshold: 2, now: OBSERVED_EVERY_MS });
+    const late = trackRound({
+      track: fresh,
+      finding: other,
+      open: [open],
+      failureThreshold: 3,
+      successThreshold: 2,
+      now: OBSERVED_EVERY_MS,
+    });
     expect(early.decisions[0]).toMatchObject({ journal: false });
     expect(late.decisions[0]).toMatchObject({ journal: true, evidence: "HTTP 503" });
   });
@@ -70,11 +85,14 @@ describe("trackRound", () => {
 
   it("journals the same evidence only every OBSERVED_UNCHANGED_MS, and forgets counts of incidents no longer open", () => {
     const open = incident([opened()]);
-    const at = (now: number) => trackRound({ track: fresh, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now }).decisions[0];
+    const at = (now: number) =>
+      trackRound({ track: fresh, finding: down, open: [open], failureThreshold: 3, successThreshold: 2, now }).decisions[0];
     expect(at(OBSERVED_EVERY_MS)).toMatchObject({ journal: false });
     expect(at(OBSERVED_UNCHANGED_MS)).toMatchObject({ journal: true });
     const stale: TargetTrack = { failStreak: 0, okStreak: 0, unjournaled: { gone: 9 } };
-    expect(trackRound({ track: stale, finding: undefined, open: [open], failureThreshold: 3, successThreshold: 2, now: 1 }).track.unjournaled).toBeUndefined();
+    expect(
+      trackRound({ track: stale, finding: undefined, open: [open], failureThreshold: 3, successThreshold: 2, now: 1 }).track.unjournaled,
+    ).toBeUndefined();
   });
 
   it("opens a second incident for another kind on the same target", () => {
@@ -110,11 +128,22 @@ describe("trackRound with an event-confirmed failure", () => {
 });
 
 describe("trackRound with incidents raised from outside", () => {
-  const alertIncident = (extra: Record<string, unknown>[]) => foldRecords([
-    { at: 0, incident: "a1", type: "opened", target: "web", kind: "error_rate", severity: "P2", evidence: "alert", source: "alertmanager:f1" },
-    ...extra.map((e, i) => ({ at: i + 1, incident: "a1", ...e })),
-  ] as JournalRecord[]).get("a1")!;
-  const healthy = (open: Incident[]) => trackRound({ track: { failStreak: 0, okStreak: 5 }, finding: undefined, open, failureThreshold: 2, successThreshold: 2, now: 10 });
+  const alertIncident = (extra: Record<string, unknown>[]) =>
+    foldRecords([
+      {
+        at: 0,
+        incident: "a1",
+        type: "opened",
+        target: "web",
+        kind: "error_rate",
+        severity: "P2",
+        evidence: "alert",
+        source: "alertmanager:f1",
+      },
+      ...extra.map((e, i) => ({ at: i + 1, incident: "a1", ...e })),
+    ] as JournalRecord[]).get("a1")!;
+  const healthy = (open: Incident[]) =>
+    trackRound({ track: { failStreak: 0, okStreak: 5 }, finding: undefined, open, failureThreshold: 2, successThreshold: 2, now: 10 });
 
   it("healthy rounds do not resolve it while its source fires (the probe may not see what the alert sees)", () => {
     expect(healthy([alertIncident([])]).decisions).toEqual([]);

@@ -28,7 +28,10 @@ export async function settles(promises: Promise<unknown>[], ms: number): Promise
   if (promises.length === 0) return true;
   const timeout = new AbortController();
   const done = Promise.allSettled(promises).then(() => true);
-  const late = sleep(ms, timeout.signal).then(() => false, () => true);
+  const late = sleep(ms, timeout.signal).then(
+    () => false,
+    () => true,
+  );
   const result = await Promise.race([done, late]);
   timeout.abort();
   return result;

@@ -21,7 +21,10 @@ export const containerName = () =>
 /** How to reach the engine: a unix socket (default /var/run/docker.sock) or a tcp:// host. */
 export const dockerConnectionShape = {
   socketPath: z.string().min(1).optional().meta({ description: "Engine socket (default: DOCKER_HOST, else /var/run/docker.sock)" }),
-  host: z.string().regex(/^tcp:\/\/[^\s/]+:\d+$/, "must be like tcp://127.0.0.1:2375").optional()
+  host: z
+    .string()
+    .regex(/^tcp:\/\/[^\s/]+:\d+$/, "must be like tcp://127.0.0.1:2375")
+    .optional()
     .meta({ description: "Engine address, tcp://host:port, instead of a socket" }),
 };
 

@@ -4,11 +4,7 @@ export class MedicError extends Error {
   readonly hint: string | undefined;
   readonly retryable: boolean;
 
-  constructor(
-    code: string,
-    message: string,
-    opts: { hint?: string; cause?: unknown; retryable?: boolean } = {},
-  ) {
+  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown; retryable?: boolean } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "MedicError";
     this.code = code;

@@ -71,8 +71,16 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
   const started = performance.now();
   const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const failed = (code: string, message: string, aborted = false): CommandResult => ({
-    exitCode: null, signal: null, stdout: "", stderr: "", stdoutTruncated: false, stderrTruncated: false,
-    timedOut: false, aborted, durationMs: performance.now() - started, error: { code, message },
+    exitCode: null,
+    signal: null,
+    stdout: "",
+    stderr: "",
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    timedOut: false,
+    aborted,
+    durationMs: performance.now() - started,
+    error: { code, message },
   });
   if (opts.signal?.aborted) return failed("ABORT_ERR", "aborted before it started", true);
   if (opts.cwd !== undefined && !(await isDirectory(opts.cwd))) {
@@ -82,7 +90,10 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
-      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
+      cwd: opts.cwd,
+      env: childEnv(opts),
+      shell: false,
+      detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (err) {
@@ -124,10 +135,15 @@ export async function runCommand(file: string, args: string[], opts: RunOptions)
       child.stdout!.destroy();
       child.stderr!.destroy();
       const result: CommandResult = {
-        exitCode: exit?.code ?? null, signal: exit?.signal ?? null,
-        stdout: out.text(), stderr: errOut.text(),
-        stdoutTruncated: out.truncated, stderrTruncated: errOut.truncated,
-        timedOut, aborted, durationMs: 0,
+        exitCode: exit?.code ?? null,
+        signal: exit?.signal ?? null,
+        stdout: out.text(),
+        stderr: errOut.text(),
+        stdoutTruncated: out.truncated,
+        stderrTruncated: errOut.truncated,
+        timedOut,
+        aborted,
+        durationMs: 0,
         ...(spawnError ? { error: spawnError } : {}),
       };
       // Resolve only once the group is gone, so a caller never races leftovers of a killed command.
@@ -172,14 +188,18 @@ export async function spawnDetached(
       log = await open(opts.logFile, "a");
     } catch (err) {
       throw new MedicError("SPAWN_FAILED", `cannot open log file ${opts.logFile}: ${errorCode(err, "EIO")}`, {
-        hint: "make its directory writable by the user medic runs as, or change logFile", cause: err,
+        hint: "make its directory writable by the user medic runs as, or change logFile",
+        cause: err,
       });
     }
   }
   try {
     const out = log ? log.fd : "ignore";
     const child = spawn(file, args, {
-      cwd: opts.cwd, env: childEnv(opts), shell: false, detached: true,
+      cwd: opts.cwd,
+      env: childEnv(opts),
+      shell: false,
+      detached: true,
       stdio: ["ignore", out, out],
     });
     // Read before anything yields to the event loop: until then Node has not reaped the child, so
@@ -236,7 +256,8 @@ export function signalProcess(pid: number, signal: NodeJS.Signals, group = false
     if (errorCode(err) === "ESRCH" && group) return signalProcess(pid, signal, false);
     if (errorCode(err) === "ESRCH") return false;
     throw new MedicError("SIGNAL_FAILED", `cannot send ${signal} to pid ${pid}: ${errorCode(err)}`, {
-      hint: "medic's user may not signal that process; run it as the service's user", cause: err,
+      hint: "medic's user may not signal that process; run it as the service's user",
+      cause: err,
     });
   }
 }
@@ -306,5 +327,5 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 function describeCode(code: string, err: unknown): string {
-  return code === "EACCES" ? "permission denied" : (err as Error).message ?? code;
+  return code === "EACCES" ? "permission denied" : ((err as Error).message ?? code);
 }

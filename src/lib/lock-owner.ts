@@ -28,8 +28,13 @@ export interface LockOwner {
 /** This process as a lock owner. */
 export function ownerNow(): LockOwner {
   return {
-    host: hostname(), bootId: readBootId(), pidNs: pidNamespace(), pid: process.pid,
-    startTicks: readProcNow(process.pid)?.startTicks ?? -1, startedAt: new Date().toISOString(), token: randomBytes(8).toString("hex"),
+    host: hostname(),
+    bootId: readBootId(),
+    pidNs: pidNamespace(),
+    pid: process.pid,
+    startTicks: readProcNow(process.pid)?.startTicks ?? -1,
+    startedAt: new Date().toISOString(),
+    token: randomBytes(8).toString("hex"),
   };
 }
 
@@ -49,9 +54,16 @@ export function parseOwner(text: string): LockOwner | undefined {
   } catch {
     return undefined;
   }
-  const ok = typeof v === "object" && v !== null && typeof v.host === "string" && typeof v.bootId === "string" &&
-    typeof v.pidNs === "string" && Number.isInteger(v.pid) && Number.isInteger(v.startTicks) &&
-    typeof v.startedAt === "string" && typeof v.token === "string";
+  const ok =
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.host === "string" &&
+    typeof v.bootId === "string" &&
+    typeof v.pidNs === "string" &&
+    Number.isInteger(v.pid) &&
+    Number.isInteger(v.startTicks) &&
+    typeof v.startedAt === "string" &&
+    typeof v.token === "string";
   return ok ? (v as LockOwner) : undefined;
 }
 

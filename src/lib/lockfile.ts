@@ -61,14 +61,18 @@ export async function lockStateDir(stateDir: string, opts: LockOptions = {}): Pr
       if (takeOver(file, held)) opts.log?.warn({ lock: file, holder: owner, why: verdict.why }, TOOK_OVER);
       continue;
     }
-    const where = verdict.sameBoot ? "another pid namespace on this machine: a container"
+    const where = verdict.sameBoot
+      ? "another pid namespace on this machine: a container"
       : "another host, or this machine before it last booted";
-    opts.log?.warn({ lock: file, holder: owner ?? held.text.slice(0, 200), staleAfterMs },
-      "state dir locked by a medic this one cannot see; waiting for its heartbeat");
+    opts.log?.warn(
+      { lock: file, holder: owner ?? held.text.slice(0, 200), staleAfterMs },
+      "state dir locked by a medic this one cannot see; waiting for its heartbeat",
+    );
     const seen = await awaitHeartbeat(file, held, verdict.sameBoot, staleAfterMs);
     if (seen === "refreshed") {
       throw new MedicError("STATE_DIR_LOCKED", `another medic (${who}; ${where}) is using ${stateDir}: it refreshed its lock just now`, {
-        hint: "stop that medic first, or give this one its own stateDir; a lock whose holder is gone is taken over " +
+        hint:
+          "stop that medic first, or give this one its own stateDir; a lock whose holder is gone is taken over " +
           `once it has not been refreshed for ${staleAfterMs / 1000} s`,
       });
     }
@@ -106,7 +110,8 @@ function create(file: string, text: string): boolean {
   } catch (err) {
     if (errorCode(err) === "EEXIST") return false;
     throw new MedicError("STATE_DIR_LOCK_FAILED", `cannot create ${file}: ${errorCode(err, "EIO")}`, {
-      hint: "make the state dir writable by the user medic runs as", cause: err,
+      hint: "make the state dir writable by the user medic runs as",
+      cause: err,
     });
   } finally {
     rmSync(tmp, { force: true });
@@ -155,7 +160,12 @@ function takeOver(file: string, judged: Held): boolean {
 }
 
 /** Watches an unseen holder's lock: its time moves (refreshed), it changes hands (changed), or neither for staleAfterMs (stale). */
-async function awaitHeartbeat(file: string, held: Held, sameBoot: boolean, staleAfterMs: number): Promise<"refreshed" | "changed" | "stale"> {
+async function awaitHeartbeat(
+  file: string,
+  held: Held,
+  sameBoot: boolean,
+  staleAfterMs: number,
+): Promise<"refreshed" | "changed" | "stale"> {
   // On the same machine the file's time and ours come from one clock: its age counts. Elsewhere only a change does.
   const deadline = sameBoot ? held.mtimeMs + staleAfterMs : Date.now() + staleAfterMs;
   for (;;) {

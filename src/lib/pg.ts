@@ -16,8 +16,11 @@ const Pg = (): typeof pg => (pgModule ??= require("pg") as typeof pg);
 /** How to reach a PostgreSQL server: a URL, or discrete fields. Used by the probe and the steps. */
 export const pgConnectionSchema = z
   .strictObject({
-    url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL (hint: like postgres://medic@127.0.0.1:5432/postgres)")
-      .optional().meta({ description: "Connection URL, e.g. postgres://medic:${PGPASSWORD}@127.0.0.1:5432/postgres" }),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL (hint: like postgres://medic@127.0.0.1:5432/postgres)")
+      .optional()
+      .meta({ description: "Connection URL, e.g. postgres://medic:${PGPASSWORD}@127.0.0.1:5432/postgres" }),
     host: z.string().min(1).optional().meta({ description: "Server host (default 127.0.0.1)" }),
     port: z.number().int().min(1).max(65535).optional().meta({ description: "Server port (default 5432)" }),
     user: z.string().min(1).optional().meta({ description: "Role to connect as" }),
@@ -45,7 +48,10 @@ export async function pgClientConfig(
     try {
       password = (await readFile(file, "utf8")).trim();
     } catch (cause) {
-      throw new MedicError("PG_PASSWORD_FILE", `cannot read the password file ${file}`, { cause, hint: "check the path and that medic's user can read it" });
+      throw new MedicError("PG_PASSWORD_FILE", `cannot read the password file ${file}`, {
+        cause,
+        hint: "check the path and that medic's user can read it",
+      });
     }
   }
   const base: pg.ClientConfig = conn.url

@@ -77,8 +77,14 @@ function parseIdentity(text: string): ProcessIdentity | undefined {
   } catch {
     return undefined;
   }
-  const ok = typeof v === "object" && v !== null && Number.isInteger(v.pid) && typeof v.bootId === "string" &&
-    Number.isInteger(v.startTicks) && typeof v.startedAt === "string" && typeof v.program === "string" &&
+  const ok =
+    typeof v === "object" &&
+    v !== null &&
+    Number.isInteger(v.pid) &&
+    typeof v.bootId === "string" &&
+    Number.isInteger(v.startTicks) &&
+    typeof v.startedAt === "string" &&
+    typeof v.program === "string" &&
     typeof v.ownGroup === "boolean";
   return ok ? (v as ProcessIdentity) : undefined;
 }
@@ -116,7 +122,8 @@ export function judgePid(
   if (record.pid !== pid) {
     return {
       kind: "reused",
-      reason: `pid ${pid} in ${pidFile} is not the process medic started: medic's record (${identityFile(pidFile)}) ` +
+      reason:
+        `pid ${pid} in ${pidFile} is not the process medic started: medic's record (${identityFile(pidFile)}) ` +
         `is for pid ${record.pid}, ${show(record.program)} started at ${record.startedAt}`,
     };
   }
@@ -128,7 +135,8 @@ export function judgePid(
   const then = sameBoot ? record.startedAt : `${record.startedAt}, before the machine last booted`;
   return {
     kind: "reused",
-    reason: `pid ${pid} in ${pidFile} is not the process medic started: medic started ${show(record.program)} as pid ${pid} at ${then}; ` +
+    reason:
+      `pid ${pid} in ${pidFile} is not the process medic started: medic started ${show(record.program)} as pid ${pid} at ${then}; ` +
       `pid ${pid} is now ${show(argv[0])}, started ${at === undefined ? "at another time" : `at ${new Date(at).toISOString()}`}`,
   };
 }

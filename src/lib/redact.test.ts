@@ -10,9 +10,25 @@ describe("Redactor", () => {
 
   it.each([
     ["a URL path (space and slash encoded)", "p@ss w/rd!", (s: string) => new URL(`http://h/x/${encodeURIComponent(s)}`).href],
-    ["URL userinfo as the URL parser writes it", "us:er@pa ss", (s: string) => { const u = new URL("http://h/"); u.password = s; return u.href; }],
-    ["a query the URL parser encodes", "tok en#1", (s: string) => { const u = new URL("http://h/"); u.searchParams.set("k", s); return u.href; }],
-    ["a raw query as written", "tok\"en<1>", (s: string) => new URL(`http://h/?k=${s}`).href],
+    [
+      "URL userinfo as the URL parser writes it",
+      "us:er@pa ss",
+      (s: string) => {
+        const u = new URL("http://h/");
+        u.password = s;
+        return u.href;
+      },
+    ],
+    [
+      "a query the URL parser encodes",
+      "tok en#1",
+      (s: string) => {
+        const u = new URL("http://h/");
+        u.searchParams.set("k", s);
+        return u.href;
+      },
+    ],
+    ["a raw query as written", 'tok"en<1>', (s: string) => new URL(`http://h/?k=${s}`).href],
     ["a JSON body", 'qu"o\\te', (s: string) => JSON.stringify({ token: s })],
     ["a JSON body quoted in a JSON log line", 'qu"o\\te', (s: string) => JSON.stringify({ msg: JSON.stringify({ token: s }) })],
     ["a form body", "a b&c=d", (s: string) => new URLSearchParams({ k: s }).toString()],

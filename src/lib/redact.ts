@@ -34,7 +34,13 @@ export class Redactor {
   /** The text with every secret, in any of its forms, replaced by [secret]. */
   text(text: string): string {
     if (this.forms.size === 0) return text;
-    this.pattern ??= new RegExp([...this.forms].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|"), "g");
+    this.pattern ??= new RegExp(
+      [...this.forms]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join("|"),
+      "g",
+    );
     return text.replace(this.pattern, REDACTED);
   }
 

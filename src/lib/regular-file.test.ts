@@ -15,7 +15,10 @@ const big = join(dir, "big");
 writeFileSync(big, "");
 truncateSync(big, 2048); // sparse: no disk used
 
-describe.each([["readRegularFile", readRegularFile], ["readRegularFileSync", readRegularFileSync]])("%s", (_name, read) => {
+describe.each([
+  ["readRegularFile", readRegularFile],
+  ["readRegularFileSync", readRegularFileSync],
+])("%s", (_name, read) => {
   it("reads a regular file, with its mode", async () => {
     expect(await read(plain, 100)).toEqual({ ok: true, text: "a: 1\n", mode: expect.any(Number) });
     const got = await read(plain, 100);

@@ -62,7 +62,7 @@ export function readRegularFileSync(path: string, maxBytes: number): FileText {
     if (kind) return { ok: false, problem: kind };
     const buffer = Buffer.alloc(maxBytes + 1);
     let size = 0;
-    for (let n; (n = readSync(fd, buffer, size, buffer.length - size, null)) > 0; ) {
+    for (let n; (n = readSync(fd, buffer, size, buffer.length - size, null)) > 0;) {
       size += n;
       if (size > maxBytes) return { ok: false, problem: tooLarge(maxBytes) };
     }
@@ -76,9 +76,22 @@ export function readRegularFileSync(path: string, maxBytes: number): FileText {
 
 function notRegular(st: Stats): FileProblem | undefined {
   if (st.isFile()) return undefined;
-  const what = st.isDirectory() ? "a directory" : st.isFIFO() ? "a named pipe (FIFO)" : st.isCharacterDevice() ? "a character device"
-    : st.isBlockDevice() ? "a block device" : st.isSocket() ? "a socket" : "not a regular file";
-  return { code: "ENOTREG", reason: `is ${what}, not a regular file`, hint: "point it at a regular file; medic never reads pipes or devices" };
+  const what = st.isDirectory()
+    ? "a directory"
+    : st.isFIFO()
+      ? "a named pipe (FIFO)"
+      : st.isCharacterDevice()
+        ? "a character device"
+        : st.isBlockDevice()
+          ? "a block device"
+          : st.isSocket()
+            ? "a socket"
+            : "not a regular file";
+  return {
+    code: "ENOTREG",
+    reason: `is ${what}, not a regular file`,
+    hint: "point it at a regular file; medic never reads pipes or devices",
+  };
 }
 
 function tooLarge(maxBytes: number): FileProblem {
@@ -87,7 +100,13 @@ function tooLarge(maxBytes: number): FileProblem {
 
 function openProblem(err: unknown): FileProblem {
   const code = (err as NodeJS.ErrnoException).code ?? "EIO";
-  const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory, not a file"
-    : `cannot read it (${code})`;
+  const why =
+    code === "ENOENT"
+      ? "file not found"
+      : code === "EACCES"
+        ? "permission denied"
+        : code === "EISDIR"
+          ? "is a directory, not a file"
+          : `cannot read it (${code})`;
   return { code, reason: why, hint: code === "EACCES" ? "make it readable by medic's user" : "check the path" };
 }

@@ -41,7 +41,9 @@ describe("withDeadline against one long-lived signal", () => {
     const daemon = new AbortController();
     for (let i = 0; i < 1000; i++) {
       await withDeadline(daemon.signal, 60_000, async () => i);
-      await withDeadline(daemon.signal, 60_000, async () => { throw new Error("step failed"); }).catch(() => {});
+      await withDeadline(daemon.signal, 60_000, async () => {
+        throw new Error("step failed");
+      }).catch(() => {});
     }
     expect(getEventListeners(daemon.signal, "abort")).toHaveLength(0);
   });

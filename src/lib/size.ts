@@ -1,6 +1,12 @@
 /** Byte sizes as operators write them: `512`, `64KiB`, `1MiB`, `50MB`. */
 const UNIT_BYTES: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
 };
 
 /** Bytes for a size string or number; undefined when it is not one. */

@@ -67,9 +67,17 @@ export function parseShow(text: string): UnitProperties {
 }
 
 /** Reads `props` of a unit with `systemctl show` (read-only; any user may). A unit systemd does not know is an error. */
-export async function showUnit(unit: string, props: string[], opts: SystemctlOptions): Promise<{ props: UnitProperties } | { error: string }> {
+export async function showUnit(
+  unit: string,
+  props: string[],
+  opts: SystemctlOptions,
+): Promise<{ props: UnitProperties } | { error: string }> {
   const wanted = [...new Set(["LoadState", ...props])];
-  const argv = systemctlArgv("show", unit, wanted.flatMap((p) => ["-p", p]));
+  const argv = systemctlArgv(
+    "show",
+    unit,
+    wanted.flatMap((p) => ["-p", p]),
+  );
   const res = await runSystemctl(argv, opts);
   const failed = describeFailure(res, `systemctl show ${unit}`, opts.timeoutMs);
   if (failed) return { error: failed };
@@ -97,7 +105,8 @@ function hintFor(said: string): string {
     return " (hint: medic's user is not allowed this: list the unit in the polkit rule, see systemd/medic.rules)";
   }
   if (/not found|not loaded|does not exist/i.test(said)) return " (hint: check the unit name with systemctl list-units --all)";
-  if (/Failed to connect to bus|System has not been booted with systemd/i.test(said)) return " (hint: systemd does not run this host, or its bus is out of reach)";
+  if (/Failed to connect to bus|System has not been booted with systemd/i.test(said))
+    return " (hint: systemd does not run this host, or its bus is out of reach)";
   return "";
 }
 
@@ -105,7 +114,12 @@ const LINE_CHARS = 200;
 
 /** The last non-blank line, without control characters, capped: systemctl may echo unit output. */
 function lastLine(text: string): string {
-  const line = text.split("\n").map((l) => l.trim()).filter((l) => l.length > 0 && !/^See (system logs|"systemctl status)/.test(l)).at(-1) ?? "";
+  const line =
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0 && !/^See (system logs|"systemctl status)/.test(l))
+      .at(-1) ?? "";
   const clean = line.replace(/[\u0000-\u001f\u007f-\u009f]/g, " ");
   return clean.length > LINE_CHARS ? `${clean.slice(0, LINE_CHARS - 1)}…` : clean;
 }

@@ -57,66 +57,146 @@ export class Metrics {
     const targets = () => (this.targetsOfRender ??= this.source?.targetsStatus() ?? []);
     // One histogram for all targets and one gauge per target: a histogram per target is 15 series
     // each, and at 10,000 targets a scrape of those held medic's event loop for hundreds of ms.
-    this.probeDuration = new Histogram({ name: "medic_probe_duration_seconds", help: "How long probe rounds took, all targets together.", buckets: PROBE_BUCKETS, registers });
+    this.probeDuration = new Histogram({
+      name: "medic_probe_duration_seconds",
+      help: "How long probe rounds took, all targets together.",
+      buckets: PROBE_BUCKETS,
+      registers,
+    });
     new Gauge({
-      name: "medic_probe_last_duration_seconds", help: "How long the target's latest probe round took (absent before the first round).", labelNames: ["target"], registers,
+      name: "medic_probe_last_duration_seconds",
+      help: "How long the target's latest probe round took (absent before the first round).",
+      labelNames: ["target"],
+      registers,
       collect() {
         this.reset();
-        for (const t of targets()) if (t.latencyMs !== undefined && Number.isFinite(t.latencyMs)) this.set({ target: t.name }, Math.max(0, t.latencyMs) / 1000);
+        for (const t of targets())
+          if (t.latencyMs !== undefined && Number.isFinite(t.latencyMs)) this.set({ target: t.name }, Math.max(0, t.latencyMs) / 1000);
       },
     });
-    this.probeRounds = new Counter({ name: "medic_probe_rounds_total", help: "Probe rounds per target and result (healthy, or the incident kind found).", labelNames: ["target", "result"], registers });
+    this.probeRounds = new Counter({
+      name: "medic_probe_rounds_total",
+      help: "Probe rounds per target and result (healthy, or the incident kind found).",
+      labelNames: ["target", "result"],
+      registers,
+    });
     this.roundLate = new Histogram({
-      name: "medic_probe_schedule_delay_seconds", help: "How late scheduled probe rounds started against their slot (all targets together); medic falls behind when this grows.",
-      buckets: LATE_BUCKETS, registers,
+      name: "medic_probe_schedule_delay_seconds",
+      help: "How late scheduled probe rounds started against their slot (all targets together); medic falls behind when this grows.",
+      buckets: LATE_BUCKETS,
+      registers,
     });
     new Gauge({
-      name: "medic_target_up", help: "1 when the target's latest probe round was healthy, 0 when it found a problem (absent before the first round).", labelNames: ["target"], registers,
+      name: "medic_target_up",
+      help: "1 when the target's latest probe round was healthy, 0 when it found a problem (absent before the first round).",
+      labelNames: ["target"],
+      registers,
       collect() {
         this.reset();
         for (const t of targets()) if (t.up !== null) this.set({ target: t.name }, t.up ? 1 : 0);
       },
     });
-    this.opened = new Counter({ name: "medic_incidents_opened_total", help: "Incidents opened, by kind and severity.", labelNames: ["kind", "severity"], registers });
+    this.opened = new Counter({
+      name: "medic_incidents_opened_total",
+      help: "Incidents opened, by kind and severity.",
+      labelNames: ["kind", "severity"],
+      registers,
+    });
     new Gauge({
-      name: "medic_incidents_open", help: "Incidents not resolved, by kind, severity and state.", labelNames: ["kind", "severity", "state"], registers,
+      name: "medic_incidents_open",
+      help: "Incidents not resolved, by kind, severity and state.",
+      labelNames: ["kind", "severity", "state"],
+      registers,
       collect() {
         this.reset();
-        for (const i of source()?.store.incidents().values() ?? []) if (isOpen(i)) this.inc({ kind: i.kind, severity: i.severity, state: i.state });
+        for (const i of source()?.store.incidents().values() ?? [])
+          if (isOpen(i)) this.inc({ kind: i.kind, severity: i.severity, state: i.state });
       },
     });
-    this.runs = new Counter({ name: "medic_playbook_runs_total", help: "Playbook runs that ended, by outcome: recovered (verified) or failed (escalated).", labelNames: ["playbook", "outcome"], registers });
-    this.stepDuration = new Histogram({ name: "medic_step_duration_seconds", help: "How long playbook steps took, by step kind and outcome.", labelNames: ["kind", "outcome"], buckets: STEP_BUCKETS, registers });
-    this.recovery = new Histogram({
-      name: "medic_recovery_seconds", help: "Time from an incident opening to its verified recovery; remediated says whether a playbook run brought it back.",
-      labelNames: ["kind", "remediated"], buckets: RECOVERY_BUCKETS, registers,
+    this.runs = new Counter({
+      name: "medic_playbook_runs_total",
+      help: "Playbook runs that ended, by outcome: recovered (verified) or failed (escalated).",
+      labelNames: ["playbook", "outcome"],
+      registers,
     });
-    this.sent = new Counter({ name: "medic_notifications_sent_total", help: "Notifications a channel's receiver accepted.", labelNames: ["channel"], registers });
-    this.failed = new Counter({ name: "medic_notifications_failed_total", help: "Notifications given up on, by channel and reason.", labelNames: ["channel", "reason"], registers });
+    this.stepDuration = new Histogram({
+      name: "medic_step_duration_seconds",
+      help: "How long playbook steps took, by step kind and outcome.",
+      labelNames: ["kind", "outcome"],
+      buckets: STEP_BUCKETS,
+      registers,
+    });
+    this.recovery = new Histogram({
+      name: "medic_recovery_seconds",
+      help: "Time from an incident opening to its verified recovery; remediated says whether a playbook run brought it back.",
+      labelNames: ["kind", "remediated"],
+      buckets: RECOVERY_BUCKETS,
+      registers,
+    });
+    this.sent = new Counter({
+      name: "medic_notifications_sent_total",
+      help: "Notifications a channel's receiver accepted.",
+      labelNames: ["channel"],
+      registers,
+    });
+    this.failed = new Counter({
+      name: "medic_notifications_failed_total",
+      help: "Notifications given up on, by channel and reason.",
+      labelNames: ["channel", "reason"],
+      registers,
+    });
     new Gauge({
-      name: "medic_outbox_depth", help: "Notifications waiting to be delivered, per channel.", labelNames: ["channel"], registers,
+      name: "medic_outbox_depth",
+      help: "Notifications waiting to be delivered, per channel.",
+      labelNames: ["channel"],
+      registers,
       collect() {
         this.reset();
         for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {})) this.set({ channel }, s.queued);
       },
     });
     new Gauge({
-      name: "medic_notify_breaker_open", help: "1 while a channel's circuit breaker is open (or half-open), else 0.", labelNames: ["channel"], registers,
+      name: "medic_notify_breaker_open",
+      help: "1 while a channel's circuit breaker is open (or half-open), else 0.",
+      labelNames: ["channel"],
+      registers,
       collect() {
         this.reset();
-        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {})) this.set({ channel }, s.breaker === "closed" ? 0 : 1);
+        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {}))
+          this.set({ channel }, s.breaker === "closed" ? 0 : 1);
       },
     });
-    this.trips = new Counter({ name: "medic_guard_trips_total", help: "Safety guards that stopped automatic action: flap_guard per target, blast_radius (target medic).", labelNames: ["guard", "target"], registers });
-    this.held = new Counter({ name: "medic_incidents_held_total", help: "Playbooks held back, by what held them (backoff, blast_radius, maintenance).", labelNames: ["by"], registers });
-    this.alerts = new Counter({ name: "medic_alertmanager_alerts_total", help: "Alerts received from Alertmanager, by status and what medic did with them.", labelNames: ["status", "outcome"], registers });
-    this.requests = new Counter({ name: "medic_api_requests_total", help: "HTTP API requests, by route and status code.", labelNames: ["route", "code"], registers });
+    this.trips = new Counter({
+      name: "medic_guard_trips_total",
+      help: "Safety guards that stopped automatic action: flap_guard per target, blast_radius (target medic).",
+      labelNames: ["guard", "target"],
+      registers,
+    });
+    this.held = new Counter({
+      name: "medic_incidents_held_total",
+      help: "Playbooks held back, by what held them (backoff, blast_radius, maintenance).",
+      labelNames: ["by"],
+      registers,
+    });
+    this.alerts = new Counter({
+      name: "medic_alertmanager_alerts_total",
+      help: "Alerts received from Alertmanager, by status and what medic did with them.",
+      labelNames: ["status", "outcome"],
+      registers,
+    });
+    this.requests = new Counter({
+      name: "medic_api_requests_total",
+      help: "HTTP API requests, by route and status code.",
+      labelNames: ["route", "code"],
+      registers,
+    });
     this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     const loop = this.loopDelay;
     new Gauge({
       name: "medic_event_loop_delay_seconds",
       help: `How late medic's event loop ran timers since the previous scrape (p50, p99, max; sampled every ${LOOP_RESOLUTION_MS}ms from the first scrape on). Probes start late by about this much.`,
-      labelNames: ["stat"], registers,
+      labelNames: ["stat"],
+      registers,
       collect() {
         this.reset();
         // The histogram counts the whole timer period; the delay is what exceeds it. Empty before the first sample.
@@ -144,14 +224,30 @@ export class Metrics {
     try {
       for (const e of recordEffects(record, incident)) {
         switch (e.metric) {
-          case "opened": this.opened.inc({ kind: e.kind, severity: e.severity }); break;
-          case "run": this.runs.inc({ playbook: e.playbook, outcome: e.outcome }); break;
-          case "step": this.stepDuration.observe({ kind: e.kind, outcome: e.outcome }, e.seconds); break;
-          case "recovery": this.recovery.observe({ kind: e.kind, remediated: String(e.remediated) }, e.seconds); break;
-          case "sent": this.sent.inc({ channel: e.channel }); break;
-          case "failed": this.failed.inc({ channel: e.channel, reason: e.reason }); break;
-          case "trip": this.trips.inc({ guard: e.guard, target: e.target }); break;
-          case "held": this.held.inc({ by: e.by }); break;
+          case "opened":
+            this.opened.inc({ kind: e.kind, severity: e.severity });
+            break;
+          case "run":
+            this.runs.inc({ playbook: e.playbook, outcome: e.outcome });
+            break;
+          case "step":
+            this.stepDuration.observe({ kind: e.kind, outcome: e.outcome }, e.seconds);
+            break;
+          case "recovery":
+            this.recovery.observe({ kind: e.kind, remediated: String(e.remediated) }, e.seconds);
+            break;
+          case "sent":
+            this.sent.inc({ channel: e.channel });
+            break;
+          case "failed":
+            this.failed.inc({ channel: e.channel, reason: e.reason });
+            break;
+          case "trip":
+            this.trips.inc({ guard: e.guard, target: e.target });
+            break;
+          case "held":
+            this.held.inc({ by: e.by });
+            break;
         }
       }
     } catch (err) {

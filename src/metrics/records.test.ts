@@ -28,10 +28,14 @@ describe("recordEffects", () => {
     ]);
     expect(effects).toEqual([
       [{ metric: "opened", kind: "server_down", severity: "P1" }],
-      [], [],
+      [],
+      [],
       [{ metric: "step", kind: "service.restart", outcome: "ok", seconds: 1.5 }],
       [],
-      [{ metric: "run", playbook: "restart-api", outcome: "recovered" }, { metric: "recovery", kind: "server_down", remediated: true, seconds: 6 }],
+      [
+        { metric: "run", playbook: "restart-api", outcome: "recovered" },
+        { metric: "recovery", kind: "server_down", remediated: true, seconds: 6 },
+      ],
     ]);
   });
 
@@ -57,7 +61,10 @@ describe("recordEffects", () => {
     ]);
     expect(effects[1]).toEqual([{ metric: "held", by: "backoff" }]);
     expect(effects[2]).toEqual([{ metric: "trip", guard: "flap_guard", target: "api" }]);
-    expect(effects[3]).toEqual([{ metric: "opened", kind: "blast_radius", severity: "P1" }, { metric: "trip", guard: "blast_radius", target: "medic" }]);
+    expect(effects[3]).toEqual([
+      { metric: "opened", kind: "blast_radius", severity: "P1" },
+      { metric: "trip", guard: "blast_radius", target: "medic" },
+    ]);
     // medic's own incident is no recovery of a service.
     expect(effects[4]).toEqual([]);
   });
@@ -69,6 +76,10 @@ describe("recordEffects", () => {
       [2, "i4", { type: "notification_failed", id: "n2", channel: "pagerduty", reason: "unauthorized", detail: "401" }],
       [3, "i4", { type: "resolved", reason: "no longer watched: container removed" }],
     ]);
-    expect(effects.slice(1)).toEqual([[{ metric: "sent", channel: "slack" }], [{ metric: "failed", channel: "pagerduty", reason: "unauthorized" }], []]);
+    expect(effects.slice(1)).toEqual([
+      [{ metric: "sent", channel: "slack" }],
+      [{ metric: "failed", channel: "pagerduty", reason: "unauthorized" }],
+      [],
+    ]);
   });
 });

@@ -22,7 +22,9 @@ export function recordEffects(record: JournalRecord, incident: Incident | undefi
     case "opened":
       return [
         { metric: "opened", kind: record.kind, severity: record.severity },
-        ...(record.kind === "blast_radius" && record.target === MEDIC_TARGET ? [{ metric: "trip", guard: "blast_radius", target: MEDIC_TARGET } as const] : []),
+        ...(record.kind === "blast_radius" && record.target === MEDIC_TARGET
+          ? [{ metric: "trip", guard: "blast_radius", target: MEDIC_TARGET } as const]
+          : []),
       ];
     case "step_finished": {
       const step = incident?.runs.find((r) => r.runId === record.runId)?.steps[record.index];
@@ -41,7 +43,12 @@ export function recordEffects(record: JournalRecord, incident: Incident | undefi
       if (record.reason.startsWith("no longer watched")) return [];
       const ended = endedRun(record, incident);
       const effects: MetricEffect[] = ended ? [{ metric: "run", playbook: ended, outcome: "recovered" }] : [];
-      effects.push({ metric: "recovery", kind: incident.kind, remediated: ended !== undefined, seconds: Math.max(0, record.at - incident.openedAt) / 1000 });
+      effects.push({
+        metric: "recovery",
+        kind: incident.kind,
+        remediated: ended !== undefined,
+        seconds: Math.max(0, record.at - incident.openedAt) / 1000,
+      });
       return effects;
     }
     case "held":

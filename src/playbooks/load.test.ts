@@ -14,7 +14,9 @@ async function load(text: string, env: NodeJS.ProcessEnv = {}) {
 
 describe("steps", () => {
   it("takes `- kind:` with nothing after it, a name and a timeout, defaulting the timeout to the kind's", async () => {
-    const { playbooks, issues } = await load("name: p\non: [server_down]\nsteps:\n  - service.restart:\n    name: bounce\n  - service.stop: {}\n    timeout: 2s\n");
+    const { playbooks, issues } = await load(
+      "name: p\non: [server_down]\nsteps:\n  - service.restart:\n    name: bounce\n  - service.stop: {}\n    timeout: 2s\n",
+    );
     expect(issues).toEqual([]);
     expect(playbooks[0]!.steps).toEqual([
       { kind: "service.restart", params: {}, name: "bounce", timeoutMs: 60_000 },
@@ -23,7 +25,8 @@ describe("steps", () => {
   });
 
   it("names unknown step kinds, misspelt common keys, two kinds in one step and a step that is not a mapping", async () => {
-    const text = "name: p\non: [server_down]\nsteps:\n  - service.restat: {}\n  - wait: 1s\n    timout: 5s\n  - { wait: 1s, exec: { argv: [x] } }\n  - restart\n";
+    const text =
+      "name: p\non: [server_down]\nsteps:\n  - service.restat: {}\n  - wait: 1s\n    timout: 5s\n  - { wait: 1s, exec: { argv: [x] } }\n  - restart\n";
     const { issues } = await load(text);
     expect(issues.map((i) => [i.line, i.col, i.path, i.message, i.hint])).toEqual([
       [4, 5, "steps[0].service.restat", 'unknown step kind "service.restat"', `one of ${[...stepKinds.keys()].join(", ")}`],
@@ -54,7 +57,12 @@ describe("steps", () => {
     ].join("\n");
     const { issues } = await load(text);
     expect(issues).toMatchObject([
-      { ...positionIn(text, "{{ target.nme"), path: "steps[0].exec.argv[1]", message: 'unknown template variable "target.nme"', hint: expect.stringContaining("target.name") },
+      {
+        ...positionIn(text, "{{ target.nme"),
+        path: "steps[0].exec.argv[1]",
+        message: 'unknown template variable "target.nme"',
+        hint: expect.stringContaining("target.name"),
+      },
       { ...positionIn(text, "{{ oops"), path: "steps[1].http.body.text", message: expect.stringContaining("unclosed") },
     ]);
   });
@@ -62,17 +70,32 @@ describe("steps", () => {
 
 describe("files", () => {
   // Where the config lists its paths: the issue lands on playbooks[index] of medic.yaml.
-  const badPath: PlaybookLoadOptions["badPath"] = (index, p) => ({ file: "medic.yaml", line: 9, col: index + 1, path: `playbooks[${index}]`, message: p.message, hint: p.hint, level: "error" });
+  const badPath: PlaybookLoadOptions["badPath"] = (index, p) => ({
+    file: "medic.yaml",
+    line: 9,
+    col: index + 1,
+    path: `playbooks[${index}]`,
+    message: p.message,
+    hint: p.hint,
+    level: "error",
+  });
 
   it("reports a missing listed path through badPath, and skips it silently without one", async () => {
     const dir = await writeTree({});
     const quiet = await loadPlaybooks(["./playbooks"], { baseDir: dir });
     expect(quiet).toEqual({ playbooks: [], issues: [], unresolved: [], secrets: [], files: [] });
     const loud = await loadPlaybooks(["./gone"], { baseDir: dir, badPath });
-    expect(loud.issues).toEqual([{
-      file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error",
-      message: `playbook path ${join(dir, "gone")} does not exist`, hint: `create it, or fix the path; relative paths start at ${dir}`,
-    }]);
+    expect(loud.issues).toEqual([
+      {
+        file: "medic.yaml",
+        line: 9,
+        col: 1,
+        path: "playbooks[0]",
+        level: "error",
+        message: `playbook path ${join(dir, "gone")} does not exist`,
+        hint: `create it, or fix the path; relative paths start at ${dir}`,
+      },
+    ]);
   });
 
   it("reads a listed file only when it is a regular .yaml or .yml file: a program or a pipe is an issue at the listing, never parsed", async () => {
@@ -80,11 +103,41 @@ describe("files", () => {
     execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
     const found = await loadPlaybooks(["/bin/sh", "run.sh", "pipe.yaml"], { baseDir: dir, badPath });
     const hint = "list playbook files ending in .yaml or .yml, or a folder of them";
-    expect(found).toEqual({ playbooks: [], secrets: [], files: [], unresolved: [], issues: [
-      { file: "medic.yaml", line: 9, col: 1, path: "playbooks[0]", level: "error", message: "playbook path /bin/sh is not a .yaml or .yml file", hint },
-      { file: "medic.yaml", line: 9, col: 2, path: "playbooks[1]", level: "error", message: `playbook path ${join(dir, "run.sh")} is not a .yaml or .yml file`, hint },
-      { file: "medic.yaml", line: 9, col: 3, path: "playbooks[2]", level: "error", message: `playbook path ${join(dir, "pipe.yaml")} is not a regular file`, hint },
-    ] });
+    expect(found).toEqual({
+      playbooks: [],
+      secrets: [],
+      files: [],
+      unresolved: [],
+      issues: [
+        {
+          file: "medic.yaml",
+          line: 9,
+          col: 1,
+          path: "playbooks[0]",
+          level: "error",
+          message: "playbook path /bin/sh is not a .yaml or .yml file",
+          hint,
+        },
+        {
+          file: "medic.yaml",
+          line: 9,
+          col: 2,
+          path: "playbooks[1]",
+          level: "error",
+          message: `playbook path ${join(dir, "run.sh")} is not a .yaml or .yml file`,
+          hint,
+        },
+        {
+          file: "medic.yaml",
+          line: 9,
+          col: 3,
+          path: "playbooks[2]",
+          level: "error",
+          message: `playbook path ${join(dir, "pipe.yaml")} is not a regular file`,
+          hint,
+        },
+      ],
+    });
   });
 
   it("fills ${VAR} in playbooks and keeps the secret out of issues", async () => {

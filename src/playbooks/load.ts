@@ -50,9 +50,13 @@ export async function loadPlaybooks(paths: readonly string[], opts: PlaybookLoad
     try {
       const st = await stat(abs);
       if (st.isDirectory()) {
-        const names = (await readdir(abs, { withFileTypes: true })).filter((e) => e.isFile() && YAML_NAME.test(e.name)).map((e) => e.name).sort();
+        const names = (await readdir(abs, { withFileTypes: true }))
+          .filter((e) => e.isFile() && YAML_NAME.test(e.name))
+          .map((e) => e.name)
+          .sort();
         files.push(...names.map((n) => join(abs, n)));
-      } else if (!YAML_NAME.test(abs)) reject(index, { message: `playbook path ${abs} is not a .yaml or .yml file`, hint: FILE_HINT, missing: false });
+      } else if (!YAML_NAME.test(abs))
+        reject(index, { message: `playbook path ${abs} is not a .yaml or .yml file`, hint: FILE_HINT, missing: false });
       // A pipe or a device would block the read or never end it.
       else if (!st.isFile()) reject(index, { message: `playbook path ${abs} is not a regular file`, hint: FILE_HINT, missing: false });
       else files.push(abs);
@@ -60,7 +64,8 @@ export async function loadPlaybooks(paths: readonly string[], opts: PlaybookLoad
       const code = (err as NodeJS.ErrnoException).code;
       reject(index, {
         message: code === "ENOENT" ? `playbook path ${abs} does not exist` : `cannot read playbook path ${abs} (${code})`,
-        hint: `create it, or fix the path; relative paths start at ${opts.baseDir}`, missing: code === "ENOENT",
+        hint: `create it, or fix the path; relative paths start at ${opts.baseDir}`,
+        missing: code === "ENOENT",
       });
     }
   }

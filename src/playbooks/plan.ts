@@ -60,8 +60,14 @@ export function planRemediation(input: PlanInput): Plan {
     try {
       const rendered = step.render(spec.params, renderer);
       steps.push({
-        index, name: spec.name ?? spec.kind, kind: spec.kind, step, rendered,
-        description: step.describe(rendered, service), timeoutMs: spec.timeoutMs, ...(spec.onlyIf && { onlyIf: spec.onlyIf }),
+        index,
+        name: spec.name ?? spec.kind,
+        kind: spec.kind,
+        step,
+        rendered,
+        description: step.describe(rendered, service),
+        timeoutMs: spec.timeoutMs,
+        ...(spec.onlyIf && { onlyIf: spec.onlyIf }),
       });
     } catch (err) {
       return { action: "escalate", playbook, reason: `${label}: ${describeError(err)}` };

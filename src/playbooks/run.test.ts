@@ -10,8 +10,14 @@ import { serviceRestart } from "./steps/service.js";
 import { waitStep } from "./steps/wait.js";
 
 const target: Target = {
-  name: "orders-api", labels: {}, probe: { kind: "http", params: {} }, intervalMs: 10, timeoutMs: 100,
-  failureThreshold: 3, successThreshold: 1, dependsOn: [],
+  name: "orders-api",
+  labels: {},
+  probe: { kind: "http", params: {} },
+  intervalMs: 10,
+  timeoutMs: 100,
+  failureThreshold: 3,
+  successThreshold: 1,
+  dependsOn: [],
   thresholds: { latencyMs: 2000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
 };
 const cond = (text: string): Condition => {
@@ -20,19 +26,37 @@ const cond = (text: string): Condition => {
   return parsed.condition;
 };
 const step = (index: number, onlyIf?: string): RenderedStep => ({
-  index, name: `wait ${index}`, kind: "wait", step: waitStep, rendered: { forMs: 1 }, description: "wait 1ms", timeoutMs: 1000,
+  index,
+  name: `wait ${index}`,
+  kind: "wait",
+  step: waitStep,
+  rendered: { forMs: 1 },
+  description: "wait 1ms",
+  timeoutMs: 1000,
   ...(onlyIf && { onlyIf: [cond(onlyIf)] }),
 });
 const observation = (utilization: number): Observation => ({
-  target: "orders-api", at: 0, ok: true, latencyMs: 1, facts: { status: 200, body: { connection_pool: { pool_utilization: utilization } } },
+  target: "orders-api",
+  at: 0,
+  ok: true,
+  latencyMs: 1,
+  facts: { status: 200, body: { connection_pool: { pool_utilization: utilization } } },
 });
 
 async function run(steps: RenderedStep[], utilization: number) {
   const events: IncidentEvent[] = [];
   const outcome = await runPlaybook({
-    record: (e) => void events.push(e), runId: "r1", steps, verifyWithinMs: 1000, target, baseDir: "/", targets: new Map(),
-    check: async () => undefined, observe: async () => observation(utilization),
-    stop: new AbortController().signal, signal: new AbortController().signal,
+    record: (e) => void events.push(e),
+    runId: "r1",
+    steps,
+    verifyWithinMs: 1000,
+    target,
+    baseDir: "/",
+    targets: new Map(),
+    check: async () => undefined,
+    observe: async () => observation(utilization),
+    stop: new AbortController().signal,
+    signal: new AbortController().signal,
   });
   return { outcome, finished: events.filter((e) => e.type === "step_finished") };
 }
@@ -58,27 +82,47 @@ describe("runPlaybook with onlyIf", () => {
 describe("runPlaybook when no step changed anything", () => {
   const finding = { target: "orders-api", kind: "long_transaction", severity: "P2" as const, evidence: "pid 7 idle in transaction for 9s" };
   const nothing: RenderedStep = {
-    index: 0, name: "terminate", kind: "postgres.terminate", description: "terminate", timeoutMs: 1000, rendered: {},
-    step: { ...waitStep, run: async () => ({ ok: true, changed: false, detail: "terminated 0 sessions: none idle in transaction over 3s" }) },
+    index: 0,
+    name: "terminate",
+    kind: "postgres.terminate",
+    description: "terminate",
+    timeoutMs: 1000,
+    rendered: {},
+    step: {
+      ...waitStep,
+      run: async () => ({ ok: true, changed: false, detail: "terminated 0 sessions: none idle in transaction over 3s" }),
+    },
   };
   const runWith = async (steps: RenderedStep[], checks: (typeof finding | undefined)[]) => {
     const events: IncidentEvent[] = [];
     const outcome = await runPlaybook({
-      record: (e) => void events.push(e), runId: "r1", steps, verifyWithinMs: 60_000, target, baseDir: "/", targets: new Map(),
-      check: async () => checks.shift(), observe: async () => observation(0.4),
-      stop: new AbortController().signal, signal: new AbortController().signal,
+      record: (e) => void events.push(e),
+      runId: "r1",
+      steps,
+      verifyWithinMs: 60_000,
+      target,
+      baseDir: "/",
+      targets: new Map(),
+      check: async () => checks.shift(),
+      observe: async () => observation(0.4),
+      stop: new AbortController().signal,
+      signal: new AbortController().signal,
     });
     return { outcome, events };
   };
 
   it("records the step as skipped with what it found, and fails at once when the target still fails", async () => {
     const { outcome, events } = await runWith([nothing], [finding, finding, finding]);
-    expect(events.find((e) => e.type === "step_finished")).toMatchObject({ outcome: "skipped", detail: "terminated 0 sessions: none idle in transaction over 3s" });
+    expect(events.find((e) => e.type === "step_finished")).toMatchObject({
+      outcome: "skipped",
+      detail: "terminated 0 sessions: none idle in transaction over 3s",
+    });
     expect(events.some((e) => e.type === "verifying")).toBe(false);
     expect(outcome).toEqual({
       outcome: "failed",
-      reason: "no step changed anything (step 1 (terminate): terminated 0 sessions: none idle in transaction over 3s) and orders-api is still long_transaction "
-        + "(pid 7 idle in transaction for 9s): nothing to wait for",
+      reason:
+        "no step changed anything (step 1 (terminate): terminated 0 sessions: none idle in transaction over 3s) and orders-api is still long_transaction " +
+        "(pid 7 idle in transaction for 9s): nothing to wait for",
     });
   });
 
@@ -102,12 +146,24 @@ describe("runPlaybook under the daemon's long-lived signals", () => {
     const signal = new AbortController().signal;
     const restarted = { ok: true, detail: "restarted" };
     const service = { describe: () => "fake", start: async () => restarted, stop: async () => restarted, restart: async () => restarted };
-    const steps: RenderedStep[] = [{ index: 0, name: "restart", kind: "service.restart", step: serviceRestart, rendered: {}, description: "restart", timeoutMs: 60_000 }];
+    const steps: RenderedStep[] = [
+      { index: 0, name: "restart", kind: "service.restart", step: serviceRestart, rendered: {}, description: "restart", timeoutMs: 60_000 },
+    ];
     const runs = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await runPlaybook({
-          record: () => {}, runId: "r", steps, verifyWithinMs: 1000, target, service, baseDir: "/", targets: new Map(),
-          check: async () => undefined, observe: async () => observation(0), stop, signal,
+          record: () => {},
+          runId: "r",
+          steps,
+          verifyWithinMs: 1000,
+          target,
+          service,
+          baseDir: "/",
+          targets: new Map(),
+          check: async () => undefined,
+          observe: async () => observation(0),
+          stop,
+          signal,
         });
       }
     };

@@ -88,8 +88,14 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     const finding = await ctx.check(ctx.stop);
     if (ctx.stop.aborted) return { outcome: "abandoned" };
     if (finding) {
-      const why = ctx.steps.map((s) => `step ${s.index + 1} (${s.name}): ${done.get(s.index)!.detail}`).slice(0, 3).join("; ");
-      return { outcome: "failed", reason: `no step changed anything (${why}) and ${ctx.target.name} is still ${finding.kind} (${finding.evidence}): nothing to wait for` };
+      const why = ctx.steps
+        .map((s) => `step ${s.index + 1} (${s.name}): ${done.get(s.index)!.detail}`)
+        .slice(0, 3)
+        .join("; ");
+      return {
+        outcome: "failed",
+        reason: `no step changed anything (${why}) and ${ctx.target.name} is still ${finding.kind} (${finding.evidence}): nothing to wait for`,
+      };
     }
   }
   ctx.record({ type: "verifying", runId, withinMs: ctx.verifyWithinMs });
@@ -113,7 +119,9 @@ async function unmetCondition(onlyIf: Condition[], ctx: RunContext): Promise<str
   const failing = onlyIf.find((c) => !evaluateCondition(c, obs));
   if (!failing) return undefined;
   // Values come from the target's answer: quoted, sanitised and capped like evidence.
-  const seen = conditionValues(failing, obs).map((v) => `${plain(v.text, 60)}=${quote(v.value)}`).join(", ");
+  const seen = conditionValues(failing, obs)
+    .map((v) => `${plain(v.text, 60)}=${quote(v.value)}`)
+    .join(", ");
   return `skipped: ${plain(failing.source, 120)} does not hold${seen ? ` (${seen})` : ""}`;
 }
 

@@ -16,7 +16,8 @@ export const stepSchema = () =>
       name: z.string().min(1).optional().meta({ description: "Shown in plans and timelines (default: the step kind)" }),
       timeout: positiveDuration().optional().meta({ description: "How long the step may take (default: the step kind's own)" }),
       onlyIf: conditions().optional().meta({
-        description: "Run the step only when this holds on a fresh probe of the target, like \"[BODY].connection_pool.pool_utilization >= 0.9\"",
+        description:
+          'Run the step only when this holds on a fresh probe of the target, like "[BODY].connection_pool.pool_utilization >= 0.9"',
       }),
     },
   }).transform((step): StepSpec => ({
@@ -33,15 +34,21 @@ export const playbookSchema = () =>
   z.strictObject({
     name: safeName("playbook name").meta({ description: "Unique playbook name, like restart-on-down" }),
     description: z.string().optional(),
-    on: z.array(incidentKind()).min(1, "needs at least one incident kind (hint: like on: [server_down])")
+    on: z
+      .array(incidentKind())
+      .min(1, "needs at least one incident kind (hint: like on: [server_down])")
       .meta({ description: "Incident kinds it handles: built-in ones or kinds rules define" }),
     targets: targetGlobs().meta({ description: "Target name globs it applies to" }),
     labels: labels().default({}).meta({ description: "Target labels that must all match" }),
-    steps: z.array(stepSchema()).min(1, "needs at least one step (hint: like steps: [{ service.restart: {} }])")
+    steps: z
+      .array(stepSchema())
+      .min(1, "needs at least one step (hint: like steps: [{ service.restart: {} }])")
       .meta({ description: "What to do, in order; each step is one step kind" }),
-    verify: z.strictObject({
-      within: positiveDuration().prefault("30s").meta({ description: "How long the target has to become healthy after the steps" }),
-    }).prefault({}),
+    verify: z
+      .strictObject({
+        within: positiveDuration().prefault("30s").meta({ description: "How long the target has to become healthy after the steps" }),
+      })
+      .prefault({}),
     onFailure: z.literal("escalate").default("escalate").meta({ description: "What happens when steps or verification fail" }),
   });
 

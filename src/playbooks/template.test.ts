@@ -6,7 +6,10 @@ const target: Target = {
   name: "orders-api",
   labels: { team: "payments", base: "http://127.0.0.1:9000", dash: "-v" },
   probe: { kind: "http", params: {} },
-  intervalMs: 10_000, timeoutMs: 3000, failureThreshold: 3, successThreshold: 2,
+  intervalMs: 10_000,
+  timeoutMs: 3000,
+  failureThreshold: 3,
+  successThreshold: 2,
   thresholds: { latencyMs: 1000, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
   dependsOn: [],
 };
@@ -91,8 +94,11 @@ describe("missing and unknown variables", () => {
 
 describe("text", () => {
   it("substitutes every context", () => {
-    expect(renderer("db down").text("{{target.name}}/{{ target.labels.team }} {{ incident.id }} {{ incident.kind }} {{ incident.severity }} {{ incident.target }}: {{ incident.evidence }}"))
-      .toBe("orders-api/payments inc-42 server_down P1 orders-api: db down");
+    expect(
+      renderer("db down").text(
+        "{{target.name}}/{{ target.labels.team }} {{ incident.id }} {{ incident.kind }} {{ incident.severity }} {{ incident.target }}: {{ incident.evidence }}",
+      ),
+    ).toBe("orders-api/payments inc-42 server_down P1 orders-api: db down");
   });
   it("never expands a value a second time", () => {
     expect(renderer("{{ target.name }}").text("e={{ incident.evidence }}")).toBe("e={{ target.name }}");
@@ -152,7 +158,9 @@ describe("arg", () => {
   });
   it("looks through empty values for the first character", () => {
     const vars = { ...buildTemplateVars(target, incident("-x")), "target.labels.empty": { value: "", trusted: true } };
-    expect(templateError(() => createRenderer(vars).arg("{{ target.labels.empty }}{{ incident.evidence }}")).code).toBe("TEMPLATE_UNSAFE_VALUE");
+    expect(templateError(() => createRenderer(vars).arg("{{ target.labels.empty }}{{ incident.evidence }}")).code).toBe(
+      "TEMPLATE_UNSAFE_VALUE",
+    );
   });
   it("allows the operator's own leading dash", () => {
     expect(renderer().arg("{{ target.labels.dash }}")).toBe("-v");
@@ -165,10 +173,18 @@ describe("arg", () => {
 describe("json", () => {
   it("fills string leaves only and keeps the structure", () => {
     const evil = '", "admin": true, "x": "\n{{ target.name }}';
-    const body = { text: "{{ incident.id }}: {{ incident.evidence }}", "{{ target.name }}": 1, list: ["{{ target.name }}", 2, null, false], nested: { n: 3 } };
+    const body = {
+      text: "{{ incident.id }}: {{ incident.evidence }}",
+      "{{ target.name }}": 1,
+      list: ["{{ target.name }}", 2, null, false],
+      nested: { n: 3 },
+    };
     const out = renderer(evil).json(body);
     expect(out).toEqual({
-      text: `inc-42: ${evil}`, "{{ target.name }}": 1, list: ["orders-api", 2, null, false], nested: { n: 3 },
+      text: `inc-42: ${evil}`,
+      "{{ target.name }}": 1,
+      list: ["orders-api", 2, null, false],
+      nested: { n: 3 },
     });
     const parsed = JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
     expect(Object.keys(parsed)).toEqual(["text", "{{ target.name }}", "list", "nested"]);
@@ -179,13 +195,29 @@ describe("json", () => {
   });
   it("makes a leaf that is one trusted number template a JSON number, never an external one", () => {
     const numbered = createRenderer(buildTemplateVars({ ...target, labels: { ceiling: "40" } }, incident("7")));
-    expect(numbered.json({ max_size: "{{ target.labels.ceiling }}", note: "up to {{ target.labels.ceiling }}", from: "{{ incident.evidence }}" }))
-      .toEqual({ max_size: 40, note: "up to 40", from: "7" });
+    expect(
+      numbered.json({
+        max_size: "{{ target.labels.ceiling }}",
+        note: "up to {{ target.labels.ceiling }}",
+        from: "{{ incident.evidence }}",
+      }),
+    ).toEqual({ max_size: 40, note: "up to 40", from: "7" });
   });
   it("keeps ids, names and numbers not in their plain form strings, even when they are all digits", () => {
-    const digits = createRenderer(buildTemplateVars({ ...target, name: "2024", labels: { zone: "007", ratio: "1.50" } },
-      { ...incident("x"), id: "27507124", target: "2024" }));
-    expect(digits.json({ id: "{{ incident.id }}", name: "{{ target.name }}", of: "{{ incident.target }}", zone: "{{ target.labels.zone }}", ratio: "{{ target.labels.ratio }}" }))
-      .toEqual({ id: "27507124", name: "2024", of: "2024", zone: "007", ratio: "1.50" });
+    const digits = createRenderer(
+      buildTemplateVars(
+        { ...target, name: "2024", labels: { zone: "007", ratio: "1.50" } },
+        { ...incident("x"), id: "27507124", target: "2024" },
+      ),
+    );
+    expect(
+      digits.json({
+        id: "{{ incident.id }}",
+        name: "{{ target.name }}",
+        of: "{{ incident.target }}",
+        zone: "{{ target.labels.zone }}",
+        ratio: "{{ target.labels.ratio }}",
+      }),
+    ).toEqual({ id: "27507124", name: "2024", of: "2024", zone: "007", ratio: "1.50" });
   });
 });

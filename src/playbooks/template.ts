@@ -41,8 +41,9 @@ const NAME = /^[A-Za-z0-9_./-]+$/;
 const NUMBER = /^-?\d{1,15}(?:\.\d{1,15})?$/;
 const LABEL = "target.labels.";
 const THRESHOLD = "target.thresholds.";
-const ALLOWED_HINT = `use one of target.name, target.labels.KEY, target.thresholds.{${Object.keys(THRESHOLDS).join(",")}}, `
-  + INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ");
+const ALLOWED_HINT =
+  `use one of target.name, target.labels.KEY, target.thresholds.{${Object.keys(THRESHOLDS).join(",")}}, ` +
+  INCIDENT_FIELDS.map((f) => `incident.${f}`).join(", ");
 
 /** True when `name` is a variable a playbook may use (any label key is allowed until render time). */
 function isAllowedName(name: string): boolean {
@@ -158,9 +159,11 @@ export function createRenderer(vars: TemplateVars): Renderer {
       // The first piece that contributes a character decides how the argument starts.
       const first = ps.find((p) => p.text.length > 0);
       if (first?.from && !first.from.trusted && first.text.startsWith("-")) {
-        throw new TemplateError("TEMPLATE_UNSAFE_VALUE",
+        throw new TemplateError(
+          "TEMPLATE_UNSAFE_VALUE",
           `{{ ${first.from.name} }} starts a command argument with "-" (${preview(first.text)}): it would be read as an option`,
-          "put a fixed prefix before the variable, like --reason={{ incident.evidence }}");
+          "put a fixed prefix before the variable, like --reason={{ incident.evidence }}",
+        );
       }
       return join(ps);
     },
@@ -186,18 +189,26 @@ function missing(name: string, vars: TemplateVars): never {
   if (!isAllowedName(name)) throw new TemplateError("TEMPLATE_UNKNOWN_VARIABLE", `unknown template variable "${name}"`, ALLOWED_HINT);
   if (name.startsWith(LABEL)) {
     const key = name.slice(LABEL.length);
-    throw new TemplateError("TEMPLATE_UNKNOWN_VARIABLE",
+    throw new TemplateError(
+      "TEMPLATE_UNKNOWN_VARIABLE",
       `{{ ${name} }}: target ${vars["target.name"]?.value ?? "?"} has no label "${key}"`,
-      `add labels: { ${key}: ... } to the target, or limit the playbook to targets with that label`);
+      `add labels: { ${key}: ... } to the target, or limit the playbook to targets with that label`,
+    );
   }
-  throw new TemplateError("TEMPLATE_UNKNOWN_VARIABLE", `{{ ${name} }} has no value here: it is only known while an incident runs the playbook`,
-    "incident variables are filled when medic runs the playbook for an incident");
+  throw new TemplateError(
+    "TEMPLATE_UNKNOWN_VARIABLE",
+    `{{ ${name} }} has no value here: it is only known while an incident runs the playbook`,
+    "incident variables are filled when medic runs the playbook for an incident",
+  );
 }
 
 function refuseControl(value: string, name: string, where: string): void {
   if (/[\r\n\0]/.test(value)) {
-    throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `{{ ${name} }} holds a line break or NUL, which is not allowed in ${where} (${preview(value)})`,
-      "external values must be a single line; use the variable in a JSON body instead, where it stays a string");
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
+      `{{ ${name} }} holds a line break or NUL, which is not allowed in ${where} (${preview(value)})`,
+      "external values must be a single line; use the variable in a JSON body instead, where it stays a string",
+    );
   }
 }
 
@@ -211,8 +222,11 @@ function checkUrl(ps: Piece[]): void {
   for (const p of ps) {
     if (p.from && !p.from.trusted) {
       if (!URL_AUTHORITY.test(sofar)) {
-        throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `{{ ${p.from.name} }} comes from outside medic and may not set a URL's scheme, host or port`,
-          "use it only in the path or query, after the host (like http://host/api/{{ incident.evidence }})");
+        throw new TemplateError(
+          "TEMPLATE_UNSAFE_VALUE",
+          `{{ ${p.from.name} }} comes from outside medic and may not set a URL's scheme, host or port`,
+          "use it only in the path or query, after the host (like http://host/api/{{ incident.evidence }})",
+        );
       }
       external.push([sofar.length, sofar.length + p.text.length]);
     }
@@ -222,10 +236,18 @@ function checkUrl(ps: Piece[]): void {
   try {
     url = new URL(sofar);
   } catch {
-    throw new TemplateError("TEMPLATE_BAD_URL", `rendered URL is not a valid URL (${preview(stripSecrets(sofar))})`, "check the url and the variables in it");
+    throw new TemplateError(
+      "TEMPLATE_BAD_URL",
+      `rendered URL is not a valid URL (${preview(stripSecrets(sofar))})`,
+      "check the url and the variables in it",
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TemplateError("TEMPLATE_BAD_URL", `rendered URL must be http or https (got ${url.protocol})`, "start the url with http:// or https://");
+    throw new TemplateError(
+      "TEMPLATE_BAD_URL",
+      `rendered URL must be http or https (got ${url.protocol})`,
+      "start the url with http:// or https://",
+    );
   }
   // `..` (or `%2e%2e`) made from an external value would climb out of the path the operator wrote.
   const pathStart = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*/i.exec(sofar)?.[0].length ?? 0;
@@ -236,8 +258,11 @@ function checkUrl(ps: Piece[]): void {
     if (i < pathEnd && sofar[i] !== "/" && sofar[i] !== "\\") continue;
     const seg = sofar.slice(segStart, i);
     if (DOT_SEGMENT.test(seg) && external.some(([a, b]) => a < i && b > segStart)) {
-      throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `an external value makes the URL path segment "${seg}", which would change the path`,
-        'external values may not be "." or ".." in a URL path');
+      throw new TemplateError(
+        "TEMPLATE_UNSAFE_VALUE",
+        `an external value makes the URL path segment "${seg}", which would change the path`,
+        'external values may not be "." or ".." in a URL path',
+      );
     }
     segStart = i + 1;
   }

@@ -34,16 +34,28 @@ describe("verifyRecovery with the target's regular rounds", () => {
   /** A manual clock: each check takes 1 ms, each pause its interval; regular rounds fail at the times given. */
   const world = (failing: { startedAt: number; endedAt: number }[], own: (Finding | undefined)[] = [undefined]) => {
     let now = 1000;
-    const check = Object.assign(async () => {
-      now += 1;
-      return own[Math.min(check.calls++, own.length - 1)];
-    }, { calls: 0 });
-    const lastFailedRound = () => failing.filter((r) => r.endedAt <= now).map((r) => ({ ...r, finding: down })).at(-1);
+    const check = Object.assign(
+      async () => {
+        now += 1;
+        return own[Math.min(check.calls++, own.length - 1)];
+      },
+      { calls: 0 },
+    );
+    const lastFailedRound = () =>
+      failing
+        .filter((r) => r.endedAt <= now)
+        .map((r) => ({ ...r, finding: down }))
+        .at(-1);
     return {
       check,
       opts: (withinMs: number) => ({
-        withinMs, successThreshold: 2, intervalMs: 100, signal: new AbortController().signal, lastFailedRound,
-        clock: { now: () => now }, sleep: async (ms: number) => void (now += ms),
+        withinMs,
+        successThreshold: 2,
+        intervalMs: 100,
+        signal: new AbortController().signal,
+        lastFailedRound,
+        clock: { now: () => now },
+        sleep: async (ms: number) => void (now += ms),
       }),
     };
   };
@@ -54,7 +66,9 @@ describe("verifyRecovery with the target's regular rounds", () => {
     const { check, opts } = world(failing);
     const v = await verifyRecovery(check, opts(1000));
     expect(v.ok).toBe(false);
-    expect(v.detail).toMatch(/^not recovered within 1s \(healthy for only 1 of 2 rounds; a regular probe round \d+ms into verification saw server_down: refused\)$/);
+    expect(v.detail).toMatch(
+      /^not recovered within 1s \(healthy for only 1 of 2 rounds; a regular probe round \d+ms into verification saw server_down: refused\)$/,
+    );
     expect(check.calls).toBeGreaterThan(5);
   });
 

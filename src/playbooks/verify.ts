@@ -79,7 +79,9 @@ interface Failure {
 // Why verification gave up: the latest failure it saw (its own check's, or a regular round's), or too few healthy checks.
 function explain(failure: Failure | undefined, healthy: number, needed: number, started: number): string {
   const saw = failure && `${failure.finding.kind}: ${failure.finding.evidence}`;
-  const regular = failure?.regular ? `a regular probe round ${formatDuration(failure.at - started)} into verification saw ${saw}` : undefined;
+  const regular = failure?.regular
+    ? `a regular probe round ${formatDuration(failure.at - started)} into verification saw ${saw}`
+    : undefined;
   if (healthy === 0 && failure) return regular ?? `still ${saw}`;
   return `healthy for only ${healthy} of ${needed} rounds${regular ? `; ${regular}` : ""}`;
 }

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { ContainerHistory } from "./container-history.js";
 import type { ContainerEvent } from "./docker-events.js";
 
-const event = (action: string, extra: Partial<ContainerEvent> = {}): ContainerEvent => ({ action, id: "c0ffee", name: "web", labels: {}, at: 1_700_000_000_000, ...extra });
+const event = (action: string, extra: Partial<ContainerEvent> = {}): ContainerEvent => ({
+  action,
+  id: "c0ffee",
+  name: "web",
+  labels: {},
+  at: 1_700_000_000_000,
+  ...extra,
+});
 
 function history() {
   let t = 0;

@@ -79,7 +79,10 @@ class EngineStream {
   private since: number | undefined;
   private readonly recent = new Set<string>();
 
-  constructor(private readonly conn: DockerConnection, private readonly onIdle: () => void) {}
+  constructor(
+    private readonly conn: DockerConnection,
+    private readonly onIdle: () => void,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -104,10 +107,12 @@ class EngineStream {
       abortSignal: attempt.abort.signal,
     };
     // No timeout: the stream is quiet for as long as nothing happens to a container.
-    dockerClient(this.conn).getEvents(options as Docker.GetEventsOptions).then(
-      (stream) => this.attach(attempt, stream as Readable),
-      () => this.lost(attempt),
-    );
+    dockerClient(this.conn)
+      .getEvents(options as Docker.GetEventsOptions)
+      .then(
+        (stream) => this.attach(attempt, stream as Readable),
+        () => this.lost(attempt),
+      );
   }
 
   private attach(attempt: { abort: AbortController; response?: Readable }, response: Readable): void {
@@ -209,7 +214,13 @@ function parseEvent(line: string): { event: ContainerEvent; key: string } | unde
   for (const [k, v] of Object.entries(attributes)) if (typeof v === "string" && !ENGINE_ATTRIBUTES.has(k)) labels[k] = v;
   const timeNano = typeof raw.timeNano === "number" ? raw.timeNano : undefined;
   const at = timeNano !== undefined ? Math.floor(timeNano / 1e6) : typeof raw.time === "number" ? raw.time * 1000 : Date.now();
-  const event: ContainerEvent = { action: action.slice(0, 64), id: id.slice(0, 128), name: stringOf(attributes.name).slice(0, 128), labels, at };
+  const event: ContainerEvent = {
+    action: action.slice(0, 64),
+    id: id.slice(0, 128),
+    name: stringOf(attributes.name).slice(0, 128),
+    labels,
+    at,
+  };
   const exitCode = integerOf(attributes.exitCode);
   if (exitCode !== undefined) event.exitCode = exitCode;
   const signal = integerOf(attributes.signal);

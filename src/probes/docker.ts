@@ -11,7 +11,9 @@ import type { ContainerFacts, Facts, Observation, Probe, ProbeContext, ProbeKind
 const schema = z.strictObject({
   container: containerName().meta({ description: "The container's name or id, like orders-api" }),
   ...dockerConnectionShape,
-  events: z.boolean().default(true)
+  events: z
+    .boolean()
+    .default(true)
     .meta({ description: "Follow engine events so a dead container is seen at once, not at the next poll (default true)" }),
 });
 
@@ -109,7 +111,10 @@ async function probeContainer(params: DockerProbeParams, ctx: ProbeContext, sign
     return obs;
   };
   const timedOut = (): Observation =>
-    done(false, { code: "ETIMEDOUT", message: `docker engine ${engine}: no answer about container ${params.container} after ${Math.round(performance.now() - start)} ms` });
+    done(false, {
+      code: "ETIMEDOUT",
+      message: `docker engine ${engine}: no answer about container ${params.container} after ${Math.round(performance.now() - start)} ms`,
+    });
   if (signal.aborted) return timedOut();
 
   const container = dockerClient(connectionOf(params), ctx.timeoutMs).getContainer(params.container);
@@ -119,9 +124,10 @@ async function probeContainer(params: DockerProbeParams, ctx: ProbeContext, sign
   } catch (err) {
     if (signal.aborted) return timedOut();
     const code = dockerErrorCode(err);
-    const message = code === "ENOCONTAINER"
-      ? `container ${params.container} does not exist on docker engine ${engine}`
-      : `docker engine ${engine}: ${messageOf(err, code)}`;
+    const message =
+      code === "ENOCONTAINER"
+        ? `container ${params.container} does not exist on docker engine ${engine}`
+        : `docker engine ${engine}: ${messageOf(err, code)}`;
     return done(false, { code, message });
   }
 
@@ -175,7 +181,8 @@ function addStats(c: ContainerFacts, stats: Docker.ContainerStats, configuredLim
     const inactive = mem.stats?.total_inactive_file ?? mem.stats?.inactive_file;
     const usageBytes = typeof inactive === "number" && inactive < mem.usage ? mem.usage - inactive : mem.usage;
     c.memory = { usageBytes };
-    if (configuredLimit > 0) c.memory.limitBytes = typeof mem.limit === "number" && mem.limit > 0 ? Math.min(mem.limit, configuredLimit) : configuredLimit;
+    if (configuredLimit > 0)
+      c.memory.limitBytes = typeof mem.limit === "number" && mem.limit > 0 ? Math.min(mem.limit, configuredLimit) : configuredLimit;
   }
   const percent = cpuPercent(c.id, stats, cpu);
   if (percent !== undefined) c.cpuPercent = percent;
@@ -189,10 +196,13 @@ function cpuPercent(id: string, stats: Docker.ContainerStats, prev: CpuSample): 
   const system = now?.system_cpu_usage;
   if (typeof total !== "number" || typeof system !== "number") return undefined;
   const pre = stats.precpu_stats as Partial<Docker.CPUStats> | undefined;
-  const engineHasPrevious = typeof pre?.system_cpu_usage === "number" && pre.system_cpu_usage > 0 && typeof pre.cpu_usage?.total_usage === "number";
+  const engineHasPrevious =
+    typeof pre?.system_cpu_usage === "number" && pre.system_cpu_usage > 0 && typeof pre.cpu_usage?.total_usage === "number";
   const before = engineHasPrevious
     ? { total: pre.cpu_usage!.total_usage, system: pre.system_cpu_usage! }
-    : prev.id === id ? { total: prev.total, system: prev.system } : undefined;
+    : prev.id === id
+      ? { total: prev.total, system: prev.system }
+      : undefined;
   Object.assign(prev, { id, total, system });
   if (before?.total === undefined || before.system === undefined) return undefined;
   const cpuDelta = total - before.total;
@@ -204,7 +214,10 @@ function cpuPercent(id: string, stats: Docker.ContainerStats, prev: CpuSample): 
 
 // Health check output and event words come from inside the container: one line, no controls, capped.
 function plain(text: string, max: number): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g, " ").replace(/\s+/g, " ").trim();
+  const flat = text
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]+/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 

@@ -10,10 +10,25 @@ const healthJson: Case[] = [
   [
     "draft example: pass with a warning datastore, GiB memory ignored",
     {
-      status: "pass", version: "1", releaseId: "1.2.2", serviceId: "f03e522f", description: "health of authz service",
+      status: "pass",
+      version: "1",
+      releaseId: "1.2.2",
+      serviceId: "f03e522f",
+      description: "health of authz service",
       checks: {
-        "cassandra:responseTime": [{ componentId: "dfd6cf2b", componentType: "datastore", observedValue: 250, observedUnit: "ms", status: "pass", time: "2018-01-17T03:36:48Z" }],
-        "cassandra:connections": [{ componentId: "dfd6cf2b", componentType: "datastore", observedValue: 75, status: "warn", time: "2018-01-17T03:36:48Z" }],
+        "cassandra:responseTime": [
+          {
+            componentId: "dfd6cf2b",
+            componentType: "datastore",
+            observedValue: 250,
+            observedUnit: "ms",
+            status: "pass",
+            time: "2018-01-17T03:36:48Z",
+          },
+        ],
+        "cassandra:connections": [
+          { componentId: "dfd6cf2b", componentType: "datastore", observedValue: 75, status: "warn", time: "2018-01-17T03:36:48Z" },
+        ],
         uptime: [{ componentType: "system", observedValue: 1209600.245, observedUnit: "s", status: "pass" }],
         "cpu:utilization": [{ componentType: "system", node: 1, observedValue: 85, observedUnit: "percent", status: "warn" }],
         "memory:utilization": [{ componentType: "system", node: 1, observedValue: 8.5, observedUnit: "GiB", status: "warn" }],
@@ -31,11 +46,21 @@ const healthJson: Case[] = [
         "memory:utilization": [{ componentType: "system", observedValue: 0.81, status: "warn" }],
       },
     },
-    { format: "health+json", status: "fail", database: "down", poolUtilization: 0.97, memoryUtilization: 0.81, failing: ["postgresql:connections"] },
+    {
+      format: "health+json",
+      status: "fail",
+      database: "down",
+      poolUtilization: 0.97,
+      memoryUtilization: 0.81,
+      failing: ["postgresql:connections"],
+    },
   ],
   [
     "componentType alone marks a database; status words ok/up/down are accepted",
-    { status: "down", checks: { primary: [{ componentType: "database", status: "down" }], cache: [{ componentType: "redis", status: "up" }] } },
+    {
+      status: "down",
+      checks: { primary: [{ componentType: "database", status: "down" }], cache: [{ componentType: "redis", status: "up" }] },
+    },
     { status: "fail", rawStatus: "down", database: "down", failing: ["primary"] },
   ],
   [
@@ -69,7 +94,10 @@ const springActuator: Case[] = [
     {
       status: "DOWN",
       components: {
-        db: { status: "DOWN", details: { error: "org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection" } },
+        db: {
+          status: "DOWN",
+          details: { error: "org.springframework.jdbc.CannotGetJdbcConnectionException: Failed to obtain JDBC Connection" },
+        },
         diskSpace: { status: "UP", details: { total: 499963174912, free: 91300069376, threshold: 10485760, exists: true } },
         ping: { status: "UP" },
       },
@@ -78,7 +106,13 @@ const springActuator: Case[] = [
   ],
   [
     "dataSource named otherwise, recognised by details.database",
-    { status: "UP", components: { primaryStore: { status: "UP", details: { database: "PostgreSQL", validationQuery: "isValid()" } }, ping: { status: "UP" } } },
+    {
+      status: "UP",
+      components: {
+        primaryStore: { status: "UP", details: { database: "PostgreSQL", validationQuery: "isValid()" } },
+        ping: { status: "UP" },
+      },
+    },
     { format: "spring-actuator", status: "pass", database: "up", failing: [] },
   ],
   [
@@ -104,7 +138,12 @@ const springActuator: Case[] = [
 const plainStyle: Case[] = [
   [
     "healthy with pool counts and memory bytes",
-    { status: "healthy", database_status: "connected", connection_pool: { active: 8, max: 20, waiting: 0 }, memory: { used: 268435456, limit: 536870912 } },
+    {
+      status: "healthy",
+      database_status: "connected",
+      connection_pool: { active: 8, max: 20, waiting: 0 },
+      memory: { used: 268435456, limit: 536870912 },
+    },
     { format: "plain", status: "pass", rawStatus: "healthy", database: "up", poolUtilization: 0.4, poolWaiting: 0, memoryUtilization: 0.5 },
   ],
   [
@@ -118,7 +157,11 @@ const plainStyle: Case[] = [
     { status: "warn", database: "down" },
   ],
   ["an idle pool is 0, not absent", { status: "ok", connection_pool: { active: 0, max: 5 } }, { poolUtilization: 0 }],
-  ["pool utilization as a ratio", { status: "ok", db: "up", connection_pool: { pool_utilization: 0.42 } }, { status: "pass", database: "up", poolUtilization: 0.42 }],
+  [
+    "pool utilization as a ratio",
+    { status: "ok", db: "up", connection_pool: { pool_utilization: 0.42 } },
+    { status: "pass", database: "up", poolUtilization: 0.42 },
+  ],
   ["pool utilization as a top-level percentage string", { status: "ok", pool_utilization: "42%" }, { poolUtilization: 0.42 }],
   ["memory percent 95", { status: "healthy", memory_usage_percent: 95 }, { memoryUtilization: 0.95 }],
   ["memory percent 0.95", { status: "healthy", memory_usage_percent: 0.95 }, { memoryUtilization: 0.95 }],
@@ -153,18 +196,46 @@ const manyChecks = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => 
 
 const hostile: Case[] = [
   ["100k-deep nesting", deepNest(100_000), { status: "fail" }],
-  ["a million-entry check", { status: "pass", checks: { big: new Array(1_000_000).fill({ status: "fail", componentType: "db" }) } }, { status: "pass", database: "down", failing: ["big"] }],
+  [
+    "a million-entry check",
+    { status: "pass", checks: { big: new Array(1_000_000).fill({ status: "fail", componentType: "db" }) } },
+    { status: "pass", database: "down", failing: ["big"] },
+  ],
   ["100k checks: failing list stays short", { status: "fail", checks: manyChecks }, { status: "fail" }],
-  ["__proto__ key from JSON", JSON.parse('{"status":"ok","__proto__":{"status":"fail"},"database":{"__proto__":{"status":"down"}}}'), { status: "pass", database: undefined }],
-  ["constructor keys", JSON.parse('{"status":"UP","constructor":{"status":"DOWN"},"toString":{"status":"UP"}}'), { status: "pass", failing: ["constructor"] }],
+  [
+    "__proto__ key from JSON",
+    JSON.parse('{"status":"ok","__proto__":{"status":"fail"},"database":{"__proto__":{"status":"down"}}}'),
+    { status: "pass", database: undefined },
+  ],
+  [
+    "constructor keys",
+    JSON.parse('{"status":"UP","constructor":{"status":"DOWN"},"toString":{"status":"UP"}}'),
+    { status: "pass", failing: ["constructor"] },
+  ],
   ["inherited status is not read", Object.create({ status: "fail" }), undefined],
   ["null-prototype body", Object.assign(Object.create(null), { status: "ok" }), { status: "pass" }],
-  ["non-string statuses", { status: ["fail"], database_status: 0, checks: { db: [{ status: { fail: true } }] } }, { format: "health+json", status: "pass", database: undefined }],
-  ["NaN and strings for numbers", { status: "ok", connection_pool: { active: "lots", max: 0, waiting: "NaN" }, memory_usage_percent: Number.NaN }, { poolUtilization: undefined, poolWaiting: undefined, memoryUtilization: undefined }],
-  ["out-of-range utilisations", { status: "ok", pool_utilization: 150, memory_usage_percent: -3 }, { poolUtilization: undefined, memoryUtilization: undefined }],
+  [
+    "non-string statuses",
+    { status: ["fail"], database_status: 0, checks: { db: [{ status: { fail: true } }] } },
+    { format: "health+json", status: "pass", database: undefined },
+  ],
+  [
+    "NaN and strings for numbers",
+    { status: "ok", connection_pool: { active: "lots", max: 0, waiting: "NaN" }, memory_usage_percent: Number.NaN },
+    { poolUtilization: undefined, poolWaiting: undefined, memoryUtilization: undefined },
+  ],
+  [
+    "out-of-range utilisations",
+    { status: "ok", pool_utilization: 150, memory_usage_percent: -3 },
+    { poolUtilization: undefined, memoryUtilization: undefined },
+  ],
   ["Infinity pool size", { status: "ok", connection_pool: { active: 3, max: Number.POSITIVE_INFINITY } }, { poolUtilization: undefined }],
   ["a 10 MB status word", { status: "x".repeat(10_000_000) }, undefined],
-  ["control characters in a failing name", { status: "fail", checks: { "db\u001b[31m\nevil": [{ status: "fail" }] } }, { failing: ["db[31mevil"] }],
+  [
+    "control characters in a failing name",
+    { status: "fail", checks: { "db\u001b[31m\nevil": [{ status: "fail" }] } },
+    { failing: ["db[31mevil"] },
+  ],
 ];
 
 function check([, body, expected]: Case): void {
@@ -201,9 +272,24 @@ describe("interpretHealthBody", () => {
   });
 
   it("returns undefined for a body whose property access throws", () => {
-    const trap = new Proxy({}, { get: () => { throw new Error("boom"); }, getOwnPropertyDescriptor: () => { throw new Error("boom"); } });
+    const trap = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error("boom");
+        },
+        getOwnPropertyDescriptor: () => {
+          throw new Error("boom");
+        },
+      },
+    );
     expect(interpretHealthBody(trap)).toBeUndefined();
-    const getter = Object.defineProperty({}, "status", { enumerable: true, get: () => { throw new Error("boom"); } });
+    const getter = Object.defineProperty({}, "status", {
+      enumerable: true,
+      get: () => {
+        throw new Error("boom");
+      },
+    });
     expect(interpretHealthBody(getter)).toBeUndefined();
   });
 });

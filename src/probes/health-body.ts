@@ -14,11 +14,26 @@ const MAX_WORD_CHARS = 40;
 
 const PASS_WORDS = new Set(["pass", "ok", "up", "healthy", "green", "good", "running", "available", "online", "serving", "success"]);
 const WARN_WORDS = new Set(["warn", "warning", "degraded", "yellow", "partial", "unknown"]);
-const FAIL_WORDS = new Set(["fail", "failed", "failing", "error", "down", "unhealthy", "red", "critical", "out_of_service", "unavailable", "offline", "dead", "not_serving"]);
+const FAIL_WORDS = new Set([
+  "fail",
+  "failed",
+  "failing",
+  "error",
+  "down",
+  "unhealthy",
+  "red",
+  "critical",
+  "out_of_service",
+  "unavailable",
+  "offline",
+  "dead",
+  "not_serving",
+]);
 const DB_UP_WORDS = new Set(["connected", "reachable"]);
 const DB_DOWN_WORDS = new Set(["disconnected", "unreachable", "not_connected", "timeout", "refused"]);
 const SPRING_WORDS = new Set(["UP", "DOWN", "OUT_OF_SERVICE", "UNKNOWN"]);
-const DB_TOKEN = /^(?:db|[a-z]+db|dbs|database|databases|datastore|datasource|postgres|postgresql|pg|mysql|mariadb|sqlite|mssql|sql|r2dbc|jdbc|mongo|cassandra)$/;
+const DB_TOKEN =
+  /^(?:db|[a-z]+db|dbs|database|databases|datastore|datasource|postgres|postgresql|pg|mysql|mariadb|sqlite|mssql|sql|r2dbc|jdbc|mongo|cassandra)$/;
 
 /** What a health body says, normalised; undefined when it follows no convention we know. */
 export function interpretHealthBody(body: unknown): HealthSummary | undefined {
@@ -131,16 +146,20 @@ function plainSignals(body: Rec): Signals {
   const dbValue = pick(body, ["database_status", "databaseStatus", "db_status", "dbStatus", "database", "db", "datastore"]);
   const database = databaseState(dbValue);
   if (database) out.database = database;
-  const pool = pick(body, ["connection_pool", "connectionPool", "pool", "db_pool", "dbPool", "database_pool"]) ??
+  const pool =
+    pick(body, ["connection_pool", "connectionPool", "pool", "db_pool", "dbPool", "database_pool"]) ??
     (isRec(dbValue) ? pick(dbValue, ["pool", "connection_pool", "connectionPool"]) : undefined);
   const poolUse = isRec(pool) ? poolUtilization(pool) : undefined;
   const topPool = fraction(pick(body, ["pool_utilization", "poolUtilization"]));
   const poolFraction = poolUse ?? topPool;
   if (poolFraction !== undefined) out.poolUtilization = poolFraction;
-  const waiting = isRec(pool) ? count(pick(pool, ["waiting", "pending", "waiting_clients", "waitingCount", "waiting_count", "queued"])) : undefined;
+  const waiting = isRec(pool)
+    ? count(pick(pool, ["waiting", "pending", "waiting_clients", "waitingCount", "waiting_count", "queued"]))
+    : undefined;
   if (waiting !== undefined) out.poolWaiting = waiting;
   const memory = pick(body, ["memory", "mem"]);
-  const memUse = (isRec(memory) ? memoryUtilization(memory) : undefined) ??
+  const memUse =
+    (isRec(memory) ? memoryUtilization(memory) : undefined) ??
     fraction(pick(body, ["memory_usage_percent", "memory_utilization", "memoryUsagePercent", "memoryUtilization", "memory_percent"]));
   if (memUse !== undefined) out.memoryUtilization = memUse;
   return out;
@@ -216,7 +235,11 @@ function mentionsDatabase(name: string): boolean {
 
 // "dbPool:utilization" -> ["db", "pool", "utilization"]; a bounded prefix of the name only.
 function tokens(name: string): string[] {
-  return name.slice(0, MAX_NAME_CHARS * 2).replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
+  return name
+    .slice(0, MAX_NAME_CHARS * 2)
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
 }
 
 function pushName(list: string[], name: string): void {

@@ -12,12 +12,21 @@ const messages = (input: unknown) => parse(input).error?.issues.map((i) => i.mes
 describe("http probe params", () => {
   it("applies defaults", () => {
     expect(httpProbe.schema.parse({ url: "http://127.0.0.1:8000/health" })).toEqual({
-      url: "http://127.0.0.1:8000/health", method: "GET", headers: {}, maxBodyBytes: 1024 * 1024,
+      url: "http://127.0.0.1:8000/health",
+      method: "GET",
+      headers: {},
+      maxBodyBytes: 1024 * 1024,
     });
   });
 
   it("accepts every field, sizes with units", () => {
-    const p = httpProbe.schema.parse({ url: "https://h/x", method: "HEAD", headers: { "X-Key": "v" }, expectStatus: [200, 204], maxBodyBytes: "64KiB" });
+    const p = httpProbe.schema.parse({
+      url: "https://h/x",
+      method: "HEAD",
+      headers: { "X-Key": "v" },
+      expectStatus: [200, 204],
+      maxBodyBytes: "64KiB",
+    });
     expect(p.maxBodyBytes).toBe(65536);
     expect(p.expectStatus).toEqual([200, 204]);
   });
@@ -46,7 +55,11 @@ describe("http probe params", () => {
   });
 
   it("is representable as JSON Schema for editors, with descriptions", () => {
-    const schema = z.toJSONSchema(httpProbe.schema, { io: "input" }) as { properties: Record<string, { description?: string }>; required: string[]; additionalProperties: boolean };
+    const schema = z.toJSONSchema(httpProbe.schema, { io: "input" }) as {
+      properties: Record<string, { description?: string }>;
+      required: string[];
+      additionalProperties: boolean;
+    };
     expect(schema.required).toEqual(["url"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.properties.url?.description).toMatch(/URL/);
@@ -55,21 +68,36 @@ describe("http probe params", () => {
 });
 
 // Real listeners on 127.0.0.1: each test server records which paths it was asked for.
-interface Recorder { port: number; hits: string[]; methods: string[]; server: http.Server }
+interface Recorder {
+  port: number;
+  hits: string[];
+  methods: string[];
+  server: http.Server;
+}
 const servers: Recorder[] = [];
 afterAll(async () => {
-  await Promise.all(servers.map((r) => new Promise<void>((done) => {
-    r.server.closeAllConnections();
-    r.server.close(() => done());
-  })));
+  await Promise.all(
+    servers.map(
+      (r) =>
+        new Promise<void>((done) => {
+          r.server.closeAllConnections();
+          r.server.close(() => done());
+        }),
+    ),
+  );
 });
 
 async function serve(handler: (req: http.IncomingMessage, res: http.ServerResponse, port: number) => void): Promise<Recorder> {
-  const rec: Recorder = { port: 0, hits: [], methods: [], server: http.createServer((req, res) => {
-    rec.hits.push(req.url ?? "");
-    rec.methods.push(req.method ?? "");
-    handler(req, res, rec.port);
-  }) };
+  const rec: Recorder = {
+    port: 0,
+    hits: [],
+    methods: [],
+    server: http.createServer((req, res) => {
+      rec.hits.push(req.url ?? "");
+      rec.methods.push(req.method ?? "");
+      handler(req, res, rec.port);
+    }),
+  };
   servers.push(rec);
   await new Promise<void>((ok) => rec.server.listen(0, "127.0.0.1", () => ok()));
   rec.port = (rec.server.address() as AddressInfo).port;
@@ -89,37 +117,58 @@ describe("http probe: redirects", () => {
     app = await serve((req, res) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const hop = /^\/hop\/(\d+)$/.exec(path);
-      if (hop) return void (hop[1] === "0" ? res.writeHead(200).end("ok") : res.writeHead(302, { location: `/hop/${Number(hop[1]) - 1}` }).end());
+      if (hop)
+        return void (hop[1] === "0" ? res.writeHead(200).end("ok") : res.writeHead(302, { location: `/hop/${Number(hop[1]) - 1}` }).end());
       const redirect = (status: number, location: string) => res.writeHead(status, { location }).end("moved");
       switch (path) {
-        case "/ok": return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"pass"}');
-        case "/boom": return void res.writeHead(500).end();
-        case "/start": return redirect(302, "/ok");
-        case "/see-other": return redirect(303, "/ok");
-        case "/temporary": return redirect(307, "/ok");
-        case "/to-boom": return redirect(301, "/boom");
-        case "/loop": return redirect(302, req.url ?? "/loop");
-        case "/ping": return redirect(308, "/pong?x=1");
-        case "/pong": return redirect(308, "/ping");
-        case "/absolute": return redirect(302, at("/ok"));
-        case "/away": return redirect(302, at("/health", other.port));
-        case "/tls": return redirect(302, `https://127.0.0.1:${app.port}/ok`);
-        case "/nowhere": return void res.writeHead(302).end();
-        case "/bad-location": return redirect(302, "http://[::zz/");
-        case "/slow-a": return void setTimeout(() => redirect(302, "/slow-b"), 700);
-        case "/slow-b": return void setTimeout(() => redirect(302, "/ok"), 700);
-        default: return void res.writeHead(404).end();
+        case "/ok":
+          return void res.writeHead(200, { "content-type": "application/json" }).end('{"status":"pass"}');
+        case "/boom":
+          return void res.writeHead(500).end();
+        case "/start":
+          return redirect(302, "/ok");
+        case "/see-other":
+          return redirect(303, "/ok");
+        case "/temporary":
+          return redirect(307, "/ok");
+        case "/to-boom":
+          return redirect(301, "/boom");
+        case "/loop":
+          return redirect(302, req.url ?? "/loop");
+        case "/ping":
+          return redirect(308, "/pong?x=1");
+        case "/pong":
+          return redirect(308, "/ping");
+        case "/absolute":
+          return redirect(302, at("/ok"));
+        case "/away":
+          return redirect(302, at("/health", other.port));
+        case "/tls":
+          return redirect(302, `https://127.0.0.1:${app.port}/ok`);
+        case "/nowhere":
+          return void res.writeHead(302).end();
+        case "/bad-location":
+          return redirect(302, "http://[::zz/");
+        case "/slow-a":
+          return void setTimeout(() => redirect(302, "/slow-b"), 700);
+        case "/slow-b":
+          return void setTimeout(() => redirect(302, "/ok"), 700);
+        default:
+          return void res.writeHead(404).end();
       }
     });
   });
 
-  it.each([["/start"], ["/absolute"]])("follows a same-origin redirect (%s) to a healthy page: ok, one hop, the final status", async (path) => {
-    app.hits.length = 0;
-    const obs = await run({ url: at(path) });
-    expect(obs).toMatchObject({ ok: true, facts: { status: 200, redirects: 1, health: { status: "pass" } } });
-    expect(obs.error).toBeUndefined();
-    expect(app.hits).toEqual([path, "/ok"]);
-  });
+  it.each([["/start"], ["/absolute"]])(
+    "follows a same-origin redirect (%s) to a healthy page: ok, one hop, the final status",
+    async (path) => {
+      app.hits.length = 0;
+      const obs = await run({ url: at(path) });
+      expect(obs).toMatchObject({ ok: true, facts: { status: 200, redirects: 1, health: { status: "pass" } } });
+      expect(obs.error).toBeUndefined();
+      expect(app.hits).toEqual([path, "/ok"]);
+    },
+  );
 
   it("the final answer decides: a redirect to a 500 is a failed probe with status 500", async () => {
     const obs = await run({ url: at("/to-boom") });
@@ -139,7 +188,9 @@ describe("http probe: redirects", () => {
     expect(obs.ok).toBe(false);
     expect(obs.facts.status).toBe(302);
     expect(obs.error?.code).toBe("REDIRECT_LOOP");
-    expect(obs.error?.message).toBe(`GET http://127.0.0.1:${app.port}/loop: redirect loop /loop -> /loop (hint: point the probe at the final URL)`);
+    expect(obs.error?.message).toBe(
+      `GET http://127.0.0.1:${app.port}/loop: redirect loop /loop -> /loop (hint: point the probe at the final URL)`,
+    );
     const pingPong = await run({ url: at("/ping") });
     expect(pingPong.error).toMatchObject({ code: "REDIRECT_LOOP", message: expect.stringContaining("/ping -> /pong -> /ping") });
   });

@@ -37,7 +37,11 @@ const schema = z.strictObject({
     .superRefine((headers, ctx) => {
       // Checked here rather than on the key schema so the message names the header.
       for (const name of Object.keys(headers).filter((n) => !HEADER_NAME.test(n))) {
-        ctx.addIssue({ code: "custom", path: [name], message: `header name ${JSON.stringify(name)} is not an HTTP token (letters, digits and !#$%&'*+.^_\`|~-)` });
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `header name ${JSON.stringify(name)} is not an HTTP token (letters, digits and !#$%&'*+.^_\`|~-)`,
+        });
       }
     })
     .default({})
@@ -46,8 +50,13 @@ const schema = z.strictObject({
     .array(z.number().int().min(100).max(599))
     .min(1)
     .optional()
-    .meta({ description: "Status codes that count as healthy (default: any 200-399). Same-origin redirects are followed unless their code is listed here" }),
-  maxBodyBytes: bytes().default(1024 * 1024).meta({ description: "Largest health body accepted; a longer one fails the probe (default 1MiB)" }),
+    .meta({
+      description:
+        "Status codes that count as healthy (default: any 200-399). Same-origin redirects are followed unless their code is listed here",
+    }),
+  maxBodyBytes: bytes()
+    .default(1024 * 1024)
+    .meta({ description: "Largest health body accepted; a longer one fails the probe (default 1MiB)" }),
 });
 
 type HttpParams = z.output<typeof schema>;
@@ -140,7 +149,11 @@ function probeHttp(params: HttpParams, url: URL, target: string, signal: AbortSi
       if (method !== "HEAD" && status !== 204 && status !== 304 && declared > max) {
         // Refused before reading a byte: the peer said how big it is.
         facts.bodyTruncated = true;
-        return refuse("BODY_TOO_LARGE", `health body of ${sizeText(declared)} is larger than ${sizeText(max)} (maxBodyBytes); not read`, HINT_BODY);
+        return refuse(
+          "BODY_TOO_LARGE",
+          `health body of ${sizeText(declared)} is larger than ${sizeText(max)} (maxBodyBytes); not read`,
+          HINT_BODY,
+        );
       }
       readBody(res, max, (body, truncated, err) => {
         if (truncated) facts.bodyTruncated = true;
@@ -193,7 +206,10 @@ function redirectTarget(status: number, location: string | undefined, current: U
 
 // Same origin throughout, so paths name the hops; bounded, since Location is the peer's text.
 function chainText(chain: URL[]): string {
-  return chain.map((u) => short(u.pathname)).join(" -> ").slice(0, 240);
+  return chain
+    .map((u) => short(u.pathname))
+    .join(" -> ")
+    .slice(0, 240);
 }
 
 function short(text: string): string {
@@ -201,18 +217,18 @@ function short(text: string): string {
 }
 
 function sizeText(n: number): string {
-  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+  for (const [unit, size] of [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
     if (n >= size) return `${Number.isInteger(n / size) ? n / size : (n / size).toFixed(1)}${unit}`;
   }
   return `${n} bytes`;
 }
 
 // Streams the body up to `max` bytes; past that it stops reading and destroys the response.
-function readBody(
-  res: http.IncomingMessage,
-  max: number,
-  done: (body: Buffer, truncated: boolean, err?: Error) => void,
-): void {
+function readBody(res: http.IncomingMessage, max: number, done: (body: Buffer, truncated: boolean, err?: Error) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
@@ -237,13 +253,18 @@ function readBody(
   res.on("end", () => finish(false));
   res.on("error", (err) => finish(false, err));
   // A response cut short by the peer may only close, without an error or an end.
-  res.on("close", () => finish(false, res.complete ? undefined : Object.assign(new Error("response closed early"), { code: "ECONNRESET" })));
+  res.on("close", () =>
+    finish(false, res.complete ? undefined : Object.assign(new Error("response closed early"), { code: "ECONNRESET" })),
+  );
 }
 
 function judgeBody(facts: Facts, body: Buffer, whole: boolean, contentType: string | undefined): void {
   if (body.length === 0) return;
   const head = body.subarray(0, EXCERPT_CHARS * 4).toString("utf8");
-  facts.bodyExcerpt = head.replace(/[\t\n\r]+/g, " ").replace(CONTROLS, "").slice(0, EXCERPT_CHARS);
+  facts.bodyExcerpt = head
+    .replace(/[\t\n\r]+/g, " ")
+    .replace(CONTROLS, "")
+    .slice(0, EXCERPT_CHARS);
   const looksJson = /json/i.test(contentType ?? "") || /^\s*[[{]/.test(head);
   if (!whole || !looksJson) return;
   try {

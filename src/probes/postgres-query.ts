@@ -39,7 +39,10 @@ SELECT
   (count(c.pid) FILTER (WHERE c.wait_event_type = 'Lock' OR c.pid IN (SELECT pid FROM waiting)))::int AS waiting_on_lock
 FROM clients c`;
 
-const msField = z.number().nullable().transform((ms) => (ms === null ? undefined : Math.max(0, Math.round(ms))));
+const msField = z
+  .number()
+  .nullable()
+  .transform((ms) => (ms === null ? undefined : Math.max(0, Math.round(ms))));
 
 /** The query's one row, checked at the edge: a proxy or pooler in between could answer anything. */
 export const probeRowSchema = z.object({

@@ -88,7 +88,11 @@ async function probePostgres(conn: PgConnection, ctx: ProbeContext, signal: Abor
     const selectLatencyMs = performance.now() - queryStart;
     const row = probeRowSchema.safeParse(result.rows[0]);
     if (!row.success) {
-      return observe(false, {}, { code: "EPGANSWER", message: `${shown}: the probe query returned an unexpected row (is this PostgreSQL?)` });
+      return observe(
+        false,
+        {},
+        { code: "EPGANSWER", message: `${shown}: the probe query returned an unexpected row (is this PostgreSQL?)` },
+      );
     }
     const { postgres, poolUtilization } = factsFromRow(row.data, selectLatencyMs);
     return observe(true, { postgres, poolUtilization });
@@ -102,7 +106,11 @@ async function probePostgres(conn: PgConnection, ctx: ProbeContext, signal: Abor
     signal.removeEventListener("abort", onAbort);
     // A connect that lost the race to the signal may still succeed later: close that client too.
     if (client) close(client, signal.aborted);
-    else connecting?.then((late) => close(late, true), () => {});
+    else
+      connecting?.then(
+        (late) => close(late, true),
+        () => {},
+      );
   }
 }
 

@@ -6,7 +6,10 @@ const messages = (input: unknown) => processProbe.schema.safeParse(input).error?
 
 describe("process probe params", () => {
   it("accepts a pid file or a pattern, with a memory limit", () => {
-    expect(processProbe.schema.parse({ pidFile: "run/app.pid", memoryLimit: "512MiB" })).toEqual({ pidFile: "run/app.pid", memoryLimit: 512 * 1024 ** 2 });
+    expect(processProbe.schema.parse({ pidFile: "run/app.pid", memoryLimit: "512MiB" })).toEqual({
+      pidFile: "run/app.pid",
+      memoryLimit: 512 * 1024 ** 2,
+    });
     expect(processProbe.schema.parse({ match: "^/usr/bin/app " })).toEqual({ match: "^/usr/bin/app " });
   });
 

@@ -32,7 +32,7 @@ const schema = z
       .meta({ description: "Memory the process may use; sets memoryUtilization = RSS / limit" }),
   })
   .refine((p) => (p.pidFile === undefined) !== (p.match === undefined), {
-    message: "set exactly one of pidFile or match (hint: pidFile: /run/app.pid, or match: \"^/usr/bin/app \")",
+    message: 'set exactly one of pidFile or match (hint: pidFile: /run/app.pid, or match: "^/usr/bin/app ")',
   });
 
 type ProcessParams = z.output<typeof schema>;
@@ -41,9 +41,8 @@ type ProcessParams = z.output<typeof schema>;
 export const processProbe: ProbeKind<typeof schema> = {
   schema,
   create(params, ctx): Probe {
-    const locate = params.pidFile !== undefined
-      ? fromPidFile(resolvePath(ctx.baseDir, params.pidFile))
-      : fromMatch(new RegExp(params.match ?? ""));
+    const locate =
+      params.pidFile !== undefined ? fromPidFile(resolvePath(ctx.baseDir, params.pidFile)) : fromMatch(new RegExp(params.match ?? ""));
     return { run: (signal) => probeProcess(params, locate, ctx.target, signal) };
   },
   describe(params) {
@@ -65,7 +64,10 @@ function fromPidFile(path: string): Locate {
       return check.kind === "reused" ? { code: "PID_REUSED", message: check.reason, pid } : { pid };
     }
     // Only on failure: tell a missing file apart from one that holds no pid (yet).
-    const exists = await access(path).then(() => true, () => false);
+    const exists = await access(path).then(
+      () => true,
+      () => false,
+    );
     return exists
       ? { code: "EINVAL", message: `pid file ${path} does not hold a pid` }
       : { code: "ENOENT", message: `pid file ${path} does not exist` };

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { PROBE_GRACE_MS, runProbe } from "./run.js";
 import type { Observation, Probe } from "./types.js";
 
-const observation = (extra: Partial<Observation> = {}): Observation => ({ target: "x", at: Date.now(), ok: true, latencyMs: 1, facts: {}, ...extra });
+const observation = (extra: Partial<Observation> = {}): Observation => ({
+  target: "x",
+  at: Date.now(),
+  ok: true,
+  latencyMs: 1,
+  facts: {},
+  ...extra,
+});
 
 // Fake probes: the guard is pure control flow, so misbehaviour is easiest to stage by hand.
 const ignoresSignal: Probe = { run: () => new Promise(() => {}) };
@@ -36,7 +43,14 @@ describe("runProbe", () => {
   });
 
   it.each([
-    ["throws synchronously", { run: () => { throw new Error("kaboom"); } } as Probe],
+    [
+      "throws synchronously",
+      {
+        run: () => {
+          throw new Error("kaboom");
+        },
+      } as Probe,
+    ],
     ["rejects", { run: () => Promise.reject(new TypeError("bad thing")) } as Probe],
     ["resolves nothing", { run: () => Promise.resolve(undefined) } as unknown as Probe],
   ])("turns a probe that %s into EPROBE", async (_, probe) => {
@@ -58,7 +72,12 @@ describe("runProbe", () => {
 
   it("gives the probe an already-aborted signal when the caller's already is", async () => {
     let seen: boolean | undefined;
-    const probe: Probe = { run: async (signal) => { seen = signal.aborted; return observation(); } };
+    const probe: Probe = {
+      run: async (signal) => {
+        seen = signal.aborted;
+        return observation();
+      },
+    };
     await runProbe(probe, { target: "t", timeoutMs: 1000, signal: AbortSignal.abort() });
     expect(seen).toBe(true);
   });

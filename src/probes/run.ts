@@ -10,10 +10,7 @@ export const PROBE_GRACE_MS = 250;
  * `opts.signal` does), and the caller gets an Observation no later than the abort plus a short
  * grace, even from a probe that ignores its signal (ETIMEDOUT) or throws (EPROBE). Never rejects.
  */
-export function runProbe(
-  probe: Probe,
-  opts: { target: string; timeoutMs: number; signal?: AbortSignal },
-): Promise<Observation> {
+export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number; signal?: AbortSignal }): Promise<Observation> {
   const at = Date.now();
   const start = performance.now();
   const timeoutMs = Number.isFinite(opts.timeoutMs) ? Math.max(0, opts.timeoutMs) : 0;
@@ -42,9 +39,7 @@ export function runProbe(
 
     function timedOut(): Observation {
       const elapsedMs = Math.round(performance.now() - start);
-      const message = outer?.aborted
-        ? `probe cancelled after ${elapsedMs} ms`
-        : `no answer within ${timeoutMs} ms`;
+      const message = outer?.aborted ? `probe cancelled after ${elapsedMs} ms` : `no answer within ${timeoutMs} ms`;
       return failed("ETIMEDOUT", message);
     }
 
@@ -63,7 +58,8 @@ export function runProbe(
       pending = Promise.reject(err);
     }
     pending.then(
-      (obs) => settle(isObservation(obs) ? { ...obs, target: opts.target } : failed("EPROBE", "probe resolved without an observation (a bug)")),
+      (obs) =>
+        settle(isObservation(obs) ? { ...obs, target: opts.target } : failed("EPROBE", "probe resolved without an observation (a bug)")),
       (err: unknown) => settle(failed("EPROBE", `probe failed (a bug): ${safeDescribe(err)}`)),
     );
   });

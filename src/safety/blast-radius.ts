@@ -20,15 +20,22 @@ export function blastRadius(incidents: Iterable<Incident>, config: BlastRadiusCo
   }
   const window = formatDuration(config.windowMs);
   if (running >= config.concurrent) {
-    return { ok: false, reason: `blast radius: ${running} playbooks already running (limit ${config.concurrent} at once); waits for one to finish` };
+    return {
+      ok: false,
+      reason: `blast radius: ${running} playbooks already running (limit ${config.concurrent} at once); waits for one to finish`,
+    };
   }
   if (starts.length >= config.maxRuns) {
     starts.sort((a, b) => a - b);
     const until = starts[starts.length - config.maxRuns]! + config.windowMs;
     return {
-      ok: false, until,
+      ok: false,
+      until,
       reason: `blast radius: ${starts.length} playbook runs across all targets in the last ${window} (limit ${config.maxRuns}); holding until ${new Date(until).toISOString()}`,
     };
   }
-  return { ok: true, summary: `blast radius: ${running + 1} of ${config.concurrent} running, run ${starts.length + 1} of ${config.maxRuns} in ${window}` };
+  return {
+    ok: true,
+    summary: `blast radius: ${running + 1} of ${config.concurrent} running, run ${starts.length + 1} of ${config.maxRuns} in ${window}`,
+  };
 }

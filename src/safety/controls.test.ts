@@ -17,8 +17,17 @@ function stateDir(): string {
 }
 
 const NOW = Date.parse("2025-06-10T12:00:00Z");
-const pause = (over: Partial<Pause> = {}): Pause => ({ id: "a1b2c3d4", target: "api", from: NOW, until: NOW + 60_000, reason: "deploy", by: "ops", ...over });
-const write = (dir: string, data: unknown) => writeFileSync(join(dir, CONTROLS_FILE), typeof data === "string" ? data : JSON.stringify(data));
+const pause = (over: Partial<Pause> = {}): Pause => ({
+  id: "a1b2c3d4",
+  target: "api",
+  from: NOW,
+  until: NOW + 60_000,
+  reason: "deploy",
+  by: "ops",
+  ...over,
+});
+const write = (dir: string, data: unknown) =>
+  writeFileSync(join(dir, CONTROLS_FILE), typeof data === "string" ? data : JSON.stringify(data));
 function thrown(fn: () => unknown): MedicError {
   try {
     fn();

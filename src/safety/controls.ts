@@ -12,13 +12,19 @@ export const CONTROLS_FILE = "controls.json";
 /** Names that would reach an object's prototype if used as a key. */
 export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
-const targetName = z.string().regex(SAFE_NAME, "must be a target name").refine((n) => !RESERVED_KEYS.has(n), "is a reserved name");
+const targetName = z
+  .string()
+  .regex(SAFE_NAME, "must be a target name")
+  .refine((n) => !RESERVED_KEYS.has(n), "is a reserved name");
 const pauseSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
   target: z.union([z.literal("*"), targetName]),
   from: z.number(),
   until: z.number(),
-  reason: z.string().max(500).regex(/^[^\r\n]*$/, "must be one line"),
+  reason: z
+    .string()
+    .max(500)
+    .regex(/^[^\r\n]*$/, "must be one line"),
   by: z.string().max(256),
 });
 // Unknown keys are dropped, not refused, so an older medic still reads a newer medic's file.
@@ -43,7 +49,8 @@ export function readControls(stateDir: string): Controls {
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === "ENOENT") return emptyControls();
     throw new MedicError("CONTROLS_READ", `cannot read ${file}: ${describeError(cause)}`, {
-      cause, hint: "make the state directory readable by medic's user",
+      cause,
+      hint: "make the state directory readable by medic's user",
     });
   }
   let data: unknown;
@@ -66,7 +73,8 @@ export function updateControls(stateDir: string, change: (c: Controls) => void, 
     mkdirSync(stateDir, { recursive: true, mode: 0o750 });
   } catch (cause) {
     throw new MedicError("CONTROLS_WRITE", `cannot create the state directory ${stateDir}: ${describeError(cause)}`, {
-      cause, hint: "run this as the user medic runs as, or set stateDir to a writable directory",
+      cause,
+      hint: "run this as the user medic runs as, or set stateDir to a writable directory",
     });
   }
   const unlock = lock(file);
@@ -182,7 +190,8 @@ function writeAtomically(file: string, text: string): void {
   } catch (cause) {
     rmSync(temp, { force: true });
     throw new MedicError("CONTROLS_WRITE", `cannot write ${file}: ${describeError(cause)}`, {
-      cause, hint: "run this as the user medic runs as, or make the state directory writable",
+      cause,
+      hint: "run this as the user medic runs as, or make the state directory writable",
     });
   }
 }
@@ -201,7 +210,8 @@ function lock(file: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
         throw new MedicError("CONTROLS_WRITE", `cannot create ${lockFile}: ${describeError(err)}`, {
-          cause: err, hint: "run this as the user medic runs as, or make the state directory writable",
+          cause: err,
+          hint: "run this as the user medic runs as, or make the state directory writable",
         });
       }
     }
@@ -209,7 +219,8 @@ function lock(file: string): () => void {
     if (age !== undefined && age > LOCK_STALE_MS) rmSync(lockFile, { force: true });
     else if (Date.now() > deadline) {
       throw new MedicError("CONTROLS_BUSY", `${lockFile} is held by another medic command`, {
-        retryable: true, hint: "try again; if no medic pause, resume or guard command is running, delete the lock file",
+        retryable: true,
+        hint: "try again; if no medic pause, resume or guard command is running, delete the lock file",
       });
     } else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }

@@ -105,8 +105,13 @@ function offsetMs(at: number, timezone: string): number {
   let format = wallClocks.get(timezone);
   if (!format) {
     format = new Intl.DateTimeFormat("en-US", {
-      timeZone: timezone, hourCycle: "h23",
-      year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric",
+      timeZone: timezone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
     });
     wallClocks.set(timezone, format);
   }

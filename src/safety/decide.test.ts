@@ -15,29 +15,49 @@ const safety: SafetyConfig = {
 function fold(script: [number, string, IncidentEvent][]): Map<string, Incident> {
   return foldRecords(script.map(([at, incident, event]) => ({ ...event, at, incident }) as JournalRecord));
 }
-const opened = (target: string, extra: Partial<Extract<IncidentEvent, { type: "opened" }>> = {}): IncidentEvent =>
-  ({ type: "opened", target, kind: "server_down", severity: "P1", evidence: "refused", ...extra });
+const opened = (target: string, extra: Partial<Extract<IncidentEvent, { type: "opened" }>> = {}): IncidentEvent => ({
+  type: "opened",
+  target,
+  kind: "server_down",
+  severity: "P1",
+  evidence: "refused",
+  ...extra,
+});
 const started = (runId: string): IncidentEvent => ({ type: "playbook_started", runId, playbook: "restart", steps: [] });
 const resolved: IncidentEvent = { type: "resolved", reason: "verified" };
 
 describe("blastRadius", () => {
   it("holds once `concurrent` playbooks are running, and waits for one to finish", () => {
-    const incidents = fold([[0, "a", opened("a")], [1, "a", started("a1")], [0, "b", opened("b")], [1, "b", started("b1")]]);
+    const incidents = fold([
+      [0, "a", opened("a")],
+      [1, "a", started("a1")],
+      [0, "b", opened("b")],
+      [1, "b", started("b1")],
+    ]);
     const v = blastRadius(incidents.values(), safety.blastRadius, 1000);
     expect(v).toEqual({ ok: false, reason: "blast radius: 2 playbooks already running (limit 2 at once); waits for one to finish" });
-    expect(blastRadius(incidents.values(), { ...safety.blastRadius, concurrent: 3 }, 1000)).toMatchObject({ ok: true, summary: "blast radius: 3 of 3 running, run 3 of 10 in 10m" });
+    expect(blastRadius(incidents.values(), { ...safety.blastRadius, concurrent: 3 }, 1000)).toMatchObject({
+      ok: true,
+      summary: "blast radius: 3 of 3 running, run 3 of 10 in 10m",
+    });
   });
 
   it("holds once maxRuns started in the window, until the oldest leaves it", () => {
     const script: [number, string, IncidentEvent][] = [];
-    for (let i = 0; i < 10; i++) script.push([i * 1000, `i${i}`, opened(`t${i}`)], [i * 1000, `i${i}`, started(`r${i}`)], [i * 1000 + 500, `i${i}`, resolved]);
+    for (let i = 0; i < 10; i++)
+      script.push([i * 1000, `i${i}`, opened(`t${i}`)], [i * 1000, `i${i}`, started(`r${i}`)], [i * 1000 + 500, `i${i}`, resolved]);
     const incidents = fold(script);
     expect(blastRadius(incidents.values(), safety.blastRadius, 20_000)).toMatchObject({ ok: false, until: 10 * MIN });
     expect(blastRadius(incidents.values(), safety.blastRadius, 10 * MIN + 1)).toMatchObject({ ok: true });
   });
 
   it("does not count dry-run incidents", () => {
-    const incidents = fold([[0, "a", opened("a", { dryRun: true })], [1, "a", started("a1")], [0, "b", opened("b", { dryRun: true })], [1, "b", started("b1")]]);
+    const incidents = fold([
+      [0, "a", opened("a", { dryRun: true })],
+      [1, "a", started("a1")],
+      [0, "b", opened("b", { dryRun: true })],
+      [1, "b", started("b1")],
+    ]);
     expect(blastRadius(incidents.values(), safety.blastRadius, 1000).ok).toBe(true);
   });
 });
@@ -54,13 +74,40 @@ describe("findRoot", () => {
   it.each([
     { name: "no dependency broken", script: [], target: "web", root: undefined },
     { name: "a direct dependency", script: [[0, "c1", opened("cache")]], target: "web", root: "c1" },
-    { name: "the deepest broken dependency wins", script: [[0, "a1", opened("api")], [0, "d1", opened("db")]], target: "web", root: "d1" },
-    { name: "a suppressed dependency leads to its root", script: [[0, "d1", opened("db")], [1, "a1", opened("api", { root: "d1" })]], target: "web", root: "d1" },
-    { name: "a resolved dependency incident is no root", script: [[0, "d1", opened("db")], [1, "d1", resolved]], target: "api", root: undefined },
+    {
+      name: "the deepest broken dependency wins",
+      script: [
+        [0, "a1", opened("api")],
+        [0, "d1", opened("db")],
+      ],
+      target: "web",
+      root: "d1",
+    },
+    {
+      name: "a suppressed dependency leads to its root",
+      script: [
+        [0, "d1", opened("db")],
+        [1, "a1", opened("api", { root: "d1" })],
+      ],
+      target: "web",
+      root: "d1",
+    },
+    {
+      name: "a resolved dependency incident is no root",
+      script: [
+        [0, "d1", opened("db")],
+        [1, "d1", resolved],
+      ],
+      target: "api",
+      root: undefined,
+    },
     { name: "the target's own incidents are not its root", script: [[0, "w1", opened("web")]], target: "web", root: undefined },
-  ] as { name: string; script: [number, string, IncidentEvent][]; target: string; root?: string }[])("$name", ({ script, target, root }) => {
-    expect(findRoot(target, view(fold(script)))?.id).toBe(root);
-  });
+  ] as { name: string; script: [number, string, IncidentEvent][]; target: string; root?: string }[])(
+    "$name",
+    ({ script, target, root }) => {
+      expect(findRoot(target, view(fold(script)))?.id).toBe(root);
+    },
+  );
 
   it("survives a cycle (config rejects them, but the graph walk must not loop)", () => {
     const cyclic = { dependsOn: (t: string) => (t === "a" ? ["b"] : ["a"]), openIncidents: () => [], incident: () => undefined };
@@ -76,7 +123,13 @@ describe("findRoot", () => {
 });
 
 describe("decideSafety", () => {
-  const base = (over: Partial<SafetyInput> = {}): SafetyInput => ({ incident: { target: "web", kind: "server_down" }, incidents: [], safety, now: 0, ...over });
+  const base = (over: Partial<SafetyInput> = {}): SafetyInput => ({
+    incident: { target: "web", kind: "server_down" },
+    incidents: [],
+    safety,
+    now: 0,
+    ...over,
+  });
   const root = fold([[0, "d1", opened("db")]]).get("d1")!;
   const pause = { source: "pause" as const, name: "ab12cd34", reason: "deploying", until: 30 * MIN };
 
@@ -92,14 +145,30 @@ describe("decideSafety", () => {
   });
 
   it("checks in order: dependency, maintenance, flap guard, blast radius", () => {
-    const loop: [number, string, IncidentEvent][] = [0, 1, 2].flatMap((i) => [
-      [i * 1000, `w${i}`, opened("web")], [i * 1000, `w${i}`, started(`r${i}`)], [i * 1000 + 10, `w${i}`, resolved],
-    ] as [number, string, IncidentEvent][]);
+    const loop: [number, string, IncidentEvent][] = [0, 1, 2].flatMap(
+      (i) =>
+        [
+          [i * 1000, `w${i}`, opened("web")],
+          [i * 1000, `w${i}`, started(`r${i}`)],
+          [i * 1000 + 10, `w${i}`, resolved],
+        ] as [number, string, IncidentEvent][],
+    );
     const tripped = [...fold(loop).values()];
     expect(decideSafety(base({ root, pause, incidents: tripped })).decision).toMatchObject({ action: "suppress", root: "d1" });
-    expect(decideSafety(base({ pause, incidents: tripped })).decision).toMatchObject({ action: "hold", by: "maintenance", until: 30 * MIN });
+    expect(decideSafety(base({ pause, incidents: tripped })).decision).toMatchObject({
+      action: "hold",
+      by: "maintenance",
+      until: 30 * MIN,
+    });
     expect(decideSafety(base({ incidents: tripped, now: 5000 })).decision).toMatchObject({ action: "trip" });
-    const busy = [...fold([[0, "a", opened("a")], [0, "a", started("a1")], [0, "b", opened("b")], [0, "b", started("b1")]]).values()];
+    const busy = [
+      ...fold([
+        [0, "a", opened("a")],
+        [0, "a", started("a1")],
+        [0, "b", opened("b")],
+        [0, "b", started("b1")],
+      ]).values(),
+    ];
     expect(decideSafety(base({ incidents: busy })).decision).toMatchObject({ action: "hold", by: "blast_radius" });
   });
 });

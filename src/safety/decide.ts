@@ -33,12 +33,18 @@ export interface SafetyInput {
 export function decideSafety(input: SafetyInput): { decision: SafetyDecision; lines: string[] } {
   const { incident, root, pause, now } = input;
   const guard = flapGuard({
-    target: incident.target, kind: incident.kind, incidents: input.incidents, config: input.safety.flapGuard, now,
+    target: incident.target,
+    kind: incident.kind,
+    incidents: input.incidents,
+    config: input.safety.flapGuard,
+    now,
     ...(input.guardResetAt !== undefined && { resetAt: input.guardResetAt }),
   });
   const blast = blastRadius(input.incidents, input.safety.blastRadius, now);
   const rootLine = root && `incident ${root.id} (${root.kind} on ${root.target}) is open: this is its consequence`;
-  const pauseLine = pause && `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name} until ${new Date(pause.until).toISOString()}: ${pause.reason}`;
+  const pauseLine =
+    pause &&
+    `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name} until ${new Date(pause.until).toISOString()}: ${pause.reason}`;
   const lines = [
     `dependencies: ${rootLine ?? "no dependency has an open incident"}`,
     `maintenance: ${pauseLine ?? "none now"}`,
@@ -51,7 +57,8 @@ export function decideSafety(input: SafetyInput): { decision: SafetyDecision; li
   else if (pause) decision = { action: "hold", by: "maintenance", reason: pauseLine!, until: pause.until };
   else if (!guard.ok && guard.by === "flap_guard") decision = { action: "trip", reason: guard.reason };
   else if (!guard.ok) decision = { action: "hold", by: "backoff", reason: guard.reason, until: guard.until };
-  else if (!blast.ok) decision = { action: "hold", by: "blast_radius", reason: blast.reason, ...(blast.until !== undefined && { until: blast.until }) };
+  else if (!blast.ok)
+    decision = { action: "hold", by: "blast_radius", reason: blast.reason, ...(blast.until !== undefined && { until: blast.until }) };
   else decision = { action: "act", guards: `${guard.summary}; ${blast.summary}` };
   return { decision, lines };
 }

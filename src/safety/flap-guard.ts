@@ -38,13 +38,21 @@ export function flapGuard(input: GuardInput): GuardVerdict {
 
   if (runs.length >= config.maxRuns) {
     if (config.maxRuns === 0) {
-      return { ok: false, by: "flap_guard", until: Infinity, reason: `automatic action is off (safety.flapGuard.maxRuns is 0); a person has to act on ${target}` };
+      return {
+        ok: false,
+        by: "flap_guard",
+        until: Infinity,
+        reason: `automatic action is off (safety.flapGuard.maxRuns is 0); a person has to act on ${target}`,
+      };
     }
     const until = runs[runs.length - config.maxRuns]!.startedAt + config.windowMs;
     const span = formatDuration(Math.max(0, now - runs[0]!.startedAt));
     return {
-      ok: false, by: "flap_guard", until,
-      reason: `flap guard: ${runs.length} ${input.kind} playbook runs on ${target} in ${span} did not hold (limit ${config.maxRuns} per ${window}); ` +
+      ok: false,
+      by: "flap_guard",
+      until,
+      reason:
+        `flap guard: ${runs.length} ${input.kind} playbook runs on ${target} in ${span} did not hold (limit ${config.maxRuns} per ${window}); ` +
         `no automatic action until ${new Date(until).toISOString()}, or after ${formatDuration(config.resetAfterMs)} healthy, or \`medic guard reset ${target}\``,
     };
   }
@@ -54,7 +62,9 @@ export function flapGuard(input: GuardInput): GuardVerdict {
     const until = (last.endedAt ?? last.startedAt) + waitMs;
     if (now < until) {
       return {
-        ok: false, by: "backoff", until,
+        ok: false,
+        by: "backoff",
+        until,
         reason: `backoff: run ${runs.length + 1} of ${config.maxRuns} waits ${formatDuration(waitMs)} after the last run, until ${new Date(until).toISOString()}`,
       };
     }

@@ -19,7 +19,13 @@ vi.mock("./cron.js", async (importOriginal) => {
 const MIN = 60_000;
 const at = (iso: string) => Date.parse(iso);
 const win = (over: Partial<MaintenanceWindowConfig>): MaintenanceWindowConfig => ({
-  name: "w", cron: "0 2 * * *", durationMs: 30 * MIN, timezone: "UTC", targets: ["*"], reason: "maintenance", ...over,
+  name: "w",
+  cron: "0 2 * * *",
+  durationMs: 30 * MIN,
+  timezone: "UTC",
+  targets: ["*"],
+  reason: "maintenance",
+  ...over,
 });
 // Open until (ISO), or null when closed; a fresh calendar per question so no cache is involved.
 const openUntil = (w: MaintenanceWindowConfig, iso: string, target = "api") => {
@@ -31,12 +37,22 @@ describe("MaintenanceCalendar.activeFor", () => {
   const cases: [string, MaintenanceWindowConfig, string, string | null][] = [
     // A daily window across midnight.
     ["before it opens", win({ cron: "30 23 * * *", durationMs: 60 * MIN }), "2025-06-10T23:29:59.999Z", null],
-    ["the start minute exactly", win({ cron: "30 23 * * *", durationMs: 60 * MIN }), "2025-06-10T23:30:00.000Z", "2025-06-11T00:30:00.000Z"],
+    [
+      "the start minute exactly",
+      win({ cron: "30 23 * * *", durationMs: 60 * MIN }),
+      "2025-06-10T23:30:00.000Z",
+      "2025-06-11T00:30:00.000Z",
+    ],
     ["after midnight", win({ cron: "30 23 * * *", durationMs: 60 * MIN }), "2025-06-11T00:15:00.000Z", "2025-06-11T00:30:00.000Z"],
     ["its last millisecond", win({ cron: "30 23 * * *", durationMs: 60 * MIN }), "2025-06-11T00:29:59.999Z", "2025-06-11T00:30:00.000Z"],
     ["start + duration exactly", win({ cron: "30 23 * * *", durationMs: 60 * MIN }), "2025-06-11T00:30:00.000Z", null],
     ["a duration under a minute", win({ cron: "0 2 * * *", durationMs: 30_000 }), "2025-06-11T02:00:30.000Z", null],
-    ["a duration under a minute, open", win({ cron: "0 2 * * *", durationMs: 30_000 }), "2025-06-11T02:00:29.000Z", "2025-06-11T02:00:30.000Z"],
+    [
+      "a duration under a minute, open",
+      win({ cron: "0 2 * * *", durationMs: 30_000 }),
+      "2025-06-11T02:00:29.000Z",
+      "2025-06-11T02:00:30.000Z",
+    ],
     // Time zones: 02:00 in Berlin is 00:00Z in summer (CEST), 01:00Z in winter (CET).
     ["Berlin summer", win({ timezone: "Europe/Berlin" }), "2025-06-10T00:10:00Z", "2025-06-10T00:30:00.000Z"],
     ["UTC at the same instant", win({ timezone: "UTC" }), "2025-06-10T00:10:00Z", null],
@@ -48,13 +64,28 @@ describe("MaintenanceCalendar.activeFor", () => {
     ["Berlin spring forward, after", win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }), "2025-03-30T01:40:00Z", null],
     ["Berlin the day before", win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }), "2025-03-29T01:40:00Z", "2025-03-29T02:00:00.000Z"],
     // 2025-10-26 02:30 Berlin happens twice (CEST, then CET): the window opens twice.
-    ["Berlin fall back, first 02:30", win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }), "2025-10-26T00:45:00Z", "2025-10-26T01:00:00.000Z"],
+    [
+      "Berlin fall back, first 02:30",
+      win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }),
+      "2025-10-26T00:45:00Z",
+      "2025-10-26T01:00:00.000Z",
+    ],
     ["Berlin fall back, between", win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }), "2025-10-26T01:10:00Z", null],
-    ["Berlin fall back, second 02:30", win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }), "2025-10-26T01:45:00Z", "2025-10-26T02:00:00.000Z"],
+    [
+      "Berlin fall back, second 02:30",
+      win({ cron: "30 2 * * *", timezone: "Europe/Berlin" }),
+      "2025-10-26T01:45:00Z",
+      "2025-10-26T02:00:00.000Z",
+    ],
     // Day of week: 2025-06-09 is a Monday, 2025-06-14 a Saturday.
     ["weekdays, Monday", win({ cron: "0 9 * * mon-fri", durationMs: 8 * 60 * MIN }), "2025-06-09T12:00:00Z", "2025-06-09T17:00:00.000Z"],
     ["weekdays, Saturday", win({ cron: "0 9 * * mon-fri", durationMs: 8 * 60 * MIN }), "2025-06-14T12:00:00Z", null],
-    ["Sunday night into Monday", win({ cron: "0 22 * * sun", durationMs: 4 * 60 * MIN }), "2025-06-09T01:00:00Z", "2025-06-09T02:00:00.000Z"],
+    [
+      "Sunday night into Monday",
+      win({ cron: "0 22 * * sun", durationMs: 4 * 60 * MIN }),
+      "2025-06-09T01:00:00Z",
+      "2025-06-09T02:00:00.000Z",
+    ],
     ["Sunday window on a Tuesday", win({ cron: "0 22 * * sun", durationMs: 4 * 60 * MIN }), "2025-06-10T01:00:00Z", null],
   ];
   it.each(cases)("%s", (_what, w, now, expected) => {
@@ -64,8 +95,13 @@ describe("MaintenanceCalendar.activeFor", () => {
   it("covers only targets its globs match", () => {
     const w = win({ targets: ["api*", "db-primary"] });
     const now = "2025-06-10T02:05:00Z";
-    expect(["api", "api-eu-1", "db-primary", "db-replica", "web"].map((t) => openUntil(w, now, t) !== null))
-      .toEqual([true, true, true, false, false]);
+    expect(["api", "api-eu-1", "db-primary", "db-replica", "web"].map((t) => openUntil(w, now, t) !== null)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
 
   it("answers any clock order like a fresh calendar: backwards, big jumps, the same minute twice", () => {
@@ -122,15 +158,23 @@ describe("MaintenanceCalendar.active and upcoming", () => {
   const calendar = new MaintenanceCalendar([nightly, weekly]);
 
   it("active lists the open windows with when they close", () => {
-    expect(calendar.active(at("2025-06-09T00:10:00Z")).map((a) => [a.window.name, new Date(a.until).toISOString()]))
-      .toEqual([["nightly", "2025-06-09T00:30:00.000Z"], ["weekly", "2025-06-09T02:00:00.000Z"]]);
+    expect(calendar.active(at("2025-06-09T00:10:00Z")).map((a) => [a.window.name, new Date(a.until).toISOString()])).toEqual([
+      ["nightly", "2025-06-09T00:30:00.000Z"],
+      ["weekly", "2025-06-09T02:00:00.000Z"],
+    ]);
     expect(calendar.active(at("2025-06-10T12:00:00Z"))).toEqual([]);
   });
 
   it("upcoming gives each window's next start, also while it is open", () => {
     const next = (iso: string) => calendar.upcoming(at(iso)).map((u) => [u.window.name, u.at && new Date(u.at).toISOString()]);
-    expect(next("2025-06-10T12:00:00Z")).toEqual([["nightly", "2025-06-11T00:00:00.000Z"], ["weekly", "2025-06-15T22:00:00.000Z"]]);
-    expect(next("2025-06-11T00:00:00Z")).toEqual([["nightly", "2025-06-12T00:00:00.000Z"], ["weekly", "2025-06-15T22:00:00.000Z"]]);
+    expect(next("2025-06-10T12:00:00Z")).toEqual([
+      ["nightly", "2025-06-11T00:00:00.000Z"],
+      ["weekly", "2025-06-15T22:00:00.000Z"],
+    ]);
+    expect(next("2025-06-11T00:00:00Z")).toEqual([
+      ["nightly", "2025-06-12T00:00:00.000Z"],
+      ["weekly", "2025-06-15T22:00:00.000Z"],
+    ]);
     expect(next("2025-01-10T12:00:00Z")[0]).toEqual(["nightly", "2025-01-11T01:00:00.000Z"]);
     // Berlin skips 02:00 on 2025-03-30: the next start is the day after, at 02:00 CEST.
     expect(next("2025-03-29T12:00:00Z")[0]).toEqual(["nightly", "2025-03-31T00:00:00.000Z"]);
@@ -147,11 +191,24 @@ describe("nextMatch", () => {
   }
   it("agrees with a minute-by-minute scan, across DST changes and odd offsets", () => {
     const exprs: [string, string][] = [
-      ["0 2 * * *", "Europe/Berlin"], ["30 2 * * *", "Europe/Berlin"], ["0,30 2 * * *", "Europe/Berlin"],
-      ["*/20 * * * *", "Asia/Kathmandu"], ["15 1 * * sun", "America/New_York"], ["0 0 L * *", "UTC"],
-      ["0 3 * * 1#2", "Europe/Berlin"], ["45 23 * * *", "Australia/Lord_Howe"], ["* * * * *", "Europe/Berlin"],
+      ["0 2 * * *", "Europe/Berlin"],
+      ["30 2 * * *", "Europe/Berlin"],
+      ["0,30 2 * * *", "Europe/Berlin"],
+      ["*/20 * * * *", "Asia/Kathmandu"],
+      ["15 1 * * sun", "America/New_York"],
+      ["0 0 L * *", "UTC"],
+      ["0 3 * * 1#2", "Europe/Berlin"],
+      ["45 23 * * *", "Australia/Lord_Howe"],
+      ["* * * * *", "Europe/Berlin"],
     ];
-    const afters = ["2025-03-29T23:17:05Z", "2025-03-30T00:59:59Z", "2025-10-25T23:59:00Z", "2025-10-26T00:15:00Z", "2025-10-26T00:45:00Z", "2025-11-02T05:59:00Z"].map(at);
+    const afters = [
+      "2025-03-29T23:17:05Z",
+      "2025-03-30T00:59:59Z",
+      "2025-10-25T23:59:00Z",
+      "2025-10-26T00:15:00Z",
+      "2025-10-26T00:45:00Z",
+      "2025-11-02T05:59:00Z",
+    ].map(at);
     for (const [expr, tz] of exprs) {
       for (const after of afters) expect([expr, tz, after, nextMatch(expr, tz, after)]).toEqual([expr, tz, after, scan(expr, tz, after)]);
     }
@@ -166,17 +223,34 @@ describe("nextMatch", () => {
 describe("pausedFor", () => {
   const calendar = new MaintenanceCalendar([win({ name: "nightly", targets: ["api*"], reason: "backups" })]);
   const now = at("2025-06-10T02:10:00Z");
-  const pause = (over: Partial<Pause>): Pause => ({ id: "a1b2c3d4", target: "api", from: now - MIN, until: now + 10 * MIN, reason: "deploy", by: "ops", ...over });
+  const pause = (over: Partial<Pause>): Pause => ({
+    id: "a1b2c3d4",
+    target: "api",
+    from: now - MIN,
+    until: now + 10 * MIN,
+    reason: "deploy",
+    by: "ops",
+    ...over,
+  });
   const controls = (...pauses: Pause[]): Controls => ({ pauses, guardResets: {} });
 
   it("is the window when only a window covers the target", () => {
-    expect(pausedFor("api", now, calendar, controls())).toEqual({ source: "window", name: "nightly", reason: "backups", until: at("2025-06-10T02:30:00Z") });
+    expect(pausedFor("api", now, calendar, controls())).toEqual({
+      source: "window",
+      name: "nightly",
+      reason: "backups",
+      until: at("2025-06-10T02:30:00Z"),
+    });
     expect(pausedFor("web", now, calendar, controls())).toBeUndefined();
   });
 
   it("picks what ends last, among the window, the target's pauses and pauses on all", () => {
     const long = pause({ id: "0000000b", target: "*", until: now + 60 * MIN, reason: "all day" });
-    expect(pausedFor("api", now, calendar, controls(pause({}), long))).toMatchObject({ source: "pause", name: "0000000b", reason: "all day" });
+    expect(pausedFor("api", now, calendar, controls(pause({}), long))).toMatchObject({
+      source: "pause",
+      name: "0000000b",
+      reason: "all day",
+    });
     expect(pausedFor("web", now, calendar, controls(pause({}), long))?.name).toBe("0000000b");
     expect(pausedFor("api", now, calendar, controls(pause({}))))?.toMatchObject({ source: "window" });
     expect(pausedFor("web", now, calendar, controls(pause({ target: "web" }))))?.toMatchObject({ source: "pause", until: now + 10 * MIN });

@@ -28,7 +28,10 @@ export class SafetyRuntime {
   private resets: Record<string, number> = {};
   private syncedAt = -Infinity;
 
-  constructor(private config: Config, private readonly log: Logger) {
+  constructor(
+    private config: Config,
+    private readonly log: Logger,
+  ) {
     this.controls = new ControlsFile(config.stateDir);
     this.calendar = new MaintenanceCalendar(config.maintenance);
     this.refresh(Date.now());
@@ -47,12 +50,22 @@ export class SafetyRuntime {
   }
 
   /** The safety decision for an incident now (see decideSafety). */
-  decide(incident: Incident, root: Incident | undefined, incidents: readonly Incident[], now: number): { decision: SafetyDecision; lines: string[] } {
+  decide(
+    incident: Incident,
+    root: Incident | undefined,
+    incidents: readonly Incident[],
+    now: number,
+  ): { decision: SafetyDecision; lines: string[] } {
     const pause = this.pausedFor(incident.target, now);
     const resetAt = this.controls.current().guardResets[incident.target];
     return decideSafety({
-      incident, incidents, safety: this.config.safety, now,
-      ...(root && { root }), ...(pause && { pause }), ...(resetAt !== undefined && { guardResetAt: resetAt }),
+      incident,
+      incidents,
+      safety: this.config.safety,
+      now,
+      ...(root && { root }),
+      ...(pause && { pause }),
+      ...(resetAt !== undefined && { guardResetAt: resetAt }),
     });
   }
 
@@ -62,7 +75,9 @@ export class SafetyRuntime {
     const current = this.controls.current();
     const active = new Map(current.pauses.filter((p) => now < p.until).map((p) => [p.id, p]));
     const ended = [...this.pauses.values()].filter((p) => !active.has(p.id));
-    for (const p of active.values()) if (!this.pauses.has(p.id)) this.log.warn({ pause: p.id, target: p.target, until: new Date(p.until).toISOString(), by: p.by, reason: p.reason }, "paused");
+    for (const p of active.values())
+      if (!this.pauses.has(p.id))
+        this.log.warn({ pause: p.id, target: p.target, until: new Date(p.until).toISOString(), by: p.by, reason: p.reason }, "paused");
     this.pauses = active;
     const reset = Object.keys(current.guardResets).filter((t) => current.guardResets[t] !== this.resets[t]);
     this.resets = { ...current.guardResets };

@@ -12,7 +12,8 @@ import type { ServiceDriver, ServiceKind } from "./types.js";
 const schema = z.strictObject({
   container: containerName().meta({ description: "The container's name or id" }),
   ...dockerConnectionShape,
-  stopTimeout: duration().default(10_000)
+  stopTimeout: duration()
+    .default(10_000)
     .meta({ description: "How long the engine waits after the stop signal before it kills the container (whole seconds)" }),
 });
 
@@ -37,7 +38,11 @@ export function createDockerDriver(p: DockerServiceParams): ServiceDriver {
   const stopSeconds = Math.ceil(p.stopTimeout / 1000);
 
   /** Runs `act` with a fresh client; turns every failure (abort, engine, socket) into a result. */
-  async function attempt(verb: string, signal: AbortSignal, act: (c: Docker.Container, t0: number) => Promise<StepResult>): Promise<StepResult> {
+  async function attempt(
+    verb: string,
+    signal: AbortSignal,
+    act: (c: Docker.Container, t0: number) => Promise<StepResult>,
+  ): Promise<StepResult> {
     const t0 = performance.now();
     if (signal.aborted) return { ok: false, detail: `aborted before ${verb} ${name}`, durationMs: 0 };
     const container = dockerClient(conn, stopSeconds * 1000 + START_MARGIN_MS).getContainer(name);
@@ -56,25 +61,38 @@ export function createDockerDriver(p: DockerServiceParams): ServiceDriver {
 
   return {
     describe: () => `docker container ${name}`,
-    start: (signal) => attempt("starting", signal, async (c, t0) => {
-      const before = await inspect(c, signal);
-      if (before.Paused) return { ok: false, detail: `${name} is paused (hint: unpause it; starting does not resume it)`, durationMs: performance.now() - t0 };
-      if (before.Running) return { ok: true, detail: `${name} already running`, durationMs: performance.now() - t0 };
-      await c.start({ abortSignal: signal }).catch(ignoreStatus(304));
-      return afterStart(name, await inspect(c, signal), `started ${name} (was ${describeState(before)}) in ${took(t0)}`, t0);
-    }),
-    stop: (signal) => attempt("stopping", signal, async (c, t0) => {
-      const before = await inspect(c, signal);
-      if (!before.Running) return { ok: true, detail: `${name} not running (${describeState(before)})`, durationMs: performance.now() - t0 };
-      await c.stop({ t: stopSeconds, abortSignal: signal }).catch(ignoreStatus(304));
-      const after = await inspect(c, signal);
-      return { ok: !after.Running, detail: `stopped ${name} in ${took(t0)} (${describeState(after)})`, durationMs: performance.now() - t0 };
-    }),
-    restart: (signal) => attempt("restarting", signal, async (c, t0) => {
-      const before = await inspect(c, signal);
-      await c.restart({ t: stopSeconds, abortSignal: signal });
-      return afterStart(name, await inspect(c, signal), `restarted ${name} (was ${describeState(before)}) in ${took(t0)}`, t0);
-    }),
+    start: (signal) =>
+      attempt("starting", signal, async (c, t0) => {
+        const before = await inspect(c, signal);
+        if (before.Paused)
+          return {
+            ok: false,
+            detail: `${name} is paused (hint: unpause it; starting does not resume it)`,
+            durationMs: performance.now() - t0,
+          };
+        if (before.Running) return { ok: true, detail: `${name} already running`, durationMs: performance.now() - t0 };
+        await c.start({ abortSignal: signal }).catch(ignoreStatus(304));
+        return afterStart(name, await inspect(c, signal), `started ${name} (was ${describeState(before)}) in ${took(t0)}`, t0);
+      }),
+    stop: (signal) =>
+      attempt("stopping", signal, async (c, t0) => {
+        const before = await inspect(c, signal);
+        if (!before.Running)
+          return { ok: true, detail: `${name} not running (${describeState(before)})`, durationMs: performance.now() - t0 };
+        await c.stop({ t: stopSeconds, abortSignal: signal }).catch(ignoreStatus(304));
+        const after = await inspect(c, signal);
+        return {
+          ok: !after.Running,
+          detail: `stopped ${name} in ${took(t0)} (${describeState(after)})`,
+          durationMs: performance.now() - t0,
+        };
+      }),
+    restart: (signal) =>
+      attempt("restarting", signal, async (c, t0) => {
+        const before = await inspect(c, signal);
+        await c.restart({ t: stopSeconds, abortSignal: signal });
+        return afterStart(name, await inspect(c, signal), `restarted ${name} (was ${describeState(before)}) in ${took(t0)}`, t0);
+      }),
   };
 }
 

@@ -16,21 +16,35 @@ import type { ServiceDriver, ServiceKind } from "./types.js";
 const schema = z.strictObject({
   start: argv().meta({ description: "The command that starts the service, as argv; it must stay in the foreground" }),
   pidFile: z.string().min(1).meta({ description: "Where medic records the pid it started (relative to the config file)" }),
-  cwd: z.string().min(1).optional().meta({ description: "Working directory (relative to the config file; default: the config file's directory)" }),
-  env: z.record(z.string(), z.string()).optional()
-    .meta({ description: "Environment variables for the service, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ " +
-      "and TMPDIR from medic's" }),
-  inheritEnv: z.boolean().optional()
-    .meta({ description: "Give the service all of medic's environment (its secrets too) instead of only PATH, HOME, LANG " +
-      "and the like (default false)" }),
+  cwd: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: "Working directory (relative to the config file; default: the config file's directory)" }),
+  env: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({
+      description:
+        "Environment variables for the service, added to PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ " + "and TMPDIR from medic's",
+    }),
+  inheritEnv: z
+    .boolean()
+    .optional()
+    .meta({
+      description:
+        "Give the service all of medic's environment (its secrets too) instead of only PATH, HOME, LANG " + "and the like (default false)",
+    }),
   logFile: z.string().min(1).optional().meta({ description: "File the service's stdout and stderr are appended to (default: discarded)" }),
-  stopSignal: z.enum(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"]).default("SIGTERM").meta({ description: "Signal that asks the service to stop" }),
+  stopSignal: z
+    .enum(["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"])
+    .default("SIGTERM")
+    .meta({ description: "Signal that asks the service to stop" }),
   stopTimeout: duration().default(10_000).meta({ description: "How long to wait after stopSignal before SIGKILL" }),
   startupGrace: duration().default(500).meta({ description: "How long the service must stay up after starting to count as started" }),
 });
 
 type Params = z.output<typeof schema>;
-
 
 const POLL_MS = 50;
 /** How long a SIGKILLed process gets to vanish before medic gives up on it. */
@@ -71,7 +85,10 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
     let child;
     try {
       child = await spawnDetached(p.start[0]!, p.start.slice(1), {
-        cwd: paths.cwd, env: p.env, inheritEnv: p.inheritEnv, logFile: paths.logFile,
+        cwd: paths.cwd,
+        env: p.env,
+        inheritEnv: p.inheritEnv,
+        logFile: paths.logFile,
       });
     } catch (err) {
       return done(false, `${replaced}${describeError(err)}`);
@@ -81,8 +98,12 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
       // The record first: a pid file medic wrote always has its record.
       if (child.startTicks !== undefined) {
         await writeIdentity(pidFile, {
-          pid: child.pid, bootId: readBootId(), startTicks: child.startTicks, startedAt: new Date().toISOString(),
-          program: p.start[0]!, ownGroup: true,
+          pid: child.pid,
+          bootId: readBootId(),
+          startTicks: child.startTicks,
+          startedAt: new Date().toISOString(),
+          program: p.start[0]!,
+          ownGroup: true,
         });
       }
       await writePidFile(pidFile, child.pid);
@@ -109,10 +130,12 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
 
     await removePidFile(pidFile, child.pid);
     const exit = child.exited();
-    const how = exit === undefined ? "exited"
-      : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
+    const how = exit === undefined ? "exited" : exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
     const log = paths.logFile ? `see ${paths.logFile}` : "set logFile to keep its output";
-    return done(false, `${replaced}pid ${child.pid} ${how} within ${formatDuration(p.startupGrace)} of starting [${p.start.join(" ")}]; ${log}`);
+    return done(
+      false,
+      `${replaced}pid ${child.pid} ${how} within ${formatDuration(p.startupGrace)} of starting [${p.start.join(" ")}]; ${log}`,
+    );
   }
 
   async function stop(signal: AbortSignal): Promise<StepResult> {
@@ -130,8 +153,11 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
     if (found.kind === "foreign") return done(true, `not running: ${found.reason}; left alone`);
     const { pid, group } = found;
     const here = (): boolean => stillRunning(pid, found.startTicks);
-    const note = found.adopted ? " (its pid file was not written by medic, its command is start's: signalled the process, not its group)"
-      : found.note === "" ? "" : ` (${found.note})`;
+    const note = found.adopted
+      ? " (its pid file was not written by medic, its command is start's: signalled the process, not its group)"
+      : found.note === ""
+        ? ""
+        : ` (${found.note})`;
     try {
       signalProcess(pid, p.stopSignal, group);
       const gone = await waitForExit(here, p.stopTimeout, signal);

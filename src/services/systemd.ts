@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { formatDuration } from "../lib/duration.js";
-import { describeFailure, runSystemctl, showUnit, systemctlArgv, unitName, type SystemctlOptions, type UnitProperties } from "../lib/systemctl.js";
+import {
+  describeFailure,
+  runSystemctl,
+  showUnit,
+  systemctlArgv,
+  unitName,
+  type SystemctlOptions,
+  type UnitProperties,
+} from "../lib/systemctl.js";
 import type { StepResult } from "../playbooks/types.js";
 import type { ServiceDriver, ServiceKind } from "./types.js";
 
@@ -66,7 +74,7 @@ export function createSystemdDriver(unit: string): SystemdDriver {
 
 /** `active (running), main pid 123, 2 automatic restarts` or `failed (signal)`. Pure. */
 export function describeUnit(p: UnitProperties): string {
-  const state = p.SubState ? `${p.ActiveState ?? "?"} (${p.SubState})` : p.ActiveState ?? "unknown";
+  const state = p.SubState ? `${p.ActiveState ?? "?"} (${p.SubState})` : (p.ActiveState ?? "unknown");
   const parts = [p.ActiveState === "failed" && p.Result && p.Result !== "success" ? `failed (${p.Result})` : state];
   if (p.MainPID && p.MainPID !== "0") parts.push(`main pid ${p.MainPID}`);
   if (p.NRestarts && p.NRestarts !== "0") parts.push(`${p.NRestarts} automatic restarts`);

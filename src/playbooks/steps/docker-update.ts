@@ -5,16 +5,30 @@ import { bytes } from "../../config/fields.js";
 
 /** docker.update's limit params (the container and connection are added by the step). */
 export const updateShape = {
-  memory: z.union([
-    bytes(),
-    z.strictObject({
-      factor: z.number().gt(1, "factor must be above 1 (hint: 2 doubles the limit)").meta({ description: "Multiply the current limit by this" }),
-      max: bytes().meta({ description: "Never raise past this ceiling; at it, the step fails so the playbook escalates" }),
+  memory: z
+    .union([
+      bytes(),
+      z.strictObject({
+        factor: z
+          .number()
+          .gt(1, "factor must be above 1 (hint: 2 doubles the limit)")
+          .meta({ description: "Multiply the current limit by this" }),
+        max: bytes().meta({ description: "Never raise past this ceiling; at it, the step fails so the playbook escalates" }),
+      }),
+    ])
+    .optional()
+    .meta({ description: "New memory limit: a size (256MiB), or { factor: 2, max: 1GiB } to grow the current one up to a ceiling" }),
+  memorySwap: z
+    .union([z.literal("same"), bytes()])
+    .optional()
+    .meta({
+      description: "Memory plus swap: a size, or same (no swap); default same when memory is given, as the engine refuses memory above it",
     }),
-  ]).optional().meta({ description: "New memory limit: a size (256MiB), or { factor: 2, max: 1GiB } to grow the current one up to a ceiling" }),
-  memorySwap: z.union([z.literal("same"), bytes()]).optional()
-    .meta({ description: "Memory plus swap: a size, or same (no swap); default same when memory is given, as the engine refuses memory above it" }),
-  cpus: z.number().gt(0, "cpus must be above 0 (hint: 0.5 is half a CPU)").optional().meta({ description: "CPUs the container may use, like 0.5 or 2" }),
+  cpus: z
+    .number()
+    .gt(0, "cpus must be above 0 (hint: 0.5 is half a CPU)")
+    .optional()
+    .meta({ description: "CPUs the container may use, like 0.5 or 2" }),
 };
 
 /** Validated limit params of docker.update. */
@@ -45,7 +59,10 @@ export function planUpdate(p: UpdateParams, current: HostLimits): UpdatePlan {
     said.push(`memory ${formatLimit(now)} -> ${formatBytes(p.memory)}`);
   } else if (p.memory) {
     const { factor, max } = p.memory;
-    if (now === 0) return { refuse: `no memory limit is set, so there is nothing to multiply by ${factor} (hint: give a size, like memory: ${formatBytes(max)})` };
+    if (now === 0)
+      return {
+        refuse: `no memory limit is set, so there is nothing to multiply by ${factor} (hint: give a size, like memory: ${formatBytes(max)})`,
+      };
     // At the ceiling the step fails, so the playbook escalates instead of raising forever.
     if (now >= max) return { refuse: `memory already at its ceiling ${formatBytes(max)}: not raising` };
     body.Memory = Math.min(Math.floor(now * factor), max);
@@ -59,7 +76,9 @@ export function planUpdate(p: UpdateParams, current: HostLimits): UpdatePlan {
     body.MemorySwap = memory;
   } else if (typeof p.memorySwap === "number") {
     if (p.memorySwap < memory) {
-      return { refuse: `memorySwap ${formatBytes(p.memorySwap)} is below memory ${formatBytes(memory)}, which the engine refuses (hint: memorySwap: same)` };
+      return {
+        refuse: `memorySwap ${formatBytes(p.memorySwap)} is below memory ${formatBytes(memory)}, which the engine refuses (hint: memorySwap: same)`,
+      };
     }
     body.MemorySwap = p.memorySwap;
   }
@@ -90,7 +109,11 @@ export function describeUpdate(p: UpdateParams, name: string): string {
 
 /** `256MiB`, `1GiB`, `1.5MiB`, `512B`. */
 export function formatBytes(n: number): string {
-  const units: [string, number][] = [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]];
+  const units: [string, number][] = [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ];
   for (const [unit, size] of units) if (n >= size) return `${Number((n / size).toFixed(1))}${unit}`;
   return `${n}B`;
 }

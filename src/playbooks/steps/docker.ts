@@ -13,13 +13,20 @@ import { describeLimits, describeUpdate, planUpdate, updateShape } from "./docke
 // Engine API (v1.41) kill and update: https://docs.docker.com/engine/api/v1.41/#tag/Container
 
 const containerParam = () =>
-  z.string().refine((s) => s.includes("{{") || CONTAINER_NAME.test(s), {
-    message: "container must be a name or id: letters, digits and _.- , not starting with - (hint: like orders-api, or {{ target.labels.container }})",
-  }).optional().meta({ description: "Container name or id; may use {{ }} (default: the target's docker service, else its docker probe)" });
+  z
+    .string()
+    .refine((s) => s.includes("{{") || CONTAINER_NAME.test(s), {
+      message:
+        "container must be a name or id: letters, digits and _.- , not starting with - (hint: like orders-api, or {{ target.labels.container }})",
+    })
+    .optional()
+    .meta({ description: "Container name or id; may use {{ }} (default: the target's docker service, else its docker probe)" });
 
 const targetShape = { container: containerParam(), ...dockerConnectionShape };
-const stopTimeout = () => duration().optional()
-  .meta({ description: "How long the engine waits after the stop signal before it kills (default: the docker service's, else 10s)" });
+const stopTimeout = () =>
+  duration()
+    .optional()
+    .meta({ description: "How long the engine waits after the stop signal before it kills (default: the docker service's, else 10s)" });
 const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 /** Signals that end a container: one that has already ended got what the step wanted. */
 const ENDING = new Set<string>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"]);
@@ -31,16 +38,20 @@ function orEmpty<T extends z.ZodObject>(object: T) {
 
 const startSchema = orEmpty(z.strictObject(targetShape));
 const stopSchema = orEmpty(z.strictObject({ ...targetShape, stopTimeout: stopTimeout() }));
-const killSchema = orEmpty(z.strictObject({
-  ...targetShape,
-  signal: z.enum(KILL_SIGNALS).default("SIGKILL").meta({ description: "Signal to send (default SIGKILL)" }),
-}));
-const updateSchema = z.strictObject({ container: containerParam(), ...dockerConnectionShape, ...updateShape })
+const killSchema = orEmpty(
+  z.strictObject({
+    ...targetShape,
+    signal: z.enum(KILL_SIGNALS).default("SIGKILL").meta({ description: "Signal to send (default SIGKILL)" }),
+  }),
+);
+const updateSchema = z
+  .strictObject({ container: containerParam(), ...dockerConnectionShape, ...updateShape })
   .refine((p) => p.memory !== undefined || p.memorySwap !== undefined || p.cpus !== undefined, {
     message: "nothing to update (hint: give memory, memorySwap or cpus, like memory: { factor: 2, max: 1GiB })",
   })
   .refine((p) => typeof p.memory !== "number" || typeof p.memorySwap !== "number" || p.memorySwap >= p.memory, {
-    message: "memorySwap is memory plus swap, so it may not be below memory (hint: memorySwap: same)", path: ["memorySwap"],
+    message: "memorySwap is memory plus swap, so it may not be below memory (hint: memorySwap: same)",
+    path: ["memorySwap"],
   });
 
 type Targeted = { container?: string } & DockerConnection;
@@ -53,9 +64,11 @@ function renderContainer<P extends Targeted>(p: P, r: Renderer): P {
   if (p.container === undefined) return p;
   const name = r.text(p.container);
   if (!CONTAINER_NAME.test(name)) {
-    throw new TemplateError("TEMPLATE_UNSAFE_VALUE",
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
       `container ${JSON.stringify(p.container)} renders to ${JSON.stringify(name.slice(0, 60))}, which is not a container name`,
-      "a container name is letters, digits and _.- and may not start with - ; check the label or value the template uses");
+      "a container name is letters, digits and _.- and may not start with - ; check the label or value the template uses",
+    );
   }
   return { ...p, container: name };
 }
@@ -68,12 +81,14 @@ export function resolveContainer(p: Targeted, target: Target): Resolved {
   const source = containerSource(target);
   const name = p.container ?? source?.name;
   if (name === undefined) {
-    return { error: `no container to act on: ${target.name} has neither a docker service nor a docker probe (hint: add container: NAME to the step)` };
+    return {
+      error: `no container to act on: ${target.name} has neither a docker service nor a docker probe (hint: add container: NAME to the step)`,
+    };
   }
   // Service and probe params were validated by their own schemas; checked again, since this name becomes a URL path.
   if (!CONTAINER_NAME.test(name)) return { error: `refusing container ${JSON.stringify(name.slice(0, 60))}: not a container name` };
   const own = p.socketPath !== undefined || p.host !== undefined;
-  const conn = own ? { socketPath: p.socketPath, host: p.host } : source?.conn ?? {};
+  const conn = own ? { socketPath: p.socketPath, host: p.host } : (source?.conn ?? {});
   const via = p.container !== undefined ? "the step" : source!.via;
   return { name, conn, via, ...(source?.stopTimeoutMs !== undefined && { stopTimeoutMs: source.stopTimeoutMs }) };
 }
@@ -81,7 +96,12 @@ export function resolveContainer(p: Targeted, target: Target): Resolved {
 function containerSource(target: Target): { name: string; conn: DockerConnection; via: string; stopTimeoutMs?: number } | undefined {
   if (target.service?.kind === "docker") {
     const s = target.service.params as DockerServiceParams;
-    return { name: s.container, conn: { socketPath: s.socketPath, host: s.host }, via: `${target.name}'s docker service`, stopTimeoutMs: s.stopTimeout };
+    return {
+      name: s.container,
+      conn: { socketPath: s.socketPath, host: s.host },
+      via: `${target.name}'s docker service`,
+      stopTimeoutMs: s.stopTimeout,
+    };
   }
   if (target.probe.kind === "docker") {
     const p = target.probe.params as { container?: unknown } & DockerConnection;
@@ -125,7 +145,11 @@ async function runLifecycle(action: Action, p: Targeted & { stopTimeout?: number
 }
 
 /** Runs `act` on the resolved container; every failure, abort and timeout becomes a failed result. */
-async function onContainer(p: Targeted, ctx: StepContext, act: (c: Docker.Container, name: string, signal: AbortSignal) => Promise<string | StepResult>): Promise<StepResult> {
+async function onContainer(
+  p: Targeted,
+  ctx: StepContext,
+  act: (c: Docker.Container, name: string, signal: AbortSignal) => Promise<string | StepResult>,
+): Promise<StepResult> {
   const t0 = performance.now();
   const r = resolveContainer(p, ctx.target);
   if ("error" in r) return { ok: false, detail: r.error, durationMs: 0 };
@@ -133,20 +157,29 @@ async function onContainer(p: Targeted, ctx: StepContext, act: (c: Docker.Contai
   return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
     try {
       const out = await act(dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name), r.name, signal);
-      return typeof out === "string" ? { ok: true, detail: out, durationMs: performance.now() - t0 } : { ...out, durationMs: performance.now() - t0 };
+      return typeof out === "string"
+        ? { ok: true, detail: out, durationMs: performance.now() - t0 }
+        : { ...out, durationMs: performance.now() - t0 };
     } catch (err) {
-      const detail = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)} on ${r.name}`
-        : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)} on ${r.name}`
-        : describeEngineError(err, r.name, r.conn);
+      const detail = ctx.signal.aborted
+        ? `aborted after ${formatDuration(performance.now() - t0)} on ${r.name}`
+        : signal.aborted
+          ? `timed out after ${formatDuration(ctx.timeoutMs)} on ${r.name}`
+          : describeEngineError(err, r.name, r.conn);
       return { ok: false, detail, durationMs: performance.now() - t0 };
     }
   });
 }
 
-const stateOf = async (c: Docker.Container, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> => c.inspect({ abortSignal: signal });
+const stateOf = async (c: Docker.Container, signal: AbortSignal): Promise<Docker.ContainerInspectInfo> =>
+  c.inspect({ abortSignal: signal });
 
 /** Read-only: which container the step would touch, and how it is right now. */
-async function previewContainer(p: Targeted, ctx: PreviewContext, more?: (info: Docker.ContainerInspectInfo) => string[]): Promise<string[]> {
+async function previewContainer(
+  p: Targeted,
+  ctx: PreviewContext,
+  more?: (info: Docker.ContainerInspectInfo) => string[],
+): Promise<string[]> {
   const r = resolveContainer(p, ctx.target);
   if ("error" in r) return [r.error];
   const head = `container ${r.name} (${r.via}) on ${engineKey(r.conn)}`;
@@ -176,15 +209,18 @@ export const dockerKill: StepKind<typeof killSchema, KillParams> = {
   needsService: false,
   render: (p, r) => renderContainer(p, r),
   describe: (p) => `send ${p.signal} to ${who(p)}`,
-  run: (p, ctx) => onContainer(p, ctx, async (c, name, signal) => {
-    const before = (await stateOf(c, signal)).State;
-    if (!before.Running) {
-      return { ok: ENDING.has(p.signal), detail: `${name} not running (${describeState(before)}); did not send ${p.signal}` };
-    }
-    await c.kill({ signal: p.signal, abortSignal: signal });
-    const after = (await stateOf(c, signal)).State;
-    return after.Running ? `sent ${p.signal} to ${name} (still running)` : `killed ${name} with ${p.signal} (now ${describeState(after)})`;
-  }),
+  run: (p, ctx) =>
+    onContainer(p, ctx, async (c, name, signal) => {
+      const before = (await stateOf(c, signal)).State;
+      if (!before.Running) {
+        return { ok: ENDING.has(p.signal), detail: `${name} not running (${describeState(before)}); did not send ${p.signal}` };
+      }
+      await c.kill({ signal: p.signal, abortSignal: signal });
+      const after = (await stateOf(c, signal)).State;
+      return after.Running
+        ? `sent ${p.signal} to ${name} (still running)`
+        : `killed ${name} with ${p.signal} (now ${describeState(after)})`;
+    }),
   preview: (p, ctx) => previewContainer(p, ctx),
 };
 
@@ -199,14 +235,16 @@ export const dockerUpdate: StepKind<typeof updateSchema, UpdateStepParams> = {
   needsService: false,
   render: (p, r) => renderContainer(p, r),
   describe: (p) => describeUpdate(p, p.container ?? "the target's container"),
-  run: (p, ctx) => onContainer(p, ctx, async (c, name, signal) => {
-    const plan = planUpdate(p, (await stateOf(c, signal)).HostConfig);
-    if ("refuse" in plan) return { ok: false, detail: `${name}: ${plan.refuse}` };
-    await c.update({ ...plan.body, abortSignal: signal });
-    return `${name}: ${plan.detail}`;
-  }),
-  preview: (p, ctx) => previewContainer(p, ctx, (info) => {
-    const plan = planUpdate(p, info.HostConfig);
-    return ["refuse" in plan ? `would not update: ${plan.refuse}` : `would set ${plan.detail}`];
-  }),
+  run: (p, ctx) =>
+    onContainer(p, ctx, async (c, name, signal) => {
+      const plan = planUpdate(p, (await stateOf(c, signal)).HostConfig);
+      if ("refuse" in plan) return { ok: false, detail: `${name}: ${plan.refuse}` };
+      await c.update({ ...plan.body, abortSignal: signal });
+      return `${name}: ${plan.detail}`;
+    }),
+  preview: (p, ctx) =>
+    previewContainer(p, ctx, (info) => {
+      const plan = planUpdate(p, info.HostConfig);
+      return ["refuse" in plan ? `would not update: ${plan.refuse}` : `would set ${plan.detail}`];
+    }),
 };

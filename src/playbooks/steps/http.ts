@@ -13,7 +13,10 @@ const schema = z.strictObject({
   url: httpUrl().meta({ description: "http(s) URL; values from outside medic are percent-encoded and may only appear after the host" }),
   headers: z.record(z.string(), z.string()).default({}).meta({ description: "Request headers (values may use {{ }}); never logged" }),
   body: z.json().optional().meta({ description: "JSON body; {{ }} is filled in string values only" }),
-  expectStatus: z.array(z.number().int().min(100).max(599)).min(1).optional()
+  expectStatus: z
+    .array(z.number().int().min(100).max(599))
+    .min(1)
+    .optional()
     .meta({ description: "Status codes that count as success (default: any 2xx)" }),
 });
 
@@ -41,8 +44,12 @@ export const httpStep: StepKind<typeof schema, Params> = {
     try {
       const reply = await send(p, ctx.timeoutMs, ctx.signal);
       if ("failed" in reply) {
-        const detail = reply.failed === "timeout" ? `${what} timed out after ${formatDuration(ctx.timeoutMs)}`
-          : reply.failed === "aborted" ? `${what} aborted after ${took()}` : `${what} failed: ${reply.failed}`;
+        const detail =
+          reply.failed === "timeout"
+            ? `${what} timed out after ${formatDuration(ctx.timeoutMs)}`
+            : reply.failed === "aborted"
+              ? `${what} aborted after ${took()}`
+              : `${what} failed: ${reply.failed}`;
         return { ok: false, detail, durationMs: performance.now() - t0 };
       }
       const ok = p.expectStatus ? p.expectStatus.includes(reply.status) : reply.status >= 200 && reply.status < 300;

@@ -20,19 +20,26 @@ export type SessionState = (typeof SESSION_STATES)[number];
 export const MEDIC_APPLICATION_NAMES = ["medic", "medic-probe"] as const;
 
 const names = (what: string, description: string) =>
-  z.array(z.string().min(1, `${what} may not be empty`)).min(1, `an empty list matches nothing (hint: drop ${what} to mean any)`)
-    .optional().meta({ description });
+  z
+    .array(z.string().min(1, `${what} may not be empty`))
+    .min(1, `an empty list matches nothing (hint: drop ${what} to mean any)`)
+    .optional()
+    .meta({ description });
 
 /** Fields both steps share: where to connect and which sessions to pick. */
 export const sessionFilterShape = {
   connection: pgConnectionSchema.optional().meta({
-    description: "Where to connect (default: the target's postgres probe, else that of the first target in dependsOn with one); "
-      + "the role needs superuser, or pg_signal_backend and pg_read_all_stats",
+    description:
+      "Where to connect (default: the target's postgres probe, else that of the first target in dependsOn with one); " +
+      "the role needs superuser, or pg_signal_backend and pg_read_all_stats",
   }),
-  olderThan: durationOrTemplate().prefault("5m").meta({
-    description: "Only sessions longer than this in their state (cancel: running the query this long); default 5m. "
-      + "A template follows the target: \"{{ target.thresholds.idleInTransaction }}\"",
-  }),
+  olderThan: durationOrTemplate()
+    .prefault("5m")
+    .meta({
+      description:
+        "Only sessions longer than this in their state (cancel: running the query this long); default 5m. " +
+        'A template follows the target: "{{ target.thresholds.idleInTransaction }}"',
+    }),
   databases: names("databases", "Only sessions on these databases (exact names; {{ }} allowed)"),
   users: names("users", "Only sessions of these roles (exact names; {{ }} allowed)"),
   applications: names("applications", "Only sessions with one of these application_name values (exact)"),
@@ -47,7 +54,10 @@ function durationOrTemplate() {
     if (typeof value === "string" && value.includes("{{")) return value;
     const ms = parseDuration(value);
     if (ms !== undefined) return ms;
-    ctx.addIssue({ code: "custom", message: `not a duration (got ${JSON.stringify(value)}; hint: write it like 30s or 5m, or "{{ target.thresholds.idleInTransaction }}")` });
+    ctx.addIssue({
+      code: "custom",
+      message: `not a duration (got ${JSON.stringify(value)}; hint: write it like 30s or 5m, or "{{ target.thresholds.idleInTransaction }}")`,
+    });
     return z.NEVER;
   });
 }
@@ -55,7 +65,13 @@ function durationOrTemplate() {
 const state = z.enum(SESSION_STATES);
 /** `state: idle` or `state: [idle, idle in transaction]`, as a list without repeats. */
 export const sessionStates = () =>
-  z.union([state.transform((s) => [s]), z.array(state).min(1).transform((l) => [...new Set(l)])]);
+  z.union([
+    state.transform((s) => [s]),
+    z
+      .array(state)
+      .min(1)
+      .transform((l) => [...new Set(l)]),
+  ]);
 
 /** A filter with templates rendered, ready to become bind parameters. */
 export interface SessionFilter {
@@ -70,9 +86,9 @@ export interface SessionFilter {
 }
 
 /** Renders a filter's templates: the name lists, and `olderThan` to milliseconds. */
-export function renderFilterParams<P extends Partial<Record<"databases" | "users" | "applications" | "excludeApplications", string[]>> & { olderThan: number | string }>(
-  p: P, r: Renderer,
-): Omit<P, "olderThan"> & { olderThan: number } {
+export function renderFilterParams<
+  P extends Partial<Record<"databases" | "users" | "applications" | "excludeApplications", string[]>> & { olderThan: number | string },
+>(p: P, r: Renderer): Omit<P, "olderThan"> & { olderThan: number } {
   const out = { ...p, olderThan: typeof p.olderThan === "number" ? p.olderThan : renderDuration(p.olderThan, r) };
   for (const key of ["databases", "users", "applications", "excludeApplications"] as const) {
     const list = p[key];
@@ -85,8 +101,11 @@ function renderDuration(template: string, r: Renderer): number {
   const text = r.text(template);
   const ms = parseDuration(text);
   if (ms === undefined) {
-    throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `olderThan ${template} is ${JSON.stringify(text.slice(0, 60))}, not a duration`,
-      "use a duration like 5m, or a duration threshold: {{ target.thresholds.idleInTransaction }} or {{ target.thresholds.queryDuration }}");
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
+      `olderThan ${template} is ${JSON.stringify(text.slice(0, 60))}, not a duration`,
+      "use a duration like 5m, or a duration threshold: {{ target.thresholds.idleInTransaction }} or {{ target.thresholds.queryDuration }}",
+    );
   }
   return ms;
 }
@@ -121,12 +140,9 @@ export function selectSql(action: SessionAction): string {
 /** The one statement a step runs: the SELECT above, and the signal sent to each row it returns. */
 export function actSql(action: SessionAction): string {
   // A subquery with LIMIT is never flattened, so the signal function runs only on the rows it returns.
-  return [
-    `SELECT s.*, ${FUNCTION[action]}(s.pid) AS signalled FROM (`,
-    selectSql(action),
-    ") s",
-    "ORDER BY s.age_ms DESC, s.pid",
-  ].join("\n");
+  return [`SELECT s.*, ${FUNCTION[action]}(s.pid) AS signalled FROM (`, selectSql(action), ") s", "ORDER BY s.age_ms DESC, s.pid"].join(
+    "\n",
+  );
 }
 
 /** The bind parameters of both statements, in $n order, each with what it means. */
@@ -170,9 +186,10 @@ function clean(s: string): string {
 
 /** `sessions idle over 5m (users: app; not superusers)`: the filter in one line. */
 export function describeFilter(action: SessionAction, f: SessionFilter): string {
-  const what = action === "cancel"
-    ? `queries running over ${formatDuration(f.olderThan)}`
-    : `sessions ${f.states.join(" or ")} over ${formatDuration(f.olderThan)}`;
+  const what =
+    action === "cancel"
+      ? `queries running over ${formatDuration(f.olderThan)}`
+      : `sessions ${f.states.join(" or ")} over ${formatDuration(f.olderThan)}`;
   const parts = [
     f.databases && `databases: ${list(f.databases)}`,
     f.users && `users: ${list(f.users)}`,

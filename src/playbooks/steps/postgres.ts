@@ -6,14 +6,26 @@ import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../..
 import { withDeadline } from "../../lib/signals.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
 import {
-  actSql, describeFilter, formatSession, renderFilterParams, selectSql, sessionFilterShape, sessionParams, sessionStates,
-  type SessionAction, type SessionFilter, type SessionRow,
+  actSql,
+  describeFilter,
+  formatSession,
+  renderFilterParams,
+  selectSql,
+  sessionFilterShape,
+  sessionParams,
+  sessionStates,
+  type SessionAction,
+  type SessionFilter,
+  type SessionRow,
 } from "./postgres-sessions.js";
 
 const terminateSchema = z.strictObject({
   ...sessionFilterShape,
-  state: sessionStates().prefault(["idle"])
-    .meta({ description: "Session states to end: idle, idle in transaction, idle in transaction (aborted), active; one or a list (default idle)" }),
+  state: sessionStates()
+    .prefault(["idle"])
+    .meta({
+      description: "Session states to end: idle, idle in transaction, idle in transaction (aborted), active; one or a list (default idle)",
+    }),
 });
 // Cancelling only means something for a running query, so cancel has no state to choose.
 const cancelSchema = z.strictObject(sessionFilterShape);
@@ -74,12 +86,18 @@ export function resolveConnection(explicit: PgConnection | undefined, ctx: Previ
   }
   const deps = target.dependsOn.length === 0 ? "depends on none" : `none of its dependencies (${target.dependsOn.join(", ")}) has one`;
   return {
-    error: `no database to act on: ${target.name} has no postgres probe and ${deps} `
-      + `(hint: add connection: { url: postgres://... } to the step, or dependsOn: [your-db] to ${target.name})`,
+    error:
+      `no database to act on: ${target.name} has no postgres probe and ${deps} ` +
+      `(hint: add connection: { url: postgres://... } to the step, or dependsOn: [your-db] to ${target.name})`,
   };
 }
 
-async function runStep(action: SessionAction, f: SessionFilter, explicit: PgConnection | undefined, ctx: PreviewContext): Promise<StepResult> {
+async function runStep(
+  action: SessionAction,
+  f: SessionFilter,
+  explicit: PgConnection | undefined,
+  ctx: PreviewContext,
+): Promise<StepResult> {
   const t0 = performance.now();
   const done = (ok: boolean, detail: string): StepResult => ({ ok, detail, durationMs: performance.now() - t0 });
   const resolved = resolveConnection(explicit, ctx);
@@ -91,9 +109,17 @@ async function runStep(action: SessionAction, f: SessionFilter, explicit: PgConn
   return out.rows.some((r) => r.signalled) ? done(true, detail) : { ...done(true, detail), changed: false };
 }
 
-async function previewStep(action: SessionAction, f: SessionFilter, explicit: PgConnection | undefined, ctx: PreviewContext): Promise<string[]> {
+async function previewStep(
+  action: SessionAction,
+  f: SessionFilter,
+  explicit: PgConnection | undefined,
+  ctx: PreviewContext,
+): Promise<string[]> {
   const lines = [
-    "sql:", ...actSql(action).split("\n").map((l) => `  ${l}`),
+    "sql:",
+    ...actSql(action)
+      .split("\n")
+      .map((l) => `  ${l}`),
     ...sessionParams(f).map((p, i) => `  $${i + 1} = ${printable(JSON.stringify(p.value))}  -- ${p.means}`),
   ];
   const resolved = resolveConnection(explicit, ctx);
@@ -108,7 +134,10 @@ async function previewStep(action: SessionAction, f: SessionFilter, explicit: Pg
 
 /** Runs one statement on a fresh connection; never rejects, and never reports a password. */
 async function querySessions(
-  target: { conn: PgConnection; via: string }, text: string, f: SessionFilter, ctx: PreviewContext,
+  target: { conn: PgConnection; via: string },
+  text: string,
+  f: SessionFilter,
+  ctx: PreviewContext,
 ): Promise<{ rows: SessionRow[] } | { failed: string }> {
   const t0 = performance.now();
   const secrets = connectionSecrets(target.conn);
@@ -118,11 +147,17 @@ async function querySessions(
       const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
       if (typeof config.password === "string") secrets.push(config.password);
       client = await connectUnlessAborted(config, signal);
-      const result = await client.query<SessionRow>(text, sessionParams(f).map((p) => p.value));
+      const result = await client.query<SessionRow>(
+        text,
+        sessionParams(f).map((p) => p.value),
+      );
       return { rows: result.rows };
     } catch (err) {
-      const why = ctx.signal.aborted ? `aborted after ${formatDuration(performance.now() - t0)}`
-        : signal.aborted ? `timed out after ${formatDuration(ctx.timeoutMs)}` : explain(err);
+      const why = ctx.signal.aborted
+        ? `aborted after ${formatDuration(performance.now() - t0)}`
+        : signal.aborted
+          ? `timed out after ${formatDuration(ctx.timeoutMs)}`
+          : explain(err);
       return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
     } finally {
       await client?.end();
@@ -138,13 +173,22 @@ function connectUnlessAborted(config: pg.ClientConfig, signal: AbortSignal): Pro
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       reject(signal.reason);
-      pending.then((c) => c.end(), () => {});
+      pending.then(
+        (c) => c.end(),
+        () => {},
+      );
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
     pending.then(
-      (c) => { signal.removeEventListener("abort", onAbort); resolve(c); },
-      (e: unknown) => { signal.removeEventListener("abort", onAbort); reject(e); },
+      (c) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(c);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
     );
   });
 }
@@ -164,7 +208,8 @@ function summarise(action: SessionAction, f: SessionFilter, rows: SessionRow[]):
   if (rows.length === 0) return `${verb} 0 ${noun(0)}: none ${describeFilter(action, f).replace(/^(sessions|queries) /, "")}`;
   const hit = rows.filter((r) => r.signalled).length;
   // false means the backend was gone by the time the signal went out.
-  const head = hit === rows.length ? `${verb} ${hit} ${noun(hit)}` : `${verb} ${hit} of ${rows.length} ${noun(rows.length)} (the others had ended)`;
+  const head =
+    hit === rows.length ? `${verb} ${hit} ${noun(hit)}` : `${verb} ${hit} of ${rows.length} ${noun(rows.length)} (the others had ended)`;
   const listed = rows.slice(0, LISTED).map((r) => `${formatSession(r)}${r.signalled ? "" : " already gone"}`);
   const more = rows.length > LISTED ? `, and ${rows.length - LISTED} more` : "";
   return `${head}: ${listed.join(", ")}${more}`;

@@ -6,7 +6,10 @@ import type { ServiceDriver } from "../../services/types.js";
 import type { StepContext, StepKind, StepResult } from "../types.js";
 
 // `- service.restart:` in YAML is null; `{}` and nothing at all mean the same.
-const schema = z.strictObject({}).nullish().transform(() => ({}))
+const schema = z
+  .strictObject({})
+  .nullish()
+  .transform(() => ({}))
   .meta({ description: "No parameters: acts on the target's configured service" });
 
 type Action = "restart" | "start" | "stop";
@@ -29,7 +32,8 @@ async function runAction(action: Action, ctx: StepContext): Promise<StepResult> 
   const service: ServiceDriver | undefined = ctx.service;
   if (!service) {
     return {
-      ok: false, durationMs: 0,
+      ok: false,
+      durationMs: 0,
       detail: `target ${ctx.target.name} has no service to ${action} (hint: add service: { process: {...} } to the target, or drop this step)`,
     };
   }
@@ -38,7 +42,11 @@ async function runAction(action: Action, ctx: StepContext): Promise<StepResult> 
     try {
       const result = await service[action](signal);
       if (!result.ok && signal.aborted && !ctx.signal.aborted) {
-        return { ok: false, detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}`, durationMs: performance.now() - t0 };
+        return {
+          ok: false,
+          detail: `${action} timed out after ${formatDuration(ctx.timeoutMs)}: ${result.detail}`,
+          durationMs: performance.now() - t0,
+        };
       }
       return { ...result, durationMs: result.durationMs ?? performance.now() - t0 };
     } catch (err) {

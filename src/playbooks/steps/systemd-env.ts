@@ -17,24 +17,35 @@ const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const WHOLE = /^\d{1,15}$/;
 const count = () => z.union([z.number().int().nonnegative(), z.string().regex(/^(\d{1,15}|.*\{\{.*)$/, "must be a whole number, like 40")]);
 
-const schema = z.strictObject({
-  unit: unitParam(SERVICE),
-  variable: z.string().regex(VARIABLE, "variable must be letters, digits and _, not starting with a digit (hint: like POOL_MAX_SIZE)")
-    .meta({ description: "The environment variable the service reads, like POOL_MAX_SIZE" }),
-  value: count().optional().meta({ description: "The new value, a whole number; may use {{ }}" }),
-  factor: z.number().gt(1, "factor must be above 1 (hint: 2 doubles the value)").optional()
-    .meta({ description: "Or: multiply the current value by this" }),
-  ceiling: z.number().int().nonnegative().meta({ description: "Never set past this; past it the step fails, so the playbook escalates" }),
-  runtime: z.boolean().default(false).meta({ description: "Write the drop-in under /run/systemd/system (gone at reboot) instead of /etc/systemd/system" }),
-  restart: z.boolean().default(true).meta({ description: "Restart the unit after daemon-reload, so the new value takes effect" }),
-}).superRefine((p, ctx) => {
-  if ((p.value === undefined) === (p.factor === undefined)) {
-    ctx.addIssue({ code: "custom", message: "give exactly one of value or factor (hint: value: 40, or factor: 2)" });
-  }
-  if (typeof p.value === "number" || (typeof p.value === "string" && WHOLE.test(p.value))) {
-    if (Number(p.value) > p.ceiling) ctx.addIssue({ code: "custom", path: ["value"], message: `value is above the ceiling (${p.value} > ${p.ceiling})` });
-  }
-});
+const schema = z
+  .strictObject({
+    unit: unitParam(SERVICE),
+    variable: z
+      .string()
+      .regex(VARIABLE, "variable must be letters, digits and _, not starting with a digit (hint: like POOL_MAX_SIZE)")
+      .meta({ description: "The environment variable the service reads, like POOL_MAX_SIZE" }),
+    value: count().optional().meta({ description: "The new value, a whole number; may use {{ }}" }),
+    factor: z
+      .number()
+      .gt(1, "factor must be above 1 (hint: 2 doubles the value)")
+      .optional()
+      .meta({ description: "Or: multiply the current value by this" }),
+    ceiling: z.number().int().nonnegative().meta({ description: "Never set past this; past it the step fails, so the playbook escalates" }),
+    runtime: z
+      .boolean()
+      .default(false)
+      .meta({ description: "Write the drop-in under /run/systemd/system (gone at reboot) instead of /etc/systemd/system" }),
+    restart: z.boolean().default(true).meta({ description: "Restart the unit after daemon-reload, so the new value takes effect" }),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.value === undefined) === (p.factor === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give exactly one of value or factor (hint: value: 40, or factor: 2)" });
+    }
+    if (typeof p.value === "number" || (typeof p.value === "string" && WHOLE.test(p.value))) {
+      if (Number(p.value) > p.ceiling)
+        ctx.addIssue({ code: "custom", path: ["value"], message: `value is above the ceiling (${p.value} > ${p.ceiling})` });
+    }
+  });
 
 type Params = z.output<typeof schema>;
 /** A rendered set-env step: the variable and what it should become. */
@@ -61,7 +72,8 @@ export const systemdSetEnv: StepKind<typeof schema, RenderedEnv> = {
   render: (p, r) => renderEnv(renderUnit(p, r, SERVICE), (s) => r.text(s)),
   describe: (p, service) => {
     const unit = unitWords(p.unit, service);
-    const how = "value" in p.wanted ? `set ${p.variable}=${p.wanted.value} for ${unit}` : `raise ${p.variable} of ${unit} x${p.wanted.factor}`;
+    const how =
+      "value" in p.wanted ? `set ${p.variable}=${p.wanted.value} for ${unit}` : `raise ${p.variable} of ${unit} x${p.wanted.factor}`;
     return `${how} (ceiling ${p.wanted.ceiling}) in a drop-in${p.runtime ? " until reboot" : ""}, daemon-reload${p.restart ? ", restart" : ""}`;
   },
   run: (p, ctx) => withStepDeadline(ctx, (signal) => setEnv(p, ctx, signal)),
@@ -73,8 +85,11 @@ function renderEnv(p: Params, text: (s: string) => string): RenderedEnv {
   if (p.factor !== undefined) return { ...base, wanted: { factor: p.factor, ceiling: p.ceiling } };
   const written = typeof p.value === "string" ? text(p.value) : String(p.value);
   if (!WHOLE.test(written)) {
-    throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `${p.variable} value ${JSON.stringify(p.value)} renders to ${JSON.stringify(written.slice(0, 60))}, which is not a whole number`,
-      "check the label or value the template uses");
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
+      `${p.variable} value ${JSON.stringify(p.value)} renders to ${JSON.stringify(written.slice(0, 60))}, which is not a whole number`,
+      "check the label or value the template uses",
+    );
   }
   return { ...base, wanted: { value: Number(written), ceiling: p.ceiling } };
 }
@@ -119,13 +134,17 @@ async function setEnv(p: RenderedEnv, ctx: StepContext, signal: AbortSignal): Pr
   let restarted = "";
   if (p.restart) {
     const res = await createSystemdDriver(r.unit).restart(opts.signal);
-    if (!res.ok) return done(false, `${r.unit}: ${plan.detail} written to ${path} and loaded, but the restart failed: ${res.detail}; ${revert}`);
+    if (!res.ok)
+      return done(false, `${r.unit}: ${plan.detail} written to ${path} and loaded, but the restart failed: ${res.detail}; ${revert}`);
     restarted = `; ${res.detail}`;
   }
   const after = await showUnit(r.unit, ["Environment"], opts);
   const now = "error" in after ? undefined : parseEnvironment(after.props.Environment ?? "")[p.variable];
   if (now !== String(plan.set)) {
-    return done(false, `${r.unit}: wrote ${p.variable}=${plan.set} to ${path}, but systemd now has ${now === undefined ? "it unset" : `${p.variable}=${now}`} (hint: a later drop-in may set it too: systemctl cat ${r.unit}); ${revert}`);
+    return done(
+      false,
+      `${r.unit}: wrote ${p.variable}=${plan.set} to ${path}, but systemd now has ${now === undefined ? "it unset" : `${p.variable}=${now}`} (hint: a later drop-in may set it too: systemctl cat ${r.unit}); ${revert}`,
+    );
   }
   return done(true, `${r.unit}: ${plan.detail} in ${path}; daemon-reload${restarted}; ${revert}`);
 }
@@ -165,7 +184,9 @@ function writeHint(path: string, err: unknown): string {
 async function previewEnv(p: RenderedEnv, ctx: PreviewContext): Promise<string[]> {
   const r = resolveUnit(p, ctx.target, SERVICE);
   if ("error" in r) return [r.error];
-  const before = await withStepDeadline(ctx, (signal) => showUnit(r.unit, ["Environment", ...STATUS_PROPERTIES], { timeoutMs: ctx.timeoutMs, signal }));
+  const before = await withStepDeadline(ctx, (signal) =>
+    showUnit(r.unit, ["Environment", ...STATUS_PROPERTIES], { timeoutMs: ctx.timeoutMs, signal }),
+  );
   if ("error" in before) return [`unit ${r.unit} (${r.via}): cannot look right now: ${before.error}`];
   const current = parseEnvironment(before.props.Environment ?? "")[p.variable];
   const head = `unit ${r.unit} (${r.via}): ${describeUnit(before.props)}; ${current === undefined ? `${p.variable} unset` : `${p.variable}=${current}`} (Environment=)`;
@@ -173,7 +194,10 @@ async function previewEnv(p: RenderedEnv, ctx: PreviewContext): Promise<string[]
   if ("refuse" in plan) return [head, `would not change it: ${plan.refuse}`];
   if (plan.same) return [head, `${p.variable} is already that: nothing to change`];
   const path = dropInPath(r.unit, p.variable, p.runtime);
-  const writable = await access(path.slice(0, path.lastIndexOf("/")), constants.W_OK).then(() => "", () => " (medic cannot write there now)");
+  const writable = await access(path.slice(0, path.lastIndexOf("/")), constants.W_OK).then(
+    () => "",
+    () => " (medic cannot write there now)",
+  );
   return [
     head,
     `would write ${path}${writable}: Environment=${p.variable}=${plan.set} (${plan.detail})`,

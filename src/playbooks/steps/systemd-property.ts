@@ -12,29 +12,43 @@ import { formatLimit, parseLimit, parseShown, planProperty, PROPERTIES, type Pro
 const NAMES = Object.keys(PROPERTIES) as [PropertyName, ...PropertyName[]];
 const limit = () => z.union([z.string(), z.number()]);
 
-const schema = z.strictObject({
-  unit: unitParam(RESOURCE_TYPES),
-  property: z.enum(NAMES).meta({ description: "The resource-control property: MemoryMax, MemoryHigh, MemorySwapMax, CPUQuota, CPUWeight, IOWeight or TasksMax" }),
-  value: limit().optional().meta({ description: "The new value, like 512M or 150%; may use {{ }}" }),
-  factor: z.number().gt(1, "factor must be above 1 (hint: 2 doubles the value)").optional()
-    .meta({ description: "Or: multiply the current value by this" }),
-  ceiling: limit().meta({ description: "Never set past this; past it the step fails, so the playbook escalates" }),
-  runtime: z.boolean().default(false).meta({ description: "Until the next boot only (systemctl set-property --runtime)" }),
-}).superRefine((p, ctx) => {
-  const { measure } = PROPERTIES[p.property]!;
-  if ((p.value === undefined) === (p.factor === undefined)) {
-    ctx.addIssue({ code: "custom", message: "give exactly one of value or factor (hint: value: 512M, or factor: 2)" });
-  }
-  const ceiling = parseLimit(measure, p.ceiling);
-  if (ceiling === undefined) ctx.addIssue({ code: "custom", path: ["ceiling"], message: `not a ${measure} limit for ${p.property} (hint: ${EXAMPLE[measure]})` });
-  if (typeof p.value === "string" && p.value.includes("{{")) return;
-  const value = p.value === undefined ? undefined : parseLimit(measure, p.value);
-  if (p.value !== undefined && value === undefined) {
-    ctx.addIssue({ code: "custom", path: ["value"], message: `not a ${measure} limit for ${p.property} (hint: ${EXAMPLE[measure]})` });
-  } else if (value !== undefined && ceiling !== undefined && value > ceiling) {
-    ctx.addIssue({ code: "custom", path: ["value"], message: `value is above the ceiling (${formatLimit(measure, value)} > ${formatLimit(measure, ceiling)})` });
-  }
-});
+const schema = z
+  .strictObject({
+    unit: unitParam(RESOURCE_TYPES),
+    property: z
+      .enum(NAMES)
+      .meta({
+        description: "The resource-control property: MemoryMax, MemoryHigh, MemorySwapMax, CPUQuota, CPUWeight, IOWeight or TasksMax",
+      }),
+    value: limit().optional().meta({ description: "The new value, like 512M or 150%; may use {{ }}" }),
+    factor: z
+      .number()
+      .gt(1, "factor must be above 1 (hint: 2 doubles the value)")
+      .optional()
+      .meta({ description: "Or: multiply the current value by this" }),
+    ceiling: limit().meta({ description: "Never set past this; past it the step fails, so the playbook escalates" }),
+    runtime: z.boolean().default(false).meta({ description: "Until the next boot only (systemctl set-property --runtime)" }),
+  })
+  .superRefine((p, ctx) => {
+    const { measure } = PROPERTIES[p.property]!;
+    if ((p.value === undefined) === (p.factor === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give exactly one of value or factor (hint: value: 512M, or factor: 2)" });
+    }
+    const ceiling = parseLimit(measure, p.ceiling);
+    if (ceiling === undefined)
+      ctx.addIssue({ code: "custom", path: ["ceiling"], message: `not a ${measure} limit for ${p.property} (hint: ${EXAMPLE[measure]})` });
+    if (typeof p.value === "string" && p.value.includes("{{")) return;
+    const value = p.value === undefined ? undefined : parseLimit(measure, p.value);
+    if (p.value !== undefined && value === undefined) {
+      ctx.addIssue({ code: "custom", path: ["value"], message: `not a ${measure} limit for ${p.property} (hint: ${EXAMPLE[measure]})` });
+    } else if (value !== undefined && ceiling !== undefined && value > ceiling) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["value"],
+        message: `value is above the ceiling (${formatLimit(measure, value)} > ${formatLimit(measure, ceiling)})`,
+      });
+    }
+  });
 
 const EXAMPLE = { bytes: "a size like 512M or 1GiB", percent: "a percentage like 150%", count: "a whole number like 4096" };
 
@@ -58,7 +72,8 @@ export const systemdSetProperty: StepKind<typeof schema, RenderedProperty> = {
   describe: (p, service) => {
     const fmt = (n: number): string => formatLimit(PROPERTIES[p.property]!.measure, n);
     const unit = unitWords(p.unit, service);
-    const how = "value" in p.wanted ? `set ${p.property} of ${unit} to ${fmt(p.wanted.value)}` : `raise ${p.property} of ${unit} x${p.wanted.factor}`;
+    const how =
+      "value" in p.wanted ? `set ${p.property} of ${unit} to ${fmt(p.wanted.value)}` : `raise ${p.property} of ${unit} x${p.wanted.factor}`;
     return `${how} (ceiling ${fmt(p.wanted.ceiling)}${p.runtime ? ", until reboot" : ""})`;
   },
   run: (p, ctx) => withStepDeadline(ctx, (signal) => setProperty(p, ctx, signal)),
@@ -73,8 +88,11 @@ function renderProperty(p: Params, text: (s: string) => string): RenderedPropert
   const written = typeof p.value === "string" ? text(p.value) : p.value!;
   const value = parseLimit(measure, written);
   if (value === undefined) {
-    throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `${p.property} value ${JSON.stringify(p.value)} renders to ${JSON.stringify(String(written).slice(0, 60))}, which is not ${EXAMPLE[measure]}`,
-      "check the label or value the template uses");
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
+      `${p.property} value ${JSON.stringify(p.value)} renders to ${JSON.stringify(String(written).slice(0, 60))}, which is not ${EXAMPLE[measure]}`,
+      "check the label or value the template uses",
+    );
   }
   return { ...base, wanted: { value, ceiling } };
 }
@@ -100,7 +118,10 @@ async function setProperty(p: RenderedProperty, ctx: StepContext, signal: AbortS
   const now = "error" in after ? undefined : parseShown(measure, after.props[show] ?? "");
   if (now !== plan.set) {
     const reads = "error" in after ? after.error : `systemd now reports ${formatLimit(measure, now)}`;
-    return done(false, `${r.unit}: set ${argv.at(-1)}, but ${reads} (hint: an earlier set-property drop-in in /etc/systemd/system.control may win); ${revert}`);
+    return done(
+      false,
+      `${r.unit}: set ${argv.at(-1)}, but ${reads} (hint: an earlier set-property drop-in in /etc/systemd/system.control may win); ${revert}`,
+    );
   }
   return done(true, `${r.unit}: ${plan.detail}${p.runtime ? " until reboot" : ""}; ${revert}`);
 }

@@ -86,9 +86,7 @@ function assignment(measure: Measure, n: number | undefined): string {
 export type Wanted = { value: number; ceiling: number } | { factor: number; ceiling: number };
 
 /** The change to make and how to undo it, or why not to make any. */
-export type ChangePlan =
-  | { set: number; from: number | undefined; same: boolean; detail: string; revert: string }
-  | { refuse: string };
+export type ChangePlan = { set: number; from: number | undefined; same: boolean; detail: string; revert: string } | { refuse: string };
 
 /** Decides a property's new value from the current one. Pure. */
 export function planProperty(property: PropertyName, wanted: Wanted, shown: string | undefined): ChangePlan {
@@ -99,7 +97,10 @@ export function planProperty(property: PropertyName, wanted: Wanted, shown: stri
   if ("refuse" in plan) return { refuse: `${property}: ${plan.refuse}` };
   const revert = `${property}=${assignment(measure, current)}`;
   return {
-    set: plan.set, from: current, same: plan.set === current, revert,
+    set: plan.set,
+    from: current,
+    same: plan.set === current,
+    revert,
     detail: `${property} ${fmt(current)} -> ${fmt(plan.set)} (ceiling ${fmt(wanted.ceiling)})`,
   };
 }
@@ -113,7 +114,10 @@ export function planVariable(variable: string, wanted: Wanted, current: string |
   const plan = decide(wanted, n, (v) => (v === undefined ? "unset" : String(v)));
   if ("refuse" in plan) return { refuse: `${variable}: ${plan.refuse}` };
   return {
-    set: plan.set, from: n, same: plan.set === n, revert: current === undefined ? `${variable} unset` : `${variable}=${current}`,
+    set: plan.set,
+    from: n,
+    same: plan.set === n,
+    revert: current === undefined ? `${variable} unset` : `${variable}=${current}`,
     detail: `${variable} ${current ?? "unset"} -> ${plan.set} (ceiling ${wanted.ceiling})`,
   };
 }
@@ -140,7 +144,10 @@ export function parseEnvironment(shown: string): Record<string, string> {
   const env: Record<string, string> = {};
   let i = 0;
   while (i < shown.length) {
-    if (shown[i] === " ") { i++; continue; }
+    if (shown[i] === " ") {
+      i++;
+      continue;
+    }
     let word = "";
     const quote = shown[i] === '"' || shown[i] === "'" ? shown[i++] : undefined;
     while (i < shown.length && (quote ? shown[i] !== quote : shown[i] !== " ")) {

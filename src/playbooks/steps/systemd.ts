@@ -10,21 +10,31 @@ import type { PreviewContext, StepContext, StepKind, StepResult } from "../types
 // systemctl start/stop/restart: https://www.freedesktop.org/software/systemd/man/latest/systemctl.html
 
 /** The `unit` param of every systemd.* step; its default is the target's systemd service. */
-export const unitParam = (types: readonly string[] = LIFECYCLE_TYPES) => unitName(types).optional()
-  .meta({ description: "The unit, like orders-api.service; may use {{ }} (default: the target's systemd service)" });
+export const unitParam = (types: readonly string[] = LIFECYCLE_TYPES) =>
+  unitName(types)
+    .optional()
+    .meta({ description: "The unit, like orders-api.service; may use {{ }} (default: the target's systemd service)" });
 
 /** Fills a template in `unit`; what it renders to must be a unit name of the right type, or nothing runs. */
 export function renderUnit<P extends { unit?: string }>(p: P, r: Renderer, types: readonly string[] = LIFECYCLE_TYPES): P {
   if (p.unit === undefined) return p;
   const unit = r.text(p.unit);
   const problem = checkUnitName(unit, types);
-  if (problem) throw new TemplateError("TEMPLATE_UNSAFE_VALUE", `unit ${JSON.stringify(p.unit)} renders to an unusable name: ${problem}`,
-    "check the label or value the template uses");
+  if (problem)
+    throw new TemplateError(
+      "TEMPLATE_UNSAFE_VALUE",
+      `unit ${JSON.stringify(p.unit)} renders to an unusable name: ${problem}`,
+      "check the label or value the template uses",
+    );
   return { ...p, unit };
 }
 
 /** The step's unit, else the target's systemd service's; checked again, since it becomes an argv item. */
-export function resolveUnit(p: { unit?: string }, target: Target, types: readonly string[] = LIFECYCLE_TYPES): { unit: string; via: string } | { error: string } {
+export function resolveUnit(
+  p: { unit?: string },
+  target: Target,
+  types: readonly string[] = LIFECYCLE_TYPES,
+): { unit: string; via: string } | { error: string } {
   const own = target.service?.kind === "systemd" ? (target.service.params as SystemdServiceParams).unit : undefined;
   const unit = p.unit ?? own;
   if (unit === undefined) {
@@ -56,7 +66,10 @@ export async function previewUnit(unit: string, via: string, argvs: string[][], 
 }
 
 // `- systemd.restart:` is null in YAML: no params, the target's unit.
-const schema = z.strictObject({ unit: unitParam() }).nullish().transform((v) => v ?? {});
+const schema = z
+  .strictObject({ unit: unitParam() })
+  .nullish()
+  .transform((v) => v ?? {});
 type Params = z.output<typeof schema>;
 type Verb = "start" | "stop" | "restart";
 

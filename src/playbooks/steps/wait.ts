@@ -5,7 +5,8 @@ import { formatDuration } from "../../lib/duration.js";
 import type { StepKind } from "../types.js";
 
 // `- wait: 5s` or `- wait: { for: 5s }`.
-const schema = z.union([duration(), z.strictObject({ for: duration() })])
+const schema = z
+  .union([duration(), z.strictObject({ for: duration() })])
   .transform((v) => ({ forMs: typeof v === "number" ? v : v.for }))
   .meta({ description: "How long to pause: a duration like 5s, or { for: 5s }" });
 
