@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, write
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
-import { apiUrl, cleanup, freePort, medic, startMedic, tempDir, waitUntil } from "./harness.js";
+import { apiUrl, cleanup, freePort, medic, startMedic, tempDir } from "./harness.js";
 
 afterEach(cleanup);
 

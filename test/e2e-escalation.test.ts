@@ -395,11 +395,7 @@ safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
       10_000,
       "the second incident",
     );
-    const escalated = await waitUntil(
-      () => journal(state).find((r) => r.type === "escalated" && r.incident === second.incident),
-      15_000,
-      "the fix to fail",
-    );
+    await waitUntil(() => journal(state).find((r) => r.type === "escalated" && r.incident === second.incident), 15_000, "the fix to fail");
     await waitUntil(() => pd.events.length >= 1, 10_000, "the page");
     const page = pd.events[0]!.body;
     expect(page).toMatchObject({ event_action: "trigger", dedup_key: second.incident });

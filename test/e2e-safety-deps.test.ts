@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { foldRecords } from "../src/incidents/fold.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { fleetPlaybook, fleetTargets, startFleet, type Fleet } from "./fixtures/safety-fleet.js";
-import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receiver.js";
+import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import { startHttpServer } from "./fixtures/probes-servers.js";
 import {
   cleanup,

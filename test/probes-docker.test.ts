@@ -39,7 +39,7 @@ async function probeUntil(
       what,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last observation: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last observation: ${JSON.stringify(last)}`, { cause: err });
   }
 }
 

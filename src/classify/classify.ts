@@ -2,7 +2,7 @@ import picomatch from "picomatch";
 import type { Observation, HealthSummary } from "../probes/types.js";
 import type { Rule, Target } from "../config/types.js";
 import { BUILTIN_KINDS, type BuiltinKind, type Finding, type Severity } from "./types.js";
-import { conditionValues, evaluateCondition } from "./conditions.js";
+import { conditionValues, evaluateCondition } from "./evaluate.js";
 import { judgeContainer } from "./container.js";
 import { DATABASE_PROBES, judgeDatabaseFailure, judgeLongTransactions, whichSideIsBroken, type DependencyView } from "./database.js";
 import { databaseField, evidenceLine, plain, quote } from "./evidence.js";

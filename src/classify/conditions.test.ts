@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Facts, Observation } from "../probes/types.js";
-import { conditionValues, evaluateCondition, parseCondition, type Condition } from "./conditions.js";
+import { parseCondition, type Condition } from "./conditions.js";
+import { conditionValues, evaluateCondition } from "./evaluate.js";
 
 function parsed(text: string): Condition {
   const r = parseCondition(text);

@@ -1,4 +1,5 @@
-import { RESERVED_KEYS } from "./evaluate.js";
+/** Keys a path may never follow: they would reach a prototype with plain property access. */
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 // A small condition language in the spirit of Gatus (https://github.com/TwiN/gatus#conditions),
 // parsed once when the config loads and evaluated as data: nothing is ever eval'd.
@@ -167,7 +168,7 @@ class Parser {
     if (ch === undefined || /^(&&|\|\||\)|==|!=|<|>)/.test(this.rest())) this.fail(start, missing, hint);
     if (ch === "[") return this.parseRef();
     if (ch === '"' || ch === "'") return this.parseString(ch);
-    const word = /^[A-Za-z0-9_.:\/@+-]+/.exec(this.rest())?.[0];
+    const word = /^[A-Za-z0-9_.:/@+-]+/.exec(this.rest())?.[0];
     if (word === undefined) this.fail(start, `unexpected ${this.describeHere()}`, 'quote text values, like "some text"');
     this.pos += word.length;
     if (this.peek() === "(") {
@@ -295,6 +296,3 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length]!;
 }
-
-// Evaluation lives beside the parser; callers import both from here.
-export { evaluateCondition, conditionValues } from "./evaluate.js";

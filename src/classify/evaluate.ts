@@ -1,11 +1,8 @@
 import type { Observation } from "../probes/types.js";
-import type { Condition, ConditionNode, Operand } from "./conditions.js";
+import { RESERVED_KEYS, type Condition, type ConditionNode, type Operand } from "./conditions.js";
 
 // Evaluating parsed conditions against an observation. Values come from untrusted bodies, so
 // nothing here throws on odd data and path walks only ever see the body's own data.
-
-/** Keys a path may never follow: they would reach a prototype with plain property access. */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /** True when the condition holds for the observation; a path that does not resolve is false. Never throws. */
 export function evaluateCondition(c: Condition, obs: Observation): boolean {

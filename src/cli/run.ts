@@ -28,7 +28,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   let daemon: Daemon;
   let api: Api | undefined;
   let running: Daemon | undefined;
-  let stopMetrics = () => {};
+  let stopMetrics: () => void;
   try {
     const metrics = new Metrics({ log });
     daemon = new Daemon({

@@ -61,7 +61,7 @@ export const httpUrl = () =>
 
 /** Labels: short string keys and values. */
 export const labels = () =>
-  z.record(z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "label keys are letters, digits and _./-"), z.string().max(256));
+  z.record(z.string().regex(/^[A-Za-z0-9_./-]{1,63}$/, "label keys are letters, digits and _./-"), z.string().max(256));
 
 /** A host as a Host header names it, without the port: a DNS name, an IPv4 address, or an IPv6 address in brackets. */
 export const HOST_NAME = /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\])$/;

@@ -84,7 +84,7 @@ export async function loadConfig(file: string, opts: LoadConfigOptions = {}): Pr
   });
   issues.push(
     ...pb.issues,
-    ...pb.unresolved.filter((i) => !opts.unused?.includes("playbooks")),
+    ...(opts.unused?.includes("playbooks") ? [] : pb.unresolved),
     ...crossCheck(source && { source, data }, pb.files),
   );
   secrets.push(...pb.secrets);

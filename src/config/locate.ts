@@ -238,7 +238,9 @@ export function locateZodIssues(
     const found = nodeAt(source, path);
     const written = found.depth === path.length && isScalar(found.node) ? found.node : undefined;
     const original = written && source.substituted.get(written);
-    let { message, hint } = splitHint(text);
+    const split = splitHint(text);
+    let message = split.message;
+    const hint = split.hint;
     // A value from ${...} is shown as written (whole or cut short), so no message carries a secret.
     if (original !== undefined) {
       for (const shown of [JSON.stringify(String(written!.value)), describeValue(written!.value)])

@@ -401,7 +401,7 @@ export const configSchema = () =>
               ...dockerConnectionShape,
               label: z
                 .string()
-                .regex(/^[A-Za-z0-9_.\/-]{1,63}$/)
+                .regex(/^[A-Za-z0-9_./-]{1,63}$/)
                 .default("medic.enable")
                 .meta({ description: "Containers with this label set to true are watched (default medic.enable)" }),
             })

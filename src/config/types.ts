@@ -3,47 +3,9 @@ import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
 import type { EscalationPolicy } from "../escalation/policy.js";
 import type { MaintenanceWindowConfig, SafetyConfig } from "../safety/types.js";
+import type { KindRef, Target, TargetDefaults } from "./target.js";
 
-/** A kind from a registry with its validated params, e.g. `{ kind: "http", params: { url } }`. */
-export interface KindRef {
-  kind: string;
-  params: unknown;
-}
-
-/** Limits past which a target counts as under pressure. */
-export interface Thresholds {
-  /** Probe latency above this is `high_latency`. */
-  latencyMs: number;
-  /** Pool in use / size at or above this is `pool_exhaustion`. */
-  poolUtilization: number;
-  /** Memory in use / limit at or above this is `memory_pressure`. */
-  memoryUtilization: number;
-  /** A database session idle in transaction this long is `long_transaction`. */
-  idleInTransactionMs: number;
-  /** A database query running this long is `long_transaction`. */
-  queryMs: number;
-}
-
-/** One watched target with every default applied. */
-export interface Target {
-  name: string;
-  labels: Record<string, string>;
-  probe: KindRef;
-  service?: KindRef;
-  intervalMs: number;
-  timeoutMs: number;
-  /** Consecutive failing rounds before an incident opens. */
-  failureThreshold: number;
-  /** Consecutive healthy rounds before an incident resolves. */
-  successThreshold: number;
-  thresholds: Thresholds;
-  dependsOn: string[];
-  /** Only this playbook may act on the target (a label on a discovered container can set it). */
-  playbook?: string;
-}
-
-/** What every target gets unless it says otherwise; discovered targets start from these. */
-export type TargetDefaults = Pick<Target, "intervalMs" | "timeoutMs" | "failureThreshold" | "successThreshold" | "thresholds">;
+export type { KindRef, Target, TargetDefaults, Thresholds } from "./target.js";
 
 /** Watch containers that opt in with a label (`medic.enable=true`). */
 export interface DockerDiscoveryConfig {

@@ -402,7 +402,10 @@ function tables(text: string): string[][] {
   let current: string[] | undefined;
   for (const line of text.split("\n")) {
     if (line.startsWith("|")) (current ??= []).push(line);
-    else if (current) (out.push(current), (current = undefined));
+    else if (current) {
+      out.push(current);
+      current = undefined;
+    }
   }
   if (current) out.push(current);
   return out;

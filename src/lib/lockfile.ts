@@ -2,7 +2,7 @@ import { fstatSync, linkSync, mkdirSync, openSync, closeSync, readFileSync, rena
 import { readFile, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { MedicError, errorCode } from "./errors.js";
-import { describeOwner, judgeHolder, ownerNow, parseOwner, type LockOwner } from "./lock-owner.js";
+import { describeOwner, judgeHolder, ownerNow, parseOwner } from "./lock-owner.js";
 import type { Logger } from "./log.js";
 import { isAliveNow, readArgvNow, readProcNow } from "./proc.js";
 

@@ -2,8 +2,6 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createRequire } from "node:module";
 import type pg from "pg";
-import { z } from "zod";
-import { duration } from "../config/fields.js";
 import { MedicError } from "./errors.js";
 
 // Loaded on first use: pg is about 15 MB of RSS that a medic watching no database never needs.
@@ -13,29 +11,17 @@ const Pg = (): typeof pg => (pgModule ??= require("pg") as typeof pg);
 
 // node-postgres: https://node-postgres.com/apis/client
 
-/** How to reach a PostgreSQL server: a URL, or discrete fields. Used by the probe and the steps. */
-export const pgConnectionSchema = z
-  .strictObject({
-    url: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL (hint: like postgres://medic@127.0.0.1:5432/postgres)")
-      .optional()
-      .meta({ description: "Connection URL, e.g. postgres://medic:${PGPASSWORD}@127.0.0.1:5432/postgres" }),
-    host: z.string().min(1).optional().meta({ description: "Server host (default 127.0.0.1)" }),
-    port: z.number().int().min(1).max(65535).optional().meta({ description: "Server port (default 5432)" }),
-    user: z.string().min(1).optional().meta({ description: "Role to connect as" }),
-    database: z.string().min(1).optional().meta({ description: "Database (default: the role's name)" }),
-    password: z.string().optional().meta({ description: "Password; use ${ENV_VAR} or ${file:/path}" }),
-    passwordFile: z.string().min(1).optional().meta({ description: "File holding the password (relative to the config file)" }),
-    connectTimeout: duration().optional().meta({ description: "Give up connecting after this (default: the probe or step timeout)" }),
-  })
-  .refine((p) => !(p.url && (p.host || p.port || p.user || p.database)), {
-    message: "give either url or host/port/user/database, not both (hint: put everything in the URL, or drop it)",
-  })
-  .refine((p) => !(p.password !== undefined && p.passwordFile), { message: "give password or passwordFile, not both" });
-
-/** Validated connection params. */
-export type PgConnection = z.output<typeof pgConnectionSchema>;
+/** How to reach a PostgreSQL server: a URL, or discrete fields (validated by config/pg-connection). */
+export interface PgConnection {
+  url?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  user?: string | undefined;
+  database?: string | undefined;
+  password?: string | undefined;
+  passwordFile?: string | undefined;
+  connectTimeout?: number | undefined;
+}
 
 /** The node-postgres client config for a connection, with timeouts that cannot be left out. */
 export async function pgClientConfig(

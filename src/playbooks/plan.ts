@@ -6,7 +6,6 @@ import { serviceKinds } from "../services/registry.js";
 import { stepKinds } from "./steps/registry.js";
 import { buildTemplateVars, createRenderer } from "./template.js";
 import { matchPlaybook } from "./match.js";
-import type { Previews } from "./preview.js";
 import type { Playbook, StepKind } from "./types.js";
 
 /** A step with its templates filled in, ready to run or to print. */
@@ -75,6 +74,9 @@ export function planRemediation(input: PlanInput): Plan {
   }
   return { action: "run", playbook, steps, verifyWithinMs: playbook.verify.withinMs };
 }
+
+/** Step index -> lines saying what that step would touch right now (previewPlan finds them). */
+export type Previews = ReadonlyMap<number, string[]>;
 
 /** The plan as lines a person reads (`medic plan`, dry-run logs), with what each step would touch when known. */
 export function renderPlan(plan: Plan, previews: Previews = new Map()): string[] {

@@ -1,9 +1,6 @@
 import type { Target } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
-import type { Plan } from "./plan.js";
-
-/** Step index -> lines saying what that step would touch right now. */
-export type Previews = ReadonlyMap<number, string[]>;
+import type { Plan, Previews } from "./plan.js";
 
 /**
  * Asks every step that can look before it acts (a read-only query) what it would touch right

@@ -1,5 +1,6 @@
 import type { Target } from "../config/types.js";
-import { conditionValues, evaluateCondition, type Condition } from "../classify/conditions.js";
+import type { Condition } from "../classify/conditions.js";
+import { conditionValues, evaluateCondition } from "../classify/evaluate.js";
 import { plain, quote } from "../classify/evidence.js";
 import type { IncidentEvent, RunRecord } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";

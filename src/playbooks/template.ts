@@ -1,4 +1,4 @@
-import type { Target } from "../config/types.js";
+import type { Target } from "../config/target.js";
 import { formatDuration } from "../lib/duration.js";
 import { MedicError } from "../lib/errors.js";
 

@@ -1,18 +1,10 @@
 import type { z } from "zod";
 import type { Condition } from "../classify/conditions.js";
-import type { Target } from "../config/types.js";
-import type { ServiceDriver } from "../services/types.js";
+import type { Target } from "../config/target.js";
+import type { ServiceDriver, StepResult } from "../services/types.js";
 import type { Renderer } from "./template.js";
 
-/** The outcome of one step, as recorded in the timeline. */
-export interface StepResult {
-  ok: boolean;
-  /** One line: what happened ("restarted pid 123 -> 456", "exit 1: permission denied"). */
-  detail: string;
-  durationMs?: number;
-  /** false: the step ran but found nothing to act on (no session matched); the timeline records it as skipped. */
-  changed?: false;
-}
+export type { StepResult } from "../services/types.js";
 
 /** One step as written in a playbook: a step kind, its params, and the common fields. */
 export interface StepSpec {

@@ -40,7 +40,7 @@ export class ContainerHistory {
       case "kill":
         if (event.signal === SIGKILL) this.sigkillAt = this.now();
         return;
-      case "die":
+      case "die": {
         if (event.exitCode === undefined) return;
         const killedByEngine = this.sigkillAt !== undefined && this.now() - this.sigkillAt <= DEATH_FRESH_MS;
         if (this.oom || killedByEngine || event.exitCode !== SIGKILL_EXIT) {
@@ -48,6 +48,7 @@ export class ContainerHistory {
         }
         [this.oom, this.sigkillAt] = [false, undefined];
         return;
+      }
     }
   }
 

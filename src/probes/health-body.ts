@@ -243,7 +243,6 @@ function tokens(name: string): string[] {
 }
 
 function pushName(list: string[], name: string): void {
-  // eslint-disable-next-line no-control-regex
   const clean = name.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069]/g, "").slice(0, MAX_NAME_CHARS);
   if (list.length < MAX_FAILING && !list.includes(clean)) list.push(clean);
 }

@@ -46,14 +46,10 @@ const schema = z.strictObject({
     })
     .default({})
     .meta({ description: "Extra request headers" }),
-  expectStatus: z
-    .array(z.number().int().min(100).max(599))
-    .min(1)
-    .optional()
-    .meta({
-      description:
-        "Status codes that count as healthy (default: any 200-399). Same-origin redirects are followed unless their code is listed here",
-    }),
+  expectStatus: z.array(z.number().int().min(100).max(599)).min(1).optional().meta({
+    description:
+      "Status codes that count as healthy (default: any 200-399). Same-origin redirects are followed unless their code is listed here",
+  }),
   maxBodyBytes: bytes()
     .default(1024 * 1024)
     .meta({ description: "Largest health body accepted; a longer one fails the probe (default 1MiB)" }),

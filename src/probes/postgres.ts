@@ -18,7 +18,8 @@
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { MedicError } from "../lib/errors.js";
-import { connectPg, pgClientConfig, pgConnectionSchema, pgErrorCode, type PgConnection } from "../lib/pg.js";
+import { pgConnectionSchema } from "../config/pg-connection.js";
+import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../lib/pg.js";
 import { factsFromRow, POSTGRES_PROBE_SQL, probeRowSchema } from "./postgres-query.js";
 import type { Facts, Observation, Probe, ProbeContext, ProbeKind } from "./types.js";
 

@@ -113,9 +113,8 @@ describe("MaintenanceCalendar.activeFor", () => {
     const shared = new MaintenanceCalendar(windows);
     const base = at("2025-10-25T22:00:00Z");
     const steps = [0, 17, 61, 3_600, 3_590, 3_601, 120, 86_400, 7_200, 7_199, 7_260, 30, 5_400, 5_400, 5_459, 5_390];
-    let now = base;
     for (const [i, seconds] of steps.entries()) {
-      now = base + seconds * 1000 + (i % 3) * 250;
+      const now = base + seconds * 1000 + (i % 3) * 250;
       const fresh = new MaintenanceCalendar(windows).active(now).map((a) => [a.window.name, a.until]);
       expect(shared.active(now).map((a) => [a.window.name, a.until])).toEqual(fresh);
     }

@@ -1,6 +1,15 @@
 import type { z } from "zod";
-import type { StepResult } from "../playbooks/types.js";
 import type { WatchEvent } from "../probes/types.js";
+
+/** The outcome of one action on the world (a step, a service action), as recorded in the timeline. */
+export interface StepResult {
+  ok: boolean;
+  /** One line: what happened ("restarted pid 123 -> 456", "exit 1: permission denied"). */
+  detail: string;
+  durationMs?: number;
+  /** false: the step ran but found nothing to act on (no session matched); the timeline records it as skipped. */
+  changed?: false;
+}
 
 /** The thing playbooks act on for a target: start, stop and restart it. */
 export interface ServiceDriver {

@@ -55,7 +55,6 @@ const updateSchema = z
   });
 
 type Targeted = { container?: string } & DockerConnection;
-type StopParams = z.output<typeof stopSchema>;
 type KillParams = z.output<typeof killSchema>;
 type Action = "restart" | "start" | "stop";
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { formatDuration, parseDuration } from "../../lib/duration.js";
-import { pgConnectionSchema } from "../../lib/pg.js";
+import { pgConnectionSchema } from "../../config/pg-connection.js";
 import { TemplateError, type Renderer } from "../template.js";
 
 // Which sessions postgres.terminate and postgres.cancel act on. The SQL text is fixed per action;

@@ -21,11 +21,9 @@ import {
 
 const terminateSchema = z.strictObject({
   ...sessionFilterShape,
-  state: sessionStates()
-    .prefault(["idle"])
-    .meta({
-      description: "Session states to end: idle, idle in transaction, idle in transaction (aborted), active; one or a list (default idle)",
-    }),
+  state: sessionStates().prefault(["idle"]).meta({
+    description: "Session states to end: idle, idle in transaction, idle in transaction (aborted), active; one or a list (default idle)",
+  }),
 });
 // Cancelling only means something for a running query, so cancel has no state to choose.
 const cancelSchema = z.strictObject(sessionFilterShape);

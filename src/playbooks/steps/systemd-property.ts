@@ -15,11 +15,9 @@ const limit = () => z.union([z.string(), z.number()]);
 const schema = z
   .strictObject({
     unit: unitParam(RESOURCE_TYPES),
-    property: z
-      .enum(NAMES)
-      .meta({
-        description: "The resource-control property: MemoryMax, MemoryHigh, MemorySwapMax, CPUQuota, CPUWeight, IOWeight or TasksMax",
-      }),
+    property: z.enum(NAMES).meta({
+      description: "The resource-control property: MemoryMax, MemoryHigh, MemorySwapMax, CPUQuota, CPUWeight, IOWeight or TasksMax",
+    }),
     value: limit().optional().meta({ description: "The new value, like 512M or 150%; may use {{ }}" }),
     factor: z
       .number()
