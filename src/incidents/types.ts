@@ -62,8 +62,8 @@ export type IncidentEvent =
  */
 export type StepOutcome = "ok" | "failed" | "skipped" | "abandoned";
 
-/** One journal line. */
-export type JournalRecord = IncidentEvent & { at: number; incident: string };
+/** One journal line; `seq` is its place in the store (a store that numbers records sets it). */
+export type JournalRecord = IncidentEvent & { at: number; incident: string; seq?: number };
 
 /** A playbook run as folded from the journal. */
 export interface RunRecord {
