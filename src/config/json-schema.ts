@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { playbookSchema } from "../playbooks/schema.js";
@@ -16,6 +16,7 @@ export function generateSchemas(): { "medic.schema.json": Json; "playbook.schema
 
 /** Writes the generated schemas into `dir` (the repo's schema/ folder), one file each. */
 export async function writeSchemas(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
   for (const [name, schema] of Object.entries(generateSchemas())) {
     await writeFile(join(dir, name), `${JSON.stringify(schema, null, 2)}\n`);
   }
