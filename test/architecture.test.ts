@@ -63,7 +63,7 @@ describe("the source's shape", () => {
 
   it("reads every source file and its imports", () => {
     expect(graph.size).toBeGreaterThan(100);
-    expect(graph.get("daemon.ts")).toContain("lib/clock.ts");
+    expect(graph.get("daemon/app.ts")).toContain("lib/clock.ts");
   });
 
   it("has no import cycle, type-only imports included", () => {

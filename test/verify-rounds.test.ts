@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/load.js";
-import { Daemon } from "../src/daemon.js";
+import { Daemon } from "../src/daemon/app.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { createLogger } from "../src/lib/log.js";
 import { cleanup, onCleanup, tempDir, waitUntil } from "./harness.js";

@@ -1,7 +1,7 @@
 import { plain } from "../classify/evidence.js";
 import type { Severity } from "../classify/types.js";
 import type { AlertRoute } from "../config/types.js";
-import type { Daemon } from "../daemon.js";
+import type { CommandPort } from "../daemon/ports.js";
 import { describeError, MedicError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import type { WebhookAlert, WebhookPayload } from "./payload.js";
@@ -29,7 +29,7 @@ export interface AlertResult {
 
 /** What the receiver needs. */
 export interface ReceiverOptions {
-  daemon: Pick<Daemon, "raiseExternal" | "resolveExternal">;
+  daemon: Pick<CommandPort, "raiseExternal" | "resolveExternal">;
   routes: readonly AlertRoute[];
   severities: Readonly<Record<string, Severity>>;
   log: Logger;

@@ -3,8 +3,10 @@ import { parseWebhook } from "../alertmanager/payload.js";
 import { receiveAlerts } from "../alertmanager/receive.js";
 import { controlRoutes } from "./controls.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
+import type { Incident } from "../incidents/types.js";
+import type { HistoryQuery } from "../store/types.js";
 import type { ApiContext, Route } from "./types.js";
-import { incidentDetail, incidentSummary, listIncidents, STATE_FILTERS } from "./views.js";
+import { incidentDetail, incidentSummary, STATE_FILTERS } from "./views.js";
 
 const MAX_LIST = 1000;
 
@@ -37,7 +39,7 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/api/incidents",
     access: "read",
-    handle: (req, ctx) => {
+    handle: async (req, ctx) => {
       const state = req.query.get("state") ?? undefined;
       if (state !== undefined && !STATE_FILTERS.includes(state)) {
         throw new ApiError(400, `unknown state ${JSON.stringify(state.slice(0, 40))}`, `one of ${STATE_FILTERS.join(", ")}`);
@@ -47,15 +49,23 @@ export const ROUTES: readonly Route[] = [
       if (!(limit >= 1 && limit <= MAX_LIST))
         throw new ApiError(400, `limit must be a whole number from 1 to ${MAX_LIST}`, "like ?limit=50");
       const target = req.query.get("target") ?? undefined;
-      const list = listIncidents(ctx.daemon.store.incidents().values(), { ...(state && { state }), ...(target && { target }), limit });
-      return { status: 200, json: { incidents: list.map(incidentSummary) } };
+      const cursor = req.query.get("cursor") ?? undefined;
+      if (cursor !== undefined && !/^[\w.:-]{1,200}$/.test(cursor))
+        throw new ApiError(400, "cursor must be the next of an earlier page", "send back the next you were given");
+      const page = await ctx.daemon.history({
+        ...(state && { state: state as HistoryQuery["state"] }),
+        ...(target && { target }),
+        ...(cursor && { cursor }),
+        limit,
+      });
+      return { status: 200, json: { incidents: page.incidents.map(incidentSummary), ...(page.next && { next: page.next }) } };
     },
   },
   {
     method: "GET",
     path: "/api/incidents/:id",
     access: "read",
-    handle: (req, ctx) => ({ status: 200, json: incidentDetail(findIncident(req.params.id!, ctx)) }),
+    handle: async (req, ctx) => ({ status: 200, json: incidentDetail(await findIncident(req.params.id!, ctx)) }),
   },
   {
     method: "POST",
@@ -63,7 +73,7 @@ export const ROUTES: readonly Route[] = [
     access: "change",
     handle: async (req, ctx) => {
       const body = parseBody(ackBody, await req.body(), '{"by": "alice", "note": "looking at the database"}');
-      const incident = findIncident(req.params.id!, ctx);
+      const incident = await findIncident(req.params.id!, ctx);
       if (incident.state === "resolved")
         throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
       const acked = ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
@@ -113,14 +123,11 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
-/** The incident by id, or by a prefix only one id starts with. */
-function findIncident(id: string, ctx: ApiContext) {
-  const all = ctx.daemon.store.incidents();
-  const exact = all.get(id);
-  if (exact) return exact;
-  const matches = id.length >= 4 ? [...all.values()].filter((i) => i.id.startsWith(id)) : [];
-  if (matches.length === 1) return matches[0]!;
+/** The incident by id, or by a prefix only one id starts with (live, or from history). */
+async function findIncident(id: string, ctx: ApiContext): Promise<Incident> {
+  const result = await ctx.daemon.findIncident(id);
+  if (result.found) return result.found;
   const shown = JSON.stringify(id.slice(0, 64));
-  if (matches.length > 1) throw new ApiError(404, `${matches.length} incidents start with ${shown}`, "give more of the id");
+  if (result.ambiguous) throw new ApiError(404, `${result.ambiguous} incidents start with ${shown}`, "give more of the id");
   throw new ApiError(404, `no incident ${shown}`, "GET /api/incidents lists them");
 }

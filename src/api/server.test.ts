@@ -7,6 +7,7 @@ import { removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
 import { firing, webhook } from "../../test/fixtures/alertmanager-payload.js";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
+import { legacyStore } from "../daemon/legacy-store.js";
 import { MemoryStore } from "../incidents/store.js";
 import { Metrics } from "../metrics/metrics.js";
 import { readControls } from "../safety/controls.js";
@@ -35,13 +36,17 @@ async function config(extra = ""): Promise<Config> {
 }
 
 function fakeDaemon(overrides: Partial<ApiDaemon> = {}): ApiDaemon {
-  const store = new MemoryStore();
+  const old = new MemoryStore();
+  const store = legacyStore(old);
   store.append("abcd1234", { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }, 1_000);
   return {
-    store,
     targetsStatus: () => [{ name: "api", labels: {}, probe: "tcp", up: false, open: ["abcd1234"] }],
     health: () => ({ ok: true, checks: [] }),
-    acknowledge: (id, by) => (store.append(id, { type: "acknowledged", by }, 2_000), store.incidents().get(id)),
+    liveIncidents: () => store.live(),
+    findIncident: (id) => store.find(id),
+    history: (q) => store.history(q),
+    channels: () => ({}),
+    acknowledge: (id, by) => (store.append(id, { type: "acknowledged", by }, 2_000), store.live().get(id)),
     raiseExternal: () => ({ incident: "abcd1234", created: false }),
     resolveExternal: async () => ({ resolved: false, detail: "no open incident came from it" }),
     ...overrides,

@@ -1,11 +1,11 @@
 import type { Config } from "../config/types.js";
-import type { Daemon } from "../daemon.js";
+import type { CommandPort, ReadPort } from "../daemon/ports.js";
 import type { Logger } from "../lib/log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Reply } from "./http.js";
 
 /** What the API needs of the daemon. */
-export type ApiDaemon = Pick<Daemon, "targetsStatus" | "acknowledge" | "health" | "raiseExternal" | "resolveExternal" | "store">;
+export type ApiDaemon = ReadPort & CommandPort;
 
 /** What every handler may use. */
 export interface ApiContext {

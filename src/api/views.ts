@@ -75,17 +75,6 @@ export function incidentDetail(i: Incident) {
   };
 }
 
-/** Incidents matching the query, newest first. */
-export function listIncidents(all: Iterable<Incident>, q: { state?: string; target?: string; limit: number }): Incident[] {
-  const keep = (i: Incident) =>
-    (q.state === undefined || (q.state === "unresolved" ? i.state !== "resolved" : i.state === q.state)) &&
-    (q.target === undefined || i.target === q.target);
-  return [...all]
-    .filter(keep)
-    .sort((a, b) => b.openedAt - a.openedAt)
-    .slice(0, q.limit);
-}
-
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }

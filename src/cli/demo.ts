@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatIssue } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
-import { Daemon } from "../daemon.js";
+import { Daemon } from "../daemon/app.js";
 import { liveTarget } from "../targets.js";
 import { describeRecord } from "../incidents/describe.js";
 import type { JournalRecord } from "../incidents/types.js";
@@ -47,9 +47,8 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
   const daemon = new Daemon({
     config,
     log,
-    onRecord: (record) => {
+    onRecord: (record, incident) => {
       records.push(record);
-      const incident = daemon.store.incidents().get(record.incident);
       out(`  +${formatDuration(record.at - since).padStart(6)}  ${describeRecord(record, incident)}`);
       for (const wake of waiters) wake();
     },
@@ -84,7 +83,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     process.kill(pid, "SIGKILL");
     const opened1 = await waitFor("the incident to open", (r) => r.type === "opened", 15_000);
     const resolved1 = await waitFor("the incident to resolve", (r) => r.type === "resolved" && r.incident === opened1.incident, 40_000);
-    await daemon.escalations.idle();
+    await daemon.idle();
     const detect1 = opened1.at - since;
     const healthy1 = resolved1.at - since;
     out(`  => detected in ${formatDuration(detect1)}, healthy again (verified) ${formatDuration(healthy1)} after the kill`);
@@ -100,7 +99,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
     out("  => medic gave up and paged (console notifier); a human fixes the database");
     rmSync(join(dir, "db-broken"));
     await waitFor("the recovery", (r) => r.type === "resolved" && r.incident === opened2.incident, 15_000);
-    await daemon.escalations.idle();
+    await daemon.idle();
 
     out();
     out(

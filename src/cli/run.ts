@@ -1,5 +1,5 @@
 import { createApi, parseListen, type Api } from "../api/server.js";
-import { Daemon } from "../daemon.js";
+import { Daemon } from "../daemon/app.js";
 import { describeError } from "../lib/errors.js";
 import { collectGarbage } from "../lib/gc.js";
 import { createLogger } from "../lib/log.js";

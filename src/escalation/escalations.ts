@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config/types.js";
 import { MEDIC_TARGET, type Incident, type IncidentEvent } from "../incidents/types.js";
+import type { Action, Verdict } from "../gate/types.js";
+import { repeat, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
 import { backoffDelayMs } from "./backoff.js";
 import { AlertLedger } from "./alerts.js";
@@ -9,6 +11,7 @@ import { CHANNEL_TROUBLE } from "./collapse.js";
 import { Outbox } from "./outbox.js";
 import { dueNotifications, type ChannelFacts } from "./policy.js";
 import { channelKinds } from "./registry.js";
+import { gated } from "./gated.js";
 import { redacting } from "./redacting.js";
 import { redactor } from "../lib/redact.js";
 import type { Notification, Notifier, SendResult } from "./types.js";
@@ -21,11 +24,15 @@ export interface EscalationsOptions {
   /** Replaced on reload. */
   config: Config;
   log: Logger;
-  /** Journals an incident event durably (before anything is sent). */
+  clock: Clock;
+  /** Records an incident event (the daemon's record stream; what it records is durable before anything is sent). */
   record: (incident: string, event: IncidentEvent) => void;
+  /** Open incidents and the recent ones still owed a notification (the store's live view). */
   incidents: () => ReadonlyMap<string, Incident>;
-  /** Send nothing; log what would have been sent. */
+  /** Which incidents this medic handles: a dry run's own, or the real ones. */
   dryRun: boolean;
+  /** The action gate: every send is checked when it is queued, and allowed (after the store is durable) when it goes out. */
+  gate: { check(action: Action): Verdict; allow(action: Action): Promise<Verdict> };
   /** A maintenance window or pause covers the target: nobody is paged (a resolve of an earlier page still goes out). */
   paused?: (target: string, now: number) => boolean;
 }
@@ -40,7 +47,7 @@ export class Escalations {
   private readonly notifiers = new Map<string, Notifier>();
   private facts: ChannelFacts;
   private readonly outbox: Outbox;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   /** Pages about medic itself, in the order they were asked for. */
   private selfPages: Promise<void> = Promise.resolve();
 
@@ -84,7 +91,8 @@ export class Escalations {
     for (const channel of config.notify.channels) {
       const kind = channelKinds.get(channel.kind)!;
       redactor.add(kind.secrets?.(channel.params) ?? []);
-      this.notifiers.set(channel.kind, redacting(kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log })));
+      const notifier = redacting(kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log }));
+      this.notifiers.set(channel.kind, gated(notifier, this.opts.gate));
       if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
       if (this.notifiers.get(channel.kind)!.pages) pages.add(channel.kind);
     }
@@ -98,20 +106,24 @@ export class Escalations {
       for (const n of incident.notifications) if (n.status === "queued") owed.push({ at: n.queuedAt, n: n.notification });
     }
     if (owed.length > 0) this.opts.log.info({ owed: owed.length }, "delivering notifications a previous run still owed");
-    if (!this.opts.dryRun) this.outbox.enqueue(...owed.sort((a, b) => a.at - b.at).map((o) => o.n));
+    this.outbox.enqueue(
+      ...owed
+        .sort((a, b) => a.at - b.at)
+        .map((o) => o.n)
+        .filter((n) => this.mayQueue(n)),
+    );
     // Once at start, everything: a resolve a previous run never queued is still owed.
     for (const incident of this.opts.incidents().values())
       if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
     // From then on a resolve is queued the moment it is journaled; only open incidents have timed steps.
-    this.timer = setInterval(() => this.reviewOpen(), TICK_MS);
-    this.timer.unref();
+    this.stopTimer = repeat(this.opts.clock, TICK_MS, () => this.reviewOpen(), { unref: true });
   }
 
   /** Queues what the policy says an incident is owed now. */
   review(id: string): void {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
-    const now = Date.now();
+    const now = this.opts.clock.now();
     const { policy, pageGraceMs } = this.opts.config.escalation;
     const due = dueNotifications(incident, policy, this.facts, now, { pageGraceMs });
     if (due.length === 0) return;
@@ -121,23 +133,36 @@ export class Escalations {
     for (const d of due) {
       const n = buildNotification(incident, d, now, this.opts.config.notify.link, affected);
       this.opts.record(id, { type: "notification_queued", notification: n });
-      if (this.opts.dryRun) {
-        this.opts.log.info(
-          { incident: id, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence },
-          "dry run: would notify",
-        );
-      } else this.outbox.enqueue(n);
+      if (this.mayQueue(n)) this.outbox.enqueue(n);
     }
+  }
+
+  // The gate's word on a notification as it is queued: a dry run says what it would send and sends nothing.
+  private mayQueue(n: Notification): boolean {
+    const verdict = this.opts.gate.check({ kind: "notify", incident: n.incident, channel: n.channel, event: n.event });
+    if (verdict.allow) return true;
+    const fields = { incident: n.incident, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence };
+    if (verdict.rule === "dry_run") this.opts.log.info(fields, "dry run: would notify");
+    else this.opts.log.warn({ ...fields, refused: verdict.reason }, "notification kept queued: the gate refuses sends");
+    return false;
+  }
+
+  // Sends about medic itself; the console is medic's own log, not the world, so it always speaks.
+  private mayAnnounce(notifier: Notifier, what: string, fields: object): boolean {
+    if (notifier.name === "console") return true;
+    const verdict = this.opts.gate.check({ kind: "announce", channel: notifier.name, what });
+    if (verdict.allow) return true;
+    this.opts.log.info(
+      { channel: notifier.name, ...fields, refused: verdict.reason },
+      `${verdict.rule === "dry_run" ? "dry run: would" : "not sent:"} ${what}`,
+    );
+    return false;
   }
 
   /** Tells every channel that takes announcements (Slack, the log) something about medic itself; best effort, not journaled. */
   announce(text: string): void {
     for (const notifier of this.notifiers.values()) {
-      if (!notifier.announce) continue;
-      if (this.opts.dryRun && notifier.name !== "console") {
-        this.opts.log.info({ channel: notifier.name, announcement: text }, "dry run: would announce");
-        continue;
-      }
+      if (!notifier.announce || !this.mayAnnounce(notifier, "announce", { announcement: text })) continue;
       void this.announceTo(notifier, text);
     }
   }
@@ -148,7 +173,7 @@ export class Escalations {
    * Sends run one after another, so a resolve never overtakes its trigger. `key` is the dedup key.
    */
   pageSelf(key: string, event: "trigger" | "resolve", summary: string): Promise<void> {
-    const now = Date.now();
+    const now = this.opts.clock.now();
     const send = async () => {
       for (const notifier of this.notifiers.values()) {
         if (notifier.announce || !notifier.accepts.has(event)) continue;
@@ -168,8 +193,7 @@ export class Escalations {
           attempts: 0,
           steps: [],
         };
-        if (this.opts.dryRun) this.opts.log.info({ channel: notifier.name, event, summary }, "dry run: would page about medic itself");
-        else await this.deliverDirect(notifier, n);
+        if (this.mayAnnounce(notifier, "page about medic itself", { event, summary })) await this.deliverDirect(notifier, n);
       }
     };
     this.selfPages = this.selfPages.then(send, send);
@@ -224,7 +248,7 @@ export class Escalations {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopTimer?.();
     await this.outbox.stop();
   }
 
@@ -243,7 +267,7 @@ export class Escalations {
       const key = ledger.current(channel)?.key;
       const reason = `${CHANNEL_TROUBLE} ${failed.channel} (${why})`;
       const due = { channel, event: "trigger" as const, reason, ...(key && key !== incident.id && { key }) };
-      const n = buildNotification(incident, due, Date.now(), this.opts.config.notify.link);
+      const n = buildNotification(incident, due, this.opts.clock.now(), this.opts.config.notify.link);
       this.opts.record(incident.id, { type: "notification_queued", notification: n });
       this.outbox.enqueue(n);
     }

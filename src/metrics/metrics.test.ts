@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Target } from "../config/types.js";
-import type { TargetStatus } from "../daemon.js";
+import type { TargetStatus } from "../daemon/ports.js";
 import type { Incident, JournalRecord } from "../incidents/types.js";
 import { Metrics, type MetricsSource } from "./metrics.js";
 
@@ -12,8 +12,8 @@ function source(
 ) {
   return {
     targetsStatus: () => targets,
-    store: { incidents: () => new Map(incidents.map((i) => [i.id!, i as Incident])) },
-    escalations: { status: () => outbox },
+    liveIncidents: () => new Map(incidents.map((i) => [i.id!, i as Incident])),
+    channels: () => outbox,
   } as unknown as MetricsSource;
 }
 const status = (name: string, up: boolean | null): TargetStatus => ({

@@ -2,14 +2,14 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Finding } from "../classify/types.js";
 import type { Target } from "../config/types.js";
-import type { Daemon, TargetStatus } from "../daemon.js";
+import type { ReadPort, TargetStatus } from "../daemon/ports.js";
 import { isOpen, type Incident, type JournalRecord } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
 import { recordEffects } from "./records.js";
 
 /** What the gauges read at scrape time: the running daemon. */
-export type MetricsSource = Pick<Daemon, "targetsStatus" | "store" | "escalations">;
+export type MetricsSource = Pick<ReadPort, "targetsStatus" | "liveIncidents" | "channels">;
 
 const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const LATE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -109,7 +109,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const i of source()?.store.incidents().values() ?? [])
+        for (const i of source()?.liveIncidents().values() ?? [])
           if (isOpen(i)) this.inc({ kind: i.kind, severity: i.severity, state: i.state });
       },
     });
@@ -152,7 +152,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {})) this.set({ channel }, s.queued);
+        for (const [channel, s] of Object.entries(source()?.channels() ?? {})) this.set({ channel }, s.queued);
       },
     });
     new Gauge({
@@ -162,8 +162,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const [channel, s] of Object.entries(source()?.escalations.status() ?? {}))
-          this.set({ channel }, s.breaker === "closed" ? 0 : 1);
+        for (const [channel, s] of Object.entries(source()?.channels() ?? {})) this.set({ channel }, s.breaker === "closed" ? 0 : 1);
       },
     });
     this.trips = new Counter({

@@ -4,6 +4,7 @@ import { conditionValues, evaluateCondition } from "../classify/evaluate.js";
 import { plain, quote } from "../classify/evidence.js";
 import type { IncidentEvent, RunRecord } from "../incidents/types.js";
 import type { Observation } from "../probes/types.js";
+import type { Clock } from "../lib/clock.js";
 import { formatDuration } from "../lib/duration.js";
 import { describeError } from "../lib/errors.js";
 import { withDeadline } from "../lib/signals.js";
@@ -37,6 +38,11 @@ export interface RunContext {
   signal: AbortSignal;
   /** Set when resuming a run a previous daemon started: steps it recorded as done are not run again. */
   resume?: RunRecord;
+  /** Asked before each step starts (the daemon's action gate): why it may not run, or undefined. A refused step is not started, and the run is left for later. */
+  allow?: (step: RenderedStep) => Promise<string | undefined>;
+  /** Verification's clock and pauses (the daemon's; tests run them on a manual clock). */
+  clock?: Clock;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -72,6 +78,8 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
       }
     }
 
+    if (ctx.allow && (await ctx.allow(step)) !== undefined) return { outcome: "abandoned" };
+    if (ctx.stop.aborted) return { outcome: "abandoned" };
     ctx.record({ type: "step_started", runId, index: step.index });
     const started = performance.now();
     const result = await runStep(ctx, step);
@@ -107,6 +115,8 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     intervalMs: Math.min(ctx.target.intervalMs, 1000),
     signal: ctx.stop,
     ...(ctx.lastFailedRound && { lastFailedRound: ctx.lastFailedRound }),
+    ...(ctx.clock && { clock: ctx.clock }),
+    ...(ctx.sleep && { sleep: ctx.sleep }),
   });
   if (ctx.stop.aborted) return { outcome: "abandoned" };
   if (!verdict.ok) return { outcome: "failed", reason: `verification: ${verdict.detail}` };
@@ -150,6 +160,7 @@ async function runStepUntil(signal: AbortSignal, ctx: RunContext, step: Rendered
       timeoutMs: step.timeoutMs,
       baseDir: ctx.baseDir,
       targets: ctx.targets,
+      ...(ctx.clock && { clock: ctx.clock }),
     });
     return await Promise.race([run, stuck]);
   } catch (err) {

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Condition } from "../classify/conditions.js";
 import type { Target } from "../config/target.js";
+import type { Clock } from "../lib/clock.js";
 import type { ServiceDriver, StepResult } from "../services/types.js";
 import type { Renderer } from "./template.js";
 
@@ -45,6 +46,8 @@ export interface StepContext {
   baseDir: string;
   /** Every target by name, for steps that act through another one (a database the target depends on). */
   targets: ReadonlyMap<string, Target>;
+  /** The daemon's clock, for steps that wait (default: real time). */
+  clock?: Clock;
 }
 
 /** What a preview may use: everything a step has but its service (a preview acts on nothing). */

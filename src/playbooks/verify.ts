@@ -26,7 +26,7 @@ export interface VerifyOptions {
   signal: AbortSignal;
   /** The target's regular schedule keeps probing during verification: its latest failing round, if any. */
   lastFailedRound?: () => FailedRound | undefined;
-  clock?: Clock;
+  clock?: Pick<Clock, "now">;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 

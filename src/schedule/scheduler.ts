@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from "../lib/clock.js";
+
 /** A target's recurring probe: fixed-rate ticks at `phaseMs + k * intervalMs`, never overlapping. */
 export interface Schedule {
   /** Runs a round now (after the one in progress, if any), then carries on at the usual rate. */
@@ -14,14 +16,14 @@ export type Tick = (intendedAt: number) => Promise<void>;
  * cron: millisecond resolution, and a round that overruns its slot skips the missed slots instead
  * of piling up or running twice at once.
  */
-export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule {
+export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Clock = systemClock): Schedule {
   let stopped = false;
   let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let next = Date.now() + phaseMs;
+  let cancel = (): void => {};
+  let next = clock.now() + phaseMs;
 
   const arm = (): void => {
-    timer = setTimeout(fire, Math.max(0, next - Date.now()));
+    cancel = clock.timer(fire, next - clock.now());
   };
   let poked = false;
   const fire = (): void => {
@@ -32,7 +34,7 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule
       .finally(() => {
         running = undefined;
         if (stopped) return;
-        const now = Date.now();
+        const now = clock.now();
         next = intendedAt + intervalMs;
         if (next <= now) next += Math.ceil((now - next + 1) / intervalMs) * intervalMs;
         if (poked) next = now;
@@ -46,13 +48,13 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick): Schedule
       if (stopped) return;
       poked = true;
       if (running) return; // the round in progress reschedules at once when it ends
-      clearTimeout(timer);
-      next = Date.now();
+      cancel();
+      next = clock.now();
       arm();
     },
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      cancel();
       await running;
     },
   };

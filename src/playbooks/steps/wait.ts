@@ -22,7 +22,7 @@ export const waitStep: StepKind<typeof schema> = {
   async run(p, ctx) {
     const t0 = performance.now();
     try {
-      await sleep(p.forMs, ctx.signal);
+      await sleep(p.forMs, ctx.signal, ctx.clock);
       return { ok: true, detail: `waited ${formatDuration(p.forMs)}`, durationMs: performance.now() - t0 };
     } catch {
       const waited = performance.now() - t0;

@@ -1,0 +1,327 @@
+import type { Finding } from "../classify/types.js";
+import type { Config, Target } from "../config/types.js";
+import { dockerDiscovery, type Discovery } from "../discovery/docker.js";
+import { Escalations } from "../escalation/escalations.js";
+import { ActionGate } from "../gate/gate.js";
+import { dryRunRule, standingRule } from "../gate/rules.js";
+import type { GateRule } from "../gate/types.js";
+import { JournalStore } from "../incidents/journal.js";
+import { readJournal, SKIPPED_LINES, type JournalScan } from "../incidents/journal-read.js";
+import { StateDirWatch } from "../incidents/state-dir-watch.js";
+import { MemoryStore } from "../incidents/store.js";
+import type { Incident } from "../incidents/types.js";
+import { repeat, systemClock, type Clock } from "../lib/clock.js";
+import { lockStateDir } from "../lib/lockfile.js";
+import type { Logger } from "../lib/log.js";
+import type { Observation } from "../probes/types.js";
+import { SafetyRuntime } from "../safety/runtime.js";
+import type { HistoryQuery, IncidentStore } from "../store/types.js";
+import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
+import { Commands } from "./commands.js";
+import { Detector } from "./detector.js";
+import { Fleet } from "./fleet.js";
+import { legacyStore } from "./legacy-store.js";
+import { Lifecycle } from "./lifecycle.js";
+import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
+import { RecordStream, type RecordListener } from "./records.js";
+import { Reloader, type ReloadResult } from "./reloader.js";
+import { Remediator } from "./remediator.js";
+import { Supervisor } from "./supervisor.js";
+import { Watcher, type Round } from "./watcher.js";
+import { Watchers } from "./watchers.js";
+
+/** How the daemon is wired; everything but config and log has a default (tests bring their own parts and clock). */
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** Reason and log everything, act on nothing, write nothing: the gate refuses every action. */
+  dryRun?: boolean;
+  store?: IncidentStore;
+  clock?: Clock;
+  /** Builds a target's probe and service (default: from the registries). */
+  parts?: (target: Target, baseDir: string) => LiveTarget;
+  /** Told of each record once it is stored (the demo narrates from it; metrics count it). */
+  onRecord?: RecordListener;
+  /** Called after each probe round. */
+  onRound?: (target: Target, observation: Observation, finding: Finding | undefined) => void;
+  /** Called as a round starts, with how late it starts against its slot or the event that called it. */
+  onRoundStart?: (target: Target, lateMs: number) => void;
+}
+
+/** How often the supervisor looks at held and suppressed incidents and re-reads the operator's controls. */
+const SUPERVISOR_TICK_MS = 1_000;
+
+/**
+ * The composition root: builds the parts (store, records, gate, escalation, watchers, detector,
+ * remediator, supervisor), wires them, and runs them. Each part's job is in its own file.
+ */
+export class Daemon implements ReadPort, CommandPort {
+  private readonly log: Logger;
+  private readonly dryRun: boolean;
+  private readonly clock: Clock;
+  private readonly life: Lifecycle;
+  private readonly store: IncidentStore;
+  private readonly escalations: Escalations;
+  private readonly safety: SafetyRuntime;
+  private readonly watchers: Watchers;
+  private readonly remediator: Remediator;
+  private readonly supervisor: Supervisor;
+  private readonly fleet: Fleet;
+  private readonly reloader: Reloader;
+  private readonly commands: Commands;
+  private readonly stateDirWatch: StateDirWatch | undefined;
+  private readonly discovery: Discovery | undefined;
+  private phase: "building" | "running" | "stopping" = "building";
+  private startedAt: number;
+  /** Why medic may no longer act (another medic took over the state dir). */
+  private lostLock: string | undefined;
+
+  constructor(opts: DaemonOptions) {
+    const { config } = opts;
+    const log = (this.log = opts.log);
+    const dryRun = (this.dryRun = opts.dryRun ?? false);
+    const clock = (this.clock = opts.clock ?? systemClock);
+    this.startedAt = clock.now();
+    const life = (this.life = new Lifecycle(log));
+    const journal = opts.store ? undefined : openJournal(config, log, dryRun);
+    const store = (this.store = opts.store ?? legacyStore(journal!));
+    const live = () => store.live();
+    const background = life.background;
+    const current = () => this.config;
+
+    const records = new RecordStream(store, { clock, log, complete: (id, event) => detector.complete(id, event) });
+    const rules: GateRule[] = [...(dryRun ? [dryRunRule] : []), standingRule(() => this.lostLock ?? records.refusal())];
+    const gate = new ActionGate(rules, { durable: () => store.flushed(), log });
+    const watchers = (this.watchers = new Watchers(live));
+    const safety = (this.safety = new SafetyRuntime(config, log));
+    const check = (w: Watcher, signal: AbortSignal) => checkTarget(current(), w.live, signal, watchers.contextFor(w.target));
+    const escalations = (this.escalations = new Escalations({
+      config,
+      log,
+      clock,
+      dryRun,
+      gate,
+      incidents: live,
+      record: (id, event) => void records.append(id, event),
+      paused: (target, now) => safety.pausedFor(target, now) !== undefined,
+    }));
+    const detector: Detector = new Detector({
+      clock,
+      log,
+      records,
+      watchers,
+      live,
+      dryRun,
+      check,
+      act: (id) => remediator.act(id),
+      background,
+      stop: life.stop,
+    });
+    const remediator: Remediator = (this.remediator = new Remediator({
+      clock,
+      log,
+      config: current,
+      records,
+      live,
+      watchers,
+      detector,
+      safety,
+      gate,
+      dryRun,
+      check,
+      background,
+      stop: life.stop,
+      cutoff: life.cutoff,
+    }));
+    this.supervisor = new Supervisor({
+      clock,
+      log,
+      safety,
+      watchers,
+      live,
+      records,
+      detector,
+      remediator,
+      dryRun,
+      announce: (text) => escalations.announce(text),
+      tick: (now) => this.stateDirWatch?.tick(now),
+    });
+    this.commands = new Commands({ log, records, live, watchers, detector, check, stop: life.stop });
+
+    const parts = opts.parts ?? liveTarget;
+    const onRound = (w: Watcher, round: Round): void => {
+      opts.onRound?.(w.target, round.observation, round.finding);
+      detector.onRound(w, round);
+    };
+    const watcherDeps = { clock, log, check, onRound, stop: life.stop, ...(opts.onRoundStart && { onRoundStart: opts.onRoundStart }) };
+    this.fleet = new Fleet({
+      log,
+      watchers,
+      remediator,
+      parts: (target) => parts(target, current().baseDir),
+      watcher: (p) => new Watcher(p, watcherDeps),
+      phase: () => this.phase,
+    });
+    this.reloader = new Reloader(config, { log, fleet: this.fleet, reconfigure: (c) => this.reconfigure(c) });
+
+    // Listeners, in order: the targets' open incidents first, so everything after sees them current.
+    records.subscribe(watchers.onRecord);
+    // Every change of an incident may make a notification due; what notifications record changes nothing.
+    records.subscribe((record) => void (record.type.startsWith("notification_") || escalations.review(record.incident)));
+    if (opts.onRecord) records.subscribe(opts.onRecord);
+
+    this.stateDirWatch = dryRun
+      ? undefined
+      : new StateDirWatch({
+          stateDir: config.stateDir,
+          log,
+          ...(journal instanceof JournalStore && { journal }),
+          announce: (text) => escalations.announce(text),
+          page: (key, event, summary) => escalations.pageSelf(key, event, summary),
+        });
+    this.discovery = config.discovery?.docker && dockerDiscovery(config.discovery.docker, config, log);
+    for (const target of config.targets) this.fleet.add(target);
+    life.defer("close the store", () => store.close());
+    life.defer("stop escalation", () => escalations.stop());
+  }
+
+  /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
+  async start(): Promise<void> {
+    const { config } = this;
+    if (!this.dryRun) {
+      const unlock = await lockStateDir(config.stateDir, { log: this.log, onLost: (why) => this.lockLost(why) });
+      this.life.defer("unlock the state dir", unlock);
+    }
+    this.escalations.start();
+    this.remediator.resumeInFlight(!this.discovery);
+    this.phase = "running";
+    this.startedAt = this.clock.now();
+    this.life.defer(
+      "stop the supervisor",
+      repeat(this.clock, SUPERVISOR_TICK_MS, () => this.supervisor.tick(), { unref: true }),
+    );
+    for (const w of this.watchers.all()) w.start();
+    this.log.info({ targets: this.watchers.size, dryRun: this.dryRun, stateDir: config.stateDir }, "medic started");
+    if (!this.discovery) return;
+    await this.discovery.start({ add: (t) => this.fleet.add(t), remove: (name, why) => this.fleet.remove(name, why) });
+    // The containers found are watched now: what a previous daemon left in flight on them resumes.
+    this.remediator.resumeInFlight(true);
+  }
+
+  /** Stops probing, lets in-flight work finish for a while, cuts off the rest (recorded as abandoned). Once, however often called. */
+  stop(): Promise<void> {
+    this.phase = "stopping";
+    return this.life
+      .shutdown(async () => {
+        this.discovery?.stop();
+        await Promise.all([...this.watchers.all()].map((w) => w.stop()));
+      })
+      .then(() => this.log.info({}, "medic stopped"));
+  }
+
+  /** Applies a reloaded config (see Reloader). */
+  reload(next: Config): ReloadResult {
+    return this.reloader.reload(next);
+  }
+
+  /** Resolves when no notification is waiting to be sent (the demo, tests). */
+  idle(): Promise<void> {
+    return this.escalations.idle();
+  }
+
+  // Read port.
+  targetsStatus(now = this.clock.now()): TargetStatus[] {
+    return [...this.watchers.all()].map((w) => {
+      const paused = this.safety.pausedFor(w.name, now);
+      const v = w.verdict;
+      return {
+        name: w.name,
+        labels: w.target.labels,
+        probe: w.target.probe.kind,
+        up: v.state === "unknown" ? null : v.state === "healthy",
+        ...(w.lastRoundAt !== undefined && { lastRoundAt: w.lastRoundAt, latencyMs: w.lastLatencyMs }),
+        ...(v.state === "failing" && { finding: { kind: v.finding.kind, evidence: v.finding.evidence } }),
+        open: [...w.open],
+        ...(paused && { paused }),
+      };
+    });
+  }
+
+  /** Whether every target's schedule is ticking and the state dir takes writes. */
+  health(now = this.clock.now()): DaemonHealth {
+    const running = this.phase !== "building";
+    const late = [...this.watchers.all()]
+      .filter((w) => running && now - (w.lastRoundAt ?? this.startedAt) > w.target.intervalMs * 3 + w.target.timeoutMs + 5_000)
+      .map((w) => w.name);
+    const checks = [
+      {
+        name: "scheduler",
+        ok: late.length === 0,
+        detail:
+          late.length === 0 ? `${this.watchers.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}`,
+      },
+      ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
+    ];
+    if (this.lostLock) checks.push({ name: "state dir lock", ok: false, detail: `lost: ${this.lostLock}` });
+    if (this.phase === "stopping") checks.push({ name: "running", ok: false, detail: "medic is stopping" });
+    return { ok: checks.every((c) => c.ok), checks };
+  }
+
+  liveIncidents(): ReadonlyMap<string, Incident> {
+    return this.store.live();
+  }
+
+  findIncident(id: string) {
+    return this.store.find(id);
+  }
+
+  history(query: HistoryQuery) {
+    return this.store.history(query);
+  }
+
+  channels() {
+    return this.escalations.status();
+  }
+
+  /** The target's incidents that are not resolved. */
+  openIncidents(target: string): Incident[] {
+    return this.watchers.openIncidents(target);
+  }
+
+  // Command port.
+  acknowledge(id: string, by: string, note?: string) {
+    return this.commands.acknowledge(id, by, note);
+  }
+
+  raiseExternal(alert: Parameters<CommandPort["raiseExternal"]>[0]) {
+    return this.commands.raiseExternal(alert);
+  }
+
+  resolveExternal(source: string) {
+    return this.commands.resolveExternal(source);
+  }
+
+  private get config(): Config {
+    return this.reloader.config();
+  }
+
+  private reconfigure(config: Config): void {
+    this.safety.reconfigure(config);
+    this.escalations.reconfigure(config);
+  }
+
+  // Two medics on one journal would both act: the one that lost the lock stops, and says so in its health.
+  private lockLost(why: string): void {
+    this.lostLock = why;
+    this.log.fatal({ stateDir: this.config.stateDir, why }, "another medic took over the state dir: stopping");
+    void this.stop();
+  }
+}
+
+// A dry run starts from the real journal (read only), so its guards decide on the real history; it writes nothing.
+function openJournal(config: Config, log: Logger, dryRun: boolean): JournalStore | MemoryStore {
+  if (!dryRun) return new JournalStore(config.stateDir, { log });
+  const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
+    log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
+  return new MemoryStore(readJournal(config.stateDir, warnSkipped));
+}

@@ -1,0 +1,58 @@
+import type { Severity } from "../classify/types.js";
+import type { Incident } from "../incidents/types.js";
+import type { ActivePause } from "../safety/types.js";
+import type { Found, HistoryPage, HistoryQuery } from "../store/types.js";
+
+/** A watched target as the API shows it. */
+export interface TargetStatus {
+  name: string;
+  labels: Record<string, string>;
+  probe: string;
+  /** null before the first round. */
+  up: boolean | null;
+  lastRoundAt?: number;
+  latencyMs?: number;
+  finding?: { kind: string; evidence: string };
+  /** Ids of its incidents that are not resolved. */
+  open: string[];
+  paused?: ActivePause;
+}
+
+/** The daemon's own health: is it doing its job? */
+export interface DaemonHealth {
+  ok: boolean;
+  checks: { name: string; ok: boolean; detail: string }[];
+}
+
+/** Per notification channel: queue depth and breaker state. */
+export type ChannelStatus = Record<string, { queued: number; breaker: string; failures: number }>;
+
+/** What the API, metrics and the console may read. */
+export interface ReadPort {
+  targetsStatus(now?: number): TargetStatus[];
+  health(now?: number): DaemonHealth;
+  /** Open incidents and the recent ones (bounded). */
+  liveIncidents(): ReadonlyMap<string, Incident>;
+  findIncident(id: string): Promise<Found>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+  channels(): ChannelStatus;
+}
+
+/** What an outside alert says is broken. */
+export interface ExternalAlert {
+  target: string;
+  kind: string;
+  severity: Severity;
+  evidence: string;
+  source: string;
+}
+
+/** What the API and the Alertmanager receiver may ask the daemon to do. */
+export interface CommandPort {
+  /** A person takes an incident on; undefined when there is no such open incident. */
+  acknowledge(id: string, by: string, note?: string): Incident | undefined;
+  /** Opens an incident from outside (or joins the open one from the same source or of the same kind). */
+  raiseExternal(alert: ExternalAlert): { incident: string; created: boolean };
+  /** The outside source stopped firing: resolves once a fresh probe is healthy. */
+  resolveExternal(source: string): Promise<{ incident?: string; resolved: boolean; detail: string }>;
+}

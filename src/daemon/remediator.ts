@@ -1,0 +1,307 @@
+import { randomBytes } from "node:crypto";
+import type { Config } from "../config/types.js";
+import type { ActionGate } from "../gate/gate.js";
+import { lastRun } from "../incidents/fold.js";
+import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
+import { sleep, type Clock } from "../lib/clock.js";
+import type { Logger } from "../lib/log.js";
+import { planRemediation, renderPlan } from "../playbooks/plan.js";
+import { previewPlan } from "../playbooks/preview.js";
+import { runPlaybook, type RunOutcome } from "../playbooks/run.js";
+import { runProbe } from "../probes/run.js";
+import type { SafetyDecision } from "../safety/decide.js";
+import type { SafetyRuntime } from "../safety/runtime.js";
+import type { Checked } from "../targets.js";
+import type { Detector } from "./detector.js";
+import type { RecordStream } from "./records.js";
+import type { Watcher } from "./watcher.js";
+import type { Watchers } from "./watchers.js";
+
+/** Why a target's incidents close when a reload drops it from the config. */
+export const REMOVED_FROM_CONFIG = "target removed from config";
+
+/** What the remediator needs from the daemon. */
+export interface RemediatorDeps {
+  clock: Clock;
+  log: Logger;
+  config: () => Config;
+  records: RecordStream;
+  live: () => ReadonlyMap<string, Incident>;
+  watchers: Watchers;
+  detector: Detector;
+  safety: SafetyRuntime;
+  gate: ActionGate;
+  dryRun: boolean;
+  check(w: Watcher, signal: AbortSignal): Promise<Checked>;
+  background(task: Promise<void>): void;
+  /** Aborted when medic starts to stop: no further step or verification starts. */
+  stop: AbortSignal;
+  /** Aborted when medic gives up waiting: steps in flight are cut off. */
+  cutoff: AbortSignal;
+}
+
+/**
+ * Acts on incidents: plans the playbook, asks the safety guards, asks the gate, runs it, and
+ * escalates when it cannot (no playbook, a guard tripped, a step or verification failed). Holds
+ * back what a guard holds (one loud incident of medic's own for the blast radius), and carries on
+ * with what a previous daemon left in flight.
+ */
+export class Remediator {
+  /** Incidents being planned or remediated now: one task per incident at a time. */
+  private readonly acting = new Set<string>();
+  /** Incidents of removed targets whose run is finishing its current step; they close once it ends. */
+  private readonly retiring = new Map<string, Watcher>();
+
+  constructor(private readonly deps: RemediatorDeps) {}
+
+  /** Plans (and runs, if the guards and the gate allow) the playbook for an incident, unless that is under way. */
+  act(id: string, resume = false): void {
+    if (this.acting.has(id)) return;
+    this.acting.add(id);
+    this.deps.background(this.remediate(id, resume).finally(() => this.acting.delete(id)));
+  }
+
+  /** A target stops being watched: its idle incidents resolve now; one whose run is in flight, once its step ends. */
+  retire(w: Watcher, reason: string): number {
+    let finishing = 0;
+    for (const id of [...w.open]) {
+      const incident = this.deps.live().get(id);
+      if (this.acting.has(id) && incident && isActive(incident)) {
+        this.retiring.set(id, w);
+        finishing++;
+      } else this.deps.records.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
+    }
+    return finishing;
+  }
+
+  /**
+   * Carries on with incidents a previous daemon opened or was remediating when it stopped, on the
+   * targets watched now (held and suppressed ones: the supervisor's). `closeRest`: those on a
+   * target no longer watched (removed while a run was finishing, then medic stopped) close instead.
+   */
+  resumeInFlight(closeRest: boolean): void {
+    for (const incident of this.deps.live().values()) {
+      // "open" lasts only between recording an incident and planning it: a daemon died in between.
+      if (!isActive(incident) && incident.state !== "open") continue;
+      if (incident.dryRun !== this.deps.dryRun || incident.target === MEDIC_TARGET || this.acting.has(incident.id)) continue;
+      if (!this.deps.watchers.get(incident.target)) {
+        if (closeRest) this.closeUnwatched(incident.id);
+        continue;
+      }
+      this.deps.log.info({ incident: incident.id, target: incident.target, state: incident.state }, "resuming incident left in flight");
+      this.act(incident.id, isActive(incident));
+    }
+  }
+
+  /** Records that medic gives up on the incident (its severity raised if the config says so). */
+  escalate(id: string, reason: string, by?: "flap_guard"): void {
+    const current = this.deps.live().get(id)?.severity;
+    const raised = current && this.deps.config().escalation.raiseOnFailure[current];
+    this.deps.records.append(id, {
+      type: "escalated",
+      reason,
+      ...(raised && raised !== current && { severity: raised }),
+      ...(by && { by }),
+    });
+    this.deps.log.warn({ incident: id, reason, severity: raised ?? current }, "incident escalated");
+  }
+
+  /** medic's own open incident saying it holds remediations back, if there is one. */
+  blastIncident(): Incident | undefined {
+    for (const incident of this.deps.live().values())
+      if (incident.target === MEDIC_TARGET && incident.kind === "blast_radius" && isOpen(incident)) return incident;
+    return undefined;
+  }
+
+  private async remediate(id: string, resume: boolean): Promise<void> {
+    const { live, watchers, config, records, log } = this.deps;
+    const incident = live().get(id);
+    if (!incident) return;
+    const w = watchers.get(incident.target);
+    // Nothing watches it, so nothing could verify a fix or page about it usefully: it closes instead.
+    if (!w) return this.closeUnwatched(id);
+    const plan = planRemediation({ incident, target: w.target, playbooks: config().playbooks });
+    if (plan.action === "escalate") return this.escalate(id, plan.reason);
+    let guards = "resumed";
+    if (!resume) {
+      const root = this.deps.detector.rootFor(w.name);
+      const { decision } = this.deps.safety.decide(incident, root, [...live().values()], this.deps.clock.now());
+      if (decision.action !== "act") return this.holdBack(id, decision);
+      guards = decision.guards;
+    }
+    // Asked at once, not awaited: the guards' decision and the run's record must come in one turn, or two
+    // incidents could both pass the blast radius before either is seen running. Durability is awaited per step.
+    const verdict = this.deps.gate.check({ kind: "playbook", incident: id, target: w.name, playbook: plan.playbook.name });
+    if (!verdict.allow) {
+      if (verdict.rule !== "dry_run")
+        return void log.warn({ incident: id, target: w.name, reason: verdict.reason }, "playbook refused by the gate");
+      // A dry run goes the whole way to this point, so it cannot drift from a real run: it records what would run.
+      const previews = await previewPlan(plan, {
+        target: w.target,
+        targets: watchers.targets(),
+        baseDir: config().baseDir,
+        signal: this.deps.stop,
+      });
+      if (w.retired.aborted) return; // removed meanwhile, and resolved with it
+      const lines = renderPlan(plan, previews);
+      records.append(id, { type: "would_run", plan: lines, guards });
+      log.info({ incident: id, target: w.name, plan: lines, guards }, "dry run: would run playbook");
+      return;
+    }
+
+    const previous = resume ? lastRun(incident) : undefined;
+    if (previous && (previous.playbook !== plan.playbook.name || previous.steps.length !== plan.steps.length)) {
+      return this.escalate(id, `playbook ${previous.playbook} changed while its run was in flight; not resuming it`);
+    }
+    const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
+    if (!previous) {
+      const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
+      records.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
+    }
+    log.info({ incident: id, target: w.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
+    const result = await this.run(id, w, plan, runId, previous);
+    if (w.retired.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
+    if (result.outcome === "failed") return this.escalate(id, result.reason);
+    if (result.outcome === "abandoned")
+      return void log.warn({ incident: id, target: w.name }, "playbook left unfinished; the next start resumes it");
+    w.track = { ...w.track, failStreak: 0, okStreak: 0 };
+    log.info({ incident: id, target: w.name }, "incident resolved: recovery verified");
+  }
+
+  // One run of the plan; no further step or verification once medic stops or the target is removed.
+  private async run(
+    id: string,
+    w: Watcher,
+    plan: Extract<ReturnType<typeof planRemediation>, { action: "run" }>,
+    runId: string,
+    previous: ReturnType<typeof lastRun>,
+  ): Promise<RunOutcome> {
+    const { clock, gate } = this.deps;
+    // Linked by hand, not with AbortSignal.any, whose signals the daemon's lifetime signal would keep alive on Node 20.
+    const stop = new AbortController();
+    const onStop = (): void => stop.abort(w.retired.aborted ? w.retired.reason : this.deps.stop.reason);
+    const sources = [this.deps.stop, w.retired];
+    for (const source of sources) source.addEventListener("abort", onStop, { once: true });
+    if (sources.some((source) => source.aborted)) onStop();
+    try {
+      return await runPlaybook({
+        record: (event) => void this.deps.records.append(id, event),
+        runId,
+        steps: plan.steps,
+        verifyWithinMs: plan.verifyWithinMs,
+        target: w.target,
+        service: w.live.service,
+        baseDir: this.deps.config().baseDir,
+        targets: this.deps.watchers.targets(),
+        check: (signal) => this.deps.check(w, signal).then((c) => c.finding),
+        lastFailedRound: () => w.lastFailure,
+        observe: (signal) => runProbe(w.live.probe, { target: w.name, timeoutMs: w.target.timeoutMs, signal }),
+        signal: this.deps.cutoff,
+        stop: stop.signal,
+        resume: previous,
+        clock,
+        sleep: (ms, signal) => sleep(ms, signal, clock),
+        allow: async (step) => {
+          const action = {
+            kind: "step",
+            incident: id,
+            target: w.name,
+            index: step.index,
+            step: step.name,
+            stepKind: step.kind,
+            description: step.description,
+          } as const;
+          const verdict = await gate.allow(action);
+          return verdict.allow ? undefined : verdict.reason;
+        },
+      });
+    } finally {
+      for (const source of sources) source.removeEventListener("abort", onStop);
+    }
+  }
+
+  /**
+   * The run on a removed target ended (its current step done, nothing more started): its incident
+   * resolves with the removal's reason, unless the run already resolved it or medic is stopping with
+   * a step cut off (the next start closes it: the target is not watched then).
+   */
+  private closeRetired(id: string, w: Watcher, outcome: RunOutcome["outcome"]): void {
+    const reason = (w.retired.reason as Error).message;
+    const incident = this.deps.live().get(id);
+    if (incident && isOpen(incident) && !(outcome === "abandoned" && this.deps.cutoff.aborted)) {
+      this.deps.records.append(id, { type: "resolved", reason: `no longer watched: ${reason}` });
+      this.deps.log.info({ incident: id, target: w.name, reason }, "incident closed: its target is no longer watched");
+    }
+    this.retiring.delete(id);
+  }
+
+  /** An incident a previous daemon left in flight on a target not watched now: a step it cut off is recorded as such, then it closes. */
+  private closeUnwatched(id: string): void {
+    const incident = this.deps.live().get(id);
+    if (!incident) return;
+    const run = lastRun(incident);
+    run?.steps.forEach((step, index) => {
+      if (step.status !== "running") return;
+      const detail = "interrupted by a daemon stop; not resumed: the target is no longer watched";
+      this.deps.records.append(id, { type: "step_finished", runId: run.runId, index, outcome: "abandoned", detail, durationMs: 0 });
+    });
+    this.deps.records.append(id, { type: "resolved", reason: `no longer watched: ${REMOVED_FROM_CONFIG}` });
+    this.deps.log.info({ incident: id, target: incident.target }, "incident left in flight on a target no longer watched: closed");
+  }
+
+  /** A safety check said no: record why (once per distinct decision) and, for the blast radius, say so loudly. */
+  private holdBack(id: string, decision: Exclude<SafetyDecision, { action: "act" }>): void {
+    const incident = this.deps.live().get(id)!;
+    const { records, log } = this.deps;
+    switch (decision.action) {
+      case "trip":
+        return this.escalate(id, decision.reason, "flap_guard");
+      case "suppress":
+        if (incident.state === "suppressed" && incident.root === decision.root) return;
+        records.append(id, { type: "suppressed", root: decision.root, reason: decision.reason });
+        log.warn(
+          { incident: id, target: incident.target, root: decision.root },
+          "incident suppressed: a dependency's incident explains it",
+        );
+        return;
+      case "hold": {
+        const { hold } = incident;
+        if (incident.state !== "held" || hold?.by !== decision.by || hold.until !== decision.until) {
+          records.append(id, {
+            type: "held",
+            by: decision.by,
+            reason: decision.reason,
+            ...(decision.until !== undefined && { until: decision.until }),
+          });
+          log.warn({ incident: id, target: incident.target, by: decision.by, reason: decision.reason }, "playbook held back");
+        }
+        if (decision.by === "blast_radius") this.raiseBlastRadius(decision.reason);
+        return;
+      }
+    }
+  }
+
+  /** One loud incident for holding back, not one per target: opened and escalated once, its evidence kept current. */
+  private raiseBlastRadius(reason: string): void {
+    const held = this.deps.watchers.allOpen().filter((i) => i.state === "held" && i.hold?.by === "blast_radius");
+    const names = [...new Set(held.map((i) => i.target))].sort();
+    const list = names.length > 10 ? `${names.slice(0, 10).join(", ")} and ${names.length - 10} more` : names.join(", ");
+    const evidence = `holding back playbooks on ${names.length} targets (${list}): ${reason}`;
+    const open = this.blastIncident();
+    if (open) {
+      if (open.evidence !== evidence) this.deps.records.append(open.id, { type: "observed", evidence, occurrences: names.length });
+      return;
+    }
+    const id = randomBytes(4).toString("hex");
+    const severity = this.deps.config().severities.blast_radius ?? "P1";
+    this.deps.records.append(id, {
+      type: "opened",
+      target: MEDIC_TARGET,
+      kind: "blast_radius",
+      severity,
+      evidence,
+      ...(this.deps.dryRun && { dryRun: true }),
+    });
+    this.escalate(id, `medic is holding back: too many targets broke at once for it to act on all of them (${reason})`);
+  }
+}
