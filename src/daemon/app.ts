@@ -93,7 +93,7 @@ export class Daemon implements ReadPort, CommandPort {
     const rules: GateRule[] = [...(dryRun ? [dryRunRule] : []), standingRule(() => this.lostLock ?? records.refusal())];
     const gate = new ActionGate(rules, { durable: () => store.flushed(), log });
     const watchers = (this.watchers = new Watchers(live));
-    const safety = (this.safety = new SafetyRuntime(config, log));
+    const safety = (this.safety = new SafetyRuntime(config, log, clock));
     const check = (w: Watcher, signal: AbortSignal) => checkTarget(current(), w.live, signal, watchers.contextFor(w.target));
     const escalations = (this.escalations = new Escalations({
       config,

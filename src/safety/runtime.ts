@@ -1,5 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { Incident } from "../incidents/types.js";
+import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
 import { ControlsFile } from "./controls.js";
 import { decideSafety, type SafetyDecision } from "./decide.js";
@@ -31,10 +32,11 @@ export class SafetyRuntime {
   constructor(
     private config: Config,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.controls = new ControlsFile(config.stateDir);
     this.calendar = new MaintenanceCalendar(config.maintenance);
-    this.refresh(Date.now());
+    this.refresh(clock.now());
   }
 
   /** Applies a reloaded config: guards and maintenance windows (pauses and guard resets live in the state dir and carry over). */
@@ -87,8 +89,8 @@ export class SafetyRuntime {
   // A stat per call, at most every SYNC_MS (a thousand open incidents ask every second); the file
   // is read again only when it changed.
   private sync(): void {
-    const now = performance.now();
-    if (now - this.syncedAt < SYNC_MS) return;
+    const now = this.clock.now();
+    if (now >= this.syncedAt && now - this.syncedAt < SYNC_MS) return;
     this.syncedAt = now;
     const { error } = this.controls.refresh();
     if (error) this.log.error({ error }, "cannot read the operator controls; keeping the last good ones");
