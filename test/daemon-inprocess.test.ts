@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { IncidentEvent } from "../src/incidents/types.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
 import { inProcess, type InProcess } from "./fixtures/in-process.js";
 
@@ -110,11 +111,10 @@ describe("the safety guards in-process", () => {
     expect(m.of("escalated", blast.incident)).toHaveLength(1);
 
     // Never more than 2 at once, all six fixed, and medic's own incident resolves once nothing is held.
-    let running = 0;
     let peak = 0;
     for (let t = 0; t < 40 && m.of("resolved").length < 7; t++) {
       await m.advance(500);
-      running = m.of("playbook_started").length - m.of("resolved").filter((r) => r.incident !== blast.incident).length;
+      const running = m.of("playbook_started").length - m.of("resolved").filter((r) => r.incident !== blast.incident).length;
       peak = Math.max(peak, running);
     }
     expect(peak).toBeLessThanOrEqual(2);
@@ -181,23 +181,14 @@ verify: { within: 5s }
 describe("the rest of an incident's life in-process", () => {
   const ONE = `${DEFAULTS}targets:\n  - { name: api, probe: { tcp: { port: 1 } }, SERVICE }\n`;
   const t0 = Date.UTC(2026, 0, 1) - 60_000;
-  const inFlight = (kind: string, params: string) => [
-    {
-      incident: "feed0001",
-      at: t0,
-      event: { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" } as const,
-    },
+  const inFlight = (kind: string, params: string): { incident: string; at: number; event: IncidentEvent }[] => [
+    { incident: "feed0001", at: t0, event: { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" } },
     {
       incident: "feed0001",
       at: t0 + 1,
-      event: {
-        type: "playbook_started",
-        runId: "feed0001-1",
-        playbook: "fix",
-        steps: [{ name: kind, kind, description: params }],
-      } as const,
+      event: { type: "playbook_started", runId: "feed0001-1", playbook: "fix", steps: [{ name: kind, kind, description: params }] },
     },
-    { incident: "feed0001", at: t0 + 2, event: { type: "step_started", runId: "feed0001-1", index: 0 } as const },
+    { incident: "feed0001", at: t0 + 2, event: { type: "step_started", runId: "feed0001-1", index: 0 } },
   ];
 
   it("resumes a run a killed medic left mid-step: an idempotent step runs again, then verifies", async () => {

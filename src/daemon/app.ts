@@ -6,9 +6,7 @@ import { ActionGate } from "../gate/gate.js";
 import { dryRunRule, standingRule } from "../gate/rules.js";
 import type { GateRule } from "../gate/types.js";
 import { JournalStore } from "../incidents/journal.js";
-import { readJournal, SKIPPED_LINES, type JournalScan } from "../incidents/journal-read.js";
 import { StateDirWatch } from "../incidents/state-dir-watch.js";
-import { MemoryStore } from "../incidents/store.js";
 import type { Incident } from "../incidents/types.js";
 import { repeat, systemClock, type Clock } from "../lib/clock.js";
 import { lockStateDir } from "../lib/lockfile.js";
@@ -20,12 +18,13 @@ import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
 import { Commands } from "./commands.js";
 import { Detector } from "./detector.js";
 import { Fleet } from "./fleet.js";
-import { legacyStore } from "./legacy-store.js";
+import { legacyStore, openJournal } from "./legacy-store.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
 import { Reloader, type ReloadResult } from "./reloader.js";
 import { Remediator } from "./remediator.js";
+import { daemonHealth, targetStatus } from "./status.js";
 import { Supervisor } from "./supervisor.js";
 import { Watcher, type Round } from "./watcher.js";
 import { Watchers } from "./watchers.js";
@@ -95,68 +94,34 @@ export class Daemon implements ReadPort, CommandPort {
     const watchers = (this.watchers = new Watchers(live));
     const safety = (this.safety = new SafetyRuntime(config, log, clock));
     const check = (w: Watcher, signal: AbortSignal) => checkTarget(current(), w.live, signal, watchers.contextFor(w.target));
+    // What most parts share; each takes what it needs.
+    const core = { clock, log, records, live, watchers, safety, gate, dryRun, check, background, stop: life.stop, config: current };
     const escalations = (this.escalations = new Escalations({
+      ...core,
       config,
-      log,
-      clock,
-      dryRun,
-      gate,
       incidents: live,
       record: (id, event) => void records.append(id, event),
       paused: (target, now) => safety.pausedFor(target, now) !== undefined,
     }));
-    const detector: Detector = new Detector({
-      clock,
-      log,
-      records,
-      watchers,
-      live,
-      dryRun,
-      check,
-      act: (id) => remediator.act(id),
-      background,
-      stop: life.stop,
-    });
-    const remediator: Remediator = (this.remediator = new Remediator({
-      clock,
-      log,
-      config: current,
-      records,
-      live,
-      watchers,
-      detector,
-      safety,
-      gate,
-      dryRun,
-      check,
-      background,
-      stop: life.stop,
-      cutoff: life.cutoff,
-    }));
+    const detector: Detector = new Detector({ ...core, act: (id) => remediator.act(id) });
+    const remediator: Remediator = (this.remediator = new Remediator({ ...core, detector, cutoff: life.cutoff }));
     this.supervisor = new Supervisor({
-      clock,
-      log,
-      safety,
-      watchers,
-      live,
-      records,
+      ...core,
       detector,
       remediator,
-      dryRun,
       announce: (text) => escalations.announce(text),
       tick: (now) => this.stateDirWatch?.tick(now),
     });
-    this.commands = new Commands({ log, records, live, watchers, detector, check, stop: life.stop });
+    this.commands = new Commands({ ...core, detector });
 
     const parts = opts.parts ?? liveTarget;
     const onRound = (w: Watcher, round: Round): void => {
       opts.onRound?.(w.target, round.observation, round.finding);
       detector.onRound(w, round);
     };
-    const watcherDeps = { clock, log, check, onRound, stop: life.stop, ...(opts.onRoundStart && { onRoundStart: opts.onRoundStart }) };
+    const watcherDeps = { ...core, onRound, ...(opts.onRoundStart && { onRoundStart: opts.onRoundStart }) };
     this.fleet = new Fleet({
-      log,
-      watchers,
+      ...core,
       remediator,
       parts: (target) => parts(target, current().baseDir),
       watcher: (p) => new Watcher(p, watcherDeps),
@@ -167,7 +132,9 @@ export class Daemon implements ReadPort, CommandPort {
     // Listeners, in order: the targets' open incidents first, so everything after sees them current.
     records.subscribe(watchers.onRecord);
     // Every change of an incident may make a notification due; what notifications record changes nothing.
-    records.subscribe((record) => void (record.type.startsWith("notification_") || escalations.review(record.incident)));
+    records.subscribe((record) => {
+      if (!record.type.startsWith("notification_")) escalations.review(record.incident);
+    });
     if (opts.onRecord) records.subscribe(opts.onRecord);
 
     this.stateDirWatch = dryRun
@@ -231,40 +198,20 @@ export class Daemon implements ReadPort, CommandPort {
 
   // Read port.
   targetsStatus(now = this.clock.now()): TargetStatus[] {
-    return [...this.watchers.all()].map((w) => {
-      const paused = this.safety.pausedFor(w.name, now);
-      const v = w.verdict;
-      return {
-        name: w.name,
-        labels: w.target.labels,
-        probe: w.target.probe.kind,
-        up: v.state === "unknown" ? null : v.state === "healthy",
-        ...(w.lastRoundAt !== undefined && { lastRoundAt: w.lastRoundAt, latencyMs: w.lastLatencyMs }),
-        ...(v.state === "failing" && { finding: { kind: v.finding.kind, evidence: v.finding.evidence } }),
-        open: [...w.open],
-        ...(paused && { paused }),
-      };
-    });
+    return [...this.watchers.all()].map((w) => targetStatus(w, this.safety.pausedFor(w.name, now)));
   }
 
-  /** Whether every target's schedule is ticking and the state dir takes writes. */
   health(now = this.clock.now()): DaemonHealth {
-    const running = this.phase !== "building";
-    const late = [...this.watchers.all()]
-      .filter((w) => running && now - (w.lastRoundAt ?? this.startedAt) > w.target.intervalMs * 3 + w.target.timeoutMs + 5_000)
-      .map((w) => w.name);
-    const checks = [
-      {
-        name: "scheduler",
-        ok: late.length === 0,
-        detail:
-          late.length === 0 ? `${this.watchers.size} targets probed on time` : `no probe round lately for ${late.slice(0, 10).join(", ")}`,
-      },
-      ...(this.stateDirWatch?.check(now) ?? [{ name: "state dir", ok: true, detail: "dry run: writes nothing" }]),
-    ];
-    if (this.lostLock) checks.push({ name: "state dir lock", ok: false, detail: `lost: ${this.lostLock}` });
-    if (this.phase === "stopping") checks.push({ name: "running", ok: false, detail: "medic is stopping" });
-    return { ok: checks.every((c) => c.ok), checks };
+    const watchers = this.phase === "building" ? undefined : [...this.watchers.all()];
+    const stateDir = this.stateDirWatch?.check(now);
+    return daemonHealth({
+      now,
+      startedAt: this.startedAt,
+      watchers,
+      stateDir,
+      lostLock: this.lostLock,
+      stopping: this.phase === "stopping",
+    });
   }
 
   liveIncidents(): ReadonlyMap<string, Incident> {
@@ -281,11 +228,6 @@ export class Daemon implements ReadPort, CommandPort {
 
   channels() {
     return this.escalations.status();
-  }
-
-  /** The target's incidents that are not resolved. */
-  openIncidents(target: string): Incident[] {
-    return this.watchers.openIncidents(target);
   }
 
   // Command port.
@@ -316,12 +258,4 @@ export class Daemon implements ReadPort, CommandPort {
     this.log.fatal({ stateDir: this.config.stateDir, why }, "another medic took over the state dir: stopping");
     void this.stop();
   }
-}
-
-// A dry run starts from the real journal (read only), so its guards decide on the real history; it writes nothing.
-function openJournal(config: Config, log: Logger, dryRun: boolean): JournalStore | MemoryStore {
-  if (!dryRun) return new JournalStore(config.stateDir, { log });
-  const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
-    log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
-  return new MemoryStore(readJournal(config.stateDir, warnSkipped));
 }

@@ -1,5 +1,9 @@
-import type { IncidentStore as OldStore } from "../incidents/store.js";
+import type { Config } from "../config/types.js";
+import { JournalStore } from "../incidents/journal.js";
+import { readJournal, SKIPPED_LINES, type JournalScan } from "../incidents/journal-read.js";
+import { MemoryStore, type IncidentStore as OldStore } from "../incidents/store.js";
 import type { Incident, IncidentEvent } from "../incidents/types.js";
+import type { Logger } from "../lib/log.js";
 import type { AppendOutcome, Found, HistoryPage, HistoryQuery, IncidentStore, Precondition } from "../store/types.js";
 
 // A bridge from the single-file journal (every incident in memory, fsync per record) to the store
@@ -43,4 +47,12 @@ export function legacyStore(old: OldStore & { problem?(): string | undefined }):
       old.close();
     },
   };
+}
+
+/** The journal in the state dir; a dry run starts from it (read only, so its guards decide on the real history) and writes nothing. */
+export function openJournal(config: Config, log: Logger, dryRun: boolean): JournalStore | MemoryStore {
+  if (!dryRun) return new JournalStore(config.stateDir, { log });
+  const warnSkipped = (_: string, { journal, skipped, oversized }: JournalScan & { journal: string }) =>
+    log.warn({ journal, skipped, oversized }, SKIPPED_LINES);
+  return new MemoryStore(readJournal(config.stateDir, warnSkipped));
 }

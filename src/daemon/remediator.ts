@@ -3,17 +3,17 @@ import type { Config } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
 import { lastRun } from "../incidents/fold.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
-import { sleep, type Clock } from "../lib/clock.js";
+import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
 import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
-import { runPlaybook, type RunOutcome } from "../playbooks/run.js";
-import { runProbe } from "../probes/run.js";
 import type { SafetyDecision } from "../safety/decide.js";
 import type { SafetyRuntime } from "../safety/runtime.js";
 import type { Checked } from "../targets.js";
 import type { Detector } from "./detector.js";
 import type { RecordStream } from "./records.js";
+import { runPlan } from "./run-plan.js";
+import type { RunOutcome } from "../playbooks/run.js";
 import type { Watcher } from "./watcher.js";
 import type { Watchers } from "./watchers.js";
 
@@ -159,65 +159,13 @@ export class Remediator {
       records.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
     }
     log.info({ incident: id, target: w.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
-    const result = await this.run(id, w, plan, runId, previous);
+    const result = await runPlan({ ...this.deps, incident: id, watcher: w, plan, runId, previous });
     if (w.retired.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
     if (result.outcome === "failed") return this.escalate(id, result.reason);
     if (result.outcome === "abandoned")
       return void log.warn({ incident: id, target: w.name }, "playbook left unfinished; the next start resumes it");
     w.track = { ...w.track, failStreak: 0, okStreak: 0 };
     log.info({ incident: id, target: w.name }, "incident resolved: recovery verified");
-  }
-
-  // One run of the plan; no further step or verification once medic stops or the target is removed.
-  private async run(
-    id: string,
-    w: Watcher,
-    plan: Extract<ReturnType<typeof planRemediation>, { action: "run" }>,
-    runId: string,
-    previous: ReturnType<typeof lastRun>,
-  ): Promise<RunOutcome> {
-    const { clock, gate } = this.deps;
-    // Linked by hand, not with AbortSignal.any, whose signals the daemon's lifetime signal would keep alive on Node 20.
-    const stop = new AbortController();
-    const onStop = (): void => stop.abort(w.retired.aborted ? w.retired.reason : this.deps.stop.reason);
-    const sources = [this.deps.stop, w.retired];
-    for (const source of sources) source.addEventListener("abort", onStop, { once: true });
-    if (sources.some((source) => source.aborted)) onStop();
-    try {
-      return await runPlaybook({
-        record: (event) => void this.deps.records.append(id, event),
-        runId,
-        steps: plan.steps,
-        verifyWithinMs: plan.verifyWithinMs,
-        target: w.target,
-        service: w.live.service,
-        baseDir: this.deps.config().baseDir,
-        targets: this.deps.watchers.targets(),
-        check: (signal) => this.deps.check(w, signal).then((c) => c.finding),
-        lastFailedRound: () => w.lastFailure,
-        observe: (signal) => runProbe(w.live.probe, { target: w.name, timeoutMs: w.target.timeoutMs, signal }),
-        signal: this.deps.cutoff,
-        stop: stop.signal,
-        resume: previous,
-        clock,
-        sleep: (ms, signal) => sleep(ms, signal, clock),
-        allow: async (step) => {
-          const action = {
-            kind: "step",
-            incident: id,
-            target: w.name,
-            index: step.index,
-            step: step.name,
-            stepKind: step.kind,
-            description: step.description,
-          } as const;
-          const verdict = await gate.allow(action);
-          return verdict.allow ? undefined : verdict.reason;
-        },
-      });
-    } finally {
-      for (const source of sources) source.removeEventListener("abort", onStop);
-    }
   }
 
   /**
