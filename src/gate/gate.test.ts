@@ -30,7 +30,7 @@ describe("ActionGate", () => {
   });
 
   it("the first rule that objects refuses, says why, and is counted; a dry run refuses everything", async () => {
-    let lost: string | undefined;
+    let lost: string | undefined = undefined;
     const gate = new ActionGate([dryRunRule, standingRule(() => lost)], { durable: async () => {}, log });
     expect(await gate.allow(step)).toEqual({ allow: false, rule: "dry_run", reason: "dry run: medic acts on nothing" });
     expect(gate.check({ kind: "notify", incident: "i1", channel: "slack", event: "trigger" }).allow).toBe(false);
