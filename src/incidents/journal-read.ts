@@ -30,24 +30,28 @@ export interface JournalScan {
 /** Reads `length` bytes at `position` into `buffer` at `offset`; returns how many it read (0 at the end). */
 export type ReadAt = (buffer: Buffer, offset: number, length: number, position: number) => number;
 
+/** Told of each record with where its line starts in the file and its length in bytes (without the "\n"). */
+export type OnRecord = (record: JournalRecord, offset: number, length: number) => void;
+
 /**
  * Streams a journal's lines to `onRecord`, oldest first, with a fixed buffer: no string ever holds
  * more than one line, so no journal size stops medic from reading it. Lines are split on the byte
  * "\n" (never inside a UTF-8 character) and counted in bytes. A trailing partial line is left out.
+ * `from`: the offset of a line start to begin at (the bytes before it are not read).
  */
 export function scanJournal(
   read: ReadAt,
-  onRecord: (record: JournalRecord) => void,
-  opts: { maxRecordBytes?: number; chunkBytes?: number } = {},
+  onRecord: OnRecord,
+  opts: { maxRecordBytes?: number; chunkBytes?: number; from?: number } = {},
 ): JournalScan {
   const maxRecordBytes = opts.maxRecordBytes ?? MAX_RECORD_BYTES;
   const buffer = Buffer.allocUnsafe(opts.chunkBytes ?? CHUNK_BYTES);
-  const scan: JournalScan = { validBytes: 0, skipped: 0, oversized: 0 };
+  const scan: JournalScan = { validBytes: opts.from ?? 0, skipped: 0, oversized: 0 };
   // The start of the current line, held until its "\n" arrives; dropped once it outgrows the cap.
   let head: Buffer[] = [];
   let headBytes = 0;
   let tooLong = false;
-  let position = 0;
+  let position = opts.from ?? 0;
   for (;;) {
     const n = read(buffer, 0, buffer.length, position);
     if (n <= 0) break;
@@ -59,7 +63,7 @@ export function scanJournal(
         scan.oversized++;
       } else {
         const line = headBytes === 0 ? view.subarray(from, nl) : Buffer.concat([...head, view.subarray(from, nl)]);
-        if (!parseLine(line, onRecord)) scan.skipped++;
+        if (!parseLine(line, scan.validBytes, onRecord)) scan.skipped++;
       }
       head = [];
       headBytes = 0;
@@ -80,12 +84,13 @@ export function scanJournal(
 }
 
 // One line's record, if it is one; blank lines (a hand-edited journal) are neither records nor junk.
-function parseLine(line: Buffer, onRecord: (record: JournalRecord) => void): boolean {
+// A line whose record cannot be folded (a hand-edited one missing a field) counts as junk too.
+function parseLine(line: Buffer, offset: number, onRecord: OnRecord): boolean {
   if (line.length === 0) return true;
   try {
     const record = JSON.parse(line.toString("utf8")) as JournalRecord;
     if (typeof record?.incident !== "string" || typeof record.type !== "string") return false;
-    onRecord(record);
+    onRecord(record, offset, line.length);
     return true;
   } catch {
     return false;
@@ -93,8 +98,8 @@ function parseLine(line: Buffer, onRecord: (record: JournalRecord) => void): boo
 }
 
 /** Reads an open journal file from its start with `scanJournal`. */
-export function scanJournalFile(fd: number, onRecord: (record: JournalRecord) => void): JournalScan {
-  return scanJournal((buffer, offset, length, position) => readSync(fd, buffer, offset, length, position), onRecord);
+export function scanJournalFile(fd: number, onRecord: OnRecord, from = 0): JournalScan {
+  return scanJournal((buffer, offset, length, position) => readSync(fd, buffer, offset, length, position), onRecord, { from });
 }
 
 /** Records of a journal's text (tests and small inputs); a trailing partial line is left out. */
