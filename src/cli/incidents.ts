@@ -1,35 +1,44 @@
 import { describeRecord } from "../incidents/describe.js";
-import { readJournal } from "../incidents/journal.js";
+import { describeSkipped } from "../incidents/journal-read.js";
 import { incidentReport } from "../incidents/report.js";
-import type { Incident } from "../incidents/types.js";
-import { formatDuration } from "../lib/duration.js";
+import type { Incident, IncidentState } from "../incidents/types.js";
+import { formatDuration, parseDuration } from "../lib/duration.js";
+import { openReadOnly, type ReadOnlyStore } from "../store/file/read-only.js";
+import type { HistoryQuery } from "../store/types.js";
 import { historyDir, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, printError, table } from "./output.js";
 
-/** `medic incidents [--json]`: history from the journal, newest first. */
-export async function incidentsCommand(opts: GlobalOptions & { json?: boolean; state?: string }): Promise<number> {
-  const incidents = await history(opts);
-  if (!incidents) return EXIT.badConfig;
-  const list = [...incidents.values()].sort((a, b) => b.openedAt - a.openedAt);
-  if (opts.json) {
-    print(JSON.stringify(opts.state ? list.filter((i) => i.state === opts.state) : list, null, 2) + "\n");
-    return EXIT.ok;
-  }
-  const rows = list
-    .filter((i) => !opts.state || i.state === opts.state)
-    .map((i) => [
-      i.id,
-      i.target,
-      i.kind,
-      i.severity,
-      i.state,
-      new Date(i.openedAt).toISOString(),
-      formatDuration(lasted(i)),
-      String(i.runs.length),
-      notified(i),
-      cell(i.evidence, 60),
-    ]);
-  print(table(["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"], rows));
+/** What `medic incidents` lists by default: the newest this many. */
+export const DEFAULT_LIMIT = 100;
+const STATES = ["open", "held", "suppressed", "remediating", "verifying", "escalated", "resolved", "unresolved"];
+/** Pages of this many when everything is asked for: printed as they come, never all held at once. */
+const ALL_PAGE = 500;
+
+/** What `medic incidents` takes. */
+export interface ListOptions extends GlobalOptions {
+  json?: boolean;
+  state?: string;
+  /** Only incidents open at some time in this long before now: `24h`, `7d`. */
+  since?: string;
+  limit?: string;
+  all?: boolean;
+}
+
+/** `medic incidents [--json] [--state S] [--since 24h] [--limit N | --all]`: history, newest first. */
+export async function incidentsCommand(opts: ListOptions): Promise<number> {
+  const query = listQuery(opts);
+  if (!query) return EXIT.badConfig;
+  const store = await history(opts);
+  if (!store) return EXIT.badConfig;
+  const rows = opts.json ? jsonRows() : tableRows();
+  let cursor: string | undefined;
+  do {
+    const page = await store.history({ ...query, ...(cursor && { cursor }) });
+    rows.add(page.incidents);
+    cursor = opts.all ? page.next : undefined;
+    if (!opts.all && page.next) printError(`note: the ${query.limit} newest are shown; --limit N or --all for more\n`);
+  } while (cursor);
+  rows.end();
   return EXIT.ok;
 }
 
@@ -38,11 +47,16 @@ export type ShowFormat = "text" | "json" | "markdown";
 
 /** `medic incidents show ID [--format text|json|markdown]`: one incident's timeline, or its postmortem draft. */
 export async function showIncidentCommand(id: string, opts: GlobalOptions & { format?: ShowFormat }): Promise<number> {
-  const incidents = await history(opts);
-  if (!incidents) return EXIT.badConfig;
-  const incident = incidents.get(id) ?? [...incidents.values()].find((i) => i.id.startsWith(id));
+  const store = await history(opts);
+  if (!store) return EXIT.badConfig;
+  const { found: incident, ...rest } = await store.find(id);
   if (!incident) {
-    printError(`no incident ${id} in the journal (hint: medic incidents lists them)\n`);
+    const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
+    printError(
+      ambiguous
+        ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
+        : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
+    );
     return EXIT.unhealthy;
   }
   if (opts.format === "json") {
@@ -50,8 +64,14 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
     return EXIT.ok;
   }
   if (opts.format === "markdown") {
-    const related = [...incidents.values()].filter((i) => i.root === incident.id).sort((a, b) => a.openedAt - b.openedAt);
-    print(incidentReport(incident, related, Date.now()));
+    const related = await everything(store, { root: incident.id, limit: ALL_PAGE });
+    print(
+      incidentReport(
+        incident,
+        related.sort((a, b) => a.openedAt - b.openedAt),
+        Date.now(),
+      ),
+    );
     return EXIT.ok;
   }
   const lines = [
@@ -68,9 +88,103 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
   return EXIT.ok;
 }
 
-async function history(opts: GlobalOptions): Promise<Map<string, Incident> | undefined> {
+// The query the options ask for; undefined after saying what is wrong with them.
+function listQuery(opts: ListOptions): HistoryQuery | undefined {
+  if (opts.state !== undefined && !STATES.includes(opts.state))
+    return usage(`unknown state "${opts.state}" (hint: one of ${STATES.join(", ")})`);
+  const sinceMs = opts.since === undefined ? undefined : parseDuration(opts.since);
+  if (opts.since !== undefined && !(sinceMs !== undefined && sinceMs > 0))
+    return usage(`--since must be a duration like 24h or 7d (got "${opts.since}")`);
+  const limit = opts.limit === undefined ? DEFAULT_LIMIT : Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1) return usage(`--limit must be a whole number of at least 1 (got "${opts.limit}")`);
+  if (opts.all && opts.limit !== undefined) return usage("--all lists everything: leave --limit out");
+  return {
+    limit: opts.all ? ALL_PAGE : limit,
+    ...(opts.state && { state: opts.state as IncidentState | "unresolved" }),
+    ...(sinceMs !== undefined && { since: Date.now() - sinceMs }),
+  };
+}
+
+function usage(message: string): undefined {
+  printError(`${message}\n`);
+  return undefined;
+}
+
+// The journal of the state dir, read-only; a warning for lines that are not records.
+async function history(opts: GlobalOptions): Promise<ReadOnlyStore | undefined> {
   const stateDir = await historyDir(opts);
-  return stateDir === undefined ? undefined : readJournal(stateDir, (warning) => printError(`warning: ${warning}\n`));
+  if (stateDir === undefined) return undefined;
+  const store = openReadOnly(stateDir);
+  if (store.skipped.skipped > 0) printError(`warning: ${describeSkipped(store.skipped.journal, store.skipped)}\n`);
+  return store;
+}
+
+async function everything(store: ReadOnlyStore, query: HistoryQuery): Promise<Incident[]> {
+  const all: Incident[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.history({ ...query, ...(cursor && { cursor }) });
+    all.push(...page.incidents);
+    cursor = page.next;
+  } while (cursor);
+  return all;
+}
+
+/** Prints pages of incidents as they come: a JSON array, or a table whose columns only widen. */
+interface Rows {
+  add(incidents: Incident[]): void;
+  end(): void;
+}
+
+function jsonRows(): Rows {
+  let first = true;
+  return {
+    add(incidents) {
+      for (const i of incidents) {
+        print(`${first ? "[\n" : ",\n"}${indent(JSON.stringify(i, null, 2))}`);
+        first = false;
+      }
+    },
+    end: () => print(first ? "[]\n" : "\n]\n"),
+  };
+}
+
+function tableRows(): Rows {
+  const header = ["ID", "TARGET", "KIND", "SEV", "STATE", "OPENED", "LASTED", "RUNS", "NOTIFIED", "EVIDENCE"];
+  let widths = header.map((h) => h.length);
+  let printed = false;
+  return {
+    add(incidents) {
+      const rows = incidents.map(row);
+      widths = widths.map((w, i) => Math.max(w, ...rows.map((r) => r[i]!.length)));
+      const text = table(header, [widths.map((w) => "".padEnd(w)), ...rows]).split("\n");
+      // The table's first two lines are the header and the row of blanks that holds the widths.
+      print((printed ? text.slice(2) : [text[0], ...text.slice(2)]).join("\n"));
+      printed = true;
+    },
+    end: () => {
+      if (!printed) print(table(header, []));
+    },
+  };
+}
+
+function row(i: Incident): string[] {
+  return [
+    i.id,
+    i.target,
+    i.kind,
+    i.severity,
+    i.state,
+    new Date(i.openedAt).toISOString(),
+    formatDuration(lasted(i)),
+    String(i.runs.length),
+    notified(i),
+    cell(i.evidence, 60),
+  ];
+}
+
+function indent(text: string): string {
+  return text.replace(/^/gm, "  ");
 }
 
 // "2 sent", "1 queued", "1 FAILED": what humans were told, and what never reached them.

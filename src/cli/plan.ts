@@ -1,5 +1,5 @@
 import type { Config, Target } from "../config/types.js";
-import { readJournal } from "../incidents/journal.js";
+import { describeSkipped } from "../incidents/journal-read.js";
 import { isOpen } from "../incidents/types.js";
 import { describeError } from "../lib/errors.js";
 import { readControls } from "../safety/controls.js";
@@ -11,6 +11,8 @@ import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
+import { openReadOnly } from "../store/file/read-only.js";
+import { recentWindowMs } from "../store/window.js";
 import { loadQuietly, NOT_NOTIFYING, printWarnings, type GlobalOptions } from "./config.js";
 import { EXIT, print, printError } from "./output.js";
 
@@ -64,10 +66,13 @@ async function plan(config: Config, opts: { target: string; incident: string }):
   return EXIT.ok;
 }
 
-// What the daemon's safety checks would decide for a new incident now, from what is on disk.
+// What the daemon's safety checks would decide for a new incident now, from what is on disk: the
+// store's live view (open incidents and the recent window the guards look back over), read-only.
 function safetyNow(config: Config, target: string, kind: string, targets: ReadonlyMap<string, Target>) {
-  const history = readJournal(config.stateDir, (warning) => printError(`warning: ${warning}\n`));
-  const incidents = [...history.values()].filter((i) => !i.dryRun);
+  const store = openReadOnly(config.stateDir, { recentMs: recentWindowMs(config.safety) });
+  if (store.skipped.skipped > 0) printError(`warning: ${describeSkipped(store.skipped.journal, store.skipped)}\n`);
+  const live = store.live();
+  const incidents = [...live.values()].filter((i) => !i.dryRun);
   let controls: Controls = { pauses: [], guardResets: {} };
   try {
     controls = readControls(config.stateDir);
@@ -78,7 +83,7 @@ function safetyNow(config: Config, target: string, kind: string, targets: Readon
   const root = findRoot(target, {
     dependsOn: (name) => targets.get(name)?.dependsOn ?? [],
     openIncidents: (name) => incidents.filter((i) => i.target === name && isOpen(i)),
-    incident: (id) => history.get(id),
+    incident: (id) => live.get(id),
   });
   const pause = pausedFor(target, now, new MaintenanceCalendar(config.maintenance), controls);
   const resetAt = controls.guardResets[target];

@@ -64,10 +64,18 @@ program
 
 const incidents = program
   .command("incidents")
-  .description("incident history from the journal")
+  .description("incident history from the journal, newest first")
   .option("--json", "machine-readable output")
-  .option("--state <state>", "only incidents in this state (open, held, suppressed, remediating, verifying, escalated, resolved)")
-  .action(async (o, cmd: Command) => exit(await incidentsCommand({ ...global(cmd), json: o.json, state: o.state })));
+  .option(
+    "--state <state>",
+    "only incidents in this state (open, held, suppressed, remediating, verifying, escalated, resolved, unresolved)",
+  )
+  .option("--since <duration>", "only incidents open at some time in this long before now, like 24h or 7d")
+  .option("--limit <n>", "at most this many, the newest (default 100)")
+  .option("--all", "every incident (pages through the whole history)")
+  .action(async (o, cmd: Command) =>
+    exit(await incidentsCommand({ ...global(cmd), json: o.json, state: o.state, since: o.since, limit: o.limit, all: o.all })),
+  );
 incidents
   .command("show <id>")
   .description("one incident's timeline; --format markdown writes a postmortem draft")

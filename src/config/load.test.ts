@@ -27,6 +27,7 @@ describe("normalisation", () => {
       file: join(dir, "medic.yaml"),
       baseDir: dir,
       stateDir: "/var/lib/medic",
+      retentionMs: 90 * 24 * 3_600_000,
       rules: [],
       playbooks: [],
       secrets: [],
@@ -272,6 +273,22 @@ describe("messages", () => {
       { ...positionIn(text, "name: api"), path: "targets[0].probe", message: 'missing required key "probe"' },
       { ...positionIn(text, "[x, y]"), path: "targets[0]", message: expect.stringMatching(/^a key must be a word or a quoted string/) },
       { ...positionIn(text, "three"), path: "targets[0].failureThreshold", message: 'expected a number, got "three"' },
+    ]);
+  });
+});
+
+describe("retention", () => {
+  it("takes a duration of a day or more, and refuses a shorter one at its line with what to write", async () => {
+    const dir = await writeTree({ "medic.yaml": `retention: 14d\n${MINIMAL}`, "short.yaml": `retention: 90\n${MINIMAL}` });
+    expect(config(await loadConfig(join(dir, "medic.yaml"), { env: {} })).retentionMs).toBe(14 * 24 * 3_600_000);
+    const text = `retention: 90\n${MINIMAL}`;
+    expect(issues(await loadConfig(join(dir, "short.yaml"), { env: {} }))).toMatchObject([
+      {
+        ...positionIn(text, "90"),
+        path: "retention",
+        message: "must be at least 1d (got 90)",
+        hint: expect.stringMatching(/^like 90d/),
+      },
     ]);
   });
 });

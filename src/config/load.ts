@@ -154,6 +154,7 @@ export function normaliseConfig(
     file: ctx.file,
     baseDir,
     stateDir: ctx.stateDir ? resolve(ctx.stateDir) : resolve(baseDir, p.stateDir),
+    retentionMs: p.retention,
     targets,
     defaults,
     ...(p.discovery ? { discovery: p.discovery } : {}),

@@ -83,6 +83,8 @@ export const incidentKind = () =>
 /** Target name globs (`orders-*`), default every target. */
 export const targetGlobs = () => z.array(z.string().min(1)).min(1).default(["*"]);
 
+const DAY_MS = 24 * 3600_000;
+
 /** A duration longer than zero. */
 export const positiveDuration = () => duration().refine((ms) => ms > 0, "must be longer than 0 (hint: like 500ms or 10s)");
 
@@ -357,6 +359,10 @@ export const configSchema = () =>
   z
     .strictObject({
       stateDir: z.string().min(1).default("/var/lib/medic").meta({ description: "Where the journal lives; relative to this file" }),
+      retention: duration()
+        .refine((ms) => ms >= DAY_MS, "must be at least 1d (hint: like 90d; resolved incidents older than this are pruned)")
+        .prefault("90d")
+        .meta({ description: "How long resolved incidents are kept in the journal (default 90d); open ones are never pruned" }),
       defaults: z
         .strictObject({
           interval: positiveDuration().prefault("10s"),

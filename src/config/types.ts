@@ -31,6 +31,8 @@ export interface Config {
   /** Directory relative paths in the config resolve against. */
   baseDir: string;
   stateDir: string;
+  /** Resolved incidents older than this are pruned from the journal. */
+  retentionMs: number;
   targets: Target[];
   defaults: TargetDefaults;
   discovery?: { docker?: DockerDiscoveryConfig };

@@ -2,7 +2,6 @@ import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describeError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
-import type { JournalStore } from "./journal.js";
 
 /** One line of medic's health, as /healthz shows it. */
 export interface HealthCheck {
@@ -11,11 +10,19 @@ export interface HealthCheck {
   detail: string;
 }
 
+/** What the watch asks of the journal in the state dir (the file store, or the single-file journal before it). */
+export interface WatchedJournal {
+  /** Its own trouble (deleted, records waiting), or undefined; asking also retries what waits. */
+  problem(): string | undefined;
+  /** Records waiting in memory for the disk to take them. */
+  waiting(): number;
+}
+
 /** What the watch tells humans through: neither goes through the journal or the outbox, which may live in the broken state dir. */
 export interface StateDirWatchOptions {
   stateDir: string;
   /** The journal in the state dir, when medic keeps one: it is retried on every check. */
-  journal?: JournalStore;
+  journal?: WatchedJournal;
   log: Logger;
   /** Best effort to every channel that takes announcements (Slack, the log). */
   announce: (text: string) => void;

@@ -3,7 +3,7 @@ import type { Incident } from "../../incidents/types.js";
 import { findIn, MIN_PREFIX } from "../find.js";
 import { afterCursor, checkLimit, decodeCursor, matches, NewestK, pageOf } from "../query.js";
 import type { Found, HistoryPage, HistoryQuery } from "../types.js";
-import { evOf, lineIdStartsWith, parseEntry, type IndexEntry } from "./index-file.js";
+import { evOf, lineIdStartsWith, numberField, parseEntry, type IndexEntry } from "./index-file.js";
 import { indexName, listJournal } from "./layout.js";
 import { foldEntry, SegmentFiles } from "./read-records.js";
 import { readLinesBackwards } from "./reverse-lines.js";
@@ -64,7 +64,13 @@ export class FileHistory {
         const more = await readLinesBackwards(join(this.dir, indexName(n)), (line) => {
           const ev = evOf(line);
           if (ev !== undefined && (ev < since || ev < top.floor())) return false;
-          if (needle && !line.includes(needle) && !line.includes('"amend":true')) return true;
+          const amend = line.includes('"amend":true');
+          if (!amend) {
+            // Cheap tests on the bytes first: most lines of a long scan are on other pages, or other targets'.
+            const openedAt = numberField(line, "openedAt");
+            if (openedAt !== undefined && ((cursor && openedAt > cursor.openedAt) || openedAt < top.floor())) return true;
+            if (needle && !line.includes(needle)) return true;
+          }
           const entry = parseEntry(line);
           if (!entry || live.has(entry.id)) return true;
           if (entry.amend) amendments.set(entry.id, [...entry.pos, ...(amendments.get(entry.id) ?? [])]);

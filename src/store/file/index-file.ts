@@ -76,20 +76,27 @@ export function lineIdStartsWith(line: Buffer, prefix: Buffer): boolean {
   return line.length > ID_AT + prefix.length && line.compare(prefix, 0, prefix.length, ID_AT, ID_AT + prefix.length) === 0;
 }
 
-const EV = Buffer.from('"ev":');
-
-/** An index line's `ev`, read from its bytes (it follows the id), without parsing the line. */
-export function evOf(line: Buffer): number | undefined {
-  const at = line.indexOf(EV);
-  if (at === -1 || at > 200) return undefined;
+/** A whole-number field of an index line (`ev`, `openedAt`), read from its bytes without parsing the line. */
+export function numberField(line: Buffer, name: "ev" | "openedAt"): number | undefined {
+  const key = name === "ev" ? EV : OPENED_AT;
+  const at = line.indexOf(key);
+  if (at === -1) return undefined;
   let n = 0;
-  let i = at + EV.length;
+  let i = at + key.length;
   for (; i < line.length; i++) {
     const c = line[i]!;
     if (c < 0x30 || c > 0x39) break;
     n = n * 10 + (c - 0x30);
   }
-  return i === at + EV.length ? undefined : n;
+  return i === at + key.length ? undefined : n;
+}
+
+const EV = Buffer.from('"ev":');
+const OPENED_AT = Buffer.from('"openedAt":');
+
+/** An index line's `ev` (it follows the id). */
+export function evOf(line: Buffer): number | undefined {
+  return numberField(line, "ev");
 }
 
 /** The `ev` of a closed index file's last whole line (retention's test), or undefined when it has none. */
