@@ -1,8 +1,19 @@
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
-import { apiUrl, cleanup, freePort, medic, startMedic, tempDir } from "./harness.js";
+import { apiUrl, cleanup, freePort, journal, medic, startMedic, tempDir } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -123,6 +134,27 @@ targets:
       daemon.child.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
       expect(daemon.stdout()).toMatch(/"skipped":1,"oversized":1/);
+    }
+    if (existsSync(join(state, "journal"))) {
+      // The real run migrated the journal into segments: every whole record, in order, and not the line cut short;
+      // the old file is kept as it was, under a new name.
+      expect(
+        journal(state)
+          .slice(0, 7)
+          .map((r) => `${r.incident}:${r.type}`),
+      ).toEqual([
+        "before01:opened",
+        "before01:resolved",
+        "after001:opened",
+        "after001:playbook_started",
+        "after001:playbook_started",
+        "after001:playbook_started",
+        "after001:escalated",
+      ]);
+      expect(journal(state).filter((r) => r.at === 1)).toEqual([]);
+      const kept = readdirSync(state).filter((n) => n.startsWith("journal.jsonl.migrated-"));
+      expect(kept.map((n) => statSync(join(state, n)).size)).toEqual([size]);
+      return;
     }
     // The real run cut the partial last line, counted in bytes, and appended after it (the escalation's notifications).
     const fd = openSync(join(state, "journal.jsonl"), "r");

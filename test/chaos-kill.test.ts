@@ -7,7 +7,18 @@ import { readPidFile, isAlive } from "../src/lib/proc.js";
 import { cases, rng, SEED } from "./chaos-common.js";
 import { startPagerDutyReceiver, type PagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receiver.js";
-import { cleanup, freePort, journal, killOnCleanup, serviceConfig, startMedic, startService, tempDir, waitUntil } from "./harness.js";
+import {
+  cleanup,
+  freePort,
+  journal,
+  journalText,
+  killOnCleanup,
+  serviceConfig,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 
 afterEach(cleanup);
 
@@ -94,7 +105,7 @@ verify: { within: 20s }
   second.child.kill("SIGTERM");
   expect(await second.exited, label).toBe(0);
 
-  const text = readFileSync(join(stateDir, "journal.jsonl"), "utf8");
+  const text = journalText(stateDir);
   const parsed = parseJournal(text);
   expect(parsed.skipped, `${label}: journal readable`).toBe(0);
   const records: JournalRecord[] = parsed.records;

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,7 +7,18 @@ import { parseJournal } from "../src/incidents/journal.js";
 import { within } from "./chaos-common.js";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
-import { apiUrl, cleanup, journal, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  apiUrl,
+  appendToJournal,
+  cleanup,
+  journal,
+  journalText,
+  onCleanup,
+  startMedic,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+} from "./harness.js";
 
 // Issue 8, "state directory trouble"; the mounts need root.
 afterEach(cleanup);
@@ -93,7 +104,7 @@ async function expectTroubleReported(
 
 // What a failure message needs: the records by incident, and every line that is not a whole record.
 function describeJournal(stateDir: string): string {
-  const bad = safeRead(join(stateDir, "journal.jsonl"))
+  const bad = journalText(stateDir)
     .split("\n")
     .filter((l) => {
       try {
@@ -105,18 +116,6 @@ function describeJournal(stateDir: string): string {
   return `journal: ${journal(stateDir)
     .map((r) => `${r.incident}:${r.type}`)
     .join(",")}; bad lines: ${JSON.stringify(bad.map((l) => l.slice(0, 300)))}`;
-}
-
-function safeRead(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    return `(${(err as Error).message})`;
-  }
-}
-
-function journalText(stateDir: string): string {
-  return readFileSync(join(stateDir, "journal.jsonl"), "utf8");
 }
 
 describe("chaos: state directory trouble", () => {
@@ -239,7 +238,7 @@ describe("chaos: state directory trouble", () => {
   );
 
   // Gap: the journal's fd still points at the deleted file; healthz turns 200 again once the directory
-  // exists, yet every record goes to the unlinked inode and is lost (nothing reopens journal.jsonl).
+  // exists, yet every record goes to the unlinked inode and is lost (nothing reopens the journal).
   rootOnly(
     "state dir deleted under the running daemon: healthz 503, and once it exists again new records land in it",
     async () => {
@@ -268,7 +267,7 @@ describe("chaos: state directory trouble", () => {
     first.daemon.child.kill("SIGKILL");
     await first.daemon.exited;
     const before = journalText(stateDir);
-    appendFileSync(join(stateDir, "journal.jsonl"), '{"incident":"x","type":"opened","target":"ap');
+    appendToJournal(stateDir, '{"incident":"x","type":"opened","target":"ap');
     const second = await scenario(stateDir);
     expect((await second.healthz()).status).toBe(200);
     await second.flap(1);

@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseJournal } from "../src/incidents/journal.js";
 import { docker as engine, runHttpContainer, TEST_IMAGE } from "./docker-harness.js";
-import { cleanup, onCleanup, ROOT, tempDir, waitUntil } from "./harness.js";
+import { catJournal, cleanup, onCleanup, ROOT, tempDir, waitUntil } from "./harness.js";
 
 afterEach(cleanup);
 
@@ -170,7 +170,7 @@ discovery:
 
     const killedAt = Date.now();
     await engine.getContainer(watched.id).kill();
-    const exec = async () => parseJournal(await must(["exec", name, "cat", "/var/lib/medic/journal.jsonl"])).records;
+    const exec = async () => parseJournal(await must(["exec", name, "sh", "-c", catJournal("/var/lib/medic")])).records;
     const resolved = await waitUntil(
       async () => (await exec().catch(() => [])).find((r) => r.type === "resolved"),
       45_000,
@@ -199,7 +199,7 @@ discovery:
       TEST_IMAGE,
       "sh",
       "-c",
-      "ls -ln /state/journal.jsonl && cat /state/journal.jsonl",
+      `ls -lnd /state/journal /state/journal.jsonl 2>/dev/null | head -1; ${catJournal("/state")}`,
     ]);
     const [ls, ...lines] = fromVolume.split("\n");
     expect(ls).toMatch(/^\S+\s+\d+\s+10001\s+10001\s/);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import {
   cleanup,
   freePort,
   journal,
+  journalText,
   medic,
   onCleanup,
   SERVICE,
@@ -87,8 +88,7 @@ type PdEvent = { status: number; body: { event_action: string; dedup_key: string
 
 /** No secret in what medic printed or journaled. */
 function expectNoSecrets(stdout: string, stateDir: string, slackUrl: string): void {
-  const journalText = readFileSync(join(stateDir, "journal.jsonl"), "utf8");
-  for (const text of [stdout, journalText]) {
+  for (const text of [stdout, journalText(stateDir)]) {
     expect(text).not.toContain(ROUTING_KEY);
     expect(text).not.toContain(new URL(slackUrl).pathname);
   }

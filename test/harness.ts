@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -132,13 +132,54 @@ export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs: number, 
   }
 }
 
-/** The journal's records in a state dir (empty when there is none). */
-export function journal(stateDir: string): JournalRecord[] {
+/**
+ * The journal files of a state dir, oldest first, whatever its layout: the segments of the file
+ * store (journal/00000001.jsonl, ...), and a single-file journal.jsonl an older medic wrote that
+ * is not migrated yet (it comes last: a store that finds one migrates it at its next start).
+ */
+export function journalFiles(stateDir: string): string[] {
+  const dir = join(stateDir, "journal");
+  let segments: string[] = [];
   try {
-    return parseJournal(readFileSync(join(stateDir, "journal.jsonl"), "utf8")).records;
+    segments = readdirSync(dir)
+      .filter((n) => /^\d{8}\.jsonl$/.test(n))
+      .sort()
+      .map((n) => join(dir, n));
   } catch {
-    return [];
+    // No segments yet.
   }
+  const legacy = join(stateDir, "journal.jsonl");
+  return existsSync(legacy) ? [...segments, legacy] : segments;
+}
+
+/** The journal's text in a state dir, its files one after the other ("" when there is none). */
+export function journalText(stateDir: string): string {
+  return journalFiles(stateDir)
+    .map((f) => {
+      try {
+        return readFileSync(f, "utf8");
+      } catch {
+        return "";
+      }
+    })
+    .join("");
+}
+
+/** The journal's records in a state dir, oldest first (empty when there is none). */
+export function journal(stateDir: string): JournalRecord[] {
+  return parseJournal(journalText(stateDir)).records;
+}
+
+/** Appends raw text to the journal file being written (a crash's half line, say). */
+export function appendToJournal(stateDir: string, text: string): void {
+  const last = journalFiles(stateDir).at(-1);
+  if (!last) throw new Error(`no journal in ${stateDir}`);
+  appendFileSync(last, text);
+}
+
+/** A shell command that prints a state dir's journal, whatever its layout (for tests that read it inside a container). */
+export function catJournal(stateDir: string): string {
+  return `cat ${stateDir}/journal/????????.jsonl ${stateDir}/journal.jsonl 2>/dev/null || true`;
 }
 
 /** A medic.yaml for one target watching the demo service with a process service. */

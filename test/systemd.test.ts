@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseJournal } from "../src/incidents/journal.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { parseShow } from "../src/lib/systemctl.js";
-import { ROOT } from "./harness.js";
+import { catJournal, ROOT } from "./harness.js";
 
 // The shipped unit and polkit rule in a real systemd: Debian bookworm (medic-test/bookworm, built by
 // scripts/setup.sh) booted in a container, with the host's node and this checkout's build bind-mounted
@@ -68,7 +68,7 @@ async function until<T>(what: string, timeoutMs: number, fn: () => Promise<T>): 
 }
 
 async function journal(): Promise<JournalRecord[]> {
-  return parseJournal(await ok("cat /var/lib/medic/journal.jsonl 2>/dev/null || true")).records;
+  return parseJournal(await ok(catJournal("/var/lib/medic"))).records;
 }
 
 /** The incidents of `target` and `kind`, each with its records in order. */
