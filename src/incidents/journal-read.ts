@@ -30,8 +30,8 @@ export interface JournalScan {
 /** Reads `length` bytes at `position` into `buffer` at `offset`; returns how many it read (0 at the end). */
 export type ReadAt = (buffer: Buffer, offset: number, length: number, position: number) => number;
 
-/** Told of each record with where its line starts in the file and its length in bytes (without the "\n"). */
-export type OnRecord = (record: JournalRecord, offset: number, length: number) => void;
+/** Told of each record with where its line starts in the file, its length in bytes (without the "\n"), and the line. */
+export type OnRecord = (record: JournalRecord, offset: number, length: number, line: Buffer) => void;
 
 /**
  * Streams a journal's lines to `onRecord`, oldest first, with a fixed buffer: no string ever holds
@@ -90,7 +90,7 @@ function parseLine(line: Buffer, offset: number, onRecord: OnRecord): boolean {
   try {
     const record = JSON.parse(line.toString("utf8")) as JournalRecord;
     if (typeof record?.incident !== "string" || typeof record.type !== "string") return false;
-    onRecord(record, offset, line.length);
+    onRecord(record, offset, line.length, line);
     return true;
   } catch {
     return false;

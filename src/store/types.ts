@@ -9,14 +9,21 @@ import type { Incident, IncidentEvent, IncidentState, JournalRecord } from "../i
 export interface Precondition {
   /** The sequence number of the newest record the writer has seen; the append is refused if another came since. */
   seq?: number;
-  /** The writer's leadership epoch; the append is refused once the epoch has moved on (a cluster). */
+  /**
+   * The writer's leadership epoch; the append is refused once the epoch has moved on (a cluster).
+   * A single-node store refuses an epoch lower than the highest it has taken.
+   */
   epoch?: number;
 }
 
 /** How an append went: the record as stored (redacted, numbered), or why it was refused. */
 export type AppendOutcome = { ok: true; record: JournalRecord } | { ok: false; reason: "conflict"; detail: string };
 
-/** Which incidents a history query asks for. */
+/**
+ * Which incidents a history query asks for. A `limit` that is not a whole number of at least 1, or
+ * a `cursor` that is not a page's `next`, makes `history` reject with a MedicError (BAD_LIMIT,
+ * BAD_CURSOR) that names it: the API answers 400 with its message.
+ */
 export interface HistoryQuery {
   target?: string;
   /** A state, or "unresolved" for every state but resolved. */
@@ -38,7 +45,10 @@ export interface HistoryPage {
   next?: string;
 }
 
-/** What a lookup by id (or by an id prefix of at least 4 characters) found. */
+/**
+ * What a lookup by id (or by an id prefix of at least 4 characters) found; `ambiguous`: how many
+ * incidents the prefix matches. An id shorter than 4 characters matches only itself.
+ */
 export type Found = { found: Incident } | { found: undefined; ambiguous?: number };
 
 /** Where incidents live. */
@@ -49,7 +59,11 @@ export interface IncidentStore {
    * says so in `problem()`).
    */
   append(incident: string, event: IncidentEvent, at: number, expect?: Precondition): AppendOutcome;
-  /** Resolves once every record appended so far is durable. Nothing acts on a record before this. */
+  /**
+   * Resolves once every record appended so far is durable, or is held in memory because the disk
+   * refuses it (then `problem()` says so, and medic keeps acting, as it always did on a full disk).
+   * Nothing acts on a record before this. It never rejects.
+   */
   flushed(): Promise<void>;
   /** The sequence number of the newest record (0 when there is none). */
   seq(): number;
@@ -60,9 +74,13 @@ export interface IncidentStore {
   live(): ReadonlyMap<string, Incident>;
   /** One incident, live or from history. */
   find(id: string): Promise<Found>;
-  /** Incidents newest first, filtered, a page at a time; streamed from history, never all held at once. */
+  /**
+   * Incidents newest first (by openedAt, then id), filtered, a page at a time; streamed from
+   * history, never all held at once. Live incidents are on the pages as they are in `live()`.
+   */
   history(query: HistoryQuery): Promise<HistoryPage>;
   /** Trouble with the store itself (records waiting in memory, a missing file), or undefined. */
   problem(): string | undefined;
+  /** Writes what it can (and a snapshot, for a quick next start) and lets go of its files. */
   close(): Promise<void>;
 }

@@ -92,11 +92,15 @@ export class FileStore implements IncidentStore {
     return { ok: true, record: this.store(record) };
   }
 
-  /** Numbers, folds and writes one record (an append, or a record of an old journal being imported). */
-  store(redacted: JournalRecord): JournalRecord {
+  /**
+   * Numbers, folds and writes one record (an append, or a record of an old journal being imported).
+   * `line`: the record's JSON as it came (an import), taken as it is with its seq added.
+   */
+  store(redacted: JournalRecord, line?: Buffer): JournalRecord {
     const record = { ...redacted, seq: ++this.lastSeq };
     this.state.fold(record);
-    this.writer.append({ seq: record.seq, incident: record.incident, at: record.at, bytes: Buffer.from(JSON.stringify(record) + "\n") });
+    const bytes = line ? withSeq(line, record.seq) : Buffer.from(JSON.stringify(record) + "\n");
+    this.writer.append({ seq: record.seq, incident: record.incident, at: record.at, bytes });
     this.sinceSnapshot++;
     this.noteWaiting();
     return record;
@@ -175,10 +179,22 @@ export class FileStore implements IncidentStore {
     return this.snapshotting;
   }
 
-  /** Lets incidents leave memory at a record's time, while an old journal is imported. */
+  /**
+   * Lets incidents leave memory at a record's time, while an old journal is imported, its lines
+   * written in bulk (undefined: the import is over). What waits is written first: an incident
+   * leaves memory only with the places of all its records.
+   */
   importAt(at: number | undefined): void {
     this.importing = at;
-    if (at !== undefined) this.state.sweep(at);
+    this.writer.bulk = true;
+    this.writer.retry();
+    this.writer.bulk = at !== undefined;
+    if (at !== undefined && this.writer.waiting().count === 0) this.state.sweep(at);
+  }
+
+  /** Why the disk refused the last write, while records wait; undefined when it takes them. */
+  writeTrouble(): string | undefined {
+    return this.writer.waiting().error;
   }
 
   async close(): Promise<void> {
@@ -288,4 +304,10 @@ export class FileStore implements IncidentStore {
       this.log?.warn({ dir: this.dir, written: this.wasWaiting }, "the journal takes writes again; the records kept in memory are written");
     this.wasWaiting = w.count;
   }
+}
+
+// A record's JSON line with `"seq":N` added before its closing brace (cheaper than writing it anew).
+function withSeq(line: Buffer, seq: number): Buffer {
+  const close = line.lastIndexOf(0x7d);
+  return Buffer.concat([line.subarray(0, close), Buffer.from(`,"seq":${seq}}\n`)]);
 }

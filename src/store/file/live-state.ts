@@ -86,10 +86,12 @@ export class LiveState {
     for (const incident of this.set.incidents.values()) yield { incident, places: this.places.get(incident.id) ?? [] };
   }
 
-  /** The newest seq folded into an incident held here (start-up skips tail records a snapshot line holds). */
+  /**
+   * The newest seq folded into an incident held here: start-up skips the tail's records a snapshot
+   * line holds already (from its timeline: a record still waiting to be written is in it too).
+   */
   lastSeq(id: string): number {
-    const quads = this.places.get(id);
-    return quads && quads.length > 0 ? quads[quads.length - 4]! : -1;
+    return this.set.incidents.get(id)?.timeline.at(-1)?.seq ?? -1;
   }
 
   /**
@@ -131,6 +133,13 @@ export class LiveState {
 
 /** Quads (seq, segment, offset, length) as the index keeps them: triplets in seq order. */
 export function triplets(quads: number[]): number[] {
+  let sorted = true;
+  for (let i = 4; i < quads.length && sorted; i += 4) sorted = quads[i]! > quads[i - 4]!;
+  if (sorted) {
+    const out: number[] = [];
+    for (let i = 0; i < quads.length; i += 4) out.push(quads[i + 1]!, quads[i + 2]!, quads[i + 3]!);
+    return out;
+  }
   const order: number[] = [];
   for (let i = 0; i < quads.length; i += 4) order.push(i);
   order.sort((a, b) => quads[a]! - quads[b]!);

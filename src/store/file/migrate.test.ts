@@ -136,3 +136,22 @@ describe("migrating a single-file journal", () => {
     await store.close();
   });
 });
+
+describe("migrating a journal with a secret in it", () => {
+  it("redacts a secret configured now in the records it moves, and moves the others as they were", async () => {
+    const { redactor } = await import("../../lib/redact.js");
+    const stateDir = tempStateDir();
+    writeLegacyJournal(stateDir, { incidents: 2, startAt: 1_000, everyMs: MIN, open: 2 });
+    appendFileSync(
+      join(stateDir, "journal.jsonl"),
+      `{"type":"note","message":"token hunter2-s3cret leaked","at":9000,"incident":"00000001"}\n`,
+    );
+    redactor.add(["hunter2-s3cret"]);
+    const store = await openStore(stateDir, { clock: manualClock(10 * MIN) });
+    await store.close();
+    const text = segmentLines(stateDir).join("\n");
+    expect(text).not.toContain("hunter2-s3cret");
+    expect(text).toContain('"message":"token [secret] leaked"');
+    expect(segmentLines(stateDir)[0]).toMatch(/^\{"type":"opened",.*"incident":"00000000","seq":1\}$/);
+  });
+});

@@ -1,13 +1,14 @@
 import { closeSync, openSync, renameSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { scanJournalFile, SKIPPED_LINES } from "../../incidents/journal-read.js";
-import type { JournalRecord } from "../../incidents/types.js";
 import { MedicError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { redactor } from "../../lib/redact.js";
 import type { FileStore } from "./file-store.js";
 import { migratedName } from "./layout.js";
 import { syncDir } from "./segments.js";
+
+const SWEEP_EVERY_MS = 10 * 60_000;
 
 /**
  * Moves the records of a single-file journal (journal.jsonl, as medic wrote it before segments)
@@ -34,18 +35,23 @@ export async function migrate(store: FileStore, file: string, opts: { log?: Logg
     const fd = openSync(file, "r");
     let scan;
     try {
-      scan = scanJournalFile(fd, (record) => {
+      scan = scanJournalFile(fd, (record, _offset, _length, line) => {
         if (refused) return;
-        if (record.at - swept >= 1000) store.importAt((swept = record.at));
-        const { seq: _seq, ...rest } = record;
-        store.store(redactor.value(rest as JournalRecord));
+        // Letting incidents leave memory is a walk over the oldest resolved: every 10 minutes of the records' time is plenty.
+        if (record.at - swept >= SWEEP_EVERY_MS) store.importAt((swept = record.at));
+        const numbered = record.seq !== undefined;
+        if (numbered) delete record.seq;
+        // A record with no secret in it (the usual case: the old medic redacted it too) is written as it was read.
+        const redacted = redactor.value(record);
+        store.store(redacted, redacted === record && !numbered && line[line.length - 1] === 0x7d ? line : undefined);
         records++;
-        refused = store.waiting() > 0;
+        refused = store.writeTrouble() !== undefined;
       });
     } finally {
       closeSync(fd);
       store.importAt(undefined);
     }
+    refused ||= store.writeTrouble() !== undefined;
     if (refused) {
       throw new MedicError("STATE_DIR", `cannot migrate ${file}: the state dir refuses writes (${store.problem() ?? "unknown"})`, {
         hint: "free space in the state directory or make it writable, then start medic again: the migration starts over, and loses nothing",

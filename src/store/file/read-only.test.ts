@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { journalDir, listJournal, segmentName } from "./layout.js";
 import { writeLegacyJournal } from "./legacy-kit.js";
+import { MemoryStore } from "../memory.js";
 import { openReadOnly } from "./read-only.js";
 import { manualClock, opened, openStore, removeTempDirs, resolved, tempStateDir } from "./test-kit.js";
 
@@ -65,5 +66,38 @@ describe("openReadOnly", () => {
     const view = openReadOnly(stateDir);
     expect(view.live().size).toBe(0);
     expect(() => statSync(stateDir)).toThrow(/ENOENT/);
+  });
+
+  it("is a dry run's starting point: an overlay keeps its own records in memory, sees the history, and nothing is written", async () => {
+    const stateDir = tempStateDir();
+    const clock = manualClock();
+    const t0 = clock.now();
+    const writer = await openStore(stateDir, { clock });
+    writer.append("old", opened("web"), t0);
+    writer.append("old", resolved, t0 + 1);
+    writer.append("open", opened("db"), t0 + 2);
+    clock.advance(2 * HOUR);
+    writer.maintain();
+    await writer.close();
+    const before = files(stateDir);
+    const dry = new MemoryStore({ base: openReadOnly(stateDir), recentMs: HOUR, clock });
+    expect(dry.seq()).toBe(3);
+    expect(dry.append("open", { type: "would_run", plan: ["restart db"], guards: "ok" }, clock.now())).toMatchObject({
+      ok: true,
+      record: { seq: 4 },
+    });
+    dry.append("dry1", opened("api", { dryRun: true }), clock.now());
+    expect((await dry.history({ limit: 10 })).incidents.map((i) => i.id)).toEqual(["dry1", "open", "old"]);
+    expect((await dry.find("old")).found?.state).toBe("resolved");
+    await dry.close();
+    expect(files(stateDir)).toEqual(before);
+    // The real store never saw the dry run's records.
+    const real = openReadOnly(stateDir);
+    expect(
+      real
+        .live()
+        .get("open")
+        ?.timeline.map((r) => r.type),
+    ).toEqual(["opened"]);
   });
 });

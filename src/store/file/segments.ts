@@ -21,6 +21,10 @@ export interface SegmentLimits {
   maxAgeMs: number;
 }
 
+/** In a bulk import, lines are written this many at a time, and made durable this many at a time. */
+const BULK_BATCH_LINES = 1000;
+const BULK_SYNC_LINES = 20_000;
+
 /** The defaults: 64 MiB or a day, whichever comes first. */
 export const SEGMENT_LIMITS: SegmentLimits = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 24 * 3600_000 };
 
@@ -62,6 +66,13 @@ export class SegmentWriter {
   private lastError: string | undefined;
   private syncing = false;
   private readonly waiters: { no: number; resolve: () => void }[] = [];
+  /**
+   * An import of many records at once (a migration, at start, before anything else runs): lines are
+   * written BULK_BATCH_LINES at a time (call `retry` to write what is left), the check that the
+   * folder was not deleted (an fstat per write) is left out, and lines are made durable every
+   * BULK_SYNC_LINES, so they are not all held until the end.
+   */
+  bulk = false;
 
   constructor(
     private readonly dir: string,
@@ -78,9 +89,10 @@ export class SegmentWriter {
     return { segment: this.current.n, offset: this.current.file.size };
   }
 
-  /** Writes a record now if the disk takes it; else it waits in memory. */
+  /** Writes a record now if the disk takes it (in a bulk import, with the next ones); else it waits in memory. */
   append(line: Line): void {
     this.pending.push(line);
+    if (this.bulk && this.pending.length < BULK_BATCH_LINES) return;
     this.retry();
     if (this.pending.length > this.maxWaiting) {
       const over = this.pending.length - this.maxWaiting;
@@ -93,33 +105,52 @@ export class SegmentWriter {
   retry(): void {
     if (this.pending.length === 0) return;
     try {
-      if (this.current.file.unlinked()) this.reopen();
+      if (!this.bulk && this.current.file.unlinked()) this.reopen();
     } catch (err) {
       this.lastError = describeError(err);
       return;
     }
     while (this.pending.length > 0) {
-      const line = this.pending[0]!;
       try {
-        this.rollIfFull(line.at);
+        this.rollIfFull(this.pending[0]!.at);
       } catch (err) {
         this.lastError = describeError(err);
         return;
       }
-      const offset = this.current.file.size;
-      const failed = this.current.file.write(line.bytes);
+      const count = this.bulk ? this.batch() : 1;
+      const lines = this.pending.slice(0, count);
+      let offset = this.current.file.size;
+      const failed = this.current.file.write(count === 1 ? lines[0]!.bytes : Buffer.concat(lines.map((l) => l.bytes)));
       if (failed !== undefined) {
         this.lastError = failed;
         return;
       }
-      this.pending.shift();
-      this.current.firstAt ??= line.at;
-      this.unsynced.push({ line, no: ++this.writes });
-      this.events.written(line, [this.current.n, offset, line.bytes.length - 1]);
+      this.pending.splice(0, count);
+      for (const line of lines) {
+        this.current.firstAt ??= line.at;
+        this.unsynced.push({ line, no: ++this.writes });
+        this.events.written(line, [this.current.n, offset, line.bytes.length - 1]);
+        offset += line.bytes.length;
+      }
     }
     this.lastError = undefined;
     this.dropped = 0;
-    this.kick();
+    if (this.bulk && this.unsynced.length >= BULK_SYNC_LINES) this.syncNow();
+    else this.kick();
+  }
+
+  // How many waiting lines go into the current segment in one write (a bulk import): up to the segment's limits.
+  private batch(): number {
+    const firstAt = this.current.firstAt ?? this.pending[0]!.at;
+    let bytes = this.current.file.size;
+    let n = 0;
+    for (const line of this.pending) {
+      if (n > 0 && (n >= BULK_BATCH_LINES || bytes + line.bytes.length > this.limits.maxBytes || line.at - firstAt >= this.limits.maxAgeMs))
+        break;
+      bytes += line.bytes.length;
+      n++;
+    }
+    return n;
   }
 
   /** Resolves once every line appended so far is durable, or waits in memory because the disk refused it. */
