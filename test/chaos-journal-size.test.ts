@@ -1,15 +1,4 @@
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
@@ -86,7 +75,7 @@ describe("a journal larger than 512 MiB", () => {
     const dir = tempDir();
     const state = join(dir, "state");
     const now = Date.now();
-    const { validBytes, size } = bigJournal(state, now);
+    const { size } = bigJournal(state, now);
     expect(size).toBeGreaterThan(512 * 1024 * 1024);
     const file = join(dir, "medic.yaml");
     // A port nobody listens on, probed once an hour: the rounds add nothing to what is read.
@@ -135,40 +124,23 @@ targets:
       expect(await daemon.exited).toBe(0);
       expect(daemon.stdout()).toMatch(/"skipped":1,"oversized":1/);
     }
-    if (existsSync(join(state, "journal"))) {
-      // The real run migrated the journal into segments: every whole record, in order, and not the line cut short;
-      // the old file is kept as it was, under a new name.
-      expect(
-        journal(state)
-          .slice(0, 7)
-          .map((r) => `${r.incident}:${r.type}`),
-      ).toEqual([
-        "before01:opened",
-        "before01:resolved",
-        "after001:opened",
-        "after001:playbook_started",
-        "after001:playbook_started",
-        "after001:playbook_started",
-        "after001:escalated",
-      ]);
-      expect(journal(state).filter((r) => r.at === 1)).toEqual([]);
-      const kept = readdirSync(state).filter((n) => n.startsWith("journal.jsonl.migrated-"));
-      expect(kept.map((n) => statSync(join(state, n)).size)).toEqual([size]);
-      return;
-    }
-    // The real run cut the partial last line, counted in bytes, and appended after it (the escalation's notifications).
-    const fd = openSync(join(state, "journal.jsonl"), "r");
-    const after = Buffer.alloc(statSync(join(state, "journal.jsonl")).size - HOLE_BYTES);
-    readSync(fd, after, 0, after.length, HOLE_BYTES);
-    closeSync(fd);
-    const lines = after.toString("utf8").split("\n").slice(1, -1);
-    expect(lines.map((l) => (JSON.parse(l) as JournalRecord).type).slice(0, 5)).toEqual([
-      "opened",
-      "playbook_started",
-      "playbook_started",
-      "playbook_started",
-      "escalated",
+    // The real run migrated the journal into segments: every whole record, in order, and not the line cut short;
+    // the old file is kept as it was, under a new name.
+    expect(
+      journal(state)
+        .slice(0, 7)
+        .map((r) => `${r.incident}:${r.type}`),
+    ).toEqual([
+      "before01:opened",
+      "before01:resolved",
+      "after001:opened",
+      "after001:playbook_started",
+      "after001:playbook_started",
+      "after001:playbook_started",
+      "after001:escalated",
     ]);
-    expect(Buffer.byteLength(lines.slice(0, 5).join("\n")) + HOLE_BYTES + 2).toBe(validBytes);
+    expect(journal(state).filter((r) => r.at === 1)).toEqual([]);
+    const kept = readdirSync(state).filter((n) => n.startsWith("journal.jsonl.migrated-"));
+    expect(kept.map((n) => statSync(join(state, n)).size)).toEqual([size]);
   }, 240_000);
 });

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseJournal } from "../src/incidents/journal.js";
+import { parseJournal } from "../src/incidents/journal-read.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { readPidFile, isAlive } from "../src/lib/proc.js";
 import { cases, rng, SEED } from "./chaos-common.js";

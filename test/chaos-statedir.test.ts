@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseJournal } from "../src/incidents/journal.js";
+import { parseJournal } from "../src/incidents/journal-read.js";
 import { within } from "./chaos-common.js";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";

@@ -116,6 +116,7 @@ describe("a correct config", () => {
         thresholds: { latencyMs: 1500, poolUtilization: 0.9, memoryUtilization: 0.9, idleInTransactionMs: 300_000, queryMs: 300_000 },
       },
       stateDir: join(dir, "state"),
+      retentionMs: 90 * 24 * 3600_000,
       targets: [
         {
           name: "orders-api",

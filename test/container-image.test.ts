@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseJournal } from "../src/incidents/journal.js";
+import { parseJournal } from "../src/incidents/journal-read.js";
 import { docker as engine, runHttpContainer, TEST_IMAGE } from "./docker-harness.js";
 import { catJournal, cleanup, onCleanup, ROOT, tempDir, waitUntil } from "./harness.js";
 

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { JournalRecord } from "../src/incidents/types.js";
-import { parseJournal } from "../src/incidents/journal.js";
+import { parseJournal } from "../src/incidents/journal-read.js";
 import { isAlive, readPidFile } from "../src/lib/proc.js";
 
 /** The built CLI and demo service (npm test builds before it runs the suite). */

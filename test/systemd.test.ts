@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseJournal } from "../src/incidents/journal.js";
+import { parseJournal } from "../src/incidents/journal-read.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { parseShow } from "../src/lib/systemctl.js";
 import { catJournal, ROOT } from "./harness.js";

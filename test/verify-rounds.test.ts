@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/load.js";
-import { Daemon } from "../src/daemon/app.js";
+import { openDaemon } from "../src/daemon/open.js";
 import type { JournalRecord } from "../src/incidents/types.js";
 import { createLogger } from "../src/lib/log.js";
 import { cleanup, onCleanup, tempDir, waitUntil } from "./harness.js";
@@ -60,7 +60,7 @@ targets:
     const loaded = await loadConfig(join(dir, "medic.yaml"));
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
     const records: JournalRecord[] = [];
-    const daemon = new Daemon({
+    const daemon = await openDaemon({
       config: loaded.config,
       log: createLogger({ level: "silent", pretty: false }),
       onRecord: (r) => void records.push(r),

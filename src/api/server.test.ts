@@ -7,8 +7,7 @@ import { removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
 import { firing, webhook } from "../../test/fixtures/alertmanager-payload.js";
 import { loadConfig } from "../config/load.js";
 import type { Config } from "../config/types.js";
-import { legacyStore } from "../daemon/legacy-store.js";
-import { MemoryStore } from "../incidents/store.js";
+import { MemoryStore } from "../store/memory.js";
 import { Metrics } from "../metrics/metrics.js";
 import { readControls } from "../safety/controls.js";
 import { createApi, parseListen, type Api } from "./server.js";
@@ -36,8 +35,7 @@ async function config(extra = ""): Promise<Config> {
 }
 
 function fakeDaemon(overrides: Partial<ApiDaemon> = {}): ApiDaemon {
-  const old = new MemoryStore();
-  const store = legacyStore(old);
+  const store = new MemoryStore();
   store.append("abcd1234", { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }, 1_000);
   return {
     targetsStatus: () => [{ name: "api", labels: {}, probe: "tcp", up: false, open: ["abcd1234"] }],

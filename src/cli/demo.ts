@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatIssue } from "../config/issues.js";
 import { loadConfig } from "../config/load.js";
-import { Daemon } from "../daemon/app.js";
+import { openDaemon } from "../daemon/open.js";
 import { liveTarget } from "../targets.js";
 import { describeRecord } from "../incidents/describe.js";
 import type { JournalRecord } from "../incidents/types.js";
@@ -44,7 +44,7 @@ export async function demoCommand(opts: { verbose?: boolean }): Promise<number> 
   const waiters = new Set<() => void>();
   const log = createLogger({ level: opts.verbose ? "info" : "silent", pretty: true, destination: process.stderr });
   let since = 0;
-  const daemon = new Daemon({
+  const daemon = await openDaemon({
     config,
     log,
     onRecord: (record, incident) => {

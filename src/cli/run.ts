@@ -1,5 +1,6 @@
 import { createApi, parseListen, type Api } from "../api/server.js";
-import { Daemon } from "../daemon/app.js";
+import type { Daemon } from "../daemon/app.js";
+import { openDaemon } from "../daemon/open.js";
 import { describeError } from "../lib/errors.js";
 import { collectGarbage } from "../lib/gc.js";
 import { createLogger } from "../lib/log.js";
@@ -27,11 +28,11 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   const reloader = new Reloader(opts, log);
   let daemon: Daemon;
   let api: Api | undefined;
-  let running: Daemon | undefined;
+  let opened: Daemon | undefined;
   let stopMetrics: () => void;
   try {
     const metrics = new Metrics({ log });
-    daemon = new Daemon({
+    daemon = opened = await openDaemon({
       config,
       log,
       dryRun: opts.dryRun,
@@ -50,13 +51,12 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
       ...(opts.apiListen && { listen: parseListen(opts.apiListen) }),
     });
     await daemon.start();
-    running = daemon;
     const at = await api?.listen();
     if (at) log.info({ url: at.url, host: at.host, port: at.port }, "api listening");
     stopMetrics = () => metrics.stop();
   } catch (err) {
     log.fatal({ err: describeError(err) }, "medic could not start");
-    await running?.stop();
+    await opened?.stop();
     return EXIT.badConfig;
   }
   // One at a time, in order: a RELOADING=1 must never overtake the READY=1 before it.

@@ -5,11 +5,9 @@ import { Escalations } from "../escalation/escalations.js";
 import { ActionGate } from "../gate/gate.js";
 import { dryRunRule, standingRule } from "../gate/rules.js";
 import type { GateRule } from "../gate/types.js";
-import { JournalStore } from "../incidents/journal.js";
-import { StateDirWatch } from "../incidents/state-dir-watch.js";
+import { StateDirWatch, type WatchedJournal } from "../incidents/state-dir-watch.js";
 import type { Incident } from "../incidents/types.js";
 import { repeat, systemClock, type Clock } from "../lib/clock.js";
-import { lockStateDir } from "../lib/lockfile.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
 import { SafetyRuntime } from "../safety/runtime.js";
@@ -18,7 +16,6 @@ import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
 import { Commands } from "./commands.js";
 import { Detector } from "./detector.js";
 import { Fleet } from "./fleet.js";
-import { legacyStore, openJournal } from "./legacy-store.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
@@ -29,13 +26,18 @@ import { Supervisor } from "./supervisor.js";
 import { Watcher, type Round } from "./watcher.js";
 import { Watchers } from "./watchers.js";
 
-/** How the daemon is wired; everything but config and log has a default (tests bring their own parts and clock). */
+/**
+ * How the daemon is wired; everything but config, log and store has a default (tests bring their
+ * own parts and clock). `openDaemon` (open.ts) takes the state dir and opens its store.
+ */
 export interface DaemonOptions {
   config: Config;
   log: Logger;
   /** Reason and log everything, act on nothing, write nothing: the gate refuses every action. */
   dryRun?: boolean;
-  store?: IncidentStore;
+  store: IncidentStore;
+  /** Lets go of the state dir's lock, held by whoever opened the store (called last when the daemon stops). */
+  unlock?: () => void;
   clock?: Clock;
   /** Builds a target's probe and service (default: from the registries). */
   parts?: (target: Target, baseDir: string) => LiveTarget;
@@ -82,8 +84,8 @@ export class Daemon implements ReadPort, CommandPort {
     const clock = (this.clock = opts.clock ?? systemClock);
     this.startedAt = clock.now();
     const life = (this.life = new Lifecycle(log));
-    const journal = opts.store ? undefined : openJournal(config, log, dryRun);
-    const store = (this.store = opts.store ?? legacyStore(journal!));
+    const store = (this.store = opts.store);
+    if (opts.unlock) life.defer("unlock the state dir", opts.unlock);
     const live = () => store.live();
     const background = life.background;
     const current = () => this.config;
@@ -142,7 +144,7 @@ export class Daemon implements ReadPort, CommandPort {
       : new StateDirWatch({
           stateDir: config.stateDir,
           log,
-          ...(journal instanceof JournalStore && { journal }),
+          ...(isWatched(store) && { journal: store }),
           announce: (text) => escalations.announce(text),
           page: (key, event, summary) => escalations.pageSelf(key, event, summary),
         });
@@ -155,10 +157,6 @@ export class Daemon implements ReadPort, CommandPort {
   /** Takes the state dir, resumes what a previous daemon left in flight, and starts every target's schedule. */
   async start(): Promise<void> {
     const { config } = this;
-    if (!this.dryRun) {
-      const unlock = await lockStateDir(config.stateDir, { log: this.log, onLost: (why) => this.lockLost(why) });
-      this.life.defer("unlock the state dir", unlock);
-    }
     this.escalations.start();
     this.remediator.resumeInFlight(!this.discovery);
     this.phase = "running";
@@ -252,10 +250,15 @@ export class Daemon implements ReadPort, CommandPort {
     this.escalations.reconfigure(config);
   }
 
-  // Two medics on one journal would both act: the one that lost the lock stops, and says so in its health.
-  private lockLost(why: string): void {
+  /** Two medics on one journal would both act: the one that lost the lock stops, and says so in its health. */
+  lockLost(why: string): void {
     this.lostLock = why;
     this.log.fatal({ stateDir: this.config.stateDir, why }, "another medic took over the state dir: stopping");
     void this.stop();
   }
+}
+
+// A store in the state dir that can say what waits for the disk (the file store) is watched with it.
+function isWatched(store: IncidentStore): store is IncidentStore & WatchedJournal {
+  return typeof (store as Partial<WatchedJournal>).waiting === "function";
 }
