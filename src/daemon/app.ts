@@ -212,34 +212,15 @@ export class Daemon implements ReadPort, CommandPort {
     });
   }
 
-  liveIncidents(): ReadonlyMap<string, Incident> {
-    return this.store.live();
-  }
-
-  findIncident(id: string) {
-    return this.store.find(id);
-  }
-
-  history(query: HistoryQuery) {
-    return this.store.history(query);
-  }
-
-  channels() {
-    return this.escalations.status();
-  }
+  readonly liveIncidents = (): ReadonlyMap<string, Incident> => this.store.live();
+  readonly findIncident: ReadPort["findIncident"] = (id) => this.store.find(id);
+  readonly history = (query: HistoryQuery) => this.store.history(query);
+  readonly channels: ReadPort["channels"] = () => this.escalations.status();
 
   // Command port.
-  acknowledge(id: string, by: string, note?: string) {
-    return this.commands.acknowledge(id, by, note);
-  }
-
-  raiseExternal(alert: Parameters<CommandPort["raiseExternal"]>[0]) {
-    return this.commands.raiseExternal(alert);
-  }
-
-  resolveExternal(source: string) {
-    return this.commands.resolveExternal(source);
-  }
+  readonly acknowledge: CommandPort["acknowledge"] = (id, by, note) => this.commands.acknowledge(id, by, note);
+  readonly raiseExternal: CommandPort["raiseExternal"] = (alert) => this.commands.raiseExternal(alert);
+  readonly resolveExternal: CommandPort["resolveExternal"] = (source) => this.commands.resolveExternal(source);
 
   private get config(): Config {
     return this.reloader.config();
