@@ -1,7 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import type { Severity } from "../../classify/types.js";
-import type { Incident, IncidentState } from "../../incidents/types.js";
+import type { Incident } from "../../incidents/types.js";
 import { AppendFile } from "./append-file.js";
 import { indexName } from "./layout.js";
 
@@ -12,21 +11,12 @@ import { indexName } from "./layout.js";
  * after it resolved, so a scan from the end can stop once `ev` is older than what it looks for.
  * An amendment (`amend`) adds the places of records that came after the incident left.
  */
-export interface IndexEntry {
-  id: string;
+export interface IndexEntry extends Pick<
+  Incident,
+  "id" | "target" | "kind" | "severity" | "state" | "openedAt" | "updatedAt" | "resolvedAt" | "root" | "source" | "evidence" | "occurrences"
+> {
   ev: number;
-  target: string;
-  kind: string;
-  severity: Severity;
-  state: IncidentState;
-  openedAt: number;
-  updatedAt: number;
-  resolvedAt?: number;
-  root?: string;
-  source?: string;
   dryRun?: true;
-  evidence: string;
-  occurrences: number;
   runs: number;
   /** Notifications by status: what `medic incidents` prints without reading the segments. */
   notified: Partial<Record<"sent" | "queued" | "superseded" | "failed", number>>;
