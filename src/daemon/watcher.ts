@@ -21,7 +21,8 @@ export type Verdict =
  * - idle: built, not probing yet (the daemon has not started, or a target was just added);
  * - watching: its schedule runs rounds, and events from its probe or service call one early;
  * - retired: removed (reload, discovery); no more rounds, its playbook runs stop after their step.
- * `setMode` is the only way between them: idle -> watching -> retired, or idle -> retired.
+ * `setMode` is the only way between them, and refuses any other: idle -> watching -> retired, idle -> retired,
+ * and watching -> idle -> watching when its probe and service are replaced (a reload).
  */
 type Mode = { mode: "idle" } | { mode: "watching"; schedule: Schedule; unwatch: () => void } | { mode: "retired"; reason: string };
 
