@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./proc.mjs";
@@ -13,8 +13,11 @@ export const OPEN_GUARDS = `safety:
   blastRadius: { concurrent: 20, maxRuns: 100000 }
 `;
 
-/** Starts `medic run` on a config written to dir/medic.yaml; resolves once its API listens. */
-export async function startMedic(dir, configText) {
+/**
+ * Starts `medic run` on a config written to dir/medic.yaml, its state in dir/state; resolves once its API listens.
+ * listenTimeoutMs: how long start-up may take (a first start migrating a long journal takes a while).
+ */
+export async function startMedic(dir, configText, { listenTimeoutMs = 120_000 } = {}) {
   const configFile = join(dir, "medic.yaml");
   writeFileSync(configFile, configText);
   const child = spawn(
@@ -36,22 +39,36 @@ export async function startMedic(dir, configText) {
     if (out.length > 1_000_000) out = out.slice(-100_000); // the port is found early; keep memory flat
   });
   child.stderr.on("data", (d) => (err += d));
-  await waitFor("medic's API to listen", () => port !== undefined || child.exitCode !== null, 120_000, 50);
+  await waitFor("medic's API to listen", () => port !== undefined || child.exitCode !== null, listenTimeoutMs, 20);
   if (port === undefined) throw new Error(`medic exited (${child.exitCode}): ${err.slice(-2000)} ${out.slice(-2000)}`);
-  return { child, pid: child.pid, port, journal: join(dir, "state", "journal.jsonl"), logs: () => out };
+  return { child, pid: child.pid, port, journal: join(dir, "state", "journal"), logs: () => out };
 }
 
-/** Journal records so far (an empty list before the first). */
-export function readJournal(file) {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .flatMap((l) => {
+/**
+ * Journal records so far, from the segments of a journal folder (<stateDir>/journal/NNNNNNNN.jsonl,
+ * not the index files), oldest first; a last line still being written is left out. None before the first.
+ */
+export function readJournal(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^\d{8}\.jsonl$/.test(name))
+    .sort()
+    .flatMap((name) => {
+      let text;
       try {
-        return [JSON.parse(l)];
+        text = readFileSync(join(dir, name), "utf8");
       } catch {
-        return [];
+        return []; // pruned meanwhile
       }
+      return text
+        .split("\n")
+        .slice(0, -1) // "" after the last newline, or a line not finished yet
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l)];
+          } catch {
+            return [];
+          }
+        });
     });
 }
