@@ -5,7 +5,7 @@ import { waitFor } from "./proc.mjs";
 
 const FARM = fileURLToPath(new URL("./farm.mjs", import.meta.url));
 
-/** Starts the many-target server; resolves {child, port, url(i), stats(), breakTarget(i)}. */
+/** Starts the many-target server; resolves {child, port, url(i), hookUrl, stats(), breakTarget(i), mendTarget(i), hooks()}. */
 export async function startFarm(n, hang) {
   const child = spawn(process.execPath, ["--max-old-space-size=2048", FARM, String(n), String(hang)], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -18,12 +18,22 @@ export async function startFarm(n, hang) {
     child,
     port,
     url: (i) => `${base}/t/${i}`,
+    hookUrl: `${base}/_hook`,
     async stats() {
       const r = await get(`${base}/_stats`, 30_000);
       return JSON.parse(r.body).arrivals;
     },
     async breakTarget(i) {
       const r = await get(`${base}/_break/${i}`, 5000);
+      return Number(r.body);
+    },
+    async mendTarget(i) {
+      const r = await get(`${base}/_mend/${i}`, 5000);
+      return Number(r.body);
+    },
+    /** Posts the stand-in webhook has answered. */
+    async hooks() {
+      const r = await get(`${base}/_hooks`, 5000);
       return Number(r.body);
     },
   };

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./proc.mjs";
@@ -15,16 +15,18 @@ export const OPEN_GUARDS = `safety:
 
 /**
  * Starts `medic run` on a config written to dir/medic.yaml, its state in dir/state; resolves once its API listens.
- * listenTimeoutMs: how long start-up may take (a first start migrating a long journal takes a while).
+ * listenTimeoutMs: how long start-up may take (a first start migrating a long journal takes a while);
+ * nodeArgs: options for node before medic's script (a --require of bench/lib/heap-probe.cjs); env: added to the environment.
  */
-export async function startMedic(dir, configText, { listenTimeoutMs = 120_000 } = {}) {
+export async function startMedic(dir, configText, { listenTimeoutMs = 120_000, nodeArgs = [], env = {} } = {}) {
   const configFile = join(dir, "medic.yaml");
   writeFileSync(configFile, configText);
   const child = spawn(
     process.execPath,
-    [MEDIC_MAIN, "run", "-c", configFile, "--api-listen", "127.0.0.1:0", "--state-dir", join(dir, "state")],
+    [...nodeArgs, MEDIC_MAIN, "run", "-c", configFile, "--api-listen", "127.0.0.1:0", "--state-dir", join(dir, "state")],
     {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     },
   );
   let out = "",
@@ -71,4 +73,30 @@ export function readJournal(dir) {
           }
         });
     });
+}
+
+/** The seq of the newest complete record in a journal folder's segments (0 before the first): how many records medic wrote. */
+export function lastSeq(dir) {
+  if (!existsSync(dir)) return 0;
+  const newest = readdirSync(dir)
+    .filter((name) => /^\d{8}\.jsonl$/.test(name))
+    .sort()
+    .reverse();
+  for (const name of newest) {
+    const fd = openSync(join(dir, name), "r");
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, 1 << 20));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      const all = buf.toString("utf8").split("\n");
+      const lines = (buf.length < size ? all.slice(1) : all).slice(0, -1).reverse(); // a first line cut short, the last unfinished
+      for (const l of lines) {
+        const seq = /"seq":(\d+)/.exec(l)?.[1];
+        if (seq) return Number(seq);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return 0;
 }

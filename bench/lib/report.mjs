@@ -63,3 +63,27 @@ export function scaleTable(rows) {
   }
   return out.join("\n");
 }
+
+/** Markdown table of a soak run: RSS and heap at start and every 5 minutes, and the second half's slopes. */
+export function soakTable(rows) {
+  const out = [];
+  for (const r of rows) {
+    out.push(
+      `soak: ${r.targets} targets at 1 s, ${r.flapping} flapping (${r.breaks} breaks), ${fmt(r.durationMs)}: ${r.records} records written (${r.recordsSecondHalf} in the second half); RSS ${fmt(r.rssStartMB, "MB")} → ${fmt(r.rssEndMB, "MB")}, peak ${fmt(r.peakRssMB, "MB")}; second half: RSS slope ${fmt(r.rssSlopeMBPer10Min, "")} MB / 10 min, ${fmt(r.rssSlopeMBPer10kRecords, "")} MB / 10,000 records; heap used slope ${fmt(r.heapSlopeMBPer10Min, "")} MB / 10 min`,
+      "",
+      "| minute | RSS | heap used / total | records written |",
+      "|---|---|---|---|",
+    );
+    const marks = r.samples.filter((s, i) => i === 0 || i === r.samples.length - 1 || Math.round(s.tMs / 30_000) % 10 === 0);
+    for (const s of marks)
+      out.push(
+        `| ${(s.tMs / 60_000).toFixed(1)} | ${fmt(s.rssMB, "MB")} | ${fmt(s.heapUsedMB, "MB")} / ${fmt(s.heapTotalMB, "MB")} | ${s.records} |`,
+      );
+  }
+  return out.join("\n");
+}
+
+/** Markdown table of the history rows (filled by bench/scenarios/history.mjs). */
+export function historyTable(rows) {
+  return rows.map((r) => r.table ?? "").join("\n\n");
+}
