@@ -3,7 +3,8 @@
 // per record at 10,000 targets with 10 % flapping"). The same stream of records is written two
 // ways, each in a fresh state dir:
 //   each   the single-file journal of the medic before segments: write + fdatasync per record,
-//          on the event loop (src/incidents/journal.ts, JournalStore)
+//          on the event loop (JournalStore in src/incidents/journal.ts, deleted since: its write
+//          path is reproduced below, without its in-memory fold of the records)
 //   group  the file store: write per record, fdatasync batched in libuv's pool; every action
 //          (a step starting, a notification sent) first awaits flushed(), as the action gate will
 //
@@ -16,12 +17,11 @@
 // dependency breaks). The other 9,000 targets are healthy and write nothing. Measured: event-loop
 // delay (monitorEventLoopDelay, 1 ms resolution), event-loop utilisation, the time spent inside
 // append, and how long an action waited for its records to be durable.
-import { mkdtempSync, rmSync, writeSync, openSync, fdatasyncSync, closeSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeSync, openSync, fdatasyncSync, fstatSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { JournalStore } from "../dist/incidents/journal.js";
 import { AppendFile } from "../dist/store/file/append-file.js";
 import { openFileStore } from "../dist/store/file/open.js";
 import { percentile } from "./lib/stats.mjs";
@@ -67,9 +67,7 @@ function diskSync(dir) {
 async function fleet(mode, stateDir) {
   let syncs = 0;
   const store =
-    mode === "each"
-      ? legacy(new JournalStore(stateDir), () => syncs++)
-      : await openFileStore({ stateDir, recentMs: 3600_000, maintainEveryMs: 5000 });
+    mode === "each" ? legacy(stateDir, () => syncs++) : await openFileStore({ stateDir, recentMs: 3600_000, maintainEveryMs: 5000 });
   if (mode === "group") {
     const sync = AppendFile.prototype.sync;
     AppendFile.prototype.sync = function () {
@@ -147,12 +145,21 @@ async function fleet(mode, stateDir) {
   };
 }
 
-// The old journal behind the interface this bench drives, counting its fdatasyncs (one per record it writes).
-function legacy(journal, counted) {
+// The old journal's write path behind the interface this bench drives: per record, a check that the
+// file is still linked, JSON.stringify, writeSync and fdatasyncSync on an append fd, all on the event loop.
+function legacy(stateDir, counted) {
+  mkdirSync(stateDir, { recursive: true });
+  const fd = openSync(join(stateDir, "journal.jsonl"), "a+");
   return {
-    append: (id, event, at) => (counted(), journal.append(id, event, at)),
+    append(incident, event, at) {
+      if (fstatSync(fd).nlink === 0) throw new Error("journal.jsonl was deleted");
+      const line = Buffer.from(JSON.stringify({ ...event, at, incident }) + "\n");
+      for (let done = 0; done < line.length;) done += writeSync(fd, line, done, line.length - done);
+      fdatasyncSync(fd);
+      counted();
+    },
     flushed: () => Promise.resolve(),
-    close: async () => journal.close(),
+    close: async () => closeSync(fd),
   };
 }
 
