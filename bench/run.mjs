@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
-//   --only process,container,postgres,scale,monit-scale,idle   (default: all)
+//   --only process,container,postgres,scale,monit-scale,idle,history,soak   (default: all but soak, which takes 30 min)
 //   --reps N (default 5)   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+//   --history-records 1000000   --history-big 5000000 (0 skips it)   --soak-ms 1800000
 // Environment: BENCH_TOOLS=medic|monit runs one side of part 1 only; BENCH_KEEP=1 keeps its temp dirs (logs, journals).
 // `node bench/report.mjs FILE…` prints the tables of saved results together.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -11,21 +12,26 @@ import { fileURLToPath } from "node:url";
 import { monitVersion } from "./lib/monit.mjs";
 import { run } from "./lib/proc.mjs";
 import { measureRecovery } from "./lib/recovery.mjs";
-import { recoveryTable, scaleTable } from "./lib/report.mjs";
+import { historyTable, recoveryTable, scaleTable, soakTable } from "./lib/report.mjs";
 import { containerSubject } from "./scenarios/container.mjs";
 import { postgresSubject } from "./scenarios/postgres.mjs";
 import { processSubject } from "./scenarios/process.mjs";
+import { historyMedic } from "./scenarios/history.mjs";
 import { idleMedic, scaleMedic, scaleMonit } from "./scenarios/scale.mjs";
+import { soakMedic } from "./scenarios/soak.mjs";
 
 const { values: o } = parseArgs({
   options: {
-    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle" },
+    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,history" },
     reps: { type: "string", default: "5" },
     "process-breaks": { type: "string", default: "kill,hang" },
     sizes: { type: "string", default: "500,2000,10000" },
     "monit-sizes": { type: "string", default: "500,2000" },
     "idle-ms": { type: "string", default: "120000" },
     "scale-ms": { type: "string", default: "45000" },
+    "history-records": { type: "string", default: "1000000" },
+    "history-big": { type: "string", default: "5000000" },
+    "soak-ms": { type: "string", default: "1800000" },
   },
 });
 const only = new Set(o.only.split(","));
@@ -33,7 +39,8 @@ const reps = Number(o.reps);
 const log = (line) => process.stdout.write(line + "\n");
 const started = new Date();
 
-if (!(await monitVersion())) {
+const needsMonit = ["process", "container", "postgres", "monit-scale"].some((s) => only.has(s)) && process.env.BENCH_TOOLS !== "medic";
+if (needsMonit && !(await monitVersion())) {
   log("bench: monit is not installed (apt-get install monit; `npm run bench` does it when root)");
   process.exit(1);
 }
@@ -41,7 +48,7 @@ const machine = {
   cpus: `${cpus().length} × ${cpus()[0]?.model}`,
   kernel: release(),
   node: process.version,
-  monit: await monitVersion(),
+  monit: (await monitVersion()) ?? "not installed",
   docker: (await run("docker", ["version", "--format", "{{.Server.Version}}"])).stdout.trim(),
   postgres: (await run("/usr/lib/postgresql/15/bin/postgres", ["--version"])).stdout.trim(),
 };
@@ -70,8 +77,15 @@ for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleM
 for (const n of o["monit-sizes"].split(",").map(Number))
   await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
 await step("idle", () => idleMedic({ durationMs: Number(o["idle-ms"]), log }));
+await step("history", () => historyMedic({ records: Number(o["history-records"]), big: Number(o["history-big"]), log }));
+await step("soak", () => soakMedic({ durationMs: Number(o["soak-ms"]), log }));
 
-const tables = [recoveryTable(rows.filter((r) => r.break)), scaleTable(rows.filter((r) => !r.break))]
+const tables = [
+  recoveryTable(rows.filter((r) => r.break)),
+  scaleTable(rows.filter((r) => !r.break)),
+  historyTable(rows.filter((r) => r.scenario === "history")),
+  soakTable(rows.filter((r) => r.scenario === "soak")),
+]
   .filter((t) => t.split("\n").length > 2)
   .join("\n\n");
 log("\n" + tables + "\n");

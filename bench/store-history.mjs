@@ -9,14 +9,13 @@
 // verification, resolve, two notifications sent), incidents evenly over the last `--days` days
 // (80 by default: inside the 90-day retention, so nothing is pruned and the index is as large as
 // it gets), 20 of them still open, over 10,000 targets. Each figure comes from its own process.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { writeLegacyJournal } from "../dist/store/file/legacy-kit.js";
-import { memory } from "./lib/proc.mjs";
+import { runTimed as timed } from "./lib/proc.mjs";
 
 const { values: o } = parseArgs({
   options: { records: { type: "string", default: "1000000" }, days: { type: "string", default: "80" }, keep: { type: "boolean" } },
@@ -76,29 +75,4 @@ try {
 } finally {
   if (o.keep) log(`bench: kept ${base}`);
   else rmSync(base, { recursive: true, force: true });
-}
-
-// Runs a process to its end: wall-clock ms, its output, and its peak RSS (VmHWM, sampled every 20 ms).
-function timed(file, args) {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let peakMB = 0;
-    const timer = setInterval(() => {
-      try {
-        const { peakMB: now } = memory(child.pid);
-        if (Number.isFinite(now)) peakMB = Math.max(peakMB, now);
-      } catch {
-        // It has exited.
-      }
-    }, 20);
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => {
-      clearInterval(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0, peakMB });
-    });
-  });
 }

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./proc.mjs";
+import { now, waitFor } from "./proc.mjs";
 
 export const MEDIC_MAIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
 export const PLAYBOOKS = fileURLToPath(new URL("../../playbooks", import.meta.url));
@@ -29,21 +29,24 @@ export async function startMedic(dir, configText, { listenTimeoutMs = 120_000, n
       env: { ...process.env, ...env },
     },
   );
+  const spawnedAt = now();
   let out = "",
     err = "",
-    port;
+    port,
+    listeningAt;
   child.stdout.on("data", (d) => {
     out += d;
     if (port === undefined) {
       const m = /"port":(\d+)[^\n]*"msg":"api listening"/.exec(out) ?? /"msg":"api listening"[^\n]*"port":(\d+)/.exec(out);
-      if (m) port = Number(m[1]);
+      if (m) ((port = Number(m[1])), (listeningAt = now()));
     }
     if (out.length > 1_000_000) out = out.slice(-100_000); // the port is found early; keep memory flat
   });
   child.stderr.on("data", (d) => (err += d));
   await waitFor("medic's API to listen", () => port !== undefined || child.exitCode !== null, listenTimeoutMs, 20);
   if (port === undefined) throw new Error(`medic exited (${child.exitCode}): ${err.slice(-2000)} ${out.slice(-2000)}`);
-  return { child, pid: child.pid, port, journal: join(dir, "state", "journal"), logs: () => out };
+  // startupMs: from spawn to the "api listening" line, as it arrived.
+  return { child, pid: child.pid, port, startupMs: listeningAt - spawnedAt, journal: join(dir, "state", "journal"), logs: () => out };
 }
 
 /**

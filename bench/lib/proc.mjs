@@ -86,3 +86,28 @@ export function readPid(file) {
     return undefined;
   }
 }
+
+/** Runs a process to its end: wall-clock ms from spawn to exit, its output, and its peak RSS (VmHWM, sampled every 20 ms). */
+export function runTimed(file, args) {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let peakMB = 0;
+    const timer = setInterval(() => {
+      try {
+        const { peakMB: now } = memory(child.pid);
+        if (Number.isFinite(now)) peakMB = Math.max(peakMB, now);
+      } catch {
+        // It has exited.
+      }
+    }, 20);
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => {
+      clearInterval(timer);
+      resolve({ code, stdout, stderr, ms: performance.now() - t0, peakMB });
+    });
+  });
+}

@@ -83,7 +83,34 @@ export function soakTable(rows) {
   return out.join("\n");
 }
 
-/** Markdown table of the history rows (filled by bench/scenarios/history.mjs). */
+/** Markdown tables of the history rows: start-up, memory and the CLI per history size; the API under load against a quiet window. */
 export function historyTable(rows) {
-  return rows.map((r) => r.table ?? "").join("\n\n");
+  if (!rows.length) return "";
+  const n = (x) => x.toLocaleString("en");
+  const cli = (r, args) => {
+    const c = r.cli?.find((x) => x.args === args);
+    return c ? `${fmt(c.ms)} / ${fmt(c.peakMB, "MB")}` : "—";
+  };
+  const out = [
+    "| records | old journal | first start (migration) to API listening / peak RSS | on disk after | start-up (spawn to API listening) | RSS 2 s after start (heap used) / peak | `medic incidents --since 24h` wall / peak RSS | `medic incidents` | an incident on top: opened after the break / resolved after the mend |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of rows)
+    out.push(
+      `| ${n(r.records)} | ${fmt(r.legacyMB, "MB")} | ${fmt(r.migrationMs)} / ${fmt(r.migrationPeakMB, "MB")} | ${r.segments} segments ${fmt(r.segmentsMB, "MB")}, index ${fmt(r.indexMB, "MB")} | ${fmt(r.startupMs)} | ${fmt(r.rssAfterStartMB, "MB")} (${fmt(r.heapAfterStartMB, "MB")}) / ${fmt(r.peakAfterStartMB, "MB")} | ${cli(r, "--since 24h")} | ${cli(r, "")} | ${r.incident ? `${fmt(r.incident.openedMs)} / ${r.incident.state} ${fmt(r.incident.resolvedMs)} (${r.incident.runs} run)` : "—"} |`,
+    );
+  const loaded = rows.filter((r) => r.loaded);
+  if (loaded.length) {
+    out.push(
+      "",
+      "| records | window (20 s) | `GET /api/incidents?limit=50`: requests (failed) | p50 / p99 / max | arrival drift p50 / p99 / max | rounds late (medic's histogram) p99 | event-loop delay p99 / max | CPU (cores) |",
+      "|---|---|---|---|---|---|---|---|",
+    );
+    for (const r of loaded)
+      for (const w of [r.quiet, r.single, r.loaded].filter(Boolean))
+        out.push(
+          `| ${n(r.records)} | ${w.clients ? `${w.clients} client${w.clients > 1 ? "s" : ""}` : "no clients"} | ${w.requests} (${w.errors}) | ${w.clients ? `${fmt(w.apiP50Ms, "")} / ${fmt(w.apiP99Ms, "")} / ${fmt(w.apiMaxMs, "")} ms` : "—"} | ${fmt(w.driftP50Ms, "")} / ${fmt(w.driftP99Ms, "")} / ${fmt(w.driftMaxMs, "")} ms | ≤ ${fmt(w.lateP99Ms)} | ${fmt(w.loopP99Ms, "")} / ${fmt(w.loopMaxMs, "")} ms | ${fmt(w.cpuCores, "")} |`,
+        );
+  }
+  return out.join("\n");
 }

@@ -26,7 +26,7 @@ function scaleConfig(dir, farm, n, intervalMs) {
  * One scrape of medic's /metrics: its event-loop delay (ms) since the previous scrape (p50, p99,
  * max), and the cumulative buckets of how late its probe rounds started (le in seconds -> count).
  */
-async function scrape(apiPort) {
+export async function scrape(apiPort) {
   const r = await get(`http://127.0.0.1:${apiPort}/metrics`, 10_000);
   const text = r.body ?? "";
   const stat = (name) =>
@@ -39,7 +39,7 @@ async function scrape(apiPort) {
 }
 
 /** The q-th percentile of the rounds counted between two scrapes, as the upper bound (ms) of its bucket. */
-function lateQuantile(before, after, q) {
+export function lateQuantile(before, after, q) {
   const counts = after.map(([le, n], i) => [le, n - (before[i]?.[1] ?? 0)]);
   const total = counts.at(-1)?.[1] ?? 0;
   const hit = counts.find(([, n]) => n >= total * (q / 100));
