@@ -92,12 +92,12 @@ export function historyTable(rows) {
     return c ? `${fmt(c.ms)} / ${fmt(c.peakMB, "MB")}` : "—";
   };
   const out = [
-    "| records | old journal | first start (migration) to API listening / peak RSS | on disk after | start-up (spawn to API listening) | RSS 2 s after start (heap used) / peak | `medic incidents --since 24h` wall / peak RSS | `medic incidents` | an incident on top: opened after the break / resolved after the mend |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| records | old journal | first start (migration) to API listening / peak RSS | on disk after | start-up (spawn to API listening) | RSS 2 s after start (heap used) / peak | `medic incidents --since 24h` wall / peak RSS | `medic incidents` | an incident on top: opened after the break / resolved after the mend | `?target=T&limit=50`, T with 100 incidents / with none (3 in a row) |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows)
     out.push(
-      `| ${n(r.records)} | ${fmt(r.legacyMB, "MB")} | ${fmt(r.migrationMs)} / ${fmt(r.migrationPeakMB, "MB")} | ${r.segments} segments ${fmt(r.segmentsMB, "MB")}, index ${fmt(r.indexMB, "MB")} | ${fmt(r.startupMs)} | ${fmt(r.rssAfterStartMB, "MB")} (${fmt(r.heapAfterStartMB, "MB")}) / ${fmt(r.peakAfterStartMB, "MB")} | ${cli(r, "--since 24h")} | ${cli(r, "")} | ${r.incident ? `${fmt(r.incident.openedMs)} / ${r.incident.state} ${fmt(r.incident.resolvedMs)} (${r.incident.runs} run)` : "—"} |`,
+      `| ${n(r.records)} | ${fmt(r.legacyMB, "MB")} | ${fmt(r.migrationMs)} / ${fmt(r.migrationPeakMB, "MB")} | ${r.segments} segments ${fmt(r.segmentsMB, "MB")}, index ${fmt(r.indexMB, "MB")} | ${fmt(r.startupMs)} | ${fmt(r.rssAfterStartMB, "MB")} (${fmt(r.heapAfterStartMB, "MB")}) / ${fmt(r.peakAfterStartMB, "MB")} | ${cli(r, "--since 24h")} | ${cli(r, "")} | ${r.incident ? `${fmt(r.incident.openedMs)} / ${r.incident.state} ${fmt(r.incident.resolvedMs)} (${r.incident.runs} run)` : "—"} | ${r.byTargetMs ? `${r.byTargetMs["svc-1"].map((x) => fmt(x)).join(", ")} / ${r.byTargetMs["flap-1"].map((x) => fmt(x)).join(", ")}` : "—"} |`,
     );
   const loaded = rows.filter((r) => r.loaded);
   if (loaded.length) {

@@ -126,6 +126,11 @@ async function longHistory(farm, n, { full, log }) {
       say(`medic incidents ${c.args}: ${Math.round(c.ms)} ms, ${c.lines} lines, peak RSS ${c.peakMB.toFixed(0)} MB`);
     }
 
+    row.byTargetMs = await byTarget(medic);
+    say(
+      `GET /api/incidents?target=T&limit=50, 3 in a row: svc-1 (100 in the history) ${row.byTargetMs["svc-1"].map(Math.round).join(", ")} ms; flap-1 (none) ${row.byTargetMs["flap-1"].map(Math.round).join(", ")} ms`,
+    );
+
     // e. It still works on top of the history: a target breaks, its incident opens, runs its playbook and resolves.
     row.incident = await breakAndMend(medic, farm, 0);
     row.rssEndMB = memory(medic.pid).rssMB;
@@ -235,13 +240,16 @@ function driftsIn(arrivals, intervalMs, from, w0, w1) {
  * mends the target once the incident is open, and waits for it to resolve.
  */
 async function breakAndMend(medic, farm, i) {
+  // Polled with queries the live view answers (unresolved, or one id): a ?target= query reads the index.
   const api = `http://127.0.0.1:${medic.port}/api/incidents`;
   const brokeAt = await farm.breakTarget(i);
   const opened = await waitFor(
     `an incident on flap-${i}`,
     async () => {
-      const r = await get(`${api}?target=flap-${i}&limit=5`, 10_000);
-      return r.status === 200 && JSON.parse(r.body).incidents.find((x) => Date.parse(x.openedAt) >= brokeAt - 5);
+      const r = await get(`${api}?state=unresolved&limit=100`, 10_000);
+      return (
+        r.status === 200 && JSON.parse(r.body).incidents.find((x) => x.target === `flap-${i}` && Date.parse(x.openedAt) >= brokeAt - 5)
+      );
     },
     30_000,
     50,
@@ -250,8 +258,8 @@ async function breakAndMend(medic, farm, i) {
   const done = await waitFor(
     `incident ${opened.id} to resolve`,
     async () => {
-      const r = await get(`${api}?target=flap-${i}&limit=5`, 10_000);
-      const x = r.status === 200 && JSON.parse(r.body).incidents.find((y) => y.id === opened.id);
+      const r = await get(`${api}/${opened.id}`, 10_000);
+      const x = r.status === 200 && JSON.parse(r.body);
       return x && (x.state === "resolved" || x.state === "escalated") && x;
     },
     90_000,
@@ -261,7 +269,25 @@ async function breakAndMend(medic, farm, i) {
     id: opened.id,
     openedMs: Date.parse(opened.openedAt) - brokeAt,
     state: done.state,
-    runs: done.runs,
+    runs: Array.isArray(done.runs) ? done.runs.length : done.runs,
     resolvedMs: Date.parse(done.resolvedAt ?? done.updatedAt) - mendedAt,
   };
+}
+
+/**
+ * GET /api/incidents?target=T&limit=50, three times one after the other: for a target with 100 incidents spread over
+ * the history (svc-1), and for a watched target with none in it (flap-1), whose page never fills, so the whole index is read.
+ */
+async function byTarget(medic) {
+  const out = {};
+  for (const target of ["svc-1", "flap-1"]) {
+    const ms = [];
+    for (let k = 0; k < 3; k++) {
+      const r = await get(`http://127.0.0.1:${medic.port}/api/incidents?target=${target}&limit=50`, 120_000);
+      if (r.status !== 200) throw new Error(`GET /api/incidents?target=${target} answered ${r.status}`);
+      ms.push(r.ms);
+    }
+    out[target] = ms;
+  }
+  return out;
 }
