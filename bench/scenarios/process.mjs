@@ -27,7 +27,7 @@ export const processSubject = {
     probe: { http: { url: "${url}" } }
     service:
       process:
-        start: [${JSON.stringify(node)}, ${JSON.stringify(SERVICE)}, "${port}"]
+        start: [${JSON.stringify(node)}, ${JSON.stringify(SERVICE)}, "${port}", ${JSON.stringify(pidFile)}]
         pidFile: ${JSON.stringify(pidFile)}
         stopTimeout: 1s
 `,
@@ -37,6 +37,7 @@ export const processSubject = {
   if failed host 127.0.0.1 port ${port} protocol http request "/health" with timeout 1 seconds then restart
 `,
       async up() {
+        // Exactly medic's start command: medic acts on a pid file it did not write only when the process runs exactly that.
         spawn(node, [SERVICE, String(port), pidFile], { detached: true, stdio: "ignore" }).unref();
         await waitFor("the service to answer", () => this.healthy(), 10_000, 50);
       },
