@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseJournal } from "../../incidents/journal-read.js";
 import { journalDir, segmentName } from "./layout.js";
+import { SegmentFiles } from "./read-records.js";
 import { manualClock, opened, openStore, removeTempDirs, resolved, tempStateDir } from "./test-kit.js";
 
 afterEach(removeTempDirs);
@@ -67,6 +68,34 @@ describe("FileStore", () => {
     expect([...again.live().keys()]).toEqual(["open1"]);
     expect((await again.history({ limit: 10, state: "resolved" })).incidents.map((i) => i.id)).toEqual(["old1"]);
     await again.close();
+  });
+
+  it("folds a page from the segments once for clients asking again, and a record that came later is on the next answer", async () => {
+    const stateDir = tempStateDir();
+    const clock = manualClock();
+    const store = await openStore(stateDir, { clock });
+    const t0 = clock.now();
+    for (let n = 0; n < 5; n++) {
+      store.append(`old${n}`, opened("web"), t0 + n);
+      store.append(`old${n}`, resolved, t0 + 10 + n);
+    }
+    clock.set(t0 + HOUR + 1000);
+    store.maintain();
+    expect(store.live().size).toBe(0);
+    const reads = vi.spyOn(SegmentFiles.prototype, "records");
+    const first = await store.history({ limit: 3 });
+    expect(reads).toHaveBeenCalledTimes(3);
+    const again = await store.history({ limit: 3 });
+    expect(reads).toHaveBeenCalledTimes(3);
+    expect(again.incidents).toEqual(first.incidents);
+    // And then a record of one that left memory (a late note): the next answer has it.
+    store.append("old4", { type: "note", message: "postmortem written" }, clock.now());
+    clock.advance(HOUR + 1000);
+    store.maintain();
+    const after = await store.history({ limit: 3 });
+    expect(after.incidents.find((i) => i.id === "old4")?.timeline.map((r) => r.type)).toEqual(["opened", "resolved", "note"]);
+    reads.mockRestore();
+    await store.close();
   });
 
   it("keeps a resolved incident whose notification is still queued, however old", async () => {

@@ -8,6 +8,9 @@ import { indexName, listJournal } from "./layout.js";
 import { foldEntry, SegmentFiles } from "./read-records.js";
 import { readLinesBackwards } from "./reverse-lines.js";
 
+/** Folded incidents kept for the next request (a few pages of every client's view; about 2 KB each). */
+const FOLDED_KEPT = 1_000;
+
 /**
  * History as the file store answers it: the live incidents in memory, then the index from its
  * newest line back, stopping as soon as no older line can belong to the page (an incident left
@@ -15,6 +18,13 @@ import { readLinesBackwards } from "./reverse-lines.js";
  * the incidents on the page are folded, from their own lines in the segments.
  */
 export class FileHistory {
+  /**
+   * Incidents folded from the segments lately, by id and how many records they have: an index
+   * entry never changes (an amendment adds records, and so a new key), so the pages clients poll
+   * over and over are folded once, not per request.
+   */
+  private readonly folded = new Map<string, Incident>();
+
   constructor(
     private readonly dir: string,
     private readonly live: () => ReadonlyMap<string, Incident>,
@@ -85,11 +95,21 @@ export class FileHistory {
 
   /** Index entries on a page, folded from the segments; live incidents as they are. */
   private fold(items: (Incident | IndexEntry)[], amendments: Map<string, number[]>): Incident[] {
-    const files = new SegmentFiles(this.dir);
+    let files: SegmentFiles | undefined;
     try {
-      return items.map((i) => ("pos" in i ? foldEntry(files, i, amendments.get(i.id)) : i));
+      return items.map((i) => {
+        if (!("pos" in i)) return i;
+        const more = amendments.get(i.id);
+        const key = `${i.id}:${i.pos.length + (more?.length ?? 0)}`;
+        let incident = this.folded.get(key);
+        if (incident) this.folded.delete(key);
+        else incident = foldEntry((files ??= new SegmentFiles(this.dir)), i, more);
+        this.folded.set(key, incident);
+        if (this.folded.size > FOLDED_KEPT) this.folded.delete(this.folded.keys().next().value!);
+        return incident;
+      });
     } finally {
-      files.close();
+      files?.close();
     }
   }
 
