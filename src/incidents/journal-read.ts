@@ -1,7 +1,8 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { applyRecord } from "./fold.js";
 import type { Incident, JournalRecord } from "./types.js";
+import { openExisting } from "../lib/open-existing.js";
 
 /** The journal's file name inside the state directory. */
 export const JOURNAL_FILE = "journal.jsonl";
@@ -122,13 +123,8 @@ export function readJournal(
 ): Map<string, Incident> {
   const incidents = new Map<string, Incident>();
   const file = join(stateDir, JOURNAL_FILE);
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return incidents;
-    throw err;
-  }
+  const fd = openExisting(file);
+  if (fd === undefined) return incidents;
   try {
     const scan = scanJournalFile(fd, (record) => applyRecord(incidents, record));
     if (scan.skipped > 0) warn?.(describeSkipped(file, scan), { journal: file, ...scan });

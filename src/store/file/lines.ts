@@ -1,4 +1,5 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openExisting } from "../../lib/open-existing.js";
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -7,13 +8,8 @@ const CHUNK_BYTES = 256 * 1024;
  * past the last whole line, what follows being a line cut short. A missing file has none.
  */
 export function scanLines(path: string, from: number, onLine: (line: Buffer, offset: number) => void): number {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return from;
-    throw err;
-  }
+  const fd = openExisting(path);
+  if (fd === undefined) return from;
   try {
     let valid = from;
     let carry = Buffer.alloc(0);

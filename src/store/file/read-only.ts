@@ -1,4 +1,4 @@
-import { closeSync, openSync, statSync } from "node:fs";
+import { closeSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { JOURNAL_FILE, scanJournalFile, type JournalScan } from "../../incidents/journal-read.js";
 import type { Incident } from "../../incidents/types.js";
@@ -8,6 +8,7 @@ import { journalDir } from "./layout.js";
 import { LiveState } from "./live-state.js";
 import { readSnapshot } from "./snapshot.js";
 import { loadSnapshot, rebuild } from "./startup.js";
+import { openExisting } from "../../lib/open-existing.js";
 
 /** A store opened read-only: the CLI's history and a dry run's starting point. */
 export interface ReadOnlyStore extends IncidentStore {
@@ -76,13 +77,8 @@ function rebuildInMemory(dir: string, state: LiveState) {
 
 // The whole single-file journal, streamed into memory (the format before segments).
 function foldLegacy(file: string, state: LiveState): JournalScan | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
+  const fd = openExisting(file);
+  if (fd === undefined) return undefined;
   try {
     return scanJournalFile(fd, (record) => void state.fold(record));
   } finally {

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
+import { openExisting } from "../../lib/open-existing.js";
 
 const CHUNK_BYTES = 256 * 1024;
 const NEWLINE = 0x0a;
@@ -15,13 +16,8 @@ export function yieldToLoop(): Promise<void> {
  * A missing file has no lines. Yields to the event loop between chunks.
  */
 export async function readLinesBackwards(path: string, onLine: (line: Buffer) => boolean): Promise<boolean> {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true;
-    throw err;
-  }
+  const fd = openExisting(path);
+  if (fd === undefined) return true;
   try {
     let end = fstatSync(fd).size;
     let carry: Buffer | undefined;
