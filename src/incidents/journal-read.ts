@@ -1,8 +1,5 @@
-import { closeSync, readSync } from "node:fs";
-import { join } from "node:path";
-import { applyRecord } from "./fold.js";
-import type { Incident, JournalRecord } from "./types.js";
-import { openExisting } from "../lib/open-existing.js";
+import { readSync } from "node:fs";
+import type { JournalRecord } from "./types.js";
 
 /** The journal's file name inside the state directory. */
 export const JOURNAL_FILE = "journal.jsonl";
@@ -111,27 +108,6 @@ export function parseJournal(text: string): { records: JournalRecord[] } & Journ
     bytes.copy(buffer, offset, position, Math.min(bytes.length, position + length));
   const scan = scanJournal(read, (r) => records.push(r));
   return { records, ...scan };
-}
-
-/**
- * Incidents from a journal on disk, read-only (for `medic incidents`, `plan` and a dry run while a
- * daemon runs). `warn` hears once about lines that are not records.
- */
-export function readJournal(
-  stateDir: string,
-  warn?: (message: string, scan: JournalScan & { journal: string }) => void,
-): Map<string, Incident> {
-  const incidents = new Map<string, Incident>();
-  const file = join(stateDir, JOURNAL_FILE);
-  const fd = openExisting(file);
-  if (fd === undefined) return incidents;
-  try {
-    const scan = scanJournalFile(fd, (record) => applyRecord(incidents, record));
-    if (scan.skipped > 0) warn?.(describeSkipped(file, scan), { journal: file, ...scan });
-  } finally {
-    closeSync(fd);
-  }
-  return incidents;
 }
 
 /** The log message for lines of a journal that are not records. */

@@ -1,7 +1,8 @@
 import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { readJournal } from "../../incidents/journal-read.js";
+import { applyRecord } from "../../incidents/fold.js";
+import { parseJournal } from "../../incidents/journal-read.js";
 import type { Incident } from "../../incidents/types.js";
 import type { IncidentStore } from "../types.js";
 import { journalDir, listJournal, segmentName, SNAPSHOT_FILE } from "./layout.js";
@@ -46,7 +47,9 @@ describe("migrating a single-file journal", () => {
     // 3,000 incidents (30,000 records), one every 2 minutes over about four days; the last 5 still open.
     const start = Date.UTC(2026, 0, 1);
     const records = writeLegacyJournal(stateDir, { incidents: 3000, startAt: start, everyMs: 2 * MIN, open: 5 });
-    const before = readJournal(stateDir);
+    // The old format's fold of it, as the medic before segments made it.
+    const before = new Map<string, Incident>();
+    for (const r of parseJournal(readFileSync(join(stateDir, "journal.jsonl"), "utf8")).records) applyRecord(before, r);
     const clock = manualClock(start + 3000 * 2 * MIN);
     const { log, lines } = memoryLog();
     const store = await openStore(stateDir, { clock, log });
