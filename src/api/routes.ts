@@ -37,6 +37,15 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: "GET",
+    path: "/api/cluster",
+    access: "read",
+    handle: async (_req, ctx) => {
+      if (!ctx.daemon.cluster) throw new ApiError(404, "this medic is not a cluster node", "a cluster needs store.postgres in medic.yaml");
+      return { status: 200, json: await ctx.daemon.cluster() };
+    },
+  },
+  {
+    method: "GET",
     path: "/api/incidents",
     access: "read",
     handle: async (req, ctx) => {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { checkCommand } from "./check.js";
+import { clusterStatusCommand } from "./cluster.js";
 import { demoCommand } from "./demo.js";
 import { guardResetCommand } from "./guard.js";
 import { incidentsCommand, showIncidentCommand } from "./incidents.js";
@@ -117,6 +118,14 @@ program
   .command("reset <target>")
   .description("let playbooks run on the target again: earlier runs no longer count")
   .action(async (target: string, _o, cmd: Command) => exit(await guardResetCommand(target, global(cmd))));
+
+program
+  .command("cluster")
+  .description("several medics on one PostgreSQL store")
+  .command("status")
+  .description("the leader, its epoch and lease, and every node's last heartbeat (exit 1 when nobody leads)")
+  .option("--json", "machine-readable output")
+  .action(async (o, cmd: Command) => exit(await clusterStatusCommand({ ...global(cmd), json: o.json })));
 
 program
   .command("demo")

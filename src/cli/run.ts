@@ -1,4 +1,5 @@
 import { createApi, parseListen, type Api } from "../api/server.js";
+import { ClusterNode } from "../cluster/node.js";
 import type { Daemon } from "../daemon/app.js";
 import { openDaemon } from "../daemon/open.js";
 import { describeError } from "../lib/errors.js";
@@ -26,20 +27,15 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   const reloader = new Reloader(opts, log);
-  let daemon: Daemon;
+  let daemon: Daemon | ClusterNode;
   let api: Api | undefined;
-  let opened: Daemon | undefined;
+  let opened: Daemon | ClusterNode | undefined;
   let stopMetrics: () => void;
   try {
     const metrics = new Metrics({ log });
-    daemon = opened = await openDaemon({
-      config,
-      log,
-      dryRun: opts.dryRun,
-      onRecord: metrics.onRecord,
-      onRound: metrics.onRound,
-      onRoundStart: metrics.onRoundStart,
-    });
+    const parts = { config, log, onRecord: metrics.onRecord, onRound: metrics.onRound, onRoundStart: metrics.onRoundStart };
+    // A PostgreSQL store makes this medic a node of a cluster; a dry run only reads it.
+    daemon = opened = config.store?.postgres && !opts.dryRun ? await ClusterNode.open(parts) : await openDaemon({ ...parts, dryRun: opts.dryRun });
     metrics.bind(daemon);
     // Checked before starting (a public address without a token refuses to start); bound once the daemon runs.
     api = createApi({

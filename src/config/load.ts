@@ -13,6 +13,7 @@ import { substituteSecrets } from "./secrets.js";
 import { normaliseWindow } from "./state-view.js";
 import { redactor } from "../lib/redact.js";
 import type { ApiConfig, Config, Target, TargetDefaults } from "./types.js";
+import { normaliseCluster } from "./cluster.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
 export const DEFAULT_CONFIG_PATH = "/etc/medic/medic.yaml";
@@ -155,6 +156,7 @@ export function normaliseConfig(
     baseDir,
     stateDir: ctx.stateDir ? resolve(ctx.stateDir) : resolve(baseDir, p.stateDir),
     retentionMs: p.retention,
+    ...normaliseCluster(p.store, p.cluster),
     targets,
     defaults,
     ...(p.discovery ? { discovery: p.discovery } : {}),

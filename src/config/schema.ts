@@ -9,6 +9,7 @@ import { duration, HOST_NAME, labels, LISTEN, safeName } from "./fields.js";
 import type { KindRef } from "./types.js";
 import { describeValue, suggest } from "./issues.js";
 import { cronProblem, validTimeZone } from "../safety/cron.js";
+import { clusterSchema, storeSchema } from "./cluster.js";
 
 /** Every kind selector schema, so the JSON Schema generator can render it as "exactly one of". */
 export const kindSelectors = new WeakMap<object, { kinds: string[]; common: string[] }>();
@@ -387,6 +388,8 @@ export const configSchema = () =>
         .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
       safety: safetySchema(),
       api: apiSchema(),
+      store: storeSchema(),
+      cluster: clusterSchema(),
       alertmanager: alertmanagerSchema(),
       maintenance: z
         .array(maintenanceWindowSchema())
@@ -436,6 +439,14 @@ export const configSchema = () =>
           }
         }
       }
+      if (c.cluster && !c.store?.postgres)
+        ctx.addIssue({
+          code: "custom",
+          path: ["cluster"],
+          input: c.cluster,
+          message: "a cluster needs a shared store",
+          params: { hint: 'add store: { postgres: { url: "${MEDIC_STORE_URL}" } } on every node' },
+        });
       if (c.targets.length > 0 || c.discovery?.docker) return;
       ctx.addIssue({
         code: "custom",

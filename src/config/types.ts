@@ -4,6 +4,7 @@ import type { Playbook } from "../playbooks/types.js";
 import type { EscalationPolicy } from "../escalation/policy.js";
 import type { MaintenanceWindowConfig, SafetyConfig } from "../safety/types.js";
 import type { KindRef, Target, TargetDefaults } from "./target.js";
+import type { ClusterConfig, StoreConfig } from "./cluster.js";
 
 export type { KindRef, Target, TargetDefaults, Thresholds } from "./target.js";
 
@@ -33,6 +34,10 @@ export interface Config {
   stateDir: string;
   /** Resolved incidents older than this are pruned from the journal. */
   retentionMs: number;
+  /** The PostgreSQL store, when the journal is not the state dir's files. */
+  store?: StoreConfig;
+  /** This node's cluster: set whenever `store.postgres` is. */
+  cluster?: ClusterConfig;
   targets: Target[];
   defaults: TargetDefaults;
   discovery?: { docker?: DockerDiscoveryConfig };

@@ -11,7 +11,7 @@ import { repeat, systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
 import { SafetyRuntime } from "../safety/runtime.js";
-import type { HistoryQuery, IncidentStore } from "../store/types.js";
+import type { HistoryQuery, IncidentStore, Precondition } from "../store/types.js";
 import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
 import { Commands } from "./commands.js";
 import { Detector } from "./detector.js";
@@ -47,6 +47,10 @@ export interface DaemonOptions {
   onRound?: (target: Target, observation: Observation, finding: Finding | undefined) => void;
   /** Called as a round starts, with how late it starts against its slot or the event that called it. */
   onRoundStart?: (target: Target, lateMs: number) => void;
+  /** Gate rules besides the daemon's own (a cluster's: only the leader, at its epoch). */
+  rules?: GateRule[];
+  /** What every append requires of the store (a cluster leader's epoch). */
+  precondition?: () => Precondition | undefined;
 }
 
 /** How often the supervisor looks at held and suppressed incidents and re-reads the operator's controls. */
@@ -90,8 +94,17 @@ export class Daemon implements ReadPort, CommandPort {
     const background = life.background;
     const current = () => this.config;
 
-    const records = new RecordStream(store, { clock, log, complete: (id, event) => detector.complete(id, event) });
-    const rules: GateRule[] = [...(dryRun ? [dryRunRule] : []), standingRule(() => this.lostLock ?? records.refusal())];
+    const records = new RecordStream(store, {
+      clock,
+      log,
+      complete: (id, event) => detector.complete(id, event),
+      ...(opts.precondition && { precondition: opts.precondition }),
+    });
+    const rules: GateRule[] = [
+      ...(dryRun ? [dryRunRule] : []),
+      ...(opts.rules ?? []),
+      standingRule(() => this.lostLock ?? records.refusal()),
+    ];
     const gate = new ActionGate(rules, { durable: () => store.flushed(), log });
     const watchers = (this.watchers = new Watchers(live));
     const safety = (this.safety = new SafetyRuntime(config, log, clock));
@@ -173,14 +186,20 @@ export class Daemon implements ReadPort, CommandPort {
     this.remediator.resumeInFlight(true);
   }
 
-  /** Stops probing, lets in-flight work finish for a while, cuts off the rest (recorded as abandoned). Once, however often called. */
-  stop(): Promise<void> {
+  /**
+   * Stops probing, lets in-flight work finish for a while, cuts off the rest (recorded as abandoned).
+   * Once, however often called. `cut`: nothing in flight finishes (a leader that lost the lead).
+   */
+  stop(opts: { cut?: boolean } = {}): Promise<void> {
     this.phase = "stopping";
     return this.life
-      .shutdown(async () => {
-        this.discovery?.stop();
-        await Promise.all([...this.watchers.all()].map((w) => w.stop()));
-      })
+      .shutdown(
+        async () => {
+          this.discovery?.stop();
+          await Promise.all([...this.watchers.all()].map((w) => w.stop()));
+        },
+        opts.cut ? 0 : undefined,
+      )
       .then(() => this.log.info({}, "medic stopped"));
   }
 
@@ -216,6 +235,8 @@ export class Daemon implements ReadPort, CommandPort {
   readonly findIncident: ReadPort["findIncident"] = (id) => this.store.find(id);
   readonly history = (query: HistoryQuery) => this.store.history(query);
   readonly channels: ReadPort["channels"] = () => this.escalations.status();
+  /** Trouble with the store itself (records waiting for it), or undefined. */
+  readonly storeProblem = (): string | undefined => this.store.problem();
 
   // Command port.
   readonly acknowledge: CommandPort["acknowledge"] = (id, by, note) => this.commands.acknowledge(id, by, note);

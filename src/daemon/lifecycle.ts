@@ -48,15 +48,18 @@ export class Lifecycle {
     this.cleanups.push({ name, fn });
   }
 
-  /** Stops once, however often called. `halt`: what stops new work at once (schedules, timers), before the drain. */
-  shutdown(halt: () => Promise<void>): Promise<void> {
-    return (this.stopping ??= this.run(halt));
+  /**
+   * Stops once, however often called. `halt`: what stops new work at once (schedules, timers),
+   * before the drain. `drainMs` 0: work in flight is cut off at once (a leader that lost the lead).
+   */
+  shutdown(halt: () => Promise<void>, drainMs = DRAIN_MS): Promise<void> {
+    return (this.stopping ??= this.run(halt, drainMs));
   }
 
-  private async run(halt: () => Promise<void>): Promise<void> {
+  private async run(halt: () => Promise<void>, drainMs: number): Promise<void> {
     this.draining.abort(new Error("medic is stopping"));
     const halted = halt();
-    if (!(await settles([...this.inflight], DRAIN_MS))) {
+    if (!(await settles([...this.inflight], drainMs))) {
       this.log.warn({ inflight: this.inflight.size }, "cutting off in-flight playbooks");
       this.cutting.abort(new Error("medic is stopping"));
       await settles([...this.inflight], ABORT_GRACE_MS);

@@ -36,6 +36,8 @@ export interface ReadPort {
   findIncident(id: string): Promise<Found>;
   history(query: HistoryQuery): Promise<HistoryPage>;
   channels(): ChannelStatus;
+  /** A cluster node: the cluster as the store has it, and this node's part (absent on a single node). */
+  cluster?(): Promise<unknown>;
 }
 
 /** What an outside alert says is broken. */

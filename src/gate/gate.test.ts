@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ActionGate } from "./gate.js";
-import { dryRunRule, standingRule } from "./rules.js";
+import { dryRunRule, leaderRule, standingRule } from "./rules.js";
 import type { Action } from "./types.js";
 
 const log = pino({ level: "silent" });
@@ -42,5 +42,20 @@ describe("ActionGate", () => {
       reason: "medic may no longer act: another medic took the state dir",
     });
     expect(gate.refusals().get("dry_run")).toBe(2);
+  });
+
+  it("asks again once the store is durable: standing lost during the wait refuses the action", async () => {
+    let lease: string | undefined = undefined;
+    const durable = async () => {
+      lease = "the lease ran out at epoch 3 while the record was written";
+    };
+    const gate = new ActionGate([leaderRule(() => lease)], { durable, log });
+    expect(gate.check(step).allow).toBe(true);
+    expect(await gate.allow(step)).toEqual({
+      allow: false,
+      rule: "leader",
+      reason: "not the leader: the lease ran out at epoch 3 while the record was written",
+    });
+    expect(gate.refusals().get("leader")).toBe(1);
   });
 });

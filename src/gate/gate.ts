@@ -3,7 +3,9 @@ import type { Action, GateRule, Verdict } from "./types.js";
 
 /**
  * Asks each rule in order; the first objection refuses the action. An allowed action waits for the
- * store (`durable`) first: the record announcing it is on disk before it happens.
+ * store (`durable`) first: the record announcing it is on disk before it happens. The rules are
+ * asked again once it is: a write the store refused, or a lease that ran out while waiting, stops
+ * the action (a cluster's leader can lose its standing during the wait).
  */
 export class ActionGate {
   private readonly refused = new Map<string, number>();
@@ -16,8 +18,9 @@ export class ActionGate {
   /** Whether the action may happen now; once it says yes, everything recorded before it is durable. */
   async allow(action: Action): Promise<Verdict> {
     const verdict = this.check(action);
-    if (verdict.allow) await this.opts.durable();
-    return verdict;
+    if (!verdict.allow) return verdict;
+    await this.opts.durable();
+    return this.check(action);
   }
 
   /** The rules' answer without waiting for durability: for a caller that only wants to know (a plan). */

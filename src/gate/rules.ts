@@ -13,3 +13,14 @@ export function standingRule(lost: () => string | undefined): GateRule {
     },
   };
 }
+
+/** A cluster: only the leader acts, at its epoch, before its lease runs out; `standing` says why not. */
+export function leaderRule(standing: () => string | undefined): GateRule {
+  return {
+    name: "leader",
+    check: () => {
+      const why = standing();
+      return why === undefined ? undefined : `not the leader: ${why}`;
+    },
+  };
+}
