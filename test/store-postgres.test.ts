@@ -209,28 +209,33 @@ describe("PostgreSQL store", () => {
            WHERE application_name = 'medic-store-test' AND wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`,
         )
         .then((r) => r[0]!.n > 0);
+    // Appends while a bump of the epoch is in flight; resolves once the writer waits on the leader
+    // row, or (a writer that does not wait for it) once it is done: the caller's assertions tell.
+    const appendDuringBump = async (event: IncidentEvent, at: number) => {
+      await admin.query("BEGIN");
+      await admin.query("UPDATE medic_leader SET epoch = 2 WHERE cluster = 't3b'");
+      expect(store.append("r-0001", event, at, { epoch: 1 })).toMatchObject({ ok: true });
+      let settled = false;
+      const flushed = store.flushed().then(() => (settled = true));
+      await waitUntil(async () => settled || (await waitingOnLock()), 10_000, "the writer waiting on the leader row, or done");
+      return { flushed, settledEarly: settled };
+    };
 
-    // A bump that rolls back: the write waits for the row, then goes through.
-    await admin.query("BEGIN");
-    await admin.query("UPDATE medic_leader SET epoch = 2 WHERE cluster = 't3b'");
-    store.append("r-0001", opened("web"), T0, { epoch: 1 });
-    const first = store.flushed();
-    await waitUntil(waitingOnLock, 10_000, "the store's writer waiting on the leader row");
+    // A bump that rolls back: the write waited for the row, then went through.
+    const first = await appendDuringBump(opened("web"), T0);
     await admin.query("ROLLBACK");
-    await first;
+    await first.flushed;
     expect(await stored("t3b")).toEqual([[1, "opened"]]);
+    expect(first.settledEarly).toBe(false);
     expect(store.refusal()).toBeUndefined();
 
     // The same, committed: the waiting transaction re-reads the row, sees epoch 2, and writes nothing.
-    await admin.query("BEGIN");
-    await admin.query("UPDATE medic_leader SET epoch = 2 WHERE cluster = 't3b'");
-    store.append("r-0001", started("r1"), T0 + 1, { epoch: 1 });
-    const second = store.flushed();
-    await waitUntil(waitingOnLock, 10_000, "the store's writer waiting on the leader row");
+    const second = await appendDuringBump(started("r1"), T0 + 1);
     expect(store.refusal()).toBeUndefined(); // nothing local decided it: the writer is inside the database
     await admin.query("COMMIT");
-    await second;
+    await second.flushed;
     expect(await stored("t3b")).toEqual([[1, "opened"]]);
+    expect(second.settledEarly).toBe(false);
     expect(store.refusal()).toMatch(/epoch is 2/);
     await store.close();
   });
