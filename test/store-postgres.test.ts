@@ -94,6 +94,13 @@ describe("PostgreSQL store", () => {
   it("migrates once: again is a no-op, two nodes at once both succeed, a newer schema is refused", async () => {
     await migrate(pool, log);
     expect(await db.sql("SELECT version FROM medic_schema")).toEqual([{ version: SCHEMA_VERSION }]);
+    // Every session of the pool is bounded on the server: statements, and a transaction left idle.
+    const [limits] = (
+      await pool.query<{ s: string; i: string }>(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('idle_in_transaction_session_timeout') AS i",
+      )
+    ).rows;
+    expect(limits).toEqual({ s: "5s", i: "10s" });
 
     // A fresh database, two pools migrating it at the same moment: without the lock, the second
     // CREATE TABLE fails ("already exists") or its medic_schema insert hits the key.
