@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Notification } from "../src/escalation/types.js";
 import type { IncidentEvent } from "../src/incidents/types.js";
 import { MedicError } from "../src/lib/errors.js";
 import { createLogger } from "../src/lib/log.js";
@@ -48,6 +49,22 @@ const stepDone: (runId: string) => IncidentEvent = (runId) => ({
   durationMs: 12,
 });
 const resolved: IncidentEvent = { type: "resolved", reason: "healthy again" };
+const page = (incident: string): Notification => ({
+  id: `${incident}-n1`,
+  channel: "pagerduty",
+  event: "trigger",
+  incident,
+  target: "web",
+  kind: "server_down",
+  severity: "P1",
+  state: "resolved",
+  reason: "reminder",
+  evidence: "connection refused",
+  openedAt: T0 - 3 * HOUR,
+  at: T0 + 5,
+  attempts: 0,
+  steps: [],
+});
 
 let db: Cluster;
 let pool: pg.Pool;
@@ -277,6 +294,15 @@ describe("PostgreSQL store", () => {
     expect(old.acknowledged).toMatchObject({ by: "alice", at: T0 + 4 });
     expect(old.timeline.map((r) => r.seq)).toEqual([1, 2, 7]);
     expect(await follower.refresh()).toBe(0);
+
+    // A notification queued for it: owed, so it comes back into the follower's live view, from its
+    // stored fold (which already holds the record: folded once, not twice).
+    leader.append("old-4444", { type: "notification_queued", notification: page("old-4444") }, T0 + 5, { epoch: 1 });
+    await leader.flushed();
+    expect(await follower.refresh()).toBe(1);
+    const back = follower.live().get("old-4444")!;
+    expect(back.timeline.map((r) => r.seq)).toEqual([1, 2, 7, 8]);
+    expect(back.notifications.map((n) => n.status)).toEqual(["queued"]);
     await follower.close();
     await leader.close();
   });
