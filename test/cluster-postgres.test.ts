@@ -107,7 +107,9 @@ describe("leader election on PostgreSQL", () => {
     undo.push(() => storePool.end());
     const store = await PgStore.open({ pool: storePool, cluster, node: "a", recentMs: 3_600_000, log, epoch });
     const at = Date.now();
-    expect(store.append("i-1", { type: "opened", target: "api", kind: "server_down", severity: "P2", evidence: "down" }, at, { epoch }).ok).toBe(true);
+    expect(
+      store.append("i-1", { type: "opened", target: "api", kind: "server_down", severity: "P2", evidence: "down" }, at, { epoch }).ok,
+    ).toBe(true);
     await store.flushed();
     expect(store.problem()).toBeUndefined();
 
@@ -122,12 +124,22 @@ describe("leader election on PostgreSQL", () => {
     // The network comes back: what a wrote at its old epoch is refused by the database, not applied.
     proxy.heal();
     const refused: string[] = [];
-    const late = await PgStore.open({ pool: storePool, cluster, node: "a", recentMs: 3_600_000, log, epoch, onRefused: (d) => refused.push(d) });
+    const late = await PgStore.open({
+      pool: storePool,
+      cluster,
+      node: "a",
+      recentMs: 3_600_000,
+      log,
+      epoch,
+      onRefused: (d) => refused.push(d),
+    });
     expect(late.append("i-1", { type: "note", message: "a stale leader's record" }, Date.now(), { epoch }).ok).toBe(true);
     await late.flushed();
     expect(refused).toHaveLength(1);
     expect(late.refusal()).toMatch(/epoch/);
-    const notes = await pool.query("SELECT count(*)::int AS n FROM medic_records WHERE cluster = $1 AND record->>'type' = 'note'", [cluster]);
+    const notes = await pool.query("SELECT count(*)::int AS n FROM medic_records WHERE cluster = $1 AND record->>'type' = 'note'", [
+      cluster,
+    ]);
     expect(notes.rows[0].n).toBe(0);
     await waitUntil(() => a.leadership.current().mode === "follower", 15_000, "a to rejoin as a follower");
     expect(leaders([a, b])).toEqual([b]);

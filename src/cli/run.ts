@@ -35,7 +35,8 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
     const metrics = new Metrics({ log });
     const parts = { config, log, onRecord: metrics.onRecord, onRound: metrics.onRound, onRoundStart: metrics.onRoundStart };
     // A PostgreSQL store makes this medic a node of a cluster; a dry run only reads it.
-    daemon = opened = config.store?.postgres && !opts.dryRun ? await ClusterNode.open(parts) : await openDaemon({ ...parts, dryRun: opts.dryRun });
+    daemon = opened =
+      config.store?.postgres && !opts.dryRun ? await ClusterNode.open(parts) : await openDaemon({ ...parts, dryRun: opts.dryRun });
     metrics.bind(daemon);
     // Checked before starting (a public address without a token refuses to start); bound once the daemon runs.
     api = createApi({

@@ -98,5 +98,10 @@ export function leaderSql(cluster: string, node: string) {
 
 function truncate(name: string): string {
   const bytes = Buffer.from(name);
-  return bytes.length <= NAME_BYTES ? name : bytes.subarray(0, NAME_BYTES).toString("utf8").replace(/\uFFFD$/, "");
+  return bytes.length <= NAME_BYTES
+    ? name
+    : bytes
+        .subarray(0, NAME_BYTES)
+        .toString("utf8")
+        .replace(/\uFFFD$/, "");
 }

@@ -177,7 +177,10 @@ export class Leadership {
     const ended = await this.sql.endSession(client, seen.pid, seen.leader.node ?? "");
     if (!ended) return;
     this.counts.fenced++;
-    this.opts.log.warn({ leader: seen.leader.node, epoch: seen.leader.epoch, pid: seen.pid }, "ended the session of a leader whose lease ran out");
+    this.opts.log.warn(
+      { leader: seen.leader.node, epoch: seen.leader.epoch, pid: seen.pid },
+      "ended the session of a leader whose lease ran out",
+    );
   }
 
   private async renew(epoch: number): Promise<void> {

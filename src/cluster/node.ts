@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import type pg from "pg";
 import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
@@ -9,7 +10,7 @@ import { repeat, systemClock } from "../lib/clock.js";
 import { describeError, MedicError } from "../lib/errors.js";
 import { migrate } from "../store/postgres/migrations.js";
 import { PgStore } from "../store/postgres/pg-store.js";
-import { createPool } from "../store/postgres/pool.js";
+import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
@@ -62,7 +63,8 @@ export class ClusterNode implements ReadPort, CommandPort {
   static async open(opts: ClusterNodeOptions): Promise<ClusterNode> {
     const { config, log } = opts;
     const store = config.store?.postgres;
-    if (!store || !config.cluster) throw new MedicError("NOT_A_CLUSTER", "this config has no store.postgres", { hint: "add store.postgres" });
+    if (!store || !config.cluster)
+      throw new MedicError("NOT_A_CLUSTER", "this config has no store.postgres", { hint: "add store.postgres" });
     const pool = createPool({
       url: store.url,
       statementTimeoutMs: store.statementTimeoutMs,
@@ -70,6 +72,8 @@ export class ClusterNode implements ReadPort, CommandPort {
       log,
     });
     try {
+      // The state dir still holds this node's own files (the operator's controls, its health probe).
+      await mkdir(config.stateDir, { recursive: true });
       await migrate(pool, log);
       const follower = await PgStore.open({
         pool,
@@ -135,16 +139,23 @@ export class ClusterNode implements ReadPort, CommandPort {
     };
   }
 
-  private connectSession(): Promise<pg.Client> {
-    return this.pool.connect().then((client) => {
-      // A leadership session is held for as long as the node leads: it leaves the pool for good.
-      const release = client.release.bind(client);
-      (client as pg.Client & { end(): Promise<void> }).end = async () => release(true);
-      return client as unknown as pg.Client;
-    });
+  // The leadership session is a client of its own: it holds the lock for as long as the node leads.
+  private async connectSession(): Promise<pg.Client> {
+    const { url, statementTimeoutMs } = this.config.store!.postgres!;
+    const client = storeClient({ url, statementTimeoutMs, applicationName: "medic leader", log: this.opts.log });
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    return client;
   }
 
   private changed(role: Role, previous: Role): void {
+    const { log } = this.opts;
+    if (role.mode === "follower") log.info({ leader: role.leader?.node }, "following the cluster");
+    else if (role.mode === "connecting") log.warn({ why: role.why }, "cannot take part in the cluster: connecting to the store");
     if (role.mode === "leader") this.turn = this.turn.then(() => this.lead(role.epoch));
     else if (previous.mode === "leader") this.turn = this.turn.then(() => this.follow(role));
   }

@@ -35,7 +35,14 @@ export async function heartbeat(pool: pg.Pool, cluster: ClusterConfig, detail: N
 
 /** Every node that ever joined the cluster, newest heartbeat first. */
 export async function listNodes(pool: pg.Pool | pg.Client, cluster: string): Promise<NodeRow[]> {
-  const { rows } = await pool.query<{ node: string; started: number; beat: number; silent: number; version: string; detail: Partial<NodeDetail> }>(
+  const { rows } = await pool.query<{
+    node: string;
+    started: number;
+    beat: number;
+    silent: number;
+    version: string;
+    detail: Partial<NodeDetail>;
+  }>(
     `SELECT node, (extract(epoch FROM started_at) * 1000)::float8 AS started, (extract(epoch FROM heartbeat_at) * 1000)::float8 AS beat,
        (extract(epoch FROM now() - heartbeat_at) * 1000)::float8 AS silent, version, detail
        FROM medic_nodes WHERE cluster = $1 ORDER BY heartbeat_at DESC`,

@@ -74,5 +74,9 @@ export function normaliseCluster(
 
 // A host name as a node name: the characters a safe name allows, and never empty.
 function safeHostName(): string {
-  return hostname().replace(/[^A-Za-z0-9_.-]/g, "-").replace(/^-+/, "") || "node";
+  return (
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, "-")
+      .replace(/^-+/, "") || "node"
+  );
 }

@@ -34,6 +34,18 @@ describe("substituteSecrets", () => {
     expect(source.substituted.get(a as never)).toBe("${TOKEN}");
   });
 
+  it("fills a cluster's names from the environment without taking them for secrets", async () => {
+    const dir = await writeTree({});
+    const text = 'cluster: { name: "${CLUSTER}", node: "${HOSTNAME}" }\nstore: { postgres: { url: "${URL}" } }\n';
+    const source = parseYaml(`${dir}/m.yaml`, text).source!;
+    const env = { CLUSTER: "prod", HOSTNAME: "n1", URL: "postgres://medic:pw-1234@db/medic" };
+    const result = await substituteSecrets(source, { env, baseDir: dir });
+    expect(source.doc.toJS()).toEqual({ cluster: { name: "prod", node: "n1" }, store: { postgres: { url: env.URL } } });
+    // A host name in every log line would otherwise read [secret], and a two-letter one would warn.
+    expect(result.secrets).toEqual([env.URL]);
+    expect(result.warnings).toEqual([]);
+  });
+
   it("warns, at the reference, about a value too short to redact", async () => {
     const dir = await writeTree({});
     const text = 'port: "${PORT}"\nkey: "${KEY}"\n';

@@ -48,6 +48,9 @@ export interface Substitution {
   failed: Set<string>;
 }
 
+/** Values that are names, not secrets, wherever they come from: `node: "${HOSTNAME}"` is no password to hide. */
+const NAMES = new Set(["cluster.name", "cluster.node"]);
+
 /** Largest secret file read: a key or a certificate, not a disk. */
 export const MAX_SECRET_FILE_BYTES = 1024 * 1024;
 
@@ -65,6 +68,7 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
   };
   for (const { node, path } of scalars) {
     const original = node.value as string;
+    const named = NAMES.has(formatPath(path));
     const { parts, error } = scanReferences(original);
     const problems: ConfigIssue[] = [];
     if (error) problems.push(issueAt(source, path, error.message, { offset: error.offset, hint: REF_HINT }));
@@ -96,7 +100,7 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
         if (got !== undefined) {
           value += got;
           found.push(got);
-          if (got.length > 0 && got.length < MIN_SECRET_CHARS) {
+          if (!named && got.length > 0 && got.length < MIN_SECRET_CHARS) {
             result.warnings.push(
               issueAt(
                 source,
@@ -124,8 +128,8 @@ export async function substituteSecrets(source: YamlSource, opts: { env: NodeJS.
       result.failed.add(formatPath(path));
     } else if (value !== original) {
       node.value = value;
-      if (found.length > 0) source.substituted.set(node, original);
-      for (const s of found) if (s && !result.secrets.includes(s)) result.secrets.push(s);
+      if (found.length > 0 && !named) source.substituted.set(node, original);
+      if (!named) for (const s of found) if (s && !result.secrets.includes(s)) result.secrets.push(s);
     }
   }
   return result;

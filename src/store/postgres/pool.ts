@@ -28,22 +28,34 @@ export interface StorePoolOptions {
  * error listener: without one, a server that ends a session crashes the process.
  */
 export function createPool(opts: StorePoolOptions): pg.Pool {
-  const ms = Math.max(1, Math.round(opts.statementTimeoutMs));
-  const pool = new (Pg().Pool)({
-    connectionString: opts.url,
-    application_name: opts.applicationName,
-    max: opts.max ?? 4,
-    connectionTimeoutMillis: ms,
-    statement_timeout: ms,
-    query_timeout: ms + 500,
-    options: `-c idle_in_transaction_session_timeout=${ms * 2}`,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-  });
+  const pool = new (Pg().Pool)({ ...clientConfig(opts), max: opts.max ?? 4, idleTimeoutMillis: 30_000 });
   // Static messages: the error's text may name the server, never the URL (it holds the password).
   pool.on("error", (err) => opts.log.warn({ code: pgErrorCode(err) }, "an idle connection to the PostgreSQL store failed"));
   pool.on("connect", (client) =>
     client.on("error", (err) => opts.log.warn({ code: pgErrorCode(err) }, "a connection to the PostgreSQL store failed")),
   );
   return pool;
+}
+
+/**
+ * A client of its own, outside the pool, with the pool's bounds and an error listener: a session
+ * that lives as long as something it holds (a leader's advisory lock). Not connected yet.
+ */
+export function storeClient(opts: StorePoolOptions): pg.Client {
+  const client = new (Pg().Client)(clientConfig(opts));
+  client.on("error", (err) => opts.log.warn({ code: pgErrorCode(err) }, "a session with the PostgreSQL store failed"));
+  return client;
+}
+
+function clientConfig(opts: StorePoolOptions): pg.ClientConfig {
+  const ms = Math.max(1, Math.round(opts.statementTimeoutMs));
+  return {
+    connectionString: opts.url,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: ms,
+    statement_timeout: ms,
+    query_timeout: ms + 500,
+    options: `-c idle_in_transaction_session_timeout=${ms * 2}`,
+    keepAlive: true,
+  };
 }

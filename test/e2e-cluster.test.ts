@@ -1,0 +1,265 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startPagerDutyReceiver, type PagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
+import { cleanup, freePort, killOnCleanup, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import { startCluster, type Cluster } from "./pg-cluster.js";
+
+// Three medic processes as the nodes of one cluster on a real PostgreSQL, logged in as the
+// least-privilege role the README documents. The victim is a real service the test kills; the
+// playbook's exec steps log every start and end with the pid of the medic that ran them, so
+// overlapping actions are seen from their own side effects, not only from medic's journal.
+
+let db: Cluster;
+/** The store's database, as the role medic logs in as. */
+let store: pg.Client;
+let pd: PagerDutyReceiver;
+const ROLE_PASSWORD = "medic-store-pw";
+const ROUTING_KEY = "R0UTINGKEY0123456789abcdef012345";
+
+beforeAll(async () => {
+  db = await startCluster();
+  // The README's "Run several medics" role, as written there.
+  await db.sql(`CREATE ROLE medic LOGIN PASSWORD '${ROLE_PASSWORD}'`);
+  await db.sql("CREATE DATABASE medic OWNER medic");
+  store = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 5_000 });
+  store.on("error", () => {});
+  await store.connect();
+  pd = await startPagerDutyReceiver();
+}, 60_000);
+afterAll(async () => {
+  await store?.end().catch(() => {});
+  await pd?.close();
+  await db?.destroy();
+});
+afterEach(cleanup);
+
+let clusters = 0;
+const NODE = JSON.stringify(process.execPath);
+/** An exec step that logs "start WORD PPID T", sleeps `ms`, then logs "end WORD PPID T" (PPID: the medic that ran it). */
+const logged = (marker: string, word: string, ms: number) =>
+  `  - exec: { argv: [${NODE}, "-e", ${JSON.stringify(
+    `const fs = require("fs"); const log = (what) => fs.appendFileSync(process.argv[1], what + " " + process.argv[2] + " " + process.ppid + " " + Date.now() + "\\n");` +
+      ` log("start"); setTimeout(() => log("end"), ${ms});`,
+  )}, ${JSON.stringify(marker)}, "${word}"] }\n`;
+
+interface Line {
+  what: "start" | "end";
+  word: string;
+  pid: number;
+  at: number;
+}
+const lines = (marker: string): Line[] => {
+  try {
+    return readFileSync(marker, "utf8")
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        const [what, word, pid, at] = l.split(" ");
+        return { what: what as Line["what"], word: word!, pid: Number(pid), at: Number(at) };
+      });
+  } catch {
+    return [];
+  }
+};
+
+/** Every step's [start, end] by the medic that ran it; none may overlap one run by another medic. */
+function overlaps(marker: string): string[] {
+  const runs: { word: string; pid: number; from: number; to: number }[] = [];
+  for (const l of lines(marker)) {
+    if (l.what === "start") runs.push({ word: l.word, pid: l.pid, from: l.at, to: Infinity });
+    else {
+      const open = runs.find((r) => r.word === l.word && r.pid === l.pid && r.to === Infinity);
+      if (open) open.to = l.at;
+    }
+  }
+  const found: string[] = [];
+  for (const a of runs)
+    for (const b of runs) if (a.pid < b.pid && a.from < b.to && b.from < a.to) found.push(`${a.word}@${a.pid} overlaps ${b.word}@${b.pid}`);
+  return found;
+}
+
+async function setUp(steps: (marker: string) => string) {
+  const dir = tempDir();
+  const port = await freePort();
+  const cluster = `prod${++clusters}`;
+  const marker = join(dir, "marker");
+  mkdirSync(join(dir, "playbooks"));
+  writeFileSync(
+    join(dir, "playbooks", "recover.yaml"),
+    `name: recover\non: [server_down]\nsteps:\n${steps(marker)}  - service.start:\nverify: { within: 20s }\n`,
+  );
+  const config = join(dir, "medic.yaml");
+  writeFileSync(
+    config,
+    `playbooks: [./playbooks]
+store: { postgres: { url: "\${MEDIC_STORE_URL}", statementTimeout: 2s } }
+cluster: { name: ${cluster}, node: "\${NODE_NAME}", leaseTtl: 3s }
+defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+notify:
+  pagerduty: { routingKey: "\${PD_KEY}", server: "${pd.server}", ca: ${JSON.stringify(pd.caFile)}, timeout: 1s }
+  retry: { initial: 200ms, max: 1s, attempts: 100 }
+escalation:
+  P1: [ { after: 0s, notify: [pagerduty] } ]
+targets:
+  - name: api
+    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+    service:
+      process:
+        start: [${NODE}, ${JSON.stringify(join(import.meta.dirname, "..", "dist/demo/service.js"))}, "${port}", ${JSON.stringify(dir)}]
+        pidFile: api.pid
+        stopTimeout: 2s
+`,
+  );
+  killOnCleanup(join(dir, "api.pid"));
+  const pid = await startService(dir, port, join(dir, "api.pid"));
+  const url = db.url("medic", ROLE_PASSWORD, "medic");
+  const nodes = new Map<string, MedicProcess>();
+  for (const name of ["n1", "n2", "n3"]) {
+    const m = startMedic(["run", "--config", config, "--state-dir", join(dir, `state-${name}`)], {
+      MEDIC_STORE_URL: url,
+      NODE_NAME: name,
+      PD_KEY: ROUTING_KEY,
+    });
+    nodes.set(name, m);
+  }
+  const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+    (await store.query<R>(text.replaceAll("$CLUSTER", `'${cluster}'`), values)).rows;
+  const leader = async () =>
+    (await sql<{ node: string; epoch: string }>("SELECT node, epoch FROM medic_leader WHERE cluster = $CLUSTER"))[0];
+  await waitUntil(async () => (await leader().catch(() => undefined))?.node, 20_000, "a leader");
+  await waitUntil(() => [...nodes.values()].every((m) => m.stdout().includes("medic started as a cluster node")), 20_000, "every node");
+  return { dir, marker, pid, nodes, sql, leader, cluster };
+}
+
+type Setup = Awaited<ReturnType<typeof setUp>>;
+const records = (t: Setup) =>
+  t.sql<{ seq: string; epoch: string; type: string; index: number | null; outcome: string | null; at: string }>(
+    `SELECT seq, epoch, record->>'type' AS type, (record->>'index')::int AS index, record->>'outcome' AS outcome, at
+       FROM medic_records WHERE cluster = $CLUSTER ORDER BY seq`,
+  );
+const resolved = async (t: Setup) => (await records(t)).some((r) => r.type === "resolved");
+
+/** The trigger and resolve events PagerDuty got for this run's incident (one dedup key, trigger before resolve, nothing after). */
+function pages(since: number) {
+  return pd.events
+    .filter((e) => e.at >= since && e.body?.routing_key === ROUTING_KEY)
+    .map((e) => ({ key: e.body.dedup_key, action: e.body.event_action }));
+}
+
+describe("a cluster of three medics on PostgreSQL", () => {
+  it("the leader is killed -9 mid-playbook: a follower takes over, finishes the incident, no step recorded done runs again, one page", async () => {
+    const since = Date.now();
+    const t = await setUp((m) => logged(m, "one", 0) + "  - wait: 3s\n" + logged(m, "three", 0));
+    process.kill(t.pid, "SIGKILL");
+    await waitUntil(
+      async () => (await records(t)).some((r) => r.type === "step_started" && r.index === 1),
+      30_000,
+      "the wait step to start",
+    );
+    const before = await t.leader();
+    const killedAt = Date.now();
+    t.nodes.get(before!.node)!.child.kill("SIGKILL");
+
+    const after = await waitUntil(
+      async () => {
+        const l = await t.leader();
+        return l && l.node !== before!.node ? l : undefined;
+      },
+      10_000,
+      "a new leader",
+    );
+    expect(Number(after.epoch)).toBe(Number(before!.epoch) + 1);
+    await waitUntil(() => resolved(t), 40_000, "the incident to resolve");
+    const all = await records(t);
+    const firstNew = all.find((r) => Number(r.epoch) === Number(after.epoch))!;
+    const elected = (
+      await t.sql<{ at: number }>(
+        "SELECT (extract(epoch FROM at) * 1000)::float8 AS at FROM medic_cluster_log WHERE cluster = $CLUSTER AND epoch = $1",
+        [after.epoch],
+      )
+    )[0]!;
+    console.log(
+      `failover after kill -9: elected ${Math.round(elected.at - killedAt)} ms, first record ${Number(firstNew.at) - killedAt} ms`,
+    );
+    expect(elected.at - killedAt).toBeLessThan(5_000);
+
+    // Every step recorded done ran once: "one" before the kill, the wait again (it is idempotent), "three" after.
+    const words = lines(t.marker).filter((l) => l.what === "start");
+    expect(words.map((l) => l.word)).toEqual(["one", "three"]);
+    expect(words[1]!.pid).toBe(t.nodes.get(after.node)!.child.pid);
+    expect(all.filter((r) => r.type === "step_finished" && r.index === 0)).toHaveLength(1);
+    expect(all.filter((r) => r.type === "step_finished" && r.index === 2 && r.outcome === "ok")).toHaveLength(1);
+    expect(all.filter((r) => r.type === "opened")).toHaveLength(1);
+    expect(all.filter((r) => r.type === "resolved")).toHaveLength(1);
+    expect(overlaps(t.marker)).toEqual([]);
+
+    // One page: one dedup key, triggered (perhaps again, deduplicated) before the resolve, nothing after it.
+    const sent = await waitUntil(
+      () => {
+        const p = pages(since);
+        return p.some((e) => e.action === "resolve") ? p : undefined;
+      },
+      20_000,
+      "the resolve to reach PagerDuty",
+    );
+    expect(new Set(sent.map((e) => e.key)).size).toBe(1);
+    expect(sent.at(-1)!.action).toBe("resolve");
+    expect(sent.filter((e) => e.action === "resolve")).toHaveLength(1);
+    expect(pd.alerts().get(sent[0]!.key)).toMatchObject({ status: "resolved", rang: 1 });
+  }, 120_000);
+
+  it("the leader is SIGSTOPped past its lease: a follower finishes the incident, the old leader wakes, acts on nothing and follows", async () => {
+    const t = await setUp((m) => logged(m, "one", 0) + "  - wait: 2s\n" + logged(m, "three", 1500));
+    process.kill(t.pid, "SIGKILL");
+    await waitUntil(
+      async () => (await records(t)).some((r) => r.type === "step_started" && r.index === 1),
+      30_000,
+      "the wait step to start",
+    );
+    const before = await t.leader();
+    const stalled = t.nodes.get(before!.node)!;
+    stalled.child.kill("SIGSTOP");
+    const after = await waitUntil(
+      async () => {
+        const l = await t.leader();
+        return l && l.node !== before!.node ? l : undefined;
+      },
+      20_000,
+      "a new leader after the lease",
+    );
+    // Wake the old leader while the new one runs the last step: it must not run it too.
+    await waitUntil(() => lines(t.marker).some((l) => l.word === "three"), 20_000, "the new leader to run the last step");
+    stalled.child.kill("SIGCONT");
+    await waitUntil(() => resolved(t), 40_000, "the incident to resolve");
+    await waitUntil(
+      () => stalled.stdout().includes("stepping down as leader") || stalled.stdout().includes("no longer the leader"),
+      20_000,
+      "the old leader to step down",
+    );
+
+    const starts = lines(t.marker).filter((l) => l.what === "start");
+    expect(starts.map((l) => l.word)).toEqual(["one", "three"]);
+    expect(starts[1]!.pid).toBe(t.nodes.get(after.node)!.child.pid);
+    expect(overlaps(t.marker)).toEqual([]);
+    const all = await records(t);
+    // Nothing the old leader tried to write after the new one took over got in: every record of the old epoch comes first.
+    const lastOld = Math.max(...all.filter((r) => Number(r.epoch) === Number(before!.epoch)).map((r) => Number(r.seq)));
+    const firstNew = Math.min(...all.filter((r) => Number(r.epoch) === Number(after.epoch)).map((r) => Number(r.seq)));
+    expect(lastOld).toBeLessThan(firstNew);
+    expect(all.filter((r) => r.type === "resolved")).toHaveLength(1);
+    // It rejoins as a follower: the cluster's nodes table says so within a heartbeat or two.
+    await waitUntil(
+      async () =>
+        (
+          await t.sql<{ mode: string }>("SELECT detail->>'mode' AS mode FROM medic_nodes WHERE cluster = $CLUSTER AND node = $1", [
+            before!.node,
+          ])
+        )[0]?.mode === "follower",
+      20_000,
+      "the old leader to follow",
+    );
+  }, 120_000);
+});
