@@ -3,7 +3,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPagerDutyReceiver, type PagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
-import { cleanup, freePort, killOnCleanup, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import { apiUrl, cleanup, freePort, killOnCleanup, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
 import { startCluster, type Cluster } from "./pg-cluster.js";
 
 // Three medic processes as the nodes of one cluster on a real PostgreSQL, logged in as the
@@ -12,8 +12,6 @@ import { startCluster, type Cluster } from "./pg-cluster.js";
 // overlapping actions are seen from their own side effects, not only from medic's journal.
 
 let db: Cluster;
-/** The store's database, as the role medic logs in as. */
-let store: pg.Client;
 let pd: PagerDutyReceiver;
 const ROLE_PASSWORD = "medic-store-pw";
 const ROUTING_KEY = "R0UTINGKEY0123456789abcdef012345";
@@ -23,13 +21,9 @@ beforeAll(async () => {
   // The README's "Run several medics" role, as written there.
   await db.sql(`CREATE ROLE medic LOGIN PASSWORD '${ROLE_PASSWORD}'`);
   await db.sql("CREATE DATABASE medic OWNER medic");
-  store = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 5_000 });
-  store.on("error", () => {});
-  await store.connect();
   pd = await startPagerDutyReceiver();
 }, 60_000);
 afterAll(async () => {
-  await store?.end().catch(() => {});
   await pd?.close();
   await db?.destroy();
 });
@@ -125,8 +119,17 @@ targets:
     });
     nodes.set(name, m);
   }
-  const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
-    (await store.query<R>(text.replaceAll("$CLUSTER", `'${cluster}'`), values)).rows;
+  const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => {
+    // A client per query: the server restarts under one of the tests.
+    const c = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 2_000 });
+    c.on("error", () => {});
+    try {
+      await c.connect();
+      return (await c.query<R>(text.replaceAll("$CLUSTER", `'${cluster}'`), values)).rows;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  };
   const leader = async () =>
     (await sql<{ node: string; epoch: string }>("SELECT node, epoch FROM medic_leader WHERE cluster = $CLUSTER"))[0];
   await waitUntil(async () => (await leader().catch(() => undefined))?.node, 20_000, "a leader");
@@ -261,5 +264,36 @@ describe("a cluster of three medics on PostgreSQL", () => {
       20_000,
       "the old leader to follow",
     );
+  }, 120_000);
+
+  it("PostgreSQL stops under the cluster: nobody acts, every node keeps probing and says so, one page; once it is back the cluster carries on", async () => {
+    const t = await setUp((m) => logged(m, "fix", 0));
+    const key = `medic:cluster:${t.cluster}:store`;
+    const urls = await Promise.all([...t.nodes.values()].map((m) => apiUrl(m)));
+    const statuses = () => Promise.all(urls.map((u) => fetch(`${u}/healthz`).then((r) => r.status)));
+    const apiUp = () =>
+      Promise.all(
+        urls.map(async (u) => ((await (await fetch(`${u}/api/targets`)).json()) as { targets: { up: boolean | null }[] }).targets[0]?.up),
+      );
+    expect(await statuses()).toEqual([200, 200, 200]);
+
+    await db.stop("fast");
+    await waitUntil(async () => (await statuses()).every((s) => s === 503), 20_000, "every node to say it cannot reach the store");
+    process.kill(t.pid, "SIGKILL");
+    // Every node still probes (it sees the service go down), and none acts: nothing can be fenced.
+    await waitUntil(async () => (await apiUp()).every((up) => up === false), 20_000, "every node to see the service down");
+    await waitUntil(() => pd.alerts().get(key)?.status === "triggered", 30_000, "the page about the store");
+    const health = (await (await fetch(`${urls[0]}/healthz`)).json()) as { checks: { name: string; detail: string }[] };
+    expect(health.checks.find((c) => c.name === "cluster")?.detail).toMatch(/cannot reach the store, so this node acts on nothing/);
+    expect(lines(t.marker)).toEqual([]);
+
+    await db.start();
+    // The cluster carries on by itself: a leader, the broken service fixed once, the page about the store resolved.
+    await waitUntil(() => resolved(t).catch(() => false), 60_000, "the incident to resolve once the store is back");
+    expect(lines(t.marker).filter((l) => l.what === "start")).toHaveLength(1);
+    await waitUntil(() => pd.alerts().get(key)?.status === "resolved", 20_000, "the page about the store to resolve");
+    // Three nodes paged under one key: one alert, which rang once.
+    expect(pd.alerts().get(key)).toMatchObject({ rang: 1 });
+    expect(await statuses()).toEqual([200, 200, 200]);
   }, 120_000);
 });

@@ -115,6 +115,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
     reply = await route.handle({ params, query: url.searchParams, body: () => readJson(req) }, h);
   } catch (err) {
     if (err instanceof ApiError) reply = errorReply(err);
+    // A cluster's follower asked to decide: the leader does (503: try the leader, or again shortly).
+    else if (err instanceof MedicError && err.code === "NOT_LEADER") reply = { status: 503, json: { error: err.message, hint: err.hint } };
     else {
       // Never a stack trace to the caller: the log has the details.
       h.log.error({ err: describeError(err), method: req.method, route: name }, "internal error in the API");

@@ -129,7 +129,9 @@ export class Leadership {
         else await this.tryLead();
       } catch (err) {
         if (this.stopped()) break;
-        this.opts.log.warn({ err: describeError(err), mode: this.role.mode }, "the leadership session failed");
+        // Said once per outage; the retries while the store stays away are only worth a debug line.
+        const level = this.role.mode === "connecting" ? "debug" : "warn";
+        this.opts.log[level]({ err: describeError(err), mode: this.role.mode }, "the leadership session failed");
         this.dropSession(`the leadership session failed: ${describeError(err)}`);
       }
       await this.sleep(this.role.mode === "leader" ? this.renewMs : this.role.mode === "connecting" ? this.pollMs * 4 : this.pollMs);

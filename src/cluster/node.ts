@@ -4,11 +4,12 @@ import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "../daemon/ports.js";
-import { leaderRule } from "../gate/rules.js";
+import { followerRule, leaderRule } from "../gate/rules.js";
 import type { Incident } from "../incidents/types.js";
 import { repeat, systemClock } from "../lib/clock.js";
 import { describeError, MedicError } from "../lib/errors.js";
 import { migrate } from "../store/postgres/migrations.js";
+import { MemoryStore } from "../store/memory.js";
 import { PgStore } from "../store/postgres/pg-store.js";
 import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
@@ -16,6 +17,7 @@ import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
 import { heartbeat, type NodeDetail } from "./nodes.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
+import { StoreAlarm } from "./store-alarm.js";
 
 /** How a node is built: a daemon's options without the store, which the node opens itself. */
 export type ClusterNodeOptions = Omit<DaemonOptions, "store" | "unlock" | "dryRun" | "rules" | "precondition">;
@@ -24,6 +26,8 @@ export type ClusterNodeOptions = Omit<DaemonOptions, "store" | "unlock" | "dryRu
 const FOLLOW_MS = 1_000;
 /** A node says it is alive this often (medic_nodes.heartbeat_at). */
 const HEARTBEAT_MS = 2_000;
+/** A store out of reach for this long (at least two leases) pages the on-call, once for the cluster. */
+const STORE_PAGE_AFTER_MS = 5_000;
 
 /**
  * One node of a cluster on a PostgreSQL store. It takes part in leader election; while it leads, it
@@ -33,7 +37,9 @@ const HEARTBEAT_MS = 2_000;
  */
 export class ClusterNode implements ReadPort, CommandPort {
   private readonly leadership: Leadership;
-  private daemon: Daemon | undefined;
+  /** The daemon this node runs: the leader's on the shared store, or a follower's that only watches. */
+  private running: { as: "leader" | "observer"; daemon: Daemon } | undefined;
+  private readonly alarm: StoreAlarm;
   private config: Config;
   private readonly me: ClusterConfig;
   /** Leadership changes, one at a time and in order. */
@@ -49,6 +55,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     this.config = opts.config;
     this.me = opts.config.cluster!;
     const { name, node, leaseTtlMs } = this.me;
+    this.alarm = new StoreAlarm(Math.max(STORE_PAGE_AFTER_MS, 2 * leaseTtlMs));
     this.leadership = new Leadership({
       cluster: name,
       node,
@@ -93,12 +100,21 @@ export class ClusterNode implements ReadPort, CommandPort {
   async start(): Promise<void> {
     const { log } = this.opts;
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.follower.refresh(), { unref: true }));
+    let failing = false;
     const beat = () =>
-      void heartbeat(this.pool, this.me, this.detail()).catch((err) =>
-        log.warn({ err: describeError(err) }, "could not record this node's heartbeat"),
+      void heartbeat(this.pool, this.me, this.detail()).then(
+        () => (failing = false),
+        (err) => {
+          // Once per outage: the cluster check on /healthz says the rest.
+          if (!failing) log.warn({ err: describeError(err) }, "could not record this node's heartbeat");
+          failing = true;
+        },
       );
     beat();
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, beat, { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
+    this.turn = this.turn.then(() => this.observe());
+    await this.turn;
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
   }
@@ -108,9 +124,10 @@ export class ClusterNode implements ReadPort, CommandPort {
     if (this.stopped) return;
     this.stopped = true;
     for (const stop of this.stops.splice(0)) stop();
-    await this.daemon?.stop();
-    await this.leadership.stop();
     await this.turn;
+    await this.running?.daemon.stop();
+    this.running = undefined;
+    await this.leadership.stop();
     await this.follower.close();
     await this.pool.end().catch(() => {});
     this.opts.log.info({}, "medic stopped");
@@ -119,7 +136,7 @@ export class ClusterNode implements ReadPort, CommandPort {
   /** Applies a reloaded config now, and to every daemon this node runs as leader from now on. */
   reload(next: Config): void {
     this.config = next;
-    this.daemon?.reload(next);
+    this.running?.daemon.reload(next);
   }
 
   /** The cluster as the store has it, and this node's part (`/api/cluster`). */
@@ -160,11 +177,47 @@ export class ClusterNode implements ReadPort, CommandPort {
     else if (previous.mode === "leader") this.turn = this.turn.then(() => this.follow(role));
   }
 
+  // A store out of reach: no node can act (nothing can be fenced), and every node says so; the
+  // page goes straight to the paging channels, under one key for the whole cluster.
+  private checkStore(): void {
+    const mode = this.leadership.current().mode;
+    const action = this.alarm.tick(Date.now(), mode === "leader" || mode === "follower");
+    if (!action || !this.running) return;
+    const since = new Date(this.alarm.since() ?? Date.now()).toISOString();
+    const summary =
+      action === "trigger"
+        ? `medic cluster ${this.me.name} cannot reach its PostgreSQL store since ${since}: no node acts until it is back (they keep probing)`
+        : `medic cluster ${this.me.name} reaches its PostgreSQL store again`;
+    this.opts.log[action === "trigger" ? "error" : "warn"]({ cluster: this.me.name }, summary);
+    void this.running.daemon.pageSelf(`medic:cluster:${this.me.name}:store`, action, summary);
+  }
+
+  // Watches without acting: probes, its own view in memory, pages about medic itself only.
+  private async observe(): Promise<void> {
+    if (this.stopped || this.running) return;
+    const leader = () => {
+      const role = this.leadership.current();
+      return role.mode === "follower" && role.leader?.node ? `the leader (${role.leader.node})` : "the leader, once there is one,";
+    };
+    const store = new MemoryStore({ recentMs: recentWindowMs(this.config.safety), owed: () => false });
+    const daemon = new Daemon({ ...this.opts, config: this.config, store, rules: [followerRule(leader)] });
+    this.running = { as: "observer", daemon };
+    await daemon.start();
+  }
+
+  private async stopRunning(cut: boolean): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    await running?.daemon.stop({ cut });
+  }
+
   // Leads at `epoch`: a daemon on the shared store, opened after the epoch moved (so it folds every
   // record the previous leader got in), resumes what was left in flight.
   private async lead(epoch: number): Promise<void> {
     const { log } = this.opts;
     if (this.leadership.standing(epoch) !== undefined || this.stopped) return;
+    // One daemon probes at a time: the observer makes way (it acts on nothing, so nothing is cut).
+    await this.stopRunning(false);
     let store: PgStore;
     try {
       store = await PgStore.open({
@@ -179,6 +232,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     } catch (err) {
       log.error({ err: describeError(err), epoch }, "could not open the store as leader; stepping down");
       this.leadership.stepDown("could not open the store");
+      await this.observe();
       return;
     }
     // No action without a store that takes the record announcing it: nothing could be fenced.
@@ -193,32 +247,34 @@ export class ClusterNode implements ReadPort, CommandPort {
       rules: [leaderRule(standing)],
       precondition: () => ({ epoch }),
     });
-    if (this.leadership.standing(epoch) !== undefined || this.stopped) {
-      await daemon.stop({ cut: true });
-      return;
-    }
-    this.daemon = daemon;
+    this.running = { as: "leader", daemon };
+    if (this.leadership.standing(epoch) !== undefined || this.stopped) return;
     await daemon.start();
     log.info({ epoch, open: [...store.live().values()].filter((i) => i.state !== "resolved").length }, "leading: daemon started");
   }
 
   private async follow(role: Role): Promise<void> {
-    const daemon = this.daemon;
-    this.daemon = undefined;
-    if (!daemon) return;
+    if (this.running?.as !== "leader") return;
     this.opts.log.warn({ mode: role.mode }, "no longer the leader: cutting off what the daemon was doing");
-    await daemon.stop({ cut: true });
+    await this.stopRunning(true);
     await this.follower.refresh();
+    await this.observe();
   }
 
-  // Read port: the leader's daemon, or the shared store as a follower sees it.
+  /** The leader's daemon, while this node leads. */
+  private get leader(): Daemon | undefined {
+    return this.running?.as === "leader" ? this.running.daemon : undefined;
+  }
+
+  // Read port: targets as this node probes them; incidents from the leader's daemon, or from the
+  // shared store as a follower sees it.
   targetsStatus(now?: number): TargetStatus[] {
-    return this.daemon?.targetsStatus(now) ?? [];
+    return this.running?.daemon.targetsStatus(now) ?? [];
   }
 
   health(now?: number): DaemonHealth {
     const role = this.leadership.current();
-    const problem = this.daemon ? this.daemon.storeProblem() : this.follower.problem();
+    const problem = this.leader ? this.leader.storeProblem() : this.follower.problem();
     const cluster = {
       name: "cluster",
       ok: role.mode === "leader" || role.mode === "follower",
@@ -227,21 +283,21 @@ export class ClusterNode implements ReadPort, CommandPort {
           ? `leads ${this.me.name} at epoch ${role.epoch}`
           : role.mode === "follower"
             ? `follows ${role.leader?.node ?? "nobody yet"} in ${this.me.name}`
-            : `cannot reach the store: ${role.mode === "connecting" ? (role.why ?? "connecting") : role.mode}`,
+            : `cannot reach the store, so this node acts on nothing (it keeps probing): ${role.mode === "connecting" ? (role.why ?? "connecting") : role.mode}`,
     };
     const store = { name: "store", ok: problem === undefined, detail: problem ?? "PostgreSQL store reachable" };
-    const own = this.daemon?.health(now);
+    const own = this.running?.daemon.health(now);
     const checks = [cluster, store, ...(own?.checks ?? [])];
     return { ok: checks.every((c) => c.ok), checks };
   }
 
   liveIncidents(): ReadonlyMap<string, Incident> {
-    return this.daemon?.liveIncidents() ?? this.follower.live();
+    return this.leader?.liveIncidents() ?? this.follower.live();
   }
 
-  findIncident: ReadPort["findIncident"] = (id) => this.daemon?.findIncident(id) ?? this.follower.find(id);
-  history = (query: HistoryQuery) => this.daemon?.history(query) ?? this.follower.history(query);
-  channels: ReadPort["channels"] = () => this.daemon?.channels() ?? {};
+  findIncident: ReadPort["findIncident"] = (id) => this.leader?.findIncident(id) ?? this.follower.find(id);
+  history = (query: HistoryQuery) => this.leader?.history(query) ?? this.follower.history(query);
+  channels: ReadPort["channels"] = () => this.leader?.channels() ?? {};
 
   // Command port: the leader decides; a follower says where to go.
   acknowledge: CommandPort["acknowledge"] = (id, by, note) => this.leading().acknowledge(id, by, note);
@@ -250,11 +306,11 @@ export class ClusterNode implements ReadPort, CommandPort {
 
   /** Resolves when the leader's daemon has nothing left to send (tests). */
   idle(): Promise<void> {
-    return this.daemon?.idle() ?? Promise.resolve();
+    return this.leader?.idle() ?? Promise.resolve();
   }
 
   private leading(): Daemon {
-    if (this.daemon) return this.daemon;
+    if (this.leader) return this.leader;
     const role = this.leadership.current();
     const leader = role.mode === "follower" ? role.leader?.node : undefined;
     throw new MedicError("NOT_LEADER", `this node (${this.me.node}) does not lead the cluster ${this.me.name}`, {

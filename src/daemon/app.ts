@@ -235,6 +235,9 @@ export class Daemon implements ReadPort, CommandPort {
   readonly findIncident: ReadPort["findIncident"] = (id) => this.store.find(id);
   readonly history = (query: HistoryQuery) => this.store.history(query);
   readonly channels: ReadPort["channels"] = () => this.escalations.status();
+  /** Pages about medic itself, straight to the paging channels (see Escalations.pageSelf). */
+  readonly pageSelf = (key: string, event: "trigger" | "resolve", summary: string): Promise<void> =>
+    this.escalations.pageSelf(key, event, summary);
   /** Trouble with the store itself (records waiting for it), or undefined. */
   readonly storeProblem = (): string | undefined => this.store.problem();
 

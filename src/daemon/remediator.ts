@@ -133,6 +133,8 @@ export class Remediator {
     // incidents could both pass the blast radius before either is seen running. Durability is awaited per step.
     const verdict = this.deps.gate.check({ kind: "playbook", incident: id, target: w.name, playbook: plan.playbook.name });
     if (!verdict.allow) {
+      // A follower's refusal is its job, not news: the leader acts on what it sees.
+      if (verdict.rule === "follower") return void log.debug({ incident: id, target: w.name, reason: verdict.reason }, "the leader acts");
       if (verdict.rule !== "dry_run")
         return void log.warn({ incident: id, target: w.name, reason: verdict.reason }, "playbook refused by the gate");
       // A dry run goes the whole way to this point, so it cannot drift from a real run: it records what would run.

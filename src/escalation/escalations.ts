@@ -14,7 +14,7 @@ import { channelKinds } from "./registry.js";
 import { gated } from "./gated.js";
 import { redacting } from "./redacting.js";
 import { redactor } from "../lib/redact.js";
-import type { Notification, Notifier, SendResult } from "./types.js";
+import { SELF_PAGE_KIND, type Notification, type Notifier, type SendResult } from "./types.js";
 
 /** How often timed policy steps are checked (a P2 paged after 30 min needs no finer clock). */
 const TICK_MS = 1000;
@@ -143,6 +143,7 @@ export class Escalations {
     if (verdict.allow) return true;
     const fields = { incident: n.incident, channel: n.channel, event: n.event, reason: n.reason, evidence: n.evidence };
     if (verdict.rule === "dry_run") this.opts.log.info(fields, "dry run: would notify");
+    else if (verdict.rule === "follower") this.opts.log.debug(fields, "the leader notifies");
     else this.opts.log.warn({ ...fields, refused: verdict.reason }, "notification kept queued: the gate refuses sends");
     return false;
   }
@@ -183,7 +184,7 @@ export class Escalations {
           event,
           incident: key,
           target: MEDIC_TARGET,
-          kind: "medic_trouble",
+          kind: SELF_PAGE_KIND,
           severity: "P1",
           state: event === "trigger" ? "open" : "resolved",
           reason: summary,

@@ -1,5 +1,5 @@
 import type { Action, Verdict } from "../gate/types.js";
-import type { Notifier } from "./types.js";
+import { SELF_PAGE_KIND, type Notifier } from "./types.js";
 
 /**
  * The notifier with the action gate before every send: the gate lets it go once what announced it
@@ -9,7 +9,12 @@ export function gated(notifier: Notifier, gate: { allow(action: Action): Promise
   return {
     ...notifier,
     send: async (n, signal) => {
-      const verdict = await gate.allow({ kind: "notify", incident: n.incident, channel: n.channel, event: n.event });
+      // A page about medic itself (not journaled: see Escalations.pageSelf) is asked for as what it is.
+      const action: Action =
+        n.kind === SELF_PAGE_KIND
+          ? { kind: "announce", channel: n.channel, what: "page about medic itself" }
+          : { kind: "notify", incident: n.incident, channel: n.channel, event: n.event };
+      const verdict = await gate.allow(action);
       if (!verdict.allow) return { ok: false, retry: true, reason: "rejected", detail: `not sent: ${verdict.reason}` };
       return notifier.send(n, signal);
     },

@@ -3,6 +3,9 @@ import type { Severity } from "../classify/types.js";
 /** What a notification does on its channel: raise the alert, say work is under way, or clear it. */
 export type NotificationEvent = "trigger" | "acknowledge" | "resolve";
 
+/** The kind of a page about medic itself (its state dir, its cluster's store): sent straight, never journaled. */
+export const SELF_PAGE_KIND = "medic_trouble";
+
 /** A step that ran, as a notification shows it. */
 export interface NotifiedStep {
   name: string;

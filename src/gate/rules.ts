@@ -24,3 +24,14 @@ export function leaderRule(standing: () => string | undefined): GateRule {
     },
   };
 }
+
+/**
+ * A cluster's follower: it probes and keeps its own view, but the leader acts and pages. Messages
+ * about medic itself still go out (a node that cannot reach the store must be able to say so).
+ */
+export function followerRule(leader: () => string): GateRule {
+  return {
+    name: "follower",
+    check: (action) => (action.kind === "announce" ? undefined : `this node follows; ${leader()} acts and pages`),
+  };
+}
