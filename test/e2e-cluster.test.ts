@@ -3,7 +3,18 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPagerDutyReceiver, type PagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
-import { apiUrl, cleanup, freePort, killOnCleanup, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  apiUrl,
+  cleanup,
+  freePort,
+  medic,
+  killOnCleanup,
+  startMedic,
+  startService,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+} from "./harness.js";
 import { startCluster, type Cluster } from "./pg-cluster.js";
 
 // Three medic processes as the nodes of one cluster on a real PostgreSQL, logged in as the
@@ -134,7 +145,7 @@ targets:
     (await sql<{ node: string; epoch: string }>("SELECT node, epoch FROM medic_leader WHERE cluster = $CLUSTER"))[0];
   await waitUntil(async () => (await leader().catch(() => undefined))?.node, 20_000, "a leader");
   await waitUntil(() => [...nodes.values()].every((m) => m.stdout().includes("medic started as a cluster node")), 20_000, "every node");
-  return { dir, marker, pid, nodes, sql, leader, cluster };
+  return { dir, marker, pid, nodes, sql, leader, cluster, config, url };
 }
 
 type Setup = Awaited<ReturnType<typeof setUp>>;
@@ -212,6 +223,32 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(sent.at(-1)!.action).toBe("resolve");
     expect(sent.filter((e) => e.action === "resolve")).toHaveLength(1);
     expect(pd.alerts().get(sent[0]!.key)).toMatchObject({ status: "resolved", rang: 1 });
+
+    // And the operator sees it: the new leader's metrics, any node's /api/cluster, and the CLI from the store.
+    const leaderApi = await apiUrl(t.nodes.get(after.node)!);
+    const metrics = await (await fetch(`${leaderApi}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^medic_cluster_leader 1$`, "m"));
+    expect(metrics).toMatch(new RegExp(`^medic_cluster_epoch ${after.epoch}$`, "m"));
+    expect(metrics).toMatch(/^medic_cluster_elections_won 1$/m);
+    const follower = [...t.nodes.keys()].find((n) => n !== after.node && n !== before!.node)!;
+    const cluster = (await (await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/cluster`)).json()) as {
+      leader: { node: string; epoch: number };
+      self: { mode: string };
+      changes: { node: string; detail: string }[];
+    };
+    expect(cluster.leader).toMatchObject({ node: after.node, epoch: Number(after.epoch) });
+    expect(cluster.self.mode).toBe("follower");
+    expect(cluster.changes[0]).toMatchObject({ node: after.node, detail: `took over from ${before!.node} (epoch ${before!.epoch})` });
+    const status = await medic(["cluster", "status", "--config", t.config], {
+      MEDIC_STORE_URL: t.url,
+      NODE_NAME: "cli",
+      PD_KEY: ROUTING_KEY,
+    });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`cluster ${t.cluster}: ${after.node} leads at epoch ${after.epoch}`);
+    // The killed node is still listed, its heartbeat going stale.
+    expect(status.stdout).toMatch(new RegExp(`^${before!.node} +(follower|leader|connecting) +[\\d.]+s ago`, "m"));
+    expect(status.stdout).not.toContain("medic-store-pw");
   }, 120_000);
 
   it("the leader is SIGSTOPped past its lease: a follower finishes the incident, the old leader wakes, acts on nothing and follows", async () => {

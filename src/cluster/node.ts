@@ -4,12 +4,11 @@ import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "../daemon/ports.js";
-import { followerRule, leaderRule } from "../gate/rules.js";
 import type { Incident } from "../incidents/types.js";
+import type { ClusterGauges } from "../metrics/cluster.js";
 import { repeat, systemClock } from "../lib/clock.js";
 import { describeError, MedicError } from "../lib/errors.js";
 import { migrate } from "../store/postgres/migrations.js";
-import { MemoryStore } from "../store/memory.js";
 import { PgStore } from "../store/postgres/pg-store.js";
 import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
@@ -17,6 +16,7 @@ import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
 import { heartbeat, type NodeDetail } from "./nodes.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
+import { Roles } from "./roles.js";
 import { StoreAlarm } from "./store-alarm.js";
 
 /** How a node is built: a daemon's options without the store, which the node opens itself. */
@@ -37,13 +37,15 @@ const STORE_PAGE_AFTER_MS = 5_000;
  */
 export class ClusterNode implements ReadPort, CommandPort {
   private readonly leadership: Leadership;
-  /** The daemon this node runs: the leader's on the shared store, or a follower's that only watches. */
-  private running: { as: "leader" | "observer"; daemon: Daemon } | undefined;
+  /** The daemon this node runs: the leader's on the shared store, or an observer's that only watches. */
+  private readonly roles: Roles;
   private readonly alarm: StoreAlarm;
   private config: Config;
   private readonly me: ClusterConfig;
-  /** Leadership changes, one at a time and in order. */
-  private turn = Promise.resolve();
+  /** Writes the store refused at an epoch that was over. */
+  private refusedWrites = 0;
+  /** When this node's view of the shared store was last brought up to date. */
+  private viewedAt = Date.now();
   private stops: (() => void)[] = [];
   private stopped = false;
 
@@ -63,6 +65,15 @@ export class ClusterNode implements ReadPort, CommandPort {
       log: opts.log,
       connect: () => this.connectSession(),
       onChange: (role, previous) => this.changed(role, previous),
+    });
+    this.roles = new Roles({
+      opts,
+      config: () => this.config,
+      me: this.me,
+      pool,
+      leadership: this.leadership,
+      follower,
+      refused: () => this.refusedWrites++,
     });
   }
 
@@ -99,7 +110,7 @@ export class ClusterNode implements ReadPort, CommandPort {
   /** Joins the election and starts following. */
   async start(): Promise<void> {
     const { log } = this.opts;
-    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.follower.refresh(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.refreshView(), { unref: true }));
     let failing = false;
     const beat = () =>
       void heartbeat(this.pool, this.me, this.detail()).then(
@@ -113,8 +124,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     beat();
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, beat, { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
-    this.turn = this.turn.then(() => this.observe());
-    await this.turn;
+    await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
   }
@@ -124,9 +134,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     if (this.stopped) return;
     this.stopped = true;
     for (const stop of this.stops.splice(0)) stop();
-    await this.turn;
-    await this.running?.daemon.stop();
-    this.running = undefined;
+    await this.roles.stop();
     await this.leadership.stop();
     await this.follower.close();
     await this.pool.end().catch(() => {});
@@ -136,7 +144,7 @@ export class ClusterNode implements ReadPort, CommandPort {
   /** Applies a reloaded config now, and to every daemon this node runs as leader from now on. */
   reload(next: Config): void {
     this.config = next;
-    this.running?.daemon.reload(next);
+    this.roles.daemon?.reload(next);
   }
 
   /** The cluster as the store has it, and this node's part (`/api/cluster`). */
@@ -173,8 +181,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     const { log } = this.opts;
     if (role.mode === "follower") log.info({ leader: role.leader?.node }, "following the cluster");
     else if (role.mode === "connecting") log.warn({ why: role.why }, "cannot take part in the cluster: connecting to the store");
-    if (role.mode === "leader") this.turn = this.turn.then(() => this.lead(role.epoch));
-    else if (previous.mode === "leader") this.turn = this.turn.then(() => this.follow(role));
+    this.roles.changed(role, previous);
   }
 
   // A store out of reach: no node can act (nothing can be fenced), and every node says so; the
@@ -182,94 +189,46 @@ export class ClusterNode implements ReadPort, CommandPort {
   private checkStore(): void {
     const mode = this.leadership.current().mode;
     const action = this.alarm.tick(Date.now(), mode === "leader" || mode === "follower");
-    if (!action || !this.running) return;
+    const daemon = this.roles.daemon;
+    if (!action || !daemon) return;
     const since = new Date(this.alarm.since() ?? Date.now()).toISOString();
     const summary =
       action === "trigger"
         ? `medic cluster ${this.me.name} cannot reach its PostgreSQL store since ${since}: no node acts until it is back (they keep probing)`
         : `medic cluster ${this.me.name} reaches its PostgreSQL store again`;
     this.opts.log[action === "trigger" ? "error" : "warn"]({ cluster: this.me.name }, summary);
-    void this.running.daemon.pageSelf(`medic:cluster:${this.me.name}:store`, action, summary);
+    void daemon.pageSelf(`medic:cluster:${this.me.name}:store`, action, summary);
   }
 
-  // Watches without acting: probes, its own view in memory, pages about medic itself only.
-  private async observe(): Promise<void> {
-    if (this.stopped || this.running) return;
-    const leader = () => {
-      const role = this.leadership.current();
-      return role.mode === "follower" && role.leader?.node ? `the leader (${role.leader.node})` : "the leader, once there is one,";
-    };
-    const store = new MemoryStore({ recentMs: recentWindowMs(this.config.safety), owed: () => false });
-    const daemon = new Daemon({ ...this.opts, config: this.config, store, rules: [followerRule(leader)] });
-    this.running = { as: "observer", daemon };
-    await daemon.start();
-  }
-
-  private async stopRunning(cut: boolean): Promise<void> {
-    const running = this.running;
-    this.running = undefined;
-    await running?.daemon.stop({ cut });
-  }
-
-  // Leads at `epoch`: a daemon on the shared store, opened after the epoch moved (so it folds every
-  // record the previous leader got in), resumes what was left in flight.
-  private async lead(epoch: number): Promise<void> {
-    const { log } = this.opts;
-    if (this.leadership.standing(epoch) !== undefined || this.stopped) return;
-    // One daemon probes at a time: the observer makes way (it acts on nothing, so nothing is cut).
-    await this.stopRunning(false);
-    let store: PgStore;
-    try {
-      store = await PgStore.open({
-        pool: this.pool,
-        cluster: this.me.name,
-        node: this.me.node,
-        recentMs: recentWindowMs(this.config.safety),
-        log,
-        epoch,
-        onRefused: (detail) => this.leadership.stepDown(`the store refused a record: ${detail}`),
-      });
-    } catch (err) {
-      log.error({ err: describeError(err), epoch }, "could not open the store as leader; stepping down");
-      this.leadership.stepDown("could not open the store");
-      await this.observe();
-      return;
-    }
-    // No action without a store that takes the record announcing it: nothing could be fenced.
-    const standing = (): string | undefined => {
-      const problem = store.problem();
-      return this.leadership.standing(epoch) ?? (problem && `the store cannot write: ${problem}`);
-    };
-    const daemon = new Daemon({
-      ...this.opts,
-      config: this.config,
-      store,
-      rules: [leaderRule(standing)],
-      precondition: () => ({ epoch }),
-    });
-    this.running = { as: "leader", daemon };
-    if (this.leadership.standing(epoch) !== undefined || this.stopped) return;
-    await daemon.start();
-    log.info({ epoch, open: [...store.live().values()].filter((i) => i.state !== "resolved").length }, "leading: daemon started");
-  }
-
-  private async follow(role: Role): Promise<void> {
-    if (this.running?.as !== "leader") return;
-    this.opts.log.warn({ mode: role.mode }, "no longer the leader: cutting off what the daemon was doing");
-    await this.stopRunning(true);
+  private async refreshView(): Promise<void> {
+    if (this.leader) return;
     await this.follower.refresh();
-    await this.observe();
+    if (this.follower.problem() === undefined) this.viewedAt = Date.now();
   }
 
-  /** The leader's daemon, while this node leads. */
+  /** The cluster's gauges for /metrics. */
+  clusterGauges(): ClusterGauges {
+    const role = this.leadership.current();
+    const stats = this.leadership.stats();
+    return {
+      leader: role.mode === "leader" ? 1 : 0,
+      epoch: role.mode === "leader" ? role.epoch : role.mode === "follower" ? (role.leader?.epoch ?? 0) : 0,
+      elected: stats.elected,
+      steppedDown: stats.steppedDown,
+      fencedWrites: this.refusedWrites,
+      fencedLeaders: stats.fenced,
+      observationLagSeconds: this.leader ? 0 : Math.max(0, (Date.now() - this.viewedAt) / 1000),
+    };
+  }
+
   private get leader(): Daemon | undefined {
-    return this.running?.as === "leader" ? this.running.daemon : undefined;
+    return this.roles.leader;
   }
 
   // Read port: targets as this node probes them; incidents from the leader's daemon, or from the
   // shared store as a follower sees it.
   targetsStatus(now?: number): TargetStatus[] {
-    return this.running?.daemon.targetsStatus(now) ?? [];
+    return this.roles.daemon?.targetsStatus(now) ?? [];
   }
 
   health(now?: number): DaemonHealth {
@@ -286,7 +245,7 @@ export class ClusterNode implements ReadPort, CommandPort {
             : `cannot reach the store, so this node acts on nothing (it keeps probing): ${role.mode === "connecting" ? (role.why ?? "connecting") : role.mode}`,
     };
     const store = { name: "store", ok: problem === undefined, detail: problem ?? "PostgreSQL store reachable" };
-    const own = this.running?.daemon.health(now);
+    const own = this.roles.daemon?.health(now);
     const checks = [cluster, store, ...(own?.checks ?? [])];
     return { ok: checks.every((c) => c.ok), checks };
   }

@@ -6,10 +6,14 @@ import type { ReadPort, TargetStatus } from "../daemon/ports.js";
 import { isOpen, type Incident, type JournalRecord } from "../incidents/types.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
+import { registerClusterGauges, type ClusterGauges } from "./cluster.js";
 import { recordEffects } from "./records.js";
 
 /** What the gauges read at scrape time: the running daemon. */
-export type MetricsSource = Pick<ReadPort, "targetsStatus" | "liveIncidents" | "channels">;
+export type MetricsSource = Pick<ReadPort, "targetsStatus" | "liveIncidents" | "channels"> & {
+  /** A cluster node's gauges (absent on a single node). */
+  clusterGauges?(): ClusterGauges;
+};
 
 const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const LATE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -189,6 +193,7 @@ export class Metrics {
       labelNames: ["route", "code"],
       registers,
     });
+    registerClusterGauges(this.registry, () => this.source?.clusterGauges?.());
     this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     const loop = this.loopDelay;
     new Gauge({
