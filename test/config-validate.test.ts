@@ -92,6 +92,99 @@ describe("medic validate on a config with many mistakes", async () => {
   });
 });
 
+describe("the store and cluster sections", () => {
+  const TARGETS = "targets:\n  - { name: api, probe: { tcp: { port: 8000 } } }\n";
+  const STORE = 'store: { postgres: { url: "postgres://medic@db:5432/medic" } }\n';
+
+  async function validate(text: string, env: NodeJS.ProcessEnv = {}) {
+    const dir = await writeTree({ "medic.yaml": text + TARGETS });
+    const result = await loadConfig(join(dir, "medic.yaml"), { env });
+    return { file: join(dir, "medic.yaml"), result, issues: result.ok ? [] : result.issues };
+  }
+
+  it("rejects cluster: without store.postgres, at cluster, saying what to add", async () => {
+    const text = "cluster: { name: prod }\n";
+    const { file, issues } = await validate(text);
+    expect(issues).toEqual([
+      {
+        file,
+        ...positionIn(text, "{ name"),
+        path: "cluster",
+        level: "error",
+        message: "a cluster needs a shared store",
+        hint: 'add store: { postgres: { url: "${MEDIC_STORE_URL}" } } on every node',
+      },
+    ]);
+  });
+
+  it("rejects a cluster or node name that could not be a safe name, and a leaseTtl outside 2s..5m", async () => {
+    for (const [section, path, token, message, hint] of [
+      [
+        'cluster: { name: "-prod" }',
+        "cluster.name",
+        '"-prod"',
+        'cluster name must be 1-128 of letters, digits and ._@:- and may not start with "-" (got "-prod")',
+        "like prod or eu-1, the same on every node",
+      ],
+      [
+        'cluster: { name: "prod eu" }',
+        "cluster.name",
+        '"prod eu"',
+        'cluster name must be 1-128 of letters, digits and ._@:- and may not start with "-" (got "prod eu")',
+        "like prod or eu-1, the same on every node",
+      ],
+      [
+        'cluster: { name: prod, node: "a/b" }',
+        "cluster.node",
+        '"a/b"',
+        'node name must be 1-128 of letters, digits and ._@:- and may not start with "-" (got "a/b")',
+        'like db-1, or "${HOSTNAME}"; unique in the cluster',
+      ],
+      ["cluster: { name: prod, leaseTtl: 1s }", "cluster.leaseTtl", "1s", 'must be between 2s and 5m (got "1s")', "10s"],
+      ["cluster: { name: prod, leaseTtl: 10m }", "cluster.leaseTtl", "10m", 'must be between 2s and 5m (got "10m")', "10s"],
+      [
+        "cluster: { name: prod, leaseTtl: soon }",
+        "cluster.leaseTtl",
+        "soon",
+        'not a duration (got "soon")',
+        "write it like 500ms, 10s, 5m or 1h",
+      ],
+    ] as const) {
+      const text = `${STORE}${section}\n`;
+      const { file, issues } = await validate(text);
+      expect(issues, section).toEqual([{ file, ...positionIn(text, token), path, level: "error", message, hint }]);
+    }
+  });
+
+  it("rejects a store URL that is not postgres://, showing it without its password", async () => {
+    const text = 'store: { postgres: { url: "mysql://medic:hunter2-store@db:3306/medic" } }\ncluster: { name: prod }\n';
+    const { file, issues } = await validate(text);
+    expect(issues).toEqual([
+      {
+        file,
+        ...positionIn(text, '"mysql:'),
+        path: "store.postgres.url",
+        level: "error",
+        message: 'must be a postgres:// URL (got "mysql://medic:[secret]@db:3306/medic")',
+        hint: "like postgres://medic:${MEDIC_STORE_PASSWORD}@db:5432/medic",
+      },
+    ]);
+    expect(issues.map(formatIssue).join("\n")).not.toContain("hunter2-store");
+  });
+
+  it("loads store.postgres and cluster into the Config, a cluster of one when cluster: is left out", async () => {
+    const both = await validate(`${STORE}cluster: { name: prod, node: "\${NODE}", leaseTtl: 30s }\n`, { NODE: "node-1" });
+    if (!both.result.ok) throw new Error(both.result.issues.map(formatIssue).join("\n"));
+    expect([both.result.config.store, both.result.config.cluster]).toEqual([
+      { postgres: { url: "postgres://medic@db:5432/medic", statementTimeoutMs: 5000 } },
+      { name: "prod", node: "node-1", leaseTtlMs: 30_000 },
+    ]);
+    const storeOnly = await validate(STORE);
+    if (!storeOnly.result.ok) throw new Error(storeOnly.result.issues.map(formatIssue).join("\n"));
+    expect(storeOnly.result.config.cluster).toMatchObject({ name: "medic", leaseTtlMs: 10_000 });
+  });
+});
+
 describe("a correct config", () => {
   it("loads into the normalised Config: defaults applied, durations in ms, kinds and params", async () => {
     const dir = join(FIXTURES, "config-good");

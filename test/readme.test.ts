@@ -78,6 +78,34 @@ describe("README examples", () => {
     ]);
   });
 
+  it("the commented store: and cluster: lines of the config validate once uncommented", async () => {
+    const blocks = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const config = blocks.find((b) => b.includes("targets:"))!;
+    const uncommented = config.replace(/^# (store:| {2}postgres:|cluster:)/gm, "$1");
+    expect(uncommented.match(/^(store|cluster):/gm)).toEqual(["store:", "cluster:"]);
+    const dir = tempDir();
+    mkdirSync(join(dir, "playbooks"));
+    writeFileSync(join(dir, "medic.yaml"), uncommented);
+    const env = { ORDERS_DB_PASSWORD: "readme-example", HOSTNAME: "node-1" };
+    const elsewhere = await loadConfig(join(dir, "medic.yaml"), {
+      env: { ...env, MEDIC_STORE_URL: "postgres://medic:pw-store@db.internal/medic" },
+    });
+    if (!elsewhere.ok) throw new Error(JSON.stringify(elsewhere.issues));
+    expect(elsewhere.warnings).toEqual([]);
+    expect([elsewhere.config.store, elsewhere.config.cluster]).toEqual([
+      { postgres: { url: "postgres://medic:pw-store@db.internal/medic", statementTimeoutMs: 5000 } },
+      { name: "prod", node: "node-1", leaseTtlMs: 10_000 },
+    ]);
+    // The store on the server the example's orders-db is on: what the comment says validate warns about.
+    const healed = await loadConfig(join(dir, "medic.yaml"), {
+      env: { ...env, MEDIC_STORE_URL: "postgres://medic:pw-store@127.0.0.1/medic" },
+    });
+    expect(healed.ok && healed.warnings.map((w) => w.message.split(" probes")[0])).toEqual([
+      'target "orders-db-port"',
+      'target "orders-db"',
+    ]);
+  });
+
   it("documents every key of notify, each channel's included", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const keys = ["link", "retry", "breaker"];

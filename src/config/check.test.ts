@@ -2,15 +2,15 @@ import { BUILTIN_KINDS } from "../classify/types.js";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { positionIn, removeTrees, writeTree } from "../../test/fixtures/config-tmp.js";
-import type { ConfigIssue } from "./issues.js";
+import { formatIssue, type ConfigIssue } from "./issues.js";
 import { loadConfig } from "./load.js";
 
 afterEach(removeTrees);
 
 /** Every issue of loading `files` (medic.yaml plus playbooks), as [file, line:col, level, message, hint]. */
-async function check(files: Record<string, string>): Promise<{ dir: string; found: ConfigIssue[] }> {
+async function check(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<{ dir: string; found: ConfigIssue[] }> {
   const dir = await writeTree(files);
-  const result = await loadConfig(join(dir, "medic.yaml"), { env: {} });
+  const result = await loadConfig(join(dir, "medic.yaml"), { env });
   return { dir, found: result.ok ? result.warnings : result.issues };
 }
 
@@ -173,5 +173,121 @@ describe("alertmanager routes", () => {
     expect(found.map((i) => [i.message, i.hint])).toEqual([
       ['unknown target "zzz"', "targets are a, b; or take it from a label with targetLabel:"],
     ]);
+  });
+});
+
+describe("targets that reach the server of medic's own store", () => {
+  const PASSWORD = "s3cret-store-pw";
+  const store = (url: string) => `store: { postgres: { url: "${url}" } }\ncluster: { name: prod }\n`;
+  const pgTarget = (name: string, probe: string) => `  - name: ${name}\n    probe: { ${probe} }\n`;
+  const hint = (name: string) =>
+    "a restart of that server takes medic's store with it, and then no medic can act; " +
+    `keep medic's store on a server medic does not heal, or remove the service of "${name}" and the playbooks that act on it`;
+
+  it("warns at each probe that reaches the store's host and port, saying whether it is the store's database too", async () => {
+    const text =
+      store(`postgres://medic:${PASSWORD}@db.internal:6432/medic?sslmode=require`) +
+      "targets:\n" +
+      pgTarget("store-db", 'postgres: { url: "postgres://monitor:pw-1234@DB.internal:6432/medic" }') +
+      pgTarget("orders-db", "postgres: { host: db.internal, port: 6432, user: app, database: orders }") +
+      pgTarget("medic-role", "postgres: { host: db.internal, port: 6432, user: medic }") +
+      pgTarget("db-port", "tcp: { host: db.internal, port: 6432 }") +
+      pgTarget("other-port", 'postgres: { url: "postgres://medic@db.internal:5432/medic" }') +
+      pgTarget("other-host", 'postgres: { url: "postgres://medic@db2.internal:6432/medic" }') +
+      pgTarget("api", 'http: { url: "http://db.internal:6432/health" }');
+    const { found } = await check({ "medic.yaml": text });
+    const server = "the PostgreSQL server that holds medic's store (db.internal:6432)";
+    expect(found).toEqual([
+      {
+        file: expect.any(String),
+        ...positionIn(text, `"postgres://monitor`),
+        path: "targets[0].probe.postgres.url",
+        level: "warning",
+        message: `target "store-db" probes ${server}, and the store's own database "medic"`,
+        hint: hint("store-db"),
+      },
+      {
+        file: expect.any(String),
+        ...positionIn(text, "db.internal", 1),
+        path: "targets[1].probe.postgres.host",
+        level: "warning",
+        message: `target "orders-db" probes ${server}; its database "orders" is beside the store's "medic"`,
+        hint: hint("orders-db"),
+      },
+      // No database named: libpq takes the role's name, as for the store's connection.
+      expect.objectContaining({
+        path: "targets[2].probe.postgres.host",
+        message: `target "medic-role" probes ${server}, and the store's own database "medic"`,
+      }),
+      expect.objectContaining({
+        ...positionIn(text, "6432 }"),
+        path: "targets[3].probe.tcp.port",
+        message: `target "db-port" probes ${server}`,
+      }),
+    ]);
+    // The store's URL holds a password: the warnings name host:port and databases, never the URL.
+    expect(found.map(formatIssue).join("\n")).not.toContain(PASSWORD);
+  });
+
+  it("counts localhost, 127.0.0.1, ::1 and a local socket as one host, and port 5432 when none is given", async () => {
+    const text =
+      store("postgres://medic@localhost/medic") +
+      "targets:\n" +
+      pgTarget("by-ip", 'postgres: { url: "postgres://medic@127.0.0.1:5432/app" }') +
+      pgTarget("by-v6", 'postgres: { url: "postgres://medic@[::1]/app" }') +
+      pgTarget("by-fields", "postgres: { user: medic }") +
+      pgTarget("by-socket", 'postgres: { url: "postgres://medic@/app?host=/var/run/postgresql" }') +
+      pgTarget("by-tcp", "tcp: { port: 5432 }") +
+      pgTarget("next-port", "tcp: { port: 5433 }") +
+      pgTarget("templated", 'postgres: { url: "postgres://medic@{{ target.labels.host }}/app" }');
+    const { found } = await check({ "medic.yaml": text });
+    expect(found.map((i) => [i.path, /^target "([^"]+)"/.exec(i.message)?.[1]])).toEqual([
+      ["targets[0].probe.postgres.url", "by-ip"],
+      ["targets[1].probe.postgres.url", "by-v6"],
+      ["targets[2].probe.postgres", "by-fields"],
+      ["targets[3].probe.postgres.url", "by-socket"],
+      ["targets[4].probe.tcp.port", "by-tcp"],
+    ]);
+  });
+
+  it("warns at a postgres.* step whose own connection reaches the store, naming the targets it acts for", async () => {
+    const config = store("postgres://medic@10.0.0.5/medic") + "targets:\n" + target("api") + target("worker");
+    const playbook = (name: string, url: string, targets = "[api, worker]") =>
+      `name: ${name}\non: [server_down]\ntargets: ${targets}\nsteps:\n  - wait: 1s\n  - postgres.terminate: { connection: { url: "${url}" } }\n`;
+    const { found } = await check({
+      "medic.yaml": config,
+      "playbooks/a.yaml": playbook("on-store", "postgres://ops@10.0.0.5:5432/medic"),
+      "playbooks/b.yaml": playbook("elsewhere", "postgres://ops@10.0.0.6:5432/medic"),
+      // Matches no target, so it never runs: "matches no target" is the one warning.
+      "playbooks/c.yaml": playbook("idle", "postgres://ops@10.0.0.5/medic", "[nothing-*]"),
+    });
+    expect(found.map((i) => [i.file.slice(-16), i.line, i.col, i.message, i.hint])).toEqual([
+      [
+        "playbooks/a.yaml",
+        6,
+        positionIn(playbook("x", "u"), '"u"').col,
+        'playbook "on-store" step postgres.terminate connects to the PostgreSQL server that holds medic\'s store (10.0.0.5:5432), ' +
+          'and the store\'s own database "medic"',
+        "it acts for api, worker; a restart of that server takes medic's store with it, and then no medic can act; " +
+          "keep medic's store on a server medic does not heal, or point this step at another server",
+      ],
+      ["playbooks/c.yaml", 3, 10, 'playbook "idle" matches no target', expect.any(String)],
+    ]);
+  });
+
+  it("reads the store's URL after ${...} substitution, and without store.postgres warns about nothing", async () => {
+    const targets = "targets:\n" + pgTarget("db", 'postgres: { url: "postgres://medic@127.0.0.1/medic" }');
+    const withStore = await check(
+      { "medic.yaml": 'store: { postgres: { url: "${MEDIC_STORE_URL}" } }\n' + targets },
+      {
+        MEDIC_STORE_URL: `postgres://medic:${PASSWORD}@localhost:5432/medic`,
+      },
+    );
+    expect(withStore.found.map(formatIssue)).toEqual([
+      expect.stringContaining('target "db" probes the PostgreSQL server that holds medic'),
+    ]);
+    expect(withStore.found.map(formatIssue).join("\n")).not.toContain(PASSWORD);
+    const single = await check({ "medic.yaml": targets });
+    expect(single.found).toEqual([]);
   });
 });

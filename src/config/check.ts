@@ -3,6 +3,7 @@ import { BUILTIN_KINDS } from "../classify/types.js";
 import { stepKinds } from "../playbooks/steps/registry.js";
 import { displayFile, suggest, suggestHint, type ConfigIssue } from "./issues.js";
 import { issueAt, positionOf, type YamlSource } from "./locate.js";
+import { checkStoreOverlap, type PlaybookReach } from "./store-overlap.js";
 
 /** A parsed file and its data (after `${...}` substitution), valid or not. */
 export interface RawFile {
@@ -19,7 +20,8 @@ interface RawTarget {
 }
 
 /**
- * Checks that span entries or files: duplicate names, dependsOn, incident kinds, playbook/target matches, alert routes.
+ * Checks that span entries or files: duplicate names, dependsOn, incident kinds, playbook/target matches, alert routes,
+ * targets and steps that reach the server of medic's own store.
  * Works on raw data so it runs even when schema validation failed elsewhere; it only looks at well-formed parts.
  * `config` is undefined when the config could not be parsed: then nothing that needs it is checked.
  */
@@ -55,6 +57,7 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
   }
   const names = new Map<string, string>();
+  const reach: PlaybookReach[] = [];
   for (const { source, data } of playbooks) {
     const pb = record(data);
     if (typeof pb.name === "string") {
@@ -73,8 +76,12 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
         issues.push(issueAt(source, ["on", i], `unknown incident kind "${kind}"`, { hint: kindsHint(kind, knownKinds) }));
       }
     });
-    if (targets) checkMatches(source, pb, targets, issues);
+    if (!targets) continue;
+    const matched = matching(targets, strings(pb.targets) ?? ["*"], record(pb.labels));
+    reach.push({ source, data, matched: matched.map((t) => t.name) });
+    checkMatches(source, pb, matched, targets, issues);
   }
+  if (config) issues.push(...checkStoreOverlap(config.source, root, reach));
   return issues;
 }
 
@@ -173,8 +180,13 @@ function findCycles(targets: RawTarget[], byName: Map<string, RawTarget>): strin
   return cycles;
 }
 
-function checkMatches(source: YamlSource, pb: Record<string, unknown>, targets: RawTarget[], issues: ConfigIssue[]): void {
-  const matched = matching(targets, strings(pb.targets) ?? ["*"], record(pb.labels));
+function checkMatches(
+  source: YamlSource,
+  pb: Record<string, unknown>,
+  matched: RawTarget[],
+  targets: RawTarget[],
+  issues: ConfigIssue[],
+): void {
   const name = typeof pb.name === "string" ? pb.name : "(unnamed)";
   if (matched.length === 0 && targets.length > 0) {
     issues.push(

@@ -31,8 +31,10 @@ export const storeSchema = () =>
 export const clusterSchema = () =>
   z
     .strictObject({
-      name: safeName("cluster name").meta({ description: "Nodes with the same name in the same database are one medic" }),
-      node: safeName("node name")
+      name: safeName("cluster name", "like prod or eu-1, the same on every node").meta({
+        description: "Nodes with the same name in the same database are one medic",
+      }),
+      node: safeName("node name", 'like db-1, or "${HOSTNAME}"; unique in the cluster')
         .optional()
         .meta({ description: "This node's name, unique in the cluster (default: the host name), like ${HOSTNAME}" }),
       leaseTtl: duration()

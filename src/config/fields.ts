@@ -35,9 +35,9 @@ export const bytes = () =>
 
 /** A name that may reach an argv or a path: letters, digits, `._@:-`, not starting with `-`. */
 export const SAFE_NAME = /^[A-Za-z0-9_.@:][A-Za-z0-9_.@:-]{0,127}$/;
-export const safeName = (what: string) =>
+export const safeName = (what: string, hint?: string) =>
   z.string().regex(SAFE_NAME, {
-    message: `${what} must be 1-128 of letters, digits and ._@:- and may not start with "-"`,
+    message: `${what} must be 1-128 of letters, digits and ._@:- and may not start with "-"${hint ? ` (hint: ${hint})` : ""}`,
   });
 
 /** A command as argv: a program and its arguments, never a shell string. */

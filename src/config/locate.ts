@@ -1,5 +1,6 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Pair, type Scalar } from "yaml";
 import type { z } from "zod";
+import { REDACTED } from "../lib/redact.js";
 import { readRegularFile } from "../lib/regular-file.js";
 import { describeValue, splitHint, type ConfigIssue } from "./issues.js";
 
@@ -249,7 +250,7 @@ export function locateZodIssues(
     const addGot = extra.got && !/\bgot /.test(message);
     if (addGot && anchor === "key") message += ` (got ${describeValue(String(path.at(-1)))})`;
     else if (addGot && written && written.value !== null && typeof written.value !== "object") {
-      message += ` (got ${describeValue(original ?? written.value)})`;
+      message += ` (got ${describeValue(original ?? withoutPassword(written.value))})`;
     }
     out.push(issueAt(source, path, message, { anchor, offset: extra.offset, hint: extra.hint ?? hint }));
   };
@@ -291,4 +292,9 @@ export function locateZodIssues(
 function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
   const typed = branches.filter((b) => !(b.length === 1 && b[0]!.code === "invalid_type" && b[0]!.path.length === 0));
   return typed.length === 0 ? undefined : typed.reduce((a, b) => (b.length < a.length ? b : a));
+}
+
+// A URL written with user:password@ and rejected (mysql:// for the store): the error shows it, the password never.
+function withoutPassword(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#@:\s]*):[^/?#\s]*@/, `$1:${REDACTED}@`) : value;
 }
