@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { IncidentEvent } from "../src/incidents/types.js";
+import { placementRule } from "../src/gate/rules.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
 import { inProcess, type InProcess } from "./fixtures/in-process.js";
 
@@ -258,5 +259,33 @@ describe("the rest of an incident's life in-process", () => {
         .map((r) => r.notification.event)
         .slice(before),
     ).toEqual(["acknowledge", "resolve"]);
+  });
+
+  it("a cluster leader on another host than the target's service escalates at once, saying why, and touches nothing", async () => {
+    const targets = `${DEFAULTS}targets:
+  - { name: api, node: web-1, probe: { tcp: { port: 1 } }, SERVICE }
+  - { name: remote, probe: { tcp: { port: 1 } }, SERVICE }
+  - { name: here, node: ops-1, probe: { tcp: { port: 1 } }, SERVICE }
+`;
+    const rules = [placementRule("ops-1", (name) => ({ api: "web-1", here: "ops-1" })[name])];
+    const m = await medic(targets, { playbooks: { "r.yaml": RESTART }, rules });
+    for (const t of ["api", "remote", "here"]) m.targets.get(t)!.up = false;
+    await m.advance(8_000);
+    const byTarget = (t: string) => m.of("opened").find((o) => o.target === t)!.incident;
+    const [escalated] = m.of("escalated", byTarget("api"));
+    expect(escalated!.reason).toBe(
+      "service.restart acts on the host of node web-1, and ops-1 leads: medic runs host steps only on their own node",
+    );
+    expect(m.of("playbook_started", byTarget("api"))).toEqual([]);
+    expect(m.targets.get("api")!.actions).toEqual([]);
+    // A target with no node is on every node's host (one host, several medics); one on this node's is acted on.
+    expect(m.targets.get("remote")!.actions).toEqual(["restart"]);
+    expect(m.targets.get("here")!.actions).toEqual(["restart"]);
+    expect(
+      m
+        .of("resolved")
+        .map((r) => r.incident)
+        .sort(),
+    ).toEqual([byTarget("remote"), byTarget("here")].sort());
   });
 });

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { ClusterConfig } from "../config/cluster.js";
 import type { Config } from "../config/types.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
-import { followerRule, leaderRule } from "../gate/rules.js";
+import { followerRule, leaderRule, placementRule } from "../gate/rules.js";
 import { describeError } from "../lib/errors.js";
 import { MemoryStore } from "../store/memory.js";
 import { PgStore } from "../store/postgres/pg-store.js";
@@ -124,7 +124,10 @@ export class Roles {
       ...this.deps.opts,
       config: this.deps.config(),
       store,
-      rules: [leaderRule(standing)],
+      rules: [
+        leaderRule(standing),
+        placementRule(this.deps.me.node, (name) => this.deps.config().targets.find((t) => t.name === name)?.node),
+      ],
       precondition: () => ({ epoch }),
     });
     this.running = { as: "leader", daemon };

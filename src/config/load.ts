@@ -146,6 +146,7 @@ export function normaliseConfig(
     },
     dependsOn: t.dependsOn,
     ...(t.playbook ? { playbook: t.playbook } : {}),
+    ...(t.node ? { node: t.node } : {}),
   }));
   // Built-in kinds keep their defaults unless `severities:` says otherwise; a rule's kind takes its first rule's severity.
   const severities: Record<string, Severity> = { ...BUILTIN_KINDS };

@@ -137,6 +137,10 @@ const targetSchema = () =>
     playbook: safeName("playbook name")
       .optional()
       .meta({ description: "Use only this playbook for the target (default: the most specific match)" }),
+    node: safeName("node name").optional().meta({
+      description:
+        "In a cluster: the node on whose host the target's process, unit or docker socket is; steps that act on a host run only there",
+    }),
   });
 
 const ruleSchema = () =>

@@ -37,6 +37,8 @@ export interface Target {
   dependsOn: string[];
   /** Only this playbook may act on the target (a label on a discovered container can set it). */
   playbook?: string;
+  /** In a cluster: the node whose host the target's service is on; steps that act on a host run only there. */
+  node?: string;
 }
 
 /** What every target gets unless it says otherwise; discovered targets start from these. */

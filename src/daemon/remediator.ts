@@ -131,8 +131,11 @@ export class Remediator {
     }
     // Asked at once, not awaited: the guards' decision and the run's record must come in one turn, or two
     // incidents could both pass the blast radius before either is seen running. Durability is awaited per step.
-    const verdict = this.deps.gate.check({ kind: "playbook", incident: id, target: w.name, playbook: plan.playbook.name });
+    const local = plan.steps.filter((s) => s.step.local?.(s.rendered, w.target)).map((s) => s.name);
+    const verdict = this.deps.gate.check({ kind: "playbook", incident: id, target: w.name, playbook: plan.playbook.name, local });
     if (!verdict.allow) {
+      // No node but the target's own can carry these steps out: a human must.
+      if (verdict.rule === "placement") return this.escalate(id, verdict.reason);
       // A follower's refusal is its job, not news: the leader acts on what it sees.
       if (verdict.rule === "follower") return void log.debug({ incident: id, target: w.name, reason: verdict.reason }, "the leader acts");
       if (verdict.rule !== "dry_run")

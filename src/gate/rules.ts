@@ -35,3 +35,20 @@ export function followerRule(leader: () => string): GateRule {
     check: (action) => (action.kind === "announce" ? undefined : `this node follows; ${leader()} acts and pages`),
   };
 }
+
+/**
+ * A cluster: a playbook whose steps act on a host (a command, a unit, a local process or docker
+ * socket) runs only on the node that host is; `nodeOf` says a target's node (undefined: any node,
+ * all nodes share the host). Refused, it escalates: no other node can reach that host.
+ */
+export function placementRule(me: string, nodeOf: (target: string) => string | undefined): GateRule {
+  return {
+    name: "placement",
+    check: (action) => {
+      if (action.kind !== "playbook" || action.local.length === 0) return undefined;
+      const node = nodeOf(action.target);
+      if (node === undefined || node === me) return undefined;
+      return `${action.local.join(", ")} act${action.local.length === 1 ? "s" : ""} on the host of node ${node}, and ${me} leads: medic runs host steps only on their own node`;
+    },
+  };
+}

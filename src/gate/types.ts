@@ -5,7 +5,8 @@
 
 /** A side effect medic is about to have. */
 export type Action =
-  | { kind: "playbook"; incident: string; target: string; playbook: string }
+  /** `local`: its steps that act on the host they run on (a cluster runs those only on the target's node). */
+  | { kind: "playbook"; incident: string; target: string; playbook: string; local: string[] }
   | { kind: "step"; incident: string; target: string; index: number; step: string; stepKind: string; description: string }
   | { kind: "notify"; incident: string; channel: string; event: string }
   /** A message about medic itself (a pause ended, the state dir is in trouble), straight to a channel. */

@@ -61,6 +61,12 @@ export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
   idempotent: boolean;
   /** Needs the target to have a service. */
   needsService: boolean;
+  /**
+   * Acts on the machine it runs on (a command, a unit, a local process, a docker socket), not over
+   * the network: in a cluster it may run only on the target's node. Absent: it reaches its target
+   * from anywhere (HTTP, SQL, a docker engine over TCP, a wait).
+   */
+  local?(rendered: R, target: Target): boolean;
   /** Fill templates; throws a TemplateError when a value is missing or unsafe. */
   render(params: z.output<S>, r: Renderer): R;
   /** One line for plans: what it would do, rendered; `service` describes the target's service. */

@@ -110,6 +110,12 @@ function containerSource(target: Target): { name: string; conn: DockerConnection
   return undefined;
 }
 
+/** Whether the step's engine is this host's (a socket, the default) rather than one reached over TCP. */
+function onLocalEngine(p: Targeted, target: Target): boolean {
+  const resolved = resolveContainer(p, target);
+  return !("conn" in resolved) || resolved.conn.host === undefined;
+}
+
 const who = (p: Targeted): string => (p.container === undefined ? "the target's container" : `container ${p.container}`);
 
 /** A step that starts, stops or restarts a container through the docker service driver. */
@@ -120,6 +126,7 @@ function lifecycleStep<S extends typeof startSchema | typeof stopSchema>(action:
     idempotent: true,
     // It acts on a container, which need not be the target's service.
     needsService: false,
+    local: onLocalEngine,
     render: (p, r) => renderContainer(p, r),
     describe: (p) => {
       const t = "stopTimeout" in p && p.stopTimeout !== undefined ? ` (stop timeout ${formatDuration(p.stopTimeout)})` : "";
@@ -206,6 +213,7 @@ export const dockerKill: StepKind<typeof killSchema, KillParams> = {
   // A second SIGHUP reloads twice; a second SIGKILL may hit the container a restart policy brought back.
   idempotent: false,
   needsService: false,
+  local: onLocalEngine,
   render: (p, r) => renderContainer(p, r),
   describe: (p) => `send ${p.signal} to ${who(p)}`,
   run: (p, ctx) =>
@@ -232,6 +240,7 @@ export const dockerUpdate: StepKind<typeof updateSchema, UpdateStepParams> = {
   // A factor applied twice doubles twice.
   idempotent: false,
   needsService: false,
+  local: onLocalEngine,
   render: (p, r) => renderContainer(p, r),
   describe: (p) => describeUpdate(p, p.container ?? "the target's container"),
   run: (p, ctx) =>

@@ -39,6 +39,7 @@ export const execStep: StepKind<typeof schema, Params> = {
   defaultTimeoutMs: 60_000,
   idempotent: false,
   needsService: false,
+  local: () => true,
   render: (p, r) => ({
     ...p,
     argv: p.argv.map((a) => r.arg(a)),

@@ -3,6 +3,7 @@ import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
 import { withDeadline } from "../../lib/signals.js";
 import type { ServiceDriver } from "../../services/types.js";
+import type { Target } from "../../config/target.js";
 import type { StepContext, StepKind, StepResult } from "../types.js";
 
 // `- service.restart:` in YAML is null; `{}` and nothing at all mean the same.
@@ -21,6 +22,7 @@ function serviceStep(action: Action, defaultTimeoutMs: number): StepKind<typeof 
     defaultTimeoutMs,
     idempotent: true,
     needsService: true,
+    local: (_p, target) => serviceIsLocal(target),
     render: (params) => params,
     describe: (_params, service) => `${action} ${service ?? "the target's service"}`,
     run: (_params, ctx) => runAction(action, ctx),
@@ -62,3 +64,10 @@ export const serviceRestart = serviceStep("restart", 60_000);
 export const serviceStart = serviceStep("start", 30_000);
 /** `service.stop`: stop the target's service. */
 export const serviceStop = serviceStep("stop", 30_000);
+
+// A process or a unit lives on one host; a container too, unless its engine is reached over TCP.
+function serviceIsLocal(target: Target): boolean {
+  const service = target.service;
+  if (service?.kind !== "docker") return true;
+  return typeof (service.params as { host?: unknown }).host !== "string";
+}

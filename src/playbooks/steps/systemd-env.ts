@@ -69,6 +69,7 @@ export const systemdSetEnv: StepKind<typeof schema, RenderedEnv> = {
   // A factor applied twice multiplies twice.
   idempotent: false,
   needsService: false,
+  local: () => true,
   render: (p, r) => renderEnv(renderUnit(p, r, SERVICE), (s) => r.text(s)),
   describe: (p, service) => {
     const unit = unitWords(p.unit, service);

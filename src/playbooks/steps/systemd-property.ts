@@ -66,6 +66,7 @@ export const systemdSetProperty: StepKind<typeof schema, RenderedProperty> = {
   // A factor applied twice multiplies twice.
   idempotent: false,
   needsService: false,
+  local: () => true,
   render: (p, r) => renderProperty(renderUnit(p, r, RESOURCE_TYPES), (s) => r.text(s)),
   describe: (p, service) => {
     const fmt = (n: number): string => formatLimit(PROPERTIES[p.property]!.measure, n);

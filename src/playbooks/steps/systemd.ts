@@ -81,6 +81,7 @@ function lifecycleStep(verb: Verb, defaultTimeoutMs: number): StepKind<typeof sc
     idempotent: true,
     // It acts on a unit, which need not be the target's service.
     needsService: false,
+    local: () => true,
     render: (p, r) => renderUnit(p, r),
     describe: (p, service) => `${verb} ${unitWords(p.unit, service)}`,
     run: (p, ctx) => runVerb(verb, p, ctx),
