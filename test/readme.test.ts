@@ -91,7 +91,11 @@ describe("README examples", () => {
       env: { ...env, MEDIC_STORE_URL: "postgres://medic:pw-store@db.internal/medic" },
     });
     if (!elsewhere.ok) throw new Error(JSON.stringify(elsewhere.issues));
-    expect(elsewhere.warnings).toEqual([]);
+    // What the comment says: on several hosts, a target with a process or systemd service names its node.
+    expect(elsewhere.warnings.map((w) => w.message)).toEqual([
+      'target "orders-api" has a process service but names no node',
+      'target "orders-db" has a systemd service but names no node',
+    ]);
     expect([elsewhere.config.store, elsewhere.config.cluster]).toEqual([
       { postgres: { url: "postgres://medic:pw-store@db.internal/medic", statementTimeoutMs: 5000 } },
       { name: "prod", node: "node-1", leaseTtlMs: 10_000 },
@@ -100,7 +104,7 @@ describe("README examples", () => {
     const healed = await loadConfig(join(dir, "medic.yaml"), {
       env: { ...env, MEDIC_STORE_URL: "postgres://medic:pw-store@127.0.0.1/medic" },
     });
-    expect(healed.ok && healed.warnings.map((w) => w.message.split(" probes")[0])).toEqual([
+    expect(healed.ok && healed.warnings.filter((w) => w.message.includes(" probes ")).map((w) => w.message.split(" probes")[0])).toEqual([
       'target "orders-db-port"',
       'target "orders-db"',
     ]);

@@ -176,6 +176,32 @@ describe("alertmanager routes", () => {
   });
 });
 
+describe("a cluster's targets with a service on one host", () => {
+  it("warns at a process or systemd service that names no node, and at nothing else", async () => {
+    const text =
+      'store: { postgres: { url: "postgres://medic@db.internal/medic" } }\ncluster: { name: prod }\ntargets:\n' +
+      target("web", "    service: { process: { start: [/bin/true], pidFile: w.pid } }\n") +
+      target("worker", "    node: ops-2\n    service: { systemd: { unit: worker.service } }\n") +
+      target("cache", "    service: { docker: { container: cache, host: tcp://10.0.0.5:2375 } }\n") +
+      target("plain");
+    const { found } = await check({ "medic.yaml": text });
+    expect(found).toEqual([
+      expect.objectContaining({
+        path: "targets[0].service",
+        level: "warning",
+        message: 'target "web" has a process service but names no node',
+        hint: expect.stringMatching(/^in a cluster on several hosts, add node: NAME/),
+        ...positionIn(text, "service: { process"),
+      }),
+    ]);
+    // Without a shared store there is one host, and nothing to say.
+    const single = await check({
+      "medic.yaml": `targets:\n${target("web", "    service: { process: { start: [/bin/true], pidFile: w.pid } }\n")}`,
+    });
+    expect(single.found).toEqual([]);
+  });
+});
+
 describe("targets that reach the server of medic's own store", () => {
   const PASSWORD = "s3cret-store-pw";
   const store = (url: string) => `store: { postgres: { url: "${url}" } }\ncluster: { name: prod }\n`;

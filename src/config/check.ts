@@ -55,6 +55,7 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
       }
     });
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
+    checkPlacement(config.source, root, issues);
   }
   const names = new Map<string, string>();
   const reach: PlaybookReach[] = [];
@@ -243,3 +244,21 @@ const record = (v: unknown): Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((s) => typeof s === "string") ? v : undefined);
+
+// A cluster on several hosts must know which one a local service is on, or the leader would restart
+// a process on its own host that lives on another.
+function checkPlacement(source: YamlSource, root: Record<string, unknown>, issues: ConfigIssue[]): void {
+  if (!record(root.store).postgres) return;
+  list(root.targets).forEach((raw, i) => {
+    const t = record(raw);
+    const kind = Object.keys(record(t.service))[0];
+    if (t.node !== undefined || (kind !== "process" && kind !== "systemd")) return;
+    issues.push(
+      issueAt(source, ["targets", i, "service"], `target "${String(t.name)}" has a ${kind} service but names no node`, {
+        level: "warning",
+        anchor: "key",
+        hint: "in a cluster on several hosts, add node: NAME (the node on that service's host); without it any leader acts on it on its own host",
+      }),
+    );
+  });
+}
