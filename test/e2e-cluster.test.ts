@@ -26,6 +26,7 @@ let db: Cluster;
 let pd: PagerDutyReceiver;
 const ROLE_PASSWORD = "medic-store-pw";
 const ROUTING_KEY = "R0UTINGKEY0123456789abcdef012345";
+const TOKEN = "cluster-api-token-0123456789abcdef";
 
 beforeAll(async () => {
   db = await startCluster();
@@ -97,9 +98,11 @@ async function setUp(steps: (marker: string) => string) {
     `name: recover\non: [server_down]\nsteps:\n${steps(marker)}  - service.start:\nverify: { within: 20s }\n`,
   );
   const config = join(dir, "medic.yaml");
+  writeFileSync(join(dir, "api-token"), TOKEN, { mode: 0o600 });
   writeFileSync(
     config,
     `playbooks: [./playbooks]
+api: { tokenFile: ./api-token }
 store: { postgres: { url: "\${MEDIC_STORE_URL}", statementTimeout: 2s } }
 cluster: { name: ${cluster}, node: "\${NODE_NAME}", leaseTtl: 3s }
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
@@ -174,6 +177,15 @@ describe("a cluster of three medics on PostgreSQL", () => {
       "the wait step to start",
     );
     const before = await t.leader();
+    // Someone takes it on through a follower: the leader, whoever it is by then, journals it once.
+    const incident = (await t.sql<{ id: string }>("SELECT id FROM medic_incidents WHERE cluster = $CLUSTER"))[0]!.id;
+    const follower = [...t.nodes.keys()].find((n) => n !== before!.node)!;
+    const acked = await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/incidents/${incident}/ack`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ by: "alice", note: "looking" }),
+    });
+    expect(acked.status).toBe(200);
     const killedAt = Date.now();
     t.nodes.get(before!.node)!.child.kill("SIGKILL");
 
@@ -209,6 +221,10 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(all.filter((r) => r.type === "opened")).toHaveLength(1);
     expect(all.filter((r) => r.type === "resolved")).toHaveLength(1);
     expect(overlaps(t.marker)).toEqual([]);
+    const acks = await t.sql<{ by: string }>(
+      "SELECT record->>'by' AS by FROM medic_records WHERE cluster = $CLUSTER AND record->>'type' = 'acknowledged'",
+    );
+    expect(acks).toEqual([{ by: "alice" }]);
 
     // One page: one dedup key, triggered (perhaps again, deduplicated) before the resolve, nothing after it.
     const sent = await waitUntil(
@@ -226,12 +242,14 @@ describe("a cluster of three medics on PostgreSQL", () => {
 
     // And the operator sees it: the new leader's metrics, any node's /api/cluster, and the CLI from the store.
     const leaderApi = await apiUrl(t.nodes.get(after.node)!);
-    const metrics = await (await fetch(`${leaderApi}/metrics`)).text();
+    const metrics = await (await fetch(`${leaderApi}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(metrics).toMatch(new RegExp(`^medic_cluster_leader 1$`, "m"));
     expect(metrics).toMatch(new RegExp(`^medic_cluster_epoch ${after.epoch}$`, "m"));
     expect(metrics).toMatch(/^medic_cluster_elections_won 1$/m);
-    const follower = [...t.nodes.keys()].find((n) => n !== after.node && n !== before!.node)!;
-    const cluster = (await (await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/cluster`)).json()) as {
+    const third = [...t.nodes.keys()].find((n) => n !== after.node && n !== before!.node)!;
+    const cluster = (await (
+      await fetch(`${await apiUrl(t.nodes.get(third)!)}/api/cluster`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as {
       leader: { node: string; epoch: number };
       self: { mode: string };
       changes: { node: string; detail: string }[];
@@ -310,7 +328,14 @@ describe("a cluster of three medics on PostgreSQL", () => {
     const statuses = () => Promise.all(urls.map((u) => fetch(`${u}/healthz`).then((r) => r.status)));
     const apiUp = () =>
       Promise.all(
-        urls.map(async (u) => ((await (await fetch(`${u}/api/targets`)).json()) as { targets: { up: boolean | null }[] }).targets[0]?.up),
+        urls.map(
+          async (u) =>
+            (
+              (await (await fetch(`${u}/api/targets`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+                targets: { up: boolean | null }[];
+              }
+            ).targets[0]?.up,
+        ),
       );
     expect(await statuses()).toEqual([200, 200, 200]);
 

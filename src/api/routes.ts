@@ -85,7 +85,7 @@ export const ROUTES: readonly Route[] = [
       const incident = await findIncident(req.params.id!, ctx);
       if (incident.state === "resolved")
         throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
-      const acked = ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
+      const acked = await ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
       if (!acked) throw new ApiError(409, `incident ${incident.id} is no longer open`, "GET /api/incidents/ID shows what happened to it");
       return { status: 200, json: incidentSummary(acked) };
     },

@@ -14,6 +14,7 @@ import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
+import { finishCommand, queueAck, waitingCommands } from "./commands.js";
 import { heartbeat, type NodeDetail } from "./nodes.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
 import { Roles } from "./roles.js";
@@ -44,6 +45,8 @@ export class ClusterNode implements ReadPort, CommandPort {
   private readonly me: ClusterConfig;
   /** Writes the store refused at an epoch that was over. */
   private refusedWrites = 0;
+  /** True while the leader applies followers' commands (one pass at a time). */
+  private applying = false;
   /** When this node's view of the shared store was last brought up to date. */
   private viewedAt = Date.now();
   private stops: (() => void)[] = [];
@@ -124,6 +127,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     beat();
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, beat, { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.applyCommands(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -259,13 +263,48 @@ export class ClusterNode implements ReadPort, CommandPort {
   channels: ReadPort["channels"] = () => this.leader?.channels() ?? {};
 
   // Command port: the leader decides; a follower says where to go.
-  acknowledge: CommandPort["acknowledge"] = (id, by, note) => this.leading().acknowledge(id, by, note);
+  acknowledge: CommandPort["acknowledge"] = (id, by, note) =>
+    this.leader ? this.leader.acknowledge(id, by, note) : this.passAck(id, by, note);
   raiseExternal: CommandPort["raiseExternal"] = (alert) => this.leading().raiseExternal(alert);
   resolveExternal: CommandPort["resolveExternal"] = (source) => this.leading().resolveExternal(source);
 
   /** Resolves when the leader's daemon has nothing left to send (tests). */
   idle(): Promise<void> {
     return this.leader?.idle() ?? Promise.resolve();
+  }
+
+  // A follower's acknowledge goes to the leader through the store; what it answers is the incident
+  // as this node sees it (the leader's record follows within a second or two).
+  private async passAck(id: string, by: string, note?: string): Promise<Incident | undefined> {
+    await this.follower.refresh();
+    const incident = this.follower.live().get(id);
+    if (!incident || incident.state === "resolved") return undefined;
+    await queueAck(this.pool, this.me.name, this.me.node, { incident: id, by, ...(note !== undefined && { note }) });
+    this.opts.log.info({ incident: id, by }, "acknowledge passed to the leader");
+    return incident;
+  }
+
+  // The leader carries out what followers were asked, in order; each once it is in the journal.
+  private async applyCommands(): Promise<void> {
+    const leader = this.leader;
+    if (!leader || this.applying) return;
+    this.applying = true;
+    try {
+      for (const c of await waitingCommands(this.pool, this.me.name)) {
+        if (this.leader !== leader) return;
+        const acked = await leader.acknowledge(c.incident, c.by, c.note);
+        await leader.flushed();
+        await finishCommand(this.pool, this.me.name, c.id, acked ? "acknowledged" : "no such open incident");
+        this.opts.log.info(
+          { incident: c.incident, by: c.by, from: c.node, applied: Boolean(acked) },
+          "applied an acknowledge sent to a follower",
+        );
+      }
+    } catch (err) {
+      this.opts.log.warn({ err: describeError(err) }, "could not apply the commands sent to followers");
+    } finally {
+      this.applying = false;
+    }
   }
 
   private leading(): Daemon {

@@ -208,6 +208,11 @@ export class Daemon implements ReadPort, CommandPort {
     return this.reloader.reload(next);
   }
 
+  /** Resolves once every record so far is durable (or the store says why not). */
+  flushed(): Promise<void> {
+    return this.store.flushed();
+  }
+
   /** Resolves when no notification is waiting to be sent (the demo, tests). */
   idle(): Promise<void> {
     return this.escalations.idle();
@@ -242,7 +247,7 @@ export class Daemon implements ReadPort, CommandPort {
   readonly storeProblem = (): string | undefined => this.store.problem();
 
   // Command port.
-  readonly acknowledge: CommandPort["acknowledge"] = (id, by, note) => this.commands.acknowledge(id, by, note);
+  readonly acknowledge = (id: string, by: string, note?: string): Incident | undefined => this.commands.acknowledge(id, by, note);
   readonly raiseExternal: CommandPort["raiseExternal"] = (alert) => this.commands.raiseExternal(alert);
   readonly resolveExternal: CommandPort["resolveExternal"] = (source) => this.commands.resolveExternal(source);
 

@@ -51,8 +51,11 @@ export interface ExternalAlert {
 
 /** What the API and the Alertmanager receiver may ask the daemon to do. */
 export interface CommandPort {
-  /** A person takes an incident on; undefined when there is no such open incident. */
-  acknowledge(id: string, by: string, note?: string): Incident | undefined;
+  /**
+   * A person takes an incident on; undefined when there is no such open incident. A cluster's
+   * follower passes it to the leader (a promise: resolved once the store has it).
+   */
+  acknowledge(id: string, by: string, note?: string): Incident | undefined | Promise<Incident | undefined>;
   /** Opens an incident from outside (or joins the open one from the same source or of the same kind). */
   raiseExternal(alert: ExternalAlert): { incident: string; created: boolean };
   /** The outside source stopped firing: resolves once a fresh probe is healthy. */

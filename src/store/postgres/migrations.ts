@@ -40,6 +40,16 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX medic_incidents_resolved ON medic_incidents (cluster, resolved_at DESC) WHERE state = 'resolved';
     `,
   },
+  {
+    version: 2,
+    name: "commands from followers",
+    sql: `
+      CREATE TABLE medic_commands (id bigserial PRIMARY KEY, cluster text NOT NULL, at timestamptz NOT NULL DEFAULT now(),
+        node text NOT NULL, kind text NOT NULL, incident text NOT NULL, body jsonb NOT NULL DEFAULT '{}',
+        done_at timestamptz, outcome text);
+      CREATE INDEX medic_commands_waiting ON medic_commands (cluster, id) WHERE done_at IS NULL;
+    `,
+  },
 ];
 
 /** The newest schema this node knows. */
