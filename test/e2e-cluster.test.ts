@@ -87,7 +87,7 @@ function overlaps(marker: string): string[] {
   return found;
 }
 
-async function setUp(steps: (marker: string) => string) {
+async function setUp(steps: (marker: string) => string, opts: { node?: string } = {}) {
   const dir = tempDir();
   const port = await freePort();
   const cluster = `prod${++clusters}`;
@@ -112,7 +112,7 @@ notify:
 escalation:
   P1: [ { after: 0s, notify: [pagerduty] } ]
 targets:
-  - name: api
+  - name: api${opts.node ? `\n    node: ${opts.node}` : ""}
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
     service:
       process:
@@ -125,14 +125,17 @@ targets:
   const pid = await startService(dir, port, join(dir, "api.pid"));
   const url = db.url("medic", ROLE_PASSWORD, "medic");
   const nodes = new Map<string, MedicProcess>();
-  for (const name of ["n1", "n2", "n3"]) {
+  /** Starts (or starts again) the medic of node `name`. */
+  const start = (name: string) => {
     const m = startMedic(["run", "--config", config, "--state-dir", join(dir, `state-${name}`)], {
       MEDIC_STORE_URL: url,
       NODE_NAME: name,
       PD_KEY: ROUTING_KEY,
     });
     nodes.set(name, m);
-  }
+    return m;
+  };
+  for (const name of ["n1", "n2", "n3"]) start(name);
   const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => {
     // A client per query: the server restarts under one of the tests.
     const c = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 2_000 });
@@ -148,7 +151,7 @@ targets:
     (await sql<{ node: string; epoch: string }>("SELECT node, epoch FROM medic_leader WHERE cluster = $CLUSTER"))[0];
   await waitUntil(async () => (await leader().catch(() => undefined))?.node, 20_000, "a leader");
   await waitUntil(() => [...nodes.values()].every((m) => m.stdout().includes("medic started as a cluster node")), 20_000, "every node");
-  return { dir, marker, pid, nodes, sql, leader, cluster, config, url };
+  return { dir, marker, pid, port, nodes, sql, leader, cluster, config, url, start };
 }
 
 type Setup = Awaited<ReturnType<typeof setUp>>;
@@ -357,5 +360,60 @@ describe("a cluster of three medics on PostgreSQL", () => {
     // Three nodes paged under one key: one alert, which rang once.
     expect(pd.alerts().get(key)).toMatchObject({ rang: 1 });
     expect(await statuses()).toEqual([200, 200, 200]);
+  }, 120_000);
+
+  it("a node's host goes away: one node_down incident pages, the service there waits under it, and when the node is back the service is its own node's to fix", async () => {
+    const since = Date.now();
+    const t = await setUp((m) => logged(m, "fix", 0), { node: "n3" });
+    // The host that goes away must not be the leader's (that is the failover test above).
+    if ((await t.leader())!.node === "n3") {
+      const n3 = t.nodes.get("n3")!;
+      n3.child.kill("SIGTERM");
+      await n3.exited;
+      await waitUntil(async () => (await t.leader())?.node !== "n3", 10_000, "another leader");
+      t.start("n3");
+    }
+    await waitUntil(
+      async () =>
+        (await t.sql("SELECT 1 FROM medic_nodes WHERE cluster = $CLUSTER AND node = 'n3' AND heartbeat_at > now() - interval '2 s'"))
+          .length,
+      20_000,
+      "n3 to beat",
+    );
+    // The host dies: its medic and the service on it, together.
+    t.nodes.get("n3")!.child.kill("SIGKILL");
+    process.kill(t.pid, "SIGKILL");
+
+    type Row = { id: string; target: string; kind: string; state: string; root: string | null };
+    const incidents = () =>
+      t.sql<Row>("SELECT id, target, fold->>'kind' AS kind, state, root FROM medic_incidents WHERE cluster = $CLUSTER ORDER BY opened_at");
+    const down = await waitUntil(async () => (await incidents()).find((i) => i.kind === "node_down"), 30_000, "the node_down incident");
+    expect(down).toMatchObject({ target: "medic", state: "escalated" });
+    // The service's death is seen at once, its node's silence only after the limit: whichever came
+    // first, the service's incident is filed under the node's, which explains it.
+    const api = await waitUntil(
+      async () => (await incidents()).find((i) => i.target === "api" && i.state === "suppressed"),
+      30_000,
+      "the service's incident under node_down",
+    );
+    expect(api.root).toBe(down.id);
+    await waitUntil(() => pages(since).some((p) => p.key === down.id && p.action === "trigger"), 20_000, "the node_down page");
+
+    // The node comes back; the service is still down: it gets its own incident, and only node n3
+    // may act on its host, so it escalates instead of being restarted from here.
+    t.start("n3");
+    await waitUntil(async () => (await incidents()).find((i) => i.id === down.id)?.state === "resolved", 30_000, "node_down to resolve");
+    const own = await waitUntil(
+      async () => (await incidents()).find((i) => i.target === "api" && i.id !== api.id && i.state === "escalated"),
+      30_000,
+      "the service's own incident to escalate",
+    );
+    const reason = await t.sql<{ reason: string }>(
+      "SELECT record->>'reason' AS reason FROM medic_records WHERE cluster = $CLUSTER AND incident = $1 AND record->>'type' = 'escalated'",
+      [own.id],
+    );
+    expect(reason[0]!.reason).toMatch(/acts? on the host of node n3, and n[12] leads/);
+    expect((await incidents()).filter((i) => i.kind === "node_down")).toHaveLength(1);
+    expect(lines(t.marker)).toEqual([]);
   }, 120_000);
 });

@@ -18,6 +18,8 @@ export const BUILTIN_KINDS = {
   long_transaction: "P2",
   /** medic's own: it is holding remediations back because too many targets broke at once. */
   blast_radius: "P1",
+  /** A cluster's: a node's heartbeat stopped; the targets on its host are suppressed under it. */
+  node_down: "P1",
 } as const satisfies Record<string, Severity>;
 export type BuiltinKind = keyof typeof BUILTIN_KINDS;
 

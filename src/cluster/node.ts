@@ -4,7 +4,7 @@ import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "../daemon/ports.js";
-import type { Incident } from "../incidents/types.js";
+import { isOpen, type Incident } from "../incidents/types.js";
 import type { ClusterGauges } from "../metrics/cluster.js";
 import { repeat, systemClock } from "../lib/clock.js";
 import { describeError, MedicError } from "../lib/errors.js";
@@ -15,7 +15,8 @@ import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
 import { finishCommand, queueAck, waitingCommands } from "./commands.js";
-import { heartbeat, type NodeDetail } from "./nodes.js";
+import { heartbeat, listNodes, type NodeDetail } from "./nodes.js";
+import { nodeSource, reviewNodes } from "./node-watch.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
 import { Roles } from "./roles.js";
 import { StoreAlarm } from "./store-alarm.js";
@@ -128,6 +129,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, beat, { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.applyCommands(), { unref: true }));
+    this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.watchNodes(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -282,6 +284,31 @@ export class ClusterNode implements ReadPort, CommandPort {
     await queueAck(this.pool, this.me.name, this.me.node, { incident: id, by, ...(note !== undefined && { note }) });
     this.opts.log.info({ incident: id, by }, "acknowledge passed to the leader");
     return incident;
+  }
+
+  // The leader watches the other nodes' heartbeats: one node_down incident for a node gone silent
+  // (the targets on its host wait under it), resolved when it beats again.
+  private async watchNodes(): Promise<void> {
+    const leader = this.leader;
+    const role = this.leadership.current();
+    if (!leader || role.mode !== "leader") return;
+    try {
+      const nodes = await listNodes(this.pool, this.me.name);
+      const open = new Set<string>();
+      for (const i of leader.liveIncidents().values())
+        if (i.kind === "node_down" && isOpen(i) && i.source?.startsWith(nodeSource(""))) open.add(i.source.slice(nodeSource("").length));
+      const silentMs = Math.max(3 * HEARTBEAT_MS, this.me.leaseTtlMs);
+      const review = reviewNodes(nodes, { me: this.me.node, silentMs, leadingMs: Date.now() - role.since, open });
+      if (this.leader !== leader) return;
+      for (const d of review.down) {
+        const evidence = `node ${d.node} of cluster ${this.me.name} has sent no heartbeat for ${Math.round(d.silentMs / 1000)} s: its host or its medic is gone`;
+        const onHost = new Set(this.config.targets.filter((t) => t.node === d.node).map((t) => t.name));
+        leader.raiseOwn("node_down", evidence, nodeSource(d.node), (i) => onHost.has(i.target));
+      }
+      for (const b of review.back) leader.resolveOwn(nodeSource(b.node), b.why);
+    } catch (err) {
+      this.opts.log.warn({ err: describeError(err) }, "could not look at the other nodes' heartbeats");
+    }
   }
 
   // The leader carries out what followers were asked, in order; each once it is in the journal.

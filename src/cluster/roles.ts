@@ -7,7 +7,9 @@ import { describeError } from "../lib/errors.js";
 import { MemoryStore } from "../store/memory.js";
 import { PgStore } from "../store/postgres/pg-store.js";
 import { recentWindowMs } from "../store/window.js";
+import { isOpen } from "../incidents/types.js";
 import type { Leadership, Role } from "./leadership.js";
+import { nodeSource } from "./node-watch.js";
 
 /** What a node's roles need: the daemon's parts, the store, and leadership. */
 export interface RolesDeps {
@@ -129,6 +131,13 @@ export class Roles {
         placementRule(this.deps.me.node, (name) => this.deps.config().targets.find((t) => t.name === name)?.node),
       ],
       precondition: () => ({ epoch }),
+      // A target on the host of a node that went silent: its incidents wait under that node's node_down.
+      hostRoot: (target, live) => {
+        if (!target.node) return undefined;
+        const source = nodeSource(target.node);
+        for (const i of live.values()) if (i.source === source && isOpen(i)) return i;
+        return undefined;
+      },
     });
     this.running = { as: "leader", daemon };
     if (this.deps.leadership.standing(epoch) !== undefined || this.stopped) return;

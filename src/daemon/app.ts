@@ -51,6 +51,8 @@ export interface DaemonOptions {
   rules?: GateRule[];
   /** What every append requires of the store (a cluster leader's epoch). */
   precondition?: () => Precondition | undefined;
+  /** The open incident standing for a target's host being gone (a cluster's node_down), if any. */
+  hostRoot?: (target: Target, live: ReadonlyMap<string, Incident>) => Incident | undefined;
 }
 
 /** How often the supervisor looks at held and suppressed incidents and re-reads the operator's controls. */
@@ -118,7 +120,17 @@ export class Daemon implements ReadPort, CommandPort {
       record: (id, event) => void records.append(id, event),
       paused: (target, now) => safety.pausedFor(target, now) !== undefined,
     }));
-    const detector: Detector = new Detector({ ...core, act: (id) => remediator.act(id) });
+    const hostRoot = opts.hostRoot;
+    const detector: Detector = new Detector({
+      ...core,
+      act: (id) => remediator.act(id),
+      ...(hostRoot && {
+        hostRoot: (name: string) => {
+          const target = watchers.targets().get(name);
+          return target && hostRoot(target, store.live());
+        },
+      }),
+    });
     const remediator: Remediator = (this.remediator = new Remediator({ ...core, detector, cutoff: life.cutoff }));
     this.supervisor = new Supervisor({
       ...core,
@@ -249,6 +261,10 @@ export class Daemon implements ReadPort, CommandPort {
   // Command port.
   readonly acknowledge = (id: string, by: string, note?: string): Incident | undefined => this.commands.acknowledge(id, by, note);
   readonly raiseExternal: CommandPort["raiseExternal"] = (alert) => this.commands.raiseExternal(alert);
+  /** See Commands.raiseOwn and resolveOwn: incidents about medic's own world (a cluster node gone). */
+  readonly raiseOwn = (kind: string, evidence: string, source: string, under?: (i: Incident) => boolean): string =>
+    this.commands.raiseOwn(kind, evidence, source, under);
+  readonly resolveOwn = (source: string, reason: string): string | undefined => this.commands.resolveOwn(source, reason);
   readonly resolveExternal: CommandPort["resolveExternal"] = (source) => this.commands.resolveExternal(source);
 
   private get config(): Config {

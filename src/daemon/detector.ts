@@ -22,6 +22,11 @@ export interface DetectorDeps {
   check(w: Watcher, signal: AbortSignal): Promise<Checked>;
   /** An incident opened that nothing explains: remediate it. */
   act(id: string): void;
+  /**
+   * The open incident that stands for the target's host being gone (a cluster's `node_down`), if
+   * any: the target's own incidents open suppressed under it.
+   */
+  hostRoot?(target: string): Incident | undefined;
   /** Runs a task in the background, counted so that stopping waits for it. */
   background(task: Promise<void>): void;
   stop: AbortSignal;
@@ -166,6 +171,8 @@ export class Detector {
   /** The open incident on one of the target's dependencies that explains its trouble, if any. */
   rootFor(target: string): Incident | undefined {
     const { watchers } = this.deps;
+    const host = this.deps.hostRoot?.(target);
+    if (host) return host;
     return findRoot(target, {
       dependsOn: (name) => watchers.targets().get(name)?.dependsOn ?? [],
       openIncidents: (name) => watchers.openIncidents(name),
