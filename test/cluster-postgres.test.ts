@@ -120,6 +120,10 @@ describe("leader election on PostgreSQL", () => {
     await waitUntil(() => b.leadership.current().mode === "leader", 15_000, "b to take over");
     expect(epochOf(b)).toBe(epoch + 1);
     expect(b.leadership.stats().fenced).toBe(1);
+    // a gave up the lead by itself when its lease ran out, its network still stalled: what it had in
+    // flight was cut off then, before b could act (not when a renewal that hangs finally failed).
+    expect(a.leadership.current().mode).not.toBe("leader");
+    expect(a.changes.some((r) => r.mode === "connecting" && /ran out before it could be renewed/.test(r.why ?? ""))).toBe(true);
 
     // The network comes back: what a wrote at its old epoch is refused by the database, not applied.
     proxy.heal();

@@ -87,7 +87,15 @@ function overlaps(marker: string): string[] {
   return found;
 }
 
-async function setUp(steps: (marker: string) => string, opts: { node?: string } = {}) {
+/**
+ * A cluster of three on a fresh service. `node`: the service's node; `quorum`: its confirm.quorum;
+ * `probePort`: the port a node probes (a node given a dead one sees the service down: a broken
+ * path from that vantage point); `first`: started alone, and leading, before the others.
+ */
+async function setUp(
+  steps: (marker: string) => string,
+  opts: { node?: string; quorum?: number; probePort?: (node: string, port: number) => number; first?: string } = {},
+) {
   const dir = tempDir();
   const port = await freePort();
   const cluster = `prod${++clusters}`;
@@ -99,8 +107,7 @@ async function setUp(steps: (marker: string) => string, opts: { node?: string } 
   );
   const config = join(dir, "medic.yaml");
   writeFileSync(join(dir, "api-token"), TOKEN, { mode: 0o600 });
-  writeFileSync(
-    config,
+  const text = (probePort: number) =>
     `playbooks: [./playbooks]
 api: { tokenFile: ./api-token }
 store: { postgres: { url: "\${MEDIC_STORE_URL}", statementTimeout: 2s } }
@@ -112,22 +119,27 @@ notify:
 escalation:
   P1: [ { after: 0s, notify: [pagerduty] } ]
 targets:
-  - name: api${opts.node ? `\n    node: ${opts.node}` : ""}
-    probe: { http: { url: "http://127.0.0.1:${port}/health" } }
+  - name: api${opts.node ? `\n    node: ${opts.node}` : ""}${opts.quorum ? `\n    confirm: { quorum: ${opts.quorum} }` : ""}
+    probe: { http: { url: "http://127.0.0.1:${probePort}/health" } }
     service:
       process:
         start: [${NODE}, ${JSON.stringify(join(import.meta.dirname, "..", "dist/demo/service.js"))}, "${port}", ${JSON.stringify(dir)}]
         pidFile: api.pid
         stopTimeout: 2s
-`,
-  );
+`;
+  writeFileSync(config, text(port));
   killOnCleanup(join(dir, "api.pid"));
   const pid = await startService(dir, port, join(dir, "api.pid"));
   const url = db.url("medic", ROLE_PASSWORD, "medic");
   const nodes = new Map<string, MedicProcess>();
   /** Starts (or starts again) the medic of node `name`. */
   const start = (name: string) => {
-    const m = startMedic(["run", "--config", config, "--state-dir", join(dir, `state-${name}`)], {
+    let file = config;
+    if (opts.probePort) {
+      file = join(dir, `medic-${name}.yaml`);
+      writeFileSync(file, text(opts.probePort(name, port)));
+    }
+    const m = startMedic(["run", "--config", file, "--state-dir", join(dir, `state-${name}`)], {
       MEDIC_STORE_URL: url,
       NODE_NAME: name,
       PD_KEY: ROUTING_KEY,
@@ -135,7 +147,15 @@ targets:
     nodes.set(name, m);
     return m;
   };
-  for (const name of ["n1", "n2", "n3"]) start(name);
+  if (opts.first) {
+    start(opts.first);
+    await waitUntil(
+      async () => (await leaderRow(url, cluster).catch(() => undefined))?.node === opts.first,
+      20_000,
+      `${opts.first} to lead`,
+    );
+  }
+  for (const name of ["n1", "n2", "n3"]) if (name !== opts.first) start(name);
   const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => {
     // A client per query: the server restarts under one of the tests.
     const c = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 2_000 });
@@ -155,6 +175,17 @@ targets:
 }
 
 type Setup = Awaited<ReturnType<typeof setUp>>;
+
+async function leaderRow(url: string, cluster: string): Promise<{ node: string } | undefined> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  c.on("error", () => {});
+  try {
+    await c.connect();
+    return (await c.query<{ node: string }>("SELECT node FROM medic_leader WHERE cluster = $1", [cluster])).rows[0];
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
 const records = (t: Setup) =>
   t.sql<{ seq: string; epoch: string; type: string; index: number | null; outcome: string | null; at: string }>(
     `SELECT seq, epoch, record->>'type' AS type, (record->>'index')::int AS index, record->>'outcome' AS outcome, at
@@ -415,5 +446,45 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(reason[0]!.reason).toMatch(/acts? on the host of node n3, and n[12] leads/);
     expect((await incidents()).filter((i) => i.kind === "node_down")).toHaveLength(1);
     expect(lines(t.marker)).toEqual([]);
+  }, 120_000);
+
+  it("quorum 2: only the leader cannot reach the service, so it pages about the path and restarts nothing; when all see it down it is fixed once", async () => {
+    const since = Date.now();
+    const dead = await freePort();
+    // n1 leads and probes a port nothing listens on: from its vantage point the service is down.
+    const t = await setUp((m) => logged(m, "fix", 0), { quorum: 2, first: "n1", probePort: (node, port) => (node === "n1" ? dead : port) });
+    type Row = { id: string; target: string; kind: string; state: string; root: string | null };
+    const incidents = () =>
+      t.sql<Row>("SELECT id, target, fold->>'kind' AS kind, state, root FROM medic_incidents WHERE cluster = $CLUSTER ORDER BY opened_at");
+    const vantage = await waitUntil(
+      async () => (await incidents()).find((i) => i.kind === "vantage_disagreement"),
+      30_000,
+      "the vantage_disagreement incident",
+    );
+    expect(vantage).toMatchObject({ target: "medic", state: "escalated" });
+    const api = (await incidents()).find((i) => i.target === "api")!;
+    expect(api).toMatchObject({ state: "suppressed", root: vantage.id });
+    const evidence = await t.sql<{ evidence: string }>("SELECT fold->>'evidence' AS evidence FROM medic_incidents WHERE id = $1", [
+      vantage.id,
+    ]);
+    expect(evidence[0]!.evidence).toBe("n1 sees api failing, but n2, n3 see it healthy: the network path is at fault, not api");
+    await waitUntil(() => pages(since).some((p) => p.key === vantage.id && p.action === "trigger"), 20_000, "the page about the path");
+    expect(lines(t.marker)).toEqual([]);
+
+    // Now the service really dies: every node sees it, the nodes agree, and it is fixed once.
+    process.kill(t.pid, "SIGKILL");
+    await waitUntil(
+      async () => (await incidents()).find((i) => i.id === vantage.id)?.state === "resolved",
+      30_000,
+      "the disagreement to end",
+    );
+    await waitUntil(async () => lines(t.marker).some((l) => l.what === "start"), 30_000, "the fix to run");
+    const starts = lines(t.marker).filter((l) => l.what === "start");
+    expect(starts).toHaveLength(1);
+    expect(starts[0]!.pid).toBe(t.nodes.get("n1")!.child.pid);
+    const guards = await t.sql<{ guards: string }>(
+      "SELECT record->>'guards' AS guards FROM medic_records WHERE cluster = $CLUSTER AND record->>'type' = 'playbook_started'",
+    );
+    expect(guards).toEqual([{ guards: expect.stringMatching(/confirmed by [23] of 2 needed \(n1, n2/) }]);
   }, 120_000);
 });

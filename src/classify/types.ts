@@ -20,6 +20,8 @@ export const BUILTIN_KINDS = {
   blast_radius: "P1",
   /** A cluster's: a node's heartbeat stopped; the targets on its host are suppressed under it. */
   node_down: "P1",
+  /** A cluster's: the leader sees a target failing that other nodes see healthy: the network path, not the service. */
+  vantage_disagreement: "P2",
 } as const satisfies Record<string, Severity>;
 export type BuiltinKind = keyof typeof BUILTIN_KINDS;
 

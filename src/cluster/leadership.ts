@@ -57,6 +57,7 @@ export class Leadership {
   /** The part of the lease a leader does not count on: rates of clocks differ, and a statement takes time. */
   private readonly marginMs: number;
   private wake: (() => void) | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private readonly sql: ReturnType<typeof leaderSql>;
   private readonly counts = { elected: 0, steppedDown: 0, fenced: 0 };
@@ -150,7 +151,12 @@ export class Leadership {
     client.on("end", () => {
       if (this.client === client) this.dropSession("the leadership session ended");
     });
-    await client.query(this.sql.setName);
+    try {
+      await client.query(this.sql.setName);
+    } catch (err) {
+      destroy(client);
+      throw err;
+    }
     this.client = client;
     this.become({ mode: "follower" });
   }
@@ -205,6 +211,7 @@ export class Leadership {
       return;
     }
     this.role = { ...this.role, deadlineMs: sent + this.opts.ttlMs - this.marginMs };
+    this.armDeadline();
   }
 
   // Ends the session (which lets go of the lock once the server sees it close) and starts over.
@@ -217,10 +224,29 @@ export class Leadership {
     this.wake?.();
   }
 
+  // The moment a lease runs out unrenewed, the node gives up the lead: what it has in flight is cut
+  // off then, not when a renewal that hangs finally fails (a follower may be leading by that time).
+  private armDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    const r = this.role;
+    if (r.mode !== "leader") return;
+    this.deadlineTimer = setTimeout(
+      () => {
+        if (this.role !== r && !(this.role.mode === "leader" && this.role.epoch === r.epoch && this.role.deadlineMs > r.deadlineMs)) return;
+        if (this.role.mode !== "leader" || this.role.deadlineMs > this.monotonic()) return this.armDeadline();
+        this.opts.log.warn({ epoch: r.epoch }, "the lease ran out before it could be renewed: giving up the lead");
+        this.dropSession(`the lease at epoch ${r.epoch} ran out before it could be renewed`);
+      },
+      Math.max(0, r.deadlineMs - this.monotonic()),
+    );
+    this.deadlineTimer.unref();
+  }
+
   private become(next: Role): void {
     const previous = this.role;
     if (previous.mode === "stopped") return;
     this.role = next;
+    this.armDeadline();
     if (previous.mode === next.mode && next.mode !== "leader") return;
     try {
       this.opts.onChange?.(next, previous);

@@ -4,6 +4,9 @@ import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "../daemon/ports.js";
+import type { Target } from "../config/types.js";
+import type { Confirmation } from "../daemon/ports.js";
+import { vantageSource } from "../daemon/own-incidents.js";
 import { isOpen, type Incident } from "../incidents/types.js";
 import type { ClusterGauges } from "../metrics/cluster.js";
 import { repeat, systemClock } from "../lib/clock.js";
@@ -17,6 +20,8 @@ import { Leadership, type Role } from "./leadership.js";
 import { finishCommand, queueAck, waitingCommands } from "./commands.js";
 import { heartbeat, listNodes, type NodeDetail } from "./nodes.js";
 import { nodeSource, reviewNodes } from "./node-watch.js";
+import { readObservations, type ObservationRow } from "./observations.js";
+import { confirmFailure } from "./quorum.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
 import { Roles } from "./roles.js";
 import { StoreAlarm } from "./store-alarm.js";
@@ -46,6 +51,8 @@ export class ClusterNode implements ReadPort, CommandPort {
   private readonly me: ClusterConfig;
   /** Writes the store refused at an epoch that was over. */
   private refusedWrites = 0;
+  /** What the followers see of each target, as the leader read it last (every second). */
+  private observed: ObservationRow[] = [];
   /** True while the leader applies followers' commands (one pass at a time). */
   private applying = false;
   /** When this node's view of the shared store was last brought up to date. */
@@ -78,6 +85,7 @@ export class ClusterNode implements ReadPort, CommandPort {
       leadership: this.leadership,
       follower,
       refused: () => this.refusedWrites++,
+      confirm: (incident, target) => this.confirm(incident, target),
     });
   }
 
@@ -130,6 +138,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.applyCommands(), { unref: true }));
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.watchNodes(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.watchVantage(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -193,10 +202,12 @@ export class ClusterNode implements ReadPort, CommandPort {
   // A store out of reach: no node can act (nothing can be fenced), and every node says so; the
   // page goes straight to the paging channels, under one key for the whole cluster.
   private checkStore(): void {
+    // Asked only while a daemon runs to send it: a change of role in between must not use up a page or its resolve.
+    const daemon = this.roles.daemon;
+    if (!daemon) return;
     const mode = this.leadership.current().mode;
     const action = this.alarm.tick(Date.now(), mode === "leader" || mode === "follower");
-    const daemon = this.roles.daemon;
-    if (!action || !daemon) return;
+    if (!action) return;
     const since = new Date(this.alarm.since() ?? Date.now()).toISOString();
     const summary =
       action === "trigger"
@@ -256,6 +267,14 @@ export class ClusterNode implements ReadPort, CommandPort {
     return { ok: checks.every((c) => c.ok), checks };
   }
 
+  /**
+   * Whether this node is doing its job as a node (the systemd watchdog's question): its daemon's own
+   * checks. A store out of reach is not a reason to be restarted: the node keeps probing, and says so.
+   */
+  alive(now?: number): boolean {
+    return this.roles.daemon?.health(now).ok ?? true;
+  }
+
   liveIncidents(): ReadonlyMap<string, Incident> {
     return this.leader?.liveIncidents() ?? this.follower.live();
   }
@@ -311,6 +330,48 @@ export class ClusterNode implements ReadPort, CommandPort {
     }
   }
 
+  /** Whether enough nodes see the target failing for the leader to act (a target with no quorum: no question). */
+  private confirm(incident: Incident, target: Target): Confirmation {
+    const quorum = target.quorum ?? 1;
+    if (quorum <= 1) return { act: true, detail: "" };
+    return confirmFailure(this.observed, {
+      ...this.quorumOf(target),
+      waitedMs: Date.now() - incident.openedAt,
+      // Long enough for every node to probe it past its threshold and publish, and the leader to read that.
+      graceMs: target.intervalMs * (target.failureThreshold + 1) + 3 * FOLLOW_MS,
+    });
+  }
+
+  // The leader reads what followers see, and ends a vantage_disagreement once the nodes agree: the
+  // leader reaches the target again (the path healed), or enough nodes see it failing (it is the
+  // target after all: its own incident, released, is acted on).
+  private async watchVantage(): Promise<void> {
+    const leader = this.leader;
+    if (!leader) return;
+    try {
+      this.observed = await readObservations(this.pool, this.me.name);
+    } catch (err) {
+      this.opts.log.debug({ err: describeError(err) }, "could not read what the followers see");
+      return;
+    }
+    const status = new Map(leader.targetsStatus().map((t) => [t.name, t]));
+    for (const i of leader.liveIncidents().values()) {
+      if (i.kind !== "vantage_disagreement" || !isOpen(i) || !i.source?.startsWith(vantageSource(""))) continue;
+      const name = i.source.slice(vantageSource("").length);
+      const target = this.config.targets.find((t) => t.name === name);
+      if (!target || status.get(name)?.up === true) {
+        leader.resolveOwn(i.source, target ? `${this.me.node} reaches ${name} again: the nodes agree` : `${name} is no longer watched`);
+        continue;
+      }
+      const now = confirmFailure(this.observed, { ...this.quorumOf(target), waitedMs: Infinity, graceMs: 0 });
+      if (now.act) leader.resolveOwn(i.source, `${now.detail}: it is ${name} itself, not the path, and it is acted on`);
+    }
+  }
+
+  private quorumOf(target: Target) {
+    return { me: this.me.node, target: target.name, quorum: target.quorum ?? 1, freshMs: Math.max(3 * HEARTBEAT_MS, this.me.leaseTtlMs) };
+  }
+
   // The leader carries out what followers were asked, in order; each once it is in the journal.
   private async applyCommands(): Promise<void> {
     const leader = this.leader;
@@ -321,6 +382,8 @@ export class ClusterNode implements ReadPort, CommandPort {
         if (this.leader !== leader) return;
         const acked = await leader.acknowledge(c.incident, c.by, c.note);
         await leader.flushed();
+        // Done only once the leader's record of it is in the store: a term that ended meanwhile leaves it to the next.
+        if (this.leader !== leader || leader.storeProblem() !== undefined) return;
         await finishCommand(this.pool, this.me.name, c.id, acked ? "acknowledged" : "no such open incident");
         this.opts.log.info(
           { incident: c.incident, by: c.by, from: c.node, applied: Boolean(acked) },

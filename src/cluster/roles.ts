@@ -7,9 +7,12 @@ import { describeError } from "../lib/errors.js";
 import { MemoryStore } from "../store/memory.js";
 import { PgStore } from "../store/postgres/pg-store.js";
 import { recentWindowMs } from "../store/window.js";
-import { isOpen } from "../incidents/types.js";
+import type { Target } from "../config/types.js";
+import type { Confirmation } from "../daemon/ports.js";
+import { isOpen, type Incident } from "../incidents/types.js";
 import type { Leadership, Role } from "./leadership.js";
 import { nodeSource } from "./node-watch.js";
+import { ObservationPublisher } from "./observations.js";
 
 /** What a node's roles need: the daemon's parts, the store, and leadership. */
 export interface RolesDeps {
@@ -22,6 +25,8 @@ export interface RolesDeps {
   follower: PgStore;
   /** Told when the store refused a write at this node's epoch. */
   refused: () => void;
+  /** What the other nodes see, asked before the leader acts on a target with a quorum. */
+  confirm: (incident: Incident, target: Target) => Confirmation;
 }
 
 /**
@@ -65,7 +70,10 @@ export class Roles {
   }
 
   private queue(change: () => Promise<void>): Promise<void> {
-    this.turn = this.turn.then(change, change);
+    // A change that throws is a bug: logged, and the next change still runs.
+    this.turn = this.turn
+      .then(change, change)
+      .catch((err) => this.deps.opts.log.error({ err: describeError(err) }, "internal error changing this node's role"));
     return this.turn;
   }
 
@@ -77,9 +85,20 @@ export class Roles {
       return role.mode === "follower" && role.leader?.node ? `the leader (${role.leader.node})` : "the leader, once there is one,";
     };
     const store = new MemoryStore({ recentMs: recentWindowMs(this.deps.config().safety), owed: () => false });
-    // Its incidents are this node's view, not the cluster's: the metrics count the leader's records.
-    const { onRecord: _counted, ...opts } = this.deps.opts;
-    const daemon = new Daemon({ ...opts, config: this.deps.config(), store, rules: [followerRule(leader)] });
+    // Its incidents are this node's view, not the cluster's: the metrics count the leader's records;
+    // what it sees of each target goes to the store for the leader's quorum.
+    const { onRecord: _counted, onRound, ...opts } = this.deps.opts;
+    const publisher = new ObservationPublisher(this.deps.pool, { cluster: this.deps.me.name, node: this.deps.me.node });
+    const daemon = new Daemon({
+      ...opts,
+      config: this.deps.config(),
+      store,
+      rules: [followerRule(leader)],
+      onRound: (target, observation, finding) => {
+        onRound?.(target, observation, finding);
+        publisher.round(target.name, finding !== undefined, finding?.evidence ?? "healthy");
+      },
+    });
     this.running = { as: "observer", daemon };
     await daemon.start();
   }
@@ -94,9 +113,15 @@ export class Roles {
   // record the previous leader got in), resumes what was left in flight.
   private async lead(epoch: number): Promise<void> {
     const { log } = this.deps.opts;
-    if (this.deps.leadership.standing(epoch) !== undefined || this.stopped) return;
-    // One daemon probes at a time: the observer makes way (it acts on nothing, so nothing is cut).
-    await this.stopRunning(false);
+    // Only a change of mode ends a term (and queues follow()): a lease that lapses for a moment and
+    // is renewed is no reason to give up, and the leader rule refuses actions while it is lapsed.
+    const leads = (): boolean => {
+      const role = this.deps.leadership.current();
+      return role.mode === "leader" && role.epoch === epoch;
+    };
+    if (!leads() || this.stopped) return;
+    // One daemon probes at a time: the observer makes way at once (it acts on nothing: nothing to finish).
+    await this.stopRunning(true);
     let store: PgStore;
     try {
       store = await PgStore.open({
@@ -108,7 +133,8 @@ export class Roles {
         epoch,
         onRefused: (detail) => {
           this.deps.refused();
-          this.deps.leadership.stepDown(`the store refused a record: ${detail}`);
+          // A store of an earlier term, closing late, says nothing about this one.
+          if (leads()) this.deps.leadership.stepDown(`the store refused a record: ${detail}`);
         },
       });
     } catch (err) {
@@ -131,6 +157,7 @@ export class Roles {
         placementRule(this.deps.me.node, (name) => this.deps.config().targets.find((t) => t.name === name)?.node),
       ],
       precondition: () => ({ epoch }),
+      confirm: (incident, target) => this.deps.confirm(incident, target),
       // A target on the host of a node that went silent: its incidents wait under that node's node_down.
       hostRoot: (target, live) => {
         if (!target.node) return undefined;
@@ -140,7 +167,7 @@ export class Roles {
       },
     });
     this.running = { as: "leader", daemon };
-    if (this.deps.leadership.standing(epoch) !== undefined || this.stopped) return;
+    if (!leads() || this.stopped) return;
     await daemon.start();
     log.info({ epoch, open: [...store.live().values()].filter((i) => i.state !== "resolved").length }, "leading: daemon started");
   }

@@ -137,6 +137,7 @@ export function normaliseConfig(
     timeoutMs: t.timeout ?? defaults.timeoutMs,
     failureThreshold: t.failureThreshold ?? defaults.failureThreshold,
     successThreshold: t.successThreshold ?? defaults.successThreshold,
+    ...((t.confirm?.quorum ?? d.confirm.quorum) > 1 && { quorum: t.confirm?.quorum ?? d.confirm.quorum }),
     thresholds: {
       latencyMs: t.thresholds?.latency ?? defaults.thresholds.latencyMs,
       poolUtilization: t.thresholds?.poolUtilization ?? defaults.thresholds.poolUtilization,

@@ -95,6 +95,17 @@ const fraction = () =>
     .gt(0, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)")
     .lte(1, "must be above 0 and at most 1 (hint: a fraction, like 0.9 for 90%)");
 const rounds = () => z.number().int().min(1);
+const confirmSchema = () =>
+  z
+    .strictObject({
+      quorum: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .meta({ description: "Nodes that must see the target failing before the leader acts (1: the leader alone)" }),
+    })
+    .meta({ description: "In a cluster: confirmation from more than one vantage point before acting" });
 
 /** One condition (see src/classify/conditions.ts), parsed at load time; a bad one is located to its column. */
 export const condition = () =>
@@ -137,6 +148,7 @@ const targetSchema = () =>
     playbook: safeName("playbook name")
       .optional()
       .meta({ description: "Use only this playbook for the target (default: the most specific match)" }),
+    confirm: confirmSchema().optional(),
     node: safeName("node name").optional().meta({
       description:
         "In a cluster: the node on whose host the target's process, unit or docker socket is; steps that act on a host run only there",
@@ -374,6 +386,7 @@ export const configSchema = () =>
           timeout: positiveDuration().prefault("3s"),
           failureThreshold: rounds().default(3),
           successThreshold: rounds().default(2),
+          confirm: confirmSchema().prefault({ quorum: 1 }),
           thresholds: z
             .strictObject({
               latency: thresholdsShape.latency.prefault("2s"),

@@ -39,6 +39,8 @@ export interface Target {
   playbook?: string;
   /** In a cluster: the node whose host the target's service is on; steps that act on a host run only there. */
   node?: string;
+  /** In a cluster: how many nodes must see it failing before the leader acts (absent: the leader alone). */
+  quorum?: number;
 }
 
 /** What every target gets unless it says otherwise; discovered targets start from these. */

@@ -14,10 +14,11 @@ import { SafetyRuntime } from "../safety/runtime.js";
 import type { HistoryQuery, IncidentStore, Precondition } from "../store/types.js";
 import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
 import { Commands } from "./commands.js";
+import { raiseOwn, resolveOwn, type OwnDeps } from "./own-incidents.js";
 import { Detector } from "./detector.js";
 import { Fleet } from "./fleet.js";
 import { Lifecycle } from "./lifecycle.js";
-import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
+import type { CommandPort, Confirmation, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
 import { Reloader, type ReloadResult } from "./reloader.js";
 import { Remediator } from "./remediator.js";
@@ -51,6 +52,8 @@ export interface DaemonOptions {
   rules?: GateRule[];
   /** What every append requires of the store (a cluster leader's epoch). */
   precondition?: () => Precondition | undefined;
+  /** A cluster's word from its other vantage points before a target is acted on (see Remediator). */
+  confirm?: (incident: Incident, target: Target) => Confirmation;
   /** The open incident standing for a target's host being gone (a cluster's node_down), if any. */
   hostRoot?: (target: Target, live: ReadonlyMap<string, Incident>) => Incident | undefined;
 }
@@ -76,6 +79,7 @@ export class Daemon implements ReadPort, CommandPort {
   private readonly fleet: Fleet;
   private readonly reloader: Reloader;
   private readonly commands: Commands;
+  private readonly own: OwnDeps;
   private readonly stateDirWatch: StateDirWatch | undefined;
   private readonly discovery: Discovery | undefined;
   private phase: "building" | "running" | "stopping" = "building";
@@ -131,7 +135,12 @@ export class Daemon implements ReadPort, CommandPort {
         },
       }),
     });
-    const remediator: Remediator = (this.remediator = new Remediator({ ...core, detector, cutoff: life.cutoff }));
+    const remediator: Remediator = (this.remediator = new Remediator({
+      ...core,
+      detector,
+      cutoff: life.cutoff,
+      ...(opts.confirm && { confirm: opts.confirm }),
+    }));
     this.supervisor = new Supervisor({
       ...core,
       detector,
@@ -140,6 +149,7 @@ export class Daemon implements ReadPort, CommandPort {
       tick: (now) => this.stateDirWatch?.tick(now),
     });
     this.commands = new Commands({ ...core, detector });
+    this.own = { records, live, config: current, log };
 
     const parts = opts.parts ?? liveTarget;
     const onRound = (w: Watcher, round: Round): void => {
@@ -261,10 +271,10 @@ export class Daemon implements ReadPort, CommandPort {
   // Command port.
   readonly acknowledge = (id: string, by: string, note?: string): Incident | undefined => this.commands.acknowledge(id, by, note);
   readonly raiseExternal: CommandPort["raiseExternal"] = (alert) => this.commands.raiseExternal(alert);
-  /** See Commands.raiseOwn and resolveOwn: incidents about medic's own world (a cluster node gone). */
+  /** See own-incidents.ts: incidents about medic's own world (a cluster node gone, vantage points that disagree). */
   readonly raiseOwn = (kind: string, evidence: string, source: string, under?: (i: Incident) => boolean): string =>
-    this.commands.raiseOwn(kind, evidence, source, under);
-  readonly resolveOwn = (source: string, reason: string): string | undefined => this.commands.resolveOwn(source, reason);
+    raiseOwn(this.own, kind, evidence, source, under);
+  readonly resolveOwn = (source: string, reason: string): string | undefined => resolveOwn(this.own, source, reason);
   readonly resolveExternal: CommandPort["resolveExternal"] = (source) => this.commands.resolveExternal(source);
 
   private get config(): Config {

@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
-import type { Config } from "../config/types.js";
-import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
+import { isActive, isOpen, type Incident } from "../incidents/types.js";
 import { MedicError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import type { Checked } from "../targets.js";
@@ -21,41 +19,8 @@ export class Commands implements CommandPort {
       detector: Detector;
       check(w: Watcher, signal: AbortSignal): Promise<Checked>;
       stop: AbortSignal;
-      config: () => Pick<Config, "severities">;
     },
   ) {}
-
-  /**
-   * Something about medic's own world broke that no playbook fixes (a cluster node went silent):
-   * an incident on medic itself, from `source`, escalated at once so that people hear of it. The
-   * open one from the same source is returned instead of a second. Open incidents for which `under`
-   * holds (on the host of a node that went silent), and that no playbook is working on, are filed
-   * under it: it explains them, and they wait for it.
-   */
-  raiseOwn(kind: string, evidence: string, source: string, under?: (incident: Incident) => boolean): string {
-    const open = [...this.deps.live().values()].find((i) => i.source === source && isOpen(i));
-    if (open) return open.id;
-    const id = randomBytes(4).toString("hex");
-    const severity = this.deps.config().severities[kind] ?? "P1";
-    const { records } = this.deps;
-    records.append(id, { type: "opened", target: MEDIC_TARGET, kind, severity, evidence, source });
-    records.append(id, { type: "escalated", reason: `${evidence}; no playbook can fix this from here` });
-    for (const i of [...this.deps.live().values()]) {
-      if (i.id === id || !isOpen(i) || isActive(i) || i.state === "suppressed" || !under?.(i)) continue;
-      records.append(i.id, { type: "suppressed", root: id, reason: `${evidence}; this incident waits for it` });
-    }
-    this.deps.log.warn({ incident: id, kind, source, evidence }, "incident about medic's own world opened");
-    return id;
-  }
-
-  /** The source of an incident raised with raiseOwn is well again: it resolves. */
-  resolveOwn(source: string, reason: string): string | undefined {
-    const open = [...this.deps.live().values()].find((i) => i.source === source && isOpen(i));
-    if (!open) return undefined;
-    this.deps.records.append(open.id, { type: "resolved", reason });
-    this.deps.log.info({ incident: open.id, source, reason }, "incident about medic's own world resolved");
-    return open.id;
-  }
 
   /** Timed escalation stops, channels that track alerts hear an acknowledge. */
   acknowledge(id: string, by: string, note?: string): Incident | undefined {

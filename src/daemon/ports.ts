@@ -61,3 +61,13 @@ export interface CommandPort {
   /** The outside source stopped firing: resolves once a fresh probe is healthy. */
   resolveExternal(source: string): Promise<{ incident?: string; resolved: boolean; detail: string }>;
 }
+
+/** What the vantage points say about acting on a failing target. */
+export type Confirmation =
+  | { act: true; detail: string }
+  /** Not enough nodes have reported yet: wait (the incident is held, and asked again every second). */
+  | { act: false; hold: string }
+  /** Other nodes see it healthy: the path from here is at fault, not the service. Page, never restart. */
+  | { act: false; disagree: string }
+  /** Too few nodes can say anything: a human decides. */
+  | { act: false; escalate: string };

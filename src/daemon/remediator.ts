@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
-import type { Config } from "../config/types.js";
+import type { Config, Target } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
+import { raiseOwn, vantageSource } from "./own-incidents.js";
+import type { Confirmation } from "./ports.js";
 import { lastRun } from "../incidents/fold.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
 import type { Clock } from "../lib/clock.js";
@@ -38,6 +40,8 @@ export interface RemediatorDeps {
   stop: AbortSignal;
   /** Aborted when medic gives up waiting: steps in flight are cut off. */
   cutoff: AbortSignal;
+  /** A cluster's word from its other vantage points before a target is acted on (absent: act on what this node sees). */
+  confirm?: (incident: Incident, target: Target) => Confirmation;
 }
 
 /**
@@ -123,11 +127,21 @@ export class Remediator {
     const plan = planRemediation({ incident, target: w.target, playbooks: config().playbooks });
     if (plan.action === "escalate") return this.escalate(id, plan.reason);
     let guards = "resumed";
+    let confirmed = "";
     if (!resume) {
+      const confirmation = this.deps.confirm?.(incident, w.target);
+      if (confirmation && !confirmation.act) {
+        if ("hold" in confirmation) return this.holdBack(id, { action: "hold", by: "quorum", reason: confirmation.hold });
+        if ("escalate" in confirmation) return this.escalate(id, confirmation.escalate);
+        // The path from here is at fault, not the target: one incident about it pages, nothing restarts.
+        raiseOwn(this.deps, "vantage_disagreement", confirmation.disagree, vantageSource(w.name), (i) => i.id === id);
+        return;
+      }
+      if (confirmation?.detail) confirmed = `; ${confirmation.detail}`;
       const root = this.deps.detector.rootFor(w.name);
       const { decision } = this.deps.safety.decide(incident, root, [...live().values()], this.deps.clock.now());
       if (decision.action !== "act") return this.holdBack(id, decision);
-      guards = decision.guards;
+      guards = decision.guards + confirmed;
     }
     // Asked at once, not awaited: the guards' decision and the run's record must come in one turn, or two
     // incidents could both pass the blast radius before either is seen running. Durability is awaited per step.

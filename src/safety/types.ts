@@ -68,4 +68,4 @@ export interface ActivePause {
 }
 
 /** Why an incident waits instead of being acted on. */
-export type HoldCause = "backoff" | "blast_radius" | "maintenance";
+export type HoldCause = "backoff" | "blast_radius" | "maintenance" | "quorum";

@@ -50,6 +50,14 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX medic_commands_waiting ON medic_commands (cluster, id) WHERE done_at IS NULL;
     `,
   },
+  {
+    version: 3,
+    name: "what followers see",
+    sql: `
+      CREATE TABLE medic_observations (cluster text NOT NULL, node text NOT NULL, target text NOT NULL,
+        failing boolean NOT NULL, evidence text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (cluster, node, target));
+    `,
+  },
 ];
 
 /** The newest schema this node knows. */

@@ -249,6 +249,7 @@ export class PgStore implements IncidentStore {
     this.fenced = detail;
     this.opts.log.error({ detail, unwritten: this.queue.length }, "the PostgreSQL store refused this node's writes: its epoch is over");
     this.release(() => true);
+    if (this.stopped) return;
     try {
       this.opts.onRefused?.(detail);
     } catch (err) {
