@@ -15,7 +15,7 @@ const ROLE_PASSWORD = "bench-medic-pw";
  * A throwaway PostgreSQL 15 server for the cluster bench: initdb and run as the postgres user in a
  * temp dir, on a free port on 127.0.0.1, host logins by password (scram-sha-256), server settings
  * left at their defaults (fsync on) except that every statement is logged with its session's
- * application_name, so statements can be counted per node. Makes the role `medic` and its database.
+ * database and application_name, so statements can be counted per node. Makes the role `medic` and its database.
  */
 export async function startPgServer() {
   const dir = mkdtempSync(join(tmpdir(), "medic-bench-pg-"));
@@ -47,7 +47,7 @@ export async function startPgServer() {
       "listen_addresses = '127.0.0.1'",
       `unix_socket_directories = '${dir}'`,
       "log_statement = 'all'",
-      "log_line_prefix = '%m|%a|'",
+      "log_line_prefix = '%m|%d|%a|'",
       "max_connections = 200",
       "",
     ].join("\n"),

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { drifts, startFarm } from "../lib/farmctl.mjs";
@@ -30,9 +30,11 @@ export async function clusterMedic({ killReps = 20, stallReps = 5, loadMs = 120_
   log(`  cluster: ${db.version.split(",")[0]} on 127.0.0.1:${db.port}`);
   const rows = [];
   try {
-    if (killReps > 0 || stallReps > 0) rows.push(...(await failover(base, db, { killReps, stallReps, log })));
-    if (loadMs > 0) rows.push(await load(base, db, { loadMs, log }));
-    if (reps > 0) for (const store of ["file", "postgres"]) rows.push(...(await single(base, db, store, { reps, driftMs, log })));
+    // The machine may be shared: how busy it was when each part ended (1, 5 and 15 minute load averages).
+    const add = (part) => rows.push(...[part].flat().map((r) => ({ ...r, loadavg: loadavg().map((x) => Math.round(x * 100) / 100) })));
+    if (killReps > 0 || stallReps > 0) add(await failover(base, db, { killReps, stallReps, log }));
+    if (loadMs > 0) add(await load(base, db, { loadMs, log }));
+    if (reps > 0) for (const store of ["file", "postgres"]) add(await single(base, db, store, { reps, driftMs, log }));
     return rows;
   } finally {
     await db.stop().catch(() => {});
@@ -299,11 +301,11 @@ async function tableCounters(db) {
   return Object.fromEntries(rows.map((r) => [r.relname, r]));
 }
 
-/** Statements in the server's log, per application_name (log_statement = all, log_line_prefix '%m|%a|'). */
+/** Statements on the medic database in the server's log, per application_name (log_statement = all, log_line_prefix '%m|%d|%a|'). */
 function statementsByApp(text) {
   const out = {};
   for (const line of text.split("\n")) {
-    const m = /^[^|]*\|([^|]*)\|(?:LOG: {2}(?:statement|execute [^:]*):)/.exec(line);
+    const m = /^[^|]*\|medic\|([^|]*)\|(?:LOG: {2}(?:statement|execute [^:]*):)/.exec(line);
     if (m) out[m[1] || "(none)"] = (out[m[1] || "(none)"] ?? 0) + 1;
   }
   return out;
