@@ -167,6 +167,7 @@ ${OPEN_GUARDS}targets:
       const before = await leaderOf(db, cluster);
       const old = nodes.get(before.node);
       const stillWaiting = !(await records(seq0)).some((r) => r.type === "step_finished" && r.index === 1);
+      const logsAtStop = old.logs().length; // what it says from here on is about this run
       const t0 = now();
       old.child.kill(kind === "kill" ? "SIGKILL" : "SIGSTOP");
       const after = await waitFor(
@@ -232,7 +233,6 @@ ${OPEN_GUARDS}targets:
         await new Promise((r) => (old.child.exitCode !== null || old.child.signalCode !== null ? r() : old.child.once("exit", r)));
         nodes.set(before.node, await startNode(base, db, before.node, config));
       } else {
-        const logsAt = old.logs().length;
         // It steps down on waking and rejoins: the nodes table says follower.
         const followed = await waitFor(
           "the woken leader to follow",
@@ -243,11 +243,9 @@ ${OPEN_GUARDS}targets:
           30_000,
           200,
         ).catch(() => false);
-        const text = old.logs();
         Object.assign(row, {
           rejoinedAsFollower: followed,
-          steppedDownLogged: /stepping down as leader|no longer the leader/.test(text),
-          logLinesAfterWake: text.length - logsAt,
+          steppedDownLogged: /stepping down as leader|no longer the leader/.test(old.logs().slice(logsAtStop)),
         });
       }
       // Side effects, not medic's journal: what each medic process did, by its pid, during this run.
