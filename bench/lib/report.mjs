@@ -165,13 +165,13 @@ export function clusterTable(rows) {
   if (drift.length) {
     out.push(
       "",
-      "| one node, store | targets (interval) | arrival drift p50 / p99 / max | rounds late (medic's histogram) p50 / p99 | kill -9 → healthy (median / p95 / min / max) | detect | verified resolved | n | CPU (cores) |",
-      "|---|---|---|---|---|---|---|---|---|",
+      "| one node, store | targets (interval) | arrival drift p50 / p99 / max | rounds late (medic's histogram) p50 / p99 | kill -9 → healthy (median / p95 / min / max) | detect | first step started | verified resolved | n | CPU (cores) |",
+      "|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const d of drift) {
       const rec = rows.filter((x) => x.part === "single-recovery" && x.store === d.store);
       out.push(
-        `| ${d.store === "file" ? "file (state dir)" : "PostgreSQL (cluster of one)"} | ${d.targets - 1} at ${d.intervalMs / 1000} s + 1 process at 1 s | ${fmt(d.driftP50Ms)} / ${fmt(d.driftP99Ms)} / ${fmt(d.driftMaxMs)} | ≤ ${fmt(d.lateP50Ms)} / ≤ ${fmt(d.lateP99Ms)} | ${cell(summary(rec.map((x) => x.healthyMs)))} | ${cell(summary(rec.map((x) => x.detectMs)))} | ${cell(summary(rec.map((x) => x.verifiedMs)))} | ${rec.length} | ${fmt(d.cpuCores, "")} |`,
+        `| ${d.store === "file" ? "file (state dir)" : "PostgreSQL (cluster of one)"} | ${d.targets - 1} at ${d.intervalMs / 1000} s + 1 process at 1 s | ${fmt(d.driftP50Ms)} / ${fmt(d.driftP99Ms)} / ${fmt(d.driftMaxMs)} | ≤ ${fmt(d.lateP50Ms)} / ≤ ${fmt(d.lateP99Ms)} | ${cell(summary(rec.map((x) => x.healthyMs)))} | ${cell(summary(rec.map((x) => x.detectMs)))} | ${cell(summary(rec.map((x) => x.actionMs)))} | ${cell(summary(rec.map((x) => x.verifiedMs)))} | ${rec.length} | ${fmt(d.cpuCores, "")} |`,
       );
     }
   }

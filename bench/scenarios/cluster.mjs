@@ -432,6 +432,16 @@ async function single(base, db, store, { reps, driftMs, log }) {
             [cluster, Math.floor(t0 - 1)],
           )
         )[0];
+  // The first step's record: the action, once the records before it are durable (fsync of a segment, or COMMIT).
+  const stepAt = async (t0) =>
+    store === "file"
+      ? readJournal(medic.journal).find((r) => r.type === "step_started" && r.at >= t0 - 1)
+      : (
+          await db.medicSql(
+            "SELECT at::float8 AS at FROM medic_records WHERE cluster = $1 AND record->>'type' = 'step_started' AND at >= $2 ORDER BY seq LIMIT 1",
+            [cluster, Math.floor(t0 - 1)],
+          )
+        )[0];
   const rows = [];
   try {
     medic = await startMedic(dir, store === "file" ? body : nodeConfig(cluster, body), {
@@ -452,18 +462,20 @@ async function single(base, db, store, { reps, driftMs, log }) {
         () => NaN,
       );
       const r = await waitFor("medic to resolve it", () => resolvedAt(t0), 60_000, 50).catch(() => undefined);
+      const step = await stepAt(t0);
       const row = {
         scenario: "cluster",
         part: "single-recovery",
         store,
         rep,
         detectMs: o ? o.at - t0 : NaN,
+        actionMs: step ? step.at - t0 : NaN,
         healthyMs: healthyAt - t0,
         verifiedMs: r?.type === "resolved" ? r.at - t0 : NaN,
       };
       rows.push(row);
       log(
-        `  cluster single ${store} kill ${rep}: detect ${Math.round(row.detectMs)} ms, healthy ${Math.round(row.healthyMs)} ms, verified ${Math.round(row.verifiedMs)} ms`,
+        `  cluster single ${store} kill ${rep}: detect ${Math.round(row.detectMs)} ms, first step ${Math.round(row.actionMs)} ms, healthy ${Math.round(row.healthyMs)} ms, verified ${Math.round(row.verifiedMs)} ms`,
       );
     }
     if (now() < w0 + driftMs) await sleep(w0 + driftMs - now());
