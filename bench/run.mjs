@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
-//   --only process,container,postgres,scale,monit-scale,idle,history,soak   (default: all but soak, which takes 30 min)
+//   --only process,container,postgres,scale,monit-scale,idle,history,cluster,soak   (default: all but soak, which takes 30 min)
 //   --reps N (default 5)   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
 //   --history-records 1000000   --history-big 5000000 (0 skips it)   --soak-ms 1800000
+//   --cluster-reps 20 (kill -9 failovers)   --cluster-stall-reps 5 (SIGSTOP failovers)   --cluster-load-ms 120000   --cluster-drift-ms 60000
+//   (the cluster's store against the file store uses --reps kills)
 // Environment: BENCH_TOOLS=medic|monit runs one side of part 1 only; BENCH_KEEP=1 keeps its temp dirs (logs, journals).
 // `node bench/report.mjs FILE…` prints the tables of saved results together.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -12,7 +14,8 @@ import { fileURLToPath } from "node:url";
 import { monitVersion } from "./lib/monit.mjs";
 import { run } from "./lib/proc.mjs";
 import { measureRecovery } from "./lib/recovery.mjs";
-import { historyTable, recoveryTable, scaleTable, soakTable } from "./lib/report.mjs";
+import { clusterTable, historyTable, recoveryTable, scaleTable, soakTable } from "./lib/report.mjs";
+import { clusterMedic } from "./scenarios/cluster.mjs";
 import { containerSubject } from "./scenarios/container.mjs";
 import { postgresSubject } from "./scenarios/postgres.mjs";
 import { processSubject } from "./scenarios/process.mjs";
@@ -22,7 +25,7 @@ import { soakMedic } from "./scenarios/soak.mjs";
 
 const { values: o } = parseArgs({
   options: {
-    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,history" },
+    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,history,cluster" },
     reps: { type: "string", default: "5" },
     "process-breaks": { type: "string", default: "kill,hang" },
     sizes: { type: "string", default: "500,2000,10000" },
@@ -32,6 +35,10 @@ const { values: o } = parseArgs({
     "history-records": { type: "string", default: "1000000" },
     "history-big": { type: "string", default: "5000000" },
     "soak-ms": { type: "string", default: "1800000" },
+    "cluster-reps": { type: "string", default: "20" },
+    "cluster-stall-reps": { type: "string", default: "5" },
+    "cluster-load-ms": { type: "string", default: "120000" },
+    "cluster-drift-ms": { type: "string", default: "60000" },
   },
 });
 const only = new Set(o.only.split(","));
@@ -78,11 +85,22 @@ for (const n of o["monit-sizes"].split(",").map(Number))
   await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
 await step("idle", () => idleMedic({ durationMs: Number(o["idle-ms"]), log }));
 await step("history", () => historyMedic({ records: Number(o["history-records"]), big: Number(o["history-big"]), log }));
+await step("cluster", () =>
+  clusterMedic({
+    killReps: Number(o["cluster-reps"]),
+    stallReps: Number(o["cluster-stall-reps"]),
+    loadMs: Number(o["cluster-load-ms"]),
+    driftMs: Number(o["cluster-drift-ms"]),
+    reps,
+    log,
+  }),
+);
 await step("soak", () => soakMedic({ durationMs: Number(o["soak-ms"]), log }));
 
 const tables = [
   recoveryTable(rows.filter((r) => r.break)),
   scaleTable(rows.filter((r) => !r.break)),
+  clusterTable(rows.filter((r) => r.scenario === "cluster")),
   historyTable(rows.filter((r) => r.scenario === "history")),
   soakTable(rows.filter((r) => r.scenario === "soak")),
 ]

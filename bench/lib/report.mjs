@@ -114,3 +114,66 @@ export function historyTable(rows) {
   }
   return out.join("\n");
 }
+
+/** Markdown tables of the cluster rows: failover after kill -9 and SIGSTOP, database load at rest, one node per store. */
+export function clusterTable(rows) {
+  const out = [];
+  const fo = rows.filter((r) => r.part === "failover");
+  if (fo.length) {
+    out.push(
+      "| leader | n | kill/SIGSTOP → new leader elected (median / p95 / min / max) | → new leader's first action | → its first step started | target | met? |",
+      "|---|---|---|---|---|---|---|",
+    );
+    for (const kind of ["kill", "stall"]) {
+      const r = fo.filter((x) => x.kind === kind);
+      if (!r.length) continue;
+      const first = summary(r.map((x) => x.firstActionMs));
+      const targetMs = kind === "kill" ? 2000 : r[0].ttlMs + 2000;
+      out.push(
+        `| ${kind === "kill" ? "kill -9" : "SIGSTOP"} | ${r.length} | ${cell(summary(r.map((x) => x.electedMs)))} | ${cell(first)} | ${cell(summary(r.map((x) => x.firstStepMs)))} | ≤ ${fmt(targetMs)} | ${r.every((x) => x.firstActionMs <= targetMs) ? "met" : `**missed** in ${r.filter((x) => !(x.firstActionMs <= targetMs)).length} of ${r.length}`} |`,
+      );
+    }
+    const sum = (k, r = fo) => r.reduce((s, x) => s + (x[k] ?? 0), 0);
+    const stalls = fo.filter((x) => x.kind === "stall");
+    out.push(
+      "",
+      `Safety over the ${fo.length} runs: incidents resolved ${fo.filter((x) => x.outcome === "resolved").length}/${fo.length}; step one run once ${fo.filter((x) => x.oneRuns === 1).length}/${fo.length}, step three run once ${fo.filter((x) => x.threeRuns === 1).length}/${fo.length} (by the new leader ${sum("threeByNewLeader")}); victim started once ${fo.filter((x) => x.victimStarts === 1).length}/${fo.length}; actions by the old leader after the kill/SIGSTOP: ${sum("oldLeaderActionsAfter")}; old-epoch records after the new epoch's first: ${sum("oldEpochWritesAfterNew")}` +
+        (stalls.length ? `; woken leaders back as followers ${stalls.filter((x) => x.rejoinedAsFollower).length}/${stalls.length}` : ""),
+    );
+  }
+  for (const r of rows.filter((x) => x.part === "load")) {
+    const n = r.nodes;
+    const apps = Object.entries(r.statementsPerSecByApp)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([a, v]) => `${a}: ${v.toFixed(1)}`)
+      .join("; ");
+    const tables = Object.entries(r.perTable)
+      .map(([t, d]) => `${t} +${Math.round(d.insertedPerHour)} ins / ${Math.round(d.updatedPerHour)} upd`)
+      .join("; ");
+    out.push(
+      "",
+      `| at rest: nodes × targets (interval) | window | transactions/s: cluster / per node (÷ ${n}) | rows written/h: cluster / per node (÷ ${n}) | of which inserted / updated / deleted per hour | by table (per hour) | statements/s by application_name (server log) | CPU per node (cores) |`,
+      "|---|---|---|---|---|---|---|---|",
+      `| ${n} × ${r.targets} (${r.intervalMs / 1000} s) | ${fmt(r.windowMs)} | ${fmt(r.xactPerSec, "")} / ${fmt(r.xactPerSec / n, "")} | ${Math.round(r.writtenPerHour).toLocaleString("en")} / ${Math.round(r.writtenPerHour / n).toLocaleString("en")} | ${Math.round(r.insertedPerHour)} / ${Math.round(r.updatedPerHour)} / ${Math.round(r.deletedPerHour)} | ${tables} | ${apps} | ${Object.entries(
+        r.cpuCoresByNode,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(", ")} |`,
+    );
+  }
+  const drift = rows.filter((x) => x.part === "single-drift");
+  if (drift.length) {
+    out.push(
+      "",
+      "| one node, store | targets (interval) | arrival drift p50 / p99 / max | rounds late (medic's histogram) p50 / p99 | kill -9 → healthy (median / p95 / min / max) | detect | first step started | verified resolved | n | CPU (cores) |",
+      "|---|---|---|---|---|---|---|---|---|---|",
+    );
+    for (const d of drift) {
+      const rec = rows.filter((x) => x.part === "single-recovery" && x.store === d.store);
+      out.push(
+        `| ${d.store === "file" ? "file (state dir)" : "PostgreSQL (cluster of one)"} | ${d.targets - 1} at ${d.intervalMs / 1000} s + 1 process at 1 s | ${fmt(d.driftP50Ms)} / ${fmt(d.driftP99Ms)} / ${fmt(d.driftMaxMs)} | ≤ ${fmt(d.lateP50Ms)} / ≤ ${fmt(d.lateP99Ms)} | ${cell(summary(rec.map((x) => x.healthyMs)))} | ${cell(summary(rec.map((x) => x.detectMs)))} | ${cell(summary(rec.map((x) => x.actionMs)))} | ${cell(summary(rec.map((x) => x.verifiedMs)))} | ${rec.length} | ${fmt(d.cpuCores, "")} |`,
+      );
+    }
+  }
+  return out.join("\n");
+}

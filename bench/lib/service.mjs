@@ -4,7 +4,8 @@ import { createServer } from "node:http";
 /**
  * The watched service: GET /health answers 200 on 127.0.0.1:PORT. SIGUSR2 makes it hang (it
  * accepts and never answers) until it is restarted. Writes its pid to PIDFILE when given (Monit
- * reads it; medic writes its own), and appends "<pid> <process start ms>" to STARTS when given.
+ * reads it; medic writes its own), and appends "<pid> <process start ms> <ppid>" to STARTS when given
+ * (the parent: which medic of a cluster started it).
  * Usage: node service.mjs PORT [PIDFILE|-] [STARTS]
  */
 const [port, pidFile, starts] = process.argv.slice(2);
@@ -15,7 +16,7 @@ const server = createServer((req, res) => {
 });
 server.listen(Number(port), "127.0.0.1", () => {
   if (pidFile && pidFile !== "-") writeFileSync(pidFile, `${process.pid}\n`);
-  if (starts) writeFileSync(starts, `${process.pid} ${Math.round(performance.timeOrigin)}\n`, { flag: "a" });
+  if (starts) writeFileSync(starts, `${process.pid} ${Math.round(performance.timeOrigin)} ${process.ppid}\n`, { flag: "a" });
 });
 process.on("SIGUSR2", () => (hung = true));
 process.on("SIGTERM", () => process.exit(0));
