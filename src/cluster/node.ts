@@ -21,7 +21,7 @@ import { finishCommand, queueAck, waitingCommands } from "./commands.js";
 import { heartbeat, listNodes, type NodeDetail } from "./nodes.js";
 import { nodeSource, reviewNodes } from "./node-watch.js";
 import { readObservations, type ObservationRow } from "./observations.js";
-import { confirmFailure } from "./quorum.js";
+import { blindLeader, confirmFailure } from "./quorum.js";
 import { readClusterStatus, type ClusterStatus } from "./status.js";
 import { Roles } from "./roles.js";
 import { StoreAlarm } from "./store-alarm.js";
@@ -332,6 +332,10 @@ export class ClusterNode implements ReadPort, CommandPort {
 
   /** Whether enough nodes see the target failing for the leader to act (a target with no quorum: no question). */
   private confirm(incident: Incident, target: Target): Confirmation {
+    // A leader that reaches none of its targets while another node reaches some: its own network is
+    // at fault, and it heals nothing it cannot see (when every node sees everything down, it is real).
+    const blind = blindLeader(this.leader?.targetsStatus() ?? [], this.observed, this.quorumOf(target));
+    if (blind) return { act: false, hold: blind };
     const quorum = target.quorum ?? 1;
     if (quorum <= 1) return { act: true, detail: "" };
     return confirmFailure(this.observed, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ObservationRow } from "./observations.js";
-import { confirmFailure } from "./quorum.js";
+import { blindLeader, confirmFailure } from "./quorum.js";
 
 const row = (node: string, failing: boolean, silentMs = 500): ObservationRow => ({ node, target: "api", failing, evidence: "", silentMs });
 const ask = (rows: ObservationRow[], quorum: number, waitedMs = 20_000) =>
@@ -31,5 +31,25 @@ describe("confirmFailure", () => {
       act: false,
       escalate: "only 1 of 2 needed (n1) see api failing; the other nodes say nothing of it, so medic does not act alone",
     });
+  });
+
+  it("a node that reaches none of its targets is blind, not a witness: its word counts neither way", () => {
+    const blind = [row("n2", true), { ...row("n2", true), target: "db" }, row("n3", false)];
+    expect(ask(blind, 2)).toEqual({
+      act: false,
+      disagree: "n1 sees api failing, but n3 sees it healthy: the network path is at fault, not api",
+    });
+  });
+
+  it("a leader that reaches none of its targets holds back while another node reaches some; when nobody does, it is an outage", () => {
+    const down = [{ up: false }, { up: false }];
+    const others = [row("n2", false), { ...row("n2", true), target: "db" }];
+    expect(blindLeader(down, others, { me: "n1", freshMs: 6_000 })).toBe(
+      "n1 reaches none of its 2 targets while n2 reaches some: its own network is suspect, so it heals nothing it cannot see",
+    );
+    const everyoneDown = [row("n2", true), { ...row("n2", true), target: "db" }];
+    expect(blindLeader(down, everyoneDown, { me: "n1", freshMs: 6_000 })).toBeUndefined();
+    expect(blindLeader([{ up: false }, { up: true }], others, { me: "n1", freshMs: 6_000 })).toBeUndefined();
+    expect(blindLeader([{ up: false }], others, { me: "n1", freshMs: 6_000 })).toBeUndefined();
   });
 });
