@@ -128,10 +128,21 @@ program
   .action(async (o, cmd: Command) => exit(await clusterStatusCommand({ ...global(cmd), json: o.json })));
 
 program
-  .command("demo")
-  .description("the whole loop on a self-contained demo service (about 30 s)")
+  .command("demo [scenario]")
+  .description(
+    "the whole loop on a self-contained demo service (about 30 s); `demo cluster`: three medics on a throwaway PostgreSQL, the leader killed mid-fix",
+  )
   .option("--verbose", "also print medic's logs (stderr)")
-  .action(async (o) => exit(await demoCommand({ verbose: o.verbose })));
+  .action(async (scenario: string | undefined, o) => {
+    if (scenario === undefined) return exit(await demoCommand({ verbose: o.verbose }));
+    if (scenario !== "cluster") {
+      process.stderr.write(`medic demo: unknown scenario ${JSON.stringify(scenario)} (hint: medic demo, or medic demo cluster)\n`);
+      return exit(EXIT.badConfig);
+    }
+    // Loaded only here: the PostgreSQL client is no cost to every other command.
+    const { demoClusterCommand } = await import("./demo-cluster.js");
+    exit(await demoClusterCommand({ verbose: o.verbose }));
+  });
 
 program
   .command("schema", { hidden: true })
