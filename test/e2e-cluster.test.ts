@@ -46,7 +46,7 @@ const NODE = JSON.stringify(process.execPath);
 /** An exec step that logs "start WORD PPID T", sleeps `ms`, then logs "end WORD PPID T" (PPID: the medic that ran it). */
 const logged = (marker: string, word: string, ms: number) =>
   `  - exec: { argv: [${NODE}, "-e", ${JSON.stringify(
-    `const fs = require("fs"); const log = (what) => fs.appendFileSync(process.argv[1], what + " " + process.argv[2] + " " + process.ppid + " " + Date.now() + "\\n");` +
+    `const fs = require("fs"); const by = process.ppid; const log = (what) => fs.appendFileSync(process.argv[1], what + " " + process.argv[2] + " " + by + " " + Date.now() + "\\n");` +
       ` log("start"); setTimeout(() => log("end"), ${ms});`,
   )}, ${JSON.stringify(marker)}, "${word}"] }\n`;
 
