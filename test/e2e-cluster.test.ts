@@ -487,4 +487,54 @@ describe("a cluster of three medics on PostgreSQL", () => {
     );
     expect(guards).toEqual([{ guards: expect.stringMatching(/confirmed by [23] of 2 needed \(n1, n2/) }]);
   }, 120_000);
+
+  it("a pause made on a follower holds whichever node leads; resumed there, the leader acts", async () => {
+    const t = await setUp((m) => logged(m, "fix", 0));
+    const lead = (await t.leader())!.node;
+    const follower = [...t.nodes.keys()].find((n) => n !== lead)!;
+    const env = { MEDIC_STORE_URL: t.url, NODE_NAME: follower, PD_KEY: ROUTING_KEY };
+    const on = ["--config", t.config, "--state-dir", join(t.dir, `state-${follower}`)];
+    const paused = await medic(["pause", "api", "--for", "10m", "--reason", "deploying by hand", ...on], env);
+    expect(paused.code).toBe(0);
+    // Published by the follower and read by the leader within a second each.
+    await waitUntil(
+      async () =>
+        (
+          await t.sql<{ n: number }>(
+            "SELECT jsonb_array_length(doc->'pauses') AS n FROM medic_controls WHERE cluster = $CLUSTER AND node = $1",
+            [follower],
+          )
+        )[0]?.n === 1,
+      10_000,
+      "the pause in the store",
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    process.kill(t.pid, "SIGKILL");
+    type Row = { id: string; state: string; hold: string | null };
+    const api = await waitUntil(
+      async () =>
+        (
+          await t.sql<Row>(
+            "SELECT id, state, fold->'hold'->>'reason' AS hold FROM medic_incidents WHERE cluster = $CLUSTER AND target = 'api'",
+          )
+        )[0],
+      20_000,
+      "the incident",
+    );
+    await waitUntil(
+      async () => (await t.sql<Row>("SELECT state FROM medic_incidents WHERE id = $1", [api.id]))[0]?.state === "held",
+      20_000,
+      "the incident to be held by the pause",
+    );
+    expect((await t.sql<Row>("SELECT fold->'hold'->>'reason' AS hold FROM medic_incidents WHERE id = $1", [api.id]))[0]!.hold).toMatch(
+      /deploying by hand/,
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(lines(t.marker)).toEqual([]);
+
+    const resumed = await medic(["resume", "api", ...on], env);
+    expect(resumed.code).toBe(0);
+    await waitUntil(() => resolved(t), 40_000, "the incident to be fixed once the pause ended");
+    expect(lines(t.marker).filter((l) => l.what === "start")).toHaveLength(1);
+  }, 120_000);
 });

@@ -18,6 +18,9 @@ import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
 import { Leadership, type Role } from "./leadership.js";
 import { finishCommand, queueAck, waitingCommands } from "./commands.js";
+import { publishControls, readOthersControls } from "./controls.js";
+import { readControls } from "../safety/controls.js";
+import type { Controls } from "../safety/types.js";
 import { heartbeat, listNodes, type NodeDetail } from "./nodes.js";
 import { nodeSource, reviewNodes } from "./node-watch.js";
 import { readObservations, type ObservationRow } from "./observations.js";
@@ -51,6 +54,9 @@ export class ClusterNode implements ReadPort, CommandPort {
   private readonly me: ClusterConfig;
   /** Writes the store refused at an epoch that was over. */
   private refusedWrites = 0;
+  /** The other nodes' pauses and guard resets, as read last (every second), and what this node published. */
+  private othersControls: Controls | undefined;
+  private publishedControls = "";
   /** What the followers see of each target, as the leader read it last (every second). */
   private observed: ObservationRow[] = [];
   /** True while the leader applies followers' commands (one pass at a time). */
@@ -86,6 +92,7 @@ export class ClusterNode implements ReadPort, CommandPort {
       follower,
       refused: () => this.refusedWrites++,
       confirm: (incident, target) => this.confirm(incident, target),
+      sharedControls: () => this.othersControls,
     });
   }
 
@@ -139,6 +146,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.applyCommands(), { unref: true }));
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.watchNodes(), { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.watchVantage(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.shareControls(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -374,6 +382,23 @@ export class ClusterNode implements ReadPort, CommandPort {
 
   private quorumOf(target: Target) {
     return { me: this.me.node, target: target.name, quorum: target.quorum ?? 1, freshMs: Math.max(3 * HEARTBEAT_MS, this.me.leaseTtlMs) };
+  }
+
+  // Every node publishes the pauses and guard resets written here, and reads everyone else's: a
+  // pause made on any host holds whichever node leads.
+  private async shareControls(): Promise<void> {
+    const { log } = this.opts;
+    try {
+      const mine = readControls(this.config.stateDir);
+      const text = JSON.stringify(mine);
+      if (text !== this.publishedControls) {
+        await publishControls(this.pool, this.me.name, this.me.node, mine);
+        this.publishedControls = text;
+      }
+      this.othersControls = await readOthersControls(this.pool, this.me.name, this.me.node, log);
+    } catch (err) {
+      log.debug({ err: describeError(err) }, "could not share the operator controls through the store");
+    }
   }
 
   // The leader carries out what followers were asked, in order; each once it is in the journal.

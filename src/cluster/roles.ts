@@ -9,6 +9,7 @@ import { PgStore } from "../store/postgres/pg-store.js";
 import { recentWindowMs } from "../store/window.js";
 import type { Target } from "../config/types.js";
 import type { Confirmation } from "../daemon/ports.js";
+import type { Controls } from "../safety/types.js";
 import { isOpen, type Incident } from "../incidents/types.js";
 import type { Leadership, Role } from "./leadership.js";
 import { nodeSource } from "./node-watch.js";
@@ -25,6 +26,8 @@ export interface RolesDeps {
   follower: PgStore;
   /** Told when the store refused a write at this node's epoch. */
   refused: () => void;
+  /** The other nodes' pauses and guard resets, as last read from the store. */
+  sharedControls: () => Controls | undefined;
   /** What the other nodes see, asked before the leader acts on a target with a quorum. */
   confirm: (incident: Incident, target: Target) => Confirmation;
 }
@@ -94,6 +97,7 @@ export class Roles {
       config: this.deps.config(),
       store,
       rules: [followerRule(leader)],
+      sharedControls: this.deps.sharedControls,
       onRound: (target, observation, finding) => {
         onRound?.(target, observation, finding);
         publisher.round(target.name, finding !== undefined, finding?.evidence ?? "healthy");
@@ -158,6 +162,7 @@ export class Roles {
       ],
       precondition: () => ({ epoch }),
       confirm: (incident, target) => this.deps.confirm(incident, target),
+      sharedControls: this.deps.sharedControls,
       // A target on the host of a node that went silent: its incidents wait under that node's node_down.
       hostRoot: (target, live) => {
         if (!target.node) return undefined;

@@ -11,6 +11,7 @@ import { repeat, systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
 import type { Observation } from "../probes/types.js";
 import { SafetyRuntime } from "../safety/runtime.js";
+import type { Controls } from "../safety/types.js";
 import type { HistoryQuery, IncidentStore, Precondition } from "../store/types.js";
 import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
 import { Commands } from "./commands.js";
@@ -52,6 +53,8 @@ export interface DaemonOptions {
   rules?: GateRule[];
   /** What every append requires of the store (a cluster leader's epoch). */
   precondition?: () => Precondition | undefined;
+  /** Other nodes' pauses and guard resets (a cluster's), honoured with this node's own. */
+  sharedControls?: () => Controls | undefined;
   /** A cluster's word from its other vantage points before a target is acted on (see Remediator). */
   confirm?: (incident: Incident, target: Target) => Confirmation;
   /** The open incident standing for a target's host being gone (a cluster's node_down), if any. */
@@ -113,7 +116,7 @@ export class Daemon implements ReadPort, CommandPort {
     ];
     const gate = new ActionGate(rules, { durable: () => store.flushed(), log });
     const watchers = (this.watchers = new Watchers(live));
-    const safety = (this.safety = new SafetyRuntime(config, log, clock));
+    const safety = (this.safety = new SafetyRuntime(config, log, clock, opts.sharedControls));
     const check = (w: Watcher, signal: AbortSignal) => checkTarget(current(), w.live, signal, watchers.contextFor(w.target));
     // What most parts share; each takes what it needs.
     const core = { clock, log, records, live, watchers, safety, gate, dryRun, check, background, stop: life.stop, config: current };

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MedicError } from "../lib/errors.js";
-import { CONTROLS_FILE, ControlsFile, readControls, updateControls } from "./controls.js";
+import { CONTROLS_FILE, ControlsFile, mergeControls, readControls, updateControls } from "./controls.js";
 import type { Pause } from "./types.js";
 
 const dirs: string[] = [];
@@ -188,5 +188,18 @@ describe("ControlsFile", () => {
     write(dir, { pauses: [pause()] });
     expect(file.refresh()).toEqual({ changed: true });
     expect(file.current().pauses).toEqual([pause()]);
+  });
+});
+
+describe("mergeControls", () => {
+  it("keeps every pause once by id and the latest reset of each guard", () => {
+    const pause = (id: string, target: string) => ({ id, target, from: 1, until: 2, reason: "r", by: "b" });
+    const a = { pauses: [pause("p1", "api"), pause("p2", "*")], guardResets: { api: 5, db: 9 } };
+    const b = { pauses: [pause("p2", "*"), pause("p3", "db")], guardResets: { api: 7 } };
+    const merged = mergeControls([a, b]);
+    expect(merged.pauses.map((p) => p.id)).toEqual(["p1", "p2", "p3"]);
+    expect({ ...merged.guardResets }).toEqual({ api: 7, db: 9 });
+    // A target named like Object's own keys finds nothing it did not get.
+    expect(merged.guardResets["constructor"]).toBeUndefined();
   });
 });

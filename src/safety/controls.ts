@@ -35,6 +35,21 @@ const controlsSchema = z.object({
 
 const HINT = `it is written by medic pause, resume and guard reset: fix it, or delete it to drop every pause and guard reset`;
 
+/** Several nodes' controls as one: every pause (once per id), and the latest reset of each target's guard. */
+export function mergeControls(all: readonly Controls[]): Controls {
+  const merged = emptyControls();
+  const ids = new Set<string>();
+  for (const c of all) {
+    for (const p of c.pauses) {
+      if (ids.has(p.id)) continue;
+      ids.add(p.id);
+      merged.pauses.push(p);
+    }
+    for (const [target, at] of Object.entries(c.guardResets)) merged.guardResets[target] = Math.max(merged.guardResets[target] ?? 0, at);
+  }
+  return merged;
+}
+
 /** No pauses, no guard resets. */
 export function emptyControls(): Controls {
   return { pauses: [], guardResets: nullProto({}) };
@@ -144,7 +159,8 @@ export class ControlsFile {
   }
 }
 
-function parseControls(data: unknown, what: string): Controls {
+/** Controls from elsewhere (another node's, through a cluster's store) checked as the file is; throws MedicError. */
+export function parseControls(data: unknown, what: string): Controls {
   // zod skips a "__proto__" key without a word; say so instead of dropping a reset silently.
   const resets = (data as { guardResets?: unknown } | null)?.guardResets;
   if (typeof resets === "object" && resets !== null && Object.hasOwn(resets, "__proto__")) {

@@ -2,10 +2,10 @@ import type { Config } from "../config/types.js";
 import type { Incident } from "../incidents/types.js";
 import { systemClock, type Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
-import { ControlsFile } from "./controls.js";
+import { ControlsFile, mergeControls } from "./controls.js";
 import { decideSafety, type SafetyDecision } from "./decide.js";
 import { MaintenanceCalendar, pausedFor } from "./maintenance.js";
-import type { ActivePause, Pause } from "./types.js";
+import type { ActivePause, Controls, Pause } from "./types.js";
 
 /** What changed in the operator's controls since the last look. */
 export interface ControlChanges {
@@ -33,6 +33,8 @@ export class SafetyRuntime {
     private config: Config,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
+    /** Other nodes' controls (a cluster's, through its store): honoured together with this node's own. */
+    private readonly shared?: () => Controls | undefined,
   ) {
     this.controls = new ControlsFile(config.stateDir);
     this.calendar = new MaintenanceCalendar(config.maintenance);
@@ -48,7 +50,14 @@ export class SafetyRuntime {
   /** The window or pause covering a target now (a pause written a moment ago counts: the file is checked first). */
   pausedFor(target: string, now: number): ActivePause | undefined {
     this.sync();
-    return pausedFor(target, now, this.calendar, this.controls.current());
+    return pausedFor(target, now, this.calendar, this.current());
+  }
+
+  /** This node's controls and, in a cluster, every other node's: every pause holds, the latest guard reset counts. */
+  private current(): Controls {
+    const own = this.controls.current();
+    const other = this.shared?.();
+    return other ? mergeControls([own, other]) : own;
   }
 
   /** The safety decision for an incident now (see decideSafety). */
@@ -59,7 +68,7 @@ export class SafetyRuntime {
     now: number,
   ): { decision: SafetyDecision; lines: string[] } {
     const pause = this.pausedFor(incident.target, now);
-    const resetAt = this.controls.current().guardResets[incident.target];
+    const resetAt = this.current().guardResets[incident.target];
     return decideSafety({
       incident,
       incidents,
@@ -74,7 +83,7 @@ export class SafetyRuntime {
   /** Says which pauses ended and which guards were reset since the last call (controls.json re-read if it changed). */
   refresh(now: number): ControlChanges {
     this.sync();
-    const current = this.controls.current();
+    const current = this.current();
     const active = new Map(current.pauses.filter((p) => now < p.until).map((p) => [p.id, p]));
     const ended = [...this.pauses.values()].filter((p) => !active.has(p.id));
     for (const p of active.values())

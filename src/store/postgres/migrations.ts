@@ -58,6 +58,14 @@ const MIGRATIONS: readonly Migration[] = [
         failing boolean NOT NULL, evidence text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (cluster, node, target));
     `,
   },
+  {
+    version: 4,
+    name: "every node's pauses and guard resets",
+    sql: `
+      CREATE TABLE medic_controls (cluster text NOT NULL, node text NOT NULL, doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (cluster, node));
+    `,
+  },
 ];
 
 /** The newest schema this node knows. */
