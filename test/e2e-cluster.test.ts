@@ -301,6 +301,16 @@ describe("a cluster of three medics on PostgreSQL", () => {
     // The killed node is still listed, its heartbeat going stale.
     expect(status.stdout).toMatch(new RegExp(`^${before!.node} +(follower|leader|connecting) +[\\d.]+s ago`, "m"));
     expect(status.stdout).not.toContain("medic-store-pw");
+    // History from any host: the CLI reads the cluster's store, not the node's state dir.
+    const env = { MEDIC_STORE_URL: t.url, NODE_NAME: "cli", PD_KEY: ROUTING_KEY };
+    const list = await medic(["incidents", "--config", t.config], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(incident);
+    expect(list.stdout).toMatch(/resolved/);
+    const postmortem = await medic(["incidents", "show", incident.slice(0, 6), "--format", "markdown", "--config", t.config], env);
+    expect(postmortem.code).toBe(0);
+    expect(postmortem.stdout).toMatch(/alice/);
+    expect(postmortem.stdout).not.toContain("medic-store-pw");
   }, 120_000);
 
   it("the leader is SIGSTOPped past its lease: a follower finishes the incident, the old leader wakes, acts on nothing and follows", async () => {

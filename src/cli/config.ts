@@ -80,10 +80,17 @@ export async function viewOrReport(opts: GlobalOptions): Promise<StateView | und
   return result.ok ? result.view : report(result.issues);
 }
 
-/** The state dir history is read from: --state-dir alone is enough (no config is read), else the config's. */
-export async function historyDir(opts: GlobalOptions): Promise<string | undefined> {
-  if (opts.stateDir) return resolve(opts.stateDir);
-  return (await viewOrReport(opts))?.stateDir;
+/**
+ * Where history is read from: --state-dir alone is enough (no config is read), else the config's
+ * state dir, or its cluster's PostgreSQL store.
+ */
+export async function historySource(
+  opts: GlobalOptions,
+): Promise<{ stateDir: string } | { store: NonNullable<StateView["store"]> } | undefined> {
+  if (opts.stateDir) return { stateDir: resolve(opts.stateDir) };
+  const view = await viewOrReport(opts);
+  if (!view) return undefined;
+  return view.store ? { store: view.store } : { stateDir: view.stateDir };
 }
 
 function report(issues: readonly ConfigIssue[], show: WarningOptions = {}): undefined {

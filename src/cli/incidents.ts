@@ -3,9 +3,14 @@ import { describeSkipped } from "../incidents/journal-read.js";
 import { incidentReport } from "../incidents/report.js";
 import type { Incident, IncidentState } from "../incidents/types.js";
 import { formatDuration, parseDuration } from "../lib/duration.js";
-import { openReadOnly, type ReadOnlyStore } from "../store/file/read-only.js";
-import type { HistoryQuery } from "../store/types.js";
-import { historyDir, type GlobalOptions } from "./config.js";
+import { describeError } from "../lib/errors.js";
+import { createLogger } from "../lib/log.js";
+import { openReadOnly } from "../store/file/read-only.js";
+import { PgStore } from "../store/postgres/pg-store.js";
+import { createPool } from "../store/postgres/pool.js";
+import type { HistoryQuery, IncidentStore } from "../store/types.js";
+import { MIN_RECENT_MS } from "../store/window.js";
+import { historySource, type GlobalOptions } from "./config.js";
 import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** What `medic incidents` lists by default: the newest this many. */
@@ -30,16 +35,20 @@ export async function incidentsCommand(opts: ListOptions): Promise<number> {
   if (!query) return EXIT.badConfig;
   const store = await history(opts);
   if (!store) return EXIT.badConfig;
-  const rows = opts.json ? jsonRows() : tableRows();
-  let cursor: string | undefined;
-  do {
-    const page = await store.history({ ...query, ...(cursor && { cursor }) });
-    rows.add(page.incidents);
-    cursor = opts.all ? page.next : undefined;
-    if (!opts.all && page.next) printError(`note: the ${query.limit} newest are shown; --limit N or --all for more\n`);
-  } while (cursor);
-  rows.end();
-  return EXIT.ok;
+  try {
+    const rows = opts.json ? jsonRows() : tableRows();
+    let cursor: string | undefined;
+    do {
+      const page = await store.history({ ...query, ...(cursor && { cursor }) });
+      rows.add(page.incidents);
+      cursor = opts.all ? page.next : undefined;
+      if (!opts.all && page.next) printError(`note: the ${query.limit} newest are shown; --limit N or --all for more\n`);
+    } while (cursor);
+    rows.end();
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
 }
 
 /** How `medic incidents show` prints an incident. */
@@ -49,43 +58,47 @@ export type ShowFormat = "text" | "json" | "markdown";
 export async function showIncidentCommand(id: string, opts: GlobalOptions & { format?: ShowFormat }): Promise<number> {
   const store = await history(opts);
   if (!store) return EXIT.badConfig;
-  const { found: incident, ...rest } = await store.find(id);
-  if (!incident) {
-    const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
-    printError(
-      ambiguous
-        ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
-        : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
-    );
-    return EXIT.unhealthy;
-  }
-  if (opts.format === "json") {
-    print(JSON.stringify(incident, null, 2) + "\n");
+  try {
+    const { found: incident, ...rest } = await store.find(id);
+    if (!incident) {
+      const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
+      printError(
+        ambiguous
+          ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
+          : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
+      );
+      return EXIT.unhealthy;
+    }
+    if (opts.format === "json") {
+      print(JSON.stringify(incident, null, 2) + "\n");
+      return EXIT.ok;
+    }
+    if (opts.format === "markdown") {
+      const related = await everything(store, { root: incident.id, limit: ALL_PAGE });
+      print(
+        incidentReport(
+          incident,
+          related.sort((a, b) => a.openedAt - b.openedAt),
+          Date.now(),
+        ),
+      );
+      return EXIT.ok;
+    }
+    const lines = [
+      `incident ${incident.id}: ${incident.kind} ${incident.severity} on ${incident.target}, ${incident.state}`,
+      `opened ${new Date(incident.openedAt).toISOString()}, lasted ${formatDuration(lasted(incident))}`,
+      "",
+      ...incident.timeline.map((r) => `+${formatDuration(r.at - incident.openedAt).padStart(7)}  ${describeRecord(r, incident)}`),
+    ];
+    if (incident.notifications.length > 0) {
+      lines.push("", "notifications:");
+      for (const n of incident.notifications) lines.push(`  ${n.channel} ${n.event}: ${n.status}${n.detail ? ` (${n.detail})` : ""}`);
+    }
+    print(lines.join("\n") + "\n");
     return EXIT.ok;
+  } finally {
+    await store.close();
   }
-  if (opts.format === "markdown") {
-    const related = await everything(store, { root: incident.id, limit: ALL_PAGE });
-    print(
-      incidentReport(
-        incident,
-        related.sort((a, b) => a.openedAt - b.openedAt),
-        Date.now(),
-      ),
-    );
-    return EXIT.ok;
-  }
-  const lines = [
-    `incident ${incident.id}: ${incident.kind} ${incident.severity} on ${incident.target}, ${incident.state}`,
-    `opened ${new Date(incident.openedAt).toISOString()}, lasted ${formatDuration(lasted(incident))}`,
-    "",
-    ...incident.timeline.map((r) => `+${formatDuration(r.at - incident.openedAt).padStart(7)}  ${describeRecord(r, incident)}`),
-  ];
-  if (incident.notifications.length > 0) {
-    lines.push("", "notifications:");
-    for (const n of incident.notifications) lines.push(`  ${n.channel} ${n.event}: ${n.status}${n.detail ? ` (${n.detail})` : ""}`);
-  }
-  print(lines.join("\n") + "\n");
-  return EXIT.ok;
 }
 
 // The query the options ask for; undefined after saying what is wrong with them.
@@ -110,16 +123,37 @@ function usage(message: string): undefined {
   return undefined;
 }
 
-// The journal of the state dir, read-only; a warning for lines that are not records.
-async function history(opts: GlobalOptions): Promise<ReadOnlyStore | undefined> {
-  const stateDir = await historyDir(opts);
-  if (stateDir === undefined) return undefined;
-  const store = openReadOnly(stateDir);
+// The history, read-only: the state dir's journal (a warning for lines that are not records), or a
+// cluster's PostgreSQL store (closed when the command is done: `close`).
+async function history(opts: GlobalOptions): Promise<(IncidentStore & { close(): Promise<void> }) | undefined> {
+  const source = await historySource(opts);
+  if (!source) return undefined;
+  if ("store" in source) return clusterHistory(source.store);
+  const store = openReadOnly(source.stateDir);
   if (store.skipped.skipped > 0) printError(`warning: ${describeSkipped(store.skipped.journal, store.skipped)}\n`);
   return store;
 }
 
-async function everything(store: ReadOnlyStore, query: HistoryQuery): Promise<Incident[]> {
+async function clusterHistory(s: { cluster: string; url: string | undefined; statementTimeoutMs: number }) {
+  if (s.url === undefined) {
+    printError(
+      "this medic keeps its history in PostgreSQL, and store.postgres.url did not resolve (hint: set the variable it names, as for medic run)\n",
+    );
+    return undefined;
+  }
+  const log = createLogger({ level: "silent" });
+  const pool = createPool({ url: s.url, statementTimeoutMs: s.statementTimeoutMs, applicationName: "medic incidents", log, max: 2 });
+  try {
+    const store = await PgStore.open({ pool, cluster: s.cluster, node: "cli", recentMs: MIN_RECENT_MS, log });
+    return Object.assign(store, { close: async () => void (await pool.end().catch(() => {})) });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    printError(`cannot read the cluster's history from PostgreSQL: ${describeError(err)}\n`);
+    return undefined;
+  }
+}
+
+async function everything(store: IncidentStore, query: HistoryQuery): Promise<Incident[]> {
   const all: Incident[] = [];
   let cursor: string | undefined;
   do {

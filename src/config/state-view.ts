@@ -2,7 +2,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { MaintenanceWindowConfig } from "../safety/types.js";
 import { redactor } from "../lib/redact.js";
-import { safeName } from "./fields.js";
+import { duration, safeName } from "./fields.js";
 import { compareIssues, plainMessage, redactIssues, type ConfigIssue } from "./issues.js";
 import { locateZodIssues, readYaml, toData } from "./locate.js";
 import { configSchema } from "./schema.js";
@@ -21,6 +21,11 @@ export interface StateView {
   targets: string[];
   discovers: boolean;
   maintenance: MaintenanceWindowConfig[];
+  /**
+   * A cluster's shared store, where its history is (absent: the state dir's journal). `url` is
+   * undefined when a `${…}` in it did not resolve: the history commands then say which.
+   */
+  store?: { cluster: string; url: string | undefined; statementTimeoutMs: number };
 }
 
 /** The outcome: the view, or the problems in the parts it reads. */
@@ -34,6 +39,9 @@ const viewSchema = () => {
     maintenance,
     targets: z.array(z.looseObject({ name: safeName("target name") })).default([]),
     discovery: z.unknown().optional(),
+    // Only what reading a cluster's history needs: a node name from the environment may be unset here.
+    store: z.looseObject({ postgres: z.looseObject({ url: z.string(), statementTimeout: duration().optional() }).optional() }).optional(),
+    cluster: z.looseObject({ name: z.string().optional() }).optional(),
   });
 };
 
@@ -64,6 +72,13 @@ export async function loadStateView(file: string, opts: { env?: NodeJS.ProcessEn
       discovers:
         typeof p.discovery === "object" && p.discovery !== null && Object.values(p.discovery).some((d) => d !== undefined && d !== null),
       maintenance: p.maintenance.map(normaliseWindow),
+      ...(p.store?.postgres && {
+        store: {
+          cluster: p.cluster?.name ?? "medic",
+          url: sub.failed.has("store.postgres.url") ? undefined : p.store.postgres.url,
+          statementTimeoutMs: p.store.postgres.statementTimeout ?? 5_000,
+        },
+      }),
     },
   };
 }
