@@ -165,7 +165,7 @@ targets:
           );
         }
       } catch (err) {
-        throw new Error(`${(err as Error).message}; seed ${SEED}; faults so far: ${faults.join("; ")}`);
+        throw new Error(`${(err as Error).message}; seed ${SEED}; faults so far: ${faults.join("; ")}`, { cause: err });
       }
 
       // No two medics acted in overlapping time, from the actions' own log.
