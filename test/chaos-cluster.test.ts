@@ -54,12 +54,14 @@ describe("a cluster under random kill -9, SIGSTOP and partitions", () => {
       const port = await freePort();
       const marker = join(dir, "marker");
       mkdirSync(join(dir, "playbooks"));
-      // Each exec logs its start and end with the pid of the medic that ran it, 300 ms apart (taken at
-      // the start: a medic killed -9 meanwhile leaves its child to finish under another parent).
+      // Each exec logs its start, a tick every 20 ms while it runs, and its end, with the pid of the
+      // medic that ran it (taken at the start: a medic killed -9 leaves its child to finish under
+      // another parent). An exec cut off by a medic that lost the lead is killed: its last tick is
+      // when it stopped acting.
       const exec = (word: string) =>
         `  - exec: { argv: [${NODE}, "-e", ${JSON.stringify(
           `const fs = require("fs"); const by = process.ppid; const log = (w) => fs.appendFileSync(process.argv[1], w + " ${word} " + by + " " + Date.now() + "\\n");` +
-            ` log("start"); setTimeout(() => log("end"), 300);`,
+            ` log("start"); const t = setInterval(() => log("tick"), 20); setTimeout(() => (clearInterval(t), log("end")), 300);`,
         )}, ${JSON.stringify(marker)}] }\n`;
       writeFileSync(
         join(dir, "playbooks", "fix.yaml"),
@@ -169,13 +171,14 @@ targets:
       }
 
       // No two medics acted in overlapping time, from the actions' own log.
-      const runs: { pid: number; from: number; to: number }[] = [];
+      const runs: { pid: number; from: number; to: number; ended: boolean }[] = [];
       for (const line of readFileSync(marker, "utf8").trim().split("\n")) {
         const [what, , ppid, at] = line.split(" ");
-        if (what === "start") runs.push({ pid: Number(ppid), from: Number(at), to: Infinity });
-        else {
-          const open = runs.find((r) => r.pid === Number(ppid) && r.to === Infinity);
-          if (open) open.to = Number(at);
+        const open = runs.findLast((r) => r.pid === Number(ppid) && !r.ended);
+        if (what === "start") runs.push({ pid: Number(ppid), from: Number(at), to: Number(at), ended: false });
+        else if (open) {
+          open.to = Number(at);
+          open.ended = what === "end";
         }
       }
       const overlaps = runs.flatMap((a) =>

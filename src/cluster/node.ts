@@ -1,41 +1,29 @@
 import { mkdir } from "node:fs/promises";
 import type pg from "pg";
-import type { Config } from "../config/types.js";
 import type { ClusterConfig } from "../config/cluster.js";
+import type { Config } from "../config/types.js";
 import { Daemon, type DaemonOptions } from "../daemon/app.js";
 import type { CommandPort, DaemonHealth, ReadPort, TargetStatus } from "../daemon/ports.js";
-import type { Target } from "../config/types.js";
-import type { Confirmation } from "../daemon/ports.js";
-import { vantageSource } from "../daemon/own-incidents.js";
-import { isOpen, type Incident } from "../incidents/types.js";
-import type { ClusterGauges } from "../metrics/cluster.js";
+import type { Incident } from "../incidents/types.js";
 import { repeat, systemClock } from "../lib/clock.js";
 import { describeError, MedicError } from "../lib/errors.js";
+import type { ClusterGauges } from "../metrics/cluster.js";
 import { migrate } from "../store/postgres/migrations.js";
 import { PgStore } from "../store/postgres/pg-store.js";
 import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
+import { queueAck } from "./commands.js";
+import { ClusterDuties, FOLLOW_MS, HEARTBEAT_MS } from "./duties.js";
 import { Leadership, type Role } from "./leadership.js";
-import { finishCommand, queueAck, waitingCommands } from "./commands.js";
-import { publishControls, readOthersControls } from "./controls.js";
-import { readControls } from "../safety/controls.js";
-import type { Controls } from "../safety/types.js";
-import { heartbeat, listNodes, type NodeDetail } from "./nodes.js";
-import { nodeSource, reviewNodes } from "./node-watch.js";
-import { readObservations, type ObservationRow } from "./observations.js";
-import { blindLeader, confirmFailure } from "./quorum.js";
-import { readClusterStatus, type ClusterStatus } from "./status.js";
+import { heartbeat, type NodeDetail } from "./nodes.js";
 import { Roles } from "./roles.js";
+import { readClusterStatus, type ClusterStatus } from "./status.js";
 import { StoreAlarm } from "./store-alarm.js";
 
 /** How a node is built: a daemon's options without the store, which the node opens itself. */
 export type ClusterNodeOptions = Omit<DaemonOptions, "store" | "unlock" | "dryRun" | "rules" | "precondition">;
 
-/** A follower folds what the leader wrote this often; its read API is this far behind at most. */
-const FOLLOW_MS = 1_000;
-/** A node says it is alive this often (medic_nodes.heartbeat_at). */
-const HEARTBEAT_MS = 2_000;
 /** A store out of reach for this long (at least two leases) pages the on-call, once for the cluster. */
 const STORE_PAGE_AFTER_MS = 5_000;
 
@@ -54,13 +42,7 @@ export class ClusterNode implements ReadPort, CommandPort {
   private readonly me: ClusterConfig;
   /** Writes the store refused at an epoch that was over. */
   private refusedWrites = 0;
-  /** The other nodes' pauses and guard resets, as read last (every second), and what this node published. */
-  private othersControls: Controls | undefined;
-  private publishedControls = "";
-  /** What the followers see of each target, as the leader read it last (every second). */
-  private observed: ObservationRow[] = [];
-  /** True while the leader applies followers' commands (one pass at a time). */
-  private applying = false;
+  private readonly duties: ClusterDuties;
   /** When this node's view of the shared store was last brought up to date. */
   private viewedAt = Date.now();
   private stops: (() => void)[] = [];
@@ -83,6 +65,14 @@ export class ClusterNode implements ReadPort, CommandPort {
       connect: () => this.connectSession(),
       onChange: (role, previous) => this.changed(role, previous),
     });
+    this.duties = new ClusterDuties({
+      pool,
+      me: this.me,
+      config: () => this.config,
+      log: opts.log,
+      leader: () => this.leader,
+      role: () => this.leadership.current(),
+    });
     this.roles = new Roles({
       opts,
       config: () => this.config,
@@ -91,8 +81,8 @@ export class ClusterNode implements ReadPort, CommandPort {
       leadership: this.leadership,
       follower,
       refused: () => this.refusedWrites++,
-      confirm: (incident, target) => this.confirm(incident, target),
-      sharedControls: () => this.othersControls,
+      confirm: (incident, target) => this.duties.confirm(incident, target),
+      sharedControls: () => this.duties.othersControls,
     });
   }
 
@@ -143,10 +133,10 @@ export class ClusterNode implements ReadPort, CommandPort {
     beat();
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, beat, { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => this.checkStore(), { unref: true }));
-    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.applyCommands(), { unref: true }));
-    this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.watchNodes(), { unref: true }));
-    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.watchVantage(), { unref: true }));
-    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.shareControls(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.duties.applyCommands(), { unref: true }));
+    this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.duties.watchNodes(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.duties.watchVantage(), { unref: true }));
+    this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.duties.shareControls(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -311,119 +301,6 @@ export class ClusterNode implements ReadPort, CommandPort {
     await queueAck(this.pool, this.me.name, this.me.node, { incident: id, by, ...(note !== undefined && { note }) });
     this.opts.log.info({ incident: id, by }, "acknowledge passed to the leader");
     return incident;
-  }
-
-  // The leader watches the other nodes' heartbeats: one node_down incident for a node gone silent
-  // (the targets on its host wait under it), resolved when it beats again.
-  private async watchNodes(): Promise<void> {
-    const leader = this.leader;
-    const role = this.leadership.current();
-    if (!leader || role.mode !== "leader") return;
-    try {
-      const nodes = await listNodes(this.pool, this.me.name);
-      const open = new Set<string>();
-      for (const i of leader.liveIncidents().values())
-        if (i.kind === "node_down" && isOpen(i) && i.source?.startsWith(nodeSource(""))) open.add(i.source.slice(nodeSource("").length));
-      const silentMs = Math.max(3 * HEARTBEAT_MS, this.me.leaseTtlMs);
-      const review = reviewNodes(nodes, { me: this.me.node, silentMs, leadingMs: Date.now() - role.since, open });
-      if (this.leader !== leader) return;
-      for (const d of review.down) {
-        const evidence = `node ${d.node} of cluster ${this.me.name} has sent no heartbeat for ${Math.round(d.silentMs / 1000)} s: its host or its medic is gone`;
-        const onHost = new Set(this.config.targets.filter((t) => t.node === d.node).map((t) => t.name));
-        leader.raiseOwn("node_down", evidence, nodeSource(d.node), (i) => onHost.has(i.target));
-      }
-      for (const b of review.back) leader.resolveOwn(nodeSource(b.node), b.why);
-    } catch (err) {
-      this.opts.log.warn({ err: describeError(err) }, "could not look at the other nodes' heartbeats");
-    }
-  }
-
-  /** Whether enough nodes see the target failing for the leader to act (a target with no quorum: no question). */
-  private confirm(incident: Incident, target: Target): Confirmation {
-    // A leader that reaches none of its targets while another node reaches some: its own network is
-    // at fault, and it heals nothing it cannot see (when every node sees everything down, it is real).
-    const blind = blindLeader(this.leader?.targetsStatus() ?? [], this.observed, this.quorumOf(target));
-    if (blind) return { act: false, hold: blind };
-    const quorum = target.quorum ?? 1;
-    if (quorum <= 1) return { act: true, detail: "" };
-    return confirmFailure(this.observed, {
-      ...this.quorumOf(target),
-      waitedMs: Date.now() - incident.openedAt,
-      // Long enough for every node to probe it past its threshold and publish, and the leader to read that.
-      graceMs: target.intervalMs * (target.failureThreshold + 1) + 3 * FOLLOW_MS,
-    });
-  }
-
-  // The leader reads what followers see, and ends a vantage_disagreement once the nodes agree: the
-  // leader reaches the target again (the path healed), or enough nodes see it failing (it is the
-  // target after all: its own incident, released, is acted on).
-  private async watchVantage(): Promise<void> {
-    const leader = this.leader;
-    if (!leader) return;
-    try {
-      this.observed = await readObservations(this.pool, this.me.name);
-    } catch (err) {
-      this.opts.log.debug({ err: describeError(err) }, "could not read what the followers see");
-      return;
-    }
-    const status = new Map(leader.targetsStatus().map((t) => [t.name, t]));
-    for (const i of leader.liveIncidents().values()) {
-      if (i.kind !== "vantage_disagreement" || !isOpen(i) || !i.source?.startsWith(vantageSource(""))) continue;
-      const name = i.source.slice(vantageSource("").length);
-      const target = this.config.targets.find((t) => t.name === name);
-      if (!target || status.get(name)?.up === true) {
-        leader.resolveOwn(i.source, target ? `${this.me.node} reaches ${name} again: the nodes agree` : `${name} is no longer watched`);
-        continue;
-      }
-      const now = confirmFailure(this.observed, { ...this.quorumOf(target), waitedMs: Infinity, graceMs: 0 });
-      if (now.act) leader.resolveOwn(i.source, `${now.detail}: it is ${name} itself, not the path, and it is acted on`);
-    }
-  }
-
-  private quorumOf(target: Target) {
-    return { me: this.me.node, target: target.name, quorum: target.quorum ?? 1, freshMs: Math.max(3 * HEARTBEAT_MS, this.me.leaseTtlMs) };
-  }
-
-  // Every node publishes the pauses and guard resets written here, and reads everyone else's: a
-  // pause made on any host holds whichever node leads.
-  private async shareControls(): Promise<void> {
-    const { log } = this.opts;
-    try {
-      const mine = readControls(this.config.stateDir);
-      const text = JSON.stringify(mine);
-      if (text !== this.publishedControls) {
-        await publishControls(this.pool, this.me.name, this.me.node, mine);
-        this.publishedControls = text;
-      }
-      this.othersControls = await readOthersControls(this.pool, this.me.name, this.me.node, log);
-    } catch (err) {
-      log.debug({ err: describeError(err) }, "could not share the operator controls through the store");
-    }
-  }
-
-  // The leader carries out what followers were asked, in order; each once it is in the journal.
-  private async applyCommands(): Promise<void> {
-    const leader = this.leader;
-    if (!leader || this.applying) return;
-    this.applying = true;
-    try {
-      for (const c of await waitingCommands(this.pool, this.me.name)) {
-        if (this.leader !== leader) return;
-        const acked = await leader.acknowledge(c.incident, c.by, c.note);
-        await leader.flushed();
-        // Done only once the leader's record of it is in the store: a term that ended meanwhile leaves it to the next.
-        if (this.leader !== leader || leader.storeProblem() !== undefined) return;
-        await finishCommand(this.pool, this.me.name, c.id, acked ? "acknowledged" : "no such open incident");
-        this.opts.log.info(
-          { incident: c.incident, by: c.by, from: c.node, applied: Boolean(acked) },
-          "applied an acknowledge sent to a follower",
-        );
-      }
-    } catch (err) {
-      this.opts.log.warn({ err: describeError(err) }, "could not apply the commands sent to followers");
-    } finally {
-      this.applying = false;
-    }
   }
 
   private leading(): Daemon {
