@@ -5,8 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cases, rng, SEED } from "./chaos-common.js";
 import { startPagerDutyReceiver, type PagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startPgProxy, type PgProxy } from "./fixtures/pg-proxy.js";
+import { startStoreDb, type StoreDb } from "./fixtures/store-db.js";
 import { cleanup, freePort, killOnCleanup, onCleanup, startMedic, startService, tempDir, waitUntil, type MedicProcess } from "./harness.js";
-import { startCluster, type Cluster } from "./pg-cluster.js";
 
 // A cluster of three medics under random faults: one incident after another, and while each is
 // being fixed a random node is killed -9, stopped past its lease, or cut off from the store (its
@@ -17,33 +17,21 @@ import { startCluster, type Cluster } from "./pg-cluster.js";
 const INCIDENTS = cases(3, 50);
 const NODE = JSON.stringify(process.execPath);
 const ROUTING_KEY = "CHAOSKEY0123456789abcdef01234567";
-const PASSWORD = "medic-chaos-pw";
 const NODES = ["n1", "n2", "n3"];
-let db: Cluster;
+let store: StoreDb;
 let pd: PagerDutyReceiver;
 
 beforeAll(async () => {
-  db = await startCluster();
-  await db.sql(`CREATE ROLE medic LOGIN PASSWORD '${PASSWORD}'`);
-  await db.sql("CREATE DATABASE medic OWNER medic");
+  store = await startStoreDb();
   pd = await startPagerDutyReceiver();
 }, 60_000);
 afterAll(async () => {
   await pd?.close();
-  await db?.destroy();
+  await store?.db.destroy();
 });
 afterEach(cleanup);
 
-async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ connectionString: db.url("medic", PASSWORD, "medic"), connectionTimeoutMillis: 2_000 });
-  c.on("error", () => {});
-  try {
-    await c.connect();
-    return (await c.query<R>(text, values)).rows;
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
+const sql = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => store.sql<R>(text, values);
 
 describe("a cluster under random kill -9, SIGSTOP and partitions", () => {
   it(
@@ -97,12 +85,12 @@ targets:
       const proxies = new Map<string, PgProxy>();
       const nodes = new Map<string, MedicProcess>();
       for (const name of NODES) {
-        const proxy = await startPgProxy(db.port);
+        const proxy = await startPgProxy(store.db.port);
         proxies.set(name, proxy);
         onCleanup(() => proxy.close());
       }
       const start = (name: string) => {
-        const url = db.url("medic", PASSWORD, "medic").replace(`:${db.port}/`, `:${proxies.get(name)!.port}/`);
+        const url = store.url.replace(`:${store.db.port}/`, `:${proxies.get(name)!.port}/`);
         nodes.set(
           name,
           startMedic(["run", "--config", config, "--state-dir", join(dir, `state-${name}`)], {

@@ -15,29 +15,25 @@ import {
   waitUntil,
   type MedicProcess,
 } from "./harness.js";
-import { startCluster, type Cluster } from "./pg-cluster.js";
+import { startStoreDb, stepStarted, STORE_PASSWORD, type StoreDb } from "./fixtures/store-db.js";
 
 // Three medic processes as the nodes of one cluster on a real PostgreSQL, logged in as the
 // least-privilege role the README documents. The victim is a real service the test kills; the
 // playbook's exec steps log every start and end with the pid of the medic that ran them, so
 // overlapping actions are seen from their own side effects, not only from medic's journal.
 
-let db: Cluster;
+let store: StoreDb;
 let pd: PagerDutyReceiver;
-const ROLE_PASSWORD = "medic-store-pw";
 const ROUTING_KEY = "R0UTINGKEY0123456789abcdef012345";
 const TOKEN = "cluster-api-token-0123456789abcdef";
 
 beforeAll(async () => {
-  db = await startCluster();
-  // The README's "Run several medics" role, as written there.
-  await db.sql(`CREATE ROLE medic LOGIN PASSWORD '${ROLE_PASSWORD}'`);
-  await db.sql("CREATE DATABASE medic OWNER medic");
+  store = await startStoreDb();
   pd = await startPagerDutyReceiver();
 }, 60_000);
 afterAll(async () => {
   await pd?.close();
-  await db?.destroy();
+  await store?.db.destroy();
 });
 afterEach(cleanup);
 
@@ -130,7 +126,7 @@ targets:
   writeFileSync(config, text(port));
   killOnCleanup(join(dir, "api.pid"));
   const pid = await startService(dir, port, join(dir, "api.pid"));
-  const url = db.url("medic", ROLE_PASSWORD, "medic");
+  const url = store.url;
   const nodes = new Map<string, MedicProcess>();
   /** Starts (or starts again) the medic of node `name`. */
   const start = (name: string) => {
@@ -156,17 +152,8 @@ targets:
     );
   }
   for (const name of ["n1", "n2", "n3"]) if (name !== opts.first) start(name);
-  const sql = async <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) => {
-    // A client per query: the server restarts under one of the tests.
-    const c = new pg.Client({ connectionString: db.url("medic", ROLE_PASSWORD, "medic"), connectionTimeoutMillis: 2_000 });
-    c.on("error", () => {});
-    try {
-      await c.connect();
-      return (await c.query<R>(text.replaceAll("$CLUSTER", `'${cluster}'`), values)).rows;
-    } finally {
-      await c.end().catch(() => {});
-    }
-  };
+  const sql = <R extends pg.QueryResultRow>(text: string, values: unknown[] = []) =>
+    store.sql<R>(text.replaceAll("$CLUSTER", `'${cluster}'`), values);
   const leader = async () =>
     (await sql<{ node: string; epoch: string }>("SELECT node, epoch FROM medic_leader WHERE cluster = $CLUSTER"))[0];
   await waitUntil(async () => (await leader().catch(() => undefined))?.node, 20_000, "a leader");
@@ -205,11 +192,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     const since = Date.now();
     const t = await setUp((m) => logged(m, "one", 0) + "  - wait: 3s\n" + logged(m, "three", 0));
     process.kill(t.pid, "SIGKILL");
-    await waitUntil(
-      async () => (await records(t)).some((r) => r.type === "step_started" && r.index === 1),
-      30_000,
-      "the wait step to start",
-    );
+    await stepStarted(store, t.cluster, 1);
     const before = await t.leader();
     // Someone takes it on through a follower: the leader, whoever it is by then, journals it once.
     const incident = (await t.sql<{ id: string }>("SELECT id FROM medic_incidents WHERE cluster = $CLUSTER"))[0]!.id;
@@ -300,7 +283,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(status.stdout).toContain(`cluster ${t.cluster}: ${after.node} leads at epoch ${after.epoch}`);
     // The killed node is still listed, its heartbeat going stale.
     expect(status.stdout).toMatch(new RegExp(`^${before!.node} +(follower|leader|connecting) +[\\d.]+s ago`, "m"));
-    expect(status.stdout).not.toContain("medic-store-pw");
+    expect(status.stdout).not.toContain(STORE_PASSWORD);
     // History from any host: the CLI reads the cluster's store, not the node's state dir.
     const env = { MEDIC_STORE_URL: t.url, NODE_NAME: "cli", PD_KEY: ROUTING_KEY };
     const list = await medic(["incidents", "--config", t.config], env);
@@ -310,17 +293,13 @@ describe("a cluster of three medics on PostgreSQL", () => {
     const postmortem = await medic(["incidents", "show", incident.slice(0, 6), "--format", "markdown", "--config", t.config], env);
     expect(postmortem.code).toBe(0);
     expect(postmortem.stdout).toMatch(/alice/);
-    expect(postmortem.stdout).not.toContain("medic-store-pw");
+    expect(postmortem.stdout).not.toContain(STORE_PASSWORD);
   }, 120_000);
 
   it("the leader is SIGSTOPped past its lease: a follower finishes the incident, the old leader wakes, acts on nothing and follows", async () => {
     const t = await setUp((m) => logged(m, "one", 0) + "  - wait: 2s\n" + logged(m, "three", 1500));
     process.kill(t.pid, "SIGKILL");
-    await waitUntil(
-      async () => (await records(t)).some((r) => r.type === "step_started" && r.index === 1),
-      30_000,
-      "the wait step to start",
-    );
+    await stepStarted(store, t.cluster, 1);
     const before = await t.leader();
     const stalled = t.nodes.get(before!.node)!;
     stalled.child.kill("SIGSTOP");
@@ -383,7 +362,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
       );
     expect(await statuses()).toEqual([200, 200, 200]);
 
-    await db.stop("fast");
+    await store.db.stop("fast");
     await waitUntil(async () => (await statuses()).every((s) => s === 503), 20_000, "every node to say it cannot reach the store");
     process.kill(t.pid, "SIGKILL");
     // Every node still probes (it sees the service go down), and none acts: nothing can be fenced.
@@ -393,7 +372,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(health.checks.find((c) => c.name === "cluster")?.detail).toMatch(/cannot reach the store, so this node acts on nothing/);
     expect(lines(t.marker)).toEqual([]);
 
-    await db.start();
+    await store.db.start();
     // The cluster carries on by itself: a leader, the broken service fixed once, the page about the store resolved.
     await waitUntil(() => resolved(t).catch(() => false), 60_000, "the incident to resolve once the store is back");
     expect(lines(t.marker).filter((l) => l.what === "start")).toHaveLength(1);
