@@ -13,7 +13,7 @@ import { schemaCommand } from "./schema.js";
 import { releaseSighup } from "./sighup.js";
 import { validateCommand } from "./validate.js";
 import type { GlobalOptions } from "./config.js";
-import { EXIT } from "./output.js";
+import { EXIT, printError } from "./output.js";
 
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8")) as { version: string };
 
@@ -136,7 +136,7 @@ program
   .action(async (scenario: string | undefined, o) => {
     if (scenario === undefined) return exit(await demoCommand({ verbose: o.verbose }));
     if (scenario !== "cluster") {
-      process.stderr.write(`medic demo: unknown scenario ${JSON.stringify(scenario)} (hint: medic demo, or medic demo cluster)\n`);
+      printError(`medic demo: unknown scenario ${JSON.stringify(scenario)} (hint: medic demo, or medic demo cluster)\n`);
       return exit(EXIT.badConfig);
     }
     // Loaded only here: the PostgreSQL client is no cost to every other command.
