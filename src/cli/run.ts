@@ -61,7 +61,7 @@ export async function runCommand(opts: GlobalOptions & { dryRun?: boolean; apiLi
   const notify = (state: string) =>
     void (notified = notified.then(() => sdNotify(state, (detail) => log.warn({ detail }, "could not notify systemd"))));
   notify("READY=1");
-  const stopWatchdog = startWatchdog(() => (daemon instanceof ClusterNode ? daemon.alive() : daemon.health().ok), log);
+  const stopWatchdog = startWatchdog(() => daemon.alive(), log);
   reloader.ready({
     apply: (next) => {
       daemon.reload(next);

@@ -7,7 +7,7 @@ import type { Confirmation } from "../daemon/ports.js";
 import { isOpen, type Incident } from "../incidents/types.js";
 import { describeError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
-import { readControls } from "../safety/controls.js";
+import { ControlsFile } from "../safety/controls.js";
 import type { Controls } from "../safety/types.js";
 import { finishCommand, waitingCommands } from "./commands.js";
 import { publishControls, readOthersControls } from "./controls.js";
@@ -42,7 +42,9 @@ export interface DutiesDeps {
 export class ClusterDuties {
   /** The other nodes' pauses and guard resets, as read last. */
   othersControls: Controls | undefined;
-  private publishedControls = "";
+  /** This node's controls file, and whether what it holds now is in the store. */
+  private controls: ControlsFile | undefined;
+  private published = false;
   /** What the followers see of each target, as the leader read it last. */
   private observed: ObservationRow[] = [];
   /** True while the leader applies followers' commands (one pass at a time). */
@@ -139,11 +141,14 @@ export class ClusterDuties {
   async shareControls(): Promise<void> {
     const { log } = this.deps;
     try {
-      const mine = readControls(this.deps.config().stateDir);
-      const text = JSON.stringify(mine);
-      if (text !== this.publishedControls) {
-        await publishControls(this.deps.pool, this.deps.me.name, this.deps.me.node, mine);
-        this.publishedControls = text;
+      // The file is read again only when it changed on disk (a stat a second), as the safety guards do.
+      const file = (this.controls ??= new ControlsFile(this.deps.config().stateDir));
+      const { changed, error } = file.refresh();
+      if (error) log.debug({ error }, "cannot read this node's operator controls; sharing the last good ones");
+      if (changed || !this.published) {
+        this.published = false;
+        await publishControls(this.deps.pool, this.deps.me.name, this.deps.me.node, file.current());
+        this.published = true;
       }
       this.othersControls = await readOthersControls(this.deps.pool, this.deps.me.name, this.deps.me.node, log);
     } catch (err) {

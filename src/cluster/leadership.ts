@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { describeError } from "../lib/errors.js";
+import { destroyPg } from "../lib/pg.js";
 import type { Logger } from "../lib/log.js";
 import { leaderSql } from "./leader-sql.js";
 import type { Role } from "./types.js";
@@ -154,7 +155,7 @@ export class Leadership {
     try {
       await client.query(this.sql.setName);
     } catch (err) {
-      destroy(client);
+      destroyPg(client);
       throw err;
     }
     this.client = client;
@@ -218,7 +219,7 @@ export class Leadership {
   private dropSession(why: string): void {
     const client = this.client;
     this.client = undefined;
-    if (client) destroy(client);
+    if (client) destroyPg(client);
     if (this.role.mode === "leader") this.counts.steppedDown++;
     if (this.role.mode !== "stopped") this.become({ mode: "connecting", why });
     this.wake?.();
@@ -265,10 +266,4 @@ export class Leadership {
       this.wake = done;
     });
   }
-}
-
-// end() waits for the server's goodbye, which a stalled network never sends: the socket goes at once.
-function destroy(client: pg.Client): void {
-  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-  void client.end().catch(() => {});
 }

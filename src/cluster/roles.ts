@@ -10,7 +10,8 @@ import { recentWindowMs } from "../store/window.js";
 import type { Target } from "../config/types.js";
 import type { Confirmation } from "../daemon/ports.js";
 import type { Controls } from "../safety/types.js";
-import { isOpen, type Incident } from "../incidents/types.js";
+import type { Incident } from "../incidents/types.js";
+import { openFrom } from "../daemon/own-incidents.js";
 import type { Leadership, Role } from "./leadership.js";
 import { nodeSource } from "./node-watch.js";
 import { ObservationPublisher } from "./observations.js";
@@ -164,12 +165,7 @@ export class Roles {
       confirm: (incident, target) => this.deps.confirm(incident, target),
       sharedControls: this.deps.sharedControls,
       // A target on the host of a node that went silent: its incidents wait under that node's node_down.
-      hostRoot: (target, live) => {
-        if (!target.node) return undefined;
-        const source = nodeSource(target.node);
-        for (const i of live.values()) if (i.source === source && isOpen(i)) return i;
-        return undefined;
-      },
+      hostRoot: (target, live) => (target.node ? openFrom(live, nodeSource(target.node)) : undefined),
     });
     this.running = { as: "leader", daemon };
     if (!leads() || this.stopped) return;

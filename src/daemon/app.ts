@@ -261,6 +261,11 @@ export class Daemon implements ReadPort, CommandPort {
     });
   }
 
+  /** Whether it is doing its job (the systemd watchdog's question): its own checks. */
+  alive(now?: number): boolean {
+    return this.health(now).ok;
+  }
+
   readonly liveIncidents = (): ReadonlyMap<string, Incident> => this.store.live();
   readonly findIncident: ReadPort["findIncident"] = (id) => this.store.find(id);
   readonly history = (query: HistoryQuery) => this.store.history(query);

@@ -62,11 +62,7 @@ export async function pgClientConfig(
 export async function connectPg(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
   const client = new (Pg().Client)(config);
   client.on("error", () => {});
-  // end() waits for the server's goodbye, which a stalled network never sends: destroy the socket.
-  const onAbort = () => {
-    (client as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream?.destroy(new Error("aborted"));
-    void client.end().catch(() => {});
-  };
+  const onAbort = () => destroyPg(client);
   if (signal.aborted) throw signal.reason;
   signal.addEventListener("abort", onAbort, { once: true });
   try {
@@ -97,4 +93,10 @@ export function pgErrorCode(err: unknown): string {
   // socket closed under us: for the caller, a reset connection.
   if (code === "57P01" || code === "57P02" || /^Connection terminated/i.test(message)) return "ECONNRESET";
   return code ?? "EPG";
+}
+
+/** Closes a client at once: end() waits for the server's goodbye, which a stalled network never sends, so the socket goes first. */
+export function destroyPg(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(err?: Error): void } } }).connection?.stream?.destroy(new Error("aborted"));
+  void client.end().catch(() => {});
 }

@@ -28,6 +28,7 @@ export class SafetyRuntime {
   private pauses = new Map<string, Pause>();
   private resets: Record<string, number> = {};
   private syncedAt = -Infinity;
+  private merged: { own: Controls; other: Controls; both: Controls } | undefined;
 
   constructor(
     private config: Config,
@@ -57,7 +58,10 @@ export class SafetyRuntime {
   private current(): Controls {
     const own = this.controls.current();
     const other = this.shared?.();
-    return other ? mergeControls([own, other]) : own;
+    if (!other) return own;
+    // Asked for every open incident every second: merged again only when either side changed.
+    if (this.merged?.own !== own || this.merged.other !== other) this.merged = { own, other, both: mergeControls([own, other]) };
+    return this.merged.both;
   }
 
   /** The safety decision for an incident now (see decideSafety). */
