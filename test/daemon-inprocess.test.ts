@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { IncidentEvent } from "../src/incidents/types.js";
-import { placementRule } from "../src/gate/rules.js";
+import { followerRule, placementRule } from "../src/gate/rules.js";
+import { planRemediation } from "../src/playbooks/plan.js";
+import type { StepCarrier, StepTask } from "../src/daemon/ports.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
 import { inProcess, type InProcess } from "./fixtures/in-process.js";
 
@@ -261,31 +263,98 @@ describe("the rest of an incident's life in-process", () => {
     ).toEqual(["acknowledge", "resolve"]);
   });
 
-  it("a cluster leader on another host than the target's service escalates at once, saying why, and touches nothing", async () => {
+  it("a cluster leader hands a host step to the target's node, journals what it did there, and escalates at once for a node not in the cluster", async () => {
     const targets = `${DEFAULTS}targets:
   - { name: api, node: web-1, probe: { tcp: { port: 1 } }, SERVICE }
+  - { name: lost, node: web-9, probe: { tcp: { port: 1 } }, SERVICE }
   - { name: remote, probe: { tcp: { port: 1 } }, SERVICE }
   - { name: here, node: ops-1, probe: { tcp: { port: 1 } }, SERVICE }
 `;
-    const rules = [placementRule("ops-1", (name) => ({ api: "web-1", here: "ops-1" })[name])];
-    const m = await medic(targets, { playbooks: { "r.yaml": RESTART }, rules });
-    for (const t of ["api", "remote", "here"]) m.targets.get(t)!.up = false;
+    const nodeOf = (name: string) => ({ api: "web-1", lost: "web-9", here: "ops-1" })[name];
+    const rules = [placementRule("ops-1", nodeOf, (node) => node === "ops-1" || node === "web-1")];
+    const handed: { task: StepTask; local: boolean }[] = [];
+    const carry: StepCarrier = (task, local) => {
+      const node = nodeOf(task.incident.target);
+      if (!local || node === undefined || node === "ops-1") return undefined;
+      handed.push({ task, local });
+      // web-1 restarts it: the service comes back, seen by this node's probe.
+      m.targets.get(task.incident.target)!.up = true;
+      return Promise.resolve({ ok: true, detail: "on node web-1: restarted pid 10 -> 11", durationMs: 40 });
+    };
+    const m = await medic(targets, { playbooks: { "r.yaml": RESTART }, rules, carry });
+    for (const t of ["api", "lost", "remote", "here"]) m.targets.get(t)!.up = false;
     await m.advance(8_000);
     const byTarget = (t: string) => m.of("opened").find((o) => o.target === t)!.incident;
-    const [escalated] = m.of("escalated", byTarget("api"));
-    expect(escalated!.reason).toBe(
-      "service.restart acts on the host of node web-1, and ops-1 leads: medic runs host steps only on their own node",
-    );
-    expect(m.of("playbook_started", byTarget("api"))).toEqual([]);
+
+    // api: handed to web-1 as planned here, nothing run on this host, and journaled like a step of its own.
+    expect(handed).toHaveLength(1);
+    const { task, local } = handed[0]!;
+    expect(local).toBe(true);
+    expect(task).toMatchObject({ incident: { id: byTarget("api"), kind: "server_down", target: "api" }, playbook: "restart", index: 0 });
+    const [started] = m.of("playbook_started", byTarget("api"));
+    expect(task.description).toBe(started!.steps[0]!.description);
     expect(m.targets.get("api")!.actions).toEqual([]);
-    // A target with no node is on every node's host (one host, several medics); one on this node's is acted on.
+    expect(m.of("step_finished", byTarget("api"))[0]).toMatchObject({
+      outcome: "ok",
+      detail: "on node web-1: restarted pid 10 -> 11",
+      durationMs: 40,
+    });
+    expect(m.incident(byTarget("api")).state).toBe("resolved");
+
+    // lost: its node never joined, so no node can act there: escalated before anything runs.
+    const [escalated] = m.of("escalated", byTarget("lost"));
+    expect(escalated!.reason).toBe(
+      "service.restart acts on the host of node web-9, which is not in this cluster (no node of that name has joined): no node can carry it out",
+    );
+    expect(m.of("playbook_started", byTarget("lost"))).toEqual([]);
+    expect(m.targets.get("lost")!.actions).toEqual([]);
+    // A target with no node is on every node's host (one host, several medics); one on this node's is acted on here.
     expect(m.targets.get("remote")!.actions).toEqual(["restart"]);
     expect(m.targets.get("here")!.actions).toEqual(["restart"]);
-    expect(
-      m
-        .of("resolved")
-        .map((r) => r.incident)
-        .sort(),
-    ).toEqual([byTarget("remote"), byTarget("here")].sort());
+  });
+
+  it("a node carries out a step handed to it only as its own config renders it: a config that differs runs nothing and says so", async () => {
+    const m = await medic(`${DEFAULTS}targets:\n  - { name: api, node: web-1, probe: { tcp: { port: 1 } }, SERVICE }\n`, {
+      playbooks: { "r.yaml": RESTART },
+      rules: [followerRule(() => "the leader (ops-1)")],
+    });
+    const incident = { id: "abc123", kind: "server_down", severity: "P1", target: "api", evidence: "connection refused" };
+    const plan = planRemediation({ incident, target: m.config.targets[0]!, playbooks: m.config.playbooks });
+    if (plan.action !== "run") throw new Error(plan.reason);
+    const step = plan.steps[0]!;
+    const task: StepTask = {
+      runId: "abc123-1",
+      incident,
+      playbook: "restart",
+      index: 0,
+      description: step!.description,
+      timeoutMs: step!.timeoutMs,
+    };
+    const never = new AbortController().signal;
+
+    for (const [wrong, why] of [
+      [
+        { description: "restart something else" },
+        /^this node renders step 1 as ".*" \(timeout \d+ ms\), not "restart something else" .*: the nodes' configs differ; nothing was run$/,
+      ],
+      [{ timeoutMs: 1 }, /the nodes' configs differ; nothing was run$/],
+      [{ playbook: "other" }, /^this node's config picks playbook restart, not other; nothing was run$/],
+      [{ index: 3 }, /^this node's playbook restart has no step 4: the nodes' configs differ; nothing was run$/],
+      [{ incident: { ...incident, target: "db" } }, /^this node does not watch db; nothing was run$/],
+      [
+        { incident: { ...incident, kind: "high_latency" } },
+        /^this node would not run a playbook: no playbook handles high_latency on api; nothing was run$/,
+      ],
+    ] as const) {
+      const r = await m.daemon.carryOut({ ...task, ...wrong }, never);
+      expect(r.ok).toBe(false);
+      expect(r.detail).toMatch(why);
+    }
+    expect(m.targets.get("api")!.actions).toEqual([]);
+
+    // As the leader rendered it: run here, on this node's own service, even though this node follows.
+    expect(await m.daemon.carryOut(task, never)).toMatchObject({ ok: true });
+    expect(m.targets.get("api")!.actions).toEqual(["restart"]);
+    await m.stop();
   });
 });

@@ -382,7 +382,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(await statuses()).toEqual([200, 200, 200]);
   }, 120_000);
 
-  it("a node's host goes away: one node_down incident pages, the service there waits under it, and when the node is back the service is its own node's to fix", async () => {
+  it("a node's host goes away: one node_down incident pages, the service there waits under it, and when the node is back the leader has that node fix it", async () => {
     const since = Date.now();
     const t = await setUp((m) => logged(m, "fix", 0), { node: "n3" });
     // The host that goes away must not be the leader's (that is the failover test above).
@@ -419,22 +419,40 @@ describe("a cluster of three medics on PostgreSQL", () => {
     expect(api.root).toBe(down.id);
     await waitUntil(() => pages(since).some((p) => p.key === down.id && p.action === "trigger"), 20_000, "the node_down page");
 
-    // The node comes back; the service is still down: it gets its own incident, and only node n3
-    // may act on its host, so it escalates instead of being restarted from here.
-    t.start("n3");
+    // While n3 was gone nothing ran: no node but n3 acts on its host, and the service's incident says why it waits.
+    expect(lines(t.marker)).toEqual([]);
+    const why = await t.sql<{ reason: string }>(
+      "SELECT record->>'reason' AS reason FROM medic_records WHERE cluster = $CLUSTER AND incident = $1 AND record->>'type' = 'suppressed'",
+      [api.id],
+    );
+    expect(why.at(-1)!.reason).toMatch(/node n3 has sent no heartbeat for \d+ s/);
+
+    // The node comes back; the service is still down: it gets its own incident, and the leader hands
+    // the steps to n3, which carries them out on its host (the exec step logs its medic's pid).
+    const back = t.start("n3");
     await waitUntil(async () => (await incidents()).find((i) => i.id === down.id)?.state === "resolved", 30_000, "node_down to resolve");
     const own = await waitUntil(
-      async () => (await incidents()).find((i) => i.target === "api" && i.id !== api.id && i.state === "escalated"),
-      30_000,
-      "the service's own incident to escalate",
+      async () => (await incidents()).find((i) => i.target === "api" && i.id !== api.id && i.state === "resolved"),
+      40_000,
+      "the service's own incident, fixed by n3",
     );
-    const reason = await t.sql<{ reason: string }>(
-      "SELECT record->>'reason' AS reason FROM medic_records WHERE cluster = $CLUSTER AND incident = $1 AND record->>'type' = 'escalated'",
+    const leader = (await t.leader())!.node;
+    expect(leader).not.toBe("n3");
+    expect(lines(t.marker).filter((l) => l.what === "start")).toEqual([expect.objectContaining({ word: "fix", pid: back.child.pid })]);
+    const steps = await t.sql<{ index: number; outcome: string; detail: string; node: string }>(
+      `SELECT (record->>'index')::int AS index, record->>'outcome' AS outcome, record->>'detail' AS detail, node
+         FROM medic_records WHERE cluster = $CLUSTER AND incident = $1 AND record->>'type' = 'step_finished' ORDER BY seq`,
       [own.id],
     );
-    expect(reason[0]!.reason).toMatch(/acts? on the host of node n3, and n[12] leads/);
+    // The leader journals both steps, each as n3 reported it.
+    expect(steps.map((s) => [s.index, s.outcome, s.node])).toEqual([
+      [0, "ok", leader],
+      [1, "ok", leader],
+    ]);
+    for (const s of steps) expect(s.detail).toMatch(/^on node n3: /);
+    expect(back.stdout()).toContain("carried out a step for the leader");
     expect((await incidents()).filter((i) => i.kind === "node_down")).toHaveLength(1);
-    expect(lines(t.marker)).toEqual([]);
+    expect(await t.sql("SELECT 1 FROM medic_tasks WHERE cluster = $CLUSTER")).toEqual([]);
   }, 120_000);
 
   it("quorum 2: only the leader cannot reach the service, so it pages about the path and restarts nothing; when all see it down it is fixed once", async () => {

@@ -22,6 +22,9 @@ export const HEARTBEAT_MS = 2_000;
 /** What the leader reads of the others, and a follower's view of the store, is this old at most. */
 export const FOLLOW_MS = 1_000;
 
+/** A node silent this long (three beats, or a lease) is down. */
+export const silentLimitMs = (me: ClusterConfig): number => Math.max(3 * HEARTBEAT_MS, me.leaseTtlMs);
+
 /** What the duties need of their node. */
 export interface DutiesDeps {
   pool: pg.Pool;
@@ -49,6 +52,8 @@ export class ClusterDuties {
   private observed: ObservationRow[] = [];
   /** True while the leader applies followers' commands (one pass at a time). */
   private applying = false;
+  /** The cluster's nodes, as the leader read them last. */
+  private nodes: ReadonlySet<string> | undefined;
 
   constructor(private readonly deps: DutiesDeps) {}
 
@@ -60,11 +65,16 @@ export class ClusterDuties {
     if (!leader || role.mode !== "leader") return;
     try {
       const nodes = await listNodes(this.deps.pool, this.deps.me.name);
+      this.nodes = new Set(nodes.map((n) => n.node));
       const open = new Set<string>();
       for (const i of leader.liveIncidents().values())
         if (i.kind === "node_down" && isOpen(i) && i.source?.startsWith(nodeSource(""))) open.add(i.source.slice(nodeSource("").length));
-      const silentMs = Math.max(3 * HEARTBEAT_MS, this.deps.me.leaseTtlMs);
-      const review = reviewNodes(nodes, { me: this.deps.me.node, silentMs, leadingMs: Date.now() - role.since, open });
+      const review = reviewNodes(nodes, {
+        me: this.deps.me.node,
+        silentMs: silentLimitMs(this.deps.me),
+        leadingMs: Date.now() - role.since,
+        open,
+      });
       if (this.deps.leader() !== leader) return;
       for (const d of review.down) {
         const evidence = `node ${d.node} of cluster ${this.deps.me.name} has sent no heartbeat for ${Math.round(d.silentMs / 1000)} s: its host or its medic is gone`;
@@ -80,6 +90,11 @@ export class ClusterDuties {
     } catch (err) {
       this.deps.log.warn({ err: describeError(err) }, "could not look at the other nodes' heartbeats");
     }
+  }
+
+  /** Whether `node` is in the cluster, as the leader read it last (undefined: not read yet). */
+  known(node: string): boolean | undefined {
+    return this.nodes?.has(node);
   }
 
   /** Whether enough nodes see the target failing for the leader to act (a target with no quorum: no question). */
@@ -132,7 +147,7 @@ export class ClusterDuties {
       me: this.deps.me.node,
       target: target.name,
       quorum: target.quorum ?? 1,
-      freshMs: Math.max(3 * HEARTBEAT_MS, this.deps.me.leaseTtlMs),
+      freshMs: silentLimitMs(this.deps.me),
     };
   }
 

@@ -14,7 +14,8 @@ import { createPool, storeClient } from "../store/postgres/pool.js";
 import type { HistoryQuery } from "../store/types.js";
 import { recentWindowMs } from "../store/window.js";
 import { queueAck } from "./commands.js";
-import { ClusterDuties, FOLLOW_MS, HEARTBEAT_MS } from "./duties.js";
+import { ClusterDuties, FOLLOW_MS, HEARTBEAT_MS, silentLimitMs } from "./duties.js";
+import { HostSteps, TAKE_MS } from "./host-steps.js";
 import { Leadership, type Role } from "./leadership.js";
 import { heartbeat, type NodeDetail } from "./nodes.js";
 import { Roles } from "./roles.js";
@@ -43,6 +44,8 @@ export class ClusterNode implements ReadPort, CommandPort {
   /** Writes the store refused at an epoch that was over. */
   private refusedWrites = 0;
   private readonly duties: ClusterDuties;
+  /** The leader's host steps for targets on this node's host. */
+  private readonly hostSteps: HostSteps;
   /** When this node's view of the shared store was last brought up to date. */
   private viewedAt = Date.now();
   private stops: (() => void)[] = [];
@@ -83,7 +86,10 @@ export class ClusterNode implements ReadPort, CommandPort {
       refused: () => this.refusedWrites++,
       confirm: (incident, target) => this.duties.confirm(incident, target),
       sharedControls: () => this.duties.othersControls,
+      known: (node) => this.duties.known(node),
+      silentMs: silentLimitMs(this.me),
     });
+    this.hostSteps = new HostSteps({ pool, me: this.me, config: () => this.config, log: opts.log, daemon: () => this.roles.daemon });
   }
 
   /** Connects to the store, brings its schema up to date (or refuses a newer one), and opens the shared view. */
@@ -137,6 +143,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     this.stops.push(repeat(systemClock, HEARTBEAT_MS, () => void this.duties.watchNodes(), { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.duties.watchVantage(), { unref: true }));
     this.stops.push(repeat(systemClock, FOLLOW_MS, () => void this.duties.shareControls(), { unref: true }));
+    this.stops.push(repeat(systemClock, TAKE_MS, () => void this.hostSteps.take(), { unref: true }));
     await this.roles.start();
     this.leadership.start();
     log.info({ cluster: this.me.name, node: this.me.node, leaseTtlMs: this.me.leaseTtlMs }, "medic started as a cluster node");
@@ -147,6 +154,7 @@ export class ClusterNode implements ReadPort, CommandPort {
     if (this.stopped) return;
     this.stopped = true;
     for (const stop of this.stops.splice(0)) stop();
+    await this.hostSteps.stop();
     await this.roles.stop();
     await this.leadership.stop();
     await this.follower.close();

@@ -12,6 +12,8 @@ import type { Confirmation } from "../daemon/ports.js";
 import type { Controls } from "../safety/types.js";
 import type { Incident } from "../incidents/types.js";
 import { openFrom } from "../daemon/own-incidents.js";
+import { carryStep } from "./carry.js";
+import { HEARTBEAT_MS } from "./duties.js";
 import type { Leadership, Role } from "./leadership.js";
 import { nodeSource } from "./node-watch.js";
 import { ObservationPublisher } from "./observations.js";
@@ -31,6 +33,10 @@ export interface RolesDeps {
   sharedControls: () => Controls | undefined;
   /** What the other nodes see, asked before the leader acts on a target with a quorum. */
   confirm: (incident: Incident, target: Target) => Confirmation;
+  /** Whether a node is in the cluster, as the leader read it last (undefined: not read yet). */
+  known: (node: string) => boolean | undefined;
+  /** A node silent this long is gone (node_down's limit). */
+  silentMs: number;
 }
 
 /**
@@ -153,15 +159,19 @@ export class Roles {
       const problem = store.problem();
       return this.deps.leadership.standing(epoch) ?? (problem && `the store cannot write: ${problem}`);
     };
+    const nodeOf = (name: string) => this.deps.config().targets.find((t) => t.name === name)?.node;
+    // A host step of another node's target is handed to that node; it waits until node_down has had time to open.
+    const carry = { pool: this.deps.pool, cluster: this.deps.me.name, epoch, log, silentMs: this.deps.silentMs + HEARTBEAT_MS };
     const daemon = new Daemon({
       ...this.deps.opts,
       config: this.deps.config(),
       store,
-      rules: [
-        leaderRule(standing),
-        placementRule(this.deps.me.node, (name) => this.deps.config().targets.find((t) => t.name === name)?.node),
-      ],
+      rules: [leaderRule(standing), placementRule(this.deps.me.node, nodeOf, this.deps.known)],
       precondition: () => ({ epoch }),
+      carry: (task, local, signal) => {
+        const node = nodeOf(task.incident.target);
+        return local && node !== undefined && node !== this.deps.me.node ? carryStep(carry, node, task, signal) : undefined;
+      },
       confirm: (incident, target) => this.deps.confirm(incident, target),
       sharedControls: this.deps.sharedControls,
       // A target on the host of a node that went silent: its incidents wait under that node's node_down.

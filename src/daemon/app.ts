@@ -14,12 +14,14 @@ import { SafetyRuntime } from "../safety/runtime.js";
 import type { Controls } from "../safety/types.js";
 import type { HistoryQuery, IncidentStore, Precondition } from "../store/types.js";
 import { checkTarget, liveTarget, type LiveTarget } from "../targets.js";
+import type { StepResult } from "../services/types.js";
 import { Commands } from "./commands.js";
 import { raiseOwn, resolveOwn, type OwnDeps } from "./own-incidents.js";
 import { Detector } from "./detector.js";
 import { Fleet } from "./fleet.js";
 import { Lifecycle } from "./lifecycle.js";
-import type { CommandPort, Confirmation, DaemonHealth, ReadPort, TargetStatus } from "./ports.js";
+import { carryOut } from "./carry-out.js";
+import type { CommandPort, Confirmation, DaemonHealth, ReadPort, StepCarrier, StepTask, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
 import { Reloader, type ReloadResult } from "./reloader.js";
 import { Remediator } from "./remediator.js";
@@ -59,6 +61,8 @@ export interface DaemonOptions {
   confirm?: (incident: Incident, target: Target) => Confirmation;
   /** The open incident standing for a target's host being gone (a cluster's node_down), if any. */
   hostRoot?: (target: Target, live: ReadonlyMap<string, Incident>) => Incident | undefined;
+  /** Carries out the steps that must run on another node (a cluster's host steps, on the target's node). */
+  carry?: StepCarrier;
 }
 
 /** How often the supervisor looks at held and suppressed incidents and re-reads the operator's controls. */
@@ -143,6 +147,7 @@ export class Daemon implements ReadPort, CommandPort {
       detector,
       cutoff: life.cutoff,
       ...(opts.confirm && { confirm: opts.confirm }),
+      ...(opts.carry && { carry: opts.carry }),
     }));
     this.supervisor = new Supervisor({
       ...core,
@@ -275,6 +280,10 @@ export class Daemon implements ReadPort, CommandPort {
     this.escalations.pageSelf(key, event, summary);
   /** Trouble with the store itself (records waiting for it), or undefined. */
   readonly storeProblem = (): string | undefined => this.store.problem();
+
+  /** Carries out a step another node decided on, for a target on this host (see carry-out.ts). */
+  readonly carryOut = (task: StepTask, signal: AbortSignal): Promise<StepResult> =>
+    carryOut({ config: () => this.config, watchers: this.watchers, clock: this.clock }, task, signal);
 
   // Command port.
   readonly acknowledge = (id: string, by: string, note?: string): Incident | undefined => this.commands.acknowledge(id, by, note);

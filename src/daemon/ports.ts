@@ -1,5 +1,7 @@
 import type { Severity } from "../classify/types.js";
 import type { Incident } from "../incidents/types.js";
+import type { PlanIncident } from "../playbooks/plan.js";
+import type { StepResult } from "../services/types.js";
 import type { ActivePause } from "../safety/types.js";
 import type { Found, HistoryPage, HistoryQuery } from "../store/types.js";
 
@@ -71,3 +73,21 @@ export type Confirmation =
   | { act: false; disagree: string }
   /** Too few nodes can say anything: a human decides. */
   | { act: false; escalate: string };
+
+/**
+ * A step the deciding node asks another to carry out (a cluster's host step, on the target's own
+ * node): what that node needs to plan it again from its own config, and the step as the decider
+ * rendered it, which it runs only if its own rendering is the same.
+ */
+export interface StepTask {
+  runId: string;
+  /** The incident as the plan was rendered from it. */
+  incident: PlanIncident;
+  playbook: string;
+  index: number;
+  description: string;
+  timeoutMs: number;
+}
+
+/** Carries a step out on the node it must run on; undefined when it runs here. `local`: it acts on its host. */
+export type StepCarrier = (task: StepTask, local: boolean, signal: AbortSignal) => Promise<StepResult> | undefined;

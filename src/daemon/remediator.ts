@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Config, Target } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
 import { raiseOwn, vantageSource } from "./own-incidents.js";
-import type { Confirmation } from "./ports.js";
+import type { Confirmation, StepCarrier } from "./ports.js";
 import { lastRun } from "../incidents/fold.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
 import type { Clock } from "../lib/clock.js";
@@ -42,6 +42,8 @@ export interface RemediatorDeps {
   cutoff: AbortSignal;
   /** A cluster's word from its other vantage points before a target is acted on (absent: act on what this node sees). */
   confirm?: (incident: Incident, target: Target) => Confirmation;
+  /** Carries out the steps that must run on another node (a cluster's host steps). */
+  carry?: StepCarrier;
 }
 
 /**
@@ -178,13 +180,23 @@ export class Remediator {
       records.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
     }
     log.info({ incident: id, target: w.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
-    const result = await runPlan({ ...this.deps, incident: id, watcher: w, plan, runId, previous });
+    const result = await runPlan({ ...this.deps, incident: id, planned: incident, watcher: w, plan, runId, previous });
     if (w.retired.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
-    if (result.outcome === "failed") return this.escalate(id, result.reason);
+    if (result.outcome === "failed") return this.failed(id, w, result.reason);
     if (result.outcome === "abandoned")
       return void log.warn({ incident: id, target: w.name }, "playbook left unfinished; the next start resumes it");
     w.track = { ...w.track, failStreak: 0, okStreak: 0 };
     log.info({ incident: id, target: w.name }, "incident resolved: recovery verified");
+  }
+
+  /**
+   * The run failed. When an incident opened meanwhile explains it (the node that was to carry a step
+   * out went down with its host, a dependency broke), it waits under that one, which pages; else it escalates.
+   */
+  private failed(id: string, w: Watcher, reason: string): void {
+    const root = this.deps.detector.rootFor(w.name);
+    if (!root || root.id === id) return this.escalate(id, reason);
+    this.holdBack(id, { action: "suppress", root: root.id, reason: `${reason}; incident ${root.id} on ${root.target} explains it` });
   }
 
   /**

@@ -2,10 +2,11 @@ import type { Config } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
 import type { RunRecord } from "../incidents/types.js";
 import { sleep, type Clock } from "../lib/clock.js";
-import type { Plan } from "../playbooks/plan.js";
+import type { Plan, PlanIncident } from "../playbooks/plan.js";
 import { runPlaybook, type RunOutcome } from "../playbooks/run.js";
 import { runProbe } from "../probes/run.js";
 import type { Checked } from "../targets.js";
+import type { StepCarrier } from "./ports.js";
 import type { RecordStream } from "./records.js";
 import type { Watcher } from "./watcher.js";
 import type { Watchers } from "./watchers.js";
@@ -13,6 +14,8 @@ import type { Watchers } from "./watchers.js";
 /** One run of an incident's plan and what it runs with. */
 export interface PlanRun {
   incident: string;
+  /** The incident as the plan was rendered from it (a step carried out elsewhere is planned again from it). */
+  planned: PlanIncident;
   watcher: Watcher;
   plan: Extract<Plan, { action: "run" }>;
   runId: string;
@@ -28,6 +31,8 @@ export interface PlanRun {
   stop: AbortSignal;
   /** Aborted when medic gives up waiting: steps in flight are cut off. */
   cutoff: AbortSignal;
+  /** Carries out a step that must run on another node (a cluster's). */
+  carry?: StepCarrier;
 }
 
 /**
@@ -60,6 +65,21 @@ export async function runPlan(r: PlanRun): Promise<RunOutcome> {
       resume: r.previous,
       clock,
       sleep: (ms, signal) => sleep(ms, signal, clock),
+      ...(r.carry && {
+        carry: (step, signal) =>
+          r.carry!(
+            {
+              runId: r.runId,
+              incident: r.planned,
+              playbook: r.plan.playbook.name,
+              index: step.index,
+              description: step.description,
+              timeoutMs: step.timeoutMs,
+            },
+            step.step.local?.(step.rendered, w.target) ?? false,
+            signal,
+          ),
+      }),
       allow: async (step) => {
         const { index, name, kind, description } = step;
         const verdict = await gate.allow({ kind: "step", incident, target: w.name, index, step: name, stepKind: kind, description });

@@ -38,17 +38,22 @@ export function followerRule(leader: () => string): GateRule {
 
 /**
  * A cluster: a playbook whose steps act on a host (a command, a unit, a local process or docker
- * socket) runs only on the node that host is; `nodeOf` says a target's node (undefined: any node,
- * all nodes share the host). Refused, it escalates: no other node can reach that host.
+ * socket) has them carried out by the node that host is; `nodeOf` says a target's node (undefined:
+ * any node, all nodes share the host), `known` whether a node is in the cluster (undefined: not
+ * known yet). Refused when no such node ever joined: it escalates, no node can reach that host.
  */
-export function placementRule(me: string, nodeOf: (target: string) => string | undefined): GateRule {
+export function placementRule(
+  me: string,
+  nodeOf: (target: string) => string | undefined,
+  known: (node: string) => boolean | undefined,
+): GateRule {
   return {
     name: "placement",
     check: (action) => {
       if (action.kind !== "playbook" || action.local.length === 0) return undefined;
       const node = nodeOf(action.target);
-      if (node === undefined || node === me) return undefined;
-      return `${action.local.join(", ")} act${action.local.length === 1 ? "s" : ""} on the host of node ${node}, and ${me} leads: medic runs host steps only on their own node`;
+      if (node === undefined || node === me || known(node) !== false) return undefined;
+      return `${action.local.join(", ")} act${action.local.length === 1 ? "s" : ""} on the host of node ${node}, which is not in this cluster (no node of that name has joined): no node can carry ${action.local.length === 1 ? "it" : "them"} out`;
     },
   };
 }

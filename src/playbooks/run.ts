@@ -10,7 +10,7 @@ import { describeError } from "../lib/errors.js";
 import { withDeadline } from "../lib/signals.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { RenderedStep } from "./plan.js";
-import type { StepResult } from "./types.js";
+import type { StepContext, StepResult } from "./types.js";
 import { verifyRecovery, type Check, type FailedRound } from "./verify.js";
 
 /** How a playbook run ended: recovered, failed (escalate), or cut off by shutdown (resume later). */
@@ -38,6 +38,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Set when resuming a run a previous daemon started: steps it recorded as done are not run again. */
   resume?: RunRecord;
+  /** Runs a step on another node when it must run there (a cluster's host step); undefined: it runs here. */
+  carry?: (step: RenderedStep, signal: AbortSignal) => Promise<StepResult> | undefined;
   /** Asked before each step starts (the daemon's action gate): why it may not run, or undefined. A refused step is not started, and the run is left for later. */
   allow?: (step: RenderedStep) => Promise<string | undefined>;
   /** Verification's clock and pauses (the daemon's; tests run them on a manual clock). */
@@ -82,7 +84,7 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     if (ctx.stop.aborted) return { outcome: "abandoned" };
     ctx.record({ type: "step_started", runId, index: step.index });
     const started = performance.now();
-    const result = await runStep(ctx, step);
+    const result = await (ctx.carry?.(step, ctx.signal) ?? runStep(step, ctx));
     const durationMs = Math.round(result.durationMs ?? performance.now() - started);
     const outcome = ctx.signal.aborted && !result.ok ? "abandoned" : !result.ok ? "failed" : result.changed === false ? "skipped" : "ok";
     ctx.record({ type: "step_finished", runId, index: step.index, outcome, detail: result.detail, durationMs });
@@ -139,11 +141,15 @@ async function unmetCondition(onlyIf: Condition[], ctx: RunContext): Promise<str
 /** A step that ignores its signal still ends this long after its timeout or an abort. */
 const STEP_GRACE_MS = 2000;
 
-function runStep(ctx: RunContext, step: RenderedStep): Promise<StepResult> {
-  return withDeadline(ctx.signal, step.timeoutMs, (signal) => runStepUntil(signal, ctx, step));
+/** What a step runs with, besides its timeout (the step's own). */
+export type StepEnv = Omit<StepContext, "timeoutMs">;
+
+/** Runs one rendered step within its timeout; a step that ignores its signal still ends STEP_GRACE_MS later. */
+export function runStep(step: RenderedStep, env: StepEnv): Promise<StepResult> {
+  return withDeadline(env.signal, step.timeoutMs, (signal) => runStepUntil(signal, env, step));
 }
 
-async function runStepUntil(signal: AbortSignal, ctx: RunContext, step: RenderedStep): Promise<StepResult> {
+async function runStepUntil(signal: AbortSignal, env: StepEnv, step: RenderedStep): Promise<StepResult> {
   let timer: NodeJS.Timeout | undefined;
   const stuck = new Promise<StepResult>((resolve) => {
     const give = () => {
@@ -153,14 +159,15 @@ async function runStepUntil(signal: AbortSignal, ctx: RunContext, step: Rendered
     else signal.addEventListener("abort", give, { once: true });
   });
   try {
+    const { target, service, baseDir, targets, clock } = env;
     const run = step.step.run(step.rendered, {
-      target: ctx.target,
-      service: ctx.service,
+      target,
+      service,
       signal,
       timeoutMs: step.timeoutMs,
-      baseDir: ctx.baseDir,
-      targets: ctx.targets,
-      ...(ctx.clock && { clock: ctx.clock }),
+      baseDir,
+      targets,
+      ...(clock && { clock }),
     });
     return await Promise.race([run, stuck]);
   } catch (err) {

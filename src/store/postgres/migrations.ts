@@ -66,6 +66,18 @@ const MIGRATIONS: readonly Migration[] = [
         updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (cluster, node));
     `,
   },
+  {
+    version: 5,
+    name: "host steps the leader asks a node to carry out",
+    sql: `
+      CREATE TABLE medic_tasks (cluster text NOT NULL, id text NOT NULL, node text NOT NULL, epoch bigint NOT NULL,
+        incident text NOT NULL, target text NOT NULL, playbook text NOT NULL, step_index int NOT NULL,
+        description text NOT NULL, plan jsonb NOT NULL, state text NOT NULL DEFAULT 'pending',
+        created_at timestamptz NOT NULL DEFAULT now(), claimed_at timestamptz, finished_at timestamptz,
+        outcome text, detail text, duration_ms int, PRIMARY KEY (cluster, id));
+      CREATE INDEX medic_tasks_pending ON medic_tasks (cluster, node) WHERE state = 'pending';
+    `,
+  },
 ];
 
 /** The newest schema this node knows. */
