@@ -357,4 +357,30 @@ describe("the rest of an incident's life in-process", () => {
     expect(m.targets.get("api")!.actions).toEqual(["restart"]);
     await m.stop();
   });
+
+  it("a run that fails while a dependency broke meanwhile waits under the dependency's incident instead of paging on its own", async () => {
+    const m = await medic(
+      `${DEFAULTS}targets:\n  - { name: db, probe: { tcp: { port: 1 } }, SERVICE }\n  - { name: app, dependsOn: [db], probe: { tcp: { port: 1 } }, SERVICE }\n`,
+      { playbooks: { "r.yaml": RESTART } },
+    );
+    const [db, app] = [m.targets.get("db")!, m.targets.get("app")!];
+    app.fixedByRestart = false;
+    app.up = false;
+    await m.advance(3_000);
+    const appIncident = m.of("opened").find((o) => o.target === "app")!.incident;
+    expect(m.of("playbook_started", appIncident)).toHaveLength(1);
+    // While app's restart is being verified, its database dies, and a restart does not bring it back either.
+    db.fixedByRestart = false;
+    db.up = false;
+    await m.advance(10_000);
+    const dbIncident = m.of("opened").find((o) => o.target === "db")!.incident;
+    expect(m.of("escalated", appIncident)).toEqual([]);
+    const [suppressed] = m.of("suppressed", appIncident);
+    expect(suppressed).toMatchObject({ root: dbIncident });
+    expect(suppressed!.reason).toMatch(new RegExp(`^verification: .*; incident ${dbIncident} on db explains it$`));
+    expect(m.incident(appIncident).state).toBe("suppressed");
+    // Without a root, a failed run escalates as always: the database's own.
+    expect(m.of("escalated", dbIncident)).toHaveLength(1);
+    await m.stop();
+  });
 });
