@@ -14,6 +14,8 @@ export interface TargetStatus {
   up: boolean | null;
   lastRoundAt?: number;
   latencyMs?: number;
+  /** The latest rounds' latency in ms, oldest first (at most 30); null for a round whose probe failed. */
+  recent?: (number | null)[];
   finding?: { kind: string; evidence: string };
   /** Ids of its incidents that are not resolved. */
   open: string[];

@@ -12,6 +12,7 @@ export function targetStatus(w: Watcher, paused: ActivePause | undefined): Targe
     probe: w.target.probe.kind,
     up: v.state === "unknown" ? null : v.state === "healthy",
     ...(w.lastRoundAt !== undefined && { lastRoundAt: w.lastRoundAt, latencyMs: w.lastLatencyMs }),
+    recent: [...w.recent],
     ...(v.state === "failing" && { finding: { kind: v.finding.kind, evidence: v.finding.evidence } }),
     open: [...w.open],
     ...(paused && { paused }),

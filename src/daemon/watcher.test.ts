@@ -3,7 +3,7 @@ import type { Target } from "../config/target.js";
 import { createLogger } from "../lib/log.js";
 import { ManualClock } from "../lib/manual-clock.js";
 import type { LiveTarget } from "../targets.js";
-import { Watcher, type Round } from "./watcher.js";
+import { RECENT_ROUNDS, Watcher, type Round } from "./watcher.js";
 
 const target = { name: "api", intervalMs: 1_000 } as Target;
 const parts = (): LiveTarget => ({ target, probe: { run: async () => ({ target: "api", at: 0, ok: true, latencyMs: 1, facts: {} }) } });
@@ -50,5 +50,29 @@ describe("Watcher modes", () => {
     expect([w.mode, rounds.length, clock.pending()]).toEqual(["retired", seen, 0]);
     expect(w.retired.aborted).toBe(true);
     expect(String(w.retired.reason)).toMatch(/target removed from config/);
+  });
+});
+
+describe("Watcher recent latency", () => {
+  it("keeps the latest 30 rounds' latency, oldest first, with null for a round whose probe failed", async () => {
+    const clock = new ManualClock();
+    let n = 0;
+    const w = new Watcher(parts(), {
+      clock,
+      log: createLogger({ level: "silent", pretty: false }),
+      check: async () => {
+        n++;
+        return { observation: { target: "api", at: clock.now(), ok: n % 5 !== 0, latencyMs: n, facts: {} }, finding: undefined };
+      },
+      onRound: () => {},
+      stop: new AbortController().signal,
+    });
+    w.start();
+    await clock.advance(40_500);
+    expect(n).toBeGreaterThanOrEqual(40);
+    expect(w.recent).toHaveLength(RECENT_ROUNDS);
+    const want = Array.from({ length: RECENT_ROUNDS }, (_, i) => n - RECENT_ROUNDS + 1 + i).map((x) => (x % 5 === 0 ? null : x));
+    expect(w.recent).toEqual(want);
+    await w.stop();
   });
 });

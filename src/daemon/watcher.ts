@@ -8,6 +8,9 @@ import type { Observation, WatchEvent } from "../probes/types.js";
 import { every, phaseFor, type Schedule } from "../schedule/scheduler.js";
 import type { Checked, LiveTarget } from "../targets.js";
 
+/** Rounds whose latency a target's status keeps. */
+export const RECENT_ROUNDS = 30;
+
 /** What the watcher last saw of its target. */
 export type Verdict =
   | { state: "unknown" }
@@ -63,6 +66,8 @@ export class Watcher {
   lastFailure: FailedRound | undefined;
   lastRoundAt: number | undefined;
   lastLatencyMs: number | undefined;
+  /** The latest rounds' latency, oldest first; null for a round whose probe failed (the console's sparkline). */
+  readonly recent: (number | null)[] = [];
   roundInFlight = false;
   /** An event proved the target broke since the last round began. */
   private confirmed = false;
@@ -180,6 +185,8 @@ export class Watcher {
       : { state: "healthy", from: startedAt };
     if (finding) this.lastFailure = { startedAt, endedAt: this.deps.clock.now(), finding };
     this.lastLatencyMs = observation.latencyMs;
+    this.recent.push(observation.ok ? observation.latencyMs : null);
+    if (this.recent.length > RECENT_ROUNDS) this.recent.shift();
     this.deps.onRound(this, { observation, finding, startedAt, confirmed });
   }
 
