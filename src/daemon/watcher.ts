@@ -185,7 +185,8 @@ export class Watcher {
       : { state: "healthy", from: startedAt };
     if (finding) this.lastFailure = { startedAt, endedAt: this.deps.clock.now(), finding };
     this.lastLatencyMs = observation.latencyMs;
-    this.recent.push(observation.ok ? observation.latencyMs : null);
+    // A tenth of a millisecond is all a sparkline shows; fewer digits keep the live stream small.
+    this.recent.push(observation.ok ? Math.round(observation.latencyMs * 10) / 10 : null);
     if (this.recent.length > RECENT_ROUNDS) this.recent.shift();
     this.deps.onRound(this, { observation, finding, startedAt, confirmed });
   }
