@@ -18,20 +18,33 @@ export class ApiError extends Error {
   }
 }
 
-/** A reply a handler returns: JSON, or text (metrics). */
+/** A reply a handler returns: JSON, text (metrics, a postmortem), fixed bytes (the console's files) or a stream (live events). */
 export type Reply =
-  { status: number; json: unknown; headers?: Record<string, string> } | { status: number; text: string; contentType: string };
+  | { status: number; json: unknown; headers?: Record<string, string> }
+  | { status: number; text: string; contentType: string; headers?: Record<string, string> }
+  /** Shipped bytes, maybe compressed: sent as they are (they hold no secret), with the headers given. */
+  | { status: number; bytes: Buffer; headers: Record<string, string> }
+  /** The route writes the response itself, for as long as it lasts. */
+  | { status: number; stream: (res: ServerResponse) => void };
 
 /** Writes a reply, with no secret in it; JSON is pretty enough for curl and ends with a newline. */
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
+  if ("stream" in reply) return reply.stream(res);
+  if ("bytes" in reply) {
+    // A 304 says nothing of the length: the body the client has keeps its own.
+    const length = reply.status === 304 ? {} : { "content-length": reply.bytes.length };
+    res.writeHead(reply.status, { ...length, "x-content-type-options": "nosniff", ...reply.headers });
+    res.end(reply.bytes);
+    return;
+  }
   const body = redactor.text("json" in reply ? JSON.stringify(reply.json, null, 2) + "\n" : reply.text);
   res.writeHead(reply.status, {
     "content-type": "json" in reply ? "application/json; charset=utf-8" : reply.contentType,
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
-    ...("json" in reply ? reply.headers : {}),
+    ...reply.headers,
   });
   res.end(body);
 }

@@ -54,7 +54,8 @@ export function createApi(opts: ApiOptions): Api | undefined {
   }
   const read = tokenFile ? readToken(tokenFile) : undefined;
   if (read?.loose) opts.log.warn({ tokenFile }, "the API token file is readable by others than its owner; chmod 600 it");
-  const h: Handling = { ...opts, token: read?.token, loopback };
+  const closing = new AbortController();
+  const h: Handling = { ...opts, token: read?.token, loopback, closing: closing.signal };
   const server = createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (req, res) => void handle(req, res, h),
@@ -68,7 +69,10 @@ export function createApi(opts: ApiOptions): Api | undefined {
       const { stateDir, api, discovery } = h.config;
       h.config = { ...next, stateDir, api, ...(discovery && { discovery }) };
     },
-    close: () => closeServer(server),
+    close: () => {
+      closing.abort();
+      return closeServer(server);
+    },
   };
 }
 
@@ -86,6 +90,7 @@ export function parseListen(text: string): { host: string; port: number } | "off
 interface Handling extends ApiContext {
   token: string | undefined;
   loopback: boolean;
+  closing: AbortSignal;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): Promise<void> {
@@ -112,7 +117,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
         "use this on a medic that is not a dry run; a dry run changes nothing",
       );
     }
-    reply = await route.handle({ params, query: url.searchParams, body: () => readJson(req) }, h);
+    reply = await route.handle({ params, query: url.searchParams, headers: req.headers, closing: h.closing, body: () => readJson(req) }, h);
   } catch (err) {
     if (err instanceof ApiError) reply = errorReply(err);
     // A cluster's follower asked to decide: the leader does (503: try the leader, or again shortly).

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { Config } from "../config/types.js";
 import type { CommandPort, ReadPort } from "../daemon/ports.js";
 import type { Logger } from "../lib/log.js";
@@ -20,6 +21,9 @@ export interface ApiContext {
 export interface RouteRequest {
   params: Record<string, string>;
   query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Aborted when the API closes: a long-lived response (live events) ends then. */
+  closing: AbortSignal;
   /** The JSON body ({} when empty); refused with a 4xx when it is not JSON or too large. */
   body: () => Promise<unknown>;
 }
