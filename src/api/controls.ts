@@ -43,11 +43,7 @@ export const controlRoutes: readonly Route[] = [
     method: "GET",
     path: "/api/pauses",
     access: "read",
-    handle: (_req, ctx) => {
-      const now = Date.now();
-      const pauses = write(() => readControls(ctx.config.stateDir)).pauses.filter((p) => p.until > now);
-      return { status: 200, json: { pauses: pauses.map(view) } };
-    },
+    handle: (_req, ctx) => ({ status: 200, json: { pauses: activePauses(ctx, Date.now()) } }),
   },
   {
     method: "POST",
@@ -101,6 +97,13 @@ export const controlRoutes: readonly Route[] = [
     },
   },
 ];
+
+/** The pauses in force at `now`, as the API shows them. */
+export function activePauses(ctx: ApiContext, now: number) {
+  return write(() => readControls(ctx.config.stateDir))
+    .pauses.filter((p) => p.until > now)
+    .map(view);
+}
 
 function oneTarget(body: { target?: string | undefined; all?: boolean | undefined }, example: string): string {
   if (body.target !== undefined && body.all) throw new ApiError(400, 'give "target" or "all", not both', example);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseWebhook } from "../alertmanager/payload.js";
 import { receiveAlerts } from "../alertmanager/receive.js";
+import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { Incident } from "../incidents/types.js";
@@ -91,6 +92,7 @@ export const ROUTES: readonly Route[] = [
     },
   },
   ...controlRoutes,
+  ...consoleRoutes,
   {
     method: "POST",
     path: "/api/alertmanager",

@@ -1,0 +1,5 @@
+import { statusRoute } from "./status.js";
+import type { Route } from "./types.js";
+
+/** The endpoints the web console needs besides the rest of the API: medic's own status. */
+export const consoleRoutes: readonly Route[] = [statusRoute];
