@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { parseWebhook } from "../alertmanager/payload.js";
 import { receiveAlerts } from "../alertmanager/receive.js";
+import { incidentReport } from "../incidents/report.js";
 import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
@@ -76,6 +77,22 @@ export const ROUTES: readonly Route[] = [
     path: "/api/incidents/:id",
     access: "read",
     handle: async (req, ctx) => ({ status: 200, json: incidentDetail(await findIncident(req.params.id!, ctx)) }),
+  },
+  {
+    method: "GET",
+    path: "/api/incidents/:id/postmortem",
+    access: "read",
+    handle: async (req, ctx) => {
+      const incident = await findIncident(req.params.id!, ctx);
+      // As `medic incidents show ID --format markdown` writes it, with the incidents suppressed under it.
+      const related = (await ctx.daemon.history({ root: incident.id, limit: MAX_LIST })).incidents.sort((a, b) => a.openedAt - b.openedAt);
+      return {
+        status: 200,
+        text: incidentReport(incident, related, Date.now()),
+        contentType: "text/markdown; charset=utf-8",
+        headers: { "content-disposition": `attachment; filename="medic-incident-${incident.id.replace(/[^\w.-]/g, "_")}.md"` },
+      };
+    },
   },
   {
     method: "POST",
