@@ -17,6 +17,8 @@ export default tseslint.config(
       ],
     },
   },
+  // The web console's JSX compiles to preact's h() and Fragment (src/console/tsconfig.json): those imports are used.
+  { files: ["src/console/**/*.tsx"], languageOptions: { parserOptions: { jsxPragma: "h", jsxFragmentName: "Fragment" } } },
   // Test receivers read whatever JSON arrives, as the real receiver would.
   { files: ["test/**/*.ts", "**/*.test.ts"], rules: { "@typescript-eslint/no-explicit-any": "off" } },
 );
