@@ -50,7 +50,7 @@ export function App({
             Status
           </a>
         </nav>
-        <span class={`live live-${state.live}`} role="status" data-testid="live">
+        <span class={`live live-${state.live}`} role="status" data-testid="live" data-state={state.live}>
           <span aria-hidden="true">{state.live === "live" ? "●" : "○"}</span> {LIVE_TEXT[state.live]}
         </span>
         <span class="who" data-testid="who">
