@@ -16,12 +16,17 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }
 
-/** A fresh page (its own session storage and cache) with the console open at `url`; page errors are collected. */
-export async function openConsole(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
+/** A fresh page (its own session storage and cache) with the console open at `url`; page errors are collected, and `onRequest` hears every URL the page asks for. */
+export async function openConsole(
+  browser: Browser,
+  url: string,
+  onRequest?: (url: string) => void,
+): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  if (onRequest) page.on("request", (r) => onRequest(r.url()));
   await page.goto(url);
   return { page, errors };
 }

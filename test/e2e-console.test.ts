@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -26,6 +26,8 @@ import { apiUrl, cleanup, freePort, journal, medic, onCleanup, SERVICE, startMed
 
 const TOKEN = "console-test-token-0123456789abcdef";
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+/** The name a reverse proxy passes on as Host (medic answers it because api.allowedHosts lists it). */
+const PROXIED_HOST = "medic.internal";
 /** What the hostile service answers: evidence quotes it. */
 const HOSTILE_BODY = "<img src=x onerror=window.__pwned=2>";
 
@@ -47,6 +49,34 @@ async function httpServer(handler: () => { status: number; body: string; type?: 
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   onCleanup(() => new Promise<void>((r) => server.close(() => r())));
   return { server, port: (server.address() as { port: number }).port };
+}
+
+/**
+ * A reverse proxy that serves medic under `prefix` (as nginx's `location /medic/ { proxy_pass
+ * http://127.0.0.1:9464/; }` does), passing its own name as Host; closed at cleanup. Its base URL.
+ */
+async function subPathProxy(upstream: string, prefix: string, host: string): Promise<string> {
+  const server = createHttpServer((req, res) => {
+    if (req.url === prefix.slice(0, -1)) return void res.writeHead(301, { location: prefix }).end();
+    if (!req.url?.startsWith(prefix)) return void res.writeHead(404).end();
+    const out = httpRequest(
+      `${upstream}${req.url.slice(prefix.length - 1)}`,
+      { method: req.method, headers: { ...req.headers, host } },
+      (back) => {
+        res.writeHead(back.statusCode!, back.headers);
+        back.pipe(res);
+      },
+    );
+    out.on("error", () => res.destroy());
+    res.on("close", () => out.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  onCleanup(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 /** A TCP port that accepts and hangs up (a healthy tcp probe); closed at cleanup. */
@@ -78,7 +108,7 @@ async function smallFleet(opts: { token?: boolean } = {}) {
     `stateDir: ${JSON.stringify(join(dir, "state"))}
 playbooks: [./playbooks]
 defaults: { interval: 300ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
-${opts.token ? "api: { tokenFile: ./token }\n" : ""}targets:
+${opts.token ? `api: { tokenFile: ./token, allowedHosts: [${PROXIED_HOST}] }\n` : ""}targets:
   - name: orders-api
     labels: { team: payments }
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
@@ -182,12 +212,17 @@ describe("the web console in a real browser", () => {
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
   }, 60_000);
 
-  it("asks for the token once and keeps it out of cookies; a forged cross-site request is refused and journals nothing", async () => {
+  it("works behind a reverse proxy on a sub-path; asks for the token once and keeps it out of cookies; a forged cross-site request is refused and journals nothing", async () => {
     const fleet = await smallFleet({ token: true });
-    const { page } = await openConsole(browser, `${fleet.url}/`);
+    const proxied = await subPathProxy(fleet.url, "/medic/", PROXIED_HOST);
+    const asked: string[] = [];
+    const { page } = await openConsole(browser, `${proxied}/medic/`, (r) => asked.push(new URL(r).pathname));
     await enterToken(page, TOKEN);
     await waitLive(page);
     await waitUntil(async () => (await rowState(page, "search")) === "incident", 10_000, "search in an incident");
+    // Every file and every API call went through the proxy's sub-path.
+    expect(asked.filter((p) => !p.startsWith("/medic/"))).toEqual([]);
+    expect(asked).toEqual(expect.arrayContaining(["/medic/", "/medic/console/main.js", "/medic/api/events"]));
     expect(await page.evaluate('sessionStorage.getItem("medic.token")')).toBe(TOKEN);
     expect(await page.context().cookies()).toEqual([]);
     const incident = (await fleetRow(page, "search")
