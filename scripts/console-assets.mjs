@@ -1,6 +1,7 @@
-// Puts the web console's static files beside its compiled modules in dist/console: the page, the
-// style sheet and the icon from src/console, and preact vendored from node_modules (its ES module
-// build, with hooks pointed at it by a relative path, since a browser resolves no bare "preact").
+// Puts the web console's static files beside its compiled modules in dist/console: the page (with
+// a preload link per module), the style sheet and the icon from src/console, and preact vendored
+// from node_modules (its ES module build, with hooks pointed at it by a relative path, since a
+// browser resolves no bare "preact").
 // Run by `npm run build` after tsc; medic serves dist/console as it is, so nothing is fetched from
 // elsewhere at run time. Usage: node scripts/console-assets.mjs
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ const src = join(root, "src/console");
 const out = join(root, "dist/console");
 mkdirSync(out, { recursive: true });
 
-for (const name of ["index.html", "console.css", "favicon.svg"]) copyFileSync(join(src, name), join(out, name));
+for (const name of ["console.css", "favicon.svg"]) copyFileSync(join(src, name), join(out, name));
 
 // No source maps are shipped: the comment would make a browser's tools ask for a file that is not served.
 const withoutMap = (text) => text.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n");
@@ -27,3 +28,27 @@ if ((hooks.match(bare) ?? []).length !== 1) {
 writeFileSync(join(out, "preact-hooks.js"), hooks.replace(bare, 'from"./preact.js"'));
 const { version } = JSON.parse(readFileSync(join(preact, "package.json"), "utf8"));
 writeFileSync(join(out, "preact-LICENSE.txt"), `preact ${version}\n\n${readFileSync(join(preact, "LICENSE"), "utf8")}`);
+
+// The page names every module it imports up front (main.js's imports, and theirs), so the browser
+// fetches them at once rather than one import level after another: a round trip each, behind a
+// distant proxy. Type-only modules are imported by nothing at run time and are left out.
+const modules = new Set();
+const crawl = (name) => {
+  for (const m of readFileSync(join(out, name), "utf8").matchAll(/\b(?:from|import)\s*"\.\/([\w-]+\.js)"/g)) {
+    if (modules.has(m[1])) continue;
+    modules.add(m[1]);
+    crawl(m[1]);
+  }
+};
+crawl("main.js");
+const page = readFileSync(join(src, "index.html"), "utf8");
+const marker = "    <!-- modules -->\n";
+if (!page.includes(marker)) {
+  console.error(`console-assets: ${join(src, "index.html")} has no "<!-- modules -->" line to put the module list at`);
+  process.exit(1);
+}
+const preloads = [...modules]
+  .sort()
+  .map((n) => `    <link rel="modulepreload" href="console/${n}" />\n`)
+  .join("");
+writeFileSync(join(out, "index.html"), page.replace(marker, preloads));

@@ -40,7 +40,19 @@ describe("the console's files", () => {
     expect(page.headers["x-content-type-options"]).toBe("nosniff");
     const html = page.body.toString("utf8");
     const urls = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]!);
-    expect(urls).toEqual(["console/favicon.svg", "console/console.css", "console/main.js"]);
+    expect(urls.slice(0, 3)).toEqual(["console/favicon.svg", "console/console.css", "console/main.js"]);
+    // Then a preload link per module the page imports (main.js's imports, and theirs): none left out.
+    const imported = new Set<string>();
+    const crawl = (name: string): void => {
+      for (const m of readFileSync(join(CONSOLE_DIR, name), "utf8").matchAll(/\bfrom\s*"\.\/([\w-]+\.js)"/g)) {
+        if (imported.has(m[1]!)) continue;
+        imported.add(m[1]!);
+        crawl(m[1]!);
+      }
+    };
+    crawl("main.js");
+    expect([...imported]).toEqual(expect.arrayContaining(["app.js", "preact.js", "preact-hooks.js"]));
+    expect(urls.slice(3).sort()).toEqual([...imported].map((n) => `console/${n}`).sort());
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect((await rawGet(`${url}/api/targets`)).status).toBe(401);
   });
