@@ -46,8 +46,9 @@ export async function waitLive(page: Page): Promise<void> {
 export async function enterToken(page: Page, token: string): Promise<void> {
   const dialog = page.getByRole("dialog", { name: "API token" });
   await dialog.waitFor();
-  await dialog.getByLabel("Token").fill(token);
-  await dialog.getByRole("button", { name: "Use token" }).click();
+  // The prompt has the focus: typing and Enter is all it takes.
+  await page.keyboard.type(token);
+  await page.keyboard.press("Enter");
   await dialog.waitFor({ state: "detached" });
 }
 

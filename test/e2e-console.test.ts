@@ -141,6 +141,11 @@ describe("the web console in a real browser", () => {
     const { page, errors } = await openConsole(browser, `${fleet.url}/`);
     await waitLive(page);
     await waitUntil(async () => (await rowState(page, "orders-api")) === "healthy", 10_000, "orders-api healthy in the fleet view");
+    // The keyboard's first stop skips the header to the page's content.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement.id")).toBe("main");
     const weight = await pageWeight(page);
     console.log(
       `console first load: ${weight.requests} responses, ${(weight.transferred / 1024).toFixed(1)} KB on the wire ` +
@@ -204,6 +209,22 @@ describe("the web console in a real browser", () => {
     const markdown = readFileSync((await download.path())!, "utf8");
     expect(markdown).toMatch(/^# Incident `?\w+`?: `server_down` on orders-api\n/);
     expect(download.suggestedFilename()).toMatch(/^medic-incident-\w+\.md$/);
+
+    // The incident list, filtered in its form: by state, by target, by severity.
+    await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Incidents" }).click();
+    const listed = () =>
+      page
+        .locator("[data-testid=incidents] tbody tr")
+        .evaluateAll((rows) => rows.map((r) => r.querySelector("td:nth-child(4)")!.textContent));
+    await waitUntil(async () => (await listed()).length >= 2, 10_000, "both incidents listed");
+    await page.getByLabel("State").selectOption("escalated");
+    await waitUntil(async () => JSON.stringify(await listed()) === '["search"]', 10_000, "only the escalated incident on search");
+    await page.getByLabel("State").selectOption("");
+    await page.getByLabel("Target").fill("orders-api");
+    await page.getByLabel("Target").press("Enter");
+    await waitUntil(async () => JSON.stringify(await listed()) === '["orders-api"]', 10_000, "only the incident on orders-api");
+    await page.getByLabel("Severity").selectOption("P4");
+    await page.getByText("No incident matches.").waitFor();
 
     // No token file, on loopback: anyone here may read, nobody may change anything, and no control shows.
     expect(await page.getByTestId("who").textContent()).toBe("read-only");
@@ -306,6 +327,8 @@ async function expectReadOnly(page: Page, url: string, openIncident: string): Pr
     await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
     await page.locator(loaded!).waitFor();
     expect([hash, await controlsShown(page)]).toEqual([hash, 0]);
+    // The open incident is the one with hostile evidence (in its page and its postmortem draft): no element came of it.
+    expect([hash, await page.locator("img").count()]).toEqual([hash, 0]);
   }
   const refused = await page.evaluate(
     `fetch(${JSON.stringify(`${url}/api/resume`)}, { method: "POST", body: "{}" }).then((r) => r.status)`,
