@@ -57,6 +57,12 @@ describe("the console's files", () => {
     expect((await rawGet(`${url}/api/targets`)).status).toBe(401);
   });
 
+  it("answers HEAD / with the page's headers and no body", async () => {
+    const { url } = await startApi(await standInConfig(), standInDaemon());
+    const res = await fetch(`${url}/`, { method: "HEAD" });
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([200, "text/html; charset=utf-8", ""]);
+  });
+
   it("every module asks the API by a relative path, and fetches nothing from another host", () => {
     for (const name of readdirSync(CONSOLE_DIR).filter((n) => n.endsWith(".js"))) {
       const text = readFileSync(join(CONSOLE_DIR, name), "utf8");

@@ -102,6 +102,12 @@ describe("GET /api/events", () => {
     expect(snapshot.data.targets[0].finding.evidence).toBe("HTTP 500 for ?key=[secret]");
   });
 
+  it("answers HEAD with the stream's headers and ends at once", async () => {
+    const { url } = await startApi(await standInConfig(), standInDaemon([target("a", true)]));
+    const res = await fetch(`${url}/api/events`, { method: "HEAD" });
+    expect([res.status, res.headers.get("content-type"), await res.text()]).toEqual([200, "text/event-stream; charset=utf-8", ""]);
+  });
+
   it("needs the token when reads do, and ends every stream when the API closes (the close waits for none)", async () => {
     const { url, api } = await startApi(await standInConfig({ token: true }), standInDaemon([target("a", true)]));
     expect((await fetch(`${url}/api/events`)).status).toBe(401);
