@@ -45,6 +45,10 @@ export function IncidentsView({
     }
   };
   useEffect(() => void load(), [filters.state, filters.target]);
+  // What is being typed in the target box is its own: a live update redraws the page every second
+  // and must not put back the filter in force over it. It takes effect on change (Enter, or leaving the box).
+  const [draft, setDraft] = useState(filters.target);
+  useEffect(() => setDraft(filters.target), [filters.target]);
   const shown = mergeIncidents(page.items, live.values(), filters);
   const set = (change: Partial<IncidentFilters>) => (location.hash = routeHash({ page: "incidents", filters: { ...filters, ...change } }));
   const now = Date.now();
@@ -65,8 +69,9 @@ export function IncidentsView({
           <input
             name="target"
             list="target-names"
-            value={filters.target}
+            value={draft}
             placeholder="any"
+            onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
             onChange={(e) => set({ target: (e.target as HTMLInputElement).value.trim() })}
           />
           <datalist id="target-names">
