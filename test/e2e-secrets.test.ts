@@ -193,10 +193,14 @@ targets:
       "/metrics",
       "/healthz",
       "/api/incidents?state=unresolved",
+      `/api/incidents/${incident}/postmortem`,
+      "/api/status",
     ]) {
       const text = await fetch(base + path).then((r) => r.text());
       printed.push({ where: `GET ${path}`, text });
     }
+    printed.push({ where: "GET /api/events", text: await liveEvents(base, 2_500) });
+    expect(printed.at(-1)!.text).toContain("event: snapshot");
     expect(printed.find((p) => p.where === `GET /api/incidents/${incident}`)!.text).toContain("[secret]"); // its steps, as the API shows them
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -236,3 +240,22 @@ targets:
     }
   }, 120_000);
 });
+
+/** What the console's live stream sends in its first `ms` milliseconds. */
+async function liveEvents(base: string, ms: number): Promise<string> {
+  const stop = new AbortController();
+  const res = await fetch(`${base}/api/events`, { signal: stop.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  setTimeout(() => stop.abort(), ms);
+  let text = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } catch {
+    // Aborted: the stream was read for long enough.
+  }
+  return text;
+}
