@@ -105,7 +105,7 @@ async function setUp(
   writeFileSync(join(dir, "api-token"), TOKEN, { mode: 0o600 });
   const text = (probePort: number) =>
     `playbooks: [./playbooks]
-api: { tokenFile: ./api-token }
+api: { tokens: [ { name: alice, tokenFile: ./api-token, role: operator } ] }
 store: { postgres: { url: "\${MEDIC_STORE_URL}", statementTimeout: 2s } }
 cluster: { name: ${cluster}, node: "\${NODE_NAME}", leaseTtl: 3s }
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
@@ -200,7 +200,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     const acked = await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/incidents/${incident}/ack`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ by: "alice", note: "looking" }),
+      body: JSON.stringify({ note: "looking" }),
     });
     expect(acked.status).toBe(200);
     const killedAt = Date.now();

@@ -31,6 +31,13 @@ export const ROUTES: readonly Route[] = [
   },
   {
     method: "GET",
+    path: "/api/whoami",
+    access: "read",
+    // Without a token where reads need none: someone who may read, and nothing more.
+    handle: (req) => ({ status: 200, json: req.who ?? { name: "anonymous", role: "viewer" } }),
+  },
+  {
+    method: "GET",
     path: "/api/targets",
     access: "read",
     handle: (_req, ctx) => ({ status: 200, json: { targets: ctx.daemon.targetsStatus() } }),
@@ -79,13 +86,14 @@ export const ROUTES: readonly Route[] = [
   {
     method: "POST",
     path: "/api/incidents/:id/ack",
-    access: "change",
+    access: "operate",
     handle: async (req, ctx) => {
       const body = parseBody(ackBody, await req.body(), '{"by": "alice", "note": "looking at the database"}');
       const incident = await findIncident(req.params.id!, ctx);
       if (incident.state === "resolved")
         throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
-      const acked = await ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
+      // Who comes from the token, never from the body (a `by` there is accepted, for old callers, and ignored).
+      const acked = await ctx.daemon.acknowledge(incident.id, req.who!.name, body.note);
       if (!acked) throw new ApiError(409, `incident ${incident.id} is no longer open`, "GET /api/incidents/ID shows what happened to it");
       return { status: 200, json: incidentSummary(acked) };
     },
@@ -94,7 +102,7 @@ export const ROUTES: readonly Route[] = [
   {
     method: "POST",
     path: "/api/alertmanager",
-    access: "change",
+    access: "operate",
     handle: async (req, ctx) => {
       const routes = ctx.config.alertmanager?.routes;
       if (!routes)

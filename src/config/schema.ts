@@ -313,7 +313,24 @@ const apiSchema = () =>
         .string()
         .min(1)
         .optional()
-        .meta({ description: "File holding the bearer token every call but /healthz needs (required to listen beyond loopback)" }),
+        .meta({ description: "File holding a bearer token for an approver named admin (api.tokens names each person instead)" }),
+      tokens: z
+        .array(
+          z.strictObject({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "must be a name like alice or oncall-bot (letters, digits, . _ @ -)")
+              .meta({ description: "Who holds the token: the journal's `by` for what they do" }),
+            tokenFile: z.string().min(1).meta({ description: "File holding this person's bearer token" }),
+            role: z
+              .enum(["viewer", "operator", "approver"], { error: "must be viewer, operator or approver" })
+              .meta({
+                description: "viewer reads; operator also acks, pauses, resumes, resets guards; approver also approves and rejects",
+              }),
+          }),
+        )
+        .optional()
+        .meta({ description: "One token per person or tool, each with a name and a role" }),
       allowedHosts: z
         .array(z.string().regex(HOST_NAME, "must be a host name or address without a port, like medic.example.com"))
         .optional()

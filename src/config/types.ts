@@ -70,12 +70,22 @@ export interface NotifyConfig {
   link?: string;
 }
 
+/** What a token's holder may do: read; also act on incidents and controls; also answer approvals. */
+export type ApiRole = "viewer" | "operator" | "approver";
+
+/** One API token: whose it is, where it is kept, and its role. */
+export interface ApiToken {
+  name: string;
+  tokenFile: string;
+  role: ApiRole;
+}
+
 /** The HTTP API. */
 export interface ApiConfig {
   /** Where it listens; undefined: off. */
   listen?: { host: string; port: number };
-  /** Absolute path of the file holding the bearer token. */
-  tokenFile?: string;
+  /** Who may call the API: each token's holder, its file (absolute) and role; api.tokenFile is an approver named admin. */
+  tokens: ApiToken[];
   /** Host header names accepted on a loopback address besides loopback's own (lower case, IPv6 in brackets). */
   allowedHosts?: string[];
   /** Reads need no token even when one is configured (set only when true). */
