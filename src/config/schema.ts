@@ -322,11 +322,9 @@ const apiSchema = () =>
               .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "must be a name like alice or oncall-bot (letters, digits, . _ @ -)")
               .meta({ description: "Who holds the token: the journal's `by` for what they do" }),
             tokenFile: z.string().min(1).meta({ description: "File holding this person's bearer token" }),
-            role: z
-              .enum(["viewer", "operator", "approver"], { error: "must be viewer, operator or approver" })
-              .meta({
-                description: "viewer reads; operator also acks, pauses, resumes, resets guards; approver also approves and rejects",
-              }),
+            role: z.enum(["viewer", "operator", "approver"], { error: "must be viewer, operator or approver" }).meta({
+              description: "viewer reads; operator also acks, pauses, resumes, resets guards; approver also approves and rejects",
+            }),
           }),
         )
         .optional()
