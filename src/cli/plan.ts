@@ -73,7 +73,7 @@ function safetyNow(config: Config, target: string, kind: string, targets: Readon
   if (store.skipped.skipped > 0) printError(`warning: ${describeSkipped(store.skipped.journal, store.skipped)}\n`);
   const live = store.live();
   const incidents = [...live.values()].filter((i) => !i.dryRun);
-  let controls: Controls = { pauses: [], guardResets: {} };
+  let controls: Controls = { pauses: [], guardResets: {}, answers: [] };
   try {
     controls = readControls(config.stateDir);
   } catch (err) {

@@ -57,6 +57,16 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
     checkPlacement(config.source, root, issues);
     checkTokenNames(config.source, record(root.api), issues);
+    list(record(root.approvals).rules).forEach((rule, i) =>
+      list(record(rule).kinds).forEach((kind, j) => {
+        if (typeof kind !== "string" || stepKinds.has(kind)) return;
+        issues.push(
+          issueAt(config.source, ["approvals", "rules", i, "kinds", j], `unknown step kind "${kind}"`, {
+            hint: suggestHint(kind, [...stepKinds.keys()]),
+          }),
+        );
+      }),
+    );
   }
   const names = new Map<string, string>();
   const reach: PlaybookReach[] = [];

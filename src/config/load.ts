@@ -170,6 +170,17 @@ export function normaliseConfig(
     })),
     severities,
     playbooks: ctx.playbooks,
+    approvals: {
+      timeoutMs: p.approvals.timeout,
+      severities: Object.fromEntries(
+        Object.entries(p.approvals.severities).map(([sev, a]) => [sev, a?.timeout === undefined ? {} : { timeoutMs: a.timeout }]),
+      ),
+      rules: p.approvals.rules.map((r) => ({
+        kinds: r.kinds,
+        targets: r.targets,
+        ...(r.timeout !== undefined && { timeoutMs: r.timeout }),
+      })),
+    },
     safety: {
       flapGuard: {
         maxRuns: p.safety.flapGuard.maxRuns,

@@ -300,6 +300,44 @@ const maintenanceWindowSchema = () =>
     reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
   });
 
+/** `approval:` on a playbook or a step. */
+export const approvalSchema = () =>
+  z
+    .strictObject({
+      required: z.boolean().default(true).meta({ description: "Ask a person before it runs (default true)" }),
+      timeout: positiveDuration()
+        .optional()
+        .meta({ description: "How long to wait for an answer before escalating without acting (default approvals.timeout)" }),
+    })
+    .meta({ description: "Ask an approver before this runs, like { required: true, timeout: 15m }" });
+
+const approvalsSchema = () =>
+  z
+    .strictObject({
+      timeout: positiveDuration()
+        .default(15 * 60_000)
+        .meta({ description: "How long medic waits for an answer before it escalates without acting (default 15m)" }),
+      severities: z
+        .partialRecord(z.enum(SEVERITIES), z.strictObject({ timeout: positiveDuration().optional() }))
+        .default({})
+        .meta({ description: "Severities whose playbook runs are asked for before they start, like { P1: {} }" }),
+      rules: z
+        .array(
+          z.strictObject({
+            kinds: z
+              .array(z.string().regex(/^[a-z][a-z.-]*$/, "must be a step kind, like postgres.terminate"))
+              .min(1, "needs at least one step kind (hint: like kinds: [postgres.terminate])")
+              .meta({ description: "Step kinds that need approval, like [postgres.terminate, docker.update]" }),
+            targets: targetGlobs().meta({ description: "Target name globs the rule covers (default all)" }),
+            timeout: positiveDuration().optional().meta({ description: "How long to wait for an answer (default approvals.timeout)" }),
+          }),
+        )
+        .default([])
+        .meta({ description: "Steps of these kinds are asked for before they run, wherever they are" }),
+    })
+    .prefault({})
+    .meta({ description: "Approval gates: which steps a person must approve before medic runs them" });
+
 const apiSchema = () =>
   z
     .strictObject({
@@ -419,6 +457,7 @@ export const configSchema = () =>
         .default(["./playbooks"])
         .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
       safety: safetySchema(),
+      approvals: approvalsSchema(),
       api: apiSchema(),
       store: storeSchema(),
       cluster: clusterSchema(),

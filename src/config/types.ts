@@ -1,3 +1,4 @@
+import type { ApprovalsConfig } from "../approvals/types.js";
 import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
@@ -45,6 +46,8 @@ export interface Config {
   /** Severity per incident kind, built-ins overridden by config. */
   severities: Record<string, Severity>;
   playbooks: Playbook[];
+  /** Which steps a person must approve before they run. */
+  approvals: ApprovalsConfig;
   safety: SafetyConfig;
   maintenance: MaintenanceWindowConfig[];
   api: ApiConfig;
