@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { parseWebhook } from "../alertmanager/payload.js";
 import { receiveAlerts } from "../alertmanager/receive.js";
+import { answerApproval } from "../approvals/answer.js";
+import { isRefusal } from "../safety/operator.js";
 import { controlRoutes } from "./controls.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { Incident } from "../incidents/types.js";
@@ -11,6 +13,7 @@ import { incidentDetail, incidentSummary, STATE_FILTERS } from "./views.js";
 const MAX_LIST = 1000;
 
 const ackBody = z.strictObject({ by: oneLine(100).optional(), note: oneLine(500).optional() });
+const answerBody = z.strictObject({ note: oneLine(500).optional(), reason: oneLine(500).optional() });
 
 /** Every endpoint of the API. */
 export const ROUTES: readonly Route[] = [
@@ -98,6 +101,28 @@ export const ROUTES: readonly Route[] = [
       return { status: 200, json: incidentSummary(acked) };
     },
   },
+  ...["approve", "reject"].map((verb): Route => ({
+    method: "POST",
+    path: `/api/incidents/:id/${verb}`,
+    access: "approve",
+    controls: true,
+    handle: async (req, ctx) => {
+      const example = verb === "approve" ? '{"note": "checked the replica"}' : '{"reason": "the primary is mid-failover"}';
+      const body = parseBody(answerBody, await req.body(), example);
+      const incident = await findIncident(req.params.id!, ctx);
+      const decision = verb === "approve" ? "approved" : "rejected";
+      const written = answerApproval(
+        ctx.config.stateDir,
+        incident,
+        { decision, by: req.who!.name, reason: body.reason ?? body.note },
+        Date.now(),
+      );
+      if (isRefusal(written)) throw new ApiError(409, written.message, written.hint);
+      ctx.log.info({ incident: incident.id, step: written.index + 1, decision, by: written.by }, "approval answered through the API");
+      // Written where the daemon reads it: it acts within a second, once (202: taken, not yet done).
+      return { status: 202, json: { answer: written, incident: incidentSummary(incident) } };
+    },
+  })),
   ...controlRoutes,
   {
     method: "POST",

@@ -181,6 +181,44 @@ describe("auth", () => {
       );
   });
 
+  it("approve and reject: approvers only, written to the controls for the daemon, once per question, a rejection with its reason", async () => {
+    const dir = await writeTree({ o: `${"o".repeat(32)}\n`, a: `${"a".repeat(32)}\n` });
+    const cfg = await config(
+      `api:\n  tokens:\n    - { name: olga, tokenFile: ${dir}/o, role: operator }\n    - { name: ann, tokenFile: ${dir}/a, role: approver }\n`,
+    );
+    const store = new MemoryStore();
+    store.append("abcd1234", { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }, 1_000);
+    store.append(
+      "abcd1234",
+      { type: "playbook_started", runId: "abcd1234-1", playbook: "p", steps: [{ name: "s", kind: "exec", description: "d" }] },
+      1_001,
+    );
+    const ask = { type: "approval_requested", runId: "abcd1234-1", index: 0, step: "s", plan: ["1. s: d"], why: "w", run: false } as const;
+    store.append("abcd1234", { ...ask, expiresAt: Date.now() + 60_000 }, 1_002);
+    const url = await start(cfg, { daemon: fakeDaemon({ findIncident: (id) => store.find(id) }) });
+    const as = (c: string) => ({ authorization: `Bearer ${c.repeat(32)}` });
+    const operator = await call(`${url}/api/incidents/abcd1234/approve`, post({}, as("o")));
+    expect([operator.status, operator.body.error]).toEqual([403, "olga is an operator: this needs the approver role"]);
+    const noReason = await call(`${url}/api/incidents/abcd1234/reject`, post({}, as("a")));
+    expect([noReason.status, noReason.body.error]).toEqual([409, "a rejection needs a reason"]);
+    const ok = await call(`${url}/api/incidents/abcd1234/approve`, post({ note: "checked" }, as("a")));
+    expect(ok.status).toBe(202);
+    expect(ok.body.answer).toMatchObject({
+      incident: "abcd1234",
+      runId: "abcd1234-1",
+      index: 0,
+      decision: "approved",
+      by: "ann",
+      reason: "checked",
+    });
+    expect(readControls(cfg.stateDir).answers).toEqual([ok.body.answer]);
+    // Once the daemon journals it, the question is answered: another answer is refused.
+    store.append("abcd1234", { type: "approved", runId: "abcd1234-1", index: 0, by: "ann", answer: ok.body.answer.id }, 1_003);
+    const again = await call(`${url}/api/incidents/abcd1234/reject`, post({ reason: "no" }, as("a")));
+    expect([again.status, again.body.error]).toEqual([409, "incident abcd1234 does not wait for an approval (it is approved)"]);
+    expect(readControls(cfg.stateDir).answers).toHaveLength(1);
+  });
+
   it("a POST from another site's page is refused whatever it carries; the same origin, a proxy's allowed name and tools pass", async () => {
     const url = await start(await config("api: { tokenFile: token, allowedHosts: [medic.example.com] }\n"));
     const host = new URL(url).host;

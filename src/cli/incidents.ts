@@ -15,7 +15,18 @@ import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** What `medic incidents` lists by default: the newest this many. */
 export const DEFAULT_LIMIT = 100;
-const STATES = ["open", "held", "suppressed", "remediating", "verifying", "escalated", "resolved", "unresolved"];
+const STATES = [
+  "open",
+  "held",
+  "suppressed",
+  "remediating",
+  "verifying",
+  "awaiting_approval",
+  "approved",
+  "escalated",
+  "resolved",
+  "unresolved",
+];
 /** Pages of this many when everything is asked for: printed as they come, never all held at once. */
 const ALL_PAGE = 500;
 
@@ -33,7 +44,7 @@ export interface ListOptions extends GlobalOptions {
 export async function incidentsCommand(opts: ListOptions): Promise<number> {
   const query = listQuery(opts);
   if (!query) return EXIT.badConfig;
-  const store = await history(opts);
+  const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
     const rows = opts.json ? jsonRows() : tableRows();
@@ -56,7 +67,7 @@ export type ShowFormat = "text" | "json" | "markdown";
 
 /** `medic incidents show ID [--format text|json|markdown]`: one incident's timeline, or its postmortem draft. */
 export async function showIncidentCommand(id: string, opts: GlobalOptions & { format?: ShowFormat }): Promise<number> {
-  const store = await history(opts);
+  const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
     const { found: incident, ...rest } = await store.find(id);
@@ -125,7 +136,8 @@ function usage(message: string): undefined {
 
 // The history, read-only: the state dir's journal (a warning for lines that are not records), or a
 // cluster's PostgreSQL store (closed when the command is done: `close`).
-async function history(opts: GlobalOptions): Promise<(IncidentStore & { close(): Promise<void> }) | undefined> {
+/** The history this config's medic keeps (the state dir's journal, or the cluster's store), read-only. */
+export async function openHistory(opts: GlobalOptions): Promise<(IncidentStore & { close(): Promise<void> }) | undefined> {
   const source = await historySource(opts);
   if (!source) return undefined;
   if ("store" in source) return clusterHistory(source.store);
