@@ -187,7 +187,7 @@ const notifySchema = () =>
         .string()
         .regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")
         .optional()
-        .meta({ description: "Base URL of medic's API, for links to incidents in notifications" }),
+        .meta({ description: "Base URL of medic's API and console, for links to incidents' pages in notifications" }),
     })
     .prefault({})
     .meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
