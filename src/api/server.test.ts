@@ -193,8 +193,20 @@ describe("auth", () => {
       { type: "playbook_started", runId: "abcd1234-1", playbook: "p", steps: [{ name: "s", kind: "exec", description: "d" }] },
       1_001,
     );
-    const ask = { type: "approval_requested", runId: "abcd1234-1", index: 0, step: "s", plan: ["1. s: d"], why: "w", run: false } as const;
-    store.append("abcd1234", { ...ask, expiresAt: Date.now() + 60_000 }, 1_002);
+    store.append(
+      "abcd1234",
+      {
+        type: "approval_requested",
+        runId: "abcd1234-1",
+        index: 0,
+        step: "s",
+        plan: ["1. s: d"],
+        why: "w",
+        run: false,
+        expiresAt: Date.now() + 60_000,
+      },
+      1_002,
+    );
     const url = await start(cfg, { daemon: fakeDaemon({ findIncident: (id) => store.find(id) }) });
     const as = (c: string) => ({ authorization: `Bearer ${c.repeat(32)}` });
     const operator = await call(`${url}/api/incidents/abcd1234/approve`, post({}, as("o")));
@@ -213,7 +225,8 @@ describe("auth", () => {
     });
     expect(readControls(cfg.stateDir).answers).toEqual([ok.body.answer]);
     // Once the daemon journals it, the question is answered: another answer is refused.
-    store.append("abcd1234", { type: "approved", runId: "abcd1234-1", index: 0, by: "ann", answer: ok.body.answer.id }, 1_003);
+    const answer = ok.body.answer as { id: string };
+    store.append("abcd1234", { type: "approved", runId: "abcd1234-1", index: 0, by: "ann", answer: answer.id }, 1_003);
     const again = await call(`${url}/api/incidents/abcd1234/reject`, post({ reason: "no" }, as("a")));
     expect([again.status, again.body.error]).toEqual([409, "incident abcd1234 does not wait for an approval (it is approved)"]);
     expect(readControls(cfg.stateDir).answers).toHaveLength(1);

@@ -46,6 +46,7 @@ async function plan(config: Config, opts: { target: string; incident: string }):
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
     target,
     playbooks: config.playbooks,
+    approvals: config.approvals,
   });
   const targets = new Map(config.targets.map((t) => [t.name, t]));
   const safety = safetyNow(config, target.name, opts.incident, targets);
