@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { ApprovalAnswer } from "../src/approvals/types.js";
 import type { IncidentEvent } from "../src/incidents/types.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../src/config/load.js";
 import { updateControls } from "../src/safety/controls.js";
+import { addPause, endPauses } from "../src/safety/operator.js";
 import { inProcess, type InProcess } from "./fixtures/in-process.js";
 
 // Approval gates in-process, on a manual clock: a step that must be approved waits, journaled,
@@ -201,5 +205,97 @@ describe("approval gates", () => {
       "needs approval (steps of kind service.restart need approval; P1 runs need approval; escalates without acting after 20m)",
     );
     expect(dry.of("approval_requested")).toEqual([]);
+  });
+
+  it("an approved step that renders otherwise by the time it would run (a reload) is not run: it escalates", async () => {
+    const m = await medic(TARGET, { playbooks: { "p.yaml": GATED } });
+    const id = await awaiting(m);
+    writeFileSync(join(m.config.baseDir, "playbooks", "p.yaml"), GATED.replace("- service.restart: {}", "- service.stop: {}"));
+    const loaded = await loadConfig(m.config.file, { env: {} });
+    if (!loaded.ok) throw new Error("reload failed");
+    m.daemon.reload(loaded.config);
+    answer(m, { incident: id, decision: "approved", by: "ann" });
+    await m.advance(5_000);
+    expect(m.of("escalated", id).at(-1)!.reason).toMatch(
+      /^step 2 of playbook careful now reads "stop process .*", not "restart process .*" as when its run started; not resuming it$/,
+    );
+    expect(m.targets.get("api")!.actions).toEqual([]);
+  });
+
+  it("approved while a pause holds the target: it waits, approved, and runs once the pause ends, without running earlier steps again", async () => {
+    const m = await medic(TARGET, { playbooks: { "p.yaml": GATED } });
+    const id = await awaiting(m);
+    const now = m.clock.now();
+    addPause(m.config.stateDir, { id: "p1", target: "api", from: now, until: now + 600_000, reason: "deploy", by: "olga" }, now);
+    answer(m, { incident: id, decision: "approved", by: "ann" });
+    await m.advance(30_000);
+    expect(m.incident(id).state).toBe("approved");
+    expect(m.targets.get("api")!.actions).toEqual([]);
+    endPauses(m.config.stateDir, { target: "api" }, m.clock.now());
+    await m.advance(10_000);
+    expect(m.targets.get("api")!.actions).toEqual(["restart"]);
+    expect(m.of("step_started", id).map((r) => r.index)).toEqual([0, 1]);
+    expect(m.of("playbook_started", id)).toHaveLength(1);
+    expect(m.incident(id).state).toBe("resolved");
+  });
+
+  it("an answer the journal already took is never taken again, even for the same step asked again", async () => {
+    const at = Date.UTC(2026, 0, 1) - 60_000;
+    const records: { incident: string; event: IncidentEvent; at: number }[] = [
+      { incident: "feed0002", at, event: { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" } },
+      {
+        incident: "feed0002",
+        at,
+        event: {
+          type: "playbook_started",
+          runId: "feed0002-1",
+          playbook: "careful",
+          steps: [
+            { name: "wait", kind: "wait", description: "wait 1s" },
+            { name: "service.restart", kind: "service.restart", description: "restart process [/bin/true] (pid file x.pid)" },
+          ],
+        },
+      },
+      {
+        incident: "feed0002",
+        at,
+        event: {
+          type: "approval_requested",
+          runId: "feed0002-1",
+          index: 1,
+          step: "service.restart",
+          plan: [],
+          why: "w",
+          run: false,
+          expiresAt: at + 600_000,
+        },
+      },
+      { incident: "feed0002", at, event: { type: "approved", runId: "feed0002-1", index: 1, by: "ann", answer: "used1" } },
+      {
+        incident: "feed0002",
+        at,
+        event: {
+          type: "approval_requested",
+          runId: "feed0002-1",
+          index: 1,
+          step: "service.restart",
+          plan: [],
+          why: "w",
+          run: false,
+          expiresAt: at + 600_000,
+        },
+      },
+    ];
+    const used = { id: "used1", incident: "feed0002", runId: "feed0002-1", index: 1, decision: "approved" as const, by: "ann", at: at + 1 };
+    const m = await medic(TARGET, {
+      playbooks: { "p.yaml": GATED },
+      records,
+      down: ["api"],
+      beforeStart: (config, clock) => updateControls(config.stateDir, (c) => void c.answers.push(used), clock.now()),
+    });
+    await m.advance(5_000);
+    expect(m.of("approved")).toEqual([]);
+    expect(m.incident("feed0002").state).toBe("awaiting_approval");
+    expect(m.targets.get("api")!.actions).toEqual([]);
   });
 });

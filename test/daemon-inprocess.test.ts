@@ -197,7 +197,7 @@ describe("the rest of an incident's life in-process", () => {
   it("resumes a run a killed medic left mid-step: an idempotent step runs again, then verifies", async () => {
     const m = await medic(ONE, {
       playbooks: { "r.yaml": RESTART.replace("name: restart", "name: fix") },
-      records: inFlight("service.restart", "restart"),
+      records: inFlight("service.restart", "restart process [/bin/true] (pid file x.pid)"),
       down: ["api"],
     });
     await m.advance(6_000);
@@ -208,7 +208,7 @@ describe("the rest of an incident's life in-process", () => {
 
   it("does not run again a non-idempotent step a crash cut off: it escalates instead", async () => {
     const exec = `name: fix\non: [server_down]\nsteps:\n  - exec: { argv: [/bin/false] }\nverify: { within: 5s }\n`;
-    const m = await medic(ONE, { playbooks: { "r.yaml": exec }, records: inFlight("exec", "run [/bin/false]") });
+    const m = await medic(ONE, { playbooks: { "r.yaml": exec }, records: inFlight("exec", `run ["/bin/false"]`) });
     await m.advance(100);
     expect(m.of("step_finished", "feed0001")).toEqual([expect.objectContaining({ outcome: "abandoned" })]);
     expect(m.of("escalated", "feed0001")[0]!.reason).toMatch(/was interrupted by a daemon stop; not safe to run again/);

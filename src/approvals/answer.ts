@@ -29,6 +29,11 @@ export function answerApproval(
     return { message: "a rejection needs a reason", hint: 'say why, like --reason "the primary is mid-failover"' };
   if (reason !== undefined && (reason.length > MAX_ANSWER_REASON || /[\r\n]/.test(reason)))
     return { message: `the reason must be one line of at most ${MAX_ANSWER_REASON} characters`, hint: "say it shorter" };
+  if (now > asked.expiresAt)
+    return {
+      message: `the approval of incident ${incident.id} timed out at ${new Date(asked.expiresAt).toISOString()}; medic escalates it without acting`,
+      hint: "nothing runs now; start again from the incident once it is escalated",
+    };
   const written: ApprovalAnswer = {
     id: randomBytes(6).toString("hex"),
     incident: incident.id,
@@ -39,6 +44,20 @@ export function answerApproval(
     ...(reason && { reason }),
     at: now,
   };
-  updateControls(stateDir, (c) => void c.answers.push(written), now);
+  // Looked for and written under the file's lock: two answers at once cannot both be the first.
+  let given: ApprovalAnswer | undefined;
+  updateControls(
+    stateDir,
+    (c) => {
+      given = c.answers.find((a) => a.incident === incident.id && a.runId === asked.runId && a.index === asked.index);
+      if (!given) c.answers.push(written);
+    },
+    now,
+  );
+  if (given)
+    return {
+      message: `incident ${incident.id} was already ${given.decision} by ${given.by} at ${new Date(given.at).toISOString()}`,
+      hint: "the first answer counts; medic acts on it within a second",
+    };
   return written;
 }

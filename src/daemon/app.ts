@@ -151,7 +151,12 @@ export class Daemon implements ReadPort, CommandPort {
       ...(opts.confirm && { confirm: opts.confirm }),
       ...(opts.carry && { carry: opts.carry }),
     }));
-    const desk = new ApprovalDesk({ ...core, remediator, answers: () => safety.answers() });
+    const desk = new ApprovalDesk({
+      ...core,
+      remediator,
+      answers: () => safety.answers(),
+      watched: (name) => watchers.get(name) !== undefined,
+    });
     this.supervisor = new Supervisor({
       ...core,
       detector,

@@ -3,7 +3,7 @@ import type { Incident } from "../incidents/types.js";
 import { formatDuration } from "../lib/duration.js";
 import type { Logger } from "../lib/log.js";
 import type { RecordStream } from "./records.js";
-import type { Remediator } from "./remediator.js";
+import { REMOVED_FROM_CONFIG, type Remediator } from "./remediator.js";
 
 /** What the approval desk needs from the daemon. */
 export interface ApprovalDeskDeps {
@@ -13,8 +13,13 @@ export interface ApprovalDeskDeps {
   remediator: Remediator;
   /** People's answers, oldest first (the controls file; a cluster's every node's). */
   answers: () => readonly ApprovalAnswer[];
+  /** Whether a target is watched now (one removed while medic was down asks nothing more). */
+  watched: (target: string) => boolean;
   dryRun: boolean;
 }
+
+/** How far apart two hosts' clocks may be for an answer written on one to count for a question asked on the other. */
+const SKEW_MS = 60_000;
 
 /**
  * Every tick: the questions waiting for a person get their answer from the controls (the first
@@ -36,11 +41,25 @@ export class ApprovalDesk {
       }
       const asked = incident.approval;
       if (incident.state !== "awaiting_approval" || !asked || asked.answer) continue;
+      if (!this.deps.watched(incident.target)) {
+        records.append(incident.id, { type: "resolved", reason: `no longer watched: ${REMOVED_FROM_CONFIG}` });
+        continue;
+      }
       const { runId, index } = asked;
       const step = `step ${index + 1} (${asked.step})`;
+      // An answer acts once: one the journal already took is never taken again, whatever it matches.
+      const used = new Set(incident.timeline.flatMap((r) => (r.type === "approved" || r.type === "rejected" ? [r.answer] : [])));
       const answer = this.deps
         .answers()
-        .find((a) => a.incident === incident.id && a.runId === runId && a.index === index && a.at <= asked.expiresAt);
+        .find(
+          (a) =>
+            a.incident === incident.id &&
+            a.runId === runId &&
+            a.index === index &&
+            !used.has(a.id) &&
+            a.at >= asked.askedAt - SKEW_MS &&
+            a.at <= asked.expiresAt,
+        );
       if (answer?.decision === "approved") {
         records.append(incident.id, {
           type: "approved",

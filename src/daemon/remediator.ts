@@ -7,7 +7,7 @@ import { lastRun } from "../incidents/fold.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
-import { planRemediation, renderPlan, type Plan, type RenderedStep } from "../playbooks/plan.js";
+import { planRemediation, renderPlan, type Plan, type Previews, type RenderedStep } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import type { SafetyDecision } from "../safety/decide.js";
 import type { SafetyRuntime } from "../safety/runtime.js";
@@ -57,6 +57,8 @@ export interface RemediatorDeps {
 export class Remediator {
   /** Incidents being planned or remediated now: one task per incident at a time. */
   private readonly acting = new Set<string>();
+  /** Approved incidents waiting for a pause to end or a slot in the blast radius, and why (said once per reason). */
+  private readonly waitingApproved = new Map<string, string>();
   /** Incidents of removed targets whose run is finishing its current step; they close once it ends. */
   private readonly retiring = new Map<string, Watcher>();
 
@@ -181,6 +183,15 @@ export class Remediator {
     if (previous && (previous.playbook !== plan.playbook.name || previous.steps.length !== plan.steps.length)) {
       return this.escalate(id, `playbook ${previous.playbook} changed while its run was in flight; not resuming it`);
     }
+    // What was started (and approved) is what runs: a step that renders otherwise now (a reload, a template on evidence) does not.
+    const changed = previous && plan.steps.find((s, i) => s.description !== previous.steps[i]!.description);
+    if (changed) {
+      const was = previous.steps[changed.index]!.description;
+      return this.escalate(
+        id,
+        `step ${changed.index + 1} of playbook ${previous.playbook} now reads "${changed.description}", not "${was}" as when its run started; not resuming it`,
+      );
+    }
     const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
     if (!previous) {
       const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
@@ -206,12 +217,15 @@ export class Remediator {
     const asked = this.deps.live().get(id)?.approval;
     if (asked && asked.runId === runId && asked.index === step.index && !asked.answer) return;
     const { config, watchers, clock, records, log } = this.deps;
-    const previews = await previewPlan(plan, {
-      target: w.target,
-      targets: watchers.targets(),
-      baseDir: config().baseDir,
-      signal: this.deps.stop,
-    });
+    // What a step handed to another node would touch is on that host: not looked at from here.
+    const node = this.deps.carry ? w.target.node : undefined;
+    const previews: Previews = node
+      ? new Map(
+          plan.steps
+            .filter((s) => s.step.local?.(s.rendered, w.target))
+            .map((s) => [s.index, [`(carried out on node ${node}: what it would touch there is not looked at from here)`]]),
+        )
+      : await previewPlan(plan, { target: w.target, targets: watchers.targets(), baseDir: config().baseDir, signal: this.deps.stop });
     const need = step.approval!;
     records.append(id, {
       type: "approval_requested",
@@ -232,20 +246,31 @@ export class Remediator {
    * guard and the blast radius counted this run when it started.
    */
   private async approved(id: string): Promise<void> {
-    const incident = this.deps.live().get(id);
-    const w = incident && this.deps.watchers.get(incident.target);
+    const { live, watchers, safety, clock, config, log } = this.deps;
+    const incident = live().get(id);
+    const w = incident && watchers.get(incident.target);
     if (!incident || incident.state !== "approved") return;
     if (!w) return this.closeUnwatched(id);
-    const { finding } = await this.deps.check(w, this.deps.stop);
-    if (this.deps.stop.aborted || this.deps.live().get(id)?.state !== "approved") return;
-    if (!finding) {
-      this.deps.records.append(id, { type: "resolved", reason: `${w.name} recovered while its step awaited approval: nothing ran` });
+    // Waits, approved, while a pause holds the target or the blast radius is full: the desk asks again every second.
+    const pause = safety.pausedFor(w.name, clock.now());
+    const running = [...live().values()].filter((i) => i.id !== id && !i.dryRun && isActive(i)).length;
+    const limit = config().safety.blastRadius.concurrent;
+    if (pause || running >= limit) {
+      const why = pause
+        ? `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name}`
+        : `${running} playbooks running (limit ${limit})`;
+      if (this.waitingApproved.get(id) !== why) log.warn({ incident: id, target: w.name, why }, "approved, and waiting before it runs");
+      this.waitingApproved.set(id, why);
       return;
     }
-    const pause = this.deps.safety.pausedFor(w.name, this.deps.clock.now());
-    if (pause) {
-      const reason = `approved, but ${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name} holds ${w.name}: approval is asked again once it ends`;
-      return this.holdBack(id, { action: "hold", by: "maintenance", reason, until: pause.until });
+    this.waitingApproved.delete(id);
+    const { finding } = await this.deps.check(w, this.deps.stop);
+    if (this.deps.stop.aborted || live().get(id)?.state !== "approved") return;
+    if (!finding) {
+      const ran = lastRun(incident)?.steps.some((s) => s.status === "ok") ?? false;
+      const reason = `${w.name} recovered while a step awaited approval: the approved step did not run${ran ? " (the steps before it did)" : ""}`;
+      this.deps.records.append(id, { type: "resolved", reason });
+      return;
     }
     await this.remediate(id, true);
   }

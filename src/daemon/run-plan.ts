@@ -72,7 +72,14 @@ export async function runPlan(r: PlanRun): Promise<RunOutcome> {
           r.carry!(
             {
               runId: r.runId,
-              incident: r.planned,
+              // Only what planning reads: never the incident's timeline or notifications.
+              incident: {
+                id: r.planned.id,
+                kind: r.planned.kind,
+                severity: r.planned.severity,
+                target: r.planned.target,
+                evidence: r.planned.evidence,
+              },
               playbook: r.plan.playbook.name,
               index: step.index,
               description: step.description,
