@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ApprovalAnswer } from "../src/approvals/types.js";
 import type { IncidentEvent } from "../src/incidents/types.js";
 import { writeFileSync } from "node:fs";
@@ -6,22 +6,14 @@ import { join } from "node:path";
 import { loadConfig } from "../src/config/load.js";
 import { updateControls } from "../src/safety/controls.js";
 import { addPause, endPauses } from "../src/safety/operator.js";
-import { inProcess, type InProcess } from "./fixtures/in-process.js";
+import { inProcessPerTest, type InProcess } from "./fixtures/in-process.js";
 
 // Approval gates in-process, on a manual clock: a step that must be approved waits, journaled,
 // for a person's answer in the controls file (where `medic approve`, the API and the console write
 // it), and runs once, after the target is looked at again; a rejection or silence escalates and
 // runs nothing. Restarts are a new daemon on the records the last one left.
 
-const running: InProcess[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.stop();
-});
-async function medic(...args: Parameters<typeof inProcess>): Promise<InProcess> {
-  const m = await inProcess(...args);
-  running.push(m);
-  return m;
-}
+const medic = inProcessPerTest();
 
 const DEFAULTS = "defaults: { interval: 1s, timeout: 500ms, failureThreshold: 2, successThreshold: 2 }\n";
 const TARGET = `${DEFAULTS}targets:\n  - { name: api, probe: { tcp: { port: 1 } }, SERVICE }\n`;
@@ -133,7 +125,6 @@ describe("approval gates", () => {
     const left = first.records.map(({ incident, at, seq: _seq, ...event }) => ({ incident, at, event: event as IncidentEvent }));
     const asked = first.incident(id).approval!;
     await first.stop();
-    running.splice(running.indexOf(first), 1);
 
     // Down: nothing acts on the question. Back: it is still asked, and nothing ran.
     const second = await medic(TARGET, { playbooks: { "p.yaml": GATED }, records: left, down: ["api"] });
@@ -146,7 +137,6 @@ describe("approval gates", () => {
       ...second.records.map(({ incident, at, seq: _seq, ...event }) => ({ incident, at, event: event as IncidentEvent })),
     ];
     await second.stop();
-    running.splice(running.indexOf(second), 1);
 
     // Approved while no medic ran; the next one honours it once, and the one after that finds nothing to do.
     const approveWhileDown = {
@@ -173,7 +163,6 @@ describe("approval gates", () => {
       ...third.records.map(({ incident, at, seq: _seq, ...event }) => ({ incident, at, event: event as IncidentEvent })),
     ];
     await third.stop();
-    running.splice(running.indexOf(third), 1);
     const fourth = await medic(TARGET, {
       playbooks: { "p.yaml": GATED },
       records: all,
@@ -241,6 +230,17 @@ describe("approval gates", () => {
 
   it("an answer the journal already took is never taken again, even for the same step asked again", async () => {
     const at = Date.UTC(2026, 0, 1) - 60_000;
+    const question: IncidentEvent = {
+      type: "approval_requested",
+      runId: "feed0002-1",
+      index: 1,
+      step: "service.restart",
+      plan: [],
+      why: "w",
+      run: false,
+      expiresAt: at + 600_000,
+    };
+    const asked = { incident: "feed0002", at, event: question };
     const records: { incident: string; event: IncidentEvent; at: number }[] = [
       { incident: "feed0002", at, event: { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" } },
       {
@@ -256,35 +256,9 @@ describe("approval gates", () => {
           ],
         },
       },
-      {
-        incident: "feed0002",
-        at,
-        event: {
-          type: "approval_requested",
-          runId: "feed0002-1",
-          index: 1,
-          step: "service.restart",
-          plan: [],
-          why: "w",
-          run: false,
-          expiresAt: at + 600_000,
-        },
-      },
+      asked,
       { incident: "feed0002", at, event: { type: "approved", runId: "feed0002-1", index: 1, by: "ann", answer: "used1" } },
-      {
-        incident: "feed0002",
-        at,
-        event: {
-          type: "approval_requested",
-          runId: "feed0002-1",
-          index: 1,
-          step: "service.restart",
-          plan: [],
-          why: "w",
-          run: false,
-          expiresAt: at + 600_000,
-        },
-      },
+      asked,
     ];
     const used = { id: "used1", incident: "feed0002", runId: "feed0002-1", index: 1, decision: "approved" as const, by: "ann", at: at + 1 };
     const m = await medic(TARGET, {

@@ -1,23 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { IncidentEvent } from "../src/incidents/types.js";
 import { followerRule, placementRule } from "../src/gate/rules.js";
 import { planRemediation } from "../src/playbooks/plan.js";
 import type { StepCarrier, StepTask } from "../src/daemon/ports.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
-import { inProcess, type InProcess } from "./fixtures/in-process.js";
+import { inProcessPerTest } from "./fixtures/in-process.js";
 
 // The daemon's scenarios in-process, on a manual clock: fake probes and services, everything else
 // real. Each one runs in milliseconds and the same way every time.
 
-const running: InProcess[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.stop();
-});
-async function medic(...args: Parameters<typeof inProcess>): Promise<InProcess> {
-  const m = await inProcess(...args);
-  running.push(m);
-  return m;
-}
+const medic = inProcessPerTest();
 
 const RESTART = `name: restart
 on: [server_down]

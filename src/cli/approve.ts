@@ -3,7 +3,7 @@ import type { ApprovalAnswer } from "../approvals/types.js";
 import { describeError } from "../lib/errors.js";
 import { isRefusal } from "../safety/operator.js";
 import { viewOrReport, type GlobalOptions } from "./config.js";
-import { openHistory } from "./incidents.js";
+import { findOrSay, openHistory } from "./incidents.js";
 import { EXIT, print, printError } from "./output.js";
 import { whoAmI } from "./pause.js";
 
@@ -22,16 +22,8 @@ export async function answerCommand(
   const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
-    const { found: incident, ...rest } = await store.find(id);
-    if (!incident) {
-      const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
-      printError(
-        ambiguous
-          ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
-          : `no incident ${id} (hint: medic incidents lists them)\n`,
-      );
-      return EXIT.unhealthy;
-    }
+    const incident = await findOrSay(store, id);
+    if (!incident) return EXIT.unhealthy;
     const written = answerApproval(config.stateDir, incident, { decision, by: whoAmI(), reason: opts.reason }, Date.now());
     if (isRefusal(written)) {
       printError(`${written.message} (hint: ${written.hint})\n`);

@@ -1,3 +1,4 @@
+import { STATE_FILTERS } from "../api/views.js";
 import { describeRecord } from "../incidents/describe.js";
 import { describeSkipped } from "../incidents/journal-read.js";
 import { incidentReport } from "../incidents/report.js";
@@ -15,18 +16,6 @@ import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** What `medic incidents` lists by default: the newest this many. */
 export const DEFAULT_LIMIT = 100;
-const STATES = [
-  "open",
-  "held",
-  "suppressed",
-  "remediating",
-  "verifying",
-  "awaiting_approval",
-  "approved",
-  "escalated",
-  "resolved",
-  "unresolved",
-];
 /** Pages of this many when everything is asked for: printed as they come, never all held at once. */
 const ALL_PAGE = 500;
 
@@ -62,6 +51,19 @@ export async function incidentsCommand(opts: ListOptions): Promise<number> {
   }
 }
 
+/** The incident by id or unique prefix; undefined, said on stderr, when there is none or more than one. */
+export async function findOrSay(store: IncidentStore, id: string): Promise<Incident | undefined> {
+  const { found, ...rest } = await store.find(id);
+  if (found) return found;
+  const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
+  printError(
+    ambiguous
+      ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
+      : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
+  );
+  return undefined;
+}
+
 /** How `medic incidents show` prints an incident. */
 export type ShowFormat = "text" | "json" | "markdown";
 
@@ -70,16 +72,8 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
   const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
-    const { found: incident, ...rest } = await store.find(id);
-    if (!incident) {
-      const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
-      printError(
-        ambiguous
-          ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
-          : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
-      );
-      return EXIT.unhealthy;
-    }
+    const incident = await findOrSay(store, id);
+    if (!incident) return EXIT.unhealthy;
     if (opts.format === "json") {
       print(JSON.stringify(incident, null, 2) + "\n");
       return EXIT.ok;
@@ -114,8 +108,8 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
 
 // The query the options ask for; undefined after saying what is wrong with them.
 function listQuery(opts: ListOptions): HistoryQuery | undefined {
-  if (opts.state !== undefined && !STATES.includes(opts.state))
-    return usage(`unknown state "${opts.state}" (hint: one of ${STATES.join(", ")})`);
+  if (opts.state !== undefined && !STATE_FILTERS.includes(opts.state))
+    return usage(`unknown state "${opts.state}" (hint: one of ${STATE_FILTERS.join(", ")})`);
   const sinceMs = opts.since === undefined ? undefined : parseDuration(opts.since);
   if (opts.since !== undefined && !(sinceMs !== undefined && sinceMs > 0))
     return usage(`--since must be a duration like 24h or 7d (got "${opts.since}")`);
