@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { pino } from "pino";
 import { carryStep, type CarryDeps } from "../src/cluster/carry.js";
@@ -8,26 +8,18 @@ import type { Config } from "../src/config/types.js";
 import type { Daemon } from "../src/daemon/app.js";
 import type { StepResult } from "../src/services/types.js";
 import type { StepTask } from "../src/daemon/ports.js";
-import { migrate } from "../src/store/postgres/migrations.js";
-import { createPool } from "../src/store/postgres/pool.js";
-import { startCluster, type Cluster } from "./pg-cluster.js";
+import { migratedDbPerFile } from "./fixtures/store-db.js";
 
 // The hand-over of a host step between the leader and the target's node, on a real PostgreSQL:
 // the leader's wait (carryStep) against a node played by the same SQL the node runs (claimTasks,
 // finishTask), with heartbeats and leases written as the cluster writes them.
 
 const log = pino({ level: "silent" });
-let db: Cluster;
-let pool: pg.Pool;
+const fixture = migratedDbPerFile(log);
 
-beforeAll(async () => {
-  db = await startCluster();
-  pool = createPool({ url: db.url(), statementTimeoutMs: 2_000, applicationName: "test", log });
-  await migrate(pool, log);
-}, 60_000);
-afterAll(async () => {
-  await pool?.end();
-  await db?.destroy();
+let pool: pg.Pool;
+beforeAll(() => {
+  pool = fixture.pool();
 });
 
 let clusters = 0;
