@@ -22,6 +22,7 @@ import {
 afterEach(cleanup);
 
 const TOKEN = "api-test-token-0123456789abcdef";
+const VIEWER = "api-viewer-token-0123456789abcdef";
 
 /** `promtool check metrics` on a text: its exit code and what it said. */
 function promtool(text: string): Promise<{ code: number | null; output: string }> {
@@ -69,8 +70,13 @@ async function setup() {
   const dir = tempDir("medic-api-");
   const port = await freePort();
   writeFileSync(join(dir, "token"), `${TOKEN}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, "viewer-token"), `${VIEWER}\n`, { mode: 0o600 });
   const config = join(dir, "medic.yaml");
-  writeFileSync(config, `${serviceConfig(dir, port)}api: { tokenFile: ./token }\n`);
+  // One token per person: alice operates, victor only looks.
+  writeFileSync(
+    config,
+    `${serviceConfig(dir, port)}api:\n  tokens:\n    - { name: alice, tokenFile: ./token, role: operator }\n    - { name: victor, tokenFile: ./viewer-token, role: viewer }\n`,
+  );
   const pidFile = join(dir, "api.pid");
   const pid = await startService(dir, port, pidFile);
   const daemon = startMedic(["run", "--config", config]);
@@ -149,7 +155,11 @@ describe("the HTTP API of a running medic", () => {
     const s = await setup();
     await waitUntil(async () => (await s.get("/api/targets")).body.targets[0]?.up === true, 10_000, "the target to be up");
     expect((await s.post("/api/pause", { target: "api", for: "10m", reason: "deploying 2.4" }, null)).status).toBe(401);
-    const paused = await s.post("/api/pause", { target: "api", for: "10m", reason: "deploying 2.4", by: "alice" });
+    // A viewer may look, not pause; who paused comes from the token, not from what the body claims.
+    const refused = await s.post("/api/pause", { target: "api", for: "10m", reason: "deploying 2.4" }, VIEWER);
+    expect([refused.status, refused.body.error]).toEqual([403, "victor is a viewer: this needs the operator role"]);
+    expect((await s.get("/api/whoami", VIEWER)).body).toEqual({ name: "victor", role: "viewer" });
+    const paused = await s.post("/api/pause", { target: "api", for: "10m", reason: "deploying 2.4", by: "mallory" });
     expect(paused.status).toBe(201);
     expect(paused.body).toMatchObject({ target: "api", reason: "deploying 2.4", by: "alice" });
     // The CLI reads what the API wrote: one controls file, one format.
@@ -162,7 +172,8 @@ describe("the HTTP API of a running medic", () => {
       "the incident to be held by the pause",
     );
     expect(held.hold).toMatchObject({ by: "maintenance", reason: expect.stringContaining(`pause ${paused.body.id}`) });
-    const acked = await s.post(`/api/incidents/${held.id}/ack`, { by: "alice", note: "deploy in progress" });
+    expect((await s.post(`/api/incidents/${held.id}/ack`, { note: "mine" }, VIEWER)).status).toBe(403);
+    const acked = await s.post(`/api/incidents/${held.id}/ack`, { by: "mallory", note: "deploy in progress" });
     expect(acked.status).toBe(200);
     expect(acked.body.acknowledged).toMatchObject({ by: "alice", note: "deploy in progress" });
     expect(journal(s.state).find((r) => r.type === "acknowledged")).toMatchObject({ incident: held.id, by: "alice" });

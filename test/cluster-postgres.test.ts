@@ -1,31 +1,27 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { pino } from "pino";
 import { Leadership, type Role } from "../src/cluster/leadership.js";
 import { readClusterStatus } from "../src/cluster/status.js";
-import { migrate } from "../src/store/postgres/migrations.js";
 import { PgStore } from "../src/store/postgres/pg-store.js";
 import { createPool } from "../src/store/postgres/pool.js";
 import { startPgProxy, type PgProxy } from "./fixtures/pg-proxy.js";
-import { startCluster, type Cluster } from "./pg-cluster.js";
+import type { Cluster } from "./pg-cluster.js";
+import { migratedDbPerFile } from "./fixtures/store-db.js";
 import { waitUntil } from "./harness.js";
 
 // Leader election on a real PostgreSQL, in-process: several Leadership loops, each on its own
 // session, some through a proxy that can stall or drop the network between a node and the database.
 
 const log = pino({ level: "silent" });
-let db: Cluster;
-let pool: pg.Pool;
+const fixture = migratedDbPerFile(log);
 const undo: (() => Promise<void> | void)[] = [];
 
-beforeAll(async () => {
-  db = await startCluster();
-  pool = createPool({ url: db.url(), statementTimeoutMs: 2_000, applicationName: "test", log });
-  await migrate(pool, log);
-}, 60_000);
-afterAll(async () => {
-  await pool?.end();
-  await db?.destroy();
+let db: Cluster;
+let pool: pg.Pool;
+beforeAll(() => {
+  db = fixture.db();
+  pool = fixture.pool();
 });
 afterEach(async () => {
   for (const fn of undo.splice(0).reverse()) await fn();

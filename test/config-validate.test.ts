@@ -263,7 +263,8 @@ describe("a correct config", () => {
         blastRadius: { concurrent: 2, maxRuns: 10, windowMs: 600_000 },
       },
       maintenance: [],
-      api: { listen: { host: "127.0.0.1", port: 9464 } },
+      api: { listen: { host: "127.0.0.1", port: 9464 }, tokens: [] },
+      approvals: { timeoutMs: 900_000, severities: {}, rules: [] },
       secrets: [],
     });
   });

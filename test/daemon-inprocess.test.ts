@@ -1,23 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { IncidentEvent } from "../src/incidents/types.js";
 import { followerRule, placementRule } from "../src/gate/rules.js";
 import { planRemediation } from "../src/playbooks/plan.js";
 import type { StepCarrier, StepTask } from "../src/daemon/ports.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
-import { inProcess, type InProcess } from "./fixtures/in-process.js";
+import { inProcessPerTest } from "./fixtures/in-process.js";
 
 // The daemon's scenarios in-process, on a manual clock: fake probes and services, everything else
 // real. Each one runs in milliseconds and the same way every time.
 
-const running: InProcess[] = [];
-afterEach(async () => {
-  for (const m of running.splice(0)) await m.stop();
-});
-async function medic(...args: Parameters<typeof inProcess>): Promise<InProcess> {
-  const m = await inProcess(...args);
-  running.push(m);
-  return m;
-}
+const medic = inProcessPerTest();
 
 const RESTART = `name: restart
 on: [server_down]
@@ -197,7 +189,7 @@ describe("the rest of an incident's life in-process", () => {
   it("resumes a run a killed medic left mid-step: an idempotent step runs again, then verifies", async () => {
     const m = await medic(ONE, {
       playbooks: { "r.yaml": RESTART.replace("name: restart", "name: fix") },
-      records: inFlight("service.restart", "restart"),
+      records: inFlight("service.restart", "restart process [/bin/true] (pid file x.pid)"),
       down: ["api"],
     });
     await m.advance(6_000);
@@ -208,7 +200,7 @@ describe("the rest of an incident's life in-process", () => {
 
   it("does not run again a non-idempotent step a crash cut off: it escalates instead", async () => {
     const exec = `name: fix\non: [server_down]\nsteps:\n  - exec: { argv: [/bin/false] }\nverify: { within: 5s }\n`;
-    const m = await medic(ONE, { playbooks: { "r.yaml": exec }, records: inFlight("exec", "run [/bin/false]") });
+    const m = await medic(ONE, { playbooks: { "r.yaml": exec }, records: inFlight("exec", `run ["/bin/false"]`) });
     await m.advance(100);
     expect(m.of("step_finished", "feed0001")).toEqual([expect.objectContaining({ outcome: "abandoned" })]);
     expect(m.of("escalated", "feed0001")[0]!.reason).toMatch(/was interrupted by a daemon stop; not safe to run again/);

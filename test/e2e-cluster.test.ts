@@ -105,7 +105,7 @@ async function setUp(
   writeFileSync(join(dir, "api-token"), TOKEN, { mode: 0o600 });
   const text = (probePort: number) =>
     `playbooks: [./playbooks]
-api: { tokenFile: ./api-token }
+api: { tokens: [ { name: alice, tokenFile: ./api-token, role: approver } ] }
 store: { postgres: { url: "\${MEDIC_STORE_URL}", statementTimeout: 2s } }
 cluster: { name: ${cluster}, node: "\${NODE_NAME}", leaseTtl: 3s }
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
@@ -200,7 +200,7 @@ describe("a cluster of three medics on PostgreSQL", () => {
     const acked = await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/incidents/${incident}/ack`, {
       method: "POST",
       headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ by: "alice", note: "looking" }),
+      body: JSON.stringify({ note: "looking" }),
     });
     expect(acked.status).toBe(200);
     const killedAt = Date.now();
@@ -493,6 +493,42 @@ describe("a cluster of three medics on PostgreSQL", () => {
       "SELECT record->>'guards' AS guards FROM medic_records WHERE cluster = $CLUSTER AND record->>'type' = 'playbook_started'",
     );
     expect(guards).toEqual([{ guards: expect.stringMatching(/confirmed by [23] of 2 needed \(n1, n2/) }]);
+  }, 120_000);
+
+  it("an approval the leader asks for is given through a follower's API, by the token's name, and the step runs once", async () => {
+    const t = await setUp((m) => logged(m, "gated", 0) + "    approval: { required: true, timeout: 5m }\n");
+    process.kill(t.pid, "SIGKILL");
+    const id = await waitUntil(
+      async () =>
+        (await t.sql<{ id: string }>("SELECT id FROM medic_incidents WHERE cluster = $CLUSTER AND state = 'awaiting_approval'"))[0]?.id,
+      30_000,
+      "the step to wait for approval",
+    );
+    expect(lines(t.marker)).toEqual([]);
+    const leader = (await t.leader())!.node;
+    const follower = [...t.nodes.keys()].find((n) => n !== leader)!;
+    // The follower's view of the store catches up within a second; its API writes the answer to its own controls, shared with the leader.
+    const res = await waitUntil(
+      async () => {
+        const r = await fetch(`${await apiUrl(t.nodes.get(follower)!)}/api/incidents/${id}/approve`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify({ note: "go" }),
+        });
+        return r.status === 202 ? r : undefined;
+      },
+      10_000,
+      "the follower to take the approval",
+    );
+    expect(res.status).toBe(202);
+    await waitUntil(() => resolved(t), 40_000, "the incident to resolve");
+    const starts = lines(t.marker).filter((l) => l.what === "start");
+    expect(starts.map((l) => l.word)).toEqual(["gated"]);
+    expect(starts[0]!.pid).toBe(t.nodes.get((await t.leader())!.node)!.child.pid);
+    const approved = await t.sql<{ by: string }>(
+      "SELECT record->>'by' AS by FROM medic_records WHERE cluster = $CLUSTER AND record->>'type' = 'approved'",
+    );
+    expect(approved).toEqual([{ by: "alice" }]);
   }, 120_000);
 
   it("a pause made on a follower holds whichever node leads; resumed there, the leader acts", async () => {

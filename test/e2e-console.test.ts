@@ -241,7 +241,7 @@ describe("the web console in a real browser", () => {
     await page.getByText("No incident matches.").waitFor();
 
     // No token file, on loopback: anyone here may read, nobody may change anything, and no control shows.
-    expect(await page.getByTestId("who").textContent()).toBe("read-only");
+    expect(await page.getByTestId("who").textContent()).toBe("anonymous (viewer)");
     await expectReadOnly(page, fleet.url, searchIncident);
     expect(errors).toEqual([]);
     expect(await page.evaluate("window.__pwned")).toBeUndefined();

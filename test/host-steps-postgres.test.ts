@@ -1,29 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { pino } from "pino";
 import { carryStep, type CarryDeps } from "../src/cluster/carry.js";
+import { HostSteps } from "../src/cluster/host-steps.js";
 import { claimTasks, finishTask } from "../src/cluster/tasks.js";
+import type { Config } from "../src/config/types.js";
+import type { Daemon } from "../src/daemon/app.js";
+import type { StepResult } from "../src/services/types.js";
 import type { StepTask } from "../src/daemon/ports.js";
-import { migrate } from "../src/store/postgres/migrations.js";
-import { createPool } from "../src/store/postgres/pool.js";
-import { startCluster, type Cluster } from "./pg-cluster.js";
+import { migratedDbPerFile } from "./fixtures/store-db.js";
 
 // The hand-over of a host step between the leader and the target's node, on a real PostgreSQL:
 // the leader's wait (carryStep) against a node played by the same SQL the node runs (claimTasks,
 // finishTask), with heartbeats and leases written as the cluster writes them.
 
 const log = pino({ level: "silent" });
-let db: Cluster;
-let pool: pg.Pool;
+const fixture = migratedDbPerFile(log);
 
-beforeAll(async () => {
-  db = await startCluster();
-  pool = createPool({ url: db.url(), statementTimeoutMs: 2_000, applicationName: "test", log });
-  await migrate(pool, log);
-}, 60_000);
-afterAll(async () => {
-  await pool?.end();
-  await db?.destroy();
+let pool: pg.Pool;
+beforeAll(() => {
+  pool = fixture.pool();
 });
 
 let clusters = 0;
@@ -151,5 +147,61 @@ describe("a host step handed from the leader to the target's node", () => {
     expect(await claimTasks(pool, c.name, "n3")).toEqual([]);
     lapsed.abort();
     await waiting;
+  });
+
+  it("a node asked again for a step it is still running (a new leader resumed the run) waits for that run: the step runs once", async () => {
+    const c = await cluster({ silentS: 0 });
+    let calls = 0;
+    let finish: (r: StepResult) => void = () => {};
+    const carryOut = () => (calls++, new Promise<StepResult>((resolve) => (finish = resolve)));
+    const targets = [{ name: "api", node: "n3" }];
+    const node = new HostSteps({
+      pool,
+      me: { name: c.name, node: "n3", leaseTtlMs: 10_000 },
+      config: () => ({ targets }) as unknown as Config,
+      log,
+      daemon: () => ({ carryOut }) as unknown as Daemon,
+    });
+    const first = carryStep(c.deps, "n3", task(), new AbortController().signal);
+    await expect.poll(async () => (await node.take(), calls), { timeout: 5_000 }).toBe(1);
+    // The leader dies; the next one (epoch 4) hands the same step again.
+    await pool.query("UPDATE medic_leader SET epoch = 4 WHERE cluster = $1", [c.name]);
+    const again = carryStep({ ...c.deps, epoch: 4 }, "n3", task(), new AbortController().signal);
+    await expect.poll(async () => (await node.take(), (await c.state()).filter((x) => x === "running").length), { timeout: 5_000 }).toBe(2);
+    finish({ ok: true, detail: "restarted pid 1 -> 2" });
+    expect(await again).toMatchObject({
+      ok: true,
+      detail: "on node n3: the same step, already under way here when a new leader asked: restarted pid 1 -> 2",
+    });
+    expect(await first).toMatchObject({ ok: true, detail: "on node n3: restarted pid 1 -> 2" });
+    expect(calls).toBe(1);
+    await node.stop();
+  });
+
+  it("a task row the node cannot read is reported failed, nothing run, and the node carries on", async () => {
+    const c = await cluster({ silentS: 0 });
+    await pool.query(
+      `INSERT INTO medic_tasks (cluster, id, node, epoch, incident, target, playbook, step_index, description, plan)
+         VALUES ($1, 'x:0:3', 'n3', 3, 'x', 'api', 'p', 0, 'd', '{"incident": null}')`,
+      [c.name],
+    );
+    let calls = 0;
+    const node = new HostSteps({
+      pool,
+      me: { name: c.name, node: "n3", leaseTtlMs: 10_000 },
+      config: () => ({ targets: [{ name: "api", node: "n3" }] }) as unknown as Config,
+      log,
+      daemon: () => ({ carryOut: () => (calls++, Promise.resolve({ ok: true, detail: "" })) }) as unknown as Daemon,
+    });
+    await node.take();
+    await node.stop();
+    const [row] = (
+      await pool.query<{ state: string; outcome: string; detail: string }>(
+        "SELECT state, outcome, detail FROM medic_tasks WHERE cluster = $1",
+        [c.name],
+      )
+    ).rows;
+    expect(row).toMatchObject({ state: "done", outcome: "failed", detail: expect.stringMatching(/cannot read the task.*nothing was run/) });
+    expect(calls).toBe(0);
   });
 });

@@ -52,7 +52,10 @@ describe("README examples", () => {
       ["orders-api", "server_down", undefined],
       ["service", "server_down", "P1"],
     ]);
-    expect(result.config.api).toEqual({ listen: { host: "127.0.0.1", port: 9464 }, tokenFile: join(dir, "api-token") });
+    expect(result.config.api).toEqual({
+      listen: { host: "127.0.0.1", port: 9464 },
+      tokens: [{ name: "admin", tokenFile: join(dir, "api-token"), role: "approver" }],
+    });
     expect(result.config.maintenance).toEqual([
       {
         name: "nightly-backup",

@@ -48,13 +48,13 @@ export const controlRoutes: readonly Route[] = [
   {
     method: "POST",
     path: "/api/pause",
-    access: "change",
+    access: "operate",
     controls: true,
     handle: async (req, ctx) => {
       const body = parseBody(pauseBody, await req.body(), PAUSE_EXAMPLE);
       const target = oneTarget(body, PAUSE_EXAMPLE);
       if (target !== "*") known(ctx, target);
-      const pause = checkPause({ target, for: body.for, reason: body.reason, by: body.by ?? "api" }, FIELDS, Date.now());
+      const pause = checkPause({ target, for: body.for, reason: body.reason, by: req.who!.name }, FIELDS, Date.now());
       if (isRefusal(pause)) throw new ApiError(400, pause.message, pause.hint);
       write(() => addPause(ctx.config.stateDir, pause, Date.now()));
       ctx.log.info({ pause: pause.id, target, by: pause.by }, "pause written through the API");
@@ -64,7 +64,7 @@ export const controlRoutes: readonly Route[] = [
   {
     method: "POST",
     path: "/api/resume",
-    access: "change",
+    access: "operate",
     controls: true,
     handle: async (req, ctx) => {
       const body = parseBody(resumeBody, await req.body(), '{"target": "orders-api"}, {"all": true} or {"id": "1a2b3c4d"}');
@@ -85,7 +85,7 @@ export const controlRoutes: readonly Route[] = [
   {
     method: "POST",
     path: "/api/guard/reset",
-    access: "change",
+    access: "operate",
     controls: true,
     handle: async (req, ctx) => {
       const { target } = parseBody(guardBody, await req.body(), '{"target": "orders-api"}');

@@ -1,7 +1,9 @@
 import { z } from "zod";
 import { parseWebhook } from "../alertmanager/payload.js";
 import { receiveAlerts } from "../alertmanager/receive.js";
+import { answerApproval } from "../approvals/answer.js";
 import { incidentReport } from "../incidents/report.js";
+import { isRefusal } from "../safety/operator.js";
 import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
@@ -13,6 +15,7 @@ import { incidentDetail, incidentSummary, STATE_FILTERS } from "./views.js";
 const MAX_LIST = 1000;
 
 const ackBody = z.strictObject({ by: oneLine(100).optional(), note: oneLine(500).optional() });
+const answerBody = z.strictObject({ note: oneLine(500).optional(), reason: oneLine(500).optional() });
 
 /** Every endpoint of the API. */
 export const ROUTES: readonly Route[] = [
@@ -30,6 +33,13 @@ export const ROUTES: readonly Route[] = [
     path: "/metrics",
     access: "read",
     handle: async (_req, ctx) => ({ status: 200, text: await ctx.metrics.text(), contentType: ctx.metrics.contentType }),
+  },
+  {
+    method: "GET",
+    path: "/api/whoami",
+    access: "read",
+    // Without a token where reads need none: someone who may read, and nothing more.
+    handle: (req) => ({ status: 200, json: req.who ?? { name: "anonymous", role: "viewer" } }),
   },
   {
     method: "GET",
@@ -97,23 +107,46 @@ export const ROUTES: readonly Route[] = [
   {
     method: "POST",
     path: "/api/incidents/:id/ack",
-    access: "change",
+    access: "operate",
     handle: async (req, ctx) => {
       const body = parseBody(ackBody, await req.body(), '{"by": "alice", "note": "looking at the database"}');
       const incident = await findIncident(req.params.id!, ctx);
       if (incident.state === "resolved")
         throw new ApiError(409, `incident ${incident.id} is resolved`, "only an open incident can be acknowledged");
-      const acked = await ctx.daemon.acknowledge(incident.id, body.by ?? "api", body.note);
+      // Who comes from the token, never from the body (a `by` there is accepted, for old callers, and ignored).
+      const acked = await ctx.daemon.acknowledge(incident.id, req.who!.name, body.note);
       if (!acked) throw new ApiError(409, `incident ${incident.id} is no longer open`, "GET /api/incidents/ID shows what happened to it");
       return { status: 200, json: incidentSummary(acked) };
     },
   },
+  ...["approve", "reject"].map((verb): Route => ({
+    method: "POST",
+    path: `/api/incidents/:id/${verb}`,
+    access: "approve",
+    controls: true,
+    handle: async (req, ctx) => {
+      const example = verb === "approve" ? '{"note": "checked the replica"}' : '{"reason": "the primary is mid-failover"}';
+      const body = parseBody(answerBody, await req.body(), example);
+      const incident = await findIncident(req.params.id!, ctx);
+      const decision = verb === "approve" ? "approved" : "rejected";
+      const written = answerApproval(
+        ctx.config.stateDir,
+        incident,
+        { decision, by: req.who!.name, reason: body.reason ?? body.note },
+        Date.now(),
+      );
+      if (isRefusal(written)) throw new ApiError(409, written.message, written.hint);
+      ctx.log.info({ incident: incident.id, step: written.index + 1, decision, by: written.by }, "approval answered through the API");
+      // Written where the daemon reads it: it acts within a second, once (202: taken, not yet done).
+      return { status: 202, json: { answer: written, incident: incidentSummary(incident) } };
+    },
+  })),
   ...controlRoutes,
   ...consoleRoutes,
   {
     method: "POST",
     path: "/api/alertmanager",
-    access: "change",
+    access: "operate",
     handle: async (req, ctx) => {
       const routes = ctx.config.alertmanager?.routes;
       if (!routes)

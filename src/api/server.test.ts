@@ -133,8 +133,116 @@ describe("auth", () => {
     ]);
     const wrong = await call(`${url}/api/incidents/abcd1234/ack`, post({}, { authorization: `Bearer ${TOKEN.replace("0", "1")}` }));
     expect([wrong.status, wrong.body.error]).toEqual([401, "the bearer token is wrong"]);
+    // The single token of old is an approver named admin; a `by` in the body is not who.
     const ok = await call(`${url}/api/incidents/abcd1234/ack`, post({ by: "alice" }, bearer));
-    expect([ok.status, (ok.body.acknowledged as { by: string }).by]).toEqual([200, "alice"]);
+    expect([ok.status, (ok.body.acknowledged as { by: string }).by]).toEqual([200, "admin"]);
+    expect((await call(`${url}/api/whoami`, { headers: bearer })).body).toEqual({ name: "admin", role: "approver" });
+  });
+
+  it("one token per person: each role may do what it allows and no more, and the caller is named by the token", async () => {
+    const dir = await writeTree({ v: `${"v".repeat(32)}\n`, o: `${"o".repeat(32)}\n`, a: `${"a".repeat(32)}\n` });
+    const tokens = `api:\n  tokens:\n    - { name: vic, tokenFile: ${dir}/v, role: viewer }\n    - { name: olga, tokenFile: ${dir}/o, role: operator }\n    - { name: ann, tokenFile: ${dir}/a, role: approver }\n`;
+    const url = await start(await config(tokens));
+    const as = (c: string) => ({ authorization: `Bearer ${c.repeat(32)}` });
+    expect((await call(`${url}/api/whoami`, { headers: as("o") })).body).toEqual({ name: "olga", role: "operator" });
+    expect((await call(`${url}/api/incidents`, { headers: as("v") })).status).toBe(200);
+    const viewer = await call(`${url}/api/incidents/abcd1234/ack`, post({}, as("v")));
+    expect([viewer.status, viewer.body.error]).toEqual([403, "vic is a viewer: this needs the operator role"]);
+    const operator = await call(`${url}/api/incidents/abcd1234/ack`, post({ by: "ann" }, as("o")));
+    expect([operator.status, (operator.body.acknowledged as { by: string }).by]).toEqual([200, "olga"]);
+    // No token where reads are open is someone who may read, nothing more; a wrong token is always refused.
+    const open = await start(await config(`${tokens.replace("api:\n", "api:\n  publicReads: true\n")}`));
+    expect((await call(`${open}/api/whoami`)).body).toEqual({ name: "anonymous", role: "viewer" });
+    expect((await call(`${open}/api/whoami`, { headers: { authorization: "Bearer nope-nope-nope-nope" } })).status).toBe(401);
+  });
+
+  it("two holders of one token, or two tokens of one name, are refused: the journal could not say who", async () => {
+    const dir = await writeTree({ a: `${"a".repeat(32)}\n`, b: `${"a".repeat(32)}\n` });
+    const same = await config(
+      `api:\n  tokens:\n    - { name: ann, tokenFile: ${dir}/a, role: approver }\n    - { name: bob, tokenFile: ${dir}/b, role: viewer }\n`,
+    );
+    expect(() => createApi({ config: same, daemon: fakeDaemon(), metrics: new Metrics(), log, dryRun: false })).toThrow(
+      "the API tokens of ann and bob are the same",
+    );
+    const named = await writeTree({
+      token: TOKEN,
+      "medic.yaml": `stateDir: ./state\nplaybooks: []\napi:\n  tokenFile: token\n  tokens:\n    - { name: admin, tokenFile: token, role: viewer }\ntargets:\n  - { name: api, probe: { tcp: { port: 1 } } }\n`,
+    });
+    const loaded = await loadConfig(join(named, "medic.yaml"), { env: {} });
+    expect(loaded.ok).toBe(false);
+    if (!loaded.ok)
+      expect(loaded.issues).toContainEqual(
+        expect.objectContaining({
+          line: 6,
+          col: 15,
+          path: "api.tokens[0].name",
+          message: expect.stringMatching(/^token name "admin" is already used at .*medic\.yaml:4$/),
+        }),
+      );
+  });
+
+  it("approve and reject: approvers only, written to the controls for the daemon, once per question, a rejection with its reason", async () => {
+    const dir = await writeTree({ o: `${"o".repeat(32)}\n`, a: `${"a".repeat(32)}\n` });
+    const cfg = await config(
+      `api:\n  tokens:\n    - { name: olga, tokenFile: ${dir}/o, role: operator }\n    - { name: ann, tokenFile: ${dir}/a, role: approver }\n`,
+    );
+    const store = new MemoryStore();
+    store.append("abcd1234", { type: "opened", target: "api", kind: "server_down", severity: "P1", evidence: "refused" }, 1_000);
+    store.append(
+      "abcd1234",
+      { type: "playbook_started", runId: "abcd1234-1", playbook: "p", steps: [{ name: "s", kind: "exec", description: "d" }] },
+      1_001,
+    );
+    store.append(
+      "abcd1234",
+      {
+        type: "approval_requested",
+        runId: "abcd1234-1",
+        index: 0,
+        step: "s",
+        plan: ["1. s: d"],
+        why: "w",
+        run: false,
+        expiresAt: Date.now() + 60_000,
+      },
+      1_002,
+    );
+    const url = await start(cfg, { daemon: fakeDaemon({ findIncident: (id) => store.find(id) }) });
+    const as = (c: string) => ({ authorization: `Bearer ${c.repeat(32)}` });
+    const operator = await call(`${url}/api/incidents/abcd1234/approve`, post({}, as("o")));
+    expect([operator.status, operator.body.error]).toEqual([403, "olga is an operator: this needs the approver role"]);
+    const noReason = await call(`${url}/api/incidents/abcd1234/reject`, post({}, as("a")));
+    expect([noReason.status, noReason.body.error]).toEqual([409, "a rejection needs a reason"]);
+    const ok = await call(`${url}/api/incidents/abcd1234/approve`, post({ note: "checked" }, as("a")));
+    expect(ok.status).toBe(202);
+    expect(ok.body.answer).toMatchObject({
+      incident: "abcd1234",
+      runId: "abcd1234-1",
+      index: 0,
+      decision: "approved",
+      by: "ann",
+      reason: "checked",
+    });
+    expect(readControls(cfg.stateDir).answers).toEqual([ok.body.answer]);
+    // Once the daemon journals it, the question is answered: another answer is refused.
+    const answer = ok.body.answer as { id: string };
+    store.append("abcd1234", { type: "approved", runId: "abcd1234-1", index: 0, by: "ann", answer: answer.id }, 1_003);
+    const again = await call(`${url}/api/incidents/abcd1234/reject`, post({ reason: "no" }, as("a")));
+    expect([again.status, again.body.error]).toEqual([409, "incident abcd1234 does not wait for an approval (it is approved)"]);
+    expect(readControls(cfg.stateDir).answers).toHaveLength(1);
+  });
+
+  it("a POST from another site's page is refused whatever it carries; the same origin, a proxy's allowed name and tools pass", async () => {
+    const url = await start(await config("api: { tokenFile: token, allowedHosts: [medic.example.com] }\n"));
+    const host = new URL(url).host;
+    const ack = (headers: Record<string, string>) => call(`${url}/api/incidents/abcd1234/ack`, post({}, { ...bearer, ...headers }));
+    const forged = await ack({ origin: "http://evil.example" });
+    expect([forged.status, forged.body.error]).toEqual([403, "a request from another site is refused"]);
+    expect((await ack({ "sec-fetch-site": "cross-site" })).status).toBe(403);
+    expect((await ack({ origin: "null" })).status).toBe(403);
+    expect((await ack({ origin: `http://${host}`, "sec-fetch-site": "same-origin" })).status).toBe(200);
+    expect((await ack({ origin: "https://medic.example.com" })).status).toBe(200);
+    expect((await ack({})).status).toBe(200);
   });
 
   it("with a token on loopback: reads need it too (401 without, 200 with), /healthz stays open", async () => {

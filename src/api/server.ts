@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { listenAddress } from "../config/fields.js";
 import type { Config } from "../config/types.js";
 import { describeError, MedicError } from "../lib/errors.js";
-import { bearerMatches, hostAllowed, isLoopback, readToken } from "./auth.js";
+import { hostAllowed, isLoopback } from "./auth.js";
+import { identify, readHolders, roleAllows, type Holder, type Who } from "./identity.js";
 import { admitConnections } from "./connections.js";
 import { ApiError, errorReply, readJson, send, type Reply } from "./http.js";
 import { ROUTES } from "./routes.js";
@@ -41,21 +42,21 @@ export interface ApiOptions extends ApiContext {
 export function createApi(opts: ApiOptions): Api | undefined {
   const listen = opts.listen === "off" ? undefined : (opts.listen ?? opts.config.api.listen);
   if (!listen) return undefined;
-  const { tokenFile } = opts.config.api;
+  const { tokens } = opts.config.api;
   const loopback = isLoopback(listen.host);
-  if (!loopback && !tokenFile) {
+  if (!loopback && tokens.length === 0) {
     throw new MedicError(
       "API_PUBLIC_WITHOUT_TOKEN",
       `the API would listen on ${listen.host}:${listen.port}, beyond this machine, without a token`,
       {
-        hint: "set api.tokenFile in medic.yaml (openssl rand -hex 32 > FILE), or listen on 127.0.0.1",
+        hint: "set api.tokenFile or api.tokens in medic.yaml (openssl rand -hex 32 > FILE), or listen on 127.0.0.1",
       },
     );
   }
-  const read = tokenFile ? readToken(tokenFile) : undefined;
-  if (read?.loose) opts.log.warn({ tokenFile }, "the API token file is readable by others than its owner; chmod 600 it");
+  const { holders, loose } = readHolders(tokens);
+  for (const tokenFile of loose) opts.log.warn({ tokenFile }, "an API token file is readable by others than its owner; chmod 600 it");
   const closing = new AbortController();
-  const h: Handling = { ...opts, token: read?.token, loopback, closing: closing.signal };
+  const h: Handling = { ...opts, holders, loopback, closing: closing.signal };
   const server = createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (req, res) => void handle(req, res, h),
@@ -88,7 +89,7 @@ export function parseListen(text: string): { host: string; port: number } | "off
 }
 
 interface Handling extends ApiContext {
-  token: string | undefined;
+  holders: Holder[];
   loopback: boolean;
   closing: AbortSignal;
 }
@@ -109,7 +110,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
     const url = new URL(req.url ?? "/", "http://medic.invalid");
     const { route, params } = findRoute(req.method ?? "GET", url.pathname);
     name = route.path;
-    authorize(route, req.headers.authorization, h);
+    if (req.method === "POST") sameSite(req, h);
+    const who = authorize(route, req.headers.authorization, h);
     if (route.controls && h.dryRun) {
       throw new ApiError(
         409,
@@ -117,7 +119,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
         "use this on a medic that is not a dry run; a dry run changes nothing",
       );
     }
-    reply = await route.handle({ params, query: url.searchParams, headers: req.headers, closing: h.closing, body: () => readJson(req) }, h);
+    reply = await route.handle(
+      { params, query: url.searchParams, headers: req.headers, closing: h.closing, body: () => readJson(req), ...(who && { who }) },
+      h,
+    );
   } catch (err) {
     if (err instanceof ApiError) reply = errorReply(err);
     // A cluster's follower asked to decide: the leader does (503: try the leader, or again shortly).
@@ -167,25 +172,59 @@ function matchPath(pattern: string, path: string): Record<string, string> | unde
   return params;
 }
 
-function authorize(route: Route, header: string | undefined, h: Handling): void {
-  if (route.access === "open") return;
-  // A read needs the token whenever there is one (beyond loopback there always is), unless the operator made reads public.
-  if (route.access === "read" && (h.token === undefined || h.config.api.publicReads)) return;
-  if (h.token === undefined) {
+const ACTION_ROLE = { operate: "operator", approve: "approver" } as const;
+
+// The caller: whoever holds the token sent. A read needs a token whenever there is one (beyond
+// loopback there always is), unless the operator made reads public; a token sent is always checked.
+function authorize(route: Route, header: string | undefined, h: Handling): Who | undefined {
+  if (route.access === "open") return undefined;
+  const publicRead = route.access === "read" && (h.holders.length === 0 || h.config.api.publicReads === true);
+  if (publicRead && header === undefined) return undefined;
+  if (h.holders.length === 0) {
     throw new ApiError(
       403,
       "this call changes what medic does and needs a bearer token, but the API has none configured",
-      "set api.tokenFile in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN",
+      "set api.tokenFile (or api.tokens) in medic.yaml to a file holding a random token, and send Authorization: Bearer TOKEN",
     );
   }
-  if (!bearerMatches(header, h.token)) {
+  const who = identify(header, h.holders);
+  if (!who) {
     throw new ApiError(
       401,
       header ? "the bearer token is wrong" : "this call needs a bearer token",
-      "send Authorization: Bearer TOKEN, with the token from api.tokenFile",
+      "send Authorization: Bearer TOKEN, with a token from api.tokenFile or api.tokens",
       { "www-authenticate": 'Bearer realm="medic"' },
     );
   }
+  if (route.access === "read") return who;
+  const needed = ACTION_ROLE[route.access];
+  if (!roleAllows(who.role, needed))
+    throw new ApiError(
+      403,
+      `${who.name} is a${who.role === "operator" ? "n" : ""} ${who.role}: this needs the ${needed} role`,
+      "ask for a token with that role in api.tokens",
+    );
+  return who;
+}
+
+// A browser sends Origin (and Sec-Fetch-Site) with a cross-site POST: one from a page of another
+// site is refused before anything else, whatever it carries. Tools (curl, Alertmanager) send neither.
+function sameSite(req: IncomingMessage, h: Handling): void {
+  const site = req.headers["sec-fetch-site"];
+  const origin = req.headers.origin;
+  let cross = site === "cross-site";
+  if (origin !== undefined && !cross) {
+    // Behind a reverse proxy the Host it forwards may differ from the page's: its name is in allowedHosts.
+    const host = /^https?:\/\/([^/]+)$/i.exec(origin)?.[1]?.toLowerCase();
+    const name = host?.replace(/:\d+$/, "");
+    cross = host === undefined || (host !== (req.headers.host ?? "").toLowerCase() && !(h.config.api.allowedHosts ?? []).includes(name!));
+  }
+  if (cross)
+    throw new ApiError(
+      403,
+      "a request from another site is refused",
+      "call the API from medic's own console, curl or a tool, not from another site's page",
+    );
 }
 
 function bind(server: Server, at: { host: string; port: number }): Promise<{ host: string; port: number; url: string }> {

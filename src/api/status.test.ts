@@ -32,7 +32,7 @@ describe("GET /api/status", () => {
     const body = (await res.json()) as Record<string, any>;
     expect(body.health).toEqual({ ok: true, checks: [{ name: "scheduler", ok: true, detail: "1 targets probed on time" }] });
     expect(body.channels).toEqual({ slack: { queued: 2, breaker: "open", failures: 5 } });
-    expect(body.pauses).toMatchObject([{ target: "api", reason: "deploying", by: "api" }]);
+    expect(body.pauses).toMatchObject([{ target: "api", reason: "deploying", by: "admin" }]);
     expect(body.maintenance).toEqual([
       {
         name: "nightly",

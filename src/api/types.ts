@@ -4,6 +4,7 @@ import type { CommandPort, ReadPort } from "../daemon/ports.js";
 import type { Logger } from "../lib/log.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Reply } from "./http.js";
+import type { Who } from "./identity.js";
 
 /** What the API needs of the daemon. */
 export type ApiDaemon = ReadPort & CommandPort;
@@ -26,13 +27,18 @@ export interface RouteRequest {
   closing: AbortSignal;
   /** The JSON body ({} when empty); refused with a 4xx when it is not JSON or too large. */
   body: () => Promise<unknown>;
+  /** The token's holder; absent on an open route, or a read with no token where reads need none. */
+  who?: Who;
 }
 
-/** An endpoint. `access`: open (no token ever), read (the token when one is configured, unless api.publicReads), change (token always). */
+/**
+ * An endpoint. `access`: open (no token ever); read (a token when any is configured, unless
+ * api.publicReads); operate (an operator's or approver's token, always); approve (an approver's).
+ */
 export interface Route {
   method: "GET" | "POST";
   path: string;
-  access: "open" | "read" | "change";
+  access: "open" | "read" | "operate" | "approve";
   /** Writes the controls file: refused in a dry run. */
   controls?: boolean;
   handle(req: RouteRequest, ctx: ApiContext): Promise<Reply> | Reply;

@@ -1,5 +1,5 @@
 import { describeRecord } from "../incidents/describe.js";
-import type { Incident, IncidentState } from "../incidents/types.js";
+import type { ApprovalState, Incident, IncidentState } from "../incidents/types.js";
 
 /** Every incident state, and "unresolved" for all but resolved. */
 export const STATE_FILTERS: readonly string[] = [
@@ -8,6 +8,8 @@ export const STATE_FILTERS: readonly string[] = [
   "suppressed",
   "remediating",
   "verifying",
+  "awaiting_approval",
+  "approved",
   "escalated",
   "resolved",
   "unresolved",
@@ -33,6 +35,7 @@ export function incidentSummary(i: Incident) {
       acknowledged: { by: i.acknowledged.by, at: iso(i.acknowledged.at), ...(i.acknowledged.note && { note: i.acknowledged.note }) },
     }),
     ...(i.hold && { hold: { by: i.hold.by, reason: i.hold.reason, ...(i.hold.until !== undefined && { until: iso(i.hold.until) }) } }),
+    ...(i.approval && { approval: approvalView(i.approval) }),
     ...(i.dryRun && { dryRun: true }),
   };
 }
@@ -72,6 +75,21 @@ export function incidentDetail(i: Incident) {
           : rest;
       return { at: iso(at), text: describeRecord(r, i), ...record };
     }),
+  };
+}
+
+// As the console reads it: the step by its 0-based index, and its name.
+function approvalView(a: ApprovalState) {
+  return {
+    runId: a.runId,
+    step: a.index,
+    stepName: a.step,
+    plan: a.plan,
+    why: a.why,
+    run: a.run,
+    askedAt: iso(a.askedAt),
+    expiresAt: iso(a.expiresAt),
+    ...(a.answer && { answer: { ...a.answer, at: iso(a.answer.at) } }),
   };
 }
 

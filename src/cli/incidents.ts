@@ -1,3 +1,4 @@
+import { STATE_FILTERS } from "../api/views.js";
 import { describeRecord } from "../incidents/describe.js";
 import { describeSkipped } from "../incidents/journal-read.js";
 import { incidentReport } from "../incidents/report.js";
@@ -15,7 +16,6 @@ import { cell, EXIT, print, printError, table } from "./output.js";
 
 /** What `medic incidents` lists by default: the newest this many. */
 export const DEFAULT_LIMIT = 100;
-const STATES = ["open", "held", "suppressed", "remediating", "verifying", "escalated", "resolved", "unresolved"];
 /** Pages of this many when everything is asked for: printed as they come, never all held at once. */
 const ALL_PAGE = 500;
 
@@ -33,7 +33,7 @@ export interface ListOptions extends GlobalOptions {
 export async function incidentsCommand(opts: ListOptions): Promise<number> {
   const query = listQuery(opts);
   if (!query) return EXIT.badConfig;
-  const store = await history(opts);
+  const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
     const rows = opts.json ? jsonRows() : tableRows();
@@ -51,24 +51,29 @@ export async function incidentsCommand(opts: ListOptions): Promise<number> {
   }
 }
 
+/** The incident by id or unique prefix; undefined, said on stderr, when there is none or more than one. */
+export async function findOrSay(store: IncidentStore, id: string): Promise<Incident | undefined> {
+  const { found, ...rest } = await store.find(id);
+  if (found) return found;
+  const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
+  printError(
+    ambiguous
+      ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
+      : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
+  );
+  return undefined;
+}
+
 /** How `medic incidents show` prints an incident. */
 export type ShowFormat = "text" | "json" | "markdown";
 
 /** `medic incidents show ID [--format text|json|markdown]`: one incident's timeline, or its postmortem draft. */
 export async function showIncidentCommand(id: string, opts: GlobalOptions & { format?: ShowFormat }): Promise<number> {
-  const store = await history(opts);
+  const store = await openHistory(opts);
   if (!store) return EXIT.badConfig;
   try {
-    const { found: incident, ...rest } = await store.find(id);
-    if (!incident) {
-      const ambiguous = "ambiguous" in rest ? rest.ambiguous : undefined;
-      printError(
-        ambiguous
-          ? `${ambiguous} incidents start with ${id} (hint: give more of the id)\n`
-          : `no incident ${id} in the journal (hint: medic incidents lists them)\n`,
-      );
-      return EXIT.unhealthy;
-    }
+    const incident = await findOrSay(store, id);
+    if (!incident) return EXIT.unhealthy;
     if (opts.format === "json") {
       print(JSON.stringify(incident, null, 2) + "\n");
       return EXIT.ok;
@@ -103,8 +108,8 @@ export async function showIncidentCommand(id: string, opts: GlobalOptions & { fo
 
 // The query the options ask for; undefined after saying what is wrong with them.
 function listQuery(opts: ListOptions): HistoryQuery | undefined {
-  if (opts.state !== undefined && !STATES.includes(opts.state))
-    return usage(`unknown state "${opts.state}" (hint: one of ${STATES.join(", ")})`);
+  if (opts.state !== undefined && !STATE_FILTERS.includes(opts.state))
+    return usage(`unknown state "${opts.state}" (hint: one of ${STATE_FILTERS.join(", ")})`);
   const sinceMs = opts.since === undefined ? undefined : parseDuration(opts.since);
   if (opts.since !== undefined && !(sinceMs !== undefined && sinceMs > 0))
     return usage(`--since must be a duration like 24h or 7d (got "${opts.since}")`);
@@ -125,7 +130,8 @@ function usage(message: string): undefined {
 
 // The history, read-only: the state dir's journal (a warning for lines that are not records), or a
 // cluster's PostgreSQL store (closed when the command is done: `close`).
-async function history(opts: GlobalOptions): Promise<(IncidentStore & { close(): Promise<void> }) | undefined> {
+/** The history this config's medic keeps (the state dir's journal, or the cluster's store), read-only. */
+export async function openHistory(opts: GlobalOptions): Promise<(IncidentStore & { close(): Promise<void> }) | undefined> {
   const source = await historySource(opts);
   if (!source) return undefined;
   if ("store" in source) return clusterHistory(source.store);

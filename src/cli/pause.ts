@@ -141,7 +141,8 @@ function describeTarget(target: string): string {
   return target === "*" ? "all targets" : target;
 }
 
-function whoAmI(): string {
+/** The user running this command: who the journal says paused or answered. */
+export function whoAmI(): string {
   try {
     return userInfo().username || "unknown";
   } catch {

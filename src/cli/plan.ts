@@ -46,6 +46,7 @@ async function plan(config: Config, opts: { target: string; incident: string }):
     incident: { id: "plan", kind: opts.incident, severity, target: target.name, evidence: "(plan)" },
     target,
     playbooks: config.playbooks,
+    approvals: config.approvals,
   });
   const targets = new Map(config.targets.map((t) => [t.name, t]));
   const safety = safetyNow(config, target.name, opts.incident, targets);
@@ -73,7 +74,7 @@ function safetyNow(config: Config, target: string, kind: string, targets: Readon
   if (store.skipped.skipped > 0) printError(`warning: ${describeSkipped(store.skipped.journal, store.skipped)}\n`);
   const live = store.live();
   const incidents = [...live.values()].filter((i) => !i.dryRun);
-  let controls: Controls = { pauses: [], guardResets: {} };
+  let controls: Controls = { pauses: [], guardResets: {}, answers: [] };
   try {
     controls = readControls(config.stateDir);
   } catch (err) {

@@ -6,6 +6,7 @@ import { clusterStatusCommand } from "./cluster.js";
 import { demoCommand } from "./demo.js";
 import { guardResetCommand } from "./guard.js";
 import { incidentsCommand, showIncidentCommand } from "./incidents.js";
+import { answerCommand } from "./approve.js";
 import { pauseCommand, pausesCommand, resumeCommand } from "./pause.js";
 import { planCommand } from "./plan.js";
 import { runCommand } from "./run.js";
@@ -69,7 +70,7 @@ const incidents = program
   .option("--json", "machine-readable output")
   .option(
     "--state <state>",
-    "only incidents in this state (open, held, suppressed, remediating, verifying, escalated, resolved, unresolved)",
+    "only incidents in this state (open, held, suppressed, remediating, verifying, awaiting_approval, approved, escalated, resolved, unresolved)",
   )
   .option("--since <duration>", "only incidents open at some time in this long before now, like 24h or 7d")
   .option("--limit <n>", "at most this many, the newest (default 100)")
@@ -111,6 +112,18 @@ program
   .description("active pauses and the config's maintenance windows")
   .option("--json", "machine-readable output")
   .action(async (o, cmd: Command) => exit(await pausesCommand({ ...global(cmd), json: o.json })));
+
+program
+  .command("approve <id>")
+  .description("approve the step an incident waits on; medic checks again, then runs it")
+  .option("--note <text>", "a note kept with the approval")
+  .action(async (id: string, o, cmd: Command) => exit(await answerCommand(id, "approved", { ...global(cmd), reason: o.note })));
+
+program
+  .command("reject <id>")
+  .description("reject the step an incident waits on: nothing runs, and it escalates with the reason")
+  .requiredOption("--reason <text>", "why (required)")
+  .action(async (id: string, o, cmd: Command) => exit(await answerCommand(id, "rejected", { ...global(cmd), reason: o.reason })));
 
 program
   .command("guard")

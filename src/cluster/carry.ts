@@ -2,10 +2,9 @@ import type pg from "pg";
 import type { StepTask } from "../daemon/ports.js";
 import { sleep } from "../lib/clock.js";
 import { formatDuration } from "../lib/duration.js";
-import { describeError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import type { StepResult } from "../services/types.js";
-import { dropTask, expireTask, offerTask, readTask, type TaskState } from "./tasks.js";
+import { dropTask, expireTask, offerTask, readTask, taskId, type TaskState } from "./tasks.js";
 
 /** How often the leader looks at a task it handed out. */
 const POLL_MS = 200;
@@ -36,31 +35,32 @@ export async function carryStep(deps: CarryDeps, node: string, task: StepTask, s
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   const on = `on node ${node}`;
-  let id: string | undefined;
+  // Named before it is written: an insert whose reply was lost is written again (a no-op) or withdrawn, never forgotten.
+  const id = taskId(task, deps.epoch);
+  let offered = false;
   let claimedAt: number | undefined;
   let last: TaskState | undefined;
-  let trouble: string | undefined;
   for (;;) {
     if (signal.aborted) {
-      if (id && claimedAt === undefined) await withdraw(pool, cluster, id);
+      if (claimedAt === undefined) await withdraw(pool, cluster, id);
       return { ok: false, detail: `${on}: this leader's term ended while it waited` };
     }
     try {
-      id ??= await offerTask(pool, cluster, node, deps.epoch, task);
+      if (!offered) await offerTask(pool, cluster, id, node, deps.epoch, task);
+      offered = true;
       last = await readTask(pool, cluster, id);
-      trouble = undefined;
-    } catch (err) {
-      // The store is away: the lease says how long this leader may wait for it.
-      trouble = describeError(err);
+    } catch {
+      // The store is away: this leader's lease says how long it may wait for it (its end aborts `signal`).
     }
     if (last?.state === "done") {
-      await dropTask(pool, cluster, id!).catch(() => {});
+      await dropTask(pool, cluster, id).catch(() => {});
       return result(on, last);
     }
     if (last?.state === "running") claimedAt ??= elapsed();
     if (claimedAt === undefined) {
-      const why = unclaimed(last, elapsed(), deps.silentMs, node, trouble);
-      if (why && (id === undefined || (await withdraw(pool, cluster, id))))
+      // Given up only once the task is taken back for sure: a node that claimed it meanwhile is waited for.
+      const why = last && unclaimed(last, elapsed(), deps.silentMs, node);
+      if (why && (await withdraw(pool, cluster, id)))
         return { ok: false, detail: `${why}; nothing was run there, and no other node acts on its host` };
     } else if (elapsed() - claimedAt > task.timeoutMs + REPORT_MS) {
       return {
@@ -80,14 +80,7 @@ async function withdraw(pool: pg.Pool, cluster: string, id: string): Promise<boo
 }
 
 /** Why a task no node took should be given up on now, or undefined to wait on. */
-function unclaimed(
-  last: TaskState | undefined,
-  waitedMs: number,
-  silentLimitMs: number,
-  node: string,
-  trouble?: string,
-): string | undefined {
-  if (!last) return waitedMs > CLAIM_MS ? `could not hand the step to node ${node}: ${trouble ?? "the store lost it"}` : undefined;
+function unclaimed(last: TaskState, waitedMs: number, silentLimitMs: number, node: string): string | undefined {
   if (last.silentMs === null) return `node ${node} is not in this cluster: no node of that name has ever joined`;
   if (last.silentMs >= silentLimitMs)
     return `node ${node} has sent no heartbeat for ${Math.round(last.silentMs / 1000)} s: its host or its medic is gone`;

@@ -1,5 +1,7 @@
 import type pg from "pg";
+import { z } from "zod";
 import type { StepTask } from "../daemon/ports.js";
+import { redactor } from "../lib/redact.js";
 
 // Host steps the leader hands to the node whose host they act on (medic_tasks). A task moves
 // pending -> running (the node claimed it) -> done (it said how it ended), or pending -> expired
@@ -7,11 +9,16 @@ import type { StepTask } from "../daemon/ports.js";
 // never after the leader stopped waiting. A node claims only tasks of the epoch that leads now, on
 // a lease that has not run out: a deposed leader's task is never run.
 
-/** A task as the node it is for claims it. */
-export interface ClaimedTask extends StepTask {
-  id: string;
-  epoch: number;
-}
+/** A task as the node it is for claims it; `unreadable` when its row could not be read as a task. */
+export type ClaimedTask =
+  | (StepTask & { id: string; epoch: number; unreadable?: never })
+  | { id: string; epoch: number; playbook: string; index: number; description: string; unreadable: true };
+
+const taskPlan = z.object({
+  runId: z.string().max(200),
+  incident: z.object({ id: z.string(), kind: z.string(), severity: z.string(), target: z.string(), evidence: z.string() }),
+  timeoutMs: z.number().int().min(0),
+});
 
 /** A task as the leader waiting on it reads it. `silentMs`: how long its node has not beaten (null: no such node). */
 export interface TaskState {
@@ -25,9 +32,8 @@ export interface TaskState {
 /** The task's id: one per run, step and term (a step retried by the next leader is a new task). */
 export const taskId = (task: StepTask, epoch: number): string => `${task.runId}:${task.index}:${epoch}`;
 
-/** Hands a step to `node`; rows older than a day, whatever became of them, go at the same time. */
-export async function offerTask(db: pg.Pool, cluster: string, node: string, epoch: number, task: StepTask): Promise<string> {
-  const id = taskId(task, epoch);
+/** Hands a step to `node` as task `id`; rows older than a day, whatever became of them, go at the same time. */
+export async function offerTask(db: pg.Pool, cluster: string, id: string, node: string, epoch: number, task: StepTask): Promise<void> {
   await db.query("DELETE FROM medic_tasks WHERE cluster = $1 AND created_at < now() - interval '1 day'", [cluster]);
   await db.query(
     `INSERT INTO medic_tasks (cluster, id, node, epoch, incident, target, playbook, step_index, description, plan)
@@ -41,11 +47,10 @@ export async function offerTask(db: pg.Pool, cluster: string, node: string, epoc
       task.incident.target,
       task.playbook,
       task.index,
-      task.description,
-      JSON.stringify({ runId: task.runId, incident: task.incident, timeoutMs: task.timeoutMs }),
+      redactor.text(task.description),
+      JSON.stringify(redactor.value({ runId: task.runId, incident: task.incident, timeoutMs: task.timeoutMs })),
     ],
   );
-  return id;
 }
 
 /** Where a task is, and how long its node has been silent. */
@@ -98,16 +103,12 @@ export async function claimTasks(db: pg.Pool, cluster: string, node: string): Pr
        RETURNING t.id, t.epoch, t.playbook, t.step_index, t.description, t.plan`,
     [cluster, node],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    epoch: Number(r.epoch),
-    runId: r.plan.runId,
-    incident: r.plan.incident,
-    playbook: r.playbook,
-    index: r.step_index,
-    description: r.description,
-    timeoutMs: r.plan.timeoutMs,
-  }));
+  return rows.map((r) => {
+    const plan = taskPlan.safeParse(r.plan);
+    const claimed = { id: r.id, epoch: Number(r.epoch), playbook: r.playbook, index: r.step_index, description: r.description };
+    // A row this node cannot read (another version wrote it, or someone by hand) is reported failed, never guessed at.
+    return plan.success ? { ...claimed, ...plan.data } : { ...claimed, unreadable: true as const };
+  });
 }
 
 /** The node says how a task it claimed ended. */
@@ -120,6 +121,6 @@ export async function finishTask(
   await db.query(
     `UPDATE medic_tasks SET state = 'done', finished_at = now(), outcome = $3, detail = $4, duration_ms = $5
        WHERE cluster = $1 AND id = $2 AND state = 'running'`,
-    [cluster, id, result.outcome, result.detail, result.durationMs],
+    [cluster, id, result.outcome, redactor.text(result.detail), result.durationMs],
   );
 }

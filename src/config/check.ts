@@ -56,6 +56,17 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
     });
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
     checkPlacement(config.source, root, issues);
+    checkTokenNames(config.source, record(root.api), issues);
+    list(record(root.approvals).rules).forEach((rule, i) =>
+      list(record(rule).kinds).forEach((kind, j) => {
+        if (typeof kind !== "string" || stepKinds.has(kind)) return;
+        issues.push(
+          issueAt(config.source, ["approvals", "rules", i, "kinds", j], `unknown step kind "${kind}"`, {
+            hint: suggestHint(kind, [...stepKinds.keys()]),
+          }),
+        );
+      }),
+    );
   }
   const names = new Map<string, string>();
   const reach: PlaybookReach[] = [];
@@ -260,5 +271,30 @@ function checkPlacement(source: YamlSource, root: Record<string, unknown>, issue
         hint: "in a cluster on several hosts, add node: NAME (the node on that service's host); without it any leader acts on it on its own host",
       }),
     );
+  });
+}
+
+// Each token names one holder: the journal's `by` must say who, so two tokens may not share a name
+// (api.tokenFile is the holder "admin").
+function checkTokenNames(source: YamlSource, api: Record<string, unknown>, issues: ConfigIssue[]): void {
+  const seen = new Map<string, (string | number)[]>();
+  if (typeof api.tokenFile === "string") seen.set("admin", ["api", "tokenFile"]);
+  list(api.tokens).forEach((raw, i) => {
+    const name = record(raw).name;
+    if (typeof name !== "string") return;
+    const earlier = seen.get(name);
+    if (earlier) {
+      const at = positionOf(source, earlier);
+      issues.push(
+        issueAt(source, ["api", "tokens", i, "name"], `token name "${name}" is already used at ${displayFile(source.file)}:${at.line}`, {
+          hint:
+            name === "admin" && earlier[1] === "tokenFile"
+              ? "api.tokenFile is the approver named admin; name this token otherwise, or move api.tokenFile into api.tokens"
+              : "each person or tool gets a token of its own, with its own name",
+        }),
+      );
+      return;
+    }
+    seen.set(name, ["api", "tokens", i, "name"]);
   });
 }

@@ -26,7 +26,7 @@ describe("generated JSON Schemas", () => {
     const playbook = generateSchemas()["playbook.schema.json"] as Json;
     const step = playbook.properties.steps.items;
     expect(step.oneOf.map((o: Json) => Object.keys(o.properties))).toEqual(
-      [...stepKinds.keys()].map((k) => [k, "name", "timeout", "onlyIf"]),
+      [...stepKinds.keys()].map((k) => [k, "name", "timeout", "approval", "onlyIf"]),
     );
   });
 

@@ -12,7 +12,7 @@ import { configSchema, type ParsedConfig } from "./schema.js";
 import { substituteSecrets } from "./secrets.js";
 import { normaliseWindow } from "./state-view.js";
 import { redactor } from "../lib/redact.js";
-import type { ApiConfig, Config, Target, TargetDefaults } from "./types.js";
+import type { ApiConfig, ApiToken, Config, Target, TargetDefaults } from "./types.js";
 import { normaliseCluster } from "./cluster.js";
 
 /** Where the config is read from when neither --config nor MEDIC_CONFIG says. */
@@ -170,6 +170,17 @@ export function normaliseConfig(
     })),
     severities,
     playbooks: ctx.playbooks,
+    approvals: {
+      timeoutMs: p.approvals.timeout,
+      severities: Object.fromEntries(
+        Object.entries(p.approvals.severities).map(([sev, a]) => [sev, a?.timeout === undefined ? {} : { timeoutMs: a.timeout }]),
+      ),
+      rules: p.approvals.rules.map((r) => ({
+        kinds: r.kinds,
+        targets: r.targets,
+        ...(r.timeout !== undefined && { timeoutMs: r.timeout }),
+      })),
+    },
     safety: {
       flapGuard: {
         maxRuns: p.safety.flapGuard.maxRuns,
@@ -226,13 +237,17 @@ export function normaliseConfig(
 }
 
 function apiConfig(api: ParsedConfig["api"], baseDir: string): ApiConfig {
-  const tokenFile = api.tokenFile ? resolve(baseDir, api.tokenFile) : undefined;
   const address = listenAddress(api.listen);
   const listen = address === "off" ? undefined : address;
   const allowedHosts = api.allowedHosts?.map((h) => h.toLowerCase());
+  // Today's single token keeps working: an approver named admin.
+  const tokens: ApiToken[] = [
+    ...(api.tokenFile ? [{ name: "admin", tokenFile: api.tokenFile, role: "approver" as const }] : []),
+    ...(api.tokens ?? []),
+  ].map((t) => ({ ...t, tokenFile: resolve(baseDir, t.tokenFile) }));
   return {
     ...(listen && { listen }),
-    ...(tokenFile && { tokenFile }),
+    tokens,
     ...(allowedHosts?.length && { allowedHosts }),
     ...(api.publicReads && { publicReads: true }),
   };

@@ -187,7 +187,7 @@ const notifySchema = () =>
         .string()
         .regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")
         .optional()
-        .meta({ description: "Base URL of medic's API, for links to incidents in notifications" }),
+        .meta({ description: "Base URL of medic's API and console, for links to incidents' pages in notifications" }),
     })
     .prefault({})
     .meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
@@ -300,6 +300,44 @@ const maintenanceWindowSchema = () =>
     reason: z.string().max(500).default("maintenance window").meta({ description: "Shown in logs and incidents while the window holds" }),
   });
 
+/** `approval:` on a playbook or a step. */
+export const approvalSchema = () =>
+  z
+    .strictObject({
+      required: z.boolean().default(true).meta({ description: "Ask a person before it runs (default true)" }),
+      timeout: positiveDuration()
+        .optional()
+        .meta({ description: "How long to wait for an answer before escalating without acting (default approvals.timeout)" }),
+    })
+    .meta({ description: "Ask an approver before this runs, like { required: true, timeout: 15m }" });
+
+const approvalsSchema = () =>
+  z
+    .strictObject({
+      timeout: positiveDuration()
+        .default(15 * 60_000)
+        .meta({ description: "How long medic waits for an answer before it escalates without acting (default 15m)" }),
+      severities: z
+        .partialRecord(z.enum(SEVERITIES), z.strictObject({ timeout: positiveDuration().optional() }))
+        .default({})
+        .meta({ description: "Severities whose playbook runs are asked for before they start, like { P1: {} }" }),
+      rules: z
+        .array(
+          z.strictObject({
+            kinds: z
+              .array(z.string().regex(/^[a-z][a-z.-]*$/, "must be a step kind, like postgres.terminate"))
+              .min(1, "needs at least one step kind (hint: like kinds: [postgres.terminate])")
+              .meta({ description: "Step kinds that need approval, like [postgres.terminate, docker.update]" }),
+            targets: targetGlobs().meta({ description: "Target name globs the rule covers (default all)" }),
+            timeout: positiveDuration().optional().meta({ description: "How long to wait for an answer (default approvals.timeout)" }),
+          }),
+        )
+        .default([])
+        .meta({ description: "Steps of these kinds are asked for before they run, wherever they are" }),
+    })
+    .prefault({})
+    .meta({ description: "Approval gates: which steps a person must approve before medic runs them" });
+
 const apiSchema = () =>
   z
     .strictObject({
@@ -313,7 +351,22 @@ const apiSchema = () =>
         .string()
         .min(1)
         .optional()
-        .meta({ description: "File holding the bearer token every call but /healthz needs (required to listen beyond loopback)" }),
+        .meta({ description: "File holding a bearer token for an approver named admin (api.tokens names each person instead)" }),
+      tokens: z
+        .array(
+          z.strictObject({
+            name: z
+              .string()
+              .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, "must be a name like alice or oncall-bot (letters, digits, . _ @ -)")
+              .meta({ description: "Who holds the token: the journal's `by` for what they do" }),
+            tokenFile: z.string().min(1).meta({ description: "File holding this person's bearer token" }),
+            role: z.enum(["viewer", "operator", "approver"], { error: "must be viewer, operator or approver" }).meta({
+              description: "viewer reads; operator also acks, pauses, resumes, resets guards; approver also approves and rejects",
+            }),
+          }),
+        )
+        .optional()
+        .meta({ description: "One token per person or tool, each with a name and a role" }),
       allowedHosts: z
         .array(z.string().regex(HOST_NAME, "must be a host name or address without a port, like medic.example.com"))
         .optional()
@@ -404,6 +457,7 @@ export const configSchema = () =>
         .default(["./playbooks"])
         .meta({ description: "Playbook .yaml/.yml files or folders (every *.yaml/*.yml in them), relative to this file" }),
       safety: safetySchema(),
+      approvals: approvalsSchema(),
       api: apiSchema(),
       store: storeSchema(),
       cluster: clusterSchema(),

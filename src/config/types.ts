@@ -1,3 +1,4 @@
+import type { ApprovalsConfig } from "../approvals/types.js";
 import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
@@ -45,6 +46,8 @@ export interface Config {
   /** Severity per incident kind, built-ins overridden by config. */
   severities: Record<string, Severity>;
   playbooks: Playbook[];
+  /** Which steps a person must approve before they run. */
+  approvals: ApprovalsConfig;
   safety: SafetyConfig;
   maintenance: MaintenanceWindowConfig[];
   api: ApiConfig;
@@ -70,12 +73,22 @@ export interface NotifyConfig {
   link?: string;
 }
 
+/** What a token's holder may do: read; also act on incidents and controls; also answer approvals. */
+export type ApiRole = "viewer" | "operator" | "approver";
+
+/** One API token: whose it is, where it is kept, and its role. */
+export interface ApiToken {
+  name: string;
+  tokenFile: string;
+  role: ApiRole;
+}
+
 /** The HTTP API. */
 export interface ApiConfig {
   /** Where it listens; undefined: off. */
   listen?: { host: string; port: number };
-  /** Absolute path of the file holding the bearer token. */
-  tokenFile?: string;
+  /** Who may call the API: each token's holder, its file (absolute) and role; api.tokenFile is an approver named admin. */
+  tokens: ApiToken[];
   /** Host header names accepted on a loopback address besides loopback's own (lower case, IPv6 in brackets). */
   allowedHosts?: string[];
   /** Reads need no token even when one is configured (set only when true). */

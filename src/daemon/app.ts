@@ -3,7 +3,7 @@ import type { Config, Target } from "../config/types.js";
 import { dockerDiscovery, type Discovery } from "../discovery/docker.js";
 import { Escalations } from "../escalation/escalations.js";
 import { ActionGate } from "../gate/gate.js";
-import { dryRunRule, standingRule } from "../gate/rules.js";
+import { approvalRule, dryRunRule, standingRule } from "../gate/rules.js";
 import type { GateRule } from "../gate/types.js";
 import { StateDirWatch, type WatchedJournal } from "../incidents/state-dir-watch.js";
 import type { Incident } from "../incidents/types.js";
@@ -20,6 +20,7 @@ import { raiseOwn, resolveOwn, type OwnDeps } from "./own-incidents.js";
 import { Detector } from "./detector.js";
 import { Fleet } from "./fleet.js";
 import { Lifecycle } from "./lifecycle.js";
+import { ApprovalDesk } from "./approvals.js";
 import { carryOut } from "./carry-out.js";
 import type { CommandPort, Confirmation, DaemonHealth, ReadPort, StepCarrier, StepTask, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
@@ -117,6 +118,7 @@ export class Daemon implements ReadPort, CommandPort {
       ...(dryRun ? [dryRunRule] : []),
       ...(opts.rules ?? []),
       standingRule(() => this.lostLock ?? records.refusal()),
+      approvalRule((id) => store.live().get(id)?.approved),
     ];
     const gate = new ActionGate(rules, { durable: () => store.flushed(), log });
     const watchers = (this.watchers = new Watchers(live));
@@ -149,12 +151,21 @@ export class Daemon implements ReadPort, CommandPort {
       ...(opts.confirm && { confirm: opts.confirm }),
       ...(opts.carry && { carry: opts.carry }),
     }));
+    const desk = new ApprovalDesk({
+      ...core,
+      remediator,
+      answers: () => safety.answers(),
+      watched: (name) => watchers.get(name) !== undefined,
+    });
     this.supervisor = new Supervisor({
       ...core,
       detector,
       remediator,
       announce: (text) => escalations.announce(text),
-      tick: (now) => this.stateDirWatch?.tick(now),
+      tick: (now) => {
+        this.stateDirWatch?.tick(now);
+        desk.tick(now);
+      },
     });
     this.commands = new Commands({ ...core, detector });
     this.own = { records, live, config: current, log };

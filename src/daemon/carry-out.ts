@@ -1,5 +1,6 @@
 import type { Config } from "../config/types.js";
 import type { Clock } from "../lib/clock.js";
+import { redactor } from "../lib/redact.js";
 import { planRemediation } from "../playbooks/plan.js";
 import { runStep } from "../playbooks/run.js";
 import type { StepResult } from "../services/types.js";
@@ -30,7 +31,8 @@ export async function carryOut(deps: CarryOutDeps, task: StepTask, signal: Abort
   const step = plan.steps[task.index];
   const label = `step ${task.index + 1}`;
   if (!step) return refuse(`this node's playbook ${task.playbook} has no ${label}: the nodes' configs differ`);
-  if (step.description !== task.description || step.timeoutMs !== task.timeoutMs)
+  // The leader's rendering reaches this node redacted (the store holds no secret): compared as such.
+  if (redactor.text(step.description) !== redactor.text(task.description) || step.timeoutMs !== task.timeoutMs)
     return refuse(
       `this node renders ${label} as "${step.description}" (timeout ${step.timeoutMs} ms), not "${task.description}" (timeout ${task.timeoutMs} ms): the nodes' configs differ`,
     );

@@ -7,7 +7,7 @@ import { lastRun } from "../incidents/fold.js";
 import { isActive, isOpen, MEDIC_TARGET, type Incident } from "../incidents/types.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
-import { planRemediation, renderPlan } from "../playbooks/plan.js";
+import { planRemediation, renderPlan, type Plan, type Previews, type RenderedStep } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
 import type { SafetyDecision } from "../safety/decide.js";
 import type { SafetyRuntime } from "../safety/runtime.js";
@@ -18,6 +18,8 @@ import { runPlan } from "./run-plan.js";
 import type { RunOutcome } from "../playbooks/run.js";
 import type { Watcher } from "./watcher.js";
 import type { Watchers } from "./watchers.js";
+
+type RunnablePlan = Extract<Plan, { action: "run" }>;
 
 /** Why a target's incidents close when a reload drops it from the config. */
 export const REMOVED_FROM_CONFIG = "target removed from config";
@@ -55,16 +57,23 @@ export interface RemediatorDeps {
 export class Remediator {
   /** Incidents being planned or remediated now: one task per incident at a time. */
   private readonly acting = new Set<string>();
+  /** Approved incidents waiting for a pause to end or a slot in the blast radius, and why (said once per reason). */
+  private readonly waitingApproved = new Map<string, string>();
   /** Incidents of removed targets whose run is finishing its current step; they close once it ends. */
   private readonly retiring = new Map<string, Watcher>();
 
   constructor(private readonly deps: RemediatorDeps) {}
 
-  /** Plans (and runs, if the guards and the gate allow) the playbook for an incident, unless that is under way. */
-  act(id: string, resume = false): void {
+  /**
+   * Plans (and runs, if the guards and the gate allow) the playbook for an incident, unless that is
+   * under way. `resume`: carry on with the run a previous daemon left in flight; `approved`: carry
+   * on with the run a person approved, once its target is seen still broken and no pause holds it.
+   */
+  act(id: string, mode: boolean | "approved" = false): void {
     if (this.acting.has(id)) return;
     this.acting.add(id);
-    this.deps.background(this.remediate(id, resume).finally(() => this.acting.delete(id)));
+    const work = mode === "approved" ? this.approved(id) : this.remediate(id, mode);
+    this.deps.background(work.finally(() => this.acting.delete(id)));
   }
 
   /** A target stops being watched: its idle incidents resolve now; one whose run is in flight, once its step ends. */
@@ -126,7 +135,7 @@ export class Remediator {
     const w = watchers.get(incident.target);
     // Nothing watches it, so nothing could verify a fix or page about it usefully: it closes instead.
     if (!w) return this.closeUnwatched(id);
-    const plan = planRemediation({ incident, target: w.target, playbooks: config().playbooks });
+    const plan = planRemediation({ incident, target: w.target, playbooks: config().playbooks, approvals: config().approvals });
     if (plan.action === "escalate") return this.escalate(id, plan.reason);
     let guards = "resumed";
     let confirmed = "";
@@ -174,19 +183,96 @@ export class Remediator {
     if (previous && (previous.playbook !== plan.playbook.name || previous.steps.length !== plan.steps.length)) {
       return this.escalate(id, `playbook ${previous.playbook} changed while its run was in flight; not resuming it`);
     }
+    // What was started (and approved) is what runs: a step that renders otherwise now (a reload, a template on evidence) does not.
+    const changed = previous && plan.steps.find((s, i) => s.description !== previous.steps[i]!.description);
+    if (changed) {
+      const was = previous.steps[changed.index]!.description;
+      return this.escalate(
+        id,
+        `step ${changed.index + 1} of playbook ${previous.playbook} now reads "${changed.description}", not "${was}" as when its run started; not resuming it`,
+      );
+    }
     const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
     if (!previous) {
       const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
       records.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
     }
     log.info({ incident: id, target: w.name, playbook: plan.playbook.name, resume, guards }, "running playbook");
-    const result = await runPlan({ ...this.deps, incident: id, planned: incident, watcher: w, plan, runId, previous });
+    const askApproval = (step: RenderedStep) => this.askApproval(id, w, plan, runId, step);
+    const result = await runPlan({ ...this.deps, incident: id, planned: incident, watcher: w, plan, runId, previous, askApproval });
     if (w.retired.aborted && this.retiring.has(id)) return this.closeRetired(id, w, result.outcome);
     if (result.outcome === "failed") return this.failed(id, w, result.reason);
     if (result.outcome === "abandoned")
       return void log.warn({ incident: id, target: w.name }, "playbook left unfinished; the next start resumes it");
+    if (result.outcome === "awaiting_approval") return void log.warn({ incident: id, target: w.name }, "playbook waits for approval");
     w.track = { ...w.track, failStreak: 0, okStreak: 0 };
     log.info({ incident: id, target: w.name }, "incident resolved: recovery verified");
+  }
+
+  /**
+   * Asks a person to approve a step, with the whole plan as it would run now and what it would touch
+   * (`medic plan`'s lines); the same question already asked (medic restarted while it waited) is not asked again.
+   */
+  private async askApproval(id: string, w: Watcher, plan: RunnablePlan, runId: string, step: RenderedStep): Promise<void> {
+    const asked = this.deps.live().get(id)?.approval;
+    if (asked && asked.runId === runId && asked.index === step.index && !asked.answer) return;
+    const { config, watchers, clock, records, log } = this.deps;
+    // What a step handed to another node would touch is on that host: not looked at from here.
+    const node = this.deps.carry ? w.target.node : undefined;
+    const previews: Previews = node
+      ? new Map(
+          plan.steps
+            .filter((s) => s.step.local?.(s.rendered, w.target))
+            .map((s) => [s.index, [`(carried out on node ${node}: what it would touch there is not looked at from here)`]]),
+        )
+      : await previewPlan(plan, { target: w.target, targets: watchers.targets(), baseDir: config().baseDir, signal: this.deps.stop });
+    const need = step.approval!;
+    records.append(id, {
+      type: "approval_requested",
+      runId,
+      index: step.index,
+      step: step.name,
+      plan: renderPlan(plan, previews),
+      why: need.why,
+      run: need.run,
+      expiresAt: clock.now() + need.timeoutMs,
+    });
+    log.warn({ incident: id, target: w.name, step: step.index + 1, why: need.why }, "awaiting approval before a step");
+  }
+
+  /**
+   * A person approved: the target is looked at afresh, and the run carries on only if it is still
+   * broken and no pause or window holds it (a hold now means asking again once it lifts). The flap
+   * guard and the blast radius counted this run when it started.
+   */
+  private async approved(id: string): Promise<void> {
+    const { live, watchers, safety, clock, config, log } = this.deps;
+    const incident = live().get(id);
+    const w = incident && watchers.get(incident.target);
+    if (!incident || incident.state !== "approved") return;
+    if (!w) return this.closeUnwatched(id);
+    // Waits, approved, while a pause holds the target or the blast radius is full: the desk asks again every second.
+    const pause = safety.pausedFor(w.name, clock.now());
+    const running = [...live().values()].filter((i) => i.id !== id && !i.dryRun && isActive(i)).length;
+    const limit = config().safety.blastRadius.concurrent;
+    if (pause || running >= limit) {
+      const why = pause
+        ? `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name}`
+        : `${running} playbooks running (limit ${limit})`;
+      if (this.waitingApproved.get(id) !== why) log.warn({ incident: id, target: w.name, why }, "approved, and waiting before it runs");
+      this.waitingApproved.set(id, why);
+      return;
+    }
+    this.waitingApproved.delete(id);
+    const { finding } = await this.deps.check(w, this.deps.stop);
+    if (this.deps.stop.aborted || live().get(id)?.state !== "approved") return;
+    if (!finding) {
+      const ran = lastRun(incident)?.steps.some((s) => s.status === "ok") ?? false;
+      const reason = `${w.name} recovered while a step awaited approval: the approved step did not run${ran ? " (the steps before it did)" : ""}`;
+      this.deps.records.append(id, { type: "resolved", reason });
+      return;
+    }
+    await this.remediate(id, true);
   }
 
   /**

@@ -2,8 +2,8 @@ import type { Config } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
 import type { RunRecord } from "../incidents/types.js";
 import { sleep, type Clock } from "../lib/clock.js";
-import type { Plan, PlanIncident } from "../playbooks/plan.js";
-import { runPlaybook, type RunOutcome } from "../playbooks/run.js";
+import type { Plan, PlanIncident, RenderedStep } from "../playbooks/plan.js";
+import { AWAITING_APPROVAL, runPlaybook, type RunOutcome } from "../playbooks/run.js";
 import { runProbe } from "../probes/run.js";
 import type { Checked } from "../targets.js";
 import type { StepCarrier } from "./ports.js";
@@ -33,6 +33,8 @@ export interface PlanRun {
   cutoff: AbortSignal;
   /** Carries out a step that must run on another node (a cluster's). */
   carry?: StepCarrier;
+  /** Asks a person to approve `step` (once per question: a resumed run finds it asked). */
+  askApproval(step: RenderedStep): Promise<void>;
 }
 
 /**
@@ -70,7 +72,14 @@ export async function runPlan(r: PlanRun): Promise<RunOutcome> {
           r.carry!(
             {
               runId: r.runId,
-              incident: r.planned,
+              // Only what planning reads: never the incident's timeline or notifications.
+              incident: {
+                id: r.planned.id,
+                kind: r.planned.kind,
+                severity: r.planned.severity,
+                target: r.planned.target,
+                evidence: r.planned.evidence,
+              },
               playbook: r.plan.playbook.name,
               index: step.index,
               description: step.description,
@@ -81,9 +90,13 @@ export async function runPlan(r: PlanRun): Promise<RunOutcome> {
           ),
       }),
       allow: async (step) => {
-        const { index, name, kind, description } = step;
-        const verdict = await gate.allow({ kind: "step", incident, target: w.name, index, step: name, stepKind: kind, description });
-        return verdict.allow ? undefined : verdict.reason;
+        const { index, name, kind, description, approval } = step;
+        const action = { kind: "step", incident, target: w.name, runId: r.runId, index, step: name, stepKind: kind, description } as const;
+        const verdict = await gate.allow({ ...action, ...(approval && { approval }) });
+        if (verdict.allow) return undefined;
+        if (verdict.rule !== "approval") return verdict.reason;
+        await r.askApproval(step);
+        return AWAITING_APPROVAL;
       },
     });
   } finally {

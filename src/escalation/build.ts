@@ -32,11 +32,26 @@ export function buildNotification(
       .filter((s) => s.status !== "pending")
       .map((s) => ({ name: s.name, outcome: s.status, detail: s.detail ?? "" })),
     ...(affected.length > 0 && { affected: [...affected] }),
-    ...(linkBase && { link: `${linkBase.replace(/\/+$/, "")}/api/incidents/${encodeURIComponent(incident.id)}` }),
+    ...(linkBase && { link: incidentLink(linkBase, incident.id) }),
+    ...(incident.state === "awaiting_approval" &&
+      incident.approval &&
+      due.event === "trigger" && {
+        approval: {
+          step: incident.approval.step,
+          why: incident.approval.why,
+          plan: incident.approval.plan,
+          expiresAt: incident.approval.expiresAt,
+        },
+      }),
   };
 }
 
 /** What the message about an escalation says first: medic tried and failed, or had nothing to try. */
 export function gaveUp(n: Pick<Notification, "attempts">): string {
   return n.attempts > 0 ? "medic's fix failed" : "medic cannot fix it";
+}
+
+/** The incident's page in medic's console under `base` (notify.link): where it is read, acknowledged and approved. */
+export function incidentLink(base: string, id: string): string {
+  return `${base.replace(/\/+$/, "")}/#/incidents/${encodeURIComponent(id)}`;
 }

@@ -190,4 +190,16 @@ describe("readPagerDutyReply", () => {
     const r = read(429, {}, value === undefined ? {} : { "retry-after": value });
     expect(r.ok === false && r.retryAfterMs).toBe(ms ?? undefined);
   });
+
+  it("a question for an approver carries the plan in custom_details and says approval is needed", () => {
+    const plan = ["playbook careful", "  1. postgres.terminate: terminate up to 50 sessions idle over 5m", "       would end pid 4242"];
+    const event = buildPagerDutyEvent(notification({ escalation: 1, approval: { step: "terminate", why: "w", plan, expiresAt: 0 } }), {
+      routingKey: "R".repeat(32),
+      source: "medic",
+    });
+    expect(event.payload!.summary).toMatch(/ \(approval needed\): /);
+    expect(event.payload!.custom_details).toMatchObject({
+      approval: { step: "terminate", why: "w", until: "1970-01-01T00:00:00.000Z", plan },
+    });
+  });
 });

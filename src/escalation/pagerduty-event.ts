@@ -63,7 +63,7 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
   const base = { routing_key: opts.routingKey, event_action: n.event, dedup_key: dedupKey(n.key ?? n.incident) };
   if (n.event !== "trigger") return base;
   const severity = PAGERDUTY_SEVERITY[n.severity] ?? "critical";
-  const headline = `${n.severity} ${n.kind} on ${n.target}${n.escalation ? ` (${gaveUp(n)})` : ""}`;
+  const headline = `${n.severity} ${n.kind} on ${n.target}${n.approval ? " (approval needed)" : n.escalation ? ` (${gaveUp(n)})` : ""}`;
   const summary = cut(`${headline}: ${n.evidence}`.replace(SPACES, " ").trim(), PAGERDUTY_LIMITS.summaryChars);
   const opened = new Date(n.openedAt);
   const link = n.link ? cut(n.link, LINK_CHARS) : undefined;
@@ -85,6 +85,14 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
         state: cut(n.state, TEXT_CHARS),
         attempts: n.attempts,
         ...(n.affected && n.affected.length > 0 && { affected: n.affected.slice(0, 100).map((t) => cut(t, TEXT_CHARS)) }),
+        ...(n.approval && {
+          approval: {
+            step: cut(n.approval.step, TEXT_CHARS),
+            why: cut(n.approval.why, TEXT_CHARS),
+            until: new Date(n.approval.expiresAt).toISOString(),
+            plan: n.approval.plan.slice(0, 40).map((l) => cut(l, TEXT_CHARS)),
+          },
+        }),
         steps: [],
       },
     },

@@ -60,8 +60,8 @@ const WORKING = new Set(["open", "remediating", "verifying"]);
  * journal says was already queued. Pure, and derived from the journal alone, so timers survive a
  * restart and nothing is owed twice.
  * - Open: each timed step's channels are told once; with a grace, a page waits while a playbook works.
- * - Escalated (medic gave up): every channel of every step hears once per escalation, with the
- *   reason. A page medic itself acknowledged goes to a new alert, which rings, and the old one is
+ * - Escalated (medic gave up), or awaiting a person's approval: every channel of every step hears
+ *   once per escalation or question, with the reason. A page medic itself acknowledged goes to a new alert, which rings, and the old one is
  *   resolved; once a person acknowledged the incident, nobody more is paged, but the rest still hear.
  * - Resolved: every alert still open on every channel gets its resolve.
  * Channels not configured are skipped; a step with none configured goes to the console (the log) instead.
@@ -99,7 +99,7 @@ export function dueNotifications(
     }
   }
 
-  if (incident.state === "escalated") {
+  if (incident.state === "escalated" || incident.state === "awaiting_approval") {
     due.push(...answerEscalation(incident, policy, ledger, accepts, (c) => pages(c) && ack !== undefined));
   } else if (!ack) {
     due.push(...timedSteps(incident, policy, ledger, accepts, pages, now, options.pageGraceMs ?? 0));
@@ -169,10 +169,14 @@ function answerEscalation(
   accepts: (c: string, e: NotificationEvent) => boolean,
   skip: (c: string) => boolean,
 ): Due[] {
-  const escalated = incident.timeline.filter((r) => r.type === "escalated");
+  // A question for an approver is told like an escalation: every channel hears it once, with the plan.
+  const escalated = incident.timeline.filter((r) => r.type === "escalated" || r.type === "approval_requested");
   const n = escalated.length;
   const last = escalated[n - 1];
-  const reason = `escalated: ${last?.type === "escalated" ? last.reason : "remediation failed"}`;
+  const reason =
+    last?.type === "approval_requested"
+      ? `awaiting approval of step ${last.index + 1} (${last.step}): ${last.why}`
+      : `escalated: ${last?.type === "escalated" ? last.reason : "remediation failed"}`;
   const due: Due[] = [];
   const channels = new Set((policy[incident.severity] ?? []).flatMap((step) => usableChannels(step, accepts)));
   for (const channel of channels) {

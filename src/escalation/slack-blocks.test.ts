@@ -278,4 +278,23 @@ describe("clip and escapeMrkdwn", () => {
   it("escapes & before < and >", () => {
     expect(escapeMrkdwn("<!channel> & &lt;")).toBe("&lt;!channel&gt; &amp; &amp;lt;");
   });
+
+  it("a question for an approver says so first and shows the plan verbatim in a code block, markup escaped, with the link", () => {
+    const plan = ["playbook careful (/etc/medic/p.yaml)", "  1. exec: run [kill <@U123> & <!channel>]", "       needs approval (w)"];
+    const msg = buildSlackMessage(
+      notification({
+        state: "awaiting_approval",
+        escalation: 1,
+        link: "https://medic.example.com/#/incidents/inc-42",
+        approval: { step: "kill", why: "w", plan, expiresAt: OPENED + 15 * 60_000 },
+      }),
+    );
+    const header = msg.blocks[0] as { text: { text: string } };
+    expect(header.text.text).toBe("Approval needed: P1 server_down on orders-api");
+    const section = texts(msg).find((t) => t.includes("Awaiting approval"))!;
+    expect(section).toContain("*Awaiting approval of kill* until 2025-03-01T10:15:00.000Z");
+    expect(section).toContain("(approve in <https://medic.example.com/#/incidents/inc-42|`inc-42`>)");
+    expect(section).toContain("```playbook careful (/etc/medic/p.yaml)\n  1. exec: run [kill &lt;@U123&gt; &amp; &lt;!channel&gt;]");
+    expect(texts(msg).join("\n")).not.toContain("<@U123>");
+  });
 });

@@ -76,7 +76,13 @@ export function buildSlackMessage(n: Notification): SlackMessage {
   const title = `${n.severity} ${n.kind} on ${n.target}`;
   const resolved = n.event === "resolve";
   // An escalation says first that medic gave up: the message before it may have said a playbook was on it.
-  const headline = resolved ? `Resolved: ${title}` : n.escalation ? `${upperFirst(gaveUp(n))}: ${title}` : title;
+  const headline = resolved
+    ? `Resolved: ${title}`
+    : n.approval
+      ? `Approval needed: ${title}`
+      : n.escalation
+        ? `${upperFirst(gaveUp(n))}: ${title}`
+        : title;
   const reason = escapeMrkdwn(flat(n.reason, SLACK_LIMITS.fieldChars));
   const blocks: SlackBlock[] = [
     // plain_text is never parsed for links or mentions, so it is not escaped (it would show "&amp;").
@@ -104,6 +110,12 @@ export function buildSlackMessage(n: Notification): SlackMessage {
   if (n.affected && n.affected.length > 0) {
     const list = n.affected.map((t) => escapeMrkdwn(oneLine(t))).join(", ");
     blocks.push({ type: "section", text: mrkdwn(clip(`*Also affected (suppressed, not paged)*\n${list}`, SLACK_LIMITS.sectionChars)) });
+  }
+  if (n.approval) {
+    // The plan in a code block: what would run is read exactly, never as markup.
+    const head = `*Awaiting approval of ${escapeMrkdwn(oneLine(n.approval.step))}* until ${isoTime(n.approval.expiresAt)}${n.link ? ` (approve in ${incidentRef(n)})` : ""}\n`;
+    const plan = clip(escapeMrkdwn(n.approval.plan.join("\n")), SLACK_LIMITS.sectionChars - head.length - 6);
+    blocks.push({ type: "section", text: mrkdwn(`${head}\`\`\`${plan}\`\`\``) });
   }
   blocks.push(...stepSections(n.steps, SLACK_LIMITS.blocks - blocks.length));
 

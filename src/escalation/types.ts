@@ -49,8 +49,10 @@ export interface Notification {
   steps: NotifiedStep[];
   /** Targets whose incidents are suppressed under this one (their dependency broke). */
   affected?: string[];
-  /** A link to the incident in medic's API, when one is configured. */
+  /** A link to the incident's page in medic's console, when notify.link is set. */
   link?: string;
+  /** medic waits for a person to approve a step: what would run, as `medic plan` shows it, and until when. */
+  approval?: { step: string; why: string; plan: string[]; expiresAt: number };
 }
 
 /** Why a send failed, as a metric label: what kind of trouble, and whether waiting can help. */

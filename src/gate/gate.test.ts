@@ -8,6 +8,7 @@ const log = pino({ level: "silent" });
 const step: Action = {
   kind: "step",
   incident: "i1",
+  runId: "i1-1",
   target: "api",
   index: 0,
   step: "restart",

@@ -1,3 +1,4 @@
+import { approvalKey } from "../incidents/types.js";
 import type { GateRule } from "./types.js";
 
 /** A dry run: nothing happens; whoever asked records what would have. */
@@ -54,6 +55,24 @@ export function placementRule(
       const node = nodeOf(action.target);
       if (node === undefined || node === me || known(node) !== false) return undefined;
       return `${action.local.join(", ")} act${action.local.length === 1 ? "s" : ""} on the host of node ${node}, which is not in this cluster (no node of that name has joined): no node can carry ${action.local.length === 1 ? "it" : "them"} out`;
+    },
+  };
+}
+
+/**
+ * A step that needs approval runs only once a person said yes: to it (its own `approval:`, a rule
+ * for its kind) and to its run (a playbook's or severity's). `approved` is what the incident's
+ * journal says was approved. Refused, the run waits for the answer (see daemon/approvals.ts).
+ */
+export function approvalRule(approved: (incident: string) => readonly string[] | undefined): GateRule {
+  return {
+    name: "approval",
+    check: (action) => {
+      if (action.kind !== "step" || !action.approval) return undefined;
+      const have = approved(action.incident) ?? [];
+      const stepOk = !action.approval.step || have.includes(approvalKey(action.runId, action.index));
+      const runOk = !action.approval.run || have.includes(approvalKey(action.runId, "run"));
+      return stepOk && runOk ? undefined : `step ${action.index + 1} (${action.step}) waits for approval: ${action.approval.why}`;
     },
   };
 }

@@ -1,3 +1,5 @@
+import type { ApprovalNeed } from "../approvals/types.js";
+
 // The one gate every side effect on the world passes: a playbook run and each of its steps, a
 // notification send, a page or announcement about medic itself. It allows the action, or refuses
 // it with a reason that is recorded. A dry run is the gate refusing everything; a cluster adds
@@ -7,7 +9,18 @@
 export type Action =
   /** `local`: its steps that act on the host they run on (a cluster runs those only on the target's node). */
   | { kind: "playbook"; incident: string; target: string; playbook: string; local: string[] }
-  | { kind: "step"; incident: string; target: string; index: number; step: string; stepKind: string; description: string }
+  /** `approval`: a person must have said yes to it (or to its run) first. */
+  | {
+      kind: "step";
+      incident: string;
+      target: string;
+      runId: string;
+      index: number;
+      step: string;
+      stepKind: string;
+      description: string;
+      approval?: ApprovalNeed;
+    }
   | { kind: "notify"; incident: string; channel: string; event: string }
   /** A message about medic itself (a pause ended, the state dir is in trouble), straight to a channel. */
   | { kind: "announce"; channel: string; what: string };

@@ -31,6 +31,14 @@ export function describeRecord(record: JournalRecord, incident?: Incident): stri
       return record.detail;
     case "acknowledged":
       return `acknowledged by ${record.by}${record.note ? `: ${record.note}` : ""}`;
+    case "approval_requested":
+      return `${step(record.runId, record.index)}: awaiting approval until ${new Date(record.expiresAt).toISOString()} (${record.why})`;
+    case "approved":
+      return `${step(record.runId, record.index)}: approved by ${record.by}${record.note ? `: ${record.note}` : ""}`;
+    case "rejected":
+      return `${step(record.runId, record.index)}: rejected by ${record.by}: ${record.reason}`;
+    case "approval_expired":
+      return `${step(record.runId, record.index)}: nobody approved it in time; nothing ran`;
     case "would_run":
       return `dry run: would run ${record.plan.join("\n")} (${record.guards})`;
     case "notification_queued":

@@ -1,4 +1,4 @@
-import type { Incident, JournalRecord, RunRecord } from "./types.js";
+import { approvalKey, type Incident, type JournalRecord, type RunRecord } from "./types.js";
 
 /** Applies one journal record to the incidents it belongs to. Pure: the map is updated in place and returned. */
 export function applyRecord(incidents: Map<string, Incident>, record: JournalRecord): Map<string, Incident> {
@@ -46,6 +46,7 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
     case "step_started": {
       const step = run?.runId === record.runId ? run.steps[record.index] : undefined;
       if (step) step.status = "running";
+      if (incident.state === "approved") incident.state = "remediating";
       break;
     }
     case "step_finished": {
@@ -97,6 +98,40 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
       break;
     case "acknowledged":
       incident.acknowledged = { by: record.by, at: record.at, ...(record.note !== undefined && { note: record.note }) };
+      break;
+    case "approval_requested":
+      incident.state = "awaiting_approval";
+      delete incident.hold;
+      incident.approval = {
+        runId: record.runId,
+        index: record.index,
+        step: record.step,
+        plan: record.plan,
+        why: record.why,
+        run: record.run,
+        askedAt: record.at,
+        expiresAt: record.expiresAt,
+      };
+      break;
+    case "approved": {
+      const asked = incident.approval;
+      if (asked?.runId !== record.runId || asked.index !== record.index) break;
+      asked.answer = { decision: "approved", at: record.at, by: record.by, ...(record.note !== undefined && { reason: record.note }) };
+      incident.state = "approved";
+      incident.approved = [
+        ...(incident.approved ?? []),
+        approvalKey(record.runId, record.index),
+        ...(asked.run ? [approvalKey(record.runId, "run")] : []),
+      ];
+      break;
+    }
+    case "rejected":
+      if (incident.approval?.runId === record.runId && incident.approval.index === record.index)
+        incident.approval.answer = { decision: "rejected", at: record.at, by: record.by, reason: record.reason };
+      break;
+    case "approval_expired":
+      if (incident.approval?.runId === record.runId && incident.approval.index === record.index)
+        incident.approval.answer = { decision: "expired", at: record.at };
       break;
     case "would_run":
       incident.state = "open";

@@ -60,6 +60,18 @@ function facts(incident: Incident, related: Incident[], now: number): string {
       incident.acknowledged ? `by ${inline(incident.acknowledged.by)} at ${since(incident, incident.acknowledged.at)}` : "no",
     ],
   ];
+  const answers = incident.timeline.flatMap((r) =>
+    r.type === "approved" || r.type === "rejected"
+      ? [`step ${r.index + 1} ${r.type} by ${inline(r.by)} at ${since(incident, r.at)}`]
+      : r.type === "approval_expired"
+        ? [`step ${r.index + 1}: nobody answered in time`]
+        : [],
+  );
+  if (answers.length > 0) rows.push(["Approvals", answers.join("; ")]);
+  const pausedBy = [
+    ...new Set(incident.timeline.flatMap((r) => (r.type === "held" ? (/\bpause \S+ by (\S+)/.exec(r.reason)?.[1] ?? []) : []))),
+  ];
+  if (pausedBy.length > 0) rows.push(["Paused by", pausedBy.map(inline).join(", ")]);
   if (incident.root) rows.push(["Suppressed under", `incident ${inline(incident.root)} (on a dependency)`]);
   if (related.length > 0) rows.push(["Dependents affected", related.map((r) => inline(r.target)).join(", ")]);
   if (incident.source) rows.push(["Raised by", inline(incident.source)]);
@@ -151,6 +163,11 @@ function phase(r: JournalRecord): string {
       return "Safety";
     case "acknowledged":
       return "Acknowledged";
+    case "approval_requested":
+    case "approved":
+    case "rejected":
+    case "approval_expired":
+      return "Approval";
     case "would_run":
       return "Dry run";
     case "notification_queued":
@@ -192,6 +209,14 @@ function event(r: JournalRecord, incident: Incident): string {
       return `suppressed under incident ${inline(r.root)}: ${inline(r.reason)}`;
     case "acknowledged":
       return `by ${inline(r.by)}${r.note ? `: ${inline(r.note)}` : ""}`;
+    case "approval_requested":
+      return `${step(r.runId, r.index)} awaits approval (${inline(r.why)}): ${inline(r.plan.join("; "))}`;
+    case "approved":
+      return `${step(r.runId, r.index)} approved by ${inline(r.by)}${r.note ? `: ${inline(r.note)}` : ""}`;
+    case "rejected":
+      return `${step(r.runId, r.index)} rejected by ${inline(r.by)}: ${inline(r.reason)}`;
+    case "approval_expired":
+      return `${step(r.runId, r.index)}: nobody approved it in time; nothing ran`;
     case "would_run":
       return `would run: ${inline(r.plan.join("; "))} (${inline(r.guards)})`;
     case "notification_queued":

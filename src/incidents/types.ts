@@ -7,7 +7,8 @@ import type { HoldCause } from "../safety/types.js";
  * held waits for a guard (backoff, blast radius, maintenance) to let a playbook run; suppressed is
  * a consequence of another incident (on a dependency), acted on only once that one is resolved.
  */
-export type IncidentState = "open" | "held" | "suppressed" | "remediating" | "verifying" | "resolved" | "escalated";
+export type IncidentState =
+  "open" | "held" | "suppressed" | "remediating" | "verifying" | "awaiting_approval" | "approved" | "resolved" | "escalated";
 
 /** A step as planned, recorded when its playbook run starts. */
 export interface PlannedStep {
@@ -41,6 +42,17 @@ export type IncidentEvent =
   | { type: "acknowledged"; by: string; note?: string }
   /** The outside source of the incident (an alert) stopped firing while the probe still failed: healthy rounds resolve it from now on. */
   | { type: "source_resolved"; detail: string }
+  /**
+   * A step must be approved before it runs: the question, with the plan as it would run now (and
+   * what it would touch). `run`: the answer covers the whole run. No answer by `expiresAt`: it escalates.
+   */
+  | { type: "approval_requested"; runId: string; index: number; step: string; plan: string[]; why: string; run: boolean; expiresAt: number }
+  /** A person said yes (`answer`: which answer, so one answer acts once); medic checks again before it runs. */
+  | { type: "approved"; runId: string; index: number; by: string; note?: string; answer: string }
+  /** A person said no: nothing runs, and it escalates with the reason. */
+  | { type: "rejected"; runId: string; index: number; by: string; reason: string; answer: string }
+  /** Nobody answered in time: nothing runs, and it escalates. */
+  | { type: "approval_expired"; runId: string; index: number }
   /** What a dry run would have done instead of running the playbook. */
   | { type: "would_run"; plan: string[]; guards: string }
   /** `occurrences`: the failing rounds counted since the last `observed` record, when there were more. */
@@ -117,7 +129,27 @@ export interface Incident {
   acknowledged?: { by: string; at: number; note?: string };
   /** While held: by what, why and until when. */
   hold?: { by: HoldCause; reason: string; until?: number };
+  /** The latest approval asked for, and its answer once there is one. */
+  approval?: ApprovalState;
+  /** What was approved: `RUN:INDEX` for a step, `RUN:run` for a whole run. */
+  approved?: string[];
 }
+
+/** An approval as folded from the journal. */
+export interface ApprovalState {
+  runId: string;
+  index: number;
+  step: string;
+  plan: string[];
+  why: string;
+  run: boolean;
+  askedAt: number;
+  expiresAt: number;
+  answer?: { decision: "approved" | "rejected" | "expired"; at: number; by?: string; reason?: string };
+}
+
+/** The key an approval of a step (or, `run`, of its whole run) is kept under. */
+export const approvalKey = (runId: string, index: number | "run"): string => `${runId}:${index}`;
 
 /** The target medic files its own incidents under (holding back under the blast radius). */
 export const MEDIC_TARGET = "medic";

@@ -91,8 +91,13 @@ async function loadFile(file: string, opts: PlaybookLoadOptions, out: LoadedPlay
     out.issues.push(...locateZodIssues(source, parsed.error.issues, sub.failed));
     return;
   }
-  const { verify, ...rest } = parsed.data;
-  out.playbooks.push({ ...rest, file, verify: { withinMs: verify.within } });
+  const { verify, approval, ...rest } = parsed.data;
+  out.playbooks.push({
+    ...rest,
+    file,
+    verify: { withinMs: verify.within },
+    ...(approval && { approval: { required: approval.required, ...(approval.timeout && { timeoutMs: approval.timeout }) } }),
+  });
 }
 
 // Every string a step kind receives is a template; its syntax and variable names are known at load time.

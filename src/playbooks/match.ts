@@ -3,7 +3,8 @@ import type { Target } from "../config/types.js";
 import type { Playbook } from "./types.js";
 
 const matchers = new Map<string, (name: string) => boolean>();
-function globMatches(glob: string, name: string): boolean {
+/** Whether a target name glob matches a name (compiled once per glob). */
+export function globMatches(glob: string, name: string): boolean {
   let m = matchers.get(glob);
   if (!m) matchers.set(glob, (m = picomatch(glob)));
   return m(name);

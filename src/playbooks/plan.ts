@@ -1,4 +1,7 @@
+import { approvalFor, describeNeed } from "../approvals/policy.js";
+import type { ApprovalNeed, ApprovalsConfig } from "../approvals/types.js";
 import type { Condition } from "../classify/conditions.js";
+import type { Severity } from "../classify/types.js";
 import type { Target } from "../config/types.js";
 import { describeError } from "../lib/errors.js";
 import { formatDuration } from "../lib/duration.js";
@@ -18,6 +21,8 @@ export interface RenderedStep {
   description: string;
   timeoutMs: number;
   onlyIf?: Condition[];
+  /** A person must say yes before it runs. */
+  approval?: ApprovalNeed;
 }
 
 /** What remediation would do: run a playbook, or hand the incident to humans and why. */
@@ -39,6 +44,8 @@ export interface PlanInput {
   incident: PlanIncident;
   target: Target;
   playbooks: readonly Playbook[];
+  /** medic.yaml's approval rules (absent: only playbooks and steps ask). */
+  approvals?: ApprovalsConfig;
 }
 
 /** Decides which playbook handles an incident and renders its steps (the safety checks are src/safety). Pure: touches nothing. */
@@ -58,6 +65,15 @@ export function planRemediation(input: PlanInput): Plan {
     }
     try {
       const rendered = step.render(spec.params, renderer);
+      const approval = approvalFor(
+        {
+          playbook,
+          step: { index, kind: spec.kind, ...(spec.approval && { approval: spec.approval }) },
+          target: target.name,
+          severity: incident.severity as Severity,
+        },
+        input.approvals,
+      );
       steps.push({
         index,
         name: spec.name ?? spec.kind,
@@ -67,6 +83,7 @@ export function planRemediation(input: PlanInput): Plan {
         description: step.describe(rendered, service),
         timeoutMs: spec.timeoutMs,
         ...(spec.onlyIf && { onlyIf: spec.onlyIf }),
+        ...(approval && { approval }),
       });
     } catch (err) {
       return { action: "escalate", playbook, reason: `${label}: ${describeError(err)}` };
@@ -85,6 +102,7 @@ export function renderPlan(plan: Plan, previews: Previews = new Map()): string[]
   for (const s of plan.steps) {
     const only = s.onlyIf ? ` only if ${s.onlyIf.map((c) => c.source).join(" && ")}:` : "";
     lines.push(`  ${s.index + 1}. ${s.name}:${only} ${s.description}  [timeout ${formatDuration(s.timeoutMs)}]`);
+    if (s.approval) lines.push(`       ${describeNeed(s.approval)}`);
     for (const line of previews.get(s.index) ?? []) lines.push(`       ${line}`);
   }
   lines.push(`  then verify: healthy within ${formatDuration(plan.verifyWithinMs)}, else ${plan.playbook.onFailure}`);

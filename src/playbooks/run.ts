@@ -13,8 +13,12 @@ import type { RenderedStep } from "./plan.js";
 import type { StepContext, StepResult } from "./types.js";
 import { verifyRecovery, type Check, type FailedRound } from "./verify.js";
 
-/** How a playbook run ended: recovered, failed (escalate), or cut off by shutdown (resume later). */
-export type RunOutcome = { outcome: "recovered" } | { outcome: "failed"; reason: string } | { outcome: "abandoned" };
+/** How a playbook run ended: recovered, failed (escalate), cut off by shutdown (resume later), or waiting for a person's yes. */
+export type RunOutcome =
+  { outcome: "recovered" } | { outcome: "failed"; reason: string } | { outcome: "abandoned" } | { outcome: "awaiting_approval" };
+
+/** What `allow` answers for a step that waits for a person's approval: the run stops there, to go on once approved. */
+export const AWAITING_APPROVAL = "awaiting approval";
 
 /** Everything one playbook run needs. */
 export interface RunContext {
@@ -80,7 +84,8 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
       }
     }
 
-    if (ctx.allow && (await ctx.allow(step)) !== undefined) return { outcome: "abandoned" };
+    const refused = await ctx.allow?.(step);
+    if (refused !== undefined) return { outcome: refused === AWAITING_APPROVAL ? "awaiting_approval" : "abandoned" };
     if (ctx.stop.aborted) return { outcome: "abandoned" };
     ctx.record({ type: "step_started", runId, index: step.index });
     const started = performance.now();

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { labels, safeName } from "../config/fields.js";
-import { conditions, incidentKind, kindSelector, positiveDuration, targetGlobs } from "../config/schema.js";
+import { approvalSchema, conditions, incidentKind, kindSelector, positiveDuration, targetGlobs } from "../config/schema.js";
 import { stepKinds } from "./steps/registry.js";
 import type { StepSpec } from "./types.js";
 
 /** Keys a step may have besides its kind. */
-export const STEP_COMMON_KEYS = ["name", "timeout", "onlyIf"] as const;
+export const STEP_COMMON_KEYS = ["name", "timeout", "onlyIf", "approval"] as const;
 
 /** One step: exactly one registered step kind, plus an optional `name` and `timeout`. */
 export const stepSchema = () =>
@@ -15,6 +15,7 @@ export const stepSchema = () =>
     common: {
       name: z.string().min(1).optional().meta({ description: "Shown in plans and timelines (default: the step kind)" }),
       timeout: positiveDuration().optional().meta({ description: "How long the step may take (default: the step kind's own)" }),
+      approval: approvalSchema().optional(),
       onlyIf: conditions().optional().meta({
         description:
           'Run the step only when this holds on a fresh probe of the target, like "[BODY].connection_pool.pool_utilization >= 0.9"',
@@ -25,6 +26,9 @@ export const stepSchema = () =>
     params: step.params,
     ...(step.name === undefined ? {} : { name: step.name }),
     ...(step.onlyIf === undefined ? {} : { onlyIf: step.onlyIf }),
+    ...(step.approval && {
+      approval: { required: step.approval.required, ...(step.approval.timeout && { timeoutMs: step.approval.timeout }) },
+    }),
     // No kind only happens next to an unknown key, when the parse fails anyway.
     timeoutMs: step.timeout ?? stepKinds.get(step.kind)?.defaultTimeoutMs ?? 0,
   }));
@@ -49,6 +53,9 @@ export const playbookSchema = () =>
         within: positiveDuration().prefault("30s").meta({ description: "How long the target has to become healthy after the steps" }),
       })
       .prefault({}),
+    approval: approvalSchema()
+      .optional()
+      .meta({ description: "Ask an approver once, before the run's first step, showing the whole plan" }),
     onFailure: z.literal("escalate").default("escalate").meta({ description: "What happens when steps or verification fail" }),
   });
 

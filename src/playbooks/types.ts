@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { ApprovalSpec } from "../approvals/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Target } from "../config/target.js";
 import type { Clock } from "../lib/clock.js";
@@ -16,6 +17,8 @@ export interface StepSpec {
   timeoutMs: number;
   /** Run only when these hold on a fresh probe of the target; otherwise the step is skipped. */
   onlyIf?: Condition[];
+  /** Ask an approver before it runs. */
+  approval?: ApprovalSpec;
 }
 
 /** A validated playbook. */
@@ -32,6 +35,8 @@ export interface Playbook {
   labels: Record<string, string>;
   steps: StepSpec[];
   verify: { withinMs: number };
+  /** Ask an approver once, before the run's first step. */
+  approval?: ApprovalSpec;
   onFailure: "escalate";
 }
 

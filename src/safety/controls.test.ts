@@ -41,8 +41,8 @@ function thrown(fn: () => unknown): MedicError {
 describe("readControls", () => {
   it("is empty when the file or the whole state dir is missing", () => {
     const dir = stateDir();
-    expect(readControls(dir)).toEqual({ pauses: [], guardResets: {} });
-    expect(readControls(join(dir, "nope"))).toEqual({ pauses: [], guardResets: {} });
+    expect(readControls(dir)).toEqual({ pauses: [], guardResets: {}, answers: [] });
+    expect(readControls(join(dir, "nope"))).toEqual({ pauses: [], guardResets: {}, answers: [] });
   });
 
   it("refuses malformed JSON, naming the file, with a hint", () => {
@@ -87,7 +87,7 @@ describe("readControls", () => {
   it("drops unknown keys, so an older medic reads a newer file", () => {
     const dir = stateDir();
     write(dir, { pauses: [{ ...pause(), scope: "x" }], guardResets: {}, future: true });
-    expect(readControls(dir)).toEqual({ pauses: [pause()], guardResets: {} });
+    expect(readControls(dir)).toEqual({ pauses: [pause()], guardResets: {}, answers: [] });
   });
 });
 
@@ -98,7 +98,7 @@ describe("updateControls", () => {
     expect(written.pauses).toEqual([pause()]);
     expect(statSync(dir).mode & 0o777).toBe(0o750);
     expect(readdirSync(dir)).toEqual([CONTROLS_FILE]);
-    expect(JSON.parse(readFileSync(join(dir, CONTROLS_FILE), "utf8"))).toEqual({ pauses: [pause()], guardResets: {} });
+    expect(JSON.parse(readFileSync(join(dir, CONTROLS_FILE), "utf8"))).toEqual({ pauses: [pause()], guardResets: {}, answers: [] });
   });
 
   it("drops expired pauses and keeps the rest and the guard resets", () => {
@@ -147,7 +147,7 @@ describe("ControlsFile", () => {
   it("re-reads only on change, keeps the last good version on a bad one and says so once", () => {
     const dir = stateDir();
     const file = new ControlsFile(dir);
-    expect(file.current()).toEqual({ pauses: [], guardResets: {} });
+    expect(file.current()).toEqual({ pauses: [], guardResets: {}, answers: [] });
     expect(file.refresh()).toEqual({ changed: false });
 
     updateControls(dir, (c) => void c.pauses.push(pause()), NOW);
@@ -164,7 +164,7 @@ describe("ControlsFile", () => {
 
     write(dir, { pauses: [], guardResets: { api: NOW } });
     expect(file.refresh()).toEqual({ changed: true });
-    expect(file.current()).toEqual({ pauses: [], guardResets: { api: NOW } });
+    expect(file.current()).toEqual({ pauses: [], guardResets: { api: NOW }, answers: [] });
   });
 
   it("treats a removed file as no controls", () => {
@@ -174,7 +174,7 @@ describe("ControlsFile", () => {
     expect(file.current().pauses).toHaveLength(1);
     rmSync(join(dir, CONTROLS_FILE));
     expect(file.refresh()).toEqual({ changed: true });
-    expect(file.current()).toEqual({ pauses: [], guardResets: {} });
+    expect(file.current()).toEqual({ pauses: [], guardResets: {}, answers: [] });
     expect(file.refresh()).toEqual({ changed: false });
   });
 
@@ -182,7 +182,7 @@ describe("ControlsFile", () => {
     const dir = stateDir();
     write(dir, "{");
     const file = new ControlsFile(dir);
-    expect(file.current()).toEqual({ pauses: [], guardResets: {} });
+    expect(file.current()).toEqual({ pauses: [], guardResets: {}, answers: [] });
     expect(file.refresh().error).toMatch(/not valid JSON/);
     expect(file.refresh()).toEqual({ changed: false });
     write(dir, { pauses: [pause()] });
@@ -194,10 +194,18 @@ describe("ControlsFile", () => {
 describe("mergeControls", () => {
   it("keeps every pause once by id and the latest reset of each guard", () => {
     const pause = (id: string, target: string) => ({ id, target, from: 1, until: 2, reason: "r", by: "b" });
-    const a = { pauses: [pause("p1", "api"), pause("p2", "*")], guardResets: { api: 5, db: 9 } };
-    const b = { pauses: [pause("p2", "*"), pause("p3", "db")], guardResets: { api: 7 } };
+    const answer = (id: string, at: number) =>
+      ({ id, incident: "i1", runId: "i1-1", index: 0, decision: "approved", by: "ann", at }) as const;
+    const a = {
+      pauses: [pause("p1", "api"), pause("p2", "*")],
+      guardResets: { api: 5, db: 9 },
+      answers: [answer("a2", 20), answer("a1", 10)],
+    };
+    const b = { pauses: [pause("p2", "*"), pause("p3", "db")], guardResets: { api: 7 }, answers: [answer("a1", 10), answer("a3", 5)] };
     const merged = mergeControls([a, b]);
     expect(merged.pauses.map((p) => p.id)).toEqual(["p1", "p2", "p3"]);
+    // Every answer once, oldest first: the first answer to a question is the one that counts.
+    expect(merged.answers.map((x) => x.id)).toEqual(["a3", "a1", "a2"]);
     expect({ ...merged.guardResets }).toEqual({ api: 7, db: 9 });
     // A target named like Object's own keys finds nothing it did not get.
     expect(merged.guardResets["constructor"]).toBeUndefined();

@@ -27,13 +27,32 @@ const pauseSchema = z.object({
     .regex(/^[^\r\n]*$/, "must be one line"),
   by: z.string().max(256),
 });
+const oneLine = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\r\n]*$/, "must be one line");
+const answerSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 letters, digits, _ or -"),
+  incident: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be an incident id"),
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, "must be a run id"),
+  index: z.number().int().min(0).max(1000),
+  decision: z.enum(["approved", "rejected"]),
+  by: oneLine(256),
+  reason: oneLine(500).optional(),
+  at: z.number(),
+});
 // Unknown keys are dropped, not refused, so an older medic still reads a newer medic's file.
 const controlsSchema = z.object({
   pauses: z.array(pauseSchema).max(10_000).default([]),
   guardResets: z.record(targetName, z.number()).default({}),
+  answers: z.array(answerSchema).max(10_000).default([]),
 });
 
-const HINT = `it is written by medic pause, resume and guard reset: fix it, or delete it to drop every pause and guard reset`;
+/** An answer is kept this long after it was given: long past any question it can answer (the journal keeps what it did). */
+export const ANSWER_KEPT_MS = 86_400_000;
+
+const HINT = `it is written by medic pause, resume, guard reset, approve and reject: fix it, or delete it to drop every pause, guard reset and answer`;
 
 /** Several nodes' controls as one: every pause (once per id), and the latest reset of each target's guard. */
 export function mergeControls(all: readonly Controls[]): Controls {
@@ -46,13 +65,15 @@ export function mergeControls(all: readonly Controls[]): Controls {
       merged.pauses.push(p);
     }
     for (const [target, at] of Object.entries(c.guardResets)) merged.guardResets[target] = Math.max(merged.guardResets[target] ?? 0, at);
+    merged.answers.push(...c.answers.filter((a) => !merged.answers.some((b) => b.id === a.id)));
   }
+  merged.answers.sort((a, b) => a.at - b.at);
   return merged;
 }
 
 /** No pauses, no guard resets. */
 export function emptyControls(): Controls {
-  return { pauses: [], guardResets: nullProto({}) };
+  return { pauses: [], guardResets: nullProto({}), answers: [] };
 }
 
 /** The controls in the state directory; none when the file is missing. Throws MedicError when it is unreadable or malformed. */
@@ -97,6 +118,7 @@ export function updateControls(stateDir: string, change: (c: Controls) => void, 
     const controls = readControls(stateDir);
     change(controls);
     controls.pauses = controls.pauses.filter((p) => p.until > now);
+    controls.answers = controls.answers.filter((a) => a.at > now - ANSWER_KEPT_MS);
     const checked = parseControls(controls, `refusing to write ${file}`);
     writeAtomically(file, JSON.stringify(checked, null, 2) + "\n");
     return checked;
@@ -176,7 +198,8 @@ export function parseControls(data: unknown, what: string): Controls {
     throw new MedicError("CONTROLS_INVALID", `${what}: ${issues.join("; ")}`, { hint: HINT });
   }
   // A null prototype: a target named "constructor" must not find Object's own.
-  return { pauses: parsed.data.pauses, guardResets: nullProto(parsed.data.guardResets) };
+  const answers = parsed.data.answers.map(({ reason, ...a }) => ({ ...a, ...(reason !== undefined && { reason }) }));
+  return { pauses: parsed.data.pauses, guardResets: nullProto(parsed.data.guardResets), answers };
 }
 
 function nullProto(record: Record<string, number>): Record<string, number> {

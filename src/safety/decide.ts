@@ -44,7 +44,7 @@ export function decideSafety(input: SafetyInput): { decision: SafetyDecision; li
   const rootLine = root && `incident ${root.id} (${root.kind} on ${root.target}) is open: this is its consequence`;
   const pauseLine =
     pause &&
-    `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name} until ${new Date(pause.until).toISOString()}: ${pause.reason}`;
+    `${pause.source === "window" ? "maintenance window" : "pause"} ${pause.name}${pause.by ? ` by ${pause.by}` : ""} until ${new Date(pause.until).toISOString()}: ${pause.reason}`;
   const lines = [
     `dependencies: ${rootLine ?? "no dependency has an open incident"}`,
     `maintenance: ${pauseLine ?? "none now"}`,

@@ -231,7 +231,7 @@ describe("pausedFor", () => {
     by: "ops",
     ...over,
   });
-  const controls = (...pauses: Pause[]): Controls => ({ pauses, guardResets: {} });
+  const controls = (...pauses: Pause[]): Controls => ({ pauses, guardResets: {}, answers: [] });
 
   it("is the window when only a window covers the target", () => {
     expect(pausedFor("api", now, calendar, controls())).toEqual({

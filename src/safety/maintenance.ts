@@ -93,7 +93,7 @@ export function pausedFor(target: string, now: number, calendar: MaintenanceCale
     if (pause.target !== target && pause.target !== "*") continue;
     // `from` is only shown: a pause holds from when it is written until it expires.
     if (now >= pause.until || (chosen && pause.until <= chosen.until)) continue;
-    chosen = { source: "pause", name: pause.id, reason: pause.reason, until: pause.until };
+    chosen = { source: "pause", name: pause.id, reason: pause.reason, until: pause.until, by: pause.by };
   }
   return chosen;
 }

@@ -1,3 +1,4 @@
+import type { ApprovalAnswer } from "../approvals/types.js";
 import type { Config } from "../config/types.js";
 import type { Incident } from "../incidents/types.js";
 import { systemClock, type Clock } from "../lib/clock.js";
@@ -52,6 +53,12 @@ export class SafetyRuntime {
   pausedFor(target: string, now: number): ActivePause | undefined {
     this.sync();
     return pausedFor(target, now, this.calendar, this.current());
+  }
+
+  /** People's answers to approvals, here and (in a cluster) on every other node, oldest first. */
+  answers(): readonly ApprovalAnswer[] {
+    this.sync();
+    return this.current().answers;
   }
 
   /** This node's controls and, in a cluster, every other node's: every pause holds, the latest guard reset counts. */

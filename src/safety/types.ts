@@ -1,3 +1,5 @@
+import type { ApprovalAnswer } from "../approvals/types.js";
+
 /** Per target and incident kind: how often playbooks may run, and how long to wait between tries. */
 export interface FlapGuardConfig {
   /** Playbook runs allowed per `windowMs`; past it the guard trips and the incident escalates. */
@@ -55,6 +57,8 @@ export interface Controls {
   pauses: Pause[];
   /** Per target: the flap guard counts only runs after this time. */
   guardResets: Record<string, number>;
+  /** People's answers to approvals (`medic approve`, `medic reject`, the API), until a day after they were given. */
+  answers: ApprovalAnswer[];
 }
 
 /** A window or pause covering a target now: medic records but runs no playbook and pages nobody. */
@@ -65,6 +69,8 @@ export interface ActivePause {
   name: string;
   reason: string;
   until: number;
+  /** Who paused (a pause's). */
+  by?: string;
 }
 
 /** Why an incident waits instead of being acted on. */
