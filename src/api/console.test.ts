@@ -69,7 +69,7 @@ describe("the console's files", () => {
       expect([name, /["'`]\/api\//.test(text)]).toEqual([name, false]);
       expect([name, /\bfetch\(\s*["'`](?:https?:)?\/\//.test(text)]).toEqual([name, false]);
       // Imports are relative files of the console itself (a browser resolves no bare name).
-      for (const m of text.matchAll(/\bfrom\s*["']([^"']+)["']/g))
+      for (const m of text.matchAll(/(?:^|;)\s*(?:import|export)\b[^;"']*?\bfrom\s*"([^"]+)"/gm))
         expect([name, m[1]]).toEqual([name, expect.stringMatching(/^\.\/[\w-]+\.js$/)]);
     }
   });

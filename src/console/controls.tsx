@@ -77,10 +77,12 @@ export function ApprovalControl({ id, approval, onDone }: { id: string; approval
   return (
     <section class="approval" aria-labelledby="approval-title" data-testid="approval">
       <h2 id="approval-title">
-        <span aria-hidden="true">⚑</span> Approval needed: step {approval.step + 1}, {approval.stepName}
+        <span aria-hidden="true">⚑</span> Approval needed: {approval.run ? "the run from " : ""}step {approval.step + 1},{" "}
+        {approval.stepName}
       </h2>
       <p>
-        Asked at {dateTime(approval.askedAt)}; without an answer by {dateTime(approval.expiresAt)} it escalates, and nothing runs.
+        Asked at {dateTime(approval.askedAt)}: {approval.why}. Without an answer by {dateTime(approval.expiresAt)} it escalates, and nothing
+        runs. Approved, medic looks at the target again first: recovered meanwhile, nothing runs.
       </p>
       <p>This is what would run:</p>
       <pre class="plan">{approval.plan.join("\n")}</pre>

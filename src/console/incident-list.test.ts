@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiState, matches, mergeIncidents } from "./incident-list.js";
+import { matches, mergeIncidents } from "./incident-list.js";
 import type { IncidentSummary } from "./types.js";
 
 const i = (id: string, state: string, openedAt: string, extra: Partial<IncidentSummary> = {}): IncidentSummary => ({
@@ -25,11 +25,6 @@ describe("the incident list", () => {
     expect(matches(x, { ...any, state: "resolved" })).toBe(false);
     expect(matches(x, { ...any, severity: "P1" })).toBe(false);
     expect(matches(x, { ...any, target: "db", severity: "P2", state: "held" })).toBe(true);
-  });
-
-  it("asks the API for unresolved ones when it wants those awaiting approval (an API that predates the state still answers)", () => {
-    expect(apiState("awaiting_approval")).toBe("unresolved");
-    expect(apiState("held")).toBe("held");
   });
 
   it("merges the page with the live stream, newest first: a newer word on an incident wins, a new one appears if it matches", () => {

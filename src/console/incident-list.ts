@@ -7,6 +7,7 @@ export const STATE_CHOICES = [
   "",
   "unresolved",
   "awaiting_approval",
+  "approved",
   "open",
   "held",
   "suppressed",
@@ -18,11 +19,6 @@ export const STATE_CHOICES = [
 
 /** Severities, highest first. */
 export const SEVERITIES = ["P1", "P2", "P3", "P4"] as const;
-
-/** The state to ask the API for: awaiting_approval is picked out of the unresolved ones here, so an API that predates it still answers. */
-export function apiState(state: string): string {
-  return state === "awaiting_approval" ? "unresolved" : state;
-}
 
 /** Whether an incident passes the filters. */
 export function matches(i: IncidentSummary, f: IncidentFilters): boolean {

@@ -1,6 +1,6 @@
 import { ApiProblem, getJson } from "./api.js";
 import { clock, dateTime, formatDuration, ms } from "./format.js";
-import { apiState, mergeIncidents, SEVERITIES, STATE_CHOICES } from "./incident-list.js";
+import { mergeIncidents, SEVERITIES, STATE_CHOICES } from "./incident-list.js";
 import { h } from "./preact.js";
 import { useEffect, useState } from "./preact-hooks.js";
 import { routeHash, type IncidentFilters } from "./route.js";
@@ -29,7 +29,7 @@ export function IncidentsView({
   const [page, setPage] = useState<Loaded>({ items: [], loading: true });
   const load = async (cursor?: string, before: IncidentSummary[] = []) => {
     const q = new URLSearchParams({ limit: String(PAGE) });
-    if (apiState(filters.state)) q.set("state", apiState(filters.state));
+    if (filters.state) q.set("state", filters.state);
     if (filters.target) q.set("target", filters.target);
     if (cursor) q.set("cursor", cursor);
     setPage({ items: before, loading: true });

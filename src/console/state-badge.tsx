@@ -9,6 +9,7 @@ const ICON: Record<string, string> = {
   verifying: "…",
   escalated: "⚑",
   awaiting_approval: "⚑",
+  approved: "✓",
   resolved: "✓",
 };
 

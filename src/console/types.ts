@@ -35,6 +35,7 @@ export interface IncidentSummary {
   acknowledged?: { by: string; at: string; note?: string };
   hold?: { by: string; reason: string; until?: string };
   dryRun?: boolean;
+  approval?: Approval;
 }
 
 /** A playbook step as run. */
@@ -74,15 +75,21 @@ export interface TimelineRecord {
   [field: string]: unknown;
 }
 
-/** A step waiting for a person's yes (identities and approvals, where the API has them). */
+/** A step waiting for a person's yes. */
 export interface Approval {
   runId: string;
+  /** The step's place in its run, from 0. */
   step: number;
   stepName: string;
+  /** The step (or, with `run`, the whole run from it) as `medic plan` renders it. */
   plan: string[];
+  /** What asked for it: the step, the playbook, a rule, the severity. */
+  why: string;
+  /** The yes is for the whole run, not this step alone. */
+  run: boolean;
   askedAt: string;
   expiresAt: string;
-  answer?: { decision: "approved" | "rejected" | "expired"; by: string; at: string; reason?: string };
+  answer?: { decision: "approved" | "rejected" | "expired"; by?: string; at: string; reason?: string };
 }
 
 /** One incident with everything the journal says of it (GET /api/incidents/ID). */
@@ -90,7 +97,6 @@ export interface IncidentDetail extends Omit<IncidentSummary, "runs"> {
   runs: Run[];
   notifications: Notification[];
   timeline: TimelineRecord[];
-  approval?: Approval;
 }
 
 /** What a token may do. */
