@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  answerApproval,
   controlsShown,
   enterToken,
   fleetRow,
@@ -87,12 +88,20 @@ async function tcpListener(): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
+/** The people of `roles: true`: a token each, by role. */
+const PEOPLE = {
+  viewer: { name: "vic", token: "viewer-token-0123456789abcdef" },
+  operator: { name: "olga", token: "operator-token-0123456789abcdef" },
+  approver: { name: "ada", token: "approver-token-0123456789abcdef" },
+};
+
 /**
  * A small fleet around the demo service: orders-api (restarted by a playbook that waits 3 s first,
- * so its incident can be watched), orders-db (healthy), search (answers 500 with a hostile body,
- * and carries a hostile label), billing (paused).
+ * so its incident can be watched; with `approval`, whose restart needs a person's yes instead),
+ * orders-db (healthy), search (answers 500 with a hostile body, and carries a hostile label),
+ * billing (paused). `token`: one token (an approver named admin); `roles`: PEOPLE's tokens.
  */
-async function smallFleet(opts: { token?: boolean } = {}) {
+async function smallFleet(opts: { token?: boolean; roles?: boolean; approval?: boolean } = {}) {
   const dir = tempDir("medic-console-");
   const port = await freePort();
   const db = await tcpListener();
@@ -100,15 +109,23 @@ async function smallFleet(opts: { token?: boolean } = {}) {
   mkdirSync(join(dir, "playbooks"));
   writeFileSync(
     join(dir, "playbooks/restart.yaml"),
-    `name: restart-after-a-look\non: [server_down]\ntargets: ["orders-*"]\nsteps:\n  - wait: 3s\n  - service.restart:\n    timeout: 20s\nverify: { within: 20s }\nonFailure: escalate\n`,
+    opts.approval
+      ? `name: restart-when-approved\non: [server_down]\ntargets: ["orders-*"]\nsteps:\n  - service.restart:\n    timeout: 20s\n    approval: { required: true, timeout: 2m }\nverify: { within: 20s }\nonFailure: escalate\n`
+      : `name: restart-after-a-look\non: [server_down]\ntargets: ["orders-*"]\nsteps:\n  - wait: 3s\n  - service.restart:\n    timeout: 20s\nverify: { within: 20s }\nonFailure: escalate\n`,
   );
+  const tokens = Object.entries(PEOPLE).map(([role, p]) => `{ name: ${p.name}, tokenFile: ./${p.name}.token, role: ${role} }`);
+  const api = opts.token
+    ? `api: { tokenFile: ./token, allowedHosts: [${PROXIED_HOST}] }\n`
+    : opts.roles
+      ? `api: { tokens: [${tokens.join(", ")}] }\n`
+      : "";
   const config = join(dir, "medic.yaml");
   writeFileSync(
     config,
     `stateDir: ${JSON.stringify(join(dir, "state"))}
 playbooks: [./playbooks]
 defaults: { interval: 300ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
-${opts.token ? `api: { tokenFile: ./token, allowedHosts: [${PROXIED_HOST}] }\n` : ""}targets:
+${api}targets:
   - name: orders-api
     labels: { team: payments }
     probe: { http: { url: "http://127.0.0.1:${port}/health" } }
@@ -128,6 +145,7 @@ ${opts.token ? `api: { tokenFile: ./token, allowedHosts: [${PROXIED_HOST}] }\n` 
 `,
   );
   if (opts.token) writeFileSync(join(dir, "token"), `${TOKEN}\n`, { mode: 0o600 });
+  if (opts.roles) for (const p of Object.values(PEOPLE)) writeFileSync(join(dir, `${p.name}.token`), `${p.token}\n`, { mode: 0o600 });
   const pid = await startService(dir, port, join(dir, "api.pid"));
   expect((await medic(["pause", "billing", "--for", "1h", "--reason", "migrating the ledger", "--config", config])).code).toBe(0);
   const daemon = startMedic(["run", "--config", config]);
@@ -241,8 +259,8 @@ describe("the web console in a real browser", () => {
     await page.getByText("No incident matches.").waitFor();
 
     // No token file, on loopback: anyone here may read, nobody may change anything, and no control shows.
-    expect(await page.getByTestId("who").textContent()).toBe("anonymous (viewer)");
-    await expectReadOnly(page, fleet.url, searchIncident);
+    await page.getByTestId("who").filter({ hasText: "anonymous (viewer)" }).waitFor();
+    await expectReadOnly(page, searchIncident, 403);
     expect(errors).toEqual([]);
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
   }, 60_000);
@@ -289,6 +307,53 @@ fetch(${JSON.stringify(`${fleet.url}/api/incidents/${incident}/ack`)}, { method:
     expect(pauses.pauses.map((p) => p.target)).toEqual(["billing"]);
   }, 60_000);
 
+  it("shows each role its controls: a viewer none, an operator no approval; an approver approves a gated step with its plan on the screen, and it runs", async () => {
+    const fleet = await smallFleet({ roles: true, approval: true });
+    const as = async (who: keyof typeof PEOPLE) => {
+      const { page, errors } = await openConsole(browser, `${fleet.url}/`);
+      await enterToken(page, PEOPLE[who].token);
+      await waitLive(page);
+      // The console asks the API who the token belongs to.
+      await page
+        .getByTestId("who")
+        .filter({ hasText: `${PEOPLE[who].name} (${who})` })
+        .waitFor();
+      return { page, errors };
+    };
+    const approver = await as("approver");
+    await waitUntil(async () => (await rowState(approver.page, "orders-api")) === "healthy", 10_000, "orders-api healthy");
+    process.kill(fleet.pid, "SIGKILL");
+    await fleetRow(approver.page, "orders-api").locator('[data-state="approval"]').waitFor({ timeout: 15_000 });
+    const incident = (await fleetRow(approver.page, "orders-api").locator("a.open").textContent())!.replace("incident ", "");
+
+    // A viewer sees that it waits, and nothing to act with; the API refuses the viewer too (403: the role).
+    const viewer = await as("viewer");
+    await viewer.page.evaluate(`location.hash = "#/incidents/${incident}"`);
+    await viewer.page.getByText(/waits for an approver's yes/).waitFor();
+    await expectReadOnly(viewer.page, incident, 403);
+    // An operator may act on the incident, but not answer the gate.
+    const operator = await as("operator");
+    await operator.page.evaluate(`location.hash = "#/incidents/${incident}"`);
+    await operator.page.getByTestId("controls").getByRole("button", { name: "Acknowledge" }).waitFor();
+    expect(await operator.page.getByTestId("approval").count()).toBe(0);
+
+    await approver.page.evaluate(`location.hash = "#/incidents/${incident}"`);
+    await approver.page.getByTestId("approval").waitFor();
+    await screenshot(approver.page, "approval");
+    const plan = await answerApproval(approver.page, { approve: true, note: "go ahead" });
+    expect(plan.join("\n")).toContain("restart process");
+    await waitUntil(
+      async () => (await journalLines(approver.page)).some((l) => l.startsWith("resolved: verified")),
+      20_000,
+      "the approved restart to resolve the incident on its page",
+    );
+    expect(await approver.page.getByTestId("approval").count()).toBe(0);
+    const approved = journal(fleet.state).find((r) => r.type === "approved" && r.incident === incident);
+    // The journal's by is the token's holder.
+    expect(approved).toMatchObject({ by: PEOPLE.approver.name, note: "go ahead" });
+    for (const p of [approver, viewer, operator]) expect(p.errors).toEqual([]);
+  }, 60_000);
+
   it("draws 1,000 targets and keeps them live", async () => {
     const dir = tempDir("medic-console-1000-");
     const port = await tcpListener();
@@ -328,8 +393,8 @@ fetch(${JSON.stringify(`${fleet.url}/api/incidents/${incident}/ack`)}, { method:
   }, 60_000);
 });
 
-/** No control anywhere in the console (an open incident's page included), and the API refuses a change from here too (no token file: 403). */
-async function expectReadOnly(page: Page, url: string, openIncident: string): Promise<void> {
+/** No control anywhere in the console (an open incident's page included), and the API refuses a change from here with `refusal`, with the page's own token if it has one. */
+async function expectReadOnly(page: Page, openIncident: string, refusal: number): Promise<void> {
   // Each page once it has loaded what its controls would act on.
   const pages = [
     [`#/incidents/${openIncident}`, "#incident-title"],
@@ -344,8 +409,10 @@ async function expectReadOnly(page: Page, url: string, openIncident: string): Pr
     // The open incident is the one with hostile evidence (in its page and its postmortem draft): no element came of it.
     expect([hash, await page.locator("img").count()]).toEqual([hash, 0]);
   }
-  const refused = await page.evaluate(
-    `fetch(${JSON.stringify(`${url}/api/resume`)}, { method: "POST", body: "{}" }).then((r) => r.status)`,
-  );
-  expect(refused).toBe(403);
+  const refused = await page.evaluate(`(() => {
+    const token = sessionStorage.getItem("medic.token");
+    const headers = { "content-type": "application/json", ...(token && { authorization: "Bearer " + token }) };
+    return fetch("api/resume", { method: "POST", headers, body: JSON.stringify({ all: true }) }).then((r) => r.status);
+  })()`);
+  expect(refused).toBe(refusal);
 }
