@@ -307,7 +307,7 @@ fetch(${JSON.stringify(`${fleet.url}/api/incidents/${incident}/ack`)}, { method:
     expect(pauses.pauses.map((p) => p.target)).toEqual(["billing"]);
   }, 60_000);
 
-  it("shows each role its controls: a viewer none, an operator no approval; an approver approves a gated step with its plan on the screen, and it runs", async () => {
+  it("shows each role its controls: a viewer none; an operator acks, resets the guard, pauses and resumes, but cannot answer the gate; an approver approves a gated step with its plan on the screen, and it runs", async () => {
     const fleet = await smallFleet({ roles: true, approval: true });
     const as = async (who: keyof typeof PEOPLE) => {
       const { page, errors } = await openConsole(browser, `${fleet.url}/`);
@@ -334,8 +334,34 @@ fetch(${JSON.stringify(`${fleet.url}/api/incidents/${incident}/ack`)}, { method:
     // An operator may act on the incident, but not answer the gate.
     const operator = await as("operator");
     await operator.page.evaluate(`location.hash = "#/incidents/${incident}"`);
-    await operator.page.getByTestId("controls").getByRole("button", { name: "Acknowledge" }).waitFor();
+    const controls = operator.page.getByTestId("controls");
+    await controls.getByRole("button", { name: "Acknowledge" }).waitFor();
     expect(await operator.page.getByTestId("approval").count()).toBe(0);
+    // What an operator may do, done through the console: each is one API call with the token.
+    await controls.getByRole("form", { name: "Acknowledge" }).getByLabel("Note").fill("looking");
+    await controls.getByRole("button", { name: "Acknowledge" }).click();
+    // Once acknowledged, the control gives way to who took it on.
+    await operator.page
+      .locator(".facts")
+      .getByText(/acknowledged by olga/)
+      .waitFor();
+    await controls.getByRole("button", { name: "Reset flap guard of orders-api" }).click();
+    await operator.page.getByText("Flap guard of orders-api reset.").waitFor();
+    await operator.page.evaluate(`location.hash = "#/status"`);
+    await operator.page.getByRole("combobox", { name: /^Pause/ }).selectOption("orders-db");
+    const pause = operator.page.getByRole("form", { name: "Pause orders-db" });
+    await pause.getByLabel("For").fill("10m");
+    await pause.getByLabel("Reason").fill("failing over");
+    await pause.getByRole("button", { name: "Pause orders-db" }).click();
+    const paused = operator.page.getByTestId("pauses").getByRole("listitem").filter({ hasText: "failing over" });
+    await paused.waitFor();
+    expect(await paused.textContent()).toContain("by olga");
+    await paused.getByRole("button", { name: "Resume" }).click();
+    await paused.waitFor({ state: "detached" });
+    expect(journal(fleet.state).find((r) => r.type === "acknowledged" && r.incident === incident)).toMatchObject({
+      by: "olga",
+      note: "looking",
+    });
 
     await approver.page.evaluate(`location.hash = "#/incidents/${incident}"`);
     await approver.page.getByTestId("approval").waitFor();
