@@ -90,7 +90,8 @@ describe("maintenance: ad hoc pauses, end to end", () => {
       incident,
       by: "maintenance",
       until: paused.until,
-      reason: `pause ${paused.id} until ${new Date(paused.until).toISOString()}: deploy`,
+      // Who paused is named: the user who ran medic pause.
+      reason: expect.stringMatching(new RegExp(`^pause ${paused.id} by \\S+ until ${new Date(paused.until).toISOString()}: deploy$`)),
     });
     expect(held.at).toBeLessThan(paused.until); // else the test proved nothing about the pause
     const show = await run.cli(["incidents", "--state", "held"]);
