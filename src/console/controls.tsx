@@ -161,25 +161,18 @@ export function PauseControl({ target, onDone }: { target: string; onDone: () =>
 
 /** End pauses: one by its id, or every pause of a target. */
 export function ResumeControl({ target, id, onDone }: { target?: string; id?: string; onDone: () => void }) {
-  const [busy, outcome, run] = useCall();
-  return (
-    <span class="control inline">
-      <button
-        type="button"
-        disabled={busy}
-        onClick={async () => {
-          if (await run("api/resume", id ? { id } : { target }, "Resumed.")) onDone();
-        }}
-      >
-        Resume{target ? ` ${target}` : ""}
-      </button>
-      <Said outcome={outcome} />
-    </span>
-  );
+  const label = `Resume${target ? ` ${target}` : ""}`;
+  return <OneClick path="api/resume" body={id ? { id } : { target }} said="Resumed." label={label} onDone={onDone} />;
 }
 
 /** Reset a target's flap guard: count playbook runs from now on. */
 export function GuardResetControl({ target, onDone }: { target: string; onDone: () => void }) {
+  const label = `Reset flap guard of ${target}`;
+  return <OneClick path="api/guard/reset" body={{ target }} said={`Flap guard of ${target} reset.`} label={label} onDone={onDone} />;
+}
+
+// A control that is one button: one call, what it answered said beside it.
+function OneClick(props: { path: string; body: unknown; said: string; label: string; onDone: () => void }) {
   const [busy, outcome, run] = useCall();
   return (
     <span class="control inline">
@@ -187,10 +180,10 @@ export function GuardResetControl({ target, onDone }: { target: string; onDone: 
         type="button"
         disabled={busy}
         onClick={async () => {
-          if (await run("api/guard/reset", { target }, `Flap guard of ${target} reset.`)) onDone();
+          if (await run(props.path, props.body, props.said)) props.onDone();
         }}
       >
-        Reset flap guard of {target}
+        {props.label}
       </button>
       <Said outcome={outcome} />
     </span>
