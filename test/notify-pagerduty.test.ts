@@ -39,7 +39,7 @@ function notifier(pd: { server: string; caFile?: string }, extra: Record<string,
     timeout: "2s",
     ...extra,
   });
-  return pagerdutyChannel.create(params, { baseDir: "/", log });
+  return pagerdutyChannel.create(params, { name: "pagerduty", baseDir: "/", log });
 }
 
 function note(event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification {
@@ -110,7 +110,7 @@ describe("pagerduty channel: config", () => {
       const params = pagerdutyChannel.schema.parse({ routingKey: KEY, ca });
       let thrown: unknown;
       try {
-        pagerdutyChannel.create(params, { baseDir: dir, log });
+        pagerdutyChannel.create(params, { name: "pagerduty", baseDir: dir, log });
       } catch (err) {
         thrown = err;
       }
@@ -129,6 +129,7 @@ describe("pagerduty channel: delivery", () => {
     writeFileSync(join(dir, "pd-ca.pem"), readFileSync(pd.caFile));
     // A relative ca resolves against the config's directory.
     const n = pagerdutyChannel.create(pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: "pd-ca.pem" }), {
+      name: "pagerduty",
       baseDir: dir,
       log,
     });
@@ -199,7 +200,7 @@ describe("pagerduty channel: delivery", () => {
     // Past the schema on purpose: a 31-character key, as a typo would make it.
     const bad = pagerdutyChannel.create(
       { ...pagerdutyChannel.schema.parse({ routingKey: KEY, server: pd.server, ca: pd.caFile }), routingKey: KEY.slice(0, 31) },
-      { baseDir: "/", log },
+      { name: "pagerduty", baseDir: "/", log },
     );
     const r = await send(bad, note("trigger"));
     expect(r).toMatchObject({ ok: false, retry: false, reason: "bad_request" });
@@ -307,7 +308,7 @@ describe("pagerduty channel: nothing left running", () => {
   const CHILD = `
     const { pagerdutyChannel } = await import(${JSON.stringify(new URL(`file://${BUILT}`).href)});
     const [server, ca, key] = process.argv.slice(1);
-    const n = pagerdutyChannel.create(pagerdutyChannel.schema.parse({ routingKey: key, server, ca, timeout: "1s" }), { baseDir: "/" });
+    const n = pagerdutyChannel.create(pagerdutyChannel.schema.parse({ routingKey: key, server, ca, timeout: "1s" }), { name: "pagerduty", baseDir: "/" });
     const note = { id: "c-1", channel: "pagerduty", event: "trigger", incident: "c-1", target: "t", kind: "server_down", severity: "P1",
       state: "open", reason: "opened", evidence: "down", openedAt: Date.now(), at: Date.now(), attempts: 0, steps: [] };
     const result = await n.send(note, new AbortController().signal);

@@ -11,7 +11,7 @@ import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receive
 // The slack notifier against real HTTP servers on 127.0.0.1 speaking Slack's webhook protocol.
 
 const TOKEN_PATH = "/services/T0SECRET1/B0SECRET2/xoxbSecretToken123456";
-const CTX = { baseDir: "/", log: createLogger({ level: "silent", pretty: false }) };
+const CTX = { name: "slack", baseDir: "/", log: createLogger({ level: "silent", pretty: false }) };
 
 function notification(over: Partial<Notification> = {}): Notification {
   const openedAt = Date.now() - 90_000;

@@ -49,6 +49,7 @@ async function newPageBehindBacklog(run: number): Promise<{ ms: number; queuedBe
   onCleanup(() => slack.close());
   slack.setLatency(LATENCY_MS);
   const notifier = slackChannel.create(slackChannel.schema.parse({ webhookUrl: slack.url }), {
+    name: "slack",
     baseDir: "/",
     log: createLogger({ level: "silent", pretty: false }),
   });

@@ -4,6 +4,8 @@ import type { Notifier } from "./types.js";
 
 /** What a channel needs besides its own params. */
 export interface ChannelContext {
+  /** The channel's name in config ("slack", "payments-slack"): the notifier's name, and what policies say. */
+  name: string;
   /** Resolves config-relative paths (a CA file). */
   baseDir: string;
   log: Logger;

@@ -14,7 +14,7 @@ export const consoleChannel: ChannelKind<typeof schema> = {
   schema,
   create(_params, ctx) {
     return {
-      name: "console",
+      name: ctx.name,
       accepts: EVENTS,
       async send(n) {
         const fields = {

@@ -91,7 +91,7 @@ export class Escalations {
     for (const channel of config.notify.channels) {
       const kind = channelKinds.get(channel.kind)!;
       redactor.add(kind.secrets?.(channel.params) ?? []);
-      const notifier = redacting(kind.create(channel.params, { baseDir: config.baseDir, log: this.opts.log }));
+      const notifier = redacting(kind.create(channel.params, { name: channel.kind, baseDir: config.baseDir, log: this.opts.log }));
       this.notifiers.set(channel.kind, gated(notifier, this.opts.gate));
       if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
       if (this.notifiers.get(channel.kind)!.pages) pages.add(channel.kind);

@@ -73,7 +73,7 @@ export const pagerdutyChannel: ChannelKind<typeof schema> = {
     const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca));
     const source = params.source ?? hostname();
     return {
-      name: "pagerduty",
+      name: ctx.name,
       accepts: EVENTS,
       pages: true,
       send: (n, signal) => sendToPagerDuty(n, signal, { ...params, ca, source }),

@@ -3,7 +3,7 @@ import type { ApprovalSpec } from "../approvals/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Target } from "../config/target.js";
 import type { Clock } from "../lib/clock.js";
-import type { ServiceDriver, StepResult } from "../services/types.js";
+import type { ArtifactRef, ServiceDriver, StepResult } from "../services/types.js";
 import type { Renderer } from "./template.js";
 
 export type { StepResult } from "../services/types.js";
@@ -53,6 +53,21 @@ export interface StepContext {
   targets: ReadonlyMap<string, Target>;
   /** The daemon's clock, for steps that wait (default: real time). */
   clock?: Clock;
+  /** Where capture steps keep evidence (the incident's artifact directory); absent where nothing may be kept. */
+  artifacts?: ArtifactSink;
+}
+
+/**
+ * Where a capture step keeps what it captured: files under the incident in the state dir, each cut
+ * at the per-artifact cap, redacted when text, and refused once the incident's total cap is reached.
+ */
+export interface ArtifactSink {
+  /** Keeps `data` as an artifact named after `stem` ("logs" -> "logs-1.txt"); text is redacted first. */
+  save(stem: string, data: string | Buffer, opts?: { ext?: string; binary?: boolean; keep?: "head" | "tail" }): Promise<ArtifactRef>;
+  /** Moves or copies a file the service wrote (a heap dump) in as an artifact, cut at the cap; binary, not redacted. */
+  adopt(stem: string, file: string, opts?: { ext?: string }): Promise<ArtifactRef>;
+  /** Bytes one artifact may hold (the per-artifact cap), so a step can stop reading early. */
+  readonly maxBytes: number;
 }
 
 /** What a preview may use: everything a step has but its service (a preview acts on nothing). */

@@ -9,6 +9,23 @@ export interface StepResult {
   durationMs?: number;
   /** false: the step ran but found nothing to act on (no session matched); the timeline records it as skipped. */
   changed?: false;
+  /** What a capture step kept, in the state dir under the incident: the journal lists each with its hash. */
+  artifacts?: ArtifactRef[];
+}
+
+/** One piece of evidence a capture step kept: a file under the incident's directory in the state dir. */
+export interface ArtifactRef {
+  /** Unique within the incident: "logs-1.txt", "heap-2.heapsnapshot". */
+  name: string;
+  /** Path relative to the state dir: artifacts/<incident>/<name>. */
+  path: string;
+  bytes: number;
+  /** Hex SHA-256 of the kept bytes. */
+  sha256: string;
+  /** The source was longer than the per-artifact cap: only its first (or, for logs, last) bytes were kept. */
+  truncated: boolean;
+  /** A few redacted lines for the postmortem and the console, at most 1 KiB; absent for binary data. */
+  excerpt?: string;
 }
 
 /** The thing playbooks act on for a target: start, stop and restart it. */
