@@ -51,6 +51,8 @@ export interface Notification {
   affected?: string[];
   /** A link to the incident's page in medic's console, when notify.link is set. */
   link?: string;
+  /** Evidence capture steps kept before the fix, as a summary (never the content): read it through `link`. */
+  artifacts?: { name: string; bytes: number; step: string }[];
   /** medic waits for a person to approve a step: what would run, as `medic plan` shows it, and until when. */
   approval?: { step: string; why: string; plan: string[]; expiresAt: number };
 }
