@@ -1,5 +1,6 @@
 import type { ChannelKind } from "./channel.js";
 import { consoleChannel } from "./console.js";
+import { opsgenieChannel } from "./opsgenie.js";
 import { pagerdutyChannel } from "./pagerduty.js";
 import { slackChannel } from "./slack.js";
 
@@ -7,5 +8,6 @@ import { slackChannel } from "./slack.js";
 export const channelKinds: ReadonlyMap<string, ChannelKind> = new Map<string, ChannelKind>([
   ["slack", slackChannel],
   ["pagerduty", pagerdutyChannel],
+  ["opsgenie", opsgenieChannel],
   ["console", consoleChannel],
 ]);
