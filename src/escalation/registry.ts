@@ -1,5 +1,6 @@
 import type { ChannelKind } from "./channel.js";
 import { consoleChannel } from "./console.js";
+import { emailChannel } from "./email.js";
 import { opsgenieChannel } from "./opsgenie.js";
 import { pagerdutyChannel } from "./pagerduty.js";
 import { slackChannel } from "./slack.js";
@@ -9,5 +10,6 @@ export const channelKinds: ReadonlyMap<string, ChannelKind> = new Map<string, Ch
   ["slack", slackChannel],
   ["pagerduty", pagerdutyChannel],
   ["opsgenie", opsgenieChannel],
+  ["email", emailChannel],
   ["console", consoleChannel],
 ]);
