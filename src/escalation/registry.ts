@@ -1,5 +1,7 @@
 import type { ChannelKind } from "./channel.js";
 import { consoleChannel } from "./console.js";
+import { emailChannel } from "./email.js";
+import { opsgenieChannel } from "./opsgenie.js";
 import { pagerdutyChannel } from "./pagerduty.js";
 import { slackChannel } from "./slack.js";
 
@@ -7,5 +9,7 @@ import { slackChannel } from "./slack.js";
 export const channelKinds: ReadonlyMap<string, ChannelKind> = new Map<string, ChannelKind>([
   ["slack", slackChannel],
   ["pagerduty", pagerdutyChannel],
+  ["opsgenie", opsgenieChannel],
+  ["email", emailChannel],
   ["console", consoleChannel],
 ]);
