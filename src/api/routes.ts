@@ -6,6 +6,7 @@ import { incidentReport } from "../incidents/report.js";
 import { isRefusal } from "../safety/operator.js";
 import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
+import { pagerdutyWebhookRoute } from "./pagerduty-webhook.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { Incident } from "../incidents/types.js";
 import type { HistoryQuery } from "../store/types.js";
@@ -143,6 +144,7 @@ export const ROUTES: readonly Route[] = [
   })),
   ...controlRoutes,
   ...consoleRoutes,
+  pagerdutyWebhookRoute,
   {
     method: "POST",
     path: "/api/alertmanager",
