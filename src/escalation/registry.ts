@@ -1,5 +1,6 @@
 import type { ChannelKind } from "./channel.js";
 import { consoleChannel } from "./console.js";
+import { msteamsChannel } from "./msteams.js";
 import { pagerdutyChannel } from "./pagerduty.js";
 import { slackChannel } from "./slack.js";
 import { webhookChannel } from "./webhook.js";
@@ -9,5 +10,6 @@ export const channelKinds: ReadonlyMap<string, ChannelKind> = new Map<string, Ch
   ["slack", slackChannel],
   ["pagerduty", pagerdutyChannel],
   ["webhook", webhookChannel],
+  ["msteams", msteamsChannel],
   ["console", consoleChannel],
 ]);
