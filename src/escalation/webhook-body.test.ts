@@ -1,5 +1,8 @@
 import { createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { Notification } from "./types.js";
@@ -15,6 +18,7 @@ import {
 
 // Built bodies checked against the published JSON Schema file itself, not a copy of it in code.
 const SCHEMA_FILE = new URL("../../docs/webhook-v1.schema.json", import.meta.url);
+const DOC = readFileSync(new URL("../../docs/webhook.md", import.meta.url), "utf8");
 const published = z.fromJSONSchema(JSON.parse(readFileSync(SCHEMA_FILE, "utf8")));
 const OPENED = Date.parse("2025-03-01T10:00:00.000Z");
 
@@ -171,5 +175,35 @@ describe("signWebhook", () => {
     const expected = createHmac("sha256", secret).update(`1700000000.${body}`).digest("hex");
     expect(signWebhook(secret, 1_700_000_000, body)).toBe(`v1=${expected}`);
     expect(signWebhook(secret, 1_700_000_001, body)).not.toBe(`v1=${expected}`);
+  });
+});
+
+describe("docs/webhook.md", () => {
+  it("its example body validates against the schema", () => {
+    const example = /```json\n([\s\S]*?)```/.exec(DOC)![1]!;
+    const got = published.safeParse(JSON.parse(example));
+    expect(got.success ? [] : got.error.issues).toEqual([]);
+  });
+
+  it("its Node example accepts a request medic signed, and refuses a changed body, a wrong secret and an old timestamp", async () => {
+    const code = /```js\n([\s\S]*?)```/.exec(DOC)![1]!;
+    const dir = mkdtempSync(join(tmpdir(), "medic-doc-"));
+    try {
+      writeFileSync(join(dir, "verify.mjs"), code);
+      const { verifyMedic } = (await import(pathToFileURL(join(dir, "verify.mjs")).href)) as {
+        verifyMedic: (secret: string, headers: Record<string, string>, raw: string) => boolean;
+      };
+      const secret = "a-very-long-secret-value";
+      const raw = JSON.stringify(buildWebhookBody(notification()));
+      const signed = (ts: number, body = raw) => ({ "x-medic-timestamp": String(ts), "x-medic-signature": signWebhook(secret, ts, body) });
+      const now = Math.floor(Date.now() / 1000);
+      expect(verifyMedic(secret, signed(now), raw)).toBe(true);
+      expect(verifyMedic(secret, signed(now), raw.replace("orders-api", "orders-apj"))).toBe(false);
+      expect(verifyMedic("another-secret-value-0000", signed(now), raw)).toBe(false);
+      expect(verifyMedic(secret, signed(now - 3600), raw)).toBe(false);
+      expect(verifyMedic(secret, {}, raw)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
