@@ -92,8 +92,12 @@ function wrap(card: AdaptiveCard): TeamsMessage {
 function buildCard(n: Notification, scale: number): AdaptiveCard {
   const chars = (max: number) => Math.max(80, Math.floor(max / scale));
   // Escaped, then cut: what is shown never ends in half an escape.
-  const text = (value: unknown, max: number) =>
-    clipCard(escapeCardText(typeof value === "string" ? value : String(value ?? "")), chars(max));
+  const text = (value: unknown, max: number) => {
+    const raw = typeof value === "string" ? value : String(value ?? "");
+    // Cut long input before the regexes see it (a text this long is cut anyway), keeping the marker.
+    const head = raw.length > chars(max) * 2 ? `${raw.slice(0, chars(max) * 2)}${CARD_TRUNCATED}` : raw;
+    return clipCard(escapeCardText(head), chars(max));
+  };
   const resolved = n.event === "resolve";
   const title = `${n.severity} ${n.kind} on ${n.target}`;
   const headline = resolved
@@ -129,14 +133,16 @@ function buildCard(n: Notification, scale: number): AdaptiveCard {
   if (steps.length > 0) {
     section(`Steps (${steps.length})`);
     for (const s of steps.slice(0, TEAMS_LIMITS.steps)) {
-      const line = `${s.name} — ${s.outcome}${s.detail ? `: ${s.detail}` : ""}`;
+      // Parts cut first: a line over a megabyte of step output would be flattened only to be cut.
+      const line =
+        [s.name, s.outcome].map((p) => String(p).slice(0, 600)).join(" — ") + (s.detail ? `: ${String(s.detail).slice(0, 2000)}` : "");
       body.push({ type: "TextBlock", text: text(line, 500), wrap: true, ...(s.outcome !== "ok" && { color: "Warning" as const }) });
     }
     if (steps.length > TEAMS_LIMITS.steps) more(body, `${steps.length - TEAMS_LIMITS.steps} more steps not shown`);
   }
   if (n.affected && n.affected.length > 0) {
     section("Also affected (suppressed, not paged)");
-    const shown = n.affected.slice(0, TEAMS_LIMITS.affected).map((t) => escapeCardText(t));
+    const shown = n.affected.slice(0, TEAMS_LIMITS.affected).map((t) => text(t, 200));
     const rest = n.affected.length - shown.length;
     body.push({ type: "TextBlock", text: clipCard(`${shown.join(", ")}${rest > 0 ? ` and ${rest} more` : ""}`, chars(2000)), wrap: true });
   }
