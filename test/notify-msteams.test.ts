@@ -127,6 +127,13 @@ describe("msteams notifier against the Workflows receiver", () => {
     expect(teams.posted()[0]!.body.attachments[0].content.body[0].text).toBe("Resolved: P1 server\\_down on orders-api");
   });
 
+  it("an announcement about medic itself is a one-block card the receiver accepts", async () => {
+    const result = await notifier(teams.url).announce!("pause p-1 on orders-* ended", AbortSignal.timeout(10_000));
+    expect(result).toMatchObject({ ok: true });
+    expect(teams.requests[0]!.problems).toEqual([]);
+    expect(teams.requests[0]!.body.attachments[0].content.body[0].text).toBe("pause p-1 on orders-\\* ended");
+  });
+
   it("sends nothing for acknowledge", async () => {
     const result = await notifier(teams.url).send(notification({ event: "acknowledge" }), AbortSignal.timeout(10_000));
     expect(result).toMatchObject({ ok: true, detail: expect.stringContaining("not sent") });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  buildTeamsAnnouncement,
   buildTeamsMessage,
   CARD_TRUNCATED,
   clipCard,
@@ -202,5 +203,15 @@ describe("buildTeamsMessage", () => {
     expect(teamsMessageBytes(msg)).toBeLessThanOrEqual(TEAMS_LIMITS.bodyBytes);
     for (const t of texts(msg.attachments[0]!.content)) expect(t.length).toBeLessThanOrEqual(TEAMS_LIMITS.textBlockChars);
     expect(texts(msg.attachments[0]!.content)).toContain(`${CARD_TRUNCATED} ${5000 - TEAMS_LIMITS.steps} more steps not shown`);
+  });
+});
+
+describe("buildTeamsAnnouncement", () => {
+  it("one escaped text block, cut to the limit", () => {
+    const short = buildTeamsAnnouncement("pause p-1 on [orders-*](http://evil) ended").attachments[0]!.content;
+    expect(short.body).toEqual([{ type: "TextBlock", text: "pause p-1 on \\[orders-\\*\\](http://evil) ended", wrap: true }]);
+    const long = buildTeamsAnnouncement("x".repeat(100_000)).attachments[0]!.content.body[0] as { text: string };
+    expect(long.text.length).toBeLessThanOrEqual(TEAMS_LIMITS.textBlockChars);
+    expect(long.text.endsWith(CARD_TRUNCATED)).toBe(true);
   });
 });

@@ -80,6 +80,18 @@ export function buildTeamsMessage(n: Notification): TeamsMessage {
   }
 }
 
+/** A card about medic itself rather than one incident (a pause that ended): one text block. */
+export function buildTeamsAnnouncement(text: string): TeamsMessage {
+  const head = text.length > TEAMS_LIMITS.textBlockChars * 2 ? `${text.slice(0, TEAMS_LIMITS.textBlockChars * 2)}${CARD_TRUNCATED}` : text;
+  return wrap({
+    $schema: "http://adaptivecards.io/schemas/adaptive-card.json",
+    type: "AdaptiveCard",
+    version: "1.4",
+    body: [{ type: "TextBlock", text: clipCard(escapeCardText(head), TEAMS_LIMITS.textBlockChars) || "medic", wrap: true }],
+    msteams: { width: "Full" },
+  });
+}
+
 /** The size in bytes of a message as it is sent. */
 export function teamsMessageBytes(message: TeamsMessage): number {
   return Buffer.byteLength(JSON.stringify(message), "utf8");

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import type { ChannelKind } from "./channel.js";
-import { buildTeamsMessage } from "./msteams-card.js";
+import { buildTeamsAnnouncement, buildTeamsMessage, type TeamsMessage } from "./msteams-card.js";
 import { isReply, judgeStatus, messageOf, postJson, redactDetail, type Reply } from "./post-json.js";
 import type { NotificationEvent, Notifier, SendResult } from "./types.js";
 
@@ -44,8 +44,11 @@ export const msteamsChannel: ChannelKind<typeof schema> = {
       send: async (n, signal) => {
         if (!ACCEPTS.has(n.event)) return { ok: true, detail: `not sent: Teams has no ${n.event}` };
         // Belt and braces: a proxy's error page may echo the URL or its sig.
-        return redactDetail(await sendToTeams(url, n, where, params.timeout, signal), secrets);
+        return redactDetail(await sendToTeams(url, () => buildTeamsMessage(n), where, params.timeout, signal), secrets);
       },
+      // A room like Slack's: news about medic itself (a pause ended) is a card here, not a page.
+      announce: async (text, signal) =>
+        redactDetail(await sendToTeams(url, () => buildTeamsAnnouncement(text), where, params.timeout, signal), secrets),
     };
   },
   secrets: teamsSecrets,
@@ -72,14 +75,14 @@ function isWorkflowUrl(value: string): boolean {
 
 async function sendToTeams(
   url: URL,
-  n: Parameters<Notifier["send"]>[0],
+  message: () => TeamsMessage,
   where: string,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<SendResult> {
   let body: string;
   try {
-    body = JSON.stringify(buildTeamsMessage(n));
+    body = JSON.stringify(message());
   } catch (err) {
     // A bug in the builder; the same notification would fail the same way every time.
     return { ok: false, retry: false, reason: "bad_request", detail: `could not build the Teams card: ${messageOf(err)}` };
