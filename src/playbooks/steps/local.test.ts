@@ -36,6 +36,7 @@ describe("steps that act on a host", () => {
     ["http", {}, processService, false],
     ["postgres.terminate", {}, processService, false],
     ["wait", {}, processService, false],
+    ["capture.http", {}, processService, false],
   ])("%s with %j on %s's service: %s", (kind, rendered, t, expected) => {
     expect(local(kind, rendered, t)).toBe(expected);
   });

@@ -2,6 +2,7 @@ import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
 import { dockerKill, dockerRestart, dockerStart, dockerStop, dockerUpdate } from "./docker.js";
 import { execStep } from "./exec.js";
+import { captureHttp } from "./capture-http.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
 import { waitStep } from "./wait.js";
@@ -29,4 +30,5 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["postgres.terminate", postgresTerminate],
   ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
+  ["capture.http", captureHttp],
 ]);
