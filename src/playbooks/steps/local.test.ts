@@ -37,6 +37,7 @@ describe("steps that act on a host", () => {
     ["postgres.terminate", {}, processService, false],
     ["wait", {}, processService, false],
     ["capture.http", {}, processService, false],
+    ["postgres.snapshot", {}, processService, false],
   ])("%s with %j on %s's service: %s", (kind, rendered, t, expected) => {
     expect(local(kind, rendered, t)).toBe(expected);
   });

@@ -5,6 +5,7 @@ import { execStep } from "./exec.js";
 import { captureHttp } from "./capture-http.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
+import { postgresSnapshot } from "./postgres-snapshot.js";
 import { waitStep } from "./wait.js";
 import { systemdRestart, systemdStart, systemdStop } from "./systemd.js";
 import { systemdSetProperty } from "./systemd-property.js";
@@ -31,4 +32,5 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
   ["capture.http", captureHttp],
+  ["postgres.snapshot", postgresSnapshot],
 ]);
