@@ -53,7 +53,7 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   if (path === "/trickle") return void res.writeHead(200, { "content-type": "text/plain" }).write("goroutine 1 [running]:\n"); // then nothing
   if (path === "/fail") return void res.writeHead(500, { "content-type": "text/plain" }).end(`boom ${LEAKED}`);
   if (path === "/moved") return void res.writeHead(302, { location: "/elsewhere?token=loc-secret" }).end();
-  if (path === "/plain") return void res.writeHead(200).end("unlabelled text\n"); // no content type
+  if (path === "/plain") return void res.writeHead(200).end(`unlabelled text ${LEAKED}\n`); // no content type
   res.writeHead(404).end();
 }
 
@@ -114,14 +114,15 @@ describe("capture.http", () => {
     expect(result.ok).toBe(true);
     const ref = result.artifacts![0]!;
     expect(ref).toMatchObject({ name: "heap-1.gz", bytes: PPROF.length, truncated: false });
-    expect(sink!.saved[0]!.binary).toBe(true);
+    expect(ref.excerpt).toBeUndefined(); // the store's mark of binary data: no excerpt, no redaction
     expect(gunzipSync(sink!.read(ref))).toEqual(gunzipSync(PPROF));
   });
 
   it("treats a reply without a content type as text when it holds no NUL, so it is still redacted", async () => {
     const { result, sink } = await capture({ url: `${base}/plain`, artifact: "plain-reply" });
     expect(result.artifacts![0]!.name).toBe("plain-reply-1.txt");
-    expect(sink!.saved[0]!.binary).toBe(false);
+    expect(result.artifacts![0]!.excerpt).toBe("unlabelled text [secret]");
+    expect(sink!.read(result.artifacts![0]!).toString()).toBe("unlabelled text [secret]\n");
   });
 
   it("stops reading at the cap, keeps the head marked truncated, and lets go of the connection", async () => {
@@ -139,6 +140,20 @@ describe("capture.http", () => {
   it("a step maxBytes below the store's cap wins", async () => {
     const { result } = await capture({ url: `${base}/actuator/heapdump`, maxBytes: "10KiB" });
     expect(result.artifacts![0]).toMatchObject({ bytes: 10 * 1024, truncated: true });
+  });
+
+  it("once the incident's cap is used up, a capture fails, says why, and keeps nothing", async () => {
+    const sink = dirSink(tempDir("medic-capture-http-"), 1024 * 1024, undefined, 40);
+    const first = await capture({ url: `${base}/actuator/threaddump` }, { sink });
+    expect(first.result.artifacts![0]).toMatchObject({ bytes: 40, truncated: true });
+    const second = await capture({ url: `${base}/actuator/threaddump` }, { sink });
+    expect(second.result.ok).toBe(false);
+    expect(second.result.detail).toMatch(
+      new RegExp(
+        `^GET ${base}/actuator/threaddump -> 200, but could not keep it: incident inc-7 already keeps 40 bytes of artifacts, its cap`,
+      ),
+    );
+    expect(second.result.artifacts).toBeUndefined();
   });
 
   it("a server that never answers fails within the step timeout and keeps nothing", async () => {
@@ -228,6 +243,7 @@ describe("capture.http", () => {
     expect(captureHttp.schema.safeParse({ url: `${base}/x`, method: "POST" }).success).toBe(false);
     expect(stemOf({ url: "http://h/debug/pprof/goroutine?debug=2" })).toBe("goroutine");
     expect(stemOf({ url: "http://h/" })).toBe("http");
+    expect(stemOf({ url: "http://h/debug/2" })).toBe("http-2");
     expect(stemOf({ url: "http://h/a/Heap%20Dump.v2" })).toBe("heap-dump-v2");
   });
 });

@@ -14,7 +14,8 @@ import { publicUrl } from "./http.js";
 // (https://docs.spring.io/spring-boot/api/rest/actuator/index.html), Go's /debug/pprof/*
 // (https://pkg.go.dev/net/http/pprof). node:http rather than fetch, as in the http step.
 
-const STEM = /^[a-z0-9][a-z0-9-]{0,39}$/;
+// As the artifact store accepts them: a stem starts with a letter; an extension has no dot.
+const STEM = /^[a-z][a-z0-9-]{0,39}$/;
 
 const schema = z.strictObject({
   url: httpUrl().meta({ description: "http(s) URL to GET; templated like the http step's (outside values only after the host)" }),
@@ -24,7 +25,7 @@ const schema = z.strictObject({
     .meta({ description: "Request headers, e.g. Authorization: Bearer ${TOKEN} (values may use {{ }}); never logged or described" }),
   artifact: z
     .string()
-    .regex(STEM, "artifact must be 1-40 of a-z, 0-9 and -, starting with a letter or digit (hint: like heapdump)")
+    .regex(STEM, "artifact must be 1-40 of a-z, 0-9 and -, starting with a letter (hint: like heapdump)")
     .optional()
     .meta({ description: "Name of the kept file before its number (default: the URL's last path segment, like heapdump)" }),
   maxBytes: bytes()
@@ -92,7 +93,7 @@ export const captureHttp: StepKind<typeof schema, Params> = {
 
 const took = (t0: number): string => formatDuration(performance.now() - t0);
 
-/** The artifact's stem: the step's, else the URL's last path segment made safe ("heapdump"), else "http". */
+/** The artifact's stem: the step's, else the URL's last path segment made safe ("heapdump", "http-2"), else "http". */
 export function stemOf(p: Pick<Params, "artifact" | "url">): string {
   if (p.artifact) return p.artifact;
   let last = "";
@@ -107,7 +108,8 @@ export function stemOf(p: Pick<Params, "artifact" | "url">): string {
     .replace(/^-+|-+$/g, "")
     .slice(0, 40)
     .replace(/-+$/, "");
-  return safe || "http";
+  if (!safe) return "http";
+  return /^[a-z]/.test(safe) ? safe : `http-${safe}`.slice(0, 40).replace(/-+$/, "");
 }
 
 function decodeSafely(s: string): string {
@@ -189,9 +191,9 @@ export function kindOf(contentType: string | undefined, disposition: string | un
   if (json || ndjson) return { text: true, ext: ndjson ? "ndjson" : "json" };
   if (xml) return { text: true, ext: "xml" };
   if (type.startsWith("text/")) return { text: true, ext: type === "text/html" ? "html" : "txt" };
-  // Binary: a heap dump names itself (heapdump2024.hprof, heap.pb.gz); else the bytes say.
+  // Binary: a heap dump names itself (heapdump2024.hprof, heap.pb.gz: its last extension); else the bytes say.
   const offered = /filename="?([^";]+)"?/i.exec(disposition ?? "")?.[1];
-  const ext = offered && /\.([a-z0-9]{1,8}(?:\.[a-z0-9]{1,8})?)$/i.exec(offered)?.[1]?.toLowerCase();
+  const ext = offered && /\.([a-z0-9]{1,16})$/i.exec(offered)?.[1]?.toLowerCase();
   return ext ? { text: false, ext } : { text: false };
 }
 
