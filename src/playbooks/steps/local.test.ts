@@ -38,6 +38,8 @@ describe("steps that act on a host", () => {
     ["wait", {}, processService, false],
     ["capture.http", {}, processService, false],
     ["postgres.snapshot", {}, processService, false],
+    ["docker.inspect", {}, socketContainer, true],
+    ["docker.inspect", {}, tcpContainer, false],
   ])("%s with %j on %s's service: %s", (kind, rendered, t, expected) => {
     expect(local(kind, rendered, t)).toBe(expected);
   });

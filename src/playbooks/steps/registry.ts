@@ -1,6 +1,7 @@
 import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
 import { dockerKill, dockerRestart, dockerStart, dockerStop, dockerUpdate } from "./docker.js";
+import { dockerInspect } from "./docker-inspect.js";
 import { execStep } from "./exec.js";
 import { captureHttp } from "./capture-http.js";
 import { httpStep } from "./http.js";
@@ -33,4 +34,5 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["wait", waitStep],
   ["capture.http", captureHttp],
   ["postgres.snapshot", postgresSnapshot],
+  ["docker.inspect", dockerInspect],
 ]);
