@@ -81,6 +81,8 @@ export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
   idempotent: boolean;
   /** Needs the target to have a service. */
   needsService: boolean;
+  /** Keeps evidence (it acts on nothing): its failure is recorded and the run goes on, since capture never blocks the fix. */
+  capture?: true;
   /**
    * Acts on the machine it runs on (a command, a unit, a local process, a docker socket), not over
    * the network: in a cluster it may run only on the target's node. Absent: it reaches its target
