@@ -218,10 +218,10 @@ describe("capture.http", () => {
     for (const line of shown) expect(line).not.toMatch(/hdr-secret|key-3321|pw-in-url|ops:|q-secret|key=/);
   });
 
-  it("with no artifact store (dry-run, plan) captures nothing and sends nothing", async () => {
+  it("with no artifact store for the run, fails without sending anything", async () => {
     const { result, requests } = await capture({ url: `${base}/actuator/threaddump` }, { sink: null });
-    expect(result).toMatchObject({ ok: true, changed: false });
-    expect(result.detail).toBe(`captured nothing: no artifact store here (would GET ${base}/actuator/threaddump)`);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toBe(`nothing captured: no artifact store for this run (would GET ${base}/actuator/threaddump)`);
     expect(requests).toHaveLength(0);
   });
 
@@ -237,6 +237,7 @@ describe("capture.http", () => {
 
   it("is registered, runs anywhere, and checks its params", () => {
     expect(stepKinds.get("capture.http")).toBe(captureHttp);
+    expect(captureHttp).toMatchObject({ capture: true, idempotent: true, needsService: false });
     expect(captureHttp.local).toBeUndefined();
     expect(captureHttp.schema.safeParse({ url: "localhost:8080/x" }).success).toBe(false);
     expect(captureHttp.schema.safeParse({ url: `${base}/x`, artifact: "../etc" }).success).toBe(false);

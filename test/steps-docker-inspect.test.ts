@@ -124,12 +124,12 @@ describe("docker.inspect", () => {
     }
   });
 
-  it("with no artifact store captures nothing and does not ask the engine", async () => {
+  it("with no artifact store for the run, fails without asking the engine", async () => {
     let connections = 0;
     const engine = await startTcpServer(() => connections++);
     try {
       const { result } = await inspect({ container: "web", host: `tcp://127.0.0.1:${engine.port}` }, testTarget(), null);
-      expect(result).toMatchObject({ ok: true, changed: false, detail: "captured nothing: no artifact store here (would inspect web)" });
+      expect(result).toMatchObject({ ok: false, detail: "nothing captured: no artifact store for this run (would inspect web)" });
       expect(connections).toBe(0);
     } finally {
       await engine.close();
@@ -138,6 +138,7 @@ describe("docker.inspect", () => {
 
   it("is registered, local only on a socket, and says in a plan what it would capture", async () => {
     expect(stepKinds.get("docker.inspect")).toBe(dockerInspect);
+    expect(dockerInspect).toMatchObject({ capture: true, idempotent: true, needsService: false });
     const rendered = dockerInspect.schema.parse(null);
     expect(dockerInspect.describe(rendered)).toBe("capture the state and healthcheck log of the target's container");
     expect(await dockerInspect.preview!(rendered, stepContext("/", 1000, { target: serviceTarget("orders-api") }))).toEqual([

@@ -185,14 +185,14 @@ describe("postgres.snapshot", () => {
     expect(result.detail).not.toContain(WATCHER_PASSWORD);
   });
 
-  it("with no artifact store captures nothing and does not connect", async () => {
+  it("with no artifact store for the run, fails without connecting", async () => {
     let connections = 0;
     const counting = await startTcpServer(() => connections++);
     try {
       const target = { ...testTarget("orders-db", {}), probe: { kind: "postgres", params: { host: "127.0.0.1", port: counting.port } } };
       const { result } = await snapshot(target, null, null);
-      expect(result).toMatchObject({ ok: true, changed: false });
-      expect(result.detail).toBe(`captured nothing: no artifact store here (would snapshot 127.0.0.1:${counting.port}/)`);
+      expect(result.ok).toBe(false);
+      expect(result.detail).toBe(`nothing captured: no artifact store for this run (would snapshot 127.0.0.1:${counting.port}/)`);
       expect(connections).toBe(0);
     } finally {
       await counting.close();
@@ -201,6 +201,7 @@ describe("postgres.snapshot", () => {
 
   it("is registered, runs anywhere, and says in a plan what it would capture", async () => {
     expect(stepKinds.get("postgres.snapshot")).toBe(postgresSnapshot);
+    expect(postgresSnapshot).toMatchObject({ capture: true, idempotent: true, needsService: false });
     expect(postgresSnapshot.local).toBeUndefined();
     expect(postgresSnapshot.schema.parse(null)).toEqual({ queryChars: 1000, maxSessions: 200 });
     expect(postgresSnapshot.schema.safeParse({ queryChars: -1 }).success).toBe(false);

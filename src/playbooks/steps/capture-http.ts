@@ -7,7 +7,7 @@ import { describeError, errorCode } from "../../lib/errors.js";
 import { withDeadline } from "../../lib/signals.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { StepKind, StepResult } from "../types.js";
-import { formatBytes } from "./docker-update.js";
+import { formatBytes } from "../../lib/size.js";
 import { publicUrl } from "./http.js";
 
 // A diagnostics endpoint: Spring Boot's /actuator/heapdump or /actuator/threaddump
@@ -42,6 +42,7 @@ export const captureHttp: StepKind<typeof schema, Params> = {
   // A GET of a diagnostics endpoint: asking again costs a second dump, and harms nothing.
   idempotent: true,
   needsService: false,
+  capture: true,
   render: (p, r) => ({
     ...p,
     url: r.url(p.url),
@@ -59,7 +60,7 @@ export const captureHttp: StepKind<typeof schema, Params> = {
       ...(artifacts && { artifacts }),
     });
     const sink = ctx.artifacts;
-    if (!sink) return { ...done(true, `captured nothing: no artifact store here (would ${what})`), changed: false };
+    if (!sink) return done(false, `nothing captured: no artifact store for this run (would ${what})`);
     const capBytes = Math.min(p.maxBytes ?? Infinity, sink.maxBytes);
     const reply = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => get(p, capBytes, signal));
     const why = (end: Ended): string =>

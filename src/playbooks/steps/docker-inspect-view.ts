@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { formatDuration } from "../../lib/duration.js";
-import { formatBytes } from "./docker-update.js";
+import { formatBytes } from "../../lib/size.js";
 
 // What docker.inspect keeps of the engine's inspect, and how a person reads it. The schema is a
 // whitelist: zod drops every key it does not name, so Config.Env, the command, the entrypoint and

@@ -23,6 +23,7 @@ export const dockerInspect: StepKind<typeof schema, Params> = {
   defaultTimeoutMs: 15_000,
   idempotent: true,
   needsService: false,
+  capture: true,
   // A socket is this host's engine; one over TCP can be asked from any node.
   local: onLocalEngine,
   render: (p, r) => renderContainer(p, r),
@@ -42,7 +43,7 @@ export const dockerInspect: StepKind<typeof schema, Params> = {
     });
     const r = resolveContainer(p, ctx.target);
     if ("error" in r) return done(false, r.error);
-    if (!ctx.artifacts) return { ...done(true, `captured nothing: no artifact store here (would inspect ${r.name})`), changed: false };
+    if (!ctx.artifacts) return done(false, `nothing captured: no artifact store for this run (would inspect ${r.name})`);
     const sink = ctx.artifacts;
     const got = await withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
       try {

@@ -49,6 +49,7 @@ export const postgresSnapshot: StepKind<typeof schema, Params> = {
   defaultTimeoutMs: 15_000,
   idempotent: true,
   needsService: false,
+  capture: true,
   render: (p) => p,
   describe: (p) => `capture pg_stat_activity, lock waits and the longest transactions${p.connection ? ` of ${where(p.connection)}` : ""}`,
   preview: (p, ctx) => {
@@ -67,7 +68,7 @@ export const postgresSnapshot: StepKind<typeof schema, Params> = {
     const r = resolveConnection(p.connection, ctx);
     if ("error" in r) return done(false, r.error);
     const sink = ctx.artifacts;
-    if (!sink) return { ...done(true, `captured nothing: no artifact store here (would snapshot ${where(r.conn)})`), changed: false };
+    if (!sink) return done(false, `nothing captured: no artifact store for this run (would snapshot ${where(r.conn)})`);
     const out = await takeSnapshot(p, r, ctx);
     if ("failed" in out) return done(false, `snapshot failed: ${out.failed}`);
     const s = out.value;
