@@ -3,7 +3,11 @@ import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Redactor } from "../src/lib/redact.js";
+import type { IncidentEvent } from "../src/incidents/types.js";
+import type { RenderedStep } from "../src/playbooks/plan.js";
+import { runPlaybook } from "../src/playbooks/run.js";
 import { captureHttp, stemOf } from "../src/playbooks/steps/capture-http.js";
+import { httpStep } from "../src/playbooks/steps/http.js";
 import { stepKinds } from "../src/playbooks/steps/registry.js";
 import { dirSink, type DirSink } from "./fixtures/artifact-dir.js";
 import { incidentRenderer, stepContext } from "./fixtures/steps-context.js";
@@ -50,6 +54,7 @@ function route(req: IncomingMessage, res: ServerResponse): void {
     return pump();
   }
   if (path === "/hang") return; // never answers
+  if (path === "/fix") return void res.writeHead(204).end();
   if (path === "/trickle") return void res.writeHead(200, { "content-type": "text/plain" }).write("goroutine 1 [running]:\n"); // then nothing
   if (path === "/fail") return void res.writeHead(500, { "content-type": "text/plain" }).end(`boom ${LEAKED}`);
   if (path === "/moved") return void res.writeHead(302, { location: "/elsewhere?token=loc-secret" }).end();
@@ -246,5 +251,49 @@ describe("capture.http", () => {
     expect(stemOf({ url: "http://h/" })).toBe("http");
     expect(stemOf({ url: "http://h/debug/2" })).toBe("http-2");
     expect(stemOf({ url: "http://h/a/Heap%20Dump.v2" })).toBe("heap-dump-v2");
+  });
+});
+
+describe("capture.http in a playbook run", () => {
+  it("a capture that hangs is cut at its own timeout, recorded as failed, and the fix after it still runs", async () => {
+    const before = seen.length;
+    const steps: RenderedStep[] = [
+      { kind: "capture.http", step: captureHttp, params: { url: `${base}/hang` }, timeoutMs: 300 },
+      { kind: "http", step: httpStep, params: { url: `${base}/fix` }, timeoutMs: 5000 },
+    ].map((s, index) => {
+      const rendered = s.step.render(s.step.schema.parse(s.params) as never, incidentRenderer("x")) as never;
+      return {
+        index,
+        name: s.kind,
+        kind: s.kind,
+        step: s.step as never,
+        rendered,
+        description: s.step.describe(rendered),
+        timeoutMs: s.timeoutMs,
+      };
+    });
+    const events: IncidentEvent[] = [];
+    const target = stepContext("/", 1000).target;
+    const outcome = await runPlaybook({
+      record: (e) => void events.push(e),
+      runId: "r1",
+      steps,
+      verifyWithinMs: 1000,
+      target,
+      baseDir: "/",
+      targets: new Map([[target.name, target]]),
+      check: async () => undefined,
+      observe: async () => ({ target: target.name, at: 0, ok: true, latencyMs: 1, facts: {} }),
+      stop: new AbortController().signal,
+      signal: new AbortController().signal,
+      artifacts: newSink(),
+    });
+    expect(outcome).toEqual({ outcome: "recovered" });
+    const finished = events.filter((e) => e.type === "step_finished");
+    expect(finished).toMatchObject([
+      { index: 0, outcome: "failed", detail: `capture failed: GET ${base}/hang timed out after 300ms; going on` },
+      { index: 1, outcome: "ok", detail: expect.stringMatching(new RegExp(`^POST ${base}/fix -> 204`)) },
+    ]);
+    expect(seen.slice(before).map((r) => r.url)).toEqual(["/hang", "/fix"]);
   });
 });
