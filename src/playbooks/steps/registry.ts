@@ -5,6 +5,7 @@ import { execStep } from "./exec.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
 import { waitStep } from "./wait.js";
+import { captureLogs } from "./capture-logs.js";
 import { systemdRestart, systemdStart, systemdStop } from "./systemd.js";
 import { systemdSetProperty } from "./systemd-property.js";
 import { systemdSetEnv } from "./systemd-env.js";
@@ -29,4 +30,5 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["postgres.terminate", postgresTerminate],
   ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
+  ["capture.logs", captureLogs],
 ]);
