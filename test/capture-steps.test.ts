@@ -1,18 +1,24 @@
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createArtifactSink } from "../src/artifacts/store.js";
 import type { Target } from "../src/config/types.js";
 import { runCommand } from "../src/lib/exec.js";
 import { Redactor } from "../src/lib/redact.js";
+import type { IncidentEvent } from "../src/incidents/types.js";
+import { runPlaybook } from "../src/playbooks/run.js";
 import { captureLogs } from "../src/playbooks/steps/capture-logs.js";
+import { captureSignal } from "../src/playbooks/steps/capture-signal.js";
+import { processService } from "../src/services/process.js";
 import { stepKinds } from "../src/playbooks/steps/registry.js";
 import { buildTemplateVars, createRenderer } from "../src/playbooks/template.js";
 import type { ArtifactSink, StepKind } from "../src/playbooks/types.js";
 import { docker, engineUp, runHttpContainer } from "./docker-harness.js";
 import { stepContext, testTarget } from "./fixtures/steps-context.js";
-import { cleanup, tempDir, waitUntil } from "./harness.js";
+import { cleanup, onCleanup, tempDir, waitUntil } from "./harness.js";
 
 // Capture steps against real parts: real files, the machine's journalctl, a real container's log.
 
@@ -136,5 +142,105 @@ describe("capture.logs", () => {
     expect(body).toContain("out 300");
     expect(body).toContain("stderr: err 300");
     expect(kept).not.toMatch(/[\u0000-\u0008]/);
+  });
+});
+
+describe("capture.signal", () => {
+  const DUMPER = fileURLToPath(new URL("./fixtures/dump-on-signal.mjs", import.meta.url));
+
+  /** The dumper, started through the real process service driver (so medic holds its identity record). */
+  async function startDumper(dir: string) {
+    const params = {
+      start: [process.execPath, DUMPER],
+      pidFile: "run/dumper.pid",
+      env: { DUMP_SECRET: "hunter2-secret" },
+      stopTimeout: "5s",
+    };
+    const service = processService.create(processService.schema.parse(params), { target: "dumper", baseDir: dir });
+    const started = await service.start(new AbortController().signal);
+    expect(started.ok).toBe(true);
+    const pid = Number(readFileSync(join(dir, "run/dumper.pid"), "utf8"));
+    onCleanup(async () => {
+      await service.stop(new AbortController().signal);
+    });
+    const target: Target = { ...testTarget("dumper"), service: { kind: "process", params: processService.schema.parse(params) } };
+    return { service, pid, target };
+  }
+
+  it("signals the proven service, waits for the NEW dump to stop growing, keeps it redacted, and moves it out", async () => {
+    const dir = tempDir();
+    const state = tempDir();
+    writeFileSync(join(dir, "dump.1.0.txt"), "an old dump, not this incident's");
+    const { pid, target } = await startDumper(dir);
+    const redactor = new Redactor();
+    redactor.add(["hunter2-secret"]);
+    const r = await run(captureSignal, { signal: "SIGUSR2", pattern: "dump.*.txt", settle: "400ms" }, target, sinkIn(state, redactor), dir);
+    expect(r).toMatchObject({ ok: true, detail: expect.stringContaining(`that pid ${pid} wrote on SIGUSR2`) });
+    const ref = r.artifacts![0]!;
+    expect(ref.name).toBe("dump-1.txt");
+    const kept = readFileSync(join(state, ref.path), "utf8");
+    expect(kept).toBe(`part 1 of dump.${pid}.1.txt\npart 2 token=[secret]\npart 3 end\n`);
+    expect(ref.sha256).toBe(sha(Buffer.from(kept)));
+    expect(existsSync(join(dir, `dump.${pid}.1.txt`))).toBe(false);
+    expect(readFileSync(join(dir, "dump.1.0.txt"), "utf8")).toBe("an old dump, not this incident's");
+  });
+
+  it("never signals a pid it cannot prove is the service's: a pid file naming another program is refused", async () => {
+    const dir = tempDir();
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    onCleanup(() => void other.kill("SIGKILL"));
+    mkdirSync(join(dir, "run"));
+    writeFileSync(join(dir, "run/dumper.pid"), `${other.pid}\n`);
+    const target: Target = {
+      ...testTarget("dumper"),
+      service: { kind: "process", params: processService.schema.parse({ start: [process.execPath, DUMPER], pidFile: "run/dumper.pid" }) },
+    };
+    const r = await run(captureSignal, { signal: "SIGUSR2", pattern: "dump.*.txt" }, target, sinkIn(tempDir()), dir);
+    expect(r).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^not signalling pid ${other.pid}: `)) });
+    // SIGUSR2 would have ended sleep: it is alive, so nothing was sent.
+    expect(other.exitCode).toBeNull();
+    expect(
+      await captureSignal.preview!(captureSignal.schema.parse({ signal: "SIGUSR2", pattern: "x" }), stepContext(dir, 1000, { target })),
+    ).toEqual([expect.stringMatching(/^would not signal: not signalling pid/)]);
+  });
+
+  it("a signal nobody answers: the capture fails at its own timeout, and the restart after it runs", async () => {
+    const dir = tempDir();
+    const { service, pid, target } = await startDumper(dir);
+    const steps = [
+      { kind: "capture.signal", params: { signal: "SIGUSR1", pattern: "dump.*.txt" }, timeoutMs: 1500 },
+      { kind: "service.restart", params: {}, timeoutMs: 20_000 },
+    ].map((s, index) => {
+      const kind = stepKinds.get(s.kind)!;
+      const rendered = kind.render(kind.schema.parse(s.params), createRenderer(buildTemplateVars(target)));
+      return { index, name: s.kind, kind: s.kind, step: kind, rendered, description: kind.describe(rendered), timeoutMs: s.timeoutMs };
+    });
+    const events: IncidentEvent[] = [];
+    const outcome = await runPlaybook({
+      record: (e) => void events.push(e),
+      runId: "r1",
+      steps,
+      verifyWithinMs: 5000,
+      target,
+      service,
+      baseDir: dir,
+      targets: new Map([[target.name, target]]),
+      check: async () => undefined,
+      observe: () => Promise.reject(new Error("no onlyIf here")),
+      stop: new AbortController().signal,
+      signal: new AbortController().signal,
+      artifacts: sinkIn(tempDir()),
+    });
+    expect(outcome).toEqual({ outcome: "recovered" });
+    const order = events.flatMap((e) => (e.type === "step_started" || e.type === "step_finished" ? [`${e.type}:${e.index}`] : []));
+    expect(order).toEqual(["step_started:0", "step_finished:0", "step_started:1", "step_finished:1"]);
+    const [capture, restart] = events.filter((e) => e.type === "step_finished");
+    expect(capture).toMatchObject({
+      outcome: "failed",
+      detail: expect.stringMatching(/^capture failed: sent SIGUSR1 to pid \d+; no .*; going on$/),
+    });
+    // The service never answers: only the capture's own timeout can have ended it, and the restart came after.
+    expect(restart).toMatchObject({ outcome: "ok" });
+    expect(Number(readFileSync(join(dir, "run/dumper.pid"), "utf8"))).not.toBe(pid);
   });
 });

@@ -6,6 +6,7 @@ import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
 import { waitStep } from "./wait.js";
 import { captureLogs } from "./capture-logs.js";
+import { captureSignal } from "./capture-signal.js";
 import { systemdRestart, systemdStart, systemdStop } from "./systemd.js";
 import { systemdSetProperty } from "./systemd-property.js";
 import { systemdSetEnv } from "./systemd-env.js";
@@ -31,4 +32,5 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
   ["capture.logs", captureLogs],
+  ["capture.signal", captureSignal],
 ]);
