@@ -181,3 +181,24 @@ describe("pruneArtifacts", () => {
     });
   });
 });
+
+describe("ArtifactSink.adopt with redact", () => {
+  it("redacts a text dump (a V8 heap snapshot is JSON) and removes the original; keeps a binary one as it is", async () => {
+    const sd = await stateDir();
+    const src = await stateDir();
+    const redactor = new Redactor();
+    redactor.add(["db-password-123"]);
+    const sink = createArtifactSink({ stateDir: sd, incident: "i1", limits: { ...LIMITS, maxBytes: 1000, incidentBytes: 1000 }, redactor });
+    await writeFile(join(src, "Heap.1.heapsnapshot"), '{"strings":["postgres://u:db-password-123@db/x"]}');
+    const ref = await sink.adopt("heap", join(src, "Heap.1.heapsnapshot"), { ext: "heapsnapshot", redact: true });
+    const kept = await readFile(join(sd, ref.path), "utf8");
+    expect(kept).toBe('{"strings":["postgres://u:[secret]@db/x"]}');
+    expect(JSON.parse(kept)).toEqual({ strings: ["postgres://u:[secret]@db/x"] });
+    expect(ref.sha256).toBe(sha(kept));
+    await expect(stat(join(src, "Heap.1.heapsnapshot"))).rejects.toMatchObject({ code: "ENOENT" });
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0x01]);
+    await writeFile(join(src, "core.bin"), binary);
+    const b = await sink.adopt("core", join(src, "core.bin"), { redact: true });
+    expect(await readFile(join(sd, b.path))).toEqual(binary);
+  });
+});

@@ -37,7 +37,7 @@ export function createArtifactSink(opts: SinkOptions): ArtifactSink {
   const redactor = opts.redactor ?? processRedactor;
   const relative = (name: string) => join(ARTIFACTS_DIR, opts.incident, name);
 
-  return {
+  const sink: ArtifactSink = {
     maxBytes: opts.limits.maxBytes,
 
     async save(stem, data, o = {}) {
@@ -68,6 +68,15 @@ export function createArtifactSink(opts: SinkOptions): ArtifactSink {
     },
 
     async adopt(stem, file, o = {}) {
+      if (o.redact) {
+        const text = await readText(file, opts.limits.maxBytes);
+        if (text !== undefined) {
+          const ref = await sink.save(stem, text.text, { ext: o.ext ?? "txt" });
+          // The original goes as a moved one would, unless only part of it was read (it stays whole then).
+          if (!text.cut) await unlink(file).catch(() => undefined);
+          return text.cut ? { ...ref, truncated: true } : ref;
+        }
+      }
       const ext = checkName(stem, o.ext ?? "bin");
       await ensureDir(opts.stateDir, dir);
       const cap = await roomFor(dir, opts);
@@ -77,6 +86,35 @@ export function createArtifactSink(opts: SinkOptions): ArtifactSink {
       return { name, path: relative(name), bytes: kept.bytes, sha256: kept.sha256, truncated: kept.truncated } satisfies ArtifactRef;
     },
   };
+  return sink;
+}
+
+/** A file's first `cap` bytes as UTF-8 text, or undefined when they are not text (a binary dump is kept as it is). */
+async function readText(file: string, cap: number): Promise<{ text: string; cut: boolean } | undefined> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
+    const buffer = Buffer.alloc(Math.min(st.size, cap));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const head = buffer.subarray(0, bytesRead);
+    try {
+      // A cut may split the last character: it is dropped, not a reason to call the file binary.
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(st.size > cap ? trimPartial(head) : head);
+      return { text, cut: st.size > bytesRead };
+    } catch {
+      return undefined;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function trimPartial(data: Buffer): Buffer {
+  let end = data.length;
+  while (end > 0 && end > data.length - 4 && (data[end - 1]! & 0xc0) === 0x80) end--;
+  if (end > 0 && data[end - 1]! >= 0xc0) end--;
+  return data.subarray(0, end);
 }
 
 function checkName(stem: string, ext: string): string {
