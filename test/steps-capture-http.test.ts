@@ -111,7 +111,11 @@ describe("capture.http", () => {
     expect(kept).toContain('"main" #1 prio=5');
     expect(kept).not.toContain(LEAKED);
     expect(kept).toContain("password=[secret]");
-    expect(result.detail).toMatch(new RegExp(`^captured GET ${base}/actuator/threaddump -> 200: threaddump-1.txt, \\d+B in `));
+    expect(result.detail).toMatch(
+      new RegExp(
+        `^kept the reply to GET ${base}/actuator/threaddump \\(200\\) as threaddump-1.txt \\(\\d+ bytes, sha256 ${ref.sha256.slice(0, 12)}…\\) in `,
+      ),
+    );
   });
 
   it("keeps a gzipped pprof profile as binary, byte for byte, named after the URL", async () => {
@@ -137,7 +141,7 @@ describe("capture.http", () => {
     const ref = result.artifacts![0]!;
     expect(ref).toMatchObject({ name: "heapdump-1.hprof", bytes: cap, truncated: true });
     expect(sink!.read(ref).equals(Buffer.alloc(cap, 0xab))).toBe(true);
-    expect(result.detail).toContain("heapdump-1.hprof, 256KiB (truncated at 256KiB)");
+    expect(result.detail).toContain(`as heapdump-1.hprof (${cap} bytes, cut at the cap, sha256 `);
     // The server never got to write its 16 MiB: the step hung up once it had the cap.
     expect(await requests[0]!.closed).toEqual({ finished: false });
   });
@@ -173,7 +177,9 @@ describe("capture.http", () => {
   it("a reply that stalls midway keeps what came, marked truncated, and fails", async () => {
     const { result, sink } = await capture({ url: `${base}/trickle` }, { timeoutMs: 400 });
     expect(result.ok).toBe(false);
-    expect(result.detail).toMatch(/-> 200, then timed out after 400ms; kept trickle-1\.txt, 23B \(truncated\)$/);
+    expect(result.detail).toMatch(
+      /-> 200, then timed out after 400ms; kept what arrived as trickle-1\.txt \(23 bytes, incomplete, sha256 [0-9a-f]{12}…\)$/,
+    );
     expect(result.artifacts![0]).toMatchObject({ truncated: true, bytes: 23 });
     expect(sink!.read(result.artifacts![0]!).toString()).toBe("goroutine 1 [running]:\n");
   });
@@ -226,7 +232,9 @@ describe("capture.http", () => {
   it("with no artifact store for the run, fails without sending anything", async () => {
     const { result, requests } = await capture({ url: `${base}/actuator/threaddump` }, { sink: null });
     expect(result.ok).toBe(false);
-    expect(result.detail).toBe(`nothing captured: no artifact store for this run (would GET ${base}/actuator/threaddump)`);
+    expect(result.detail).toBe(
+      `nowhere to keep evidence here (no artifact store for this run); nothing was captured (would GET ${base}/actuator/threaddump)`,
+    );
     expect(requests).toHaveLength(0);
   });
 

@@ -129,7 +129,10 @@ describe("docker.inspect", () => {
     const engine = await startTcpServer(() => connections++);
     try {
       const { result } = await inspect({ container: "web", host: `tcp://127.0.0.1:${engine.port}` }, testTarget(), null);
-      expect(result).toMatchObject({ ok: false, detail: "nothing captured: no artifact store for this run (would inspect web)" });
+      expect(result).toMatchObject({
+        ok: false,
+        detail: "nowhere to keep evidence here (no artifact store for this run); nothing was captured (would inspect web)",
+      });
       expect(connections).toBe(0);
     } finally {
       await engine.close();

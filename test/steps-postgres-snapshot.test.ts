@@ -192,7 +192,9 @@ describe("postgres.snapshot", () => {
       const target = { ...testTarget("orders-db", {}), probe: { kind: "postgres", params: { host: "127.0.0.1", port: counting.port } } };
       const { result } = await snapshot(target, null, null);
       expect(result.ok).toBe(false);
-      expect(result.detail).toBe(`nothing captured: no artifact store for this run (would snapshot 127.0.0.1:${counting.port}/)`);
+      expect(result.detail).toBe(
+        `nowhere to keep evidence here (no artifact store for this run); nothing was captured (would snapshot 127.0.0.1:${counting.port}/)`,
+      );
       expect(connections).toBe(0);
     } finally {
       await counting.close();

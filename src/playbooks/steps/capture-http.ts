@@ -8,6 +8,7 @@ import { withDeadline } from "../../lib/signals.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { StepKind, StepResult } from "../types.js";
 import { formatBytes } from "../../lib/size.js";
+import { keptDetail, noSink } from "./capture-kept.js";
 import { publicUrl } from "./http.js";
 
 // A diagnostics endpoint: Spring Boot's /actuator/heapdump or /actuator/threaddump
@@ -60,7 +61,7 @@ export const captureHttp: StepKind<typeof schema, Params> = {
       ...(artifacts && { artifacts }),
     });
     const sink = ctx.artifacts;
-    if (!sink) return done(false, `nothing captured: no artifact store for this run (would ${what})`);
+    if (!sink) return done(false, `${noSink()} (would ${what})`);
     const capBytes = Math.min(p.maxBytes ?? Infinity, sink.maxBytes);
     const reply = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => get(p, capBytes, signal));
     const why = (end: Ended): string =>
@@ -86,9 +87,11 @@ export const captureHttp: StepKind<typeof schema, Params> = {
       return done(false, `${what} -> ${reply.status}, but could not keep it: ${describeError(err)}`);
     }
     if (cut) ref = { ...ref, truncated: true };
-    const kept = `${ref.name}, ${formatBytes(ref.bytes)}${ref.truncated ? ` (truncated${reply.ended === "end" ? ` at ${formatBytes(capBytes)}` : ""})` : ""}`;
-    if (reply.ended !== "end") return done(false, `${what} -> ${reply.status}, then ${why(reply.ended)}; kept ${kept}`, [ref]);
-    return done(true, `captured ${what} -> ${reply.status}: ${kept} in ${took(t0)}`, [ref]);
+    if (reply.ended !== "end") {
+      const kept = `kept what arrived as ${ref.name} (${ref.bytes} bytes, incomplete, sha256 ${ref.sha256.slice(0, 12)}…)`;
+      return done(false, `${what} -> ${reply.status}, then ${why(reply.ended)}; ${kept}`, [ref]);
+    }
+    return done(true, `${keptDetail(ref, `the reply to ${what} (${reply.status})`)} in ${took(t0)}`, [ref]);
   },
 };
 

@@ -6,6 +6,7 @@ import { withDeadline } from "../../lib/signals.js";
 import { describeEngineError } from "../../services/docker.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { StepKind, StepResult } from "../types.js";
+import { noSink } from "./capture-kept.js";
 import { containerParam, onLocalEngine, orEmpty, renderContainer, resolveContainer, type Targeted } from "./docker.js";
 import { formatInspect, inspectSchema, keptInspect } from "./docker-inspect-view.js";
 
@@ -43,7 +44,7 @@ export const dockerInspect: StepKind<typeof schema, Params> = {
     });
     const r = resolveContainer(p, ctx.target);
     if ("error" in r) return done(false, r.error);
-    if (!ctx.artifacts) return done(false, `nothing captured: no artifact store for this run (would inspect ${r.name})`);
+    if (!ctx.artifacts) return done(false, `${noSink()} (would inspect ${r.name})`);
     const sink = ctx.artifacts;
     const got = await withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
       try {

@@ -5,6 +5,7 @@ import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
+import { noSink } from "./capture-kept.js";
 import { resolveConnection, where, withPgClient } from "./postgres-connect.js";
 import { formatSnapshot, maskPasswords, type Count, type Snapshot } from "./postgres-snapshot-report.js";
 import {
@@ -68,7 +69,7 @@ export const postgresSnapshot: StepKind<typeof schema, Params> = {
     const r = resolveConnection(p.connection, ctx);
     if ("error" in r) return done(false, r.error);
     const sink = ctx.artifacts;
-    if (!sink) return done(false, `nothing captured: no artifact store for this run (would snapshot ${where(r.conn)})`);
+    if (!sink) return done(false, `${noSink()} (would snapshot ${where(r.conn)})`);
     const out = await takeSnapshot(p, r, ctx);
     if ("failed" in out) return done(false, `snapshot failed: ${out.failed}`);
     const s = out.value;
