@@ -211,6 +211,15 @@ describe("capture.http", () => {
     );
   });
 
+  it("a header value node:http refuses fails with a code, without quoting the value", async () => {
+    const { result, requests } = await capture({
+      url: `${base}/actuator/threaddump`,
+      headers: { Authorization: "Bearer bad\r\nX-Evil: hdr-secret-9" },
+    });
+    expect(result).toMatchObject({ ok: false, detail: `GET ${base}/actuator/threaddump failed: ERR_INVALID_CHAR` });
+    expect(requests).toHaveLength(0);
+  });
+
   it("a refused connection fails with its code", async () => {
     const { result } = await capture({ url: "http://127.0.0.1:1/actuator/heapdump" });
     expect(result).toMatchObject({ ok: false, detail: "GET http://127.0.0.1:1/actuator/heapdump failed: ECONNREFUSED" });
@@ -248,10 +257,9 @@ describe("capture.http", () => {
     ]);
   });
 
-  it("is registered, runs anywhere, and checks its params", () => {
+  it("is registered, a capture kind, and checks its params", () => {
     expect(stepKinds.get("capture.http")).toBe(captureHttp);
     expect(captureHttp).toMatchObject({ capture: true, idempotent: true, needsService: false });
-    expect(captureHttp.local).toBeUndefined();
     expect(captureHttp.schema.safeParse({ url: "localhost:8080/x" }).success).toBe(false);
     expect(captureHttp.schema.safeParse({ url: `${base}/x`, artifact: "../etc" }).success).toBe(false);
     expect(captureHttp.schema.safeParse({ url: `${base}/x`, method: "POST" }).success).toBe(false);

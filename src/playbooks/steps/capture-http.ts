@@ -44,6 +44,8 @@ export const captureHttp: StepKind<typeof schema, Params> = {
   idempotent: true,
   needsService: false,
   capture: true,
+  // A loopback URL reaches only the machine that asks: in a cluster, the target's own node.
+  local: (p) => isLoopback(p.url),
   render: (p, r) => ({
     ...p,
     url: r.url(p.url),
@@ -63,7 +65,13 @@ export const captureHttp: StepKind<typeof schema, Params> = {
     const sink = ctx.artifacts;
     if (!sink) return done(false, `${noSink()} (would ${what})`);
     const capBytes = Math.min(p.maxBytes ?? Infinity, sink.maxBytes);
-    const reply = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => get(p, capBytes, signal));
+    let reply: Reply;
+    try {
+      reply = await withDeadline(ctx.signal, ctx.timeoutMs, (signal) => get(p, capBytes, signal));
+    } catch (err) {
+      // node:http refuses a bad header value before sending; its code names the problem, its message could quote the value.
+      return done(false, `${what} failed: ${errorCode(err, "request error")}`);
+    }
     const why = (end: Ended): string =>
       end === "timeout" ? `timed out after ${formatDuration(ctx.timeoutMs)}` : end === "aborted" ? `aborted after ${took(t0)}` : end;
     if ("failed" in reply)
@@ -94,6 +102,13 @@ export const captureHttp: StepKind<typeof schema, Params> = {
     return done(true, `${keptDetail(ref, `the reply to ${what} (${reply.status})`)} in ${took(t0)}`, [ref]);
   },
 };
+
+/** True for a URL whose host is this machine (localhost, 127.0.0.0/8, ::1); false when there is no URL to look at. */
+export function isLoopback(url: string | undefined): boolean {
+  if (url === undefined || !URL.canParse(url)) return false;
+  const host = new URL(url).hostname.toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(host) || host === "[::1]";
+}
 
 const took = (t0: number): string => formatDuration(performance.now() - t0);
 
