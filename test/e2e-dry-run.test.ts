@@ -231,7 +231,11 @@ describe("medic run --dry-run against real services", () => {
       "api-sick": [/restart-app-on-db-disconnect/],
       [killed.name]: [/restart-container/, /docker\.restart/],
       [stopped.name]: [/restart-container/, /docker\.restart/],
-      [oom.name]: [/raise-container-memory/, /would set memory 32MiB -> 64MiB/],
+      [oom.name]: [
+        /raise-container-memory/,
+        /would capture the state and last healthchecks of container /,
+        /would set memory 32MiB -> 64MiB/,
+      ],
       "db-tx": [/end-idle-transactions/, new RegExp(`would terminate pid ${holderPid}\\b`)],
       // The snapshot says what it would capture; the empty state dir below shows it kept nothing.
       "db-pool": [
