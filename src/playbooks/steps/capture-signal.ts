@@ -114,7 +114,7 @@ async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
         if (!stillRunning(r.pid, r.startTicks)) return done(false, `pid ${r.pid} ended before ${p.signal} could be sent`);
         if (!signalProcess(r.pid, p.signal)) return done(false, `pid ${r.pid} was gone when ${p.signal} was sent`);
       } else await dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name).kill({ signal: p.signal, abortSignal: signal });
-      const file = await waitForDump(r.dir, match, before, p.settle, signal, ctx);
+      const file = await waitForDump(r.dir, match, before, p.settle, signal);
       if (file === undefined) {
         return done(false, `sent ${p.signal} to ${r.who}; no new ${p.pattern} settled in ${r.dir} within ${formatDuration(ctx.timeoutMs)}`);
       }
@@ -153,7 +153,6 @@ async function waitForDump(
   before: Map<string, string>,
   settleMs: number,
   signal: AbortSignal,
-  ctx: StepContext,
 ): Promise<string | undefined> {
   let candidate: { name: string; size: number; since: number } | undefined;
   while (!signal.aborted) {
