@@ -55,7 +55,8 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   }
   if (path === "/hang") return; // never answers
   if (path === "/fix") return void res.writeHead(204).end();
-  if (path === "/trickle") return void res.writeHead(200, { "content-type": "text/plain" }).write("goroutine 1 [running]:\n"); // then nothing
+  // Headers and one line, then nothing.
+  if (path === "/trickle") return void res.writeHead(200, { "content-type": "text/plain" }).write("goroutine 1 [running]:\n");
   if (path === "/fail") return void res.writeHead(500, { "content-type": "text/plain" }).end(`boom ${LEAKED}`);
   if (path === "/moved") return void res.writeHead(302, { location: "/elsewhere?token=loc-secret" }).end();
   if (path === "/plain") return void res.writeHead(200).end(`unlabelled text ${LEAKED}\n`); // no content type

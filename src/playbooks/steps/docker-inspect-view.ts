@@ -113,7 +113,8 @@ export function formatInspect(i: Inspected, where: string, at: string): string {
   const out = [`container ${name} (${i.Id.slice(0, 12)}), image ${i.Config?.Image ?? "?"}, on ${where}, inspected ${at}`];
   const exit = s.Running ? "" : `, exit code ${s.ExitCode}`;
   out.push(
-    `status: ${s.Status}${s.Paused ? " (paused)" : ""}${s.Restarting ? " (restarting)" : ""}${exit}, OOM killed: ${s.OOMKilled ? "YES" : "no"}, restarts: ${i.RestartCount}`,
+    `status: ${s.Status}${s.Paused ? " (paused)" : ""}${s.Restarting ? " (restarting)" : ""}${exit}, ` +
+      `OOM killed: ${s.OOMKilled ? "YES" : "no"}, restarts: ${i.RestartCount}`,
   );
   if (s.Error) out.push(`engine error: ${oneLine(s.Error)}`);
   out.push(

@@ -70,7 +70,8 @@ export const dockerInspect: StepKind<typeof schema, Params> = {
     }
     const s = info.State;
     const health = s.Health ? `, ${s.Health.Status} (failing streak ${s.Health.FailingStreak})` : "";
-    const state = `${s.Status}${s.Running ? "" : ` exit ${s.ExitCode}`}${s.OOMKilled ? ", OOM killed" : ""}${health}, ${info.RestartCount} restarts`;
+    const exit = s.Running ? "" : ` exit ${s.ExitCode}${s.OOMKilled ? ", OOM killed" : ""}`;
+    const state = `${s.Status}${exit}${health}, ${info.RestartCount} restarts`;
     return done(true, `inspected ${r.name}: ${state}; kept ${refs.map((x) => x.name).join(", ")}`, refs);
   },
 };
