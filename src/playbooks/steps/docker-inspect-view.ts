@@ -114,7 +114,7 @@ export function formatInspect(i: Inspected, where: string, at: string): string {
   const exit = s.Running ? "" : `, exit code ${s.ExitCode}`;
   out.push(
     `status: ${s.Status}${s.Paused ? " (paused)" : ""}${s.Restarting ? " (restarting)" : ""}${exit}, ` +
-      `OOM killed: ${s.OOMKilled ? "YES" : "no"}, restarts: ${i.RestartCount}`,
+      `OOM killed: ${!s.OOMKilled ? "no" : s.Running ? "flagged, maybe before its last start" : "YES"}, restarts: ${i.RestartCount}`,
   );
   if (s.Error) out.push(`engine error: ${oneLine(s.Error)}`);
   out.push(
