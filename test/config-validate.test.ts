@@ -210,6 +210,7 @@ describe("a correct config", () => {
       },
       stateDir: join(dir, "state"),
       retentionMs: 90 * 24 * 3600_000,
+      artifacts: { maxBytes: 64 * 1024 ** 2, incidentBytes: 256 * 1024 ** 2, totalBytes: 1024 ** 3, retentionMs: 14 * 24 * 3600_000 },
       targets: [
         {
           name: "orders-api",
@@ -281,7 +282,7 @@ describe("the shipped example playbooks", async () => {
         "  - name: api",
         "    probe: { http: { url: http://127.0.0.1:8000/health } }",
         "    service: { process: { start: [node, server.js], pidFile: ./api.pid } }",
-        '    labels: { pool_resize: enabled, pool_admin_url: "http://127.0.0.1:8000", pool_max_size: "40" }',
+        '    labels: { pool_resize: enabled, pool_admin_url: "http://127.0.0.1:8000", pool_max_size: "40", heapdump: node }',
         "    dependsOn: [db]",
         "  - name: db",
         "    labels: { role: database, failover: promote, standby_data_dir: /srv/standby }",

@@ -4,6 +4,7 @@ import { receiveAlerts } from "../alertmanager/receive.js";
 import { answerApproval } from "../approvals/answer.js";
 import { incidentReport } from "../incidents/report.js";
 import { isRefusal } from "../safety/operator.js";
+import { artifactReply } from "./artifacts.js";
 import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
 import { pagerdutyWebhookRoute } from "./pagerduty-webhook.js";
@@ -88,6 +89,12 @@ export const ROUTES: readonly Route[] = [
     path: "/api/incidents/:id",
     access: "read",
     handle: async (req, ctx) => ({ status: 200, json: incidentDetail(await findIncident(req.params.id!, ctx)) }),
+  },
+  {
+    method: "GET",
+    path: "/api/incidents/:id/artifacts/:name",
+    access: "read",
+    handle: async (req, ctx) => artifactReply(await findIncident(req.params.id!, ctx), req.params.name!, ctx.config.stateDir),
   },
   {
     method: "GET",

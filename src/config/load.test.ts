@@ -300,3 +300,36 @@ describe("resolveConfigPath", () => {
     expect(resolveConfigPath(undefined, {})).toBe("/etc/medic/medic.yaml");
   });
 });
+
+describe("artifacts", () => {
+  it("defaults to 64MiB an artifact, 256MiB an incident, 1GiB in all and 14d, and takes sizes with units", async () => {
+    const dir = await writeTree({
+      "medic.yaml": MINIMAL,
+      "set.yaml": `artifacts: { maxBytes: 1MiB, incidentBytes: 4MiB, totalBytes: 1GB, retention: 2d }\n${MINIMAL}`,
+    });
+    expect(config(await loadConfig(join(dir, "medic.yaml"), { env: {} })).artifacts).toEqual({
+      maxBytes: 64 * 1024 ** 2,
+      incidentBytes: 256 * 1024 ** 2,
+      totalBytes: 1024 ** 3,
+      retentionMs: 14 * 24 * 3_600_000,
+    });
+    expect(config(await loadConfig(join(dir, "set.yaml"), { env: {} })).artifacts).toEqual({
+      maxBytes: 1024 ** 2,
+      incidentBytes: 4 * 1024 ** 2,
+      totalBytes: 1e9,
+      retentionMs: 2 * 24 * 3_600_000,
+    });
+  });
+
+  it("refuses a size that is not one, and a per-artifact cap above the incident's, each at its line", async () => {
+    const bad = `artifacts:\n  maxBytes: lots\n${MINIMAL}`;
+    const inverted = `artifacts:\n  maxBytes: 8MiB\n  incidentBytes: 4MiB\n${MINIMAL}`;
+    const dir = await writeTree({ "bad.yaml": bad, "inverted.yaml": inverted });
+    expect(issues(await loadConfig(join(dir, "bad.yaml"), { env: {} }))).toMatchObject([
+      { ...positionIn(bad, "lots"), path: "artifacts.maxBytes", message: expect.stringContaining("not a size") },
+    ]);
+    expect(issues(await loadConfig(join(dir, "inverted.yaml"), { env: {} }))).toMatchObject([
+      { ...positionIn(inverted, "8MiB"), path: "artifacts.maxBytes", message: expect.stringContaining("larger than incidentBytes") },
+    ]);
+  });
+});

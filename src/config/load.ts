@@ -158,6 +158,12 @@ export function normaliseConfig(
     baseDir,
     stateDir: ctx.stateDir ? resolve(ctx.stateDir) : resolve(baseDir, p.stateDir),
     retentionMs: p.retention,
+    artifacts: {
+      maxBytes: p.artifacts.maxBytes,
+      incidentBytes: p.artifacts.incidentBytes,
+      totalBytes: p.artifacts.totalBytes,
+      retentionMs: p.artifacts.retention,
+    },
     ...normaliseCluster(p.store, p.cluster),
     targets,
     defaults,

@@ -10,6 +10,7 @@ import type { KindRef } from "./types.js";
 import { describeValue, suggest } from "./issues.js";
 import { cronProblem, validTimeZone } from "../safety/cron.js";
 import { clusterSchema, storeSchema } from "./cluster.js";
+import { artifactsSchema } from "./artifacts.js";
 
 /** Every kind selector schema, so the JSON Schema generator can render it as "exactly one of". */
 export const kindSelectors = new WeakMap<object, { kinds: string[]; common: string[] }>();
@@ -478,6 +479,7 @@ export const configSchema = () =>
         .refine((ms) => ms >= DAY_MS, "must be at least 1d (hint: like 90d; resolved incidents older than this are pruned)")
         .prefault("90d")
         .meta({ description: "How long resolved incidents are kept in the journal (default 90d); open ones are never pruned" }),
+      artifacts: artifactsSchema(),
       defaults: z
         .strictObject({
           interval: positiveDuration().prefault("10s"),

@@ -1,4 +1,5 @@
 import type { ApprovalsConfig } from "../approvals/types.js";
+import type { ArtifactLimits } from "../artifacts/limits.js";
 import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
@@ -36,6 +37,8 @@ export interface Config {
   stateDir: string;
   /** Resolved incidents older than this are pruned from the journal. */
   retentionMs: number;
+  /** Caps and retention of what capture steps keep under <stateDir>/artifacts/. */
+  artifacts: ArtifactLimits;
   /** The PostgreSQL store, when the journal is not the state dir's files. */
   store?: StoreConfig;
   /** This node's cluster: set whenever `store.postgres` is. */

@@ -54,6 +54,12 @@ export async function getText(path: string, signal?: AbortSignal): Promise<strin
   return res.text();
 }
 
+/** GET a file as bytes (an artifact): a link cannot send the token, so the console fetches it. */
+export async function getBlob(path: string): Promise<Blob> {
+  const res = await call(path, { headers: authHeaders() });
+  return res.blob();
+}
+
 /** POST a JSON body; the reply's JSON. */
 export async function postJson<T>(path: string, body: unknown): Promise<T> {
   const res = await call(path, {

@@ -6,6 +6,7 @@ import type { Fleet } from "./model.js";
 import { Fragment, h } from "./preact.js";
 import { useEffect, useState } from "./preact-hooks.js";
 import { Postmortem } from "./postmortem.js";
+import { Artifacts } from "./artifacts.js";
 import { may } from "./roles.js";
 import { StateBadge } from "./state-badge.js";
 import { TimelineChart } from "./timeline-chart.js";
@@ -124,6 +125,10 @@ export function IncidentView({
       <section aria-labelledby="steps-title">
         <h2 id="steps-title">Steps</h2>
         <Steps d={d} />
+      </section>
+      <section aria-labelledby="artifacts-title">
+        <h2 id="artifacts-title">Captured evidence</h2>
+        <Artifacts d={d} />
       </section>
       <section aria-labelledby="notify-title">
         <h2 id="notify-title">Notifications</h2>

@@ -95,8 +95,23 @@ export interface Approval {
 /** One incident with everything the journal says of it (GET /api/incidents/ID). */
 export interface IncidentDetail extends Omit<IncidentSummary, "runs"> {
   runs: Run[];
+  /** Evidence capture steps kept (absent from an older medic). */
+  artifacts?: Artifact[];
   notifications: Notification[];
   timeline: TimelineRecord[];
+}
+
+/** One artifact a capture step kept: where to download it, its size and hash. */
+export interface Artifact {
+  name: string;
+  step: string;
+  at: string;
+  bytes: number;
+  sha256: string;
+  truncated: boolean;
+  excerpt?: string;
+  /** The API path, from the root: /api/incidents/ID/artifacts/NAME. */
+  download: string;
 }
 
 /** What a token may do. */

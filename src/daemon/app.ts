@@ -22,6 +22,7 @@ import { Fleet } from "./fleet.js";
 import { Lifecycle } from "./lifecycle.js";
 import { ApprovalDesk } from "./approvals.js";
 import { carryOut } from "./carry-out.js";
+import { ArtifactJanitor } from "./artifact-janitor.js";
 import type { CommandPort, Confirmation, DaemonHealth, ReadPort, StepCarrier, StepTask, TargetStatus } from "./ports.js";
 import { RecordStream, type RecordListener } from "./records.js";
 import { Reloader, type ReloadResult } from "./reloader.js";
@@ -90,6 +91,8 @@ export class Daemon implements ReadPort, CommandPort {
   private readonly own: OwnDeps;
   private readonly stateDirWatch: StateDirWatch | undefined;
   private readonly discovery: Discovery | undefined;
+  /** Prunes artifacts (none in a dry run: it keeps none). */
+  private readonly janitor: ArtifactJanitor | undefined;
   private phase: "building" | "running" | "stopping" = "building";
   private startedAt: number;
   /** Why medic may no longer act (another medic took over the state dir). */
@@ -193,6 +196,9 @@ export class Daemon implements ReadPort, CommandPort {
       if (!record.type.startsWith("notification_")) escalations.review(record.incident);
     });
     if (opts.onRecord) records.subscribe(opts.onRecord);
+    const janitor = (this.janitor = dryRun ? undefined : new ArtifactJanitor(core));
+    // A capture may have filled the state dir past its total cap: the oldest closed incidents' evidence goes now.
+    if (janitor) records.subscribe((record) => void (record.type === "step_finished" && record.artifacts && janitor.prune()));
 
     this.stateDirWatch = dryRun
       ? undefined
@@ -220,6 +226,7 @@ export class Daemon implements ReadPort, CommandPort {
       "stop the supervisor",
       repeat(this.clock, SUPERVISOR_TICK_MS, () => this.supervisor.tick(), { unref: true }),
     );
+    if (this.janitor) this.life.defer("stop pruning artifacts", this.janitor.start());
     for (const w of this.watchers.all()) w.start();
     this.log.info({ targets: this.watchers.size, dryRun: this.dryRun, stateDir: config.stateDir }, "medic started");
     if (!this.discovery) return;

@@ -1,3 +1,4 @@
+import { createArtifactSink } from "../artifacts/store.js";
 import type { Config } from "../config/types.js";
 import type { Clock } from "../lib/clock.js";
 import { redactor } from "../lib/redact.js";
@@ -36,12 +37,18 @@ export async function carryOut(deps: CarryOutDeps, task: StepTask, signal: Abort
     return refuse(
       `this node renders ${label} as "${step.description}" (timeout ${step.timeoutMs} ms), not "${task.description}" (timeout ${task.timeoutMs} ms): the nodes' configs differ`,
     );
-  return runStep(step, {
+  const config = deps.config();
+  const result = await runStep(step, {
     target: w.target,
     service: w.live.service,
     signal,
-    baseDir: deps.config().baseDir,
+    baseDir: config.baseDir,
     targets: deps.watchers.targets(),
     clock: deps.clock,
+    artifacts: createArtifactSink({ stateDir: config.stateDir, incident: task.incident.id, limits: config.artifacts }),
   });
+  if (!result.artifacts?.length) return result;
+  // A task reports only its outcome and detail to the leader: the detail says where the evidence stayed, with its hash.
+  const kept = result.artifacts.map((a) => `${a.path} (${a.bytes} bytes, sha256 ${a.sha256})`).join(", ");
+  return { ...result, detail: `${result.detail}; kept in this node's state dir: ${kept}` };
 }

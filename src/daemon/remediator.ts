@@ -194,7 +194,12 @@ export class Remediator {
     }
     const runId = previous?.runId ?? `${id}-${incident.runs.length + 1}`;
     if (!previous) {
-      const steps = plan.steps.map((s) => ({ name: s.name, kind: s.kind, description: s.description }));
+      const steps = plan.steps.map((s) => ({
+        name: s.name,
+        kind: s.kind,
+        description: s.description,
+        ...(s.step.capture && { capture: true as const }),
+      }));
       records.append(id, { type: "playbook_started", runId, playbook: plan.playbook.name, steps, guards });
     }
     log.info({ incident: id, target: w.name, playbook: plan.playbook.name, resume, guards }, "running playbook");

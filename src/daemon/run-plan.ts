@@ -1,3 +1,4 @@
+import { createArtifactSink } from "../artifacts/store.js";
 import type { Config } from "../config/types.js";
 import type { ActionGate } from "../gate/gate.js";
 import type { RunRecord } from "../incidents/types.js";
@@ -65,6 +66,8 @@ export async function runPlan(r: PlanRun): Promise<RunOutcome> {
       signal: r.cutoff,
       stop: stop.signal,
       resume: r.previous,
+      // A dry run never gets here (the gate refuses its playbook), so it keeps nothing.
+      artifacts: createArtifactSink({ stateDir: r.config().stateDir, incident, limits: r.config().artifacts }),
       clock,
       sleep: (ms, signal) => sleep(ms, signal, clock),
       ...(r.carry && {

@@ -2,6 +2,9 @@ import type { Incident } from "../incidents/types.js";
 import type { Due } from "./policy.js";
 import type { Notification } from "./types.js";
 
+/** At most this many artifacts are named in a notification (the latest); the console lists them all. */
+const MAX_ARTIFACTS = 10;
+
 /** The notification for a due event, capturing the incident as it is now. Pure. */
 export function buildNotification(
   incident: Incident,
@@ -32,6 +35,10 @@ export function buildNotification(
       .filter((s) => s.status !== "pending")
       .map((s) => ({ name: s.name, outcome: s.status, detail: s.detail ?? "" })),
     ...(affected.length > 0 && { affected: [...affected] }),
+    // A summary only: the content stays in the state dir, behind the console's link.
+    ...(incident.artifacts?.length && {
+      artifacts: incident.artifacts.slice(-MAX_ARTIFACTS).map((a) => ({ name: a.name, bytes: a.bytes, step: a.step })),
+    }),
     ...(linkBase && { link: incidentLink(linkBase, incident.id) }),
     ...(incident.state === "awaiting_approval" &&
       incident.approval &&

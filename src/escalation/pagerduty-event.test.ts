@@ -203,3 +203,13 @@ describe("readPagerDutyReply", () => {
     });
   });
 });
+
+describe("artifacts", () => {
+  it("lists kept artifacts (names, sizes, steps; never content) in custom_details, beside the incident's link", () => {
+    const artifacts = [{ name: "heap-1.heapsnapshot", bytes: 1234, step: "heap dump" }];
+    const e = buildPagerDutyEvent(notification({ artifacts, link: "https://medic.example/#/incidents/inc-1" }), opts);
+    expect(e.payload!.custom_details.artifacts).toEqual(artifacts);
+    expect(e.links).toEqual([{ href: "https://medic.example/#/incidents/inc-1", text: "incident in medic" }]);
+    expect(buildPagerDutyEvent(notification(), opts).payload!.custom_details).not.toHaveProperty("artifacts");
+  });
+});

@@ -40,6 +40,8 @@ export interface PagerDutyEvent {
       state: string;
       attempts: number;
       affected?: string[];
+      /** Evidence medic kept: names and sizes, never content (the link leads to it). */
+      artifacts?: { name: string; bytes: number; step: string }[];
       steps: StepDetail[];
       steps_omitted?: number;
     };
@@ -85,6 +87,12 @@ export function buildPagerDutyEvent(n: Notification, opts: { routingKey: string;
         state: cut(n.state, TEXT_CHARS),
         attempts: n.attempts,
         ...(n.affected && n.affected.length > 0 && { affected: n.affected.slice(0, 100).map((t) => cut(t, TEXT_CHARS)) }),
+        ...(n.artifacts &&
+          n.artifacts.length > 0 && {
+            artifacts: n.artifacts
+              .slice(0, 20)
+              .map((a) => ({ name: cut(a.name, TEXT_CHARS), bytes: a.bytes, step: cut(a.step, TEXT_CHARS) })),
+          }),
         ...(n.approval && {
           approval: {
             step: cut(n.approval.step, TEXT_CHARS),

@@ -298,3 +298,23 @@ describe("clip and escapeMrkdwn", () => {
     expect(texts(msg).join("\n")).not.toContain("<@U123>");
   });
 });
+
+describe("artifacts", () => {
+  const artifacts = [
+    { name: "logs-1.txt", bytes: 2048, step: "capture.logs" },
+    { name: "heap-2.heapsnapshot", bytes: 12 * 1024 ** 2, step: "heap <dump>" },
+  ];
+
+  it("names each kept artifact with its size and step, and links to the incident's page to download it", () => {
+    const msg = buildSlackMessage(notification({ artifacts, link: "https://medic.example/#/incidents/inc-42" }));
+    const section = texts(msg).find((t) => t.startsWith("*Evidence kept (2)*"))!;
+    expect(section).toContain("download from <https://medic.example/#/incidents/inc-42|`inc-42`>");
+    expect(section).toContain("• logs-1.txt (2KiB, capture.logs)");
+    expect(section).toContain("• heap-2.heapsnapshot (12MiB, heap &lt;dump&gt;)");
+  });
+
+  it("says where they are without a link, and adds no section when nothing was kept", () => {
+    expect(texts(buildSlackMessage(notification({ artifacts }))).join("\n")).toContain("kept in medic's state dir");
+    expect(texts(buildSlackMessage(notification())).some((t) => t.startsWith("*Evidence kept"))).toBe(false);
+  });
+});

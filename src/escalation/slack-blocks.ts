@@ -1,4 +1,5 @@
 import { formatDuration } from "../lib/duration.js";
+import { formatBytes } from "../lib/size.js";
 import { gaveUp } from "./build.js";
 import type { Notification, NotifiedStep } from "./types.js";
 
@@ -111,6 +112,7 @@ export function buildSlackMessage(n: Notification): SlackMessage {
     const list = n.affected.map((t) => escapeMrkdwn(oneLine(t))).join(", ");
     blocks.push({ type: "section", text: mrkdwn(clip(`*Also affected (suppressed, not paged)*\n${list}`, SLACK_LIMITS.sectionChars)) });
   }
+  if (n.artifacts && n.artifacts.length > 0) blocks.push({ type: "section", text: mrkdwn(artifactList(n)) });
   if (n.approval) {
     // The plan in a code block: what would run is read exactly, never as markup.
     const head = `*Awaiting approval of ${escapeMrkdwn(oneLine(n.approval.step))}* until ${isoTime(n.approval.expiresAt)}${n.link ? ` (approve in ${incidentRef(n)})` : ""}\n`;
@@ -161,6 +163,15 @@ function stepSections(steps: readonly NotifiedStep[], room: number): SlackBlock[
   }
   sections.push({ type: "section", text: mrkdwn(text) });
   return sections;
+}
+
+// Names and sizes only: the content stays in medic's state dir, downloaded from the incident's page.
+function artifactList(n: Notification): string {
+  const list = n.artifacts!;
+  const where = n.link ? `download from ${incidentRef(n)}` : "kept in medic's state dir";
+  const head = `*Evidence kept (${list.length})* — ${where}`;
+  const lines = list.map((a) => `• ${escapeMrkdwn(`${oneLine(a.name)} (${formatBytes(a.bytes)}, ${flat(a.step, STEP_LINE_CHARS)})`)}`);
+  return clip([head, ...lines].join("\n"), SLACK_LIMITS.sectionChars);
 }
 
 function incidentRef(n: Notification): string {

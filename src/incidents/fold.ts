@@ -52,6 +52,10 @@ export function applyRecord(incidents: Map<string, Incident>, record: JournalRec
     case "step_finished": {
       const step = run?.runId === record.runId ? run.steps[record.index] : undefined;
       if (step) Object.assign(step, { status: record.outcome, detail: record.detail, durationMs: record.durationMs });
+      for (const ref of record.artifacts ?? []) {
+        incident.artifacts ??= [];
+        incident.artifacts.push({ ...ref, step: step?.name ?? `step ${record.index + 1}`, at: record.at });
+      }
       break;
     }
     case "verifying":

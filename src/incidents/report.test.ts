@@ -437,3 +437,69 @@ function splitFences(text: string): { prose: string; blocks: string[] } {
   }
   return { prose: prose.join("\n"), blocks };
 }
+
+describe("evidence", () => {
+  const SHA = "a".repeat(64);
+  const steps = [
+    { name: "heap dump", kind: "capture.signal", description: "send SIGUSR2 ...", capture: true as const },
+    { name: "log tail", kind: "capture.logs", description: "capture the last 200 lines", capture: true as const },
+    RESTART[0]!,
+  ];
+  const records = [
+    rec("c3", 0, { type: "opened", target: "api", kind: "memory_pressure", severity: "P2", evidence: "rss 95% of limit" }),
+    rec("c3", 5, { type: "playbook_started", runId: "c3-1", playbook: "memory", steps }),
+    rec("c3", 6, { type: "step_started", runId: "c3-1", index: 0 }),
+    rec("c3", 900, {
+      type: "step_finished",
+      runId: "c3-1",
+      index: 0,
+      outcome: "failed",
+      detail: "capture failed: no new dump in 5s; going on",
+      durationMs: 894,
+    }),
+    rec("c3", 901, { type: "step_started", runId: "c3-1", index: 1 }),
+    rec("c3", 950, {
+      type: "step_finished",
+      runId: "c3-1",
+      index: 1,
+      outcome: "ok",
+      detail: "kept the last 2 lines",
+      durationMs: 49,
+      artifacts: [
+        {
+          name: "logs-1.txt",
+          path: "artifacts/c3/logs-1.txt",
+          bytes: 3000,
+          sha256: SHA,
+          truncated: true,
+          excerpt: "GC overhead\nOOM soon",
+        },
+      ],
+    }),
+    rec("c3", 951, { type: "step_started", runId: "c3-1", index: 2 }),
+    rec("c3", 1500, { type: "step_finished", runId: "c3-1", index: 2, outcome: "ok", detail: "restarted", durationMs: 549 }),
+    rec("c3", 1501, { type: "verifying", runId: "c3-1", withinMs: 30_000 }),
+    rec("c3", 2000, { type: "resolved", reason: "verified: healthy for 2 rounds" }),
+  ];
+
+  it("the fold lists the artifacts with the step that kept them; the draft gives size, hash, path and a quoted excerpt", () => {
+    const incident = foldRecords(records).get("c3")!;
+    expect(incident.artifacts).toEqual([expect.objectContaining({ name: "logs-1.txt", step: "log tail", sha256: SHA, at: T0 + 950 })]);
+    const report = incidentReport(incident, [], T0 + 60_000);
+    expect(report).toContain("## Evidence");
+    expect(report).toMatch(
+      new RegExp(`\\| \`logs-1.txt\` \\| log tail \\| 2.9KiB \\(cut at the cap\\) \\| \`${SHA}\` \\| \`artifacts/c3/logs-1.txt\` \\|`),
+    );
+    expect(report).toContain(`Excerpt of \`logs-1.txt\`:\n\n${fenced("GC overhead\nOOM soon")}`);
+  });
+
+  it("a failed capture is not what the run is said to have ended on: the run went on and was verified", () => {
+    const report = incidentReport(foldRecords(records).get("c3")!, [], T0 + 60_000);
+    expect(report).toContain("capture failed: no new dump in 5s; going on");
+    expect(report).not.toMatch(/step 1 \(heap dump\) failed/);
+  });
+
+  it("a draft without captures has no evidence section", () => {
+    expect(incidentReport(foldRecords(fixed).get("a1")!, [], T0 + 60_000)).not.toContain("## Evidence");
+  });
+});

@@ -1,6 +1,7 @@
 import { formatDuration } from "../lib/duration.js";
 import { code, fenced, inline, mdTable, utc } from "./markdown.js";
 import { lastOf, openQuestions, plural } from "./questions.js";
+import { evidenceSection } from "./report-evidence.js";
 import type { Incident, JournalRecord, NotificationRecord, RunRecord } from "./types.js";
 
 /**
@@ -19,6 +20,7 @@ export function incidentReport(incident: Incident, related: Incident[], now: num
     section("Impact", impact(incident, related, now)),
     section("Timeline", timeline(incident)),
     section("Remediation", remediation(incident)),
+    ...(incident.artifacts?.length ? [section("Evidence", evidenceSection(incident))] : []),
     section("Notifications", notifications(incident)),
     section("Resolution", resolution(incident, now)),
     ...(related.length > 0 ? [section("Related incidents", relatedTable(incident, related))] : []),
@@ -323,7 +325,8 @@ function noRunWhy(incident: Incident): string {
 }
 
 function runOutcome(incident: Incident, run: RunRecord): string {
-  const failed = run.steps.findIndex((s) => s.status === "failed" || s.status === "abandoned");
+  // A failed capture did not stop the run (capture never blocks the fix): what ended it is elsewhere.
+  const failed = run.steps.findIndex((s) => (s.status === "failed" && !s.capture) || s.status === "abandoned");
   if (failed >= 0)
     return `step ${failed + 1} (${inline(run.steps[failed]!.name)}) ${run.steps[failed]!.status === "failed" ? "failed" : "was cut off"}`;
   const resolved = lastOf(incident, "resolved");

@@ -1,6 +1,7 @@
 import type { Severity } from "../classify/types.js";
 import type { FailureReason, Notification, NotificationEvent } from "../escalation/types.js";
 import type { HoldCause } from "../safety/types.js";
+import type { ArtifactRef } from "../services/types.js";
 
 /**
  * Where an incident is in its life. Resolved is final; escalated waits for a human or for recovery;
@@ -16,6 +17,8 @@ export interface PlannedStep {
   kind: string;
   /** What it does, rendered: "restart process [node web.js]". */
   description: string;
+  /** A capture step: its failure is recorded and the run goes on (capture never blocks the fix). */
+  capture?: true;
 }
 
 /** Everything that can happen to an incident; the journal is a list of these. */
@@ -30,7 +33,16 @@ export type IncidentEvent =
   /** `guards`: what the safety checks said when they let it run. */
   | { type: "playbook_started"; runId: string; playbook: string; steps: PlannedStep[]; guards?: string }
   | { type: "step_started"; runId: string; index: number }
-  | { type: "step_finished"; runId: string; index: number; outcome: StepOutcome; detail: string; durationMs: number }
+  /** `artifacts`: what a capture step kept under the incident in the state dir, each with its hash. */
+  | {
+      type: "step_finished";
+      runId: string;
+      index: number;
+      outcome: StepOutcome;
+      detail: string;
+      durationMs: number;
+      artifacts?: ArtifactRef[];
+    }
   | { type: "verifying"; runId: string; withinMs: number }
   /** `by`: a safety guard stopped automatic action (rather than remediation failing). */
   | { type: "escalated"; reason: string; severity?: Severity; by?: "flap_guard" }
@@ -133,7 +145,12 @@ export interface Incident {
   approval?: ApprovalState;
   /** What was approved: `RUN:INDEX` for a step, `RUN:run` for a whole run. */
   approved?: string[];
+  /** Evidence capture steps kept, oldest first. */
+  artifacts?: IncidentArtifact[];
 }
+
+/** An artifact as the incident lists it: the journal's ref, the step that kept it, and when. */
+export type IncidentArtifact = ArtifactRef & { step: string; at: number };
 
 /** An approval as folded from the journal. */
 export interface ApprovalState {

@@ -17,3 +17,14 @@ export function parseBytes(value: string | number): number | undefined {
   const unit = UNIT_BYTES[(m[2] || "b").toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
+
+/** `256MiB`, `1GiB`, `1.5MiB`, `512B`. */
+export function formatBytes(n: number): string {
+  const units: [string, number][] = [
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ];
+  for (const [unit, size] of units) if (n >= size) return `${Number((n / size).toFixed(1))}${unit}`;
+  return `${n}B`;
+}

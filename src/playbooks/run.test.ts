@@ -181,3 +181,87 @@ describe("runPlaybook under the daemon's long-lived signals", () => {
     expect(grown / n).toBeLessThan(20);
   });
 });
+
+describe("runPlaybook with capture steps", () => {
+  const capture = (behaviour: "fail" | "hang" | "keep"): RenderedStep => ({
+    index: 0,
+    name: "capture",
+    kind: "capture.test",
+    step: {
+      ...waitStep,
+      capture: true,
+      run: async (_r, ctx) => {
+        if (behaviour === "fail") return { ok: false, detail: "no dump appeared" };
+        if (behaviour === "hang")
+          await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+        if (behaviour === "hang") return { ok: false, detail: "timed out" };
+        const ref = { name: "logs-1.txt", path: "artifacts/i/logs-1.txt", bytes: 3, sha256: "ab", truncated: false };
+        return { ok: true, detail: "kept logs-1.txt", artifacts: [ref] };
+      },
+    },
+    rendered: { forMs: 1 },
+    description: "capture something",
+    timeoutMs: 50,
+  });
+  const after = { ...step(1), name: "restart" };
+
+  async function runWith(steps: RenderedStep[], resume?: Parameters<typeof runPlaybook>[0]["resume"]) {
+    const events: IncidentEvent[] = [];
+    const outcome = await runPlaybook({
+      record: (e) => void events.push(e),
+      runId: "r1",
+      steps,
+      verifyWithinMs: 1000,
+      target,
+      baseDir: "/",
+      targets: new Map(),
+      check: async () => undefined,
+      observe: async () => observation(0),
+      stop: new AbortController().signal,
+      signal: new AbortController().signal,
+      ...(resume && { resume }),
+    });
+    return { outcome, events };
+  }
+
+  it("records a failed capture as such and goes on to the fix, which runs and is verified", async () => {
+    const { outcome, events } = await runWith([capture("fail"), after]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+    const finished = events.filter((e) => e.type === "step_finished");
+    expect(finished).toMatchObject([
+      { index: 0, outcome: "failed", detail: "capture failed: no dump appeared; going on" },
+      { index: 1, outcome: "ok" },
+    ]);
+  });
+
+  it("a capture that hangs is cut off at its own timeout, and the step after it starts once it is recorded", async () => {
+    const { outcome, events } = await runWith([capture("hang"), after]);
+    expect(outcome).toEqual({ outcome: "recovered" });
+    const order = events.map((e) => (e.type === "step_started" || e.type === "step_finished" ? `${e.type}:${e.index}` : e.type));
+    expect(order.slice(0, 4)).toEqual(["step_started:0", "step_finished:0", "step_started:1", "step_finished:1"]);
+    expect(events[1]).toMatchObject({ outcome: "failed", detail: expect.stringMatching(/^capture failed: .*; going on$/) });
+  });
+
+  it("journals what a capture kept on its step's record", async () => {
+    const { events } = await runWith([capture("keep"), after]);
+    expect(events.find((e) => e.type === "step_finished" && e.index === 0)).toMatchObject({
+      outcome: "ok",
+      artifacts: [{ name: "logs-1.txt", sha256: "ab" }],
+    });
+  });
+
+  it("a resumed run goes past a capture the journal records as failed", async () => {
+    const resume = {
+      runId: "r1",
+      playbook: "p",
+      startedAt: 0,
+      steps: [
+        { name: "capture", kind: "capture.test", description: "capture something", status: "failed" as const, capture: true as const },
+        { name: "restart", kind: "wait", description: "wait 1ms", status: "pending" as const },
+      ],
+    };
+    const { outcome, events } = await runWith([capture("fail"), after], resume);
+    expect(outcome).toEqual({ outcome: "recovered" });
+    expect(events.filter((e) => e.type === "step_started").map((e) => e.type === "step_started" && e.index)).toEqual([1]);
+  });
+});

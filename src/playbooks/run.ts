@@ -10,7 +10,7 @@ import { describeError } from "../lib/errors.js";
 import { withDeadline } from "../lib/signals.js";
 import type { ServiceDriver } from "../services/types.js";
 import type { RenderedStep } from "./plan.js";
-import type { StepContext, StepResult } from "./types.js";
+import type { ArtifactSink, StepContext, StepResult } from "./types.js";
 import { verifyRecovery, type Check, type FailedRound } from "./verify.js";
 
 /** How a playbook run ended: recovered, failed (escalate), cut off by shutdown (resume later), or waiting for a person's yes. */
@@ -46,6 +46,8 @@ export interface RunContext {
   carry?: (step: RenderedStep, signal: AbortSignal) => Promise<StepResult> | undefined;
   /** Asked before each step starts (the daemon's action gate): why it may not run, or undefined. A refused step is not started, and the run is left for later. */
   allow?: (step: RenderedStep) => Promise<string | undefined>;
+  /** Where capture steps keep evidence for this incident (absent: they fail, and the run goes on). */
+  artifacts?: ArtifactSink;
   /** Verification's clock and pauses (the daemon's; tests run them on a manual clock). */
   clock?: Clock;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -67,6 +69,7 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
   for (const step of skipSteps ? [] : ctx.steps) {
     const prior = ctx.resume?.steps[step.index]?.status;
     if (prior === "ok" || prior === "skipped") continue;
+    if (prior === "failed" && step.step.capture) continue;
     if (prior === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed` };
     if ((prior === "running" || prior === "abandoned") && !step.step.idempotent) {
       const detail = "interrupted by a daemon stop; not safe to run again";
@@ -92,19 +95,25 @@ export async function runPlaybook(ctx: RunContext): Promise<RunOutcome> {
     const result = await (ctx.carry?.(step, ctx.signal) ?? runStep(step, ctx));
     const durationMs = Math.round(result.durationMs ?? performance.now() - started);
     const outcome = ctx.signal.aborted && !result.ok ? "abandoned" : !result.ok ? "failed" : result.changed === false ? "skipped" : "ok";
-    ctx.record({ type: "step_finished", runId, index: step.index, outcome, detail: result.detail, durationMs });
-    done.set(step.index, { outcome, detail: result.detail });
+    // Capture never blocks the fix: a failed one is recorded, and the steps after it run.
+    const detail = outcome === "failed" && step.step.capture ? `capture failed: ${result.detail}; going on` : result.detail;
+    const artifacts = result.artifacts?.length ? { artifacts: result.artifacts } : {};
+    ctx.record({ type: "step_finished", runId, index: step.index, outcome, detail, durationMs, ...artifacts });
+    done.set(step.index, { outcome, detail });
     if (outcome === "abandoned") return { outcome: "abandoned" };
+    if (outcome === "failed" && step.step.capture) continue;
     if (outcome === "failed") return { outcome: "failed", reason: `step ${step.index + 1} (${step.name}) failed: ${result.detail}` };
   }
 
   if (ctx.stop.aborted) return { outcome: "abandoned" };
-  const nothingDone = ctx.steps.length > 0 && ctx.steps.every((s) => done.get(s.index)?.outcome === "skipped");
+  // A capture changes nothing, whatever its outcome: only the other steps can have fixed anything.
+  const acting = ctx.steps.filter((s) => !s.step.capture);
+  const nothingDone = acting.length > 0 && acting.every((s) => done.get(s.index)?.outcome === "skipped");
   if (nothingDone && !skipSteps) {
     const finding = await ctx.check(ctx.stop);
     if (ctx.stop.aborted) return { outcome: "abandoned" };
     if (finding) {
-      const why = ctx.steps
+      const why = acting
         .map((s) => `step ${s.index + 1} (${s.name}): ${done.get(s.index)!.detail}`)
         .slice(0, 3)
         .join("; ");
@@ -164,7 +173,7 @@ async function runStepUntil(signal: AbortSignal, env: StepEnv, step: RenderedSte
     else signal.addEventListener("abort", give, { once: true });
   });
   try {
-    const { target, service, baseDir, targets, clock } = env;
+    const { target, service, baseDir, targets, clock, artifacts } = env;
     const run = step.step.run(step.rendered, {
       target,
       service,
@@ -173,6 +182,7 @@ async function runStepUntil(signal: AbortSignal, env: StepEnv, step: RenderedSte
       baseDir,
       targets,
       ...(clock && { clock }),
+      ...(artifacts && { artifacts }),
     });
     return await Promise.race([run, stuck]);
   } catch (err) {

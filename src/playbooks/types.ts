@@ -64,8 +64,11 @@ export interface StepContext {
 export interface ArtifactSink {
   /** Keeps `data` as an artifact named after `stem` ("logs" -> "logs-1.txt"); text is redacted first. */
   save(stem: string, data: string | Buffer, opts?: { ext?: string; binary?: boolean; keep?: "head" | "tail" }): Promise<ArtifactRef>;
-  /** Moves or copies a file the service wrote (a heap dump) in as an artifact, cut at the cap; binary, not redacted. */
-  adopt(stem: string, file: string, opts?: { ext?: string }): Promise<ArtifactRef>;
+  /**
+   * Moves or copies a file the service wrote (a heap dump) in as an artifact, cut at the cap; binary, not
+   * redacted, unless `redact` and the file is UTF-8 text (a V8 heap snapshot is JSON), which is then redacted.
+   */
+  adopt(stem: string, file: string, opts?: { ext?: string; redact?: boolean }): Promise<ArtifactRef>;
   /** Bytes one artifact may hold (the per-artifact cap), so a step can stop reading early. */
   readonly maxBytes: number;
 }
@@ -81,6 +84,8 @@ export interface StepKind<S extends z.ZodType = z.ZodType, R = z.output<S>> {
   idempotent: boolean;
   /** Needs the target to have a service. */
   needsService: boolean;
+  /** Keeps evidence (it acts on nothing): its failure is recorded and the run goes on, since capture never blocks the fix. */
+  capture?: true;
   /**
    * Acts on the machine it runs on (a command, a unit, a local process, a docker socket), not over
    * the network: in a cluster it may run only on the target's node. Absent: it reaches its target

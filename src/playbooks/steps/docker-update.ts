@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { bytes } from "../../config/fields.js";
+import { formatBytes } from "../../lib/size.js";
 
 // What docker.update sends: https://docs.docker.com/engine/api/v1.41/#operation/ContainerUpdate
 
@@ -105,17 +106,6 @@ export function describeUpdate(p: UpdateParams, name: string): string {
   if (typeof p.memorySwap === "number") parts.push(`set memory+swap of ${name} to ${formatBytes(p.memorySwap)}`);
   if (p.cpus !== undefined) parts.push(`limit ${name} to ${p.cpus} cpus`);
   return parts.join("; ");
-}
-
-/** `256MiB`, `1GiB`, `1.5MiB`, `512B`. */
-export function formatBytes(n: number): string {
-  const units: [string, number][] = [
-    ["GiB", 1024 ** 3],
-    ["MiB", 1024 ** 2],
-    ["KiB", 1024],
-  ];
-  for (const [unit, size] of units) if (n >= size) return `${Number((n / size).toFixed(1))}${unit}`;
-  return `${n}B`;
 }
 
 const formatLimit = (n: number): string => (n === 0 ? "unlimited" : formatBytes(n));

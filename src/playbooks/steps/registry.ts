@@ -1,10 +1,15 @@
 import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
 import { dockerKill, dockerRestart, dockerStart, dockerStop, dockerUpdate } from "./docker.js";
+import { dockerInspect } from "./docker-inspect.js";
 import { execStep } from "./exec.js";
+import { captureHttp } from "./capture-http.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
+import { postgresSnapshot } from "./postgres-snapshot.js";
 import { waitStep } from "./wait.js";
+import { captureLogs } from "./capture-logs.js";
+import { captureSignal } from "./capture-signal.js";
 import { systemdRestart, systemdStart, systemdStop } from "./systemd.js";
 import { systemdSetProperty } from "./systemd-property.js";
 import { systemdSetEnv } from "./systemd-env.js";
@@ -29,4 +34,9 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["postgres.terminate", postgresTerminate],
   ["postgres.cancel", postgresCancel],
   ["wait", waitStep],
+  ["capture.logs", captureLogs],
+  ["capture.signal", captureSignal],
+  ["capture.http", captureHttp],
+  ["postgres.snapshot", postgresSnapshot],
+  ["docker.inspect", dockerInspect],
 ]);

@@ -1,5 +1,5 @@
 import { parseBytes } from "../../lib/size.js";
-import { formatBytes } from "./docker-update.js";
+import { formatBytes } from "../../lib/size.js";
 
 // Resource-control values as systemd.resource-control(5) writes them, and the pure decisions of
 // systemd.set-property and systemd.set-env: the new value, bounded by a ceiling, and how to undo it.

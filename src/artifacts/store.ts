@@ -1,0 +1,285 @@
+import { createHash, randomBytes } from "node:crypto";
+import { constants } from "node:fs";
+import { chmod, link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { MedicError } from "../lib/errors.js";
+import { redactor as processRedactor, type Redactor } from "../lib/redact.js";
+import type { ArtifactSink } from "../playbooks/types.js";
+import type { ArtifactRef } from "../services/types.js";
+import { excerptOf } from "./excerpt.js";
+import type { ArtifactLimits } from "./limits.js";
+import { ARTIFACTS_DIR, isExt, isIncidentId, isStem, sequenceOf } from "./names.js";
+
+/** The folder that holds one incident's artifacts. */
+export function incidentArtifactDir(stateDir: string, incident: string): string {
+  if (!isIncidentId(incident)) throw new MedicError("ARTIFACT_INCIDENT", `not an incident id: ${JSON.stringify(incident)}`);
+  return join(stateDir, ARTIFACTS_DIR, incident);
+}
+
+/** Options for one incident's sink. */
+export interface SinkOptions {
+  stateDir: string;
+  incident: string;
+  limits: ArtifactLimits;
+  /** Redacts text before it is written (default: the process's redactor). */
+  redactor?: Redactor;
+}
+
+const TEMP_PREFIX = ".tmp-";
+
+/**
+ * The ArtifactSink of one incident: files under `<stateDir>/artifacts/<incident>/`, mode 0600 in a
+ * 0700 folder, each written under a temporary name and linked into place under a fresh name, so a
+ * reader never sees half an artifact and two captures never take the same name.
+ */
+export function createArtifactSink(opts: SinkOptions): ArtifactSink {
+  const dir = incidentArtifactDir(opts.stateDir, opts.incident);
+  const redactor = opts.redactor ?? processRedactor;
+  const relative = (name: string) => join(ARTIFACTS_DIR, opts.incident, name);
+
+  const sink: ArtifactSink = {
+    maxBytes: opts.limits.maxBytes,
+
+    async save(stem, data, o = {}) {
+      const ext = checkName(stem, o.ext ?? (o.binary ? "bin" : "txt"));
+      await ensureDir(opts.stateDir, dir);
+      const cap = await roomFor(dir, opts);
+      const binary = Buffer.isBuffer(data) && o.binary === true;
+      const text = binary ? undefined : redactor.text(Buffer.isBuffer(data) ? data.toString("utf8") : data);
+      const whole = text === undefined ? (data as Buffer) : Buffer.from(text, "utf8");
+      const kept = cut(whole, cap, o.keep ?? "head", !binary);
+      const tmp = join(dir, TEMP_PREFIX + randomBytes(6).toString("hex"));
+      const handle = await open(tmp, "wx", 0o600);
+      try {
+        await handle.writeFile(kept);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const name = await publish(dir, tmp, stem, ext);
+      return {
+        name,
+        path: relative(name),
+        bytes: kept.length,
+        sha256: createHash("sha256").update(kept).digest("hex"),
+        truncated: kept.length < whole.length,
+        ...(text === undefined ? {} : { excerpt: excerptOf(kept.toString("utf8"), o.keep ?? "head") }),
+      } satisfies ArtifactRef;
+    },
+
+    async adopt(stem, file, o = {}) {
+      if (o.redact) {
+        const text = await readText(file, opts.limits.maxBytes);
+        if (text !== undefined) {
+          const ref = await sink.save(stem, text.text, { ext: o.ext ?? "txt" });
+          // The original goes as a moved one would, unless only part of it was read (it stays whole then).
+          if (!text.cut) await unlink(file).catch(() => undefined);
+          return text.cut ? { ...ref, truncated: true } : ref;
+        }
+      }
+      const ext = checkName(stem, o.ext ?? "bin");
+      await ensureDir(opts.stateDir, dir);
+      const cap = await roomFor(dir, opts);
+      const tmp = join(dir, TEMP_PREFIX + randomBytes(6).toString("hex"));
+      const kept = await take(file, tmp, cap);
+      const name = await publish(dir, tmp, stem, ext);
+      return { name, path: relative(name), bytes: kept.bytes, sha256: kept.sha256, truncated: kept.truncated } satisfies ArtifactRef;
+    },
+  };
+  return sink;
+}
+
+/** A file's first `cap` bytes as UTF-8 text, or undefined when they are not text (a binary dump is kept as it is). */
+async function readText(file: string, cap: number): Promise<{ text: string; cut: boolean } | undefined> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
+    const buffer = Buffer.alloc(Math.min(st.size, cap));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const head = buffer.subarray(0, bytesRead);
+    try {
+      // A cut may split the last character: it is dropped, not a reason to call the file binary.
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(st.size > cap ? trimPartial(head) : head);
+      return { text, cut: st.size > bytesRead };
+    } catch {
+      return undefined;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function trimPartial(data: Buffer): Buffer {
+  let end = data.length;
+  while (end > 0 && end > data.length - 4 && (data[end - 1]! & 0xc0) === 0x80) end--;
+  if (end > 0 && data[end - 1]! >= 0xc0) end--;
+  return data.subarray(0, end);
+}
+
+function checkName(stem: string, ext: string): string {
+  if (!isStem(stem)) throw new MedicError("ARTIFACT_NAME", `not an artifact stem: ${JSON.stringify(stem)}`, { hint: "like logs or heap" });
+  if (!isExt(ext)) throw new MedicError("ARTIFACT_NAME", `not an artifact extension: ${JSON.stringify(ext)}`, { hint: "like txt" });
+  return ext;
+}
+
+async function ensureDir(stateDir: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask, and an existing folder keeps whatever mode it had.
+  await chmod(join(stateDir, ARTIFACTS_DIR), 0o700);
+  await chmod(dir, 0o700);
+}
+
+/** The bytes the next artifact may hold: the per-artifact cap, or what is left of the incident's. */
+async function roomFor(dir: string, opts: SinkOptions): Promise<number> {
+  const used = (await listArtifacts(dir)).reduce((sum, f) => sum + f.bytes, 0);
+  const left = opts.limits.incidentBytes - used;
+  if (left <= 0) {
+    throw new MedicError(
+      "ARTIFACTS_FULL",
+      `incident ${opts.incident} already keeps ${used} bytes of artifacts, its cap (artifacts.incidentBytes ${opts.limits.incidentBytes})`,
+      { hint: "raise artifacts.incidentBytes in medic.yaml, or capture less (lines:, maxBytes:)" },
+    );
+  }
+  return Math.min(opts.limits.maxBytes, left);
+}
+
+/** At most `cap` bytes of `data`: its head, or its tail from a line start; never half a UTF-8 character. */
+function cut(data: Buffer, cap: number, keep: "head" | "tail", text: boolean): Buffer {
+  if (data.length <= cap) return data;
+  if (keep === "head") {
+    let end = cap;
+    // 0b10xxxxxx is a continuation byte: back off to the start of the character it belongs to.
+    if (text) while (end > 0 && (data[end]! & 0xc0) === 0x80) end--;
+    return data.subarray(0, end);
+  }
+  let start = data.length - cap;
+  if (text) {
+    const newline = data.indexOf(0x0a, start);
+    // A partial first line says nothing; drop it unless it is all there is.
+    if (newline !== -1 && newline < data.length - 1) start = newline + 1;
+    else while (start < data.length && (data[start]! & 0xc0) === 0x80) start++;
+  }
+  return data.subarray(start);
+}
+
+/** Links `tmp` in under the next free `<stem>-<n>.<ext>` (link fails on an existing name) and drops `tmp`. */
+async function publish(dir: string, tmp: string, stem: string, ext: string): Promise<string> {
+  let n = (await listArtifacts(dir)).reduce((max, f) => Math.max(max, sequenceOf(f.name)), 0) + 1;
+  for (;;) {
+    const name = `${stem}-${n}.${ext}`;
+    try {
+      await link(tmp, join(dir, name));
+      await unlink(tmp);
+      return name;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+        await unlink(tmp).catch(() => undefined);
+        throw err;
+      }
+      n++;
+    }
+  }
+}
+
+/**
+ * Moves a file the service wrote into `tmp` when it fits (rename on one filesystem, else a copy and
+ * an unlink), or copies its first `cap` bytes and leaves the original where it is, since a cut dump
+ * is not the whole evidence. A symlink or anything but a regular file is refused.
+ */
+async function take(file: string, tmp: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
+  const source = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const st = await source.stat();
+    if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
+    if (st.size <= cap) {
+      try {
+        await rename(file, tmp);
+        await chmod(tmp, 0o600);
+        return await hashFile(tmp, cap);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      }
+    }
+    const copied = await copyHead(source, tmp, cap);
+    if (!copied.truncated) await unlink(file).catch(() => undefined);
+    return copied;
+  } finally {
+    await source.close();
+  }
+}
+
+/** The hash of a file moved in, cut at `cap` if it grew after it was measured. */
+async function hashFile(path: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
+  const handle = await open(path, "r+");
+  try {
+    const size = (await handle.stat()).size;
+    const truncated = size > cap;
+    if (truncated) await handle.truncate(cap);
+    const hash = createHash("sha256");
+    const buffer = Buffer.alloc(1024 * 1024);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { bytes, sha256: hash.digest("hex"), truncated };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function copyHead(source: FileHandle, tmp: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
+  const target = await open(tmp, "wx", 0o600);
+  const hash = createHash("sha256");
+  const buffer = Buffer.alloc(1024 * 1024);
+  let bytes = 0;
+  let truncated = false;
+  try {
+    for (;;) {
+      const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, cap - bytes + 1), bytes);
+      if (bytesRead === 0) break;
+      const take = Math.min(bytesRead, cap - bytes);
+      if (take < bytesRead) truncated = true;
+      await target.write(buffer, 0, take);
+      hash.update(buffer.subarray(0, take));
+      bytes += take;
+      if (truncated) break;
+    }
+    await target.sync();
+  } finally {
+    await target.close();
+  }
+  return { bytes, sha256: hash.digest("hex"), truncated };
+}
+
+/** One file in an incident's folder. */
+export interface StoredFile {
+  name: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+/** The artifacts in one incident's folder (temporary files left out); none when it does not exist. */
+export async function listArtifacts(dir: string): Promise<StoredFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  const files: StoredFile[] = [];
+  for (const name of names) {
+    if (name.startsWith(TEMP_PREFIX)) continue;
+    const st = await stat(join(dir, name)).catch(() => undefined);
+    if (st?.isFile()) files.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
+  }
+  return files;
+}
+
+export { TEMP_PREFIX };
+export type { ArtifactLimits } from "./limits.js";
+export { ARTIFACT_DEFAULTS } from "./limits.js";
