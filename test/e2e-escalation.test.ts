@@ -414,7 +414,7 @@ describe("a person's acknowledgement in PagerDuty, learned through its signed v3
     const secret = "pd-webhook-signing-secret-0123456789";
     const s = await scenario(`api: { listen: "127.0.0.1:0" }
 escalation:
-  P1: [{ after: 0s, notify: [pagerduty] }, { after: 4s, notify: [lead] }]
+  P1: [{ after: 0s, notify: [pagerduty] }, { after: 8s, notify: [lead] }]
 `);
     const lead = await startSlackReceiver();
     onCleanup(() => lead.close());
@@ -464,11 +464,12 @@ escalation:
       10_000,
       "the acknowledgement in the journal",
     );
-    // Past the lead's step: the lead is never told; the alert gets medic's acknowledge.
-    await new Promise((r) => setTimeout(r, 5_000));
+    // Past the lead's step (8 s after the incident opened): the lead is never told; the alert gets medic's acknowledge.
+    const acked = journal(s.state).find((r) => r.type === "acknowledged") as JournalRecord & { by: string };
+    expect(acked.at - opened.at, "the acknowledgement came before the lead's step was due").toBeLessThan(8_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, opened.at + 9_000 - Date.now())));
     expect(lead.messages).toEqual([]);
     expect(s.pd.events.map((e) => e.body.event_action)).toEqual(["trigger", "acknowledge"]);
-    const acked = journal(s.state).find((r) => r.type === "acknowledged") as JournalRecord & { by: string };
     expect(acked.by).toBe("Jane Doe (PagerDuty)");
     daemon.child.kill("SIGTERM");
     await daemon.exited;

@@ -102,6 +102,25 @@ describe("email channel: config", () => {
     expect(JSON.stringify(r.error!.issues)).not.toContain("Bcc: evil");
   });
 
+  it("sends a password only over TLS: opportunistic STARTTLS with a login is refused, but for a relay on this host", () => {
+    const base = {
+      user: "medic",
+      password: "pw-0123456789",
+      from: "medic@example.com",
+      to: ["ops@example.com"],
+      starttls: "opportunistic",
+    };
+    const refused = parse({ ...base, host: "smtp.example.com" });
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues).toEqual([
+      expect.objectContaining({ path: ["starttls"], message: expect.stringContaining("only over TLS") }),
+    ]);
+    expect(parse({ ...base, host: "127.0.0.1" }).success).toBe(true);
+    expect(parse({ ...base, host: "smtp.example.com", secure: true }).success).toBe(true);
+    const { user: _u, password: _p, ...relay } = base;
+    expect(parse({ ...relay, host: "smtp.example.com" }).success).toBe(true);
+  });
+
   it("marks the password as a secret in the JSON Schema, and lists it (and its AUTH encodings) among the channel's secrets", () => {
     const json = JSON.stringify(z.toJSONSchema(emailChannel.schema, { io: "input", unrepresentable: "any" }));
     expect(json).toContain('"writeOnly":true');

@@ -23,6 +23,9 @@ const ADDRESS = /^(?:[^\r\n<>"]{0,100} <[^\s<>@",;]{1,64}@[A-Za-z0-9.-]{1,253}>|
 const address = (what: string) =>
   z.string().regex(ADDRESS, `${what} must be an e-mail address like medic@example.com or "Medic <medic@example.com>"`);
 
+/** A relay on this host: nothing on the path to strip STARTTLS from. */
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i;
+
 const schema = z
   .strictObject({
     host: z
@@ -55,6 +58,11 @@ const schema = z
   .refine((p) => (p.user === undefined) === (p.password === undefined), {
     message: "user and password go together (hint: set both for SMTP AUTH, or neither for a relay that trusts this host)",
     path: ["password"],
+  })
+  // Opportunistic STARTTLS can be stripped by anyone on the path, and the login would then go in clear.
+  .refine((p) => p.password === undefined || p.secure || p.starttls === "require" || LOOPBACK.test(p.host), {
+    message: "a password is sent only over TLS (hint: keep starttls: require, or secure: true; opportunistic is for a relay without AUTH)",
+    path: ["starttls"],
   });
 
 /** Validated `notify.email` params. */

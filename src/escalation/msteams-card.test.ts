@@ -50,7 +50,9 @@ function unescaped(text: string): string[] {
       i++;
       continue;
     }
-    if ("`*_{}[]#|~<>".includes(text[i]!)) found.push(text[i]!);
+    // An underscore between two letters or digits cannot start or end emphasis.
+    const inWord = text[i] === "_" && /[\p{L}\p{N}]/u.test(text[i - 1] ?? "") && /[\p{L}\p{N}]/u.test(text[i + 1] ?? "");
+    if ("`*_{}[]#|~<>".includes(text[i]!) && !inWord) found.push(text[i]!);
   }
   return found;
 }
@@ -60,6 +62,7 @@ describe("escapeCardText", () => {
     ["a link", "[click](http://evil.example)", "\\[click\\](http://evil.example)"],
     ["an image", "![x](http://evil/p.png)", "!\\[x\\](http://evil/p.png)"],
     ["emphasis", "**bold** _it_ ~~s~~", "\\*\\*bold\\*\\* \\_it\\_ \\~\\~s\\~\\~"],
+    ["an underscore inside a word is left alone, at its edges escaped", "db_disconnect __init__ x_", "db_disconnect \\_\\_init\\_\\_ x\\_"],
     ["a mention", "<at>everyone</at>", "\\<at\\>everyone\\</at\\>"],
     ["a heading", "# big", "\\# big"],
     ["a list marker", "- item", "\\- item"],
@@ -101,7 +104,7 @@ describe("buildTeamsMessage", () => {
 
   it("heads with severity, kind and target, then facts: state, reason, evidence, attempts", () => {
     const c = card(notification());
-    expect(c.body[0]).toMatchObject({ type: "TextBlock", text: "P1 server\\_down on orders-api", weight: "Bolder", color: "Attention" });
+    expect(c.body[0]).toMatchObject({ type: "TextBlock", text: "P1 server_down on orders-api", weight: "Bolder", color: "Attention" });
     expect(facts(c)).toMatchObject({
       State: "open",
       Reason: "opened",
@@ -114,10 +117,10 @@ describe("buildTeamsMessage", () => {
   });
 
   it.each([
-    [{ event: "resolve" as const, reason: "recovered" }, "Resolved: P1 server\\_down on orders-api", "Good"],
-    [{ escalation: 1 }, "Medic's fix failed: P1 server\\_down on orders-api", "Attention"],
-    [{ escalation: 1, attempts: 0, steps: [] }, "Medic cannot fix it: P1 server\\_down on orders-api", "Attention"],
-    [{ severity: "P3" as const }, "P3 server\\_down on orders-api", "Warning"],
+    [{ event: "resolve" as const, reason: "recovered" }, "Resolved: P1 server_down on orders-api", "Good"],
+    [{ escalation: 1 }, "Medic's fix failed: P1 server_down on orders-api", "Attention"],
+    [{ escalation: 1, attempts: 0, steps: [] }, "Medic cannot fix it: P1 server_down on orders-api", "Attention"],
+    [{ severity: "P3" as const }, "P3 server_down on orders-api", "Warning"],
   ])("the title says what happened: %j", (over, title, color) => {
     expect(card(notification(over)).body[0]).toMatchObject({ text: title, color });
   });
@@ -134,7 +137,7 @@ describe("buildTeamsMessage", () => {
         },
       }),
     );
-    expect(c.body[0]).toMatchObject({ text: "Approval needed: P1 server\\_down on orders-api" });
+    expect(c.body[0]).toMatchObject({ text: "Approval needed: P1 server_down on orders-api" });
     expect(texts(c)).toContain("Awaiting approval of postgres.terminate until 2025-03-01T10:10:00.000Z");
     const plan = c.body.filter((e) => e.type === "TextBlock" && e.fontType === "Monospace").map((e) => (e as { text: string }).text);
     expect(plan).toEqual(["1\\. postgres.terminate idle \\> 5m", "max: 50"]);

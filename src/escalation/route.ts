@@ -64,7 +64,7 @@ export function routeIncident(facts: RouteFacts, config: RoutingConfig): Routing
   const steps: PolicyStep[] = [];
   for (const route of config.routes) {
     const policySteps = config.policies[route.policy]?.[facts.severity];
-    if (!policySteps || !matches(route, facts)) continue;
+    if (!policySteps?.length || !matches(route, facts)) continue;
     routes.push(route.name);
     policies.push(route.policy);
     steps.push(...policySteps);
