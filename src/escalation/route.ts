@@ -1,6 +1,6 @@
 import type { Severity } from "../classify/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { globMatches } from "../playbooks/match.js";
+import { globMatches } from "../lib/glob.js";
 import type { EscalationPolicy, PolicyStep } from "./policy.js";
 
 // Alertmanager's routing tree, reduced to what medic needs: a flat list, first match wins,
