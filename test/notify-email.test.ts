@@ -106,7 +106,7 @@ describe("email channel: config", () => {
       }
       expect(thrown).toBeInstanceOf(MedicError);
       expect((thrown as MedicError).code).toBe("EMAIL_CA");
-      expect((thrown as MedicError).message).toContain(join(dir, ca));
+      expect((thrown as MedicError).message).toContain(`${join(dir, ca)} as notify.email.ca:`);
       expect((thrown as MedicError).describe()).not.toContain(PASSWORD);
     }
   });
