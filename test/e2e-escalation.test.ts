@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
@@ -20,29 +19,12 @@ import {
   tempDir,
   waitUntil,
   type MedicProcess,
+  switchableTarget,
 } from "./harness.js";
 
 afterEach(cleanup);
 
 const ROUTING_KEY = "0123456789abcdef0123456789abcdef";
-
-/** A target the test breaks and heals by hand: 200 or 500, and a JSON body it chooses. */
-async function switchable(): Promise<{ url: string; set(status: number, body?: unknown): void }> {
-  let status = 200;
-  let body: unknown = { status: "UP" };
-  const server: Server = createServer((_req, res) =>
-    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
-  );
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
-    set(s, b = { status: s < 400 ? "UP" : "DOWN" }) {
-      status = s;
-      body = b;
-    },
-  };
-}
 
 async function receivers() {
   const slack = await startSlackReceiver();
@@ -76,7 +58,7 @@ const env = (slackUrl: string) => ({ SLACK_URL: slackUrl, PD_KEY: ROUTING_KEY })
 /** Receivers, a switchable target "api", and a config watching it; `extra` is more top-level YAML. */
 async function scenario(extra = "") {
   const { slack, pd } = await receivers();
-  const api = await switchable();
+  const api = await switchableTarget();
   const dir = tempDir();
   const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`, extra);
   return { slack, pd, api, dir, file, state: join(dir, "state"), env: env(slack.url) };

@@ -1,11 +1,9 @@
-import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import nodemailer from "nodemailer";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { formatDuration } from "../lib/duration.js";
-import { describeError, MedicError } from "../lib/errors.js";
+import { readCa, type CaUse } from "./ca.js";
 import type { ChannelKind } from "./channel.js";
 import { buildEmailMessage, domainOf, type EmailMessage } from "./email-message.js";
 import { messageOf, redactDetail } from "./post-json.js";
@@ -68,11 +66,14 @@ const schema = z
 /** Validated `notify.email` params. */
 export type EmailParams = z.output<typeof schema>;
 
+// What a bad `ca` file is called in its error.
+const CA: CaUse = { code: "EMAIL_CA", key: "notify.email.ca", signed: "the SMTP server's certificate" };
+
 /** `email`: one message per trigger, acknowledge and resolve, threaded per incident, through an SMTP server. */
 export const emailChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {
-    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca));
+    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca), CA);
     const domain = domainOf(params.from);
     const secrets = params.password === undefined ? [] : passwordForms(params.user ?? "", params.password);
     return {
@@ -87,20 +88,6 @@ export const emailChannel: ChannelKind<typeof schema> = {
 
 function passwordForms(user: string, password: string): string[] {
   return [password, Buffer.from(password).toString("base64"), Buffer.from(`\u0000${user}\u0000${password}`).toString("base64")];
-}
-
-function readCa(file: string): Buffer {
-  try {
-    const pem = readFileSync(file);
-    // TLS quietly skips what it cannot parse; find out now rather than at the first message.
-    new X509Certificate(pem);
-    return pem;
-  } catch (err) {
-    throw new MedicError("EMAIL_CA", `cannot use ${file} as notify.email.ca: ${describeError(err)}`, {
-      cause: err,
-      hint: "point ca at a readable PEM file with the CA certificate that signed the SMTP server's certificate",
-    });
-  }
 }
 
 async function sendEmail(n: Notification, outer: AbortSignal, p: EmailParams, ca: Buffer | undefined, domain: string): Promise<SendResult> {

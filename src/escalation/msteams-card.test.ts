@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sampleNotification } from "../../test/fixtures/notification.js";
 import {
   buildTeamsAnnouncement,
   buildTeamsMessage,
@@ -14,28 +15,20 @@ import type { Notification } from "./types.js";
 
 const OPENED = Date.parse("2025-03-01T10:00:00.000Z");
 
-function notification(over: Partial<Notification> = {}): Notification {
-  return {
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({
     id: "n-1",
     channel: "msteams",
-    event: "trigger",
     incident: "inc-42",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
     evidence: "GET http://127.0.0.1:8000/health: ECONNREFUSED",
     openedAt: OPENED,
     at: OPENED + 12 * 60_000,
-    attempts: 1,
     steps: [
       { name: "docker.restart", outcome: "ok", detail: "restarted orders-api in 2.1s" },
       { name: "verify", outcome: "failed", detail: "still refusing" },
     ],
     ...over,
-  };
-}
+  });
 
 const card = (n: Notification): AdaptiveCard => buildTeamsMessage(n).attachments[0]!.content;
 const texts = (c: AdaptiveCard) => c.body.flatMap((e: CardElement) => (e.type === "TextBlock" ? [e.text] : []));
