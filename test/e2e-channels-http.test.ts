@@ -107,7 +107,7 @@ targets:
     );
     expect(toTeams).not.toContain("acknowledge");
     const titles = teams.posted().map((r) => r.body.attachments[0].content.body[0].text as string);
-    expect(titles).toEqual(["P1 server\\_down on api", "Resolved: P1 server\\_down on api"]);
+    expect(titles).toEqual(["P1 server_down on api", "Resolved: P1 server_down on api"]);
     expect(teams.posted()[0]!.body.attachments[0].content.actions[0].url).toBe(`https://medic.example.com/#/incidents/${id}`);
 
     daemon.child.kill("SIGTERM");
