@@ -127,7 +127,7 @@ describe("e2e: capture before the fix", () => {
       .map((b) => b.text?.text ?? "")
       .find((t) => t.includes("Evidence kept"))!;
     expect(section).toContain(`<${link}/#/incidents/${id}|`);
-    expect(section).toMatch(/• dump-1\.heapsnapshot \([\d.]+(KiB|MiB)\, heap snapshot\)/);
+    expect(section).toMatch(/• dump-1\.heapsnapshot \([\d.]+(KiB|MiB), heap snapshot\)/);
     console.log(`e2e capture: heap snapshot ${ref!.bytes} bytes, step took ${heap.durationMs} ms`);
 
     // And after a restart of medic: the journal still lists it, the start-up pruning left a fresh incident's evidence alone.
