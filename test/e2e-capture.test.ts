@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -77,7 +77,16 @@ describe("e2e: capture before the fix", () => {
     const slack = await startSlackReceiver();
     onCleanup(() => slack.close());
     const { dir, pid, state, link } = await setUp({ slackUrl: slack.url });
+    // A closed incident's evidence from a month ago: past the 14-day retention, removed at start.
+    const old = join(state, "artifacts", "0ld0ld00");
+    mkdirSync(old, { recursive: true });
+    writeFileSync(join(old, "logs-1.txt"), "a month old");
+    const monthAgo = new Date(Date.now() - 30 * 24 * 3600_000);
+    utimesSync(join(old, "logs-1.txt"), monthAgo, monthAgo);
+    utimesSync(old, monthAgo, monthAgo);
     const m = startMedic(["run", "--config", join(dir, "medic.yaml")]);
+    await waitUntil(() => !existsSync(old), 20_000, "the expired artifacts to be pruned at start");
+    expect(m.stdout()).toMatch(/"incident":"0ld0ld00".*"reason":"retention".*"msg":"removed an incident's artifacts"/);
     const api = await apiUrl(m);
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 60_000, "the incident to resolve");
     const id = resolved.incident;
