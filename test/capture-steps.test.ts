@@ -244,3 +244,18 @@ describe("capture.signal", () => {
     expect(Number(readFileSync(join(dir, "run/dumper.pid"), "utf8"))).not.toBe(pid);
   });
 });
+
+describe("capture.signal on a docker service", () => {
+  it("signals the container through the engine and keeps the dump it writes to its volume", async () => {
+    if (!(await engineUp())) throw new Error("no Docker engine: run bash scripts/setup.sh");
+    // busybox sh runs a trap between commands: the dump lands within a second of the signal.
+    const script = 'trap "echo dump of $$ > /www/dump.out" USR2; while true; do sleep 1; done';
+    const c = await runHttpContainer({ cmd: ["/bin/busybox", "sh", "-c", script] });
+    const state = tempDir();
+    const target: Target = { ...testTarget(), service: { kind: "docker", params: { container: c.name, stopTimeout: 1000 } } };
+    const r = await run(captureSignal, { signal: "SIGUSR2", pattern: "dump.*", dir: c.www, settle: "300ms" }, target, sinkIn(state));
+    expect(r).toMatchObject({ ok: true, detail: expect.stringContaining(`that container ${c.name} wrote on SIGUSR2`) });
+    expect(readFileSync(join(state, r.artifacts![0]!.path), "utf8")).toBe("dump of 1\n");
+    expect((await c.inspect()).State.Running).toBe(true);
+  });
+});
