@@ -193,12 +193,24 @@ async function take(file: string, tmp: string, cap: number): Promise<{ bytes: nu
     const st = await source.stat();
     if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
     if (st.size <= cap) {
+      const moved = `${tmp}.in`;
       try {
-        await rename(file, tmp);
-        await chmod(tmp, 0o600);
-        return await hashFile(tmp, cap);
+        await rename(file, moved);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      }
+      if (await stat(moved).catch(() => undefined)) {
+        try {
+          await chmod(moved, 0o600);
+          await rename(moved, tmp);
+          return await hashFile(tmp, cap);
+        } catch (err) {
+          // Another user's file (the service runs as someone else): medic keeps its own copy, 0600.
+          if ((err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+          const copied = await copyHeadOf(moved, tmp, cap);
+          await unlink(moved).catch(() => undefined);
+          return copied;
+        }
       }
     }
     const copied = await copyHead(source, tmp, cap);
@@ -228,6 +240,15 @@ async function hashFile(path: string, cap: number): Promise<{ bytes: number; sha
     return { bytes, sha256: hash.digest("hex"), truncated };
   } finally {
     await handle.close();
+  }
+}
+
+async function copyHeadOf(path: string, tmp: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
+  const source = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await copyHead(source, tmp, cap);
+  } finally {
+    await source.close();
   }
 }
 
