@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
+import { launchBrowser, openConsole } from "./console-page.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import {
   apiUrl,
@@ -151,6 +152,22 @@ describe("e2e: capture before the fix", () => {
         .update(Buffer.from(await later.arrayBuffer()))
         .digest("hex"),
     ).toBe(ref!.sha256);
+
+    // The console's incident page lists it; its download button saves the very bytes the journal hashed.
+    const browser = await launchBrowser();
+    onCleanup(() => browser.close());
+    const { page, errors } = await openConsole(browser, `${again}/#/incidents/${id}`);
+    const item = page.locator('[data-testid="artifacts"] li[data-name="dump-1.heapsnapshot"]');
+    await item.waitFor();
+    expect(await item.textContent()).toContain(ref!.sha256.slice(0, 16));
+    const [saved] = await Promise.all([page.waitForEvent("download"), item.locator("button").click()]);
+    expect(saved.suggestedFilename()).toBe("dump-1.heapsnapshot");
+    expect(
+      createHash("sha256")
+        .update(readFileSync(await saved.path()))
+        .digest("hex"),
+    ).toBe(ref!.sha256);
+    expect(errors).toEqual([]);
   });
 
   it("a dry run captures nothing and says what it would capture", async () => {
