@@ -168,7 +168,7 @@ describe("e2e: capture before the fix", () => {
         .digest("hex"),
     ).toBe(ref!.sha256);
     expect(errors).toEqual([]);
-  });
+  }, 120_000);
 
   it("a dry run captures nothing and says what it would capture", async () => {
     const { dir, pid, state, port } = await setUp();
@@ -196,5 +196,5 @@ describe("e2e: capture before the fix", () => {
     expect(Number(readFileSync(join(dir, "api.pid"), "utf8"))).toBe(pid);
     expect(journal(state).some((r) => r.type === "step_started")).toBe(false);
     expect(m.stdout()).not.toMatch(/"msg":"running playbook"/);
-  });
+  }, 60_000);
 });
