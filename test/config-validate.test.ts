@@ -193,8 +193,8 @@ describe("a correct config", () => {
     expect(result.warnings).toEqual([]);
     const { rules, notify, escalation, ...config } = result.config;
     // No notify: or escalation: in the fixture: console only, and the runbook's default policy.
-    expect(notify.channels).toEqual([{ kind: "console", params: {} }]);
-    expect(escalation).toEqual({ policy: DEFAULT_POLICY, raiseOnFailure: {}, pageGraceMs: 0 });
+    expect(notify.channels).toEqual([{ name: "console", kind: "console", params: {} }]);
+    expect(escalation).toEqual({ policy: DEFAULT_POLICY, policies: {}, routes: [], raiseOnFailure: {}, pageGraceMs: 0 });
     expect(rules.map((r) => ({ ...r, when: r.when.map((c) => c.source) }))).toEqual([
       { kind: "queue_backlog", severity: "P3", when: ["[BODY].queue.depth > 1000"], targets: ["orders-*"] },
     ]);

@@ -39,6 +39,7 @@ export async function runHttpContainer(
     healthcheck?: boolean;
     labels?: Record<string, string>;
     cmd?: string[];
+    env?: string[];
   } = {},
 ): Promise<TestContainer> {
   const name = opts.name ?? containerName();
@@ -53,6 +54,7 @@ export async function runHttpContainer(
     Image: TEST_IMAGE,
     Cmd: opts.cmd ?? ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
     Labels: opts.labels ?? {},
+    ...(opts.env && { Env: opts.env }),
     HostConfig: {
       Binds: [`${www}:/www`],
       PortBindings: { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] },

@@ -118,12 +118,17 @@ describe("Docker scenarios, medic as a child process against the real engine", (
     const resolved = await find(state, (r) => r.type === "resolved", "recovery", 60_000);
     const records = journal(state).filter((r) => r.incident === resolved.incident);
     expect(records[0]).toMatchObject({ kind: "memory_pressure", evidence: expect.stringContaining("OOM-killed") });
-    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
-      outcome: "ok",
-      detail: expect.stringMatching(/32MiB -> 128MiB/),
-    });
+    const [inspected, updated] = records.filter((r) => r.type === "step_finished");
+    expect(updated).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/32MiB -> 128MiB/) });
     const after = await c.inspect();
     expect([after.HostConfig.Memory, after.HostConfig.MemorySwap, after.State.Status]).toEqual([128 * MIB, 128 * MIB, "running"]);
+    // The restart replaced the exit code and the times; the inspect kept before it still has them.
+    expect(after.State.ExitCode).toBe(0);
+    expect(inspected).toMatchObject({ index: 0, outcome: "ok", detail: expect.stringMatching(/: exited exit 137, OOM killed, /) });
+    const kept = (inspected as { artifacts: { name: string; path: string }[] }).artifacts;
+    const text = readFileSync(join(state, kept[0]!.path), "utf8");
+    expect(text).toContain("status: exited, exit code 137, OOM killed: YES");
+    expect(text).toContain("memory limit 32MiB");
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 90_000);

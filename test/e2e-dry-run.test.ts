@@ -231,9 +231,18 @@ describe("medic run --dry-run against real services", () => {
       "api-sick": [/restart-app-on-db-disconnect/],
       [killed.name]: [/restart-container/, /docker\.restart/],
       [stopped.name]: [/restart-container/, /docker\.restart/],
-      [oom.name]: [/raise-container-memory/, /would set memory 32MiB -> 64MiB/],
+      [oom.name]: [
+        /raise-container-memory/,
+        /would capture the state and last healthchecks of container /,
+        /would set memory 32MiB -> 64MiB/,
+      ],
       "db-tx": [/end-idle-transactions/, new RegExp(`would terminate pid ${holderPid}\\b`)],
-      "db-pool": [/free-idle-connections/, ...idlePids.map((p) => new RegExp(`would terminate pid ${p}\\b`))],
+      // The snapshot says what it would capture; the empty state dir below shows it kept nothing.
+      "db-pool": [
+        /free-idle-connections/,
+        /would capture pg_stat_activity, lock waits and the longest transactions of /,
+        ...idlePids.map((p) => new RegExp(`would terminate pid ${p}\\b`)),
+      ],
       "db-down": [/start-database/, new RegExp(`start process \\[runuser .* -D ${downDb.dataDir} `)],
       "orders-app": [/free-connections-then-resize-pool/, /\/admin\/pool\/resize/],
     };

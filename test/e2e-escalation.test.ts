@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -6,6 +7,7 @@ import type { JournalRecord } from "../src/incidents/types.js";
 import { startPagerDutyReceiver } from "./fixtures/pagerduty-receiver.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import {
+  apiUrl,
   cleanup,
   freePort,
   journal,
@@ -405,4 +407,71 @@ safety: { flapGuard: { backoff: { initial: 0s, max: 0s } } }
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 60_000);
+});
+
+describe("a person's acknowledgement in PagerDuty, learned through its signed v3 webhook", () => {
+  it("stops the climb: the later step never fires; a forged or unsigned delivery and medic's own acknowledgement change nothing", async () => {
+    const secret = "pd-webhook-signing-secret-0123456789";
+    const s = await scenario(`api: { listen: "127.0.0.1:0" }
+escalation:
+  P1: [{ after: 0s, notify: [pagerduty] }, { after: 4s, notify: [lead] }]
+`);
+    const lead = await startSlackReceiver();
+    onCleanup(() => lead.close());
+    const file = s.file;
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        `timeout: 1s }\n  retry`,
+        `timeout: 1s, webhookSecret: "\${PD_HOOK}" }\n  channels:\n    lead: { slack: { webhookUrl: "\${LEAD_URL}" } }\n  retry`,
+      ),
+    );
+    const daemon = startMedic(["run", "--config", file], { ...s.env, PD_HOOK: secret, LEAD_URL: lead.url });
+    const url = await apiUrl(daemon);
+    s.api.set(500);
+    const opened = await waitUntil(() => journal(s.state).find((r) => r.type === "opened"), 10_000, "the incident");
+    await waitUntil(() => s.pd.events.some((e) => e.body.event_action === "trigger"), 10_000, "the page");
+    const delivery = (agent: object) =>
+      JSON.stringify({
+        event: {
+          id: "01DEMO",
+          event_type: "incident.acknowledged",
+          resource_type: "incident",
+          occurred_at: new Date().toISOString(),
+          agent,
+          data: { id: "PGR0VU2", type: "incident", status: "acknowledged", incident_key: opened.incident, title: "x" },
+        },
+      });
+    const post = (body: string, signature?: string) =>
+      fetch(`${url}/api/pagerduty/webhook`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(signature && { "x-pagerduty-signature": signature }) },
+        body,
+      });
+    const sign = (body: string, key = secret) => `v1=${createHmac("sha256", key).update(body).digest("hex")}`;
+    const jane = delivery({ id: "PLH1HKV", type: "user_reference", summary: "Jane Doe" });
+    expect((await post(jane)).status).toBe(401);
+    expect((await post(jane, sign(jane, "not-the-secret-at-all-0000"))).status).toBe(401);
+    expect((await post(jane.replace("Jane", "Mallory"), sign(jane))).status).toBe(401);
+    const integration = delivery({ id: "PINT", type: "service_reference", summary: "medic integration" });
+    expect(await (await post(integration, sign(integration))).json()).toMatchObject({ done: "ignored" });
+    // PagerDuty may sign with two secrets while one is rotated: any one that matches will do.
+    const answer = await post(jane, `v1=${"0".repeat(64)},${sign(jane)}`);
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toEqual({ done: "acknowledged", incident: opened.incident, by: "Jane Doe (PagerDuty)" });
+    await waitUntil(
+      () => journal(s.state).some((r) => r.type === "acknowledged" && r.incident === opened.incident),
+      10_000,
+      "the acknowledgement in the journal",
+    );
+    // Past the lead's step: the lead is never told; the alert gets medic's acknowledge.
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(lead.messages).toEqual([]);
+    expect(s.pd.events.map((e) => e.body.event_action)).toEqual(["trigger", "acknowledge"]);
+    const acked = journal(s.state).find((r) => r.type === "acknowledged") as JournalRecord & { by: string };
+    expect(acked.by).toBe("Jane Doe (PagerDuty)");
+    daemon.child.kill("SIGTERM");
+    await daemon.exited;
+    for (const text of [daemon.stdout(), journalText(s.state)]) expect(text).not.toContain(secret);
+  }, 40_000);
 });

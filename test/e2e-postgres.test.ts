@@ -164,6 +164,9 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain("pg_terminate_backend");
     expect(plan.stdout.match(/would terminate pid \d+/g)?.length).toBe(15);
+    expect(plan.stdout).toMatch(
+      /1\. snapshot pg_stat_activity: .*\n +would capture pg_stat_activity, lock waits and the longest transactions of /,
+    );
     const count = async () => (await c.sql<{ n: string }>("select count(*) as n from pg_stat_activity where usename = 'app'"))[0]!.n;
     expect(await count()).toBe("16");
 
@@ -172,10 +175,16 @@ describe("PostgreSQL scenarios, medic as a child process against a real cluster"
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 40_000, "the pool incident to resolve");
     const records = ofIncident(journal(state), resolved.incident);
     expect(records[0]).toMatchObject({ kind: "pool_exhaustion", evidence: expect.stringMatching(/pool \d+% in use/) });
-    expect(records.find((r) => r.type === "step_finished")).toMatchObject({
-      outcome: "ok",
-      detail: expect.stringMatching(/^terminated 15 sessions/),
-    });
+    const [snapshot, terminate] = records.filter((r) => r.type === "step_finished");
+    expect(terminate).toMatchObject({ outcome: "ok", detail: expect.stringMatching(/^terminated 15 sessions/) });
+    // The snapshot ran first, so it saw the sessions the terminate then ended, and the busy query.
+    expect(snapshot).toMatchObject({ index: 0, outcome: "ok", detail: expect.stringMatching(/^snapshot of /) });
+    const kept = (snapshot as { artifacts: { name: string; path: string }[] }).artifacts;
+    expect(kept.map((a) => a.name)).toEqual(["pg-activity-1.txt", "pg-activity-2.json"]);
+    const text = readFileSync(join(state, kept[0]!.path), "utf8");
+    // 15 idle app sessions and the idle superuser one: the terminate ended the 15 only after this was taken.
+    expect(text).toMatch(/\nstate: idle 16, active 1\n/);
+    expect(text).toMatch(/\npid \d+ app@postgres [^\n]*: active [^\n]*\n +query: select pg_sleep\(60\)\n/);
     expect(await count()).toBe("1");
     expect((await admin.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
     expect(await Promise.race([busyQuery, new Promise((r) => setTimeout(() => r("still running"), 100))])).toBe("still running");

@@ -136,3 +136,20 @@ describe("README examples", () => {
     expect(execFileSync("amtool", ["check-config", join(dir, "alertmanager.yml")], { encoding: "utf8" })).toContain("SUCCESS");
   });
 });
+
+describe("README capture steps example", () => {
+  it("validates as the steps of a playbook", async () => {
+    const blocks = [...readFileSync(join(ROOT, "README.md"), "utf8").matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const steps = blocks.find((b) => b.startsWith("steps:\n  - capture.http:"))!;
+    const dir = tempDir();
+    writeFileSync(join(dir, "capture.yaml"), `name: capture-then-restart\non: [memory_pressure]\n${steps}`);
+    const loaded = await loadPlaybooks([join(dir, "capture.yaml")], { baseDir: dir, env: { ACTUATOR_TOKEN: "readme-token" } });
+    expect(loaded.issues).toEqual([]);
+    expect(loaded.playbooks[0]!.steps.map((s) => s.kind)).toEqual([
+      "capture.http",
+      "postgres.snapshot",
+      "docker.inspect",
+      "service.restart",
+    ]);
+  });
+});

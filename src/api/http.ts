@@ -54,11 +54,8 @@ export function errorReply(err: ApiError): Reply {
   return { status: err.status, json: { error: err.message, hint: err.hint }, headers: err.headers };
 }
 
-/**
- * The request's JSON body; an empty body is `{}`. Refuses (as ApiError) a body over `limit`
- * bytes, one that is not JSON, and a content type that says it is something else.
- */
-export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+/** The request's body as sent (a signature is over these bytes), refused when not JSON by type or too large. */
+export async function readBytes(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const type = req.headers["content-type"];
   if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
     throw new ApiError(
@@ -76,7 +73,12 @@ export async function readJson(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
     if (size > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** A body's JSON ({} when empty), or a 400 that says why not. */
+export function parseJson(bytes: Buffer): unknown {
+  const text = bytes.toString("utf8");
   if (text.trim() === "") return {};
   try {
     return JSON.parse(text) as unknown;

@@ -7,6 +7,7 @@ import { isRefusal } from "../safety/operator.js";
 import { artifactReply } from "./artifacts.js";
 import { consoleRoutes } from "./console.js";
 import { controlRoutes } from "./controls.js";
+import { pagerdutyWebhookRoute } from "./pagerduty-webhook.js";
 import { ApiError, oneLine, parseBody } from "./http.js";
 import type { Incident } from "../incidents/types.js";
 import type { HistoryQuery } from "../store/types.js";
@@ -150,6 +151,7 @@ export const ROUTES: readonly Route[] = [
   })),
   ...controlRoutes,
   ...consoleRoutes,
+  pagerdutyWebhookRoute,
   {
     method: "POST",
     path: "/api/alertmanager",

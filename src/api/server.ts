@@ -6,7 +6,7 @@ import { describeError, MedicError } from "../lib/errors.js";
 import { hostAllowed, isLoopback } from "./auth.js";
 import { identify, readHolders, roleAllows, type Holder, type Who } from "./identity.js";
 import { admitConnections } from "./connections.js";
-import { ApiError, errorReply, readJson, send, type Reply } from "./http.js";
+import { ApiError, errorReply, parseJson, readBytes, send, type Reply } from "./http.js";
 import { ROUTES } from "./routes.js";
 import type { ApiContext, Route } from "./types.js";
 
@@ -119,8 +119,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, h: Handling): P
         "use this on a medic that is not a dry run; a dry run changes nothing",
       );
     }
+    // The body is read once, whether a handler asks for its bytes (a signature), its JSON, or both.
+    let bytes: Promise<Buffer> | undefined;
+    const raw = () => (bytes ??= readBytes(req));
     reply = await route.handle(
-      { params, query: url.searchParams, headers: req.headers, closing: h.closing, body: () => readJson(req), ...(who && { who }) },
+      {
+        params,
+        query: url.searchParams,
+        headers: req.headers,
+        closing: h.closing,
+        body: async () => parseJson(await raw()),
+        raw,
+        ...(who && { who }),
+      },
       h,
     );
   } catch (err) {

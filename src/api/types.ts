@@ -27,6 +27,8 @@ export interface RouteRequest {
   closing: AbortSignal;
   /** The JSON body ({} when empty); refused with a 4xx when it is not JSON or too large. */
   body: () => Promise<unknown>;
+  /** The body's bytes as sent, for a route that checks a signature over them. */
+  raw: () => Promise<Buffer>;
   /** The token's holder; absent on an open route, or a read with no token where reads need none. */
   who?: Who;
 }

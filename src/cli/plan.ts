@@ -9,6 +9,7 @@ import { MaintenanceCalendar, pausedFor } from "../safety/maintenance.js";
 import type { Controls } from "../safety/types.js";
 import { planRemediation, renderPlan } from "../playbooks/plan.js";
 import { previewPlan } from "../playbooks/preview.js";
+import { renderRouting, routeIncident } from "../escalation/route.js";
 import { probeKinds } from "../probes/registry.js";
 import { serviceKinds } from "../services/registry.js";
 import { openReadOnly } from "../store/file/read-only.js";
@@ -60,6 +61,11 @@ async function plan(config: Config, opts: { target: string; incident: string }):
     "safety (from the journal and controls in the state dir, now)",
     ...safety.lines.map((l) => `  ${l}`),
     `  => ${describeDecision(safety.decision)}`,
+    "",
+    ...renderRouting(
+      routeIncident({ target: target.name, labels: target.labels, kind: opts.incident, severity }, config.escalation),
+      new Set(config.notify.channels.map((c) => c.name)),
+    ),
     "",
     ...renderPlan(plan, await previewPlan(plan, { target, targets, baseDir: config.baseDir, signal: AbortSignal.timeout(15_000) })),
   ];

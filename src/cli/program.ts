@@ -7,6 +7,7 @@ import { demoCommand } from "./demo.js";
 import { guardResetCommand } from "./guard.js";
 import { incidentsCommand, showIncidentCommand } from "./incidents.js";
 import { answerCommand } from "./approve.js";
+import { notifyTestCommand } from "./notify.js";
 import { pauseCommand, pausesCommand, resumeCommand } from "./pause.js";
 import { planCommand } from "./plan.js";
 import { runCommand } from "./run.js";
@@ -124,6 +125,13 @@ program
   .description("reject the step an incident waits on: nothing runs, and it escalates with the reason")
   .requiredOption("--reason <text>", "why (required)")
   .action(async (id: string, o, cmd: Command) => exit(await answerCommand(id, "rejected", { ...global(cmd), reason: o.reason })));
+
+program
+  .command("notify")
+  .description("notification channels")
+  .command("test <channel>")
+  .description("send a clearly marked test notification (and its resolve) to a configured channel; print the receiver's answer")
+  .action(async (channel: string, _o, cmd: Command) => exit(await notifyTestCommand(channel, global(cmd))));
 
 program
   .command("guard")

@@ -2,8 +2,10 @@ import picomatch from "picomatch";
 import { BUILTIN_KINDS } from "../classify/types.js";
 import { stepKinds } from "../playbooks/steps/registry.js";
 import { displayFile, suggest, suggestHint, type ConfigIssue } from "./issues.js";
+import { list, record, strings } from "./raw.js";
 import { issueAt, positionOf, type YamlSource } from "./locate.js";
 import { checkStoreOverlap, type PlaybookReach } from "./store-overlap.js";
+import { checkChannelNames, checkNotifyRoutes } from "./check-routes.js";
 
 /** A parsed file and its data (after `${...}` substitution), valid or not. */
 export interface RawFile {
@@ -55,6 +57,10 @@ export function crossCheck(config: RawFile | undefined, playbooks: readonly RawF
       }
     });
     checkAlertRoutes(config.source, root, targets, knownKinds, issues);
+    const alertKinds = list(record(root.alertmanager).routes).map((r) => record(r).kind);
+    const routedKinds = [...knownKinds, ...alertKinds.filter((k): k is string => typeof k === "string" && !knownKinds.includes(k))];
+    checkChannelNames(config.source, root, issues);
+    checkNotifyRoutes(config.source, root, targets, routedKinds, issues);
     checkPlacement(config.source, root, issues);
     checkTokenNames(config.source, record(root.api), issues);
     list(record(root.approvals).rules).forEach((rule, i) =>
@@ -250,11 +256,6 @@ function kindsHint(kind: string, known: string[]): string {
   const close = suggest(kind, known);
   return `${close ? `did you mean "${close}"? ` : ""}known kinds: ${known.join(", ")}; a rule in medic.yaml can define more`;
 }
-
-const record = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const strings = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((s) => typeof s === "string") ? v : undefined);
 
 // A cluster on several hosts must know which one a local service is on, or the leader would restart
 // a process on its own host that lives on another.

@@ -1,6 +1,6 @@
 import { dirname, resolve } from "node:path";
 import { BUILTIN_KINDS, SEVERITIES, type Severity } from "../classify/types.js";
-import { DEFAULT_POLICY, type EscalationPolicy } from "../escalation/policy.js";
+import { DEFAULT_POLICY, type EscalationPolicy, type PolicyStep } from "../escalation/policy.js";
 import { channelKinds } from "../escalation/registry.js";
 import { loadPlaybooks } from "../playbooks/load.js";
 import type { Playbook } from "../playbooks/types.js";
@@ -222,8 +222,9 @@ export function normaliseConfig(
       channels: [
         ...[...channelKinds.keys()]
           .filter((k) => k !== "console" && (p.notify as Record<string, unknown>)[k] !== undefined)
-          .map((kind) => ({ kind, params: (p.notify as Record<string, unknown>)[kind] })),
-        { kind: "console", params: {} },
+          .map((kind) => ({ name: kind, kind, params: (p.notify as Record<string, unknown>)[kind] })),
+        ...Object.entries(p.notify.channels).map(([name, ref]) => ({ name, kind: ref.kind, params: ref.params })),
+        { name: "console", kind: "console", params: {} },
       ],
       retry: { initialMs: p.notify.retry.initial, maxMs: p.notify.retry.max, attempts: p.notify.retry.attempts },
       breaker: { failures: p.notify.breaker.failures, cooldownMs: p.notify.breaker.cooldown },
@@ -233,13 +234,32 @@ export function normaliseConfig(
       policy: Object.fromEntries(
         SEVERITIES.map((sev) => {
           const steps = p.escalation[sev];
-          return [sev, steps ? steps.map((st) => ({ afterMs: st.after, notify: st.notify })) : DEFAULT_POLICY[sev]];
+          return [sev, steps ? steps.map(policyStep) : DEFAULT_POLICY[sev]];
         }),
       ) as EscalationPolicy,
+      policies: Object.fromEntries(
+        Object.entries(p.escalation.policies).map(([name, policy]) => [
+          name,
+          Object.fromEntries(SEVERITIES.filter((sev) => policy[sev]).map((sev) => [sev, policy[sev]!.map(policyStep)])),
+        ]),
+      ),
+      routes: p.escalation.routes.map((r, i) => ({
+        name: r.name ?? `route ${i + 1}`,
+        ...(r.targets && { targets: r.targets }),
+        ...(r.labels && { labels: r.labels }),
+        ...(r.kinds && { kinds: r.kinds }),
+        ...(r.severities && { severities: r.severities }),
+        policy: r.policy,
+        continue: r.continue,
+      })),
       raiseOnFailure: p.escalation.raiseOnFailure,
       pageGraceMs: p.escalation.pageGrace,
     },
   };
+}
+
+function policyStep(step: { after: number; notify: string[] }): PolicyStep {
+  return { afterMs: step.after, notify: step.notify };
 }
 
 function apiConfig(api: ParsedConfig["api"], baseDir: string): ApiConfig {

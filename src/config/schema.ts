@@ -167,10 +167,29 @@ const ruleSchema = () =>
     targets: targetGlobs().meta({ description: "Target name globs the rule applies to" }),
   });
 
+/** Channel kinds an operator configures (console, the log, always exists). */
+const sendingKinds = () => new Map([...channelKinds].filter(([name]) => name !== "console"));
+
+/** A channel's or a policy's name: what policies and routes say. */
+const channelName = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_-]{0,62}$/,
+      `${what} names are lowercase letters, digits, _ and -, starting with a letter (hint: like payments-slack)`,
+    );
+
 const notifySchema = () =>
   z
     .strictObject({
-      ...Object.fromEntries([...channelKinds].filter(([name]) => name !== "console").map(([name, kind]) => [name, kind.schema.optional()])),
+      ...Object.fromEntries([...sendingKinds()].map(([name, kind]) => [name, kind.schema.optional()])),
+      channels: z
+        .record(
+          channelName("channel"),
+          kindSelector("channel", sendingKinds(), { example: '{ slack: { webhookUrl: "${PAYMENTS_SLACK_URL}" } }' }),
+        )
+        .default({})
+        .meta({ description: "More channels, each named by you, like payments-slack: { slack: { webhookUrl: ... } }" }),
       retry: z
         .strictObject({
           initial: positiveDuration().prefault("1s").meta({ description: "First wait before a failed send is retried" }),
@@ -191,12 +210,15 @@ const notifySchema = () =>
         .meta({ description: "Base URL of medic's API and console, for links to incidents' pages in notifications" }),
     })
     .prefault({})
-    .meta({ description: "Where humans are told: slack, pagerduty (console, the log, always exists)" });
+    .meta({
+      description:
+        "Where humans are told: one channel per kind named after it, and named ones under channels (console, the log, always exists)",
+    });
 
 const escalationStep = () =>
   z.strictObject({
     after: duration().prefault("0s").meta({ description: "How long after the incident opened" }),
-    notify: z.array(z.string().min(1)).min(1).meta({ description: "Channels to tell: slack, pagerduty, console" }),
+    notify: z.array(z.string().min(1)).min(1).meta({ description: "Channels to tell, by name: slack, pagerduty, payments-slack, console" }),
   });
 
 const escalationSteps = (severity: string) =>
@@ -208,13 +230,36 @@ const escalationSteps = (severity: string) =>
 /** The longest a page may be held while a playbook works. */
 const MAX_PAGE_GRACE_MS = 30 * 60_000;
 
+const severityPolicy = () => ({
+  P1: escalationSteps("P1"),
+  P2: escalationSteps("P2"),
+  P3: escalationSteps("P3"),
+  P4: escalationSteps("P4"),
+});
+
+const notifyRoute = () =>
+  z.strictObject({
+    name: z.string().min(1).max(64).optional().meta({ description: "How plans and errors name the route (default: route N)" }),
+    targets: z.array(z.string().min(1)).min(1).optional().meta({ description: "Target name globs, like payments-*" }),
+    labels: labels().optional().meta({ description: "Target labels that must all be equal, like { team: payments }" }),
+    kinds: z.array(incidentKind()).min(1).optional().meta({ description: "Incident kinds, like [db_disconnect, pool_exhaustion]" }),
+    severities: z.array(z.enum(SEVERITIES)).min(1).optional().meta({ description: "Severities, like [P1, P2]" }),
+    policy: channelName("policy").meta({ description: "The policy (under escalation.policies) the incident follows" }),
+    continue: z.boolean().default(false).meta({ description: "Keep matching: the incident also follows the next matching route's policy" }),
+  });
+
 const escalationSchema = () =>
   z
     .strictObject({
-      P1: escalationSteps("P1"),
-      P2: escalationSteps("P2"),
-      P3: escalationSteps("P3"),
-      P4: escalationSteps("P4"),
+      ...severityPolicy(),
+      policies: z
+        .record(channelName("policy"), z.strictObject(severityPolicy()))
+        .default({})
+        .meta({ description: "Named policies routes send to: timed steps per severity, like the default ones above" }),
+      routes: z
+        .array(notifyRoute())
+        .default([])
+        .meta({ description: "Which policy an incident follows: first match wins; none matched: the steps above (the default policy)" }),
       raiseOnFailure: z
         .partialRecord(z.enum(SEVERITIES), z.enum(SEVERITIES))
         .default({})
@@ -494,24 +539,6 @@ export const configSchema = () =>
         .meta({ description: "Targets found at run time instead of listed here" }),
     })
     .superRefine((c, ctx) => {
-      const configured = new Set([
-        "console",
-        ...Object.keys(c.notify).filter((k) => channelKinds.has(k) && (c.notify as Record<string, unknown>)[k]),
-      ]);
-      for (const severity of SEVERITIES) {
-        for (const [i, step] of (c.escalation[severity] ?? []).entries()) {
-          for (const [j, channel] of step.notify.entries()) {
-            if (configured.has(channel)) continue;
-            ctx.addIssue({
-              code: "custom",
-              path: ["escalation", severity, i, "notify", j],
-              input: channel,
-              message: `no channel named ${JSON.stringify(channel)} is configured`,
-              params: { hint: `configure it under notify:, or use one of ${[...configured].join(", ")}` },
-            });
-          }
-        }
-      }
       if (c.cluster && !c.store?.postgres)
         ctx.addIssue({
           code: "custom",

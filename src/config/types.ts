@@ -4,6 +4,7 @@ import type { Severity } from "../classify/types.js";
 import type { Condition } from "../classify/conditions.js";
 import type { Playbook } from "../playbooks/types.js";
 import type { EscalationPolicy } from "../escalation/policy.js";
+import type { NamedPolicy, NotifyRoute } from "../escalation/route.js";
 import type { MaintenanceWindowConfig, SafetyConfig } from "../safety/types.js";
 import type { KindRef, Target, TargetDefaults } from "./target.js";
 import type { ClusterConfig, StoreConfig } from "./cluster.js";
@@ -59,17 +60,27 @@ export interface Config {
   secrets: string[];
   notify: NotifyConfig;
   escalation: {
+    /** The default policy: for incidents no route takes. */
     policy: EscalationPolicy;
+    /** Named policies routes send to. */
+    policies: Record<string, NamedPolicy>;
+    /** First match wins; `continue` keeps matching. */
+    routes: NotifyRoute[];
     raiseOnFailure: Partial<Record<Severity, Severity>>;
     /** How long a page waits while a playbook works on the incident (0: at once). */
     pageGraceMs: number;
   };
 }
 
+/** One channel to humans: its name (what policies say), its kind and the kind's params. */
+export interface ChannelConfig extends KindRef {
+  name: string;
+}
+
 /** Channels to humans and how delivery retries. */
 export interface NotifyConfig {
-  /** Configured channels, by name (the registry kind); console is always there. */
-  channels: KindRef[];
+  /** Configured channels: `notify.<kind>` named after its kind, then `notify.channels`; console is always there. */
+  channels: ChannelConfig[];
   retry: { initialMs: number; maxMs: number; attempts: number };
   breaker: { failures: number; cooldownMs: number };
   /** Base URL of medic's API, for links in notifications. */

@@ -135,6 +135,7 @@ export class Daemon implements ReadPort, CommandPort {
       incidents: live,
       record: (id, event) => void records.append(id, event),
       paused: (target, now) => safety.pausedFor(target, now) !== undefined,
+      labels: (target) => watchers.targets().get(target)?.labels,
     }));
     const hostRoot = opts.hostRoot;
     const detector: Detector = new Detector({

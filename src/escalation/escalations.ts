@@ -10,10 +10,9 @@ import { buildNotification } from "./build.js";
 import { CHANNEL_TROUBLE } from "./collapse.js";
 import { Outbox } from "./outbox.js";
 import { dueNotifications, type ChannelFacts } from "./policy.js";
-import { channelKinds } from "./registry.js";
+import { createNotifier } from "./create.js";
+import { routeIncident, type Routing } from "./route.js";
 import { gated } from "./gated.js";
-import { redacting } from "./redacting.js";
-import { redactor } from "../lib/redact.js";
 import { SELF_PAGE_KIND, type Notification, type Notifier, type SendResult } from "./types.js";
 
 /** How often timed policy steps are checked (a P2 paged after 30 min needs no finer clock). */
@@ -35,6 +34,8 @@ export interface EscalationsOptions {
   gate: { check(action: Action): Verdict; allow(action: Action): Promise<Verdict> };
   /** A maintenance window or pause covers the target: nobody is paged (a resolve of an earlier page still goes out). */
   paused?: (target: string, now: number) => boolean;
+  /** A target's labels, for routes that match on them (a target no longer watched has none). */
+  labels?: (target: string) => Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -89,12 +90,10 @@ export class Escalations {
     const pages = new Set<string>();
     this.notifiers.clear();
     for (const channel of config.notify.channels) {
-      const kind = channelKinds.get(channel.kind)!;
-      redactor.add(kind.secrets?.(channel.params) ?? []);
-      const notifier = redacting(kind.create(channel.params, { name: channel.kind, baseDir: config.baseDir, log: this.opts.log }));
-      this.notifiers.set(channel.kind, gated(notifier, this.opts.gate));
-      if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.kind);
-      if (this.notifiers.get(channel.kind)!.pages) pages.add(channel.kind);
+      const notifier = gated(createNotifier(channel, config.baseDir, this.opts.log), this.opts.gate);
+      this.notifiers.set(channel.name, notifier);
+      if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.name);
+      if (notifier.pages) pages.add(channel.name);
     }
     return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack, pages };
   }
@@ -124,8 +123,8 @@ export class Escalations {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
     const now = this.opts.clock.now();
-    const { policy, pageGraceMs } = this.opts.config.escalation;
-    const due = dueNotifications(incident, policy, this.facts, now, { pageGraceMs });
+    const { pageGraceMs } = this.opts.config.escalation;
+    const due = dueNotifications(incident, this.route(incident).steps, this.facts, now, { pageGraceMs });
     if (due.length === 0) return;
     // Asked only when something is due: every open incident is reviewed every second.
     if (incident.state !== "resolved" && this.opts.paused?.(incident.target, now)) return;
@@ -160,23 +159,39 @@ export class Escalations {
     return false;
   }
 
-  /** Tells every channel that takes announcements (Slack, the log) something about medic itself; best effort, not journaled. */
+  /** Where an incident's notifications go now: its routes, policies and steps (plans show it too). */
+  route(incident: Pick<Incident, "target" | "kind" | "severity">): Routing {
+    const labels = this.opts.labels?.(incident.target) ?? {};
+    return routeIncident(
+      { target: incident.target, labels, kind: incident.kind, severity: incident.severity },
+      this.opts.config.escalation,
+    );
+  }
+
+  // News about medic itself goes where its own trouble is routed: a P1 of kind medic_trouble, by default the default P1 policy's channels.
+  private selfChannels(): Notifier[] {
+    const steps = this.route({ target: MEDIC_TARGET, kind: SELF_PAGE_KIND, severity: "P1" }).steps;
+    const names = new Set(["console", ...steps.flatMap((s) => s.notify)]);
+    return [...this.notifiers.values()].filter((n) => names.has(n.name));
+  }
+
+  /** Tells the channels medic's own news goes to that take announcements (Slack, the log); best effort, not journaled. */
   announce(text: string): void {
-    for (const notifier of this.notifiers.values()) {
+    for (const notifier of this.selfChannels()) {
       if (!notifier.announce || !this.mayAnnounce(notifier, "announce", { announcement: text })) continue;
       void this.announceTo(notifier, text);
     }
   }
 
   /**
-   * Pages about medic itself on every channel that pages rather than announces (PagerDuty), straight
+   * Pages about medic itself on the channels its own news goes to that page rather than announce (PagerDuty), straight
    * to the receiver: not journaled, not through the outbox (the trouble may be the state dir itself).
    * Sends run one after another, so a resolve never overtakes its trigger. `key` is the dedup key.
    */
   pageSelf(key: string, event: "trigger" | "resolve", summary: string): Promise<void> {
     const now = this.opts.clock.now();
     const send = async () => {
-      for (const notifier of this.notifiers.values()) {
+      for (const notifier of this.selfChannels()) {
         if (notifier.announce || !notifier.accepts.has(event)) continue;
         const n: Notification = {
           id: randomUUID(),
@@ -257,13 +272,15 @@ export class Escalations {
     for (const incident of this.opts.incidents().values()) if (incident.state !== "resolved") this.review(incident.id);
   }
 
-  // A channel that refuses for good is itself an incident for humans: say so on the other channels.
+  // A channel that refuses for good is itself an incident for humans: say so on the incident's other channels.
   private reportBrokenChannel(failed: Notification, why: string): void {
     const incident = this.opts.incidents().get(failed.incident);
     if (!incident || failed.reason.startsWith(CHANNEL_TROUBLE)) return;
     const ledger = new AlertLedger(incident);
-    for (const channel of this.notifiers.keys()) {
-      if (channel === failed.channel || channel === "console") continue;
+    const routed = this.route(incident).steps.flatMap((s) => s.notify);
+    const told = incident.notifications.map((n) => n.notification.channel);
+    for (const channel of new Set([...routed, ...told])) {
+      if (channel === failed.channel || channel === "console" || !this.notifiers.has(channel)) continue;
       // To the alert the channel's latest page went to: an older one may be resolved already.
       const key = ledger.current(channel)?.key;
       const reason = `${CHANNEL_TROUBLE} ${failed.channel} (${why})`;

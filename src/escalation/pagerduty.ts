@@ -58,6 +58,16 @@ const schema = z.strictObject({
     .boolean()
     .default(true)
     .meta({ description: "Acknowledge the PagerDuty alert while a playbook works on the incident" }),
+  webhookSecret: z
+    .string()
+    .min(16, "must be the signing secret PagerDuty shows for the webhook subscription (hint: write it as ${PAGERDUTY_WEBHOOK_SECRET})")
+    .optional()
+    .meta({
+      description:
+        "Signing secret of a PagerDuty v3 webhook subscription that posts to medic's POST /api/pagerduty/webhook: " +
+        "a person's acknowledgement in PagerDuty then acknowledges the incident in medic (the climb stops); a secret",
+      writeOnly: true,
+    }),
 });
 
 /** Validated `notify.pagerduty` params. */
@@ -79,7 +89,7 @@ export const pagerdutyChannel: ChannelKind<typeof schema> = {
       send: (n, signal) => sendToPagerDuty(n, signal, { ...params, ca, source }),
     };
   },
-  secrets: (params) => [params.routingKey],
+  secrets: (params) => [params.routingKey, ...(params.webhookSecret ? [params.webhookSecret] : [])],
 };
 
 function readCa(file: string): Buffer {

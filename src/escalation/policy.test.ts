@@ -15,6 +15,9 @@ const channels: ChannelFacts = {
   pages: new Set(["pagerduty"]),
 };
 const MIN = 60_000;
+/** What the default policy owes an incident, at its current severity. */
+const dueDefault = (i: Incident, facts: ChannelFacts, now: number, opts?: PolicyOptions) =>
+  dueNotifications(i, DEFAULT_POLICY[i.severity], facts, now, opts);
 
 function incident(severity: string, ...events: Record<string, unknown>[]): Incident {
   const records = [{ at: 0, type: "opened", target: "web", kind: "server_down", severity, evidence: "refused" }, ...events];
@@ -27,17 +30,15 @@ const queued = (at: number, channel: string, event: NotificationEvent, extra: Pa
 };
 /** Journals what is due at `at`, as the runtime would. */
 const queueDue = (i: Incident, at: number, opts?: PolicyOptions) =>
-  dueNotifications(i, DEFAULT_POLICY, channels, at, opts).map((d) =>
+  dueDefault(i, channels, at, opts).map((d) =>
     queued(at, d.channel, d.event, { ...(d.key && { key: d.key }), ...(d.escalation && { escalation: d.escalation }) }),
   );
 /** "channel:event key #escalation", the facts a test checks. */
 const owed = (i: Incident, now: number, opts?: PolicyOptions) =>
-  dueNotifications(i, DEFAULT_POLICY, channels, now, opts).map(
-    (d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`,
-  );
+  dueDefault(i, channels, now, opts).map((d) => `${d.channel}:${d.event} ${d.key ?? "i1"}${d.escalation ? ` #${d.escalation}` : ""}`);
 const started = (at: number, runId = "r1") => ({ at, type: "playbook_started", runId, playbook: "restart", steps: [] });
 const escalated = (at: number, reason = "verification: not recovered within 2s") => ({ at, type: "escalated", reason });
-const pairs = (i: Incident, now: number) => dueNotifications(i, DEFAULT_POLICY, channels, now).map((d) => `${d.channel}:${d.event}`);
+const pairs = (i: Incident, now: number) => dueDefault(i, channels, now).map((d) => `${d.channel}:${d.event}`);
 
 describe("dueNotifications with the default policy", () => {
   it("P1 pages and posts at once", () => {
@@ -49,12 +50,12 @@ describe("dueNotifications with the default policy", () => {
     const posted = incident("P2", queued(1, "slack", "trigger"));
     expect(pairs(posted, 29 * MIN)).toEqual([]);
     expect(pairs(posted, 30 * MIN)).toEqual(["pagerduty:trigger"]);
-    expect(dueNotifications(posted, DEFAULT_POLICY, channels, 30 * MIN)[0]!.reason).toBe("still open after 30m");
+    expect(dueDefault(posted, channels, 30 * MIN)[0]!.reason).toBe("still open after 30m");
   });
 
   it("an escalated P2 pages at once, and Slack hears it failed, with the reason", () => {
     const failed = incident("P2", queued(1, "slack", "trigger"), { at: 2, type: "escalated", reason: "verification: not recovered" });
-    const due = dueNotifications(failed, DEFAULT_POLICY, channels, 5_000);
+    const due = dueDefault(failed, channels, 5_000);
     expect(due).toEqual([
       { channel: "slack", event: "trigger", reason: "escalated: verification: not recovered", escalation: 1 },
       { channel: "pagerduty", event: "trigger", reason: "escalated: verification: not recovered", escalation: 1 },
@@ -87,9 +88,7 @@ describe("dueNotifications with the default policy", () => {
 
   it("resolves every channel that was triggered and nothing else", () => {
     const resolved = incident("P2", queued(1, "slack", "trigger"), { at: 5, type: "resolved", reason: "verified" });
-    expect(dueNotifications(resolved, DEFAULT_POLICY, channels, 40 * MIN)).toEqual([
-      { channel: "slack", event: "resolve", reason: "verified" },
-    ]);
+    expect(dueDefault(resolved, channels, 40 * MIN)).toEqual([{ channel: "slack", event: "resolve", reason: "verified" }]);
     expect(pairs(incident("P2", { at: 5, type: "resolved", reason: "x" }), 40 * MIN)).toEqual([]);
   });
 
@@ -101,11 +100,11 @@ describe("dueNotifications with the default policy", () => {
       ]),
       acknowledgeOnRemediation: new Set(),
     };
-    expect(dueNotifications(incident("P1"), DEFAULT_POLICY, slackOnly, 0).map((d) => d.channel)).toEqual(["slack"]);
+    expect(dueDefault(incident("P1"), slackOnly, 0).map((d) => d.channel)).toEqual(["slack"]);
     const posted = incident("P2", queued(1, "slack", "trigger"));
-    expect(dueNotifications(posted, DEFAULT_POLICY, slackOnly, 30 * MIN).map((d) => d.channel)).toEqual(["console"]);
+    expect(dueDefault(posted, slackOnly, 30 * MIN).map((d) => d.channel)).toEqual(["console"]);
     const none: ChannelFacts = { accepts: new Map([["console", all]]), acknowledgeOnRemediation: new Set() };
-    expect(dueNotifications(incident("P1"), DEFAULT_POLICY, none, 0).map((d) => d.channel)).toEqual(["console"]);
+    expect(dueDefault(incident("P1"), none, 0).map((d) => d.channel)).toEqual(["console"]);
   });
 
   it("P4 goes to the log only", () => {
@@ -130,7 +129,7 @@ describe("dueNotifications after an acknowledge", () => {
       acknowledgeOnRemediation: new Set<string>(),
     } as ChannelFacts;
     // An hour later the P2's 30-minute page would be due; acknowledged, it is not.
-    expect(dueNotifications(incident, DEFAULT_POLICY, facts, 3_600_000)).toEqual([
+    expect(dueDefault(incident, facts, 3_600_000)).toEqual([
       { channel: "pagerduty", event: "acknowledge", reason: "acknowledged by alice: on it" },
     ]);
   });
@@ -143,7 +142,7 @@ describe("dueNotifications after a failed fix", () => {
   it("pages again on a new alert (the acknowledged one cannot ring), resolves the old one after it, and tells Slack why", () => {
     const failed = incident("P1", ...acked(), escalated(9));
     expect(owed(failed, 9)).toEqual(["pagerduty:trigger i1:2 #1", "slack:trigger i1 #1", "pagerduty:resolve i1"]);
-    const due = dueNotifications(failed, DEFAULT_POLICY, channels, 9);
+    const due = dueDefault(failed, channels, 9);
     expect(due.find((d) => d.channel === "slack")?.reason).toBe("escalated: verification: not recovered within 2s");
     expect(due.find((d) => d.event === "resolve")?.reason).toBe("superseded by a new page (i1:2): medic could not fix it");
   });
@@ -205,9 +204,7 @@ describe("dueNotifications with a page grace", () => {
   it("holds the page while a playbook works, and tells Slack at once that it does", () => {
     const opened = incident("P1");
     expect(owed(opened, 0, grace)).toEqual(["slack:trigger i1"]);
-    expect(dueNotifications(opened, DEFAULT_POLICY, channels, 0, grace)[0]!.reason).toBe(
-      "opened; pagerduty held for up to 2m while medic tries to fix it",
-    );
+    expect(dueDefault(opened, channels, 0, grace)[0]!.reason).toBe("opened; pagerduty held for up to 2m while medic tries to fix it");
     const working = incident("P1", queued(0, "slack", "trigger"), started(1));
     expect(owed(working, 2 * MIN - 1, grace)).toEqual([]);
   });
@@ -230,7 +227,7 @@ describe("dueNotifications with a page grace", () => {
       withinMs: 600_000,
     });
     expect(owed(slow, 2 * MIN, grace)).toEqual(["pagerduty:trigger i1"]);
-    expect(dueNotifications(slow, DEFAULT_POLICY, channels, 2 * MIN, grace)[0]!.reason).toBe(
+    expect(dueDefault(slow, channels, 2 * MIN, grace)[0]!.reason).toBe(
       "still not fixed after the 2m grace (playbook restart is still working)",
     );
     const paged = incident("P1", queued(0, "slack", "trigger"), started(1), queued(2 * MIN, "pagerduty", "trigger"));

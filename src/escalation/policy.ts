@@ -56,19 +56,23 @@ export interface PolicyOptions {
 const WORKING = new Set(["open", "remediating", "verifying"]);
 
 /**
- * The notifications owed for an incident at `now`: what the policy asks for minus what the
- * journal says was already queued. Pure, and derived from the journal alone, so timers survive a
- * restart and nothing is owed twice.
+ * The notifications owed for an incident at `now`: what its policy's steps (routed for its current
+ * severity, see route.ts) ask for minus what the journal says was already queued. Pure, and derived
+ * from the journal alone, so timers survive a restart and nothing is owed twice.
  * - Open: each timed step's channels are told once; with a grace, a page waits while a playbook works.
- * - Escalated (medic gave up), or awaiting a person's approval: every channel of every step hears
- *   once per escalation or question, with the reason. A page medic itself acknowledged goes to a new alert, which rings, and the old one is
- *   resolved; once a person acknowledged the incident, nobody more is paged, but the rest still hear.
+ *   Until a person acknowledges, later steps keep coming due (the runbook's climb from the on-call to
+ *   the team lead and on); an acknowledgement stops the climb.
+ * - Escalated (medic gave up), or awaiting a person's approval: once per escalation or question, with
+ *   the reason, every channel of the steps due so far hears, and the first step that pages is brought
+ *   forward when none of those pages (a P2's page, due at 30 min, comes at once). Later steps still
+ *   climb on their own time. A page medic itself acknowledged goes to a new alert, which rings, and the
+ *   old one is resolved; once a person acknowledged the incident, nobody more is paged, but the rest still hear.
  * - Resolved: every alert still open on every channel gets its resolve.
  * Channels not configured are skipped; a step with none configured goes to the console (the log) instead.
  */
 export function dueNotifications(
   incident: Incident,
-  policy: EscalationPolicy,
+  steps: readonly PolicyStep[],
   channels: ChannelFacts,
   now: number,
   options: PolicyOptions = {},
@@ -100,10 +104,9 @@ export function dueNotifications(
   }
 
   if (incident.state === "escalated" || incident.state === "awaiting_approval") {
-    due.push(...answerEscalation(incident, policy, ledger, accepts, (c) => pages(c) && ack !== undefined));
-  } else if (!ack) {
-    due.push(...timedSteps(incident, policy, ledger, accepts, pages, now, options.pageGraceMs ?? 0));
+    due.push(...answerEscalation(incident, steps, ledger, accepts, pages, now, ack !== undefined));
   }
+  if (!ack) due.push(...timedSteps(incident, steps, ledger, accepts, pages, now, options.pageGraceMs ?? 0, due));
 
   const run = lastRun(incident);
   if (!ack && run && run.endedAt === undefined) {
@@ -131,23 +134,24 @@ export function dueNotifications(
 // Timed steps of an incident that has not escalated: each channel is told once, when its step is due.
 function timedSteps(
   incident: Incident,
-  policy: EscalationPolicy,
+  steps: readonly PolicyStep[],
   ledger: AlertLedger,
   accepts: (c: string, e: NotificationEvent) => boolean,
   pages: (c: string) => boolean,
   now: number,
   graceMs: number,
+  already: readonly Due[],
 ): Due[] {
   const due: Due[] = [];
   const age = now - incident.openedAt;
   const holding = graceMs > 0 && WORKING.has(incident.state);
   const run = lastRun(incident);
-  for (const step of policy[incident.severity] ?? []) {
+  for (const step of steps) {
     if (step.afterMs > age) continue;
     const held: string[] = [];
     const owed: string[] = [];
     for (const channel of usableChannels(step, accepts)) {
-      if (ledger.triggered(channel) || due.some((d) => d.channel === channel)) continue;
+      if (ledger.triggered(channel) || due.some((d) => d.channel === channel) || already.some((d) => d.channel === channel)) continue;
       if (pages(channel) && holding && age < step.afterMs + graceMs) held.push(channel);
       else owed.push(channel);
     }
@@ -160,14 +164,17 @@ function timedSteps(
   return due;
 }
 
-// Medic gave up: every channel of the severity hears, once per escalation. A page medic acknowledged
-// itself cannot ring again under its key, so it goes to a new one (its old alert is resolved after it).
+// Medic gave up: the steps due so far hear, and the first page is brought forward, once per escalation.
+// A page medic acknowledged itself cannot ring again under its key, so it goes to a new one (its old
+// alert is resolved after it).
 function answerEscalation(
   incident: Incident,
-  policy: EscalationPolicy,
+  steps: readonly PolicyStep[],
   ledger: AlertLedger,
   accepts: (c: string, e: NotificationEvent) => boolean,
-  skip: (c: string) => boolean,
+  pages: (c: string) => boolean,
+  now: number,
+  acknowledged: boolean,
 ): Due[] {
   // A question for an approver is told like an escalation: every channel hears it once, with the plan.
   const escalated = incident.timeline.filter((r) => r.type === "escalated" || r.type === "approval_requested");
@@ -178,9 +185,14 @@ function answerEscalation(
       ? `awaiting approval of step ${last.index + 1} (${last.step}): ${last.why}`
       : `escalated: ${last?.type === "escalated" ? last.reason : "remediation failed"}`;
   const due: Due[] = [];
-  const channels = new Set((policy[incident.severity] ?? []).flatMap((step) => usableChannels(step, accepts)));
-  for (const channel of channels) {
-    if (ledger.answered(channel, n) || skip(channel)) continue;
+  // The rungs due when medic gave up (or asked); later ones climb on their own time (timedSteps).
+  const age = (last?.at ?? now) - incident.openedAt;
+  const reached = steps.filter((step) => step.afterMs <= age).flatMap((step) => usableChannels(step, accepts));
+  const firstPage = reached.some(pages)
+    ? []
+    : (steps.map((step) => usableChannels(step, accepts).filter(pages)).find((c) => c.length) ?? []);
+  for (const channel of new Set([...reached, ...firstPage])) {
+    if (ledger.answered(channel, n) || (pages(channel) && acknowledged)) continue;
     const current = ledger.current(channel);
     const key = !current ? ledger.nextKey(channel) : current.acknowledged || current.resolved ? ledger.nextKey(channel) : current.key;
     due.push(withKey({ channel, event: "trigger", reason, escalation: n }, key, incident));

@@ -66,7 +66,8 @@ export async function postJson(url: URL, body: string, opts: PostOptions): Promi
       return requestFailed(err, where);
     }
     try {
-      const text = await readExcerpt(res);
+      // What the request carried is hidden before the excerpt is cut, so a cut never leaves half a secret behind.
+      const text = redactText(await readExcerpt(res), requestSecrets(url, opts.headers)).slice(0, EXCERPT_CHARS);
       const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
       return { status: res.status, text, ...(retryAfterMs !== undefined && { retryAfterMs }) };
     } catch (err) {
@@ -130,12 +131,22 @@ export function isReply(value: Reply | SendResult): value is Reply {
 
 /** Replaces each secret (longest first) with [secret] in a result's detail. */
 export function redactDetail(result: SendResult, secrets: readonly string[]): SendResult {
-  if (result.detail === undefined) return result;
-  const detail = [...secrets]
+  return result.detail === undefined ? result : { ...result, detail: redactText(result.detail, secrets) };
+}
+
+function redactText(text: string, secrets: readonly string[]): string {
+  return [...secrets]
     .filter((s) => s.length >= 4)
     .sort((a, b) => b.length - a.length)
-    .reduce((out, secret) => out.split(secret).join("[secret]"), result.detail);
-  return { ...result, detail };
+    .reduce((out, secret) => out.split(secret).join("[secret]"), text);
+}
+
+// Everything a request carries that may be a credential: the URL and its parts, and every header value and its words.
+function requestSecrets(url: URL, headers: Record<string, string> = {}): string[] {
+  const parts = [url.href, `${url.host}${url.pathname}`, url.pathname, url.search, ...url.searchParams.values()];
+  const segments = url.pathname.split("/").filter((s) => s.length >= 8);
+  const values = Object.values(headers).flatMap((v) => [v, ...v.split(/\s+/).filter((w) => w.length >= 8)]);
+  return [...parts, ...segments, ...values];
 }
 
 /** A Retry-After header (seconds or an HTTP date) in ms; undefined when absent or unreadable. */
@@ -192,7 +203,7 @@ async function readExcerpt(res: Response): Promise<string> {
     await reader.cancel().catch(() => {});
   }
   const text = Buffer.concat(chunks).subarray(0, BODY_BYTES).toString("utf8");
-  return oneLine(text).slice(0, EXCERPT_CHARS);
+  return oneLine(text);
 }
 
 function causeOf(err: unknown): string {

@@ -12,7 +12,8 @@ import { describeLimits, describeUpdate, planUpdate, updateShape } from "./docke
 
 // Engine API (v1.41) kill and update: https://docs.docker.com/engine/api/v1.41/#tag/Container
 
-const containerParam = () =>
+/** The optional `container` param of a docker step: a name, or a template that renders to one. */
+export const containerParam = () =>
   z
     .string()
     .refine((s) => s.includes("{{") || CONTAINER_NAME.test(s), {
@@ -32,7 +33,7 @@ const KILL_SIGNALS = ["SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGU
 const ENDING = new Set<string>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT"]);
 
 /** `- docker.restart:` is null in YAML; null means "no params", with the schema's defaults. */
-function orEmpty<T extends z.ZodObject>(object: T) {
+export function orEmpty<T extends z.ZodObject>(object: T) {
   return object.nullish().transform((v): z.output<T> => v ?? object.parse({}));
 }
 
@@ -54,12 +55,13 @@ const updateSchema = z
     path: ["memorySwap"],
   });
 
-type Targeted = { container?: string } & DockerConnection;
+/** A docker step's params that say which container, on which engine. */
+export type Targeted = { container?: string } & DockerConnection;
 type KillParams = z.output<typeof killSchema>;
 type Action = "restart" | "start" | "stop";
 
 /** Fills a template in `container`; what it renders to must be a container name, or nothing runs. */
-function renderContainer<P extends Targeted>(p: P, r: Renderer): P {
+export function renderContainer<P extends Targeted>(p: P, r: Renderer): P {
   if (p.container === undefined) return p;
   const name = r.text(p.container);
   if (!CONTAINER_NAME.test(name)) {
@@ -111,7 +113,7 @@ function containerSource(target: Target): { name: string; conn: DockerConnection
 }
 
 /** Whether the step's engine is this host's (a socket, the default) rather than one reached over TCP. */
-function onLocalEngine(p: Targeted, target: Target): boolean {
+export function onLocalEngine(p: Targeted, target: Target): boolean {
   const resolved = resolveContainer(p, target);
   return !("conn" in resolved) || resolved.conn.host === undefined;
 }

@@ -36,6 +36,14 @@ describe("steps that act on a host", () => {
     ["http", {}, processService, false],
     ["postgres.terminate", {}, processService, false],
     ["wait", {}, processService, false],
+    ["capture.http", { url: "http://127.0.0.1:8080/actuator/heapdump" }, processService, true],
+    ["capture.http", { url: "http://[::1]:6060/debug/pprof/heap" }, processService, true],
+    ["capture.http", { url: "http://localhost:8080/actuator/threaddump" }, processService, true],
+    ["capture.http", { url: "http://10.0.0.5:8080/actuator/heapdump" }, processService, false],
+    ["capture.http", { url: "http://orders-api.internal/debug/pprof/heap" }, processService, false],
+    ["postgres.snapshot", {}, processService, false],
+    ["docker.inspect", {}, socketContainer, true],
+    ["docker.inspect", {}, tcpContainer, false],
   ])("%s with %j on %s's service: %s", (kind, rendered, t, expected) => {
     expect(local(kind, rendered, t)).toBe(expected);
   });

@@ -3,7 +3,8 @@ import { z } from "zod";
 import { buildTemplateVars, createRenderer, TemplateError } from "../template.js";
 import type { Target } from "../../config/types.js";
 import { testTarget } from "../../../test/fixtures/steps-context.js";
-import { postgresCancel, postgresTerminate, resolveConnection } from "./postgres.js";
+import { postgresCancel, postgresTerminate } from "./postgres.js";
+import { resolveConnection } from "./postgres-connect.js";
 import { actSql, formatSession, selectSql, sessionParams, type SessionFilter } from "./postgres-sessions.js";
 
 const target: Target = testTarget("orders-api");

@@ -1,9 +1,6 @@
-import type pg from "pg";
 import { z } from "zod";
-import { formatDuration } from "../../lib/duration.js";
-import { describeError } from "../../lib/errors.js";
-import { connectPg, pgClientConfig, pgErrorCode, type PgConnection } from "../../lib/pg.js";
-import { withDeadline } from "../../lib/signals.js";
+import type { PgConnection } from "../../lib/pg.js";
+import { resolveConnection, where, withPgClient } from "./postgres-connect.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
 import {
   actSql,
@@ -69,27 +66,6 @@ function describeStep(action: SessionAction, states: SessionFilter["states"], p:
   return `${action} up to ${p.max} ${describeFilter(action, filterOf(states, p))}${on}`;
 }
 
-/** Where to connect and why there; or why there is nowhere to connect. */
-type Resolved = { conn: PgConnection; via: string } | { error: string };
-
-/** The step's own connection, else the target's postgres probe, else that of its first dependency with one. */
-export function resolveConnection(explicit: PgConnection | undefined, ctx: PreviewContext): Resolved {
-  if (explicit) return { conn: explicit, via: "the step's connection" };
-  const target = ctx.target;
-  // A postgres probe's params are a validated pgConnectionSchema output.
-  if (target.probe.kind === "postgres") return { conn: target.probe.params as PgConnection, via: `${target.name}'s postgres probe` };
-  for (const name of target.dependsOn) {
-    const dep = ctx.targets.get(name);
-    if (dep?.probe.kind === "postgres") return { conn: dep.probe.params as PgConnection, via: `${dep.name}'s postgres probe (dependsOn)` };
-  }
-  const deps = target.dependsOn.length === 0 ? "depends on none" : `none of its dependencies (${target.dependsOn.join(", ")}) has one`;
-  return {
-    error:
-      `no database to act on: ${target.name} has no postgres probe and ${deps} ` +
-      `(hint: add connection: { url: postgres://... } to the step, or dependsOn: [your-db] to ${target.name})`,
-  };
-}
-
 async function runStep(
   action: SessionAction,
   f: SessionFilter,
@@ -105,6 +81,23 @@ async function runStep(
   const detail = summarise(action, f, out.rows);
   // Nothing signalled: the database is as it was, and the timeline should say so rather than "ok".
   return out.rows.some((r) => r.signalled) ? done(true, detail) : { ...done(true, detail), changed: false };
+}
+
+/** Runs one statement on a fresh connection; never rejects, and never reports a password. */
+async function querySessions(
+  target: { conn: PgConnection; via: string },
+  text: string,
+  f: SessionFilter,
+  ctx: PreviewContext,
+): Promise<{ rows: SessionRow[] } | { failed: string }> {
+  const out = await withPgClient(target, ctx, "connect as a superuser, or a role granted pg_signal_backend", async (client) => {
+    const result = await client.query<SessionRow>(
+      text,
+      sessionParams(f).map((p) => p.value),
+    );
+    return result.rows;
+  });
+  return "failed" in out ? out : { rows: out.value };
 }
 
 async function previewStep(
@@ -130,76 +123,6 @@ async function previewStep(
   return [...lines, ...out.rows.map((row) => `would ${action} ${formatSession(row)}`)];
 }
 
-/** Runs one statement on a fresh connection; never rejects, and never reports a password. */
-async function querySessions(
-  target: { conn: PgConnection; via: string },
-  text: string,
-  f: SessionFilter,
-  ctx: PreviewContext,
-): Promise<{ rows: SessionRow[] } | { failed: string }> {
-  const t0 = performance.now();
-  const secrets = connectionSecrets(target.conn);
-  return withDeadline(ctx.signal, ctx.timeoutMs, async (signal) => {
-    let client: pg.Client | undefined;
-    try {
-      const config = await pgClientConfig(target.conn, { baseDir: ctx.baseDir, timeoutMs: ctx.timeoutMs, applicationName: "medic" });
-      if (typeof config.password === "string") secrets.push(config.password);
-      client = await connectUnlessAborted(config, signal);
-      const result = await client.query<SessionRow>(
-        text,
-        sessionParams(f).map((p) => p.value),
-      );
-      return { rows: result.rows };
-    } catch (err) {
-      const why = ctx.signal.aborted
-        ? `aborted after ${formatDuration(performance.now() - t0)}`
-        : signal.aborted
-          ? `timed out after ${formatDuration(ctx.timeoutMs)}`
-          : explain(err);
-      return { failed: redact(`${where(target.conn)} (${target.via}): ${why}`, secrets) };
-    } finally {
-      await client?.end();
-    }
-  });
-}
-
-/** connectPg, but an abort stops the wait even when the server accepted and never answers. */
-function connectUnlessAborted(config: pg.ClientConfig, signal: AbortSignal): Promise<pg.Client> {
-  // connectPg's abort ends the client gracefully, which a silent server never acknowledges; the
-  // attempt then lasts until its connect timeout. Stop waiting, and close the client if it connects after all.
-  const pending = connectPg(config, signal);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(signal.reason);
-      pending.then(
-        (c) => c.end(),
-        () => {},
-      );
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (c) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(c);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-function explain(err: unknown): string {
-  const code = pgErrorCode(err);
-  const message = describeError(err).replace(/\s+/g, " ");
-  const said = message.includes(code) ? message : `${code}: ${message}`;
-  if (code === "EAUTH") return `${said} (hint: check the user and password of the connection)`;
-  if (code === "42501") return `${said} (hint: connect as a superuser, or a role granted pg_signal_backend)`;
-  return said;
-}
-
 function summarise(action: SessionAction, f: SessionFilter, rows: SessionRow[]): string {
   const noun = (n: number): string => (action === "cancel" ? (n === 1 ? "query" : "queries") : n === 1 ? "session" : "sessions");
   const verb = action === "cancel" ? "cancelled" : "terminated";
@@ -211,40 +134,6 @@ function summarise(action: SessionAction, f: SessionFilter, rows: SessionRow[]):
   const listed = rows.slice(0, LISTED).map((r) => `${formatSession(r)}${r.signalled ? "" : " already gone"}`);
   const more = rows.length > LISTED ? `, and ${rows.length - LISTED} more` : "";
   return `${head}: ${listed.join(", ")}${more}`;
-}
-
-/** `app@127.0.0.1:5432/orders`: where a connection goes, without its password. */
-function where(conn: PgConnection): string {
-  if (conn.url) {
-    try {
-      const u = new URL(conn.url);
-      const user = u.username ? `${decodeURIComponent(u.username)}@` : "";
-      return `${user}${u.hostname || "localhost"}:${u.port || 5432}${u.pathname || "/"}`;
-    } catch {
-      return "(invalid postgres url)";
-    }
-  }
-  const user = conn.user ? `${conn.user}@` : "";
-  return `${user}${conn.host ?? "127.0.0.1"}:${conn.port ?? 5432}/${conn.database ?? conn.user ?? ""}`;
-}
-
-function connectionSecrets(conn: PgConnection): string[] {
-  const found = conn.password ? [conn.password] : [];
-  if (conn.url) {
-    try {
-      const pw = new URL(conn.url).password;
-      if (pw) found.push(pw, decodeURIComponent(pw));
-    } catch {
-      // an unparsable URL: the pattern in redact() still hides its userinfo
-    }
-  }
-  return found;
-}
-
-function redact(text: string, secrets: string[]): string {
-  let out = text.replace(/(postgres(?:ql)?:\/\/[^:@/\s]*):[^@\s]*@/gi, "$1:[secret]@");
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join("[secret]");
-  return out;
 }
 
 // JSON already escapes C0 controls; C1 controls can still steer a terminal.

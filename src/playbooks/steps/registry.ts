@@ -1,9 +1,12 @@
 import type { StepKind } from "../types.js";
 import { serviceRestart, serviceStart, serviceStop } from "./service.js";
 import { dockerKill, dockerRestart, dockerStart, dockerStop, dockerUpdate } from "./docker.js";
+import { dockerInspect } from "./docker-inspect.js";
 import { execStep } from "./exec.js";
+import { captureHttp } from "./capture-http.js";
 import { httpStep } from "./http.js";
 import { postgresCancel, postgresTerminate } from "./postgres.js";
+import { postgresSnapshot } from "./postgres-snapshot.js";
 import { waitStep } from "./wait.js";
 import { captureLogs } from "./capture-logs.js";
 import { captureSignal } from "./capture-signal.js";
@@ -33,4 +36,7 @@ export const stepKinds: ReadonlyMap<string, StepKind> = new Map<string, StepKind
   ["wait", waitStep],
   ["capture.logs", captureLogs],
   ["capture.signal", captureSignal],
+  ["capture.http", captureHttp],
+  ["postgres.snapshot", postgresSnapshot],
+  ["docker.inspect", dockerInspect],
 ]);
