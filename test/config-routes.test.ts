@@ -131,6 +131,39 @@ escalation:
     expect(routeLine(0)).toBe(positionIn(yaml, "- { labels").line);
   });
 
+  it("a route after one that covers it only at other severities is not reported: it does match", async () => {
+    const result = await load(`${TARGETS}escalation:
+  policies:
+    pay-high: { P1: [{ notify: [console] }] }
+    pay-low: { P3: [{ notify: [console] }] }
+    dba: { P1: [{ notify: [console] }] }
+    everyone: { P1: [{ notify: [console] }], P2: [{ notify: [console] }] }
+  routes:
+    - { labels: { team: payments }, policy: pay-high }
+    - { labels: { team: payments }, policy: pay-low }
+    - { kinds: [db_disconnect, pool_exhaustion], policy: dba }
+    - { kinds: [pool_exhaustion], policy: everyone }
+`);
+    if (!result.ok) throw new Error(JSON.stringify(result.issues));
+    expect(result.warnings.filter((w) => w.path.startsWith("escalation"))).toEqual([]);
+  });
+
+  it("never echoes a credential written literally in an error", async () => {
+    const result = await load(`${TARGETS}notify:
+  channels:
+    mail: { email: { host: smtp.example.com, password: "Sup3rS3cretPw", from: "medic@example.com", to: [ops@example.com] } }
+    hook: { webhook: { url: "ftp://hooks.example.com/T0KEN0123456789abcdef" } }
+    og: { opsgenie: { apiKey: 12345 } }
+`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const said = JSON.stringify(result.issues);
+    expect(result.issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(["notify.channels.mail.email.password", "notify.channels.hook.webhook.url"]),
+    );
+    for (const secret of ["Sup3rS3cretPw", "T0KEN0123456789abcdef", "12345"]) expect(said).not.toContain(secret);
+  });
+
   it("warns about a route that matches no target, and accepts one a later target may match when discovery is on", async () => {
     const route = `escalation:
   policies: { billing: { P1: [{ notify: [console] }] } }

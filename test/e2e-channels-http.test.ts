@@ -1,10 +1,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTeamsReceiver } from "./fixtures/msteams-receiver.js";
 import { startWebhookReceiver } from "./fixtures/webhook-receiver.js";
-import { apiUrl, cleanup, journal, journalText, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  apiUrl,
+  cleanup,
+  journal,
+  journalText,
+  onCleanup,
+  startMedic,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+  switchableTarget,
+} from "./harness.js";
 
 // A real medic process notifying a signed webhook and a Teams Workflows webhook on 127.0.0.1.
 
@@ -14,26 +24,13 @@ const TOKEN = "e2e-operator-token-0123456789abcdef";
 const HOOK_SECRET = "whsec-e2e-0123456789abcdef";
 const HOOK_AUTH = "Bearer e2e-hook-token-0123456789";
 
-async function switchable(): Promise<{ url: string; set(status: number): void }> {
-  let status = 200;
-  const server: Server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end("{}"));
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
-    set(s) {
-      status = s;
-    },
-  };
-}
-
 describe("webhook and msteams channels through a running medic", () => {
   it("trigger to both; a person's acknowledge reaches the webhook only; the resolve reaches both; a 500 is retried under the same key", async () => {
     const hook = await startWebhookReceiver({ secret: HOOK_SECRET, requireHeaders: { authorization: HOOK_AUTH } });
     const teams = await startTeamsReceiver();
     onCleanup(() => hook.close());
     onCleanup(() => teams.close());
-    const api = await switchable();
+    const api = await switchableTarget();
     const dir = tempDir();
     mkdirSync(join(dir, "playbooks"));
     writeFileSync(join(dir, "token"), `${TOKEN}\n`, { mode: 0o600 });
@@ -153,7 +150,7 @@ describe("webhook: and then?", () => {
   it("medic killed while the receiver holds the trigger: the restarted medic sends it again under the same idempotency key", async () => {
     const hook = await startWebhookReceiver({ secret: HOOK_SECRET });
     onCleanup(() => hook.close());
-    const api = await switchable();
+    const api = await switchableTarget();
     // A playbook still working when medic is killed: the incident has one trigger, the one held (no escalation yet).
     const playbook = "name: slow-fix\non: [server_down]\nsteps:\n  - wait: 30s\nverify: { within: 30s }\n";
     const { file, state } = webhookOnly(api.url, "", playbook);
@@ -185,7 +182,7 @@ describe("webhook: and then?", () => {
   it("acknowledgeOnRemediation: trigger, acknowledge when the playbook starts, resolve, one key", async () => {
     const hook = await startWebhookReceiver({ secret: HOOK_SECRET });
     onCleanup(() => hook.close());
-    const api = await switchable();
+    const api = await switchableTarget();
     const playbook = "name: fix\non: [server_down]\nsteps:\n  - wait: 1s\nverify: { within: 10s }\n";
     const { file, state } = webhookOnly(api.url, ", acknowledgeOnRemediation: true", playbook);
     const daemon = startMedic(["run", "--config", file], { HOOK_URL: hook.url, HOOK_SECRET });

@@ -1,6 +1,5 @@
 import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
@@ -20,29 +19,12 @@ import {
   tempDir,
   waitUntil,
   type MedicProcess,
+  switchableTarget,
 } from "./harness.js";
 
 afterEach(cleanup);
 
 const ROUTING_KEY = "0123456789abcdef0123456789abcdef";
-
-/** A target the test breaks and heals by hand: 200 or 500, and a JSON body it chooses. */
-async function switchable(): Promise<{ url: string; set(status: number, body?: unknown): void }> {
-  let status = 200;
-  let body: unknown = { status: "UP" };
-  const server: Server = createServer((_req, res) =>
-    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
-  );
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
-    set(s, b = { status: s < 400 ? "UP" : "DOWN" }) {
-      status = s;
-      body = b;
-    },
-  };
-}
 
 async function receivers() {
   const slack = await startSlackReceiver();
@@ -76,7 +58,7 @@ const env = (slackUrl: string) => ({ SLACK_URL: slackUrl, PD_KEY: ROUTING_KEY })
 /** Receivers, a switchable target "api", and a config watching it; `extra` is more top-level YAML. */
 async function scenario(extra = "") {
   const { slack, pd } = await receivers();
-  const api = await switchable();
+  const api = await switchableTarget();
   const dir = tempDir();
   const file = config(dir, pd, `  - { name: api, probe: { http: { url: "${api.url}" } } }\n`, extra);
   return { slack, pd, api, dir, file, state: join(dir, "state"), env: env(slack.url) };
@@ -414,7 +396,7 @@ describe("a person's acknowledgement in PagerDuty, learned through its signed v3
     const secret = "pd-webhook-signing-secret-0123456789";
     const s = await scenario(`api: { listen: "127.0.0.1:0" }
 escalation:
-  P1: [{ after: 0s, notify: [pagerduty] }, { after: 4s, notify: [lead] }]
+  P1: [{ after: 0s, notify: [pagerduty] }, { after: 8s, notify: [lead] }]
 `);
     const lead = await startSlackReceiver();
     onCleanup(() => lead.close());
@@ -464,11 +446,12 @@ escalation:
       10_000,
       "the acknowledgement in the journal",
     );
-    // Past the lead's step: the lead is never told; the alert gets medic's acknowledge.
-    await new Promise((r) => setTimeout(r, 5_000));
+    // Past the lead's step (8 s after the incident opened): the lead is never told; the alert gets medic's acknowledge.
+    const acked = journal(s.state).find((r) => r.type === "acknowledged") as JournalRecord & { by: string };
+    expect(acked.at - opened.at, "the acknowledgement came before the lead's step was due").toBeLessThan(8_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, opened.at + 9_000 - Date.now())));
     expect(lead.messages).toEqual([]);
     expect(s.pd.events.map((e) => e.body.event_action)).toEqual(["trigger", "acknowledge"]);
-    const acked = journal(s.state).find((r) => r.type === "acknowledged") as JournalRecord & { by: string };
     expect(acked.by).toBe("Jane Doe (PagerDuty)");
     daemon.child.kill("SIGTERM");
     await daemon.exited;

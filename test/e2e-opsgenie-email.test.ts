@@ -1,11 +1,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { messageIdOf } from "../src/escalation/email-message.js";
 import { startOpsgenieReceiver } from "./fixtures/opsgenie-receiver.js";
 import { startSmtpReceiver } from "./fixtures/smtp-receiver.js";
-import { cleanup, journal, journalText, onCleanup, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
+import {
+  cleanup,
+  journal,
+  journalText,
+  onCleanup,
+  startMedic,
+  tempDir,
+  waitUntil,
+  type MedicProcess,
+  switchableTarget,
+} from "./harness.js";
 
 // One incident through a real medic per channel: it opens, the receiver gets the trigger (and the
 // acknowledge where the channel has one), the target recovers, the receiver gets the resolve.
@@ -14,14 +23,6 @@ afterEach(cleanup);
 
 const OG_KEY = "e2e-0psg3n13-k3y-0123456789abcdef";
 const SMTP_PASSWORD = "e2e-smtp-P4ssw0rd";
-
-async function switchable(): Promise<{ url: string; set(status: number): void }> {
-  let status = 200;
-  const server: Server = createServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end('{"status":"UP"}'));
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`, set: (s) => void (status = s) };
-}
 
 function config(channel: "opsgenie" | "email", notify: string, url: string): { dir: string; file: string; state: string } {
   const dir = tempDir();
@@ -58,7 +59,7 @@ describe("opsgenie and email through a real medic", () => {
   it("opsgenie: the incident creates an alert under its id, medic acknowledges it while the playbook works, and closes it on recovery", async () => {
     const og = await startOpsgenieReceiver(OG_KEY);
     onCleanup(() => og.close());
-    const api = await switchable();
+    const api = await switchableTarget();
     const { file, state } = config(
       "opsgenie",
       `  opsgenie: { apiKey: "\${OG_KEY}", apiUrl: "${og.url}", timeout: 1s, tags: [e2e] }`,
@@ -86,7 +87,7 @@ describe("opsgenie and email through a real medic", () => {
   it("email: the trigger and the resolve arrive over STARTTLS with AUTH, the resolve threaded under the trigger", async () => {
     const smtp = await startSmtpReceiver({ user: "medic", password: SMTP_PASSWORD });
     onCleanup(() => smtp.close());
-    const api = await switchable();
+    const api = await switchableTarget();
     const { file, state } = config(
       "email",
       `  email: { host: 127.0.0.1, port: ${smtp.port}, ca: ${JSON.stringify(smtp.caFile)}, user: medic, password: "\${SMTP_PASSWORD}", from: "medic <medic@ops.example.com>", to: [oncall@example.com], timeout: 5s }`,

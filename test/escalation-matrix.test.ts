@@ -120,6 +120,40 @@ describe("the runbook's escalation matrix, walked with a clock", () => {
     ]);
   });
 
+  it("a reload that removes a rung's channel still resolves the alert it paged there, and triggers nothing new on it", async () => {
+    const from = pd.events.length;
+    const m = await matrix();
+    m.targets.get("payments-api")!.up = false;
+    await at(m, 6);
+    await waitUntil(() => paged(from).length === 2, 10_000, "the primary and the secondary paged");
+    const { notify, escalation } = m.config;
+    const matrixPolicy = escalation.policies["payments-matrix"]!;
+    m.daemon.reload({
+      ...m.config,
+      notify: { ...notify, channels: notify.channels.filter((c) => c.name !== "payments-secondary") },
+      escalation: {
+        ...escalation,
+        policies: { "payments-matrix": { ...matrixPolicy, P1: matrixPolicy.P1!.filter((s) => !s.notify.includes("payments-secondary")) } },
+      },
+    });
+    await at(m, 16);
+    await waitUntil(() => paged(from).length === 3, 10_000, "the lead paged");
+    m.targets.get("payments-api")!.up = true;
+    await at(m, 18);
+    await waitUntil(() => paged(from).filter((p) => p.endsWith("resolve")).length === 3, 10_000, "the resolves");
+    expect(paged(from).sort()).toEqual(
+      [
+        "PRIMARY_ONCALL_KEY trigger",
+        "SECONDARY_ONCALL_KEY trigger",
+        "TEAM_LEAD_KEY trigger",
+        "PRIMARY_ONCALL_KEY resolve",
+        "SECONDARY_ONCALL_KEY resolve",
+        "TEAM_LEAD_KEY resolve",
+      ].sort(),
+    );
+    expect(m.of("notification_failed")).toEqual([]);
+  });
+
   it("an incident no route takes follows the default policy: incident command and Slack at once, nobody climbs", async () => {
     const from = pd.events.length;
     const m = await matrix();

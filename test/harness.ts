@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -196,4 +197,20 @@ targets:
         pidFile: api.pid
         stopTimeout: 2s
 `;
+}
+
+/** A health target the test breaks and heals by hand: `set` its status and JSON body (UP below 400, DOWN from 400 unless given). */
+export async function switchableTarget(): Promise<{ url: string; set(status: number, body?: unknown): void }> {
+  let status = 200;
+  let body: unknown = { status: "UP" };
+  const server = createHttpServer((_req, res) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  onCleanup(() => new Promise<void>((ok) => server.close(() => ok())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/health`,
+    set(s, b = { status: s < 400 ? "UP" : "DOWN" }) {
+      status = s;
+      body = b;
+    },
+  };
 }

@@ -6,9 +6,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { emailChannel } from "../src/escalation/email.js";
 import { messageIdOf } from "../src/escalation/email-message.js";
-import type { Notification, Notifier, SendResult } from "../src/escalation/types.js";
+import type { Notification, Notifier } from "../src/escalation/types.js";
 import { MedicError } from "../src/lib/errors.js";
 import { startSmtpReceiver, type SmtpReceiver, type SmtpReceiverOptions } from "./fixtures/smtp-receiver.js";
+import { note as sampleNote, sendTimed } from "./fixtures/notification.js";
 import { cleanup, freePort, onCleanup, tempDir } from "./harness.js";
 
 // The email channel through the real nodemailer against a real SMTP server (smtp-server) on
@@ -47,32 +48,15 @@ function notifier(smtp: { port: number; caFile?: string }, extra: Record<string,
   return emailChannel.create(params, { name: "email", baseDir: "/", log });
 }
 
-function note(event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification {
-  return {
-    id: `${incident}-email-${event}-1`,
+const note = (event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification =>
+  sampleNote(event, incident, {
     channel: "email",
-    event,
-    incident,
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "GET /health: ECONNREFUSED",
     openedAt: Date.now() - 60_000,
-    at: Date.now(),
-    attempts: 1,
     steps: [{ name: "service.restart", outcome: "failed", detail: "exit 1" }],
     ...over,
-  };
-}
+  });
 
-async function send(n: Notifier, notification: Notification, signal = AbortSignal.timeout(20_000)): Promise<SendResult & { ms: number }> {
-  const start = Date.now();
-  const result = await n.send(notification, signal);
-  seen.push(JSON.stringify(result));
-  return { ...result, ms: Date.now() - start };
-}
+const send = (n: Notifier, notification: Notification, signal = AbortSignal.timeout(20_000)) => sendTimed(n, notification, seen, signal);
 
 describe("email channel: config", () => {
   const base = { host: "smtp.example.com", from: "medic@example.com", to: ["oncall@example.com"] };
@@ -102,6 +86,25 @@ describe("email channel: config", () => {
     expect(JSON.stringify(r.error!.issues)).not.toContain("Bcc: evil");
   });
 
+  it("sends a password only over TLS: opportunistic STARTTLS with a login is refused, but for a relay on this host", () => {
+    const base = {
+      user: "medic",
+      password: "pw-0123456789",
+      from: "medic@example.com",
+      to: ["ops@example.com"],
+      starttls: "opportunistic",
+    };
+    const refused = parse({ ...base, host: "smtp.example.com" });
+    expect(refused.success).toBe(false);
+    expect(refused.error?.issues).toEqual([
+      expect.objectContaining({ path: ["starttls"], message: expect.stringContaining("only over TLS") }),
+    ]);
+    expect(parse({ ...base, host: "127.0.0.1" }).success).toBe(true);
+    expect(parse({ ...base, host: "smtp.example.com", secure: true }).success).toBe(true);
+    const { user: _u, password: _p, ...relay } = base;
+    expect(parse({ ...relay, host: "smtp.example.com" }).success).toBe(true);
+  });
+
   it("marks the password as a secret in the JSON Schema, and lists it (and its AUTH encodings) among the channel's secrets", () => {
     const json = JSON.stringify(z.toJSONSchema(emailChannel.schema, { io: "input", unrepresentable: "any" }));
     expect(json).toContain('"writeOnly":true');
@@ -122,7 +125,7 @@ describe("email channel: config", () => {
       }
       expect(thrown).toBeInstanceOf(MedicError);
       expect((thrown as MedicError).code).toBe("EMAIL_CA");
-      expect((thrown as MedicError).message).toContain(join(dir, ca));
+      expect((thrown as MedicError).message).toContain(`${join(dir, ca)} as notify.email.ca:`);
       expect((thrown as MedicError).describe()).not.toContain(PASSWORD);
     }
   });

@@ -1,5 +1,4 @@
 import { getEventListeners } from "node:events";
-import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { msteamsChannel } from "../src/escalation/msteams.js";
@@ -7,6 +6,7 @@ import { createLogger } from "../src/lib/log.js";
 import type { Notification, SendResult } from "../src/escalation/types.js";
 import { startTeamsReceiver, TEAMS_MAX_BYTES, type TeamsReceiver } from "./fixtures/msteams-receiver.js";
 import { refusedPort, startHttpServer, type TestServer } from "./fixtures/probes-servers.js";
+import { sampleNotification, timed } from "./fixtures/notification.js";
 
 // The msteams notifier against real HTTP servers on 127.0.0.1 speaking the Teams Workflows webhook protocol.
 
@@ -14,26 +14,8 @@ const CTX = { name: "ops-teams", baseDir: "/", log: createLogger({ level: "silen
 const WORKFLOW_PATH = "/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke";
 const SIG = "sigSECRETvalue0123456789";
 
-function notification(over: Partial<Notification> = {}): Notification {
-  const openedAt = Date.now() - 90_000;
-  return {
-    id: "n-1",
-    channel: "ops-teams",
-    event: "trigger",
-    incident: "inc-7",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "connection refused",
-    openedAt,
-    at: openedAt + 90_000,
-    attempts: 1,
-    steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted" }],
-    ...over,
-  };
-}
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({ id: "n-1", channel: "ops-teams", incident: "inc-7", evidence: "connection refused", ...over });
 
 function notifier(url: string, timeout: string | number = "10s") {
   return msteamsChannel.create(msteamsChannel.schema.parse({ url, timeout }), CTX);
@@ -50,12 +32,6 @@ function expectNoSecret(result: SendResult, url: string): void {
     ...u.pathname.split("/").filter((s) => s.length >= 8),
   ];
   for (const part of parts.filter((p) => p.length >= 4)) expect(result.detail ?? "").not.toContain(part);
-}
-
-async function timed<T>(work: Promise<T>): Promise<[T, number]> {
-  const start = performance.now();
-  const value = await work;
-  return [value, performance.now() - start];
 }
 
 describe("msteams channel params", () => {
@@ -118,13 +94,13 @@ describe("msteams notifier against the Workflows receiver", () => {
     expectNoSecret(result, teams.url);
     expect(teams.requests[0]!.problems).toEqual([]);
     const card = teams.requests[0]!.body.attachments[0].content;
-    expect(card.body[0].text).toBe("P1 server\\_down on orders-api");
+    expect(card.body[0].text).toBe("P1 server_down on orders-api");
   });
 
   it("a resolve is a card that says so", async () => {
     const result = await notifier(teams.url).send(notification({ event: "resolve", reason: "recovered" }), AbortSignal.timeout(10_000));
     expect(result).toMatchObject({ ok: true });
-    expect(teams.posted()[0]!.body.attachments[0].content.body[0].text).toBe("Resolved: P1 server\\_down on orders-api");
+    expect(teams.posted()[0]!.body.attachments[0].content.body[0].text).toBe("Resolved: P1 server_down on orders-api");
   });
 
   it("an announcement about medic itself is a one-block card the receiver accepts", async () => {

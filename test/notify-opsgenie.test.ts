@@ -4,8 +4,9 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { opsgenieChannel } from "../src/escalation/opsgenie.js";
-import type { Notification, Notifier, SendResult } from "../src/escalation/types.js";
+import type { Notification, Notifier } from "../src/escalation/types.js";
 import { startOpsgenieReceiver, type OpsgenieReceiver } from "./fixtures/opsgenie-receiver.js";
+import { note as sampleNote, sendTimed } from "./fixtures/notification.js";
 import { cleanup, freePort, onCleanup } from "./harness.js";
 
 // The opsgenie channel through global fetch against an Alert API v2 receiver on 127.0.0.1 that checks
@@ -32,32 +33,10 @@ function notifier(apiUrl: string, extra: Record<string, unknown> = {}): Notifier
   return opsgenieChannel.create(params, { name: "payments-opsgenie", baseDir: "/", log });
 }
 
-function note(event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification {
-  return {
-    id: `${incident}-opsgenie-${event}-1`,
-    channel: "payments-opsgenie",
-    event,
-    incident,
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "GET /health: ECONNREFUSED",
-    openedAt: Date.now(),
-    at: Date.now(),
-    attempts: 0,
-    steps: [],
-    ...over,
-  };
-}
+const note = (event: Notification["event"], incident = "inc-1", over: Partial<Notification> = {}): Notification =>
+  sampleNote(event, incident, { channel: "payments-opsgenie", openedAt: Date.now(), attempts: 0, steps: [], ...over });
 
-async function send(n: Notifier, notification: Notification, signal = AbortSignal.timeout(10_000)): Promise<SendResult & { ms: number }> {
-  const start = Date.now();
-  const result = await n.send(notification, signal);
-  seen.push(JSON.stringify(result));
-  return { ...result, ms: Date.now() - start };
-}
+const send = (n: Notifier, notification: Notification, signal = AbortSignal.timeout(10_000)) => sendTimed(n, notification, seen, signal);
 
 describe("opsgenie channel: config", () => {
   const parse = (v: unknown) => opsgenieChannel.schema.safeParse(v);

@@ -116,7 +116,7 @@ describe("pagerduty channel: config", () => {
       }
       expect(thrown).toBeInstanceOf(MedicError);
       expect((thrown as MedicError).code).toBe("PAGERDUTY_CA");
-      expect((thrown as MedicError).message).toContain(join(dir, ca));
+      expect((thrown as MedicError).message).toContain(`${join(dir, ca)} as notify.pagerduty.ca:`);
       expect((thrown as MedicError).describe()).not.toContain(KEY);
     }
   });

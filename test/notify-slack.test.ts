@@ -1,5 +1,4 @@
 import { getEventListeners } from "node:events";
-import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { redactWebhook, slackChannel } from "../src/escalation/slack.js";
@@ -7,32 +6,15 @@ import { createLogger } from "../src/lib/log.js";
 import type { Notification, SendResult } from "../src/escalation/types.js";
 import { refusedPort, startHttpServer, type TestServer } from "./fixtures/probes-servers.js";
 import { startSlackReceiver, type SlackReceiver } from "./fixtures/slack-receiver.js";
+import { sampleNotification, timed } from "./fixtures/notification.js";
 
 // The slack notifier against real HTTP servers on 127.0.0.1 speaking Slack's webhook protocol.
 
 const TOKEN_PATH = "/services/T0SECRET1/B0SECRET2/xoxbSecretToken123456";
 const CTX = { name: "slack", baseDir: "/", log: createLogger({ level: "silent", pretty: false }) };
 
-function notification(over: Partial<Notification> = {}): Notification {
-  const openedAt = Date.now() - 90_000;
-  return {
-    id: "n-1",
-    channel: "slack",
-    event: "trigger",
-    incident: "inc-7",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "connection refused",
-    openedAt,
-    at: openedAt + 90_000,
-    attempts: 1,
-    steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted" }],
-    ...over,
-  };
-}
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({ id: "n-1", channel: "slack", incident: "inc-7", evidence: "connection refused", ...over });
 
 function notifier(webhookUrl: string, timeout: string | number = "10s") {
   return slackChannel.create(slackChannel.schema.parse({ webhookUrl, timeout }), CTX);
@@ -44,12 +26,6 @@ function expectNoSecret(result: SendResult, webhookUrl: string): void {
   const parts = [webhookUrl, url.pathname, ...url.pathname.split("/").filter((s) => s.length >= 4 && s !== "services")];
   if (url.password) parts.push(url.password);
   for (const part of parts) expect(result.detail ?? "").not.toContain(part);
-}
-
-async function timed<T>(work: Promise<T>): Promise<[T, number]> {
-  const start = performance.now();
-  const value = await work;
-  return [value, performance.now() - start];
 }
 
 describe("slack channel params", () => {

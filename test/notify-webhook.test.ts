@@ -1,5 +1,4 @@
 import { getEventListeners } from "node:events";
-import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { webhookChannel } from "../src/escalation/webhook.js";
@@ -7,6 +6,7 @@ import { createLogger } from "../src/lib/log.js";
 import type { Notification, SendResult } from "../src/escalation/types.js";
 import { refusedPort, startHttpServer, type TestServer } from "./fixtures/probes-servers.js";
 import { startWebhookReceiver, type WebhookReceiver } from "./fixtures/webhook-receiver.js";
+import { sampleNotification, timed } from "./fixtures/notification.js";
 
 // The webhook notifier against real HTTP servers on 127.0.0.1 that check medic's signed webhook protocol.
 
@@ -14,26 +14,14 @@ const SECRET = "whsec-0123456789abcdef-SECRET";
 const BEARER = "Bearer tok-SECRET-abcdef123456";
 const CTX = { name: "payments-hook", baseDir: "/", log: createLogger({ level: "silent", pretty: false }) };
 
-function notification(over: Partial<Notification> = {}): Notification {
-  const openedAt = Date.now() - 90_000;
-  return {
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({
     id: `n-${Math.random().toString(36).slice(2)}`,
     channel: "payments-hook",
-    event: "trigger",
     incident: "inc-7",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
     evidence: "connection refused",
-    openedAt,
-    at: openedAt + 90_000,
-    attempts: 1,
-    steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted" }],
     ...over,
-  };
-}
+  });
 
 function notifier(params: Record<string, unknown>) {
   return webhookChannel.create(webhookChannel.schema.parse(params), CTX);
@@ -45,12 +33,6 @@ function expectNoSecret(result: SendResult, url: string): void {
   for (const part of [url, u.pathname, u.search.slice(1), SECRET, BEARER, "tok-SECRET"].filter((p) => p.length >= 4)) {
     expect(result.detail ?? "").not.toContain(part);
   }
-}
-
-async function timed<T>(work: Promise<T>): Promise<[T, number]> {
-  const start = performance.now();
-  const value = await work;
-  return [value, performance.now() - start];
 }
 
 describe("webhook channel params", () => {

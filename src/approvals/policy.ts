@@ -1,6 +1,6 @@
 import type { Severity } from "../classify/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { globMatches } from "../playbooks/match.js";
+import { globMatches } from "../lib/glob.js";
 import type { ApprovalNeed, ApprovalSpec, ApprovalsConfig } from "./types.js";
 
 /** Where a step sits, as the approval policy looks at it. */

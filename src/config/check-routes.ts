@@ -133,7 +133,7 @@ export function checkNotifyRoutes(
         );
       }
     }
-    const shadow = routes.slice(0, n).find((earlier) => !earlier.continues && covers(earlier, route));
+    const shadow = routes.slice(0, n).find((earlier) => !earlier.continues && covers(earlier, route, (r) => reach(r, policies)));
     if (shadow) {
       issues.push(
         issueAt(
@@ -159,16 +159,24 @@ export function checkNotifyRoutes(
   }
 }
 
-// Whether `earlier` takes every incident `later` could: each of its conditions is absent or no narrower.
+// The severities a route can take: those it names (or all) at which its policy has steps.
+function reach(route: RawRoute, policies: Record<string, unknown>): string[] {
+  const policy = record(policies[route.policy]);
+  return (route.severities ?? [...SEVERITIES]).filter((s) => list(policy[s]).length > 0);
+}
+
+// Whether `earlier` takes every incident `later` could: each of its conditions is absent or no narrower,
+// and at every severity `later` can take, `earlier`'s policy has steps (a route is passed over where it has none).
 // Conservative: a glob only covers what it names or "*"/"**".
-function covers(earlier: RawRoute, later: RawRoute): boolean {
+function covers(earlier: RawRoute, later: RawRoute, severities: (r: RawRoute) => string[]): boolean {
+  if (!severities(later).every((s) => severities(earlier).includes(s))) return false;
   const superset = <T>(a: T[] | undefined, b: T[] | undefined) => a === undefined || (b !== undefined && b.every((x) => a.includes(x)));
   const globs =
     earlier.targets === undefined ||
     earlier.targets.some((g) => g === "*" || g === "**") ||
     (later.targets !== undefined && later.targets.every((g) => earlier.targets!.includes(g)));
   const labels = Object.entries(earlier.labels ?? {}).every(([k, v]) => later.labels?.[k] === v);
-  return globs && labels && superset(earlier.kinds, later.kinds) && superset(earlier.severities, later.severities);
+  return globs && labels && superset(earlier.kinds, later.kinds);
 }
 
 function takes(route: RawRoute, target: RoutedTarget): boolean {

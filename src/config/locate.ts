@@ -226,6 +226,15 @@ export function scalarOffset(text: string, node: Scalar, offset: number): number
   return start + Math.min(i, raw.length);
 }
 
+/** Under notify:, keys that hold credentials (a webhook URL, a key, a password, a header value). */
+const CREDENTIAL_KEY = /password|secret|key|token|url/i;
+
+function isCredential(path: DataPath): boolean {
+  if (path[0] !== "notify") return false;
+  const last = path.at(-1);
+  return path.at(-2) === "headers" || (typeof last === "string" && CREDENTIAL_KEY.test(last));
+}
+
 /** Zod issues (parsed with `plainMessage` as error map and `reportInput`) located in the YAML they came from. */
 export function locateZodIssues(
   source: YamlSource,
@@ -246,6 +255,12 @@ export function locateZodIssues(
     if (original !== undefined) {
       for (const shown of [JSON.stringify(String(written!.value)), describeValue(written!.value)])
         message = message.split(shown).join(JSON.stringify(original));
+    }
+    // A credential written literally (not as ${...}) is not shown either.
+    if (written && original === undefined && written.value !== null && typeof written.value !== "object" && isCredential(path)) {
+      const v = written.value;
+      for (const shown of [JSON.stringify(v), describeValue(v), String(v)]) message = message.split(shown).join('"[secret]"');
+      extra = { ...extra, got: false };
     }
     const addGot = extra.got && !/\bgot /.test(message);
     if (addGot && anchor === "key") message += ` (got ${describeValue(String(path.at(-1)))})`;

@@ -136,6 +136,7 @@ export class Daemon implements ReadPort, CommandPort {
       record: (id, event) => void records.append(id, event),
       paused: (target, now) => safety.pausedFor(target, now) !== undefined,
       labels: (target) => watchers.targets().get(target)?.labels,
+      discovers: config.discovery?.docker !== undefined,
     }));
     const hostRoot = opts.hostRoot;
     const detector: Detector = new Detector({
@@ -231,8 +232,9 @@ export class Daemon implements ReadPort, CommandPort {
     this.log.info({ targets: this.watchers.size, dryRun: this.dryRun, stateDir: config.stateDir }, "medic started");
     if (!this.discovery) return;
     await this.discovery.start({ add: (t) => this.fleet.add(t), remove: (name, why) => this.fleet.remove(name, why) });
-    // The containers found are watched now: what a previous daemon left in flight on them resumes.
+    // The containers found are watched now: what a previous daemon left in flight on them resumes, and their incidents are routed.
     this.remediator.resumeInFlight(true);
+    this.escalations.settle();
   }
 
   /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sampleNotification } from "../../test/fixtures/notification.js";
 import type { Incident } from "../incidents/types.js";
 import { buildNotification } from "./build.js";
 import { buildEmailMessage, domainOf, EMAIL_LIMITS, messageIdOf, threadRootId } from "./email-message.js";
@@ -6,25 +7,8 @@ import type { Notification } from "./types.js";
 
 const OPENED = Date.parse("2024-05-01T10:00:00Z");
 
-function notification(over: Partial<Notification> = {}): Notification {
-  return {
-    id: "inc-1-email-trigger-1",
-    channel: "email",
-    event: "trigger",
-    incident: "inc-1",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "GET /health: ECONNREFUSED",
-    openedAt: OPENED,
-    at: OPENED + 120_000,
-    attempts: 1,
-    steps: [],
-    ...over,
-  };
-}
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({ channel: "email", openedAt: OPENED, at: OPENED + 120_000, steps: [], ...over });
 
 describe("buildEmailMessage", () => {
   it("the first trigger starts the thread; every later message of the incident answers it", () => {

@@ -1,11 +1,9 @@
-import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import nodemailer from "nodemailer";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { formatDuration } from "../lib/duration.js";
-import { describeError, MedicError } from "../lib/errors.js";
+import { readCa, type CaUse } from "./ca.js";
 import type { ChannelKind } from "./channel.js";
 import { buildEmailMessage, domainOf, type EmailMessage } from "./email-message.js";
 import { messageOf, redactDetail } from "./post-json.js";
@@ -22,6 +20,9 @@ const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](
 const ADDRESS = /^(?:[^\r\n<>"]{0,100} <[^\s<>@",;]{1,64}@[A-Za-z0-9.-]{1,253}>|[^\s<>@",;]{1,64}@[A-Za-z0-9.-]{1,253})$/;
 const address = (what: string) =>
   z.string().regex(ADDRESS, `${what} must be an e-mail address like medic@example.com or "Medic <medic@example.com>"`);
+
+/** A relay on this host: nothing on the path to strip STARTTLS from. */
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i;
 
 const schema = z
   .strictObject({
@@ -55,16 +56,24 @@ const schema = z
   .refine((p) => (p.user === undefined) === (p.password === undefined), {
     message: "user and password go together (hint: set both for SMTP AUTH, or neither for a relay that trusts this host)",
     path: ["password"],
+  })
+  // Opportunistic STARTTLS can be stripped by anyone on the path, and the login would then go in clear.
+  .refine((p) => p.password === undefined || p.secure || p.starttls === "require" || LOOPBACK.test(p.host), {
+    message: "a password is sent only over TLS (hint: keep starttls: require, or secure: true; opportunistic is for a relay without AUTH)",
+    path: ["starttls"],
   });
 
 /** Validated `notify.email` params. */
 export type EmailParams = z.output<typeof schema>;
 
+// What a bad `ca` file is called in its error.
+const CA: CaUse = { code: "EMAIL_CA", key: "notify.email.ca", signed: "the SMTP server's certificate" };
+
 /** `email`: one message per trigger, acknowledge and resolve, threaded per incident, through an SMTP server. */
 export const emailChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {
-    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca));
+    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca), CA);
     const domain = domainOf(params.from);
     const secrets = params.password === undefined ? [] : passwordForms(params.user ?? "", params.password);
     return {
@@ -79,20 +88,6 @@ export const emailChannel: ChannelKind<typeof schema> = {
 
 function passwordForms(user: string, password: string): string[] {
   return [password, Buffer.from(password).toString("base64"), Buffer.from(`\u0000${user}\u0000${password}`).toString("base64")];
-}
-
-function readCa(file: string): Buffer {
-  try {
-    const pem = readFileSync(file);
-    // TLS quietly skips what it cannot parse; find out now rather than at the first message.
-    new X509Certificate(pem);
-    return pem;
-  } catch (err) {
-    throw new MedicError("EMAIL_CA", `cannot use ${file} as notify.email.ca: ${describeError(err)}`, {
-      cause: err,
-      hint: "point ca at a readable PEM file with the CA certificate that signed the SMTP server's certificate",
-    });
-  }
 }
 
 async function sendEmail(n: Notification, outer: AbortSignal, p: EmailParams, ca: Buffer | undefined, domain: string): Promise<SendResult> {

@@ -36,7 +36,12 @@ export interface EscalationsOptions {
   paused?: (target: string, now: number) => boolean;
   /** A target's labels, for routes that match on them (a target no longer watched has none). */
   labels?: (target: string) => Readonly<Record<string, string>> | undefined;
+  /** Targets come from discovery too: an incident of a target not found yet waits (see settle) before it is routed. */
+  discovers?: boolean;
 }
+
+/** The longest an incident of a target discovery has not found yet waits to be routed after a start. */
+const DISCOVERY_WAIT_MS = 30_000;
 
 /**
  * The escalation stage at run time: turns the policy's due notifications into journal records
@@ -51,9 +56,12 @@ export class Escalations {
   private stopTimer: (() => void) | undefined;
   /** Pages about medic itself, in the order they were asked for. */
   private selfPages: Promise<void> = Promise.resolve();
+  /** Every target's labels are known (discovery has listed its containers, or there is none). */
+  private settled: boolean;
 
   constructor(private readonly opts: EscalationsOptions) {
     const { config } = opts;
+    this.settled = !opts.discovers;
     this.facts = this.buildNotifiers(config);
     const { retry, breaker } = config.notify;
     this.outbox = new Outbox({
@@ -80,9 +88,31 @@ export class Escalations {
 
   /** Applies a reloaded config: policy, link and channels (queued notifications carry over); retry and breaker settings need a restart. */
   reconfigure(config: Config): void {
+    const before = new Map(this.notifiers);
     this.opts.config = config;
     this.facts = this.buildNotifiers(config);
+    this.keepForOpenAlerts(before);
     this.outbox.setNotifiers(this.notifiers);
+  }
+
+  /**
+   * A channel a reload removed still has alerts open on it: its old notifier stays, for their
+   * acknowledges and resolves only (nothing new is triggered on it), until they are closed.
+   */
+  private keepForOpenAlerts(before: ReadonlyMap<string, Notifier>): void {
+    const open = new Set([...this.opts.incidents().values()].flatMap((i) => new AlertLedger(i).channelsWithOpen()));
+    let kept = false;
+    for (const [name, notifier] of before) {
+      if (this.notifiers.has(name) || !open.has(name)) continue;
+      const accepts = new Set([...notifier.accepts].filter((e) => e !== "trigger"));
+      this.notifiers.set(name, { ...notifier, accepts });
+      this.opts.log.warn(
+        { channel: name },
+        "a channel the reload removed keeps its open alerts until they are resolved; nothing new goes to it",
+      );
+      kept = true;
+    }
+    if (kept) this.facts = { ...this.facts, accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])) };
   }
 
   private buildNotifiers(config: Config): ChannelFacts {
@@ -116,12 +146,22 @@ export class Escalations {
       if (incident.state !== "resolved" || hasUnresolved(incident)) this.review(incident.id);
     // From then on a resolve is queued the moment it is journaled; only open incidents have timed steps.
     this.stopTimer = repeat(this.opts.clock, TICK_MS, () => this.reviewOpen(), { unref: true });
+    if (!this.settled) this.opts.clock.timer(() => this.settle(), DISCOVERY_WAIT_MS, { unref: true });
+  }
+
+  /** Discovery has found what it finds at start: incidents of its targets are routed by their labels now. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reviewOpen();
   }
 
   /** Queues what the policy says an incident is owed now. */
   review(id: string): void {
     const incident = this.opts.incidents().get(id);
     if (!incident || incident.dryRun !== this.opts.dryRun) return;
+    // Routed by labels nobody knows yet (a container discovery has not listed since the start): it would take the default policy.
+    if (!this.settled && incident.state !== "resolved" && incident.target !== MEDIC_TARGET && !this.opts.labels?.(incident.target)) return;
     const now = this.opts.clock.now();
     const { pageGraceMs } = this.opts.config.escalation;
     const due = dueNotifications(incident, this.route(incident).steps, this.facts, now, { pageGraceMs });
@@ -275,7 +315,8 @@ export class Escalations {
   // A channel that refuses for good is itself an incident for humans: say so on the incident's other channels.
   private reportBrokenChannel(failed: Notification, why: string): void {
     const incident = this.opts.incidents().get(failed.incident);
-    if (!incident || failed.reason.startsWith(CHANNEL_TROUBLE)) return;
+    // A resolve that cannot go out is worth a log line (onFailed wrote it), not a page about a resolved incident.
+    if (!incident || incident.state === "resolved" || failed.event !== "trigger" || failed.reason.startsWith(CHANNEL_TROUBLE)) return;
     const ledger = new AlertLedger(incident);
     const routed = this.route(incident).steps.flatMap((s) => s.notify);
     const told = incident.notifications.map((n) => n.notification.channel);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sampleNotification } from "../../test/fixtures/notification.js";
 import {
   buildTeamsAnnouncement,
   buildTeamsMessage,
@@ -14,28 +15,20 @@ import type { Notification } from "./types.js";
 
 const OPENED = Date.parse("2025-03-01T10:00:00.000Z");
 
-function notification(over: Partial<Notification> = {}): Notification {
-  return {
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({
     id: "n-1",
     channel: "msteams",
-    event: "trigger",
     incident: "inc-42",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
     evidence: "GET http://127.0.0.1:8000/health: ECONNREFUSED",
     openedAt: OPENED,
     at: OPENED + 12 * 60_000,
-    attempts: 1,
     steps: [
       { name: "docker.restart", outcome: "ok", detail: "restarted orders-api in 2.1s" },
       { name: "verify", outcome: "failed", detail: "still refusing" },
     ],
     ...over,
-  };
-}
+  });
 
 const card = (n: Notification): AdaptiveCard => buildTeamsMessage(n).attachments[0]!.content;
 const texts = (c: AdaptiveCard) => c.body.flatMap((e: CardElement) => (e.type === "TextBlock" ? [e.text] : []));
@@ -50,7 +43,9 @@ function unescaped(text: string): string[] {
       i++;
       continue;
     }
-    if ("`*_{}[]#|~<>".includes(text[i]!)) found.push(text[i]!);
+    // An underscore between two letters or digits cannot start or end emphasis.
+    const inWord = text[i] === "_" && /[\p{L}\p{N}]/u.test(text[i - 1] ?? "") && /[\p{L}\p{N}]/u.test(text[i + 1] ?? "");
+    if ("`*_{}[]#|~<>".includes(text[i]!) && !inWord) found.push(text[i]!);
   }
   return found;
 }
@@ -60,6 +55,7 @@ describe("escapeCardText", () => {
     ["a link", "[click](http://evil.example)", "\\[click\\](http://evil.example)"],
     ["an image", "![x](http://evil/p.png)", "!\\[x\\](http://evil/p.png)"],
     ["emphasis", "**bold** _it_ ~~s~~", "\\*\\*bold\\*\\* \\_it\\_ \\~\\~s\\~\\~"],
+    ["an underscore inside a word is left alone, at its edges escaped", "db_disconnect __init__ x_", "db_disconnect \\_\\_init\\_\\_ x\\_"],
     ["a mention", "<at>everyone</at>", "\\<at\\>everyone\\</at\\>"],
     ["a heading", "# big", "\\# big"],
     ["a list marker", "- item", "\\- item"],
@@ -101,7 +97,7 @@ describe("buildTeamsMessage", () => {
 
   it("heads with severity, kind and target, then facts: state, reason, evidence, attempts", () => {
     const c = card(notification());
-    expect(c.body[0]).toMatchObject({ type: "TextBlock", text: "P1 server\\_down on orders-api", weight: "Bolder", color: "Attention" });
+    expect(c.body[0]).toMatchObject({ type: "TextBlock", text: "P1 server_down on orders-api", weight: "Bolder", color: "Attention" });
     expect(facts(c)).toMatchObject({
       State: "open",
       Reason: "opened",
@@ -114,10 +110,10 @@ describe("buildTeamsMessage", () => {
   });
 
   it.each([
-    [{ event: "resolve" as const, reason: "recovered" }, "Resolved: P1 server\\_down on orders-api", "Good"],
-    [{ escalation: 1 }, "Medic's fix failed: P1 server\\_down on orders-api", "Attention"],
-    [{ escalation: 1, attempts: 0, steps: [] }, "Medic cannot fix it: P1 server\\_down on orders-api", "Attention"],
-    [{ severity: "P3" as const }, "P3 server\\_down on orders-api", "Warning"],
+    [{ event: "resolve" as const, reason: "recovered" }, "Resolved: P1 server_down on orders-api", "Good"],
+    [{ escalation: 1 }, "Medic's fix failed: P1 server_down on orders-api", "Attention"],
+    [{ escalation: 1, attempts: 0, steps: [] }, "Medic cannot fix it: P1 server_down on orders-api", "Attention"],
+    [{ severity: "P3" as const }, "P3 server_down on orders-api", "Warning"],
   ])("the title says what happened: %j", (over, title, color) => {
     expect(card(notification(over)).body[0]).toMatchObject({ text: title, color });
   });
@@ -134,7 +130,7 @@ describe("buildTeamsMessage", () => {
         },
       }),
     );
-    expect(c.body[0]).toMatchObject({ text: "Approval needed: P1 server\\_down on orders-api" });
+    expect(c.body[0]).toMatchObject({ text: "Approval needed: P1 server_down on orders-api" });
     expect(texts(c)).toContain("Awaiting approval of postgres.terminate until 2025-03-01T10:10:00.000Z");
     const plan = c.body.filter((e) => e.type === "TextBlock" && e.fontType === "Monospace").map((e) => (e as { text: string }).text);
     expect(plan).toEqual(["1\\. postgres.terminate idle \\> 5m", "max: 50"]);

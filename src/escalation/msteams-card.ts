@@ -46,8 +46,10 @@ export interface TeamsMessage {
 
 // Markdown a TextBlock renders (emphasis, links, images, headings, code), <at> mentions, and the
 // braces of {{DATE()}} templates. Text is one line, so list markers matter only at its start, and
-// parentheses only after "]", which is escaped.
-const MARKDOWN = /[\\`*_{}[\]#|~<>]/g;
+// parentheses only after "]", which is escaped. Underscores only at a word's edge.
+const MARKDOWN = /[\\`*{}[\]#|~<>]/g;
+// An underscore inside a word (db_disconnect) cannot open or close emphasis in CommonMark; escaped, some Teams clients show the backslash.
+const EDGE_UNDERSCORE = /(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu;
 const LIST_START = /^(?:[-+]|\d+[.)])/;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+/g;
 const SAFE_LINK = /^https?:\/\/[^\s<>"]+$/i;
@@ -60,6 +62,7 @@ const SAFE_LINK = /^https?:\/\/[^\s<>"]+$/i;
 export function escapeCardText(text: string): string {
   return oneLine(text)
     .replace(MARKDOWN, "\\$&")
+    .replace(EDGE_UNDERSCORE, "\\_")
     .replace(LIST_START, (m) => `${m.slice(0, -1)}\\${m.slice(-1)}`);
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sampleNotification } from "../../test/fixtures/notification.js";
 import type { Severity } from "../classify/types.js";
 import { aliasOf, buildOpsgenieRequest, escapeCut, OPSGENIE_LIMITS, type OpsgenieAction, type OpsgenieCreate } from "./opsgenie-alert.js";
 import type { Notification } from "./types.js";
@@ -6,25 +7,14 @@ import type { Notification } from "./types.js";
 const OPENED = Date.parse("2024-05-01T10:00:00Z");
 const opts = { source: "ops-1" };
 
-function notification(over: Partial<Notification> = {}): Notification {
-  return {
-    id: "inc-1-opsgenie-trigger-1",
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({
     channel: "opsgenie",
-    event: "trigger",
-    incident: "inc-1",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
-    state: "open",
-    reason: "opened",
-    evidence: "GET /health: ECONNREFUSED",
     openedAt: OPENED,
     at: OPENED + 90_000,
-    attempts: 1,
     steps: [{ name: "service.restart", outcome: "ok", detail: "restarted" }],
     ...over,
-  };
-}
+  });
 
 const create = (n: Notification, o: Parameters<typeof buildOpsgenieRequest>[1] = opts) => {
   const r = buildOpsgenieRequest(n, o);

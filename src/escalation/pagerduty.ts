@@ -1,6 +1,4 @@
-import { X509Certificate } from "node:crypto";
 import dc from "node:diagnostics_channel";
-import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import https from "node:https";
 import { hostname } from "node:os";
@@ -8,8 +6,9 @@ import { resolve } from "node:path";
 import { event as sendEvent } from "@pagerduty/pdjs";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
-import { describeError, errorCode, MedicError } from "../lib/errors.js";
+import { describeError, errorCode } from "../lib/errors.js";
 import { formatDuration } from "../lib/duration.js";
+import { readCa, type CaUse } from "./ca.js";
 import type { ChannelKind } from "./channel.js";
 import { buildPagerDutyEvent, eventBytes, PAGERDUTY_LIMITS, readPagerDutyReply } from "./pagerduty-event.js";
 import type { Notification, NotificationEvent, SendResult } from "./types.js";
@@ -73,6 +72,9 @@ const schema = z.strictObject({
 /** Validated `notify.pagerduty` params. */
 export type PagerDutyParams = z.output<typeof schema>;
 
+// What a bad `ca` file is called in its error.
+const CA: CaUse = { code: "PAGERDUTY_CA", key: "notify.pagerduty.ca", signed: "the receiver's certificate" };
+
 /**
  * `pagerduty`: pages through the Events API v2; dedup_key = the incident id (or `<id>:2`... after a
  * failed fix, see alerts.ts), so a resent trigger never pages twice.
@@ -80,7 +82,7 @@ export type PagerDutyParams = z.output<typeof schema>;
 export const pagerdutyChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {
-    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca));
+    const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca), CA);
     const source = params.source ?? hostname();
     return {
       name: ctx.name,
@@ -91,20 +93,6 @@ export const pagerdutyChannel: ChannelKind<typeof schema> = {
   },
   secrets: (params) => [params.routingKey, ...(params.webhookSecret ? [params.webhookSecret] : [])],
 };
-
-function readCa(file: string): Buffer {
-  try {
-    const pem = readFileSync(file);
-    // TLS quietly skips what it cannot parse; find out now rather than at the first page.
-    new X509Certificate(pem);
-    return pem;
-  } catch (err) {
-    throw new MedicError("PAGERDUTY_CA", `cannot use ${file} as notify.pagerduty.ca: ${describeError(err)}`, {
-      cause: err,
-      hint: "point ca at a readable PEM file with the CA certificate that signed the receiver's certificate",
-    });
-  }
-}
 
 // pdjs types every event as a trigger; acknowledge and resolve carry no payload.
 type PdjsEvent = Parameters<typeof sendEvent>[0]["data"];

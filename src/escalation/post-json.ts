@@ -22,6 +22,8 @@ export interface PostOptions {
   timeoutMs: number;
   signal: AbortSignal;
   headers?: Record<string, string>;
+  /** Credentials the channel knows of besides the URL and the credential headers (a webhook's own headers): never quoted back. */
+  secrets?: readonly string[];
 }
 
 const BODY_BYTES = 2048;
@@ -66,8 +68,7 @@ export async function postJson(url: URL, body: string, opts: PostOptions): Promi
       return requestFailed(err, where);
     }
     try {
-      // What the request carried is hidden before the excerpt is cut, so a cut never leaves half a secret behind.
-      const text = redactText(await readExcerpt(res), requestSecrets(url, opts.headers)).slice(0, EXCERPT_CHARS);
+      const text = excerpt(await readExcerpt(res), requestSecrets(url, opts));
       const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"));
       return { status: res.status, text, ...(retryAfterMs !== undefined && { retryAfterMs }) };
     } catch (err) {
@@ -141,12 +142,41 @@ function redactText(text: string, secrets: readonly string[]): string {
     .reduce((out, secret) => out.split(secret).join("[secret]"), text);
 }
 
-// Everything a request carries that may be a credential: the URL and its parts, and every header value and its words.
-function requestSecrets(url: URL, headers: Record<string, string> = {}): string[] {
-  const parts = [url.href, `${url.host}${url.pathname}`, url.pathname, url.search, ...url.searchParams.values()];
-  const segments = url.pathname.split("/").filter((s) => s.length >= 8);
-  const values = Object.values(headers).flatMap((v) => [v, ...v.split(/\s+/).filter((w) => w.length >= 8)]);
-  return [...parts, ...segments, ...values];
+/** Headers whose values are credentials. */
+const CREDENTIAL_HEADER = /authorization|token|secret|key|signature|cookie|password/i;
+
+// What a request carries that may be a credential: the URL and its token-like parts, credential headers and their words, and what the channel names.
+function requestSecrets(url: URL, opts: PostOptions): string[] {
+  const path = url.pathname.length >= 16 ? [url.pathname] : [];
+  const parts = [
+    url.href,
+    `${url.host}${url.pathname}`,
+    ...path,
+    url.search,
+    ...[...url.searchParams.values()].filter((v) => v.length >= 8),
+  ];
+  const segments = url.pathname.split("/").filter((s) => s.length >= 16);
+  const values = Object.entries(opts.headers ?? {})
+    .filter(([name]) => CREDENTIAL_HEADER.test(name))
+    .flatMap(([, v]) => [v, ...v.split(/\s+/).filter((w) => w.length >= 8)]);
+  return [...parts, ...segments, ...values, ...(opts.secrets ?? [])];
+}
+
+// The start of a receiver's answer on one line, every secret hidden before anything is cut; a window that ends
+// inside a secret (the body went on past it) loses that fragment too.
+function excerpt(raw: { text: string; cut: boolean }, secrets: readonly string[]): string {
+  let text = redactText(raw.text, secrets);
+  if (raw.cut) {
+    const long = secrets.filter((s) => s.length >= 4);
+    for (let n = Math.min(text.length, Math.max(0, ...long.map((s) => s.length - 1))); n >= 4; n--) {
+      const tail = text.slice(-n);
+      if (long.some((s) => s.startsWith(tail))) {
+        text = `${text.slice(0, -n)}[secret]`;
+        break;
+      }
+    }
+  }
+  return oneLine(text).slice(0, EXCERPT_CHARS);
 }
 
 /** A Retry-After header (seconds or an HTTP date) in ms; undefined when absent or unreadable. */
@@ -186,8 +216,8 @@ function requestFailed(err: unknown, where: string): SendResult & { ok: false } 
   return { ok: false, retry: true, reason: "network", detail: `cannot reach ${where}: ${causeOf(err)}` };
 }
 
-async function readExcerpt(res: Response): Promise<string> {
-  if (!res.body) return "";
+async function readExcerpt(res: Response): Promise<{ text: string; cut: boolean }> {
+  if (!res.body) return { text: "", cut: false };
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -202,8 +232,8 @@ async function readExcerpt(res: Response): Promise<string> {
     // Past the excerpt the body is not needed; cancelling frees the connection.
     await reader.cancel().catch(() => {});
   }
-  const text = Buffer.concat(chunks).subarray(0, BODY_BYTES).toString("utf8");
-  return oneLine(text);
+  const all = Buffer.concat(chunks);
+  return { text: all.subarray(0, BODY_BYTES).toString("utf8"), cut: size >= BODY_BYTES };
 }
 
 function causeOf(err: unknown): string {

@@ -85,6 +85,15 @@ describe("routeIncident: a routing table over targets, labels, kinds and severit
     expect(routed.steps).toEqual([step(0, "dba-slack"), step(5, "search-pd")]);
   });
 
+  it("a policy whose steps at the severity are an empty list passes the incident on, as one without the severity does", () => {
+    const empty = {
+      ...config,
+      policies: { ...config.policies, quiet: { P1: [] } },
+      routes: [route({ targets: ["*"], policy: "quiet" }, 0)],
+    };
+    expect(routeIncident(facts("orders-api", "server_down", "P1"), empty).policies).toEqual(["default"]);
+  });
+
   it("a raised severity routes again at the new severity", () => {
     expect(routeIncident(facts("idx-7", "high_latency", "P3", { team: "search" }), config).policies).toEqual(["default"]);
     expect(routeIncident(facts("idx-7", "high_latency", "P1", { team: "search" }), config).policies).toEqual(["search"]);

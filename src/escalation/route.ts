@@ -1,6 +1,6 @@
 import type { Severity } from "../classify/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { globMatches } from "../playbooks/match.js";
+import { globMatches } from "../lib/glob.js";
 import type { EscalationPolicy, PolicyStep } from "./policy.js";
 
 // Alertmanager's routing tree, reduced to what medic needs: a flat list, first match wins,
@@ -64,7 +64,7 @@ export function routeIncident(facts: RouteFacts, config: RoutingConfig): Routing
   const steps: PolicyStep[] = [];
   for (const route of config.routes) {
     const policySteps = config.policies[route.policy]?.[facts.severity];
-    if (!policySteps || !matches(route, facts)) continue;
+    if (!policySteps?.length || !matches(route, facts)) continue;
     routes.push(route.name);
     policies.push(route.policy);
     steps.push(...policySteps);

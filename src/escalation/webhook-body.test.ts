@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { sampleNotification } from "../../test/fixtures/notification.js";
 import { z } from "zod";
 import type { Notification } from "./types.js";
 import {
@@ -22,15 +23,11 @@ const DOC = readFileSync(new URL("../../docs/webhook.md", import.meta.url), "utf
 const published = z.fromJSONSchema(JSON.parse(readFileSync(SCHEMA_FILE, "utf8")));
 const OPENED = Date.parse("2025-03-01T10:00:00.000Z");
 
-function notification(over: Partial<Notification> = {}): Notification {
-  return {
+const notification = (over: Partial<Notification> = {}): Notification =>
+  sampleNotification({
     id: "n-1",
     channel: "payments-hook",
-    event: "trigger",
     incident: "inc-42",
-    target: "orders-api",
-    kind: "server_down",
-    severity: "P1",
     state: "escalated",
     reason: "not fixed after 30m",
     evidence: "GET http://127.0.0.1:8000/health: ECONNREFUSED",
@@ -39,8 +36,7 @@ function notification(over: Partial<Notification> = {}): Notification {
     attempts: 2,
     steps: [{ name: "docker.restart", outcome: "ok", detail: "restarted orders-api in 2.1s" }],
     ...over,
-  };
-}
+  });
 
 function expectValid(body: WebhookBody): void {
   const got = published.safeParse(JSON.parse(JSON.stringify(body)));

@@ -82,7 +82,7 @@ export const webhookChannel: ChannelKind<typeof schema> = {
     const accepts: ReadonlySet<NotificationEvent> = new Set(params.events);
     const where = `webhook ${ctx.name} (${url.host})`;
     // Each token-like path segment too, in case a receiver echoes part of the path; one pass, longest first.
-    const secrets = [...webhookSecrets(params), ...url.pathname.split("/").filter((s) => s.length >= 4)];
+    const secrets = [...webhookSecrets(params), ...url.pathname.split("/").filter((s) => s.length >= 16)];
     return {
       name: ctx.name,
       accepts,
@@ -145,7 +145,7 @@ async function sendToWebhook(n: Parameters<Notifier["send"]>[0], opts: SendOptio
     "x-medic-timestamp": String(timestampSec),
     ...(params.secret && { "x-medic-signature": signWebhook(params.secret, timestampSec, raw) }),
   };
-  const reply = await postJson(url, raw, { where, timeoutMs: params.timeout, signal, headers });
+  const reply = await postJson(url, raw, { where, timeoutMs: params.timeout, signal, headers, secrets: webhookSecrets(params) });
   return isReply(reply) ? judgeReply(reply, where) : reply;
 }
 

@@ -1,14 +1,6 @@
-import picomatch from "picomatch";
+import { globMatches } from "../lib/glob.js";
 import type { Target } from "../config/types.js";
 import type { Playbook } from "./types.js";
-
-const matchers = new Map<string, (name: string) => boolean>();
-/** Whether a target name glob matches a name (compiled once per glob). */
-export function globMatches(glob: string, name: string): boolean {
-  let m = matchers.get(glob);
-  if (!m) matchers.set(glob, (m = picomatch(glob)));
-  return m(name);
-}
 
 /** How specifically a playbook names a target: -1 not at all, higher is more specific. */
 export function specificity(playbook: Playbook, target: Target): number {
