@@ -16,11 +16,11 @@ import { processService } from "../src/services/process.js";
 import { stepKinds } from "../src/playbooks/steps/registry.js";
 import { buildTemplateVars, createRenderer } from "../src/playbooks/template.js";
 import type { ArtifactSink, StepKind } from "../src/playbooks/types.js";
-import { docker, engineUp, runHttpContainer } from "./docker-harness.js";
 import { stepContext, testTarget } from "./fixtures/steps-context.js";
-import { cleanup, onCleanup, tempDir, waitUntil } from "./harness.js";
+import { cleanup, onCleanup, tempDir } from "./harness.js";
 
-// Capture steps against real parts: real files, the machine's journalctl, a real container's log.
+// Capture steps against real parts: real files, the machine's journalctl, real processes that dump on a signal
+// (the Docker cases are in capture-docker.test.ts, with the other engine tests).
 
 afterEach(cleanup);
 
@@ -114,34 +114,6 @@ describe("capture.logs", () => {
     );
     expect(direct.exitCode).toBe(0);
     expect(readFileSync(join(state, r.artifacts![0]!.path), "utf8")).toBe(direct.stdout);
-  });
-
-  it("docker logs: the tail of a real container's log, stdout and stderr demultiplexed, through the engine API", async () => {
-    if (!(await engineUp())) throw new Error("no Docker engine: run bash scripts/setup.sh");
-    const script = 'for i in $(seq 1 300); do echo "out $i"; echo "err $i" >&2; done; exec sleep 3600';
-    const c = await runHttpContainer({ cmd: ["/bin/busybox", "sh", "-c", script] });
-    await waitUntil(
-      async () => {
-        const all = (await docker.getContainer(c.name).logs({ stdout: true, stderr: true, tail: 600 })) as unknown as Buffer;
-        return all.includes("out 300\n") && all.includes("err 300\n");
-      },
-      20_000,
-      "the container to write its lines",
-    );
-    const state = tempDir();
-    const target: Target = { ...testTarget(), service: { kind: "docker", params: { container: c.name, stopTimeout: 1000 } } };
-    // The engine interleaves the two streams as its copiers wrote them, so the tail asked for covers both whole.
-    const r = await run(captureLogs, { lines: 600 }, target, sinkIn(state));
-    expect(r).toMatchObject({ ok: true, detail: expect.stringContaining(`docker logs of ${c.name}`) });
-    const kept = readFileSync(join(state, r.artifacts![0]!.path), "utf8");
-    const body = kept
-      .trimEnd()
-      .split("\n")
-      .map((l) => l.replace(/^(stderr: )?\S+ /, "$1"));
-    expect(body).toHaveLength(600);
-    expect(body).toContain("out 300");
-    expect(body).toContain("stderr: err 300");
-    expect(kept).not.toMatch(/[\u0000-\u0008]/);
   });
 });
 

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
+import { launchBrowser, openConsole } from "./console-page.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import {
   apiUrl,
@@ -77,7 +78,16 @@ describe("e2e: capture before the fix", () => {
     const slack = await startSlackReceiver();
     onCleanup(() => slack.close());
     const { dir, pid, state, link } = await setUp({ slackUrl: slack.url });
+    // A closed incident's evidence from a month ago: past the 14-day retention, removed at start.
+    const old = join(state, "artifacts", "0ld0ld00");
+    mkdirSync(old, { recursive: true });
+    writeFileSync(join(old, "logs-1.txt"), "a month old");
+    const monthAgo = new Date(Date.now() - 30 * 24 * 3600_000);
+    utimesSync(join(old, "logs-1.txt"), monthAgo, monthAgo);
+    utimesSync(old, monthAgo, monthAgo);
     const m = startMedic(["run", "--config", join(dir, "medic.yaml")]);
+    await waitUntil(() => !existsSync(old), 20_000, "the expired artifacts to be pruned at start");
+    expect(m.stdout()).toMatch(/"incident":"0ld0ld00".*"reason":"retention".*"msg":"removed an incident's artifacts"/);
     const api = await apiUrl(m);
     const resolved = await waitUntil(() => journal(state).find((r) => r.type === "resolved"), 60_000, "the incident to resolve");
     const id = resolved.incident;
@@ -127,7 +137,7 @@ describe("e2e: capture before the fix", () => {
       .map((b) => b.text?.text ?? "")
       .find((t) => t.includes("Evidence kept"))!;
     expect(section).toContain(`<${link}/#/incidents/${id}|`);
-    expect(section).toMatch(/• dump-1\.heapsnapshot \([\d.]+(KiB|MiB)\, heap snapshot\)/);
+    expect(section).toMatch(/• dump-1\.heapsnapshot \([\d.]+(KiB|MiB), heap snapshot\)/);
     console.log(`e2e capture: heap snapshot ${ref!.bytes} bytes, step took ${heap.durationMs} ms`);
 
     // And after a restart of medic: the journal still lists it, the start-up pruning left a fresh incident's evidence alone.
@@ -142,7 +152,23 @@ describe("e2e: capture before the fix", () => {
         .update(Buffer.from(await later.arrayBuffer()))
         .digest("hex"),
     ).toBe(ref!.sha256);
-  });
+
+    // The console's incident page lists it; its download button saves the very bytes the journal hashed.
+    const browser = await launchBrowser();
+    onCleanup(() => browser.close());
+    const { page, errors } = await openConsole(browser, `${again}/#/incidents/${id}`);
+    const item = page.locator('[data-testid="artifacts"] li[data-name="dump-1.heapsnapshot"]');
+    await item.waitFor();
+    expect(await item.textContent()).toContain(ref!.sha256.slice(0, 16));
+    const [saved] = await Promise.all([page.waitForEvent("download"), item.locator("button").click()]);
+    expect(saved.suggestedFilename()).toBe("dump-1.heapsnapshot");
+    expect(
+      createHash("sha256")
+        .update(readFileSync(await saved.path()))
+        .digest("hex"),
+    ).toBe(ref!.sha256);
+    expect(errors).toEqual([]);
+  }, 120_000);
 
   it("a dry run captures nothing and says what it would capture", async () => {
     const { dir, pid, state, port } = await setUp();
@@ -170,5 +196,5 @@ describe("e2e: capture before the fix", () => {
     expect(Number(readFileSync(join(dir, "api.pid"), "utf8"))).toBe(pid);
     expect(journal(state).some((r) => r.type === "step_started")).toBe(false);
     expect(m.stdout()).not.toMatch(/"msg":"running playbook"/);
-  });
+  }, 60_000);
 });

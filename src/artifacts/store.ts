@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { chmod, link, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { MedicError } from "../lib/errors.js";
 import { redactor as processRedactor, type Redactor } from "../lib/redact.js";
 import type { ArtifactSink } from "../playbooks/types.js";
 import type { ArtifactRef } from "../services/types.js";
+import { readText, take } from "./adopt.js";
 import { excerptOf } from "./excerpt.js";
 import type { ArtifactLimits } from "./limits.js";
 import { ARTIFACTS_DIR, isExt, isIncidentId, isStem, sequenceOf } from "./names.js";
@@ -89,34 +89,6 @@ export function createArtifactSink(opts: SinkOptions): ArtifactSink {
   return sink;
 }
 
-/** A file's first `cap` bytes as UTF-8 text, or undefined when they are not text (a binary dump is kept as it is). */
-async function readText(file: string, cap: number): Promise<{ text: string; cut: boolean } | undefined> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
-    const buffer = Buffer.alloc(Math.min(st.size, cap));
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    const head = buffer.subarray(0, bytesRead);
-    try {
-      // A cut may split the last character: it is dropped, not a reason to call the file binary.
-      const text = new TextDecoder("utf-8", { fatal: true }).decode(st.size > cap ? trimPartial(head) : head);
-      return { text, cut: st.size > bytesRead };
-    } catch {
-      return undefined;
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-function trimPartial(data: Buffer): Buffer {
-  let end = data.length;
-  while (end > 0 && end > data.length - 4 && (data[end - 1]! & 0xc0) === 0x80) end--;
-  if (end > 0 && data[end - 1]! >= 0xc0) end--;
-  return data.subarray(0, end);
-}
-
 function checkName(stem: string, ext: string): string {
   if (!isStem(stem)) throw new MedicError("ARTIFACT_NAME", `not an artifact stem: ${JSON.stringify(stem)}`, { hint: "like logs or heap" });
   if (!isExt(ext)) throw new MedicError("ARTIFACT_NAME", `not an artifact extension: ${JSON.stringify(ext)}`, { hint: "like txt" });
@@ -180,79 +152,6 @@ async function publish(dir: string, tmp: string, stem: string, ext: string): Pro
       n++;
     }
   }
-}
-
-/**
- * Moves a file the service wrote into `tmp` when it fits (rename on one filesystem, else a copy and
- * an unlink), or copies its first `cap` bytes and leaves the original where it is, since a cut dump
- * is not the whole evidence. A symlink or anything but a regular file is refused.
- */
-async function take(file: string, tmp: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
-  const source = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  try {
-    const st = await source.stat();
-    if (!st.isFile()) throw new MedicError("ARTIFACT_SOURCE", `${file} is not a regular file`, { hint: "a capture adopts only files" });
-    if (st.size <= cap) {
-      try {
-        await rename(file, tmp);
-        await chmod(tmp, 0o600);
-        return await hashFile(tmp, cap);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-      }
-    }
-    const copied = await copyHead(source, tmp, cap);
-    if (!copied.truncated) await unlink(file).catch(() => undefined);
-    return copied;
-  } finally {
-    await source.close();
-  }
-}
-
-/** The hash of a file moved in, cut at `cap` if it grew after it was measured. */
-async function hashFile(path: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
-  const handle = await open(path, "r+");
-  try {
-    const size = (await handle.stat()).size;
-    const truncated = size > cap;
-    if (truncated) await handle.truncate(cap);
-    const hash = createHash("sha256");
-    const buffer = Buffer.alloc(1024 * 1024);
-    let bytes = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      bytes += bytesRead;
-    }
-    return { bytes, sha256: hash.digest("hex"), truncated };
-  } finally {
-    await handle.close();
-  }
-}
-
-async function copyHead(source: FileHandle, tmp: string, cap: number): Promise<{ bytes: number; sha256: string; truncated: boolean }> {
-  const target = await open(tmp, "wx", 0o600);
-  const hash = createHash("sha256");
-  const buffer = Buffer.alloc(1024 * 1024);
-  let bytes = 0;
-  let truncated = false;
-  try {
-    for (;;) {
-      const { bytesRead } = await source.read(buffer, 0, Math.min(buffer.length, cap - bytes + 1), bytes);
-      if (bytesRead === 0) break;
-      const take = Math.min(bytesRead, cap - bytes);
-      if (take < bytesRead) truncated = true;
-      await target.write(buffer, 0, take);
-      hash.update(buffer.subarray(0, take));
-      bytes += take;
-      if (truncated) break;
-    }
-    await target.sync();
-  } finally {
-    await target.close();
-  }
-  return { bytes, sha256: hash.digest("hex"), truncated };
 }
 
 /** One file in an incident's folder. */
