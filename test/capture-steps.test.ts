@@ -146,7 +146,13 @@ describe("capture.signal", () => {
     const { pid, target } = await startDumper(dir);
     const redactor = new Redactor();
     redactor.add(["hunter2-secret"]);
-    const r = await run(captureSignal, { signal: "SIGUSR2", pattern: "dump.*.txt", settle: "400ms" }, target, sinkIn(state, redactor), dir);
+    const r = await run(
+      captureSignal,
+      { signal: "SIGUSR2", pattern: "dump.*.txt", settle: "1500ms" },
+      target,
+      sinkIn(state, redactor),
+      dir,
+    );
     expect(r).toMatchObject({ ok: true, detail: expect.stringContaining(`that pid ${pid} wrote on SIGUSR2`) });
     const ref = r.artifacts![0]!;
     expect(ref.name).toBe("dump-1.txt");
@@ -155,6 +161,20 @@ describe("capture.signal", () => {
     expect(ref.sha256).toBe(sha(Buffer.from(kept)));
     expect(existsSync(join(dir, `dump.${pid}.1.txt`))).toBe(false);
     expect(readFileSync(join(dir, "dump.1.0.txt"), "utf8")).toBe("an old dump, not this incident's");
+  });
+
+  it("never sends a signal the service does not catch (it would end the process), nor SIGUSR1 to Node (its inspector)", async () => {
+    const dir = tempDir();
+    const { pid, target } = await startDumper(dir);
+    for (const [signal, said] of [
+      ["SIGHUP", `pid ${pid} does not catch SIGHUP`],
+      ["SIGUSR1", `pid ${pid} is Node, which answers SIGUSR1 by opening its inspector`],
+    ] as const) {
+      const r = await run(captureSignal, { signal, pattern: "dump.*.txt" }, target, sinkIn(tempDir()), dir);
+      expect(r).toMatchObject({ ok: false, detail: expect.stringContaining(said) });
+    }
+    // SIGHUP would have ended it: it still runs.
+    expect(() => process.kill(pid, 0)).not.toThrow();
   });
 
   it("never signals a pid it cannot prove is the service's: a pid file naming another program is refused", async () => {
@@ -180,7 +200,7 @@ describe("capture.signal", () => {
     const dir = tempDir();
     const { service, pid, target } = await startDumper(dir);
     const steps = [
-      { kind: "capture.signal", params: { signal: "SIGUSR1", pattern: "dump.*.txt" }, timeoutMs: 1500 },
+      { kind: "capture.signal", params: { signal: "SIGQUIT", pattern: "dump.*.txt" }, timeoutMs: 1500 },
       { kind: "service.restart", params: {}, timeoutMs: 20_000 },
     ].map((s, index) => {
       const kind = stepKinds.get(s.kind)!;
@@ -209,7 +229,7 @@ describe("capture.signal", () => {
     const [capture, restart] = events.filter((e) => e.type === "step_finished");
     expect(capture).toMatchObject({
       outcome: "failed",
-      detail: expect.stringMatching(/^capture failed: sent SIGUSR1 to pid \d+; no .*; going on$/),
+      detail: expect.stringMatching(/^capture failed: sent SIGQUIT to pid \d+; no .*; going on$/),
     });
     // The service never answers: only the capture's own timeout can have ended it, and the restart came after.
     expect(restart).toMatchObject({ outcome: "ok" });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
-import { launchBrowser, openConsole } from "./console-page.js";
+import { enterToken, launchBrowser, openConsole } from "./console-page.js";
 import { startSlackReceiver } from "./fixtures/slack-receiver.js";
 import {
   apiUrl,
@@ -26,6 +26,9 @@ import {
 
 afterEach(cleanup);
 
+/** A viewer's token: evidence is downloaded only with one. */
+const TOKEN = "v".repeat(32);
+const AS_VIEWER = { headers: { authorization: `Bearer ${TOKEN}` } };
 const LEAKY = fileURLToPath(new URL("./fixtures/leaky-service.mjs", import.meta.url));
 
 async function setUp(opts: { slackUrl?: string } = {}) {
@@ -38,6 +41,8 @@ async function setUp(opts: { slackUrl?: string } = {}) {
     `stateDir: ./state
 playbooks: [${JSON.stringify(SHIPPED_PLAYBOOKS)}]
 defaults: { interval: 200ms, timeout: 1s, failureThreshold: 2, successThreshold: 2 }
+api:
+  tokens: [{ name: vic, tokenFile: ./vic, role: viewer }]
 ${opts.slackUrl ? `notify:\n  slack: { webhookUrl: ${JSON.stringify(opts.slackUrl)} }\n  link: ${link}\n` : ""}targets:
   - name: api
     labels: { heapdump: node }
@@ -49,6 +54,7 @@ ${opts.slackUrl ? `notify:\n  slack: { webhookUrl: ${JSON.stringify(opts.slackUr
         stopTimeout: 2s
 `,
   );
+  writeFileSync(join(dir, "vic"), `${TOKEN}\n`, { mode: 0o600 });
   // The service as an operator started it: the very command medic's service names, so medic can prove it is the service.
   writeFileSync(join(dir, "leak"), "");
   const child = spawn(start[0]!, start.slice(1), { cwd: dir, detached: true, stdio: "ignore" });
@@ -118,11 +124,15 @@ describe("e2e: capture before the fix", () => {
     expect(readdirSync(dir).filter((f) => f.endsWith(".heapsnapshot"))).toEqual([]);
 
     // Listed in the incident, downloadable, and named in Slack with a link to the incident's page.
-    const detail = (await (await fetch(`${api}/api/incidents/${id}`)).json()) as { artifacts: { name: string; sha256: string }[] };
+    const detail = (await (await fetch(`${api}/api/incidents/${id}`, AS_VIEWER)).json()) as {
+      artifacts: { name: string; sha256: string }[];
+    };
     expect(detail.artifacts).toEqual([
       expect.objectContaining({ name: "dump-1.heapsnapshot", sha256: ref!.sha256, step: "heap snapshot" }),
     ]);
-    const download = await fetch(`${api}/api/incidents/${id}/artifacts/dump-1.heapsnapshot`);
+    // Evidence may hold secrets: never without a token.
+    expect((await fetch(`${api}/api/incidents/${id}/artifacts/dump-1.heapsnapshot`)).status).toBe(401);
+    const download = await fetch(`${api}/api/incidents/${id}/artifacts/dump-1.heapsnapshot`, AS_VIEWER);
     expect(
       createHash("sha256")
         .update(Buffer.from(await download.arrayBuffer()))
@@ -144,9 +154,9 @@ describe("e2e: capture before the fix", () => {
     m.child.kill("SIGTERM");
     expect(await m.exited).toBe(0);
     const again = await apiUrl(startMedic(["run", "--config", join(dir, "medic.yaml")]));
-    const listed = (await (await fetch(`${again}/api/incidents/${id}`)).json()) as { artifacts: { name: string }[] };
+    const listed = (await (await fetch(`${again}/api/incidents/${id}`, AS_VIEWER)).json()) as { artifacts: { name: string }[] };
     expect(listed.artifacts.map((a) => a.name)).toEqual(["dump-1.heapsnapshot"]);
-    const later = await fetch(`${again}/api/incidents/${id}/artifacts/dump-1.heapsnapshot`);
+    const later = await fetch(`${again}/api/incidents/${id}/artifacts/dump-1.heapsnapshot`, AS_VIEWER);
     expect(
       createHash("sha256")
         .update(Buffer.from(await later.arrayBuffer()))
@@ -157,6 +167,7 @@ describe("e2e: capture before the fix", () => {
     const browser = await launchBrowser();
     onCleanup(() => browser.close());
     const { page, errors } = await openConsole(browser, `${again}/#/incidents/${id}`);
+    await enterToken(page, TOKEN);
     const item = page.locator('[data-testid="artifacts"] li[data-name="dump-1.heapsnapshot"]');
     await item.waitFor();
     expect(await item.textContent()).toContain(ref!.sha256.slice(0, 16));

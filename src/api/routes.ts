@@ -94,7 +94,16 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/api/incidents/:id/artifacts/:name",
     access: "read",
-    handle: async (req, ctx) => artifactReply(await findIncident(req.params.id!, ctx), req.params.name!, ctx.config.stateDir),
+    handle: async (req, ctx) => {
+      // Evidence may hold secrets (a heap dump holds every credential the process had): never without a token, even where reads are open.
+      if (!req.who)
+        throw new ApiError(
+          401,
+          "downloading evidence needs a token",
+          "configure api.tokens (any role) and send Authorization: Bearer TOKEN",
+        );
+      return artifactReply(await findIncident(req.params.id!, ctx), req.params.name!, ctx.config.stateDir);
+    },
   },
   {
     method: "GET",

@@ -143,10 +143,11 @@ describe("ArtifactSink.adopt", () => {
 
 describe("pruneArtifacts", () => {
   async function incidentWith(sd: string, id: string, bytes: number, ageMs: number, now: number): Promise<void> {
-    const ref = await createArtifactSink({ stateDir: sd, incident: id, limits: { ...LIMITS, maxBytes: 1000, incidentBytes: 1000 } }).save(
-      "x",
-      "x".repeat(bytes),
-    );
+    const ref = await createArtifactSink({
+      stateDir: sd,
+      incident: id,
+      limits: { ...LIMITS, maxBytes: 1000, incidentBytes: 1000, totalBytes: 1e9 },
+    }).save("x", "x".repeat(bytes));
     const t = new Date(now - ageMs);
     await utimes(join(sd, ref.path), t, t);
     await utimes(join(sd, "artifacts", id), t, t);
@@ -172,6 +173,15 @@ describe("pruneArtifacts", () => {
       removed: [],
       keptBytes: 900,
     });
+  });
+
+  it("a capture never takes the total past its cap, even when every incident is open (pruning frees only closed ones)", async () => {
+    const sd = await stateDir();
+    const sink = (incident: string) =>
+      createArtifactSink({ stateDir: sd, incident, limits: { ...LIMITS, maxBytes: 1000, incidentBytes: 1000, totalBytes: 1000 } });
+    expect((await sink("first").save("x", "a".repeat(800))).bytes).toBe(800);
+    expect(await sink("second").save("x", "b".repeat(800))).toMatchObject({ bytes: 200, truncated: true });
+    await expect(sink("third").save("x", "c")).rejects.toThrow(/total cap \(artifacts\.totalBytes 1000\)/);
   });
 
   it("does nothing without an artifacts folder", async () => {

@@ -5,7 +5,7 @@ import { MedicError } from "../lib/errors.js";
 import { redactor as processRedactor, type Redactor } from "../lib/redact.js";
 import type { ArtifactSink } from "../playbooks/types.js";
 import type { ArtifactRef } from "../services/types.js";
-import { readText, take } from "./adopt.js";
+import { readText, take, unlinkIfSame } from "./adopt.js";
 import { excerptOf } from "./excerpt.js";
 import type { ArtifactLimits } from "./limits.js";
 import { ARTIFACTS_DIR, isExt, isIncidentId, isStem, sequenceOf } from "./names.js";
@@ -72,8 +72,8 @@ export function createArtifactSink(opts: SinkOptions): ArtifactSink {
         const text = await readText(file, opts.limits.maxBytes);
         if (text !== undefined) {
           const ref = await sink.save(stem, text.text, { ext: o.ext ?? "txt" });
-          // The original goes as a moved one would, unless only part of it was read (it stays whole then).
-          if (!text.cut) await unlink(file).catch(() => undefined);
+          // The original goes only when all of it was kept and it is still the file read; otherwise it stays whole.
+          if (!text.cut && !ref.truncated) await unlinkIfSame(file, text.stat);
           return text.cut ? { ...ref, truncated: true } : ref;
         }
       }
@@ -102,7 +102,10 @@ async function ensureDir(stateDir: string, dir: string): Promise<void> {
   await chmod(dir, 0o700);
 }
 
-/** The bytes the next artifact may hold: the per-artifact cap, or what is left of the incident's. */
+/**
+ * The bytes the next artifact may hold: the per-artifact cap, or what is left of the incident's, or
+ * of everything's (pruning frees only closed incidents' evidence: many open ones at once must not fill the disk).
+ */
 async function roomFor(dir: string, opts: SinkOptions): Promise<number> {
   const used = (await listArtifacts(dir)).reduce((sum, f) => sum + f.bytes, 0);
   const left = opts.limits.incidentBytes - used;
@@ -113,7 +116,19 @@ async function roomFor(dir: string, opts: SinkOptions): Promise<number> {
       { hint: "raise artifacts.incidentBytes in medic.yaml, or capture less (lines:, maxBytes:)" },
     );
   }
-  return Math.min(opts.limits.maxBytes, left);
+  const root = join(opts.stateDir, ARTIFACTS_DIR);
+  const incidents = await readdir(root).catch(() => [] as string[]);
+  let all = 0;
+  for (const incident of incidents) all += (await listArtifacts(join(root, incident))).reduce((sum, f) => sum + f.bytes, 0);
+  const leftInAll = opts.limits.totalBytes - all;
+  if (leftInAll <= 0) {
+    throw new MedicError(
+      "ARTIFACTS_FULL",
+      `medic already keeps ${all} bytes of artifacts, its total cap (artifacts.totalBytes ${opts.limits.totalBytes}), most of it for open incidents`,
+      { hint: "raise artifacts.totalBytes in medic.yaml, or capture less" },
+    );
+  }
+  return Math.min(opts.limits.maxBytes, left, leftInAll);
 }
 
 /** At most `cap` bytes of `data`: its head, or its tail from a line start; never half a UTF-8 character. */

@@ -1,4 +1,5 @@
-import { readdir, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { duration } from "../../config/fields.js";
@@ -34,9 +35,10 @@ const schema = z
       .min(1)
       .optional()
       .meta({ description: "Where the dump appears, relative to the config file (default: a process service's cwd)" }),
-    settle: duration()
-      .default(1000)
-      .meta({ description: "The dump counts as written once its size has not changed for this long (default 1s)" }),
+    settle: duration().default(2000).meta({
+      description:
+        "The dump counts as written once it is not empty, no process of the service holds it open, and its size has not changed for this long (default 2s)",
+    }),
     redact: z
       .boolean()
       .default(true)
@@ -68,6 +70,9 @@ async function recipientOf(p: Params, target: Target, baseDir: string): Promise<
     if (p.dir === undefined) return { refused: "a container's dump needs dir: (the host side of a volume it writes to)" };
     const r = resolveContainer({}, target);
     if ("error" in r) return { refused: r.error };
+    // The signal would cross the network but the dump lands on that host's disk, where medic cannot wait for it.
+    if (r.conn.host !== undefined)
+      return { refused: `container ${r.name} runs on a remote engine (${r.conn.host}): its dump would land on that host` };
     // The engine knows its container by name: the signal goes to that container's main process, no pid is guessed.
     return { kind: "docker", name: r.name, conn: r.conn, dir: resolve(baseDir, p.dir), who: `container ${r.name}` };
   }
@@ -111,10 +116,12 @@ async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
       const before = await listMatching(r.dir, match);
       if (r.kind === "process") {
         // Proven a moment ago; proven again now, so a pid reused in between is never signalled.
+        const refusal = await signalRefusal(r.pid, p.signal);
+        if (refusal) return done(false, refusal);
         if (!stillRunning(r.pid, r.startTicks)) return done(false, `pid ${r.pid} ended before ${p.signal} could be sent`);
         if (!signalProcess(r.pid, p.signal)) return done(false, `pid ${r.pid} was gone when ${p.signal} was sent`);
       } else await dockerClient(r.conn, ctx.timeoutMs).getContainer(r.name).kill({ signal: p.signal, abortSignal: signal });
-      const file = await waitForDump(r.dir, match, before, p.settle, signal);
+      const file = await waitForDump(r.dir, match, before, p.settle, signal, r.kind === "process" ? r.pid : undefined);
       if (file === undefined) {
         return done(false, `sent ${p.signal} to ${r.who}; no new ${p.pattern} settled in ${r.dir} within ${formatDuration(ctx.timeoutMs)}`);
       }
@@ -140,8 +147,8 @@ async function listMatching(dir: string, match: RegExp): Promise<Map<string, str
   }
   for (const name of names) {
     if (!match.test(name)) continue;
-    const st = await stat(join(dir, name)).catch(() => undefined);
-    if (st?.isFile()) out.set(name, `${st.size}:${st.mtimeMs}`);
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (st?.isFile()) out.set(name, `${st.size}:${st.mtimeMs}:${st.uid}`);
   }
   return out;
 }
@@ -153,17 +160,26 @@ async function waitForDump(
   before: Map<string, string>,
   settleMs: number,
   signal: AbortSignal,
+  pid: number | undefined,
 ): Promise<string | undefined> {
   let candidate: { name: string; size: number; since: number } | undefined;
+  const owner = pid === undefined ? undefined : await uidOf(pid);
   while (!signal.aborted) {
     const now = await listMatching(dir, match);
-    const fresh = [...now.entries()].filter(([name, sig]) => before.get(name) !== sig).map(([name]) => name);
+    // Node creates its snapshot file empty and fills it for seconds: an empty file is not a dump yet.
+    const fresh = [...now.entries()]
+      .filter(
+        ([name, sig]) =>
+          before.get(name) !== sig && Number(sig.split(":")[0]) > 0 && (owner === undefined || Number(sig.split(":")[2]) === owner),
+      )
+      .map(([name]) => name);
     if (fresh.length > 0) {
       const name = candidate && fresh.includes(candidate.name) ? candidate.name : fresh.sort()[0]!;
       const size = Number(now.get(name)!.split(":")[0]);
       const at = performance.now();
       if (!candidate || candidate.name !== name || candidate.size !== size) candidate = { name, size, since: at };
-      else if (at - candidate.since >= settleMs) return name;
+      // Still open for writing by the service (a long snapshot that paused): not done yet.
+      else if (at - candidate.since >= settleMs && !(pid !== undefined && (await holdsOpen(pid, join(dir, name))))) return name;
     }
     try {
       await sleep(POLL_MS, signal);
@@ -180,4 +196,40 @@ function globToRegExp(glob: string): RegExp {
     .replace(/\*/g, ".*")
     .replace(/\?/g, ".");
   return new RegExp(`^${body}$`);
+}
+
+/**
+ * Why a signal must not go to this process, or undefined: a signal it does not catch would kill it
+ * (SIGUSR2 to a Node started without --heapsnapshot-signal), and SIGUSR1 opens Node's inspector.
+ */
+async function signalRefusal(pid: number, name: (typeof SIGNALS)[number]): Promise<string | undefined> {
+  const number = osConstants.signals[name];
+  let status: string;
+  try {
+    status = await readFile(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return `cannot read /proc/${pid}/status to see whether pid ${pid} catches ${name}; not sending it`;
+  }
+  const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  if (caught === undefined || ((BigInt(`0x${caught}`) >> BigInt(number - 1)) & 1n) === 0n)
+    return `pid ${pid} does not catch ${name}: it would end the process, not dump (hint: start a Node service with --heapsnapshot-signal=${name})`;
+  const exe = await readlink(`/proc/${pid}/exe`).catch(() => "");
+  if (name === "SIGUSR1" && /(^|\/)node[^/]*$/.test(exe))
+    return `pid ${pid} is Node, which answers SIGUSR1 by opening its inspector to local users; use --heapsnapshot-signal=SIGUSR2`;
+  return undefined;
+}
+
+/** The real uid a process runs as: a dump it wrote is owned by it. */
+async function uidOf(pid: number): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const uid = /^Uid:\s*(\d+)/m.exec(status)?.[1];
+  return uid === undefined ? undefined : Number(uid);
+}
+
+/** Whether the process has `file` open (any of its descriptors points at it). */
+async function holdsOpen(pid: number, file: string): Promise<boolean> {
+  const paths = new Set([file, await realpath(file).catch(() => file)]);
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) if (paths.has(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ""))) return true;
+  return false;
 }

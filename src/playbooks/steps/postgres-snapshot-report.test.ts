@@ -51,6 +51,14 @@ describe("postgres.snapshot's text", () => {
     );
     expect(maskPasswords("CREATE USER u password 'abc")).toBe("CREATE USER u password '[secret]'");
     expect(maskPasswords("SELECT password FROM users WHERE id = 'a'")).toBe("SELECT password FROM users WHERE id = 'a'");
+    for (const q of [
+      "ALTER ROLE a PASSWORD E'hunter22\\'x'",
+      "ALTER ROLE a PASSWORD U&'hunter22'",
+      "ALTER ROLE a PASSWORD $$hunter22$$",
+      "ALTER ROLE a PASSWORD $k$hunter22$k$",
+      "SELECT dblink_connect('host=db user=u password=hunter22 dbname=x')",
+    ])
+      expect(maskPasswords(q)).not.toContain("hunter22");
   });
 
   it("says when the list was cut at maxSessions", () => {

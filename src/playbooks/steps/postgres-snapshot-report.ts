@@ -112,5 +112,12 @@ function clean(s: string): string {
 
 /** `PASSWORD 'x'` literals (CREATE/ALTER ROLE) masked: the sink's redaction only knows configured secrets. */
 export function maskPasswords(sql: string): string {
-  return sql.replace(/(\bpassword\s*)'(?:[^']|'')*('|$)/gi, "$1'[secret]'");
+  return (
+    sql
+      // PASSWORD 'x', E'x', U&'x' and $tag$x$tag$ (a literal cut at the end of a query text counts too)
+      .replace(/(\bpassword\s*)(?:[eu]&?)?'(?:[^'\\]|''|\\.)*(?:'|$)/gi, "$1'[secret]'")
+      .replace(/(\bpassword\s*)(\$[A-Za-z_0-9]*\$)[\s\S]*?(?:\2|$)/gi, "$1'[secret]'")
+      // password=x inside a connection string (dblink_connect('... password=x ...'))
+      .replace(/(\bpassword\s*=\s*)(?:"[^"]*"?|[^\s']+)/gi, "$1[secret]")
+  );
 }
