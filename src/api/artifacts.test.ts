@@ -21,9 +21,10 @@ afterEach(async () => {
   await removeTrees();
 });
 
-async function setUp() {
+async function setUp(opts: { publicReads?: boolean } = {}) {
   const dir = await writeTree({ v: `${"v".repeat(32)}\n` });
-  const yaml = `stateDir: ./state\nplaybooks: []\napi:\n  tokens:\n    - { name: vic, tokenFile: ${dir}/v, role: viewer }\ntargets:\n  - { name: api, probe: { tcp: { port: 1 } } }\n`;
+  const open = opts.publicReads ? "  publicReads: true\n" : "";
+  const yaml = `stateDir: ./state\nplaybooks: []\napi:\n${open}  tokens:\n    - { name: vic, tokenFile: ${dir}/v, role: viewer }\ntargets:\n  - { name: api, probe: { tcp: { port: 1 } } }\n`;
   await writeFile(join(dir, "medic.yaml"), yaml);
   const loaded = await loadConfig(join(dir, "medic.yaml"), { env: {} });
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
@@ -99,5 +100,14 @@ describe("GET /api/incidents/ID/artifacts/NAME", () => {
     await unlink(path);
     const gone = await fetch(`${url}/api/incidents/abcd1234/artifacts/logs-1.txt`, { headers: viewer });
     expect(gone.status).toBe(410);
+  });
+
+  it("never without a token, even where reads are open: evidence may hold every secret the process had", async () => {
+    const { url } = await setUp({ publicReads: true });
+    expect((await fetch(`${url}/api/incidents/abcd1234`)).status).toBe(200);
+    const anonymous = await fetch(`${url}/api/incidents/abcd1234/artifacts/heap-2.heapsnapshot`);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: string }).error).toBe("downloading evidence needs a token");
+    expect((await fetch(`${url}/api/incidents/abcd1234/artifacts/heap-2.heapsnapshot`, { headers: viewer })).status).toBe(200);
   });
 });
