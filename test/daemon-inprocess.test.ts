@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { IncidentEvent } from "../src/incidents/types.js";
 import { followerRule, placementRule } from "../src/gate/rules.js";
@@ -5,6 +8,7 @@ import { planRemediation } from "../src/playbooks/plan.js";
 import type { StepCarrier, StepTask } from "../src/daemon/ports.js";
 import { addPause, resetGuard } from "../src/safety/operator.js";
 import { inProcessPerTest } from "./fixtures/in-process.js";
+import { waitUntil } from "./harness.js";
 
 // The daemon's scenarios in-process, on a manual clock: fake probes and services, everything else
 // real. Each one runs in milliseconds and the same way every time.
@@ -185,6 +189,26 @@ describe("the rest of an incident's life in-process", () => {
     },
     { incident: "feed0001", at: t0 + 2, event: { type: "step_started", runId: "feed0001-1", index: 0 } },
   ];
+
+  it("keeps an incident's evidence `retention` after it closed: closing stamps its folder with the close time", async () => {
+    const log = join(mkdtempSync(join(tmpdir(), "medic-log-")), "app.log");
+    writeFileSync(log, "starting\nout of memory\n");
+    const m = await medic(ONE, {
+      playbooks: {
+        "r.yaml": `name: restart\non: [server_down]\nsteps:\n  - capture.logs: { file: ${JSON.stringify(log)}, lines: 5 }\n  - service.restart: {}\nverify: { within: 5s }\n`,
+      },
+    });
+    m.targets.get("api")!.up = false;
+    await m.advance(2_000);
+    const [opened] = m.of("opened");
+    await m.advance(10_000);
+    const [resolved] = m.of("resolved", opened!.incident);
+    expect(m.of("step_finished", opened!.incident)[0]!.artifacts).toEqual([expect.objectContaining({ name: "logs-1.txt" })]);
+    // The folder carries the close time (this clock's, months from the files' real mtimes): retention counts from there.
+    const folder = join(m.config.stateDir, "artifacts", opened!.incident);
+    await waitUntil(() => Math.abs(statSync(folder).mtimeMs - resolved!.at) < 1_000, 5_000, "the folder stamped with the close time");
+    expect(readFileSync(join(folder, "logs-1.txt"), "utf8")).toBe("starting\nout of memory\n");
+  });
 
   it("resumes a run a killed medic left mid-step: an idempotent step runs again, then verifies", async () => {
     const m = await medic(ONE, {

@@ -200,6 +200,8 @@ export class Daemon implements ReadPort, CommandPort {
     const janitor = (this.janitor = dryRun ? undefined : new ArtifactJanitor(core));
     // A capture may have filled the state dir past its total cap: the oldest closed incidents' evidence goes now.
     if (janitor) records.subscribe((record) => void (record.type === "step_finished" && record.artifacts && janitor.prune()));
+    // Evidence is kept `retention` after its incident closed.
+    if (janitor) records.subscribe((record) => void (record.type === "resolved" && janitor.closed(record.incident)));
 
     this.stateDirWatch = dryRun
       ? undefined

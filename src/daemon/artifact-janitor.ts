@@ -1,3 +1,6 @@
+import { utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { ARTIFACTS_DIR, isIncidentId } from "../artifacts/names.js";
 import { pruneArtifacts } from "../artifacts/prune.js";
 import type { Config } from "../config/types.js";
 import { isOpen, type Incident } from "../incidents/types.js";
@@ -31,6 +34,16 @@ export class ArtifactJanitor {
   start(): () => void {
     this.prune();
     return repeat(this.deps.clock, ARTIFACT_PRUNE_MS, () => this.prune(), { unref: true });
+  }
+
+  /**
+   * An incident closed: its evidence's retention counts from now, not from when it was captured (an
+   * incident open for two weeks keeps its dump for the postmortem). The folder's mtime carries it.
+   */
+  closed(incident: string): void {
+    if (!isIncidentId(incident)) return;
+    const at = new Date(this.deps.clock.now());
+    this.deps.background(utimes(join(this.deps.config().stateDir, ARTIFACTS_DIR, incident), at, at).catch(() => undefined));
   }
 
   /** Asks for a pass (one more after the one under way, if any). */
