@@ -201,7 +201,7 @@ describe("the rest of an incident's life in-process", () => {
     m.targets.get("api")!.up = false;
     await m.advance(2_000);
     const [opened] = m.of("opened");
-    await m.advance(10_000);
+    await m.advance(60_000);
     const [resolved] = m.of("resolved", opened!.incident);
     expect(m.of("step_finished", opened!.incident)[0]!.artifacts).toEqual([expect.objectContaining({ name: "logs-1.txt" })]);
     // The folder carries the close time (this clock's, months from the files' real mtimes): retention counts from there.
