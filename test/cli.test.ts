@@ -40,7 +40,8 @@ describe("medic CLI", () => {
     expect(verbose.code).toBe(0);
     const lines = verbose.stderr.trim().split("\n");
     expect(lines.length).toBe(Number(/^note: (\d+)/.exec(r.stderr)![1]));
-    for (const line of lines) expect(line).toMatch(/playbooks\/[\w-]+\.yaml:\d+:\d+ warning: labels: playbook "[\w-]+" matches no target/);
+    for (const line of lines)
+      expect(line).toMatch(/playbooks\/[\w-]+\.yaml:\d+:\d+ warning: (labels|targets): playbook "[\w-]+" matches no target/);
   });
 
   it("warnings about the user's own files stay in full, and plan prints the plan before any warning", async () => {

@@ -63,8 +63,8 @@ const WORKING = new Set(["open", "remediating", "verifying"]);
  *   Until a person acknowledges, later steps keep coming due (the runbook's climb from the on-call to
  *   the team lead and on); an acknowledgement stops the climb.
  * - Escalated (medic gave up), or awaiting a person's approval: once per escalation or question, with
- *   the reason, every channel of the steps due so far hears, and the first step that pages is brought
- *   forward when none of those pages (a P2's page, due at 30 min, comes at once). Later steps still
+ *   the reason, every channel of the steps due so far hears (the first step's when none is due yet),
+ *   and the first step that pages is brought forward when none of those pages (a P2's page, due at 30 min, comes at once). Later steps still
  *   climb on their own time. A page medic itself acknowledged goes to a new alert, which rings, and the
  *   old one is resolved; once a person acknowledged the incident, nobody more is paged, but the rest still hear.
  * - Resolved: every alert still open on every channel gets its resolve.
@@ -187,7 +187,10 @@ function answerEscalation(
   const due: Due[] = [];
   // The rungs due when medic gave up (or asked); later ones climb on their own time (timedSteps).
   const age = (last?.at ?? now) - incident.openedAt;
-  const reached = steps.filter((step) => step.afterMs <= age).flatMap((step) => usableChannels(step, accepts));
+  const dueNow = steps.filter((step) => step.afterMs <= age).flatMap((step) => usableChannels(step, accepts));
+  // Nobody due yet (the first step waits a minute): medic giving up is news now, so the first step is brought forward.
+  const first = steps.reduce<PolicyStep | undefined>((a, b) => (a && a.afterMs <= b.afterMs ? a : b), undefined);
+  const reached = dueNow.length > 0 || !first ? dueNow : usableChannels(first, accepts);
   const firstPage = reached.some(pages)
     ? []
     : (steps.map((step) => usableChannels(step, accepts).filter(pages)).find((c) => c.length) ?? []);
