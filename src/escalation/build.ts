@@ -53,6 +53,22 @@ export function buildNotification(
   };
 }
 
+/**
+ * The first line a message shows: what happened to which incident ("Resolved: P1 server_down on api",
+ * "Approval needed: ...", "Medic's fix failed: ..."), the same on every channel.
+ */
+export function headlineOf(n: Notification, title = `${n.severity} ${n.kind} on ${n.target}`): string {
+  if (n.event === "resolve") return `Resolved: ${title}`;
+  if (n.event === "acknowledge") return `Acknowledged: ${title}`;
+  if (n.approval) return `Approval needed: ${title}`;
+  if (n.escalation) return `${upperFirst(gaveUp(n))}: ${title}`;
+  return title;
+}
+
+function upperFirst(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** What the message about an escalation says first: medic tried and failed, or had nothing to try. */
 export function gaveUp(n: Pick<Notification, "attempts">): string {
   return n.attempts > 0 ? "medic's fix failed" : "medic cannot fix it";

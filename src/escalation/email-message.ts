@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { formatDuration } from "../lib/duration.js";
-import { gaveUp } from "./build.js";
+import { gaveUp, headlineOf } from "./build.js";
 import type { Notification } from "./types.js";
 
 // One e-mail per notification, pure. Header values are flattened to one line here, so hostile text
@@ -85,8 +85,7 @@ function bodyOf(n: Notification): string {
   if (n.event === "resolve") lines.push(`Resolved: ${title}`, `Why: ${line(n.reason)}`, `Was open for ${open}.`);
   else if (n.event === "acknowledge") lines.push(`Acknowledged: ${title}`, line(n.reason));
   else {
-    const headline = n.approval ? `Approval needed: ${title}` : n.escalation ? `${upperFirst(gaveUp(n))}: ${title}` : title;
-    lines.push(headline, `Reason: ${line(n.reason)}`);
+    lines.push(headlineOf(n, title), `Reason: ${line(n.reason)}`);
   }
   lines.push(
     `State: ${line(n.state)}; opened ${isoTime(n.openedAt)} (${open} ago); playbook runs: ${n.attempts}`,

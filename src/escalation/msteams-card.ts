@@ -1,5 +1,5 @@
 import { formatDuration } from "../lib/duration.js";
-import { gaveUp } from "./build.js";
+import { headlineOf } from "./build.js";
 import type { Notification } from "./types.js";
 
 // The Teams Workflows webhook ("Post to a channel when a webhook request is received") posts an
@@ -115,13 +115,7 @@ function buildCard(n: Notification, scale: number): AdaptiveCard {
   };
   const resolved = n.event === "resolve";
   const title = `${n.severity} ${n.kind} on ${n.target}`;
-  const headline = resolved
-    ? `Resolved: ${title}`
-    : n.approval
-      ? `Approval needed: ${title}`
-      : n.escalation
-        ? `${upperFirst(gaveUp(n))}: ${title}`
-        : title;
+  const headline = headlineOf(n, title);
   const body: CardElement[] = [
     {
       type: "TextBlock",
@@ -207,9 +201,6 @@ function oneLine(text: string): string {
   return head.replace(CONTROLS, " ").replace(/\s+/g, " ").trim();
 }
 
-function upperFirst(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
 
 function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return "? B";

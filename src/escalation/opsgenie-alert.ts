@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Severity } from "../classify/types.js";
 import { formatDuration } from "../lib/duration.js";
-import { gaveUp } from "./build.js";
+import { headlineOf } from "./build.js";
 import type { Notification } from "./types.js";
 
 // Opsgenie Alert API v2, pure: the request medic makes for a notification, within Opsgenie's limits.
@@ -84,7 +84,7 @@ export function buildOpsgenieRequest(n: Notification, opts: OpsgenieOptions): Op
     return { path: `/v2/alerts/${encodeURIComponent(alias)}/${action}?identifierType=alias`, body: { user: USER, source, note } };
   }
   const title = `${n.severity} ${n.kind} on ${n.target}`;
-  const headline = n.approval ? `Approval needed: ${title}` : n.escalation ? `${upperFirst(gaveUp(n))}: ${title}` : title;
+  const headline = headlineOf(n, title);
   const body: OpsgenieCreate = {
     message: escapeCut(oneLine(`${headline}: ${n.evidence}`), OPSGENIE_LIMITS.messageChars),
     alias,
@@ -242,9 +242,6 @@ function oneLine(text: string): string {
   return text.replace(SPACES, " ").trim();
 }
 
-function upperFirst(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
 
 function isoTime(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : "unknown";

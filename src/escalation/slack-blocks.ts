@@ -1,6 +1,6 @@
 import { formatDuration } from "../lib/duration.js";
 import { formatBytes } from "../lib/size.js";
-import { gaveUp } from "./build.js";
+import { headlineOf } from "./build.js";
 import type { Notification, NotifiedStep } from "./types.js";
 
 // Block Kit reference: https://api.slack.com/reference/block-kit/blocks
@@ -77,13 +77,7 @@ export function buildSlackMessage(n: Notification): SlackMessage {
   const title = `${n.severity} ${n.kind} on ${n.target}`;
   const resolved = n.event === "resolve";
   // An escalation says first that medic gave up: the message before it may have said a playbook was on it.
-  const headline = resolved
-    ? `Resolved: ${title}`
-    : n.approval
-      ? `Approval needed: ${title}`
-      : n.escalation
-        ? `${upperFirst(gaveUp(n))}: ${title}`
-        : title;
+  const headline = headlineOf(n, title);
   const reason = escapeMrkdwn(flat(n.reason, SLACK_LIMITS.fieldChars));
   const blocks: SlackBlock[] = [
     // plain_text is never parsed for links or mentions, so it is not escaped (it would show "&amp;").
@@ -206,9 +200,6 @@ function fitBlock(block: SlackBlock): SlackBlock {
   }
 }
 
-function upperFirst(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
 
 function mrkdwn(text: string): SlackText {
   return { type: "mrkdwn", text };

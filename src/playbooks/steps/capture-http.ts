@@ -8,7 +8,7 @@ import { withDeadline } from "../../lib/signals.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { StepKind, StepResult } from "../types.js";
 import { formatBytes } from "../../lib/size.js";
-import { keptDetail, noSink } from "./capture-kept.js";
+import { captureResult, keptDetail, noSink } from "./capture-kept.js";
 import { publicUrl } from "./http.js";
 
 // A diagnostics endpoint: Spring Boot's /actuator/heapdump or /actuator/threaddump
@@ -56,12 +56,7 @@ export const captureHttp: StepKind<typeof schema, Params> = {
   async run(p, ctx): Promise<StepResult> {
     const t0 = performance.now();
     const what = `GET ${publicUrl(p.url)}`;
-    const done = (ok: boolean, detail: string, artifacts?: ArtifactRef[]): StepResult => ({
-      ok,
-      detail,
-      durationMs: performance.now() - t0,
-      ...(artifacts && { artifacts }),
-    });
+    const done = captureResult();
     const sink = ctx.artifacts;
     if (!sink) return done(false, `${noSink()} (would ${what})`);
     const capBytes = Math.min(p.maxBytes ?? Infinity, sink.maxBytes);

@@ -1,4 +1,11 @@
-import type { ArtifactRef } from "../../services/types.js";
+import { performance } from "node:perf_hooks";
+import type { ArtifactRef, StepResult } from "../../services/types.js";
+
+/** A capture's result, timed from when this was called: what it kept, if anything. */
+export function captureResult(): (ok: boolean, detail: string, artifacts?: ArtifactRef[]) => StepResult {
+  const t0 = performance.now();
+  return (ok, detail, artifacts) => ({ ok, detail, durationMs: performance.now() - t0, ...(artifacts && { artifacts }) });
+}
 
 /** The timeline line for a kept artifact: what, as which name, how big, and the start of its hash. */
 export function keptDetail(ref: ArtifactRef, what: string): string {

@@ -12,7 +12,7 @@ import { unitName } from "../../lib/systemctl.js";
 import { readTail } from "../../lib/tail.js";
 import { TemplateError, type Renderer } from "../template.js";
 import type { PreviewContext, StepContext, StepKind, StepResult } from "../types.js";
-import { keptDetail, noSink } from "./capture-kept.js";
+import { captureResult, keptDetail, noSink } from "./capture-kept.js";
 import { resolveContainer } from "./docker.js";
 
 // `- capture.logs: { lines: 200 }`: the tail of the target's log, before a restart rotates it away.
@@ -116,13 +116,7 @@ export const captureLogs: StepKind<typeof schema> = {
 };
 
 async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
-  const t0 = performance.now();
-  const done = (ok: boolean, detail: string, extra: Partial<StepResult> = {}): StepResult => ({
-    ok,
-    detail,
-    durationMs: performance.now() - t0,
-    ...extra,
-  });
+  const done = captureResult();
   if (!ctx.artifacts) return done(false, noSink());
   const s = sourceOf(p, ctx.target, ctx.baseDir);
   if ("error" in s) return done(false, s.error);
@@ -134,7 +128,7 @@ async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
       if (signal.aborted) return done(false, `timed out after ${formatDuration(ctx.timeoutMs)} reading ${describeSource(s)}`);
       const ref = await ctx.artifacts!.save("logs", read.text, { keep: "tail", ext: "txt" });
       const lines = ref.bytes === 0 ? 0 : (read.text.match(/\n/g)?.length ?? 0);
-      return done(true, keptDetail(ref, `the last ${Math.min(lines, p.lines)} lines of ${describeSource(s)}`), { artifacts: [ref] });
+      return done(true, keptDetail(ref, `the last ${Math.min(lines, p.lines)} lines of ${describeSource(s)}`), [ref]);
     } catch (err) {
       if (signal.aborted) return done(false, `timed out after ${formatDuration(ctx.timeoutMs)} reading ${describeSource(s)}`);
       return done(false, `${describeSource(s)}: ${describeError(err)}`);

@@ -13,7 +13,7 @@ import { stillRunning } from "../../lib/process-identity.js";
 import { withDeadline } from "../../lib/signals.js";
 import { locateService } from "../../services/process-locate.js";
 import type { PreviewContext, StepContext, StepKind, StepResult } from "../types.js";
-import { keptDetail, noSink } from "./capture-kept.js";
+import { captureResult, keptDetail, noSink } from "./capture-kept.js";
 import { resolveContainer } from "./docker.js";
 
 // `- capture.signal: { signal: SIGUSR2, pattern: "Heap.*.heapsnapshot" }`: ask the service for a dump
@@ -100,13 +100,7 @@ export const captureSignal: StepKind<typeof schema> = {
 };
 
 async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
-  const t0 = performance.now();
-  const done = (ok: boolean, detail: string, extra: Partial<StepResult> = {}): StepResult => ({
-    ok,
-    detail,
-    durationMs: performance.now() - t0,
-    ...extra,
-  });
+  const done = captureResult();
   if (!ctx.artifacts) return done(false, noSink());
   const r = await recipientOf(p, ctx.target, ctx.baseDir);
   if ("refused" in r) return done(false, r.refused);
@@ -127,7 +121,7 @@ async function runCapture(p: Params, ctx: StepContext): Promise<StepResult> {
       }
       const ext = /\.([a-z0-9]{1,16})$/i.exec(file)?.[1]?.toLowerCase() ?? "bin";
       const ref = await ctx.artifacts!.adopt("dump", join(r.dir, file), { ext, redact: p.redact });
-      return done(true, keptDetail(ref, `${file} that ${r.who} wrote on ${p.signal}`), { artifacts: [ref] });
+      return done(true, keptDetail(ref, `${file} that ${r.who} wrote on ${p.signal}`), [ref]);
     } catch (err) {
       if (signal.aborted) return done(false, `sent ${p.signal} to ${r.who}; no dump within ${formatDuration(ctx.timeoutMs)}`);
       return done(false, `${r.who}: ${describeError(err)}`);

@@ -6,7 +6,7 @@ import { withDeadline } from "../../lib/signals.js";
 import { describeEngineError } from "../../services/docker.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { StepKind, StepResult } from "../types.js";
-import { noSink } from "./capture-kept.js";
+import { captureResult, noSink } from "./capture-kept.js";
 import { containerParam, onLocalEngine, orEmpty, renderContainer, resolveContainer, type Targeted } from "./docker.js";
 import { formatInspect, inspectSchema, keptInspect } from "./docker-inspect-view.js";
 
@@ -36,12 +36,7 @@ export const dockerInspect: StepKind<typeof schema, Params> = {
   },
   async run(p, ctx): Promise<StepResult> {
     const t0 = performance.now();
-    const done = (ok: boolean, detail: string, artifacts?: ArtifactRef[]): StepResult => ({
-      ok,
-      detail,
-      durationMs: performance.now() - t0,
-      ...(artifacts && { artifacts }),
-    });
+    const done = captureResult();
     const r = resolveContainer(p, ctx.target);
     if ("error" in r) return done(false, r.error);
     if (!ctx.artifacts) return done(false, `${noSink()} (would inspect ${r.name})`);

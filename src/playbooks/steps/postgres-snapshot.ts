@@ -5,7 +5,7 @@ import { formatDuration } from "../../lib/duration.js";
 import { describeError } from "../../lib/errors.js";
 import type { ArtifactRef } from "../../services/types.js";
 import type { PreviewContext, StepKind, StepResult } from "../types.js";
-import { noSink } from "./capture-kept.js";
+import { captureResult, noSink } from "./capture-kept.js";
 import { resolveConnection, where, withPgClient } from "./postgres-connect.js";
 import { formatSnapshot, maskPasswords, type Count, type Snapshot } from "./postgres-snapshot-report.js";
 import {
@@ -59,13 +59,7 @@ export const postgresSnapshot: StepKind<typeof schema, Params> = {
     return Promise.resolve([`would capture pg_stat_activity, lock waits and the longest transactions of ${where(r.conn)} (${r.via})`]);
   },
   async run(p, ctx): Promise<StepResult> {
-    const t0 = performance.now();
-    const done = (ok: boolean, detail: string, artifacts?: ArtifactRef[]): StepResult => ({
-      ok,
-      detail,
-      durationMs: performance.now() - t0,
-      ...(artifacts && { artifacts }),
-    });
+    const done = captureResult();
     const r = resolveConnection(p.connection, ctx);
     if ("error" in r) return done(false, r.error);
     const sink = ctx.artifacts;
