@@ -201,7 +201,6 @@ function oneLine(text: string): string {
   return head.replace(CONTROLS, " ").replace(/\s+/g, " ").trim();
 }
 
-
 function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return "? B";
   if (bytes < 1024) return `${bytes} B`;

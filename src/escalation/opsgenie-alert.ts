@@ -242,7 +242,6 @@ function oneLine(text: string): string {
   return text.replace(SPACES, " ").trim();
 }
 
-
 function isoTime(ms: number): string {
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : "unknown";
 }

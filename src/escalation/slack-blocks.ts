@@ -200,7 +200,6 @@ function fitBlock(block: SlackBlock): SlackBlock {
   }
 }
 
-
 function mrkdwn(text: string): SlackText {
   return { type: "mrkdwn", text };
 }
