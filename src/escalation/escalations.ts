@@ -112,7 +112,7 @@ export class Escalations {
       );
       kept = true;
     }
-    if (kept) this.facts = { ...this.facts, accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])) };
+    if (kept) this.facts = { ...this.facts, accepts: acceptsOf(this.notifiers) };
   }
 
   private buildNotifiers(config: Config): ChannelFacts {
@@ -125,7 +125,7 @@ export class Escalations {
       if ((channel.params as { acknowledgeOnRemediation?: boolean }).acknowledgeOnRemediation) ack.add(channel.name);
       if (notifier.pages) pages.add(channel.name);
     }
-    return { accepts: new Map([...this.notifiers].map(([name, n]) => [name, n.accepts])), acknowledgeOnRemediation: ack, pages };
+    return { accepts: acceptsOf(this.notifiers), acknowledgeOnRemediation: ack, pages };
   }
 
   /** Delivers what a previous daemon queued and never got accepted, then starts the policy clock. */
@@ -331,6 +331,11 @@ export class Escalations {
       this.outbox.enqueue(n);
     }
   }
+}
+
+/** Which events each configured channel acts on. */
+function acceptsOf(notifiers: ReadonlyMap<string, Notifier>): ChannelFacts["accepts"] {
+  return new Map([...notifiers].map(([name, n]) => [name, n.accepts]));
 }
 
 function hasUnresolved(incident: Incident): boolean {

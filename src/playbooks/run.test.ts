@@ -43,7 +43,7 @@ const observation = (utilization: number): Observation => ({
   facts: { status: 200, body: { connection_pool: { pool_utilization: utilization } } },
 });
 
-async function run(steps: RenderedStep[], utilization: number) {
+async function run(steps: RenderedStep[], utilization: number, resume?: Parameters<typeof runPlaybook>[0]["resume"]) {
   const events: IncidentEvent[] = [];
   const outcome = await runPlaybook({
     record: (e) => void events.push(e),
@@ -57,8 +57,9 @@ async function run(steps: RenderedStep[], utilization: number) {
     observe: async () => observation(utilization),
     stop: new AbortController().signal,
     signal: new AbortController().signal,
+    ...(resume && { resume }),
   });
-  return { outcome, finished: events.filter((e) => e.type === "step_finished") };
+  return { outcome, events, finished: events.filter((e) => e.type === "step_finished") };
 }
 
 describe("runPlaybook with onlyIf", () => {
@@ -205,24 +206,7 @@ describe("runPlaybook with capture steps", () => {
   });
   const after = { ...step(1), name: "restart" };
 
-  async function runWith(steps: RenderedStep[], resume?: Parameters<typeof runPlaybook>[0]["resume"]) {
-    const events: IncidentEvent[] = [];
-    const outcome = await runPlaybook({
-      record: (e) => void events.push(e),
-      runId: "r1",
-      steps,
-      verifyWithinMs: 1000,
-      target,
-      baseDir: "/",
-      targets: new Map(),
-      check: async () => undefined,
-      observe: async () => observation(0),
-      stop: new AbortController().signal,
-      signal: new AbortController().signal,
-      ...(resume && { resume }),
-    });
-    return { outcome, events };
-  }
+  const runWith = (steps: RenderedStep[], resume?: Parameters<typeof runPlaybook>[0]["resume"]) => run(steps, 0, resume);
 
   it("records a failed capture as such and goes on to the fix, which runs and is verified", async () => {
     const { outcome, events } = await runWith([capture("fail"), after]);
