@@ -69,15 +69,15 @@ export function soakTable(rows) {
   const out = [];
   for (const r of rows) {
     out.push(
-      `soak: ${r.targets} targets at 1 s, ${r.flapping} flapping (${r.breaks} breaks), ${fmt(r.durationMs)}: ${r.records} records written (${r.recordsSecondHalf} in the second half); RSS ${fmt(r.rssStartMB, "MB")} → ${fmt(r.rssEndMB, "MB")}, peak ${fmt(r.peakRssMB, "MB")}; second half: RSS slope ${fmt(r.rssSlopeMBPer10Min, "")} MB / 10 min, ${fmt(r.rssSlopeMBPer10kRecords, "")} MB / 10,000 records; heap used slope ${fmt(r.heapSlopeMBPer10Min, "")} MB / 10 min`,
+      `soak: ${r.targets} targets at 1 s, ${r.flapping} flapping (${r.breaks} breaks), ${fmt(r.durationMs)}: ${r.records} records written (${r.recordsSecondHalf} in the second half); RSS ${fmt(r.rssStartMB, "MB")} → ${fmt(r.rssEndMB, "MB")}, peak ${fmt(r.peakRssMB, "MB")}; second half: RSS slope ${fmt(r.rssSlopeMBPer10Min, "")} MB / 10 min, ${fmt(r.rssSlopeMBPer10kRecords, "")} MB / 10,000 records; heap used slope ${fmt(r.heapSlopeMBPer10Min, "")} MB / 10 min; event-loop delay p99 (per sample, median) first half ${fmt(r.loopP99FirstHalfMs, "")} ms, second half ${fmt(r.loopP99SecondHalfMs, "")} ms, slope ${fmt(r.loopP99SlopeMsPer10Min, "")} ms / 10 min; CPU median ${fmt(r.cpuCoresMedian * 100, "%")}`,
       "",
-      "| minute | RSS | heap used / total | records written |",
-      "|---|---|---|---|",
+      "| minute | RSS | heap used / total | event-loop delay p99 | CPU | records written |",
+      "|---|---|---|---|---|---|",
     );
     const marks = r.samples.filter((s, i) => i === 0 || i === r.samples.length - 1 || Math.round(s.tMs / 30_000) % 10 === 0);
     for (const s of marks)
       out.push(
-        `| ${(s.tMs / 60_000).toFixed(1)} | ${fmt(s.rssMB, "MB")} | ${fmt(s.heapUsedMB, "MB")} / ${fmt(s.heapTotalMB, "MB")} | ${s.records} |`,
+        `| ${(s.tMs / 60_000).toFixed(1)} | ${fmt(s.rssMB, "MB")} | ${fmt(s.heapUsedMB, "MB")} / ${fmt(s.heapTotalMB, "MB")} | ${fmt(s.loopP99Ms, "")} ms | ${fmt(s.cpuCores * 100, "%")} | ${s.records} |`,
       );
   }
   return out.join("\n");

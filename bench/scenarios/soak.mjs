@@ -4,7 +4,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startFarm } from "../lib/farmctl.mjs";
 import { lastSeq, OPEN_GUARDS, startMedic } from "../lib/medic.mjs";
-import { memory, now, sleep, stopChild } from "../lib/proc.mjs";
+import { cpuSeconds, memory, now, sleep, stopChild } from "../lib/proc.mjs";
+import { percentile } from "../lib/stats.mjs";
+import { scrape } from "./scale.mjs";
+
+const median = (values) => percentile(values, 50);
 
 const HEAP_PROBE = fileURLToPath(new URL("../lib/heap-probe.cjs", import.meta.url));
 
@@ -102,11 +106,21 @@ export async function soakMedic({ durationMs = 1_800_000, targets = 200, flappin
     const t0 = now();
     const flappers = Array.from({ length: flapping }, (_, i) => flap(farm, i, () => stop));
     const samples = [];
-    const sample = () => {
+    let cpuAt = [now(), cpuSeconds(medic.pid)];
+    await scrape(medic.port); // opens medic's event-loop window
+    const sample = async () => {
       const mem = memory(medic.pid);
       const heap = heapNow(heapFile);
+      const { loop } = await scrape(medic.port); // the event loop's delay since the previous sample
+      const cpuNow = [now(), cpuSeconds(medic.pid)];
+      const cpuCores = (cpuNow[1] - cpuAt[1]) / ((cpuNow[0] - cpuAt[0]) / 1000);
+      cpuAt = cpuNow;
       const s = {
         tMs: Math.round(now() - t0),
+        loopP50Ms: loop.p50,
+        loopP99Ms: loop.p99,
+        loopMaxMs: loop.max,
+        cpuCores,
         rssMB: mem.rssMB,
         peakMB: mem.peakMB,
         heapUsedMB: heap ? heap.heapUsed / 1048576 : NaN,
@@ -115,15 +129,15 @@ export async function soakMedic({ durationMs = 1_800_000, targets = 200, flappin
       };
       samples.push(s);
       log(
-        `  soak ${(s.tMs / 60_000).toFixed(1)} min: RSS ${s.rssMB.toFixed(1)} MB (peak ${s.peakMB.toFixed(1)}), heap used ${s.heapUsedMB.toFixed(1)} MB of ${s.heapTotalMB.toFixed(1)}, records ${s.records}`,
+        `  soak ${(s.tMs / 60_000).toFixed(1)} min: RSS ${s.rssMB.toFixed(1)} MB (peak ${s.peakMB.toFixed(1)}), heap used ${s.heapUsedMB.toFixed(1)} MB of ${s.heapTotalMB.toFixed(1)}, loop p99 ${s.loopP99Ms.toFixed(1)} ms, CPU ${(s.cpuCores * 100).toFixed(2)} %, records ${s.records}`,
       );
     };
     await sleep(2000); // past start-up, the heap probe's first line
-    sample();
+    await sample();
     while (now() - t0 < durationMs) {
       await sleep(Math.min(sampleMs, durationMs - (now() - t0)));
       if (medic.child.exitCode !== null) throw new Error(`medic exited (${medic.child.exitCode}) during the soak`);
-      sample();
+      await sample();
     }
     stop = true;
     const breaks = (await Promise.all(flappers)).reduce((a, b) => a + b, 0);
@@ -147,10 +161,15 @@ export async function soakMedic({ durationMs = 1_800_000, targets = 200, flappin
       rssSlopeMBPer10Min: slope(second.map((s) => [s.tMs / 600_000, s.rssMB])),
       heapSlopeMBPer10Min: slope(second.map((s) => [s.tMs / 600_000, s.heapUsedMB])),
       rssSlopeMBPer10kRecords: slope(second.map((s) => [s.records / 10_000, s.rssMB])),
+      // The event loop's delay p99 per sample: its slope over the second half, and the first and second halves' medians.
+      loopP99SlopeMsPer10Min: slope(second.map((s) => [s.tMs / 600_000, s.loopP99Ms])),
+      loopP99FirstHalfMs: median(samples.filter((s) => s.tMs < durationMs / 2).map((s) => s.loopP99Ms)),
+      loopP99SecondHalfMs: median(second.map((s) => s.loopP99Ms)),
+      cpuCoresMedian: median(samples.slice(1).map((s) => s.cpuCores)),
       samples,
     };
     log(
-      `  soak: ${row.records} records in ${(durationMs / 60_000).toFixed(0)} min (${breaks} breaks), RSS ${row.rssStartMB.toFixed(0)} → ${row.rssEndMB.toFixed(0)} MB, second half slope ${row.rssSlopeMBPer10Min.toFixed(2)} MB / 10 min (heap ${row.heapSlopeMBPer10Min.toFixed(2)})`,
+      `  soak: ${row.records} records in ${(durationMs / 60_000).toFixed(0)} min (${breaks} breaks), RSS ${row.rssStartMB.toFixed(0)} → ${row.rssEndMB.toFixed(0)} MB, second half slope ${row.rssSlopeMBPer10Min.toFixed(2)} MB / 10 min (heap ${row.heapSlopeMBPer10Min.toFixed(2)}), loop p99 median ${row.loopP99FirstHalfMs.toFixed(1)} → ${row.loopP99SecondHalfMs.toFixed(1)} ms`,
     );
     return row;
   } finally {
