@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
 //   --only process,container,postgres,scale,monit-scale,idle,history,cluster,soak   (default: all but soak, which takes 30 min)
-//   --reps N (default 5)   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+//   --reps N (default 20: repetitions per scenario and break, each one medic and one Monit, alternating which goes first)
+//   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
 //   --history-records 1000000   --history-big 5000000 (0 skips it)   --soak-ms 1800000
 //   --cluster-reps 20 (kill -9 failovers)   --cluster-stall-reps 5 (SIGSTOP failovers)   --cluster-load-ms 120000   --cluster-drift-ms 60000
 //   (the cluster's store against the file store uses --reps kills)
@@ -26,7 +27,7 @@ import { soakMedic } from "./scenarios/soak.mjs";
 const { values: o } = parseArgs({
   options: {
     only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,history,cluster" },
-    reps: { type: "string", default: "5" },
+    reps: { type: "string", default: "20" },
     "process-breaks": { type: "string", default: "kill,hang" },
     sizes: { type: "string", default: "500,2000,10000" },
     "monit-sizes": { type: "string", default: "500,2000" },

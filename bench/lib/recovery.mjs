@@ -44,16 +44,22 @@ ${OPEN_GUARDS}targets:
 ${targetYaml}`;
 }
 
+/** The tools in the order one repetition runs them: medic first on even reps, Monit first on odd ones. */
+export function toolOrder(rep, tools = ["medic", "monit"]) {
+  // Alternating cancels a drift of the machine over the run (a warming cache, a neighbour's load) between the two tools.
+  return rep % 2 === 0 ? [...tools] : [...tools].reverse();
+}
+
 /**
- * Runs `reps` rounds; each round measures every break with medic then Monit, each on a fresh subject and tool.
- * Returns per-rep rows: {tool, rep, break, detectMs, actionMs, healthyMs, verifiedMs}.
+ * Runs `reps` rounds; each round measures every break with both tools, in alternating order (toolOrder), each on a fresh
+ * subject and tool. Returns per-rep rows: {tool, rep, order, break, detectMs, actionMs, healthyMs, verifiedMs}.
  */
 export async function measureRecovery({ subject, breaks, reps, log }) {
   const rows = [];
   for (let rep = 1; rep <= reps; rep++) {
     // A fresh subject and tool for every break: Monit's cycle stays blocked for its start timeout after a restart.
     for (const kind of breaks)
-      for (const tool of (process.env.BENCH_TOOLS ?? "medic,monit").split(",")) {
+      for (const [index, tool] of toolOrder(rep, (process.env.BENCH_TOOLS ?? "medic,monit").split(",")).entries()) {
         const dir = mkdtempSync(join(tmpdir(), `medic-bench-${subject.name}-`));
         const s = await subject.create(dir, tool);
         let watcher;
@@ -89,7 +95,7 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
               90_000,
               20,
             ).catch(() => NaN);
-            const row = { scenario: s.name, tool, rep, break: kind, healthyMs: healthyAt - t0 };
+            const row = { scenario: s.name, tool, rep, order: index + 1, break: kind, healthyMs: healthyAt - t0 };
             // A slow recovery says what the outside check saw meanwhile, so a harness fault cannot pass for the tool's.
             if (!(row.healthyMs < 10_000) && s.unhealthyWhy) row.unhealthyWhy = s.unhealthyWhy();
             if (tool === "monit") await sleep(300); // an action script may still be writing its line
