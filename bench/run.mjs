@@ -7,13 +7,15 @@
 //   --cluster-reps 20 (kill -9 failovers)   --cluster-stall-reps 5 (SIGSTOP failovers)   --cluster-load-ms 120000   --cluster-drift-ms 60000
 //   (the cluster's store against the file store uses --reps kills)
 // Environment: BENCH_TOOLS=medic|monit runs one side of part 1 only; BENCH_KEEP=1 keeps its temp dirs (logs, journals).
-// `node bench/report.mjs FILE…` prints the tables of saved results together.
+// Writes bench/results/<stamp>.json and its charts, bench/results/<stamp>/*.svg (bench/lib/charts.mjs names them).
+// `node bench/report.mjs FILE…` prints the tables of saved results together; `node bench/charts.mjs FILE… --out DIR` draws their charts.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { monitVersion } from "./lib/monit.mjs";
 import { run } from "./lib/proc.mjs";
+import { writeCharts } from "./lib/charts.mjs";
 import { measureRecovery } from "./lib/recovery.mjs";
 import { clusterTable, historyTable, recoveryTable, scaleTable, soakTable } from "./lib/report.mjs";
 import { clusterMedic } from "./scenarios/cluster.mjs";
@@ -117,3 +119,9 @@ writeFileSync(
   JSON.stringify({ started: started.toISOString(), argv: process.argv.slice(2), machine, runs, rows, tables }, null, 2) + "\n",
 );
 log(`bench: wrote ${file}`);
+// The charts go beside the JSON, in a directory of the same name; `node bench/charts.mjs FILE…` draws them again, or several runs together.
+try {
+  for (const path of writeCharts(rows, `${dir}${stamp}`)) log(`bench: wrote ${path}`);
+} catch (err) {
+  log(`bench: the charts failed (${err?.stack ?? err}); the results are saved: node bench/charts.mjs ${file}`);
+}

@@ -113,7 +113,7 @@ function scaleCharts(allRows) {
   /** The figure's subtitle: the setting, the runs per tool, and what the rings are when there are any. */
   const subtitle = (series, note = "") =>
     [
-      `${setting[0].toUpperCase()}${setting.slice(1)}; runs: ${series.map((s) => `${s.rows.length} ${TOOL_NAME[s.tool]}`).join(", ")}.`,
+      `${setting ? `${setting[0].toUpperCase()}${setting.slice(1)}; runs` : "Runs"}: ${series.map((s) => `${s.rows.length} ${TOOL_NAME[s.tool]}`).join(", ")}.`,
       series.some((s) => s.scatter.length) ? "Where a count has several runs, each is a ring and the line joins their medians." : "",
       note,
     ]

@@ -268,13 +268,14 @@ export function stripChart({ box, title, yLabel, groups, refLines = [], format =
   const bottomSpace = 64;
   const y = linearScale([0, Math.max(0, ...values, ...refLines.map((r) => r.value))], [box.y + box.height - bottomSpace, head.top + 6]);
   const area = { x: box.x + yAxisWidth(y), y: head.top + 6, width: 0, height: box.height - bottomSpace - (head.top + 6 - box.y) };
-  area.width = box.x + box.width - 12 - area.x;
+  // The last band's labels (median, p95) need ~100 px right of its points: the bands put their points at a third of their width.
+  area.width = box.x + box.width - 24 - area.x;
   const band = area.width / Math.max(1, groups.length);
-  const parts = [head.svg, axes({ area, y, xTicks: groups.map((g, i) => ({ at: area.x + band * (i + 0.4), label: g.label })), yLabel })];
+  const parts = [head.svg, axes({ area, y, xTicks: groups.map((g, i) => ({ at: area.x + band * (i + 0.32), label: g.label })), yLabel })];
   for (const r of refLines) parts.push(refLine(area, y, r));
   groups.forEach((g, i) => {
-    const center = area.x + band * (i + 0.4);
-    const spread = Math.min(60, band * 0.4);
+    const center = area.x + band * (i + 0.32);
+    const spread = Math.min(50, band * 0.3);
     g.values.forEach((v, j) => {
       if (!Number.isFinite(v)) return;
       parts.push(el("circle", { cx: center + jitter(j) * spread, cy: y(v), r: 3.5, fill: g.color, "fill-opacity": 0.45, stroke: g.color }));
