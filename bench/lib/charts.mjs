@@ -189,7 +189,7 @@ function soakCharts(allRows) {
     color,
     dash,
     points: x.points,
-    markers: x.points.length <= 40,
+    markers: x.points.length <= 20,
   });
   const memory = [
     ...over("rssMB").map((x) => line("RSS", PALETTE[(x.i * 2) % PALETTE.length])(x)),
@@ -226,10 +226,18 @@ function soakCharts(allRows) {
     .map((r) => `${r.targets} targets, ${r.flapping} flapping, ${Math.round(r.durationMs / 60_000)} min, n = ${r.samples.length} samples`)
     .join("; ");
   const slopes = soaks
-    .filter((r) => Number.isFinite(r.rssSlopeMBPer10Min))
-    .map(
-      (r, i) => `${soaks.length > 1 ? `run ${i + 1}: ` : ""}RSS slope over the second half ${r.rssSlopeMBPer10Min.toFixed(2)} MB / 10 min`,
+    .map((r, i) =>
+      [
+        Number.isFinite(r.rssSlopeMBPer10Min) && `RSS slope over the second half ${r.rssSlopeMBPer10Min.toFixed(2)} MB / 10 min`,
+        Number.isFinite(r.loopP99FirstHalfMs) &&
+          Number.isFinite(r.loopP99SecondHalfMs) &&
+          `event-loop delay p99 (median of the samples) ${r.loopP99FirstHalfMs.toFixed(1)} ms in the first half, ${r.loopP99SecondHalfMs.toFixed(1)} ms in the second`,
+      ]
+        .filter(Boolean)
+        .join(", ")
+        .replace(/^(?=.)/, soaks.length > 1 ? `run ${i + 1}: ` : ""),
     )
+    .filter(Boolean)
     .join("; ");
   return [
     {

@@ -226,7 +226,7 @@ export function lineChart({ box, title, xLabel, yLabel, series, xLog = false, xM
   const xRange = [area.x + 6, area.x + area.width - 6];
   const x = xLog
     ? logScale([Math.min(...xs), Math.max(...xs)], xRange)
-    : linearScale([xMin ?? Math.min(...xs), Math.max(...xs)], [area.x, area.x + area.width]);
+    : linearScale([xMin ?? Math.min(...xs), Math.max(...xs)], [area.x, area.x + area.width], { count: 6 });
   const parts = [head.svg, axes({ area, y, xTicks: x.ticks.map((t) => ({ at: x(t.value), label: t.label })), xLabel, yLabel })];
   for (const r of refLines) parts.push(refLine(area, y, r));
   for (const s of colored) {
