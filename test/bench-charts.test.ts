@@ -117,6 +117,18 @@ describe("bench charts", () => {
     expect(strips).toContain("(5 pairs): median 0.50×, worst 0.50×");
   });
 
+  it("ends the scale below a value far above the rest, and marks that value with its size", async () => {
+    const values = [100, 110, 120, 130, 140, 150, 160, 170, 180, 90_000];
+    const rows = values.map((healthyMs, i) => ({ scenario: "process", tool: "medic", rep: i + 1, break: "kill", healthyMs, detectMs: 5 }));
+    const strips = (await draw("outlier", rows)).get("recovery-process-kill.svg")!;
+    expect(strips).toContain("▲ 1 above the scale");
+    expect(strips).toContain("largest 90,000 ms");
+    expect(strips).toContain("p95 90,000 ms");
+    // 2 × the 90th percentile (180 ms), rounded up to a tick: the axis ends at 400, not at 90,000.
+    expect(strips).toMatch(/>400<\/text>/);
+    expect(strips).not.toMatch(/>(90,000|100,000)<\/text>/);
+  });
+
   it("draws nothing for rows that are missing: a soak alone gives the soak's chart, with its loop delay and CPU", async () => {
     const charts = await draw("soak", [soak]);
     expect([...charts.keys()]).toEqual(["soak.svg"]);

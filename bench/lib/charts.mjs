@@ -61,6 +61,7 @@ function recoveryCharts(rows) {
           values: of(t, metric),
           stats: stats(of(t, metric)),
         })),
+        yMax: scaleTop(mine.flatMap((r) => r[metric])),
         format: ms,
       });
     const counts = tools.map((t) => `${finite(of(t, "healthyMs")).length} ${TOOL_NAME[t]}`).join(", ");
@@ -75,6 +76,15 @@ function recoveryCharts(rows) {
   });
 }
 
+/**
+ * Where a strip's scale ends: at the largest value, unless that is over 4 × the 90th percentile of all of them (a hung or
+ * timed-out repetition), when it ends at 2 × that percentile and the values above are marked (stripChart's yMax).
+ */
+function scaleTop(values) {
+  const q = percentile(values, 90);
+  return Math.max(...finite(values)) > 4 * q ? 2 * q : Infinity;
+}
+
 /** medic ÷ Monit per pair (same run, same repetition), as recoveryTable computes it; empty when there are no pairs. */
 function ratioNote(rows) {
   const ratios = rows
@@ -83,7 +93,11 @@ function ratioNote(rows) {
     .filter(Number.isFinite);
   if (!ratios.length) return "";
   const x = (v) => `${v.toFixed(2)}×`;
-  return `Break → healthy, medic ÷ Monit per repetition (${ratios.length} pairs): median ${x(percentile(ratios, 50))}, worst ${x(Math.max(...ratios))}. Medians and p95 are nearest-rank, as in the tables.`;
+  const [median, worst] = [x(percentile(ratios, 50)), x(Math.max(...ratios))];
+  return (
+    `Break → healthy, medic ÷ Monit per repetition (${ratios.length} pairs): median ${median}, worst ${worst}. ` +
+    "Medians and p95 are nearest-rank, as in the tables."
+  );
 }
 
 /** Per tool: the median of its rows at each target count (`points`) and, where a count has several runs, each run (`scatter`). */
@@ -110,10 +124,11 @@ function scaleCharts(allRows) {
   const intervals = distinct((r) => r.intervalMs && `${r.intervalMs / 1000} s`);
   const hanging = distinct((r) => r.hanging && `${Math.round((r.hanging / r.targets) * 100)} %`);
   const setting = [intervals && `every ${intervals}`, hanging && `${hanging} of the targets hanging`].filter(Boolean).join(", ");
+  const runsOf = (series) => series.map((s) => `${s.rows.length} ${TOOL_NAME[s.tool]}`).join(", ");
   /** The figure's subtitle: the setting, the runs per tool, and what the rings are when there are any. */
   const subtitle = (series, note = "") =>
     [
-      `${setting ? `${setting[0].toUpperCase()}${setting.slice(1)}; runs` : "Runs"}: ${series.map((s) => `${s.rows.length} ${TOOL_NAME[s.tool]}`).join(", ")}.`,
+      `${setting ? `${setting[0].toUpperCase()}${setting.slice(1)}; runs` : "Runs"}: ${runsOf(series)}.`,
       series.some((s) => s.scatter.length) ? "Where a count has several runs, each is a ring and the line joins their medians." : "",
       note,
     ]
@@ -231,7 +246,8 @@ function soakCharts(allRows) {
         Number.isFinite(r.rssSlopeMBPer10Min) && `RSS slope over the second half ${r.rssSlopeMBPer10Min.toFixed(2)} MB / 10 min`,
         Number.isFinite(r.loopP99FirstHalfMs) &&
           Number.isFinite(r.loopP99SecondHalfMs) &&
-          `event-loop delay p99 (median of the samples) ${r.loopP99FirstHalfMs.toFixed(1)} ms in the first half, ${r.loopP99SecondHalfMs.toFixed(1)} ms in the second`,
+          `event-loop delay p99 (median of the samples) ${r.loopP99FirstHalfMs.toFixed(1)} ms in the first half, ` +
+            `${r.loopP99SecondHalfMs.toFixed(1)} ms in the second`,
       ]
         .filter(Boolean)
         .join(", ")

@@ -205,9 +205,10 @@ function header(box, title, items) {
 }
 
 /**
- * A line chart in `box` {x, y, width, height}: each series {label, color?, dash?, points: [[x, y]…], markers?, scatter?} is a
- * line through its points (sorted by x), with a dot at each unless `markers` is false, and a ring at each `scatter` point. y starts at 0; x is linear from `xMin` (default:
- * the smallest x) or, with `xLog`, base-10 log (the caller says so in `xLabel`). `refLines`: [{value, label}].
+ * A line chart in `box` {x, y, width, height}. Each series {label, color?, dash?, points: [[x, y]…], markers?, scatter?} is a
+ * line through its points (sorted by x), with a dot at each unless `markers` is false, and a ring at each `scatter` point.
+ * y starts at 0. x is linear from `xMin` (default: the smallest x, or 0 when all are the same) or, with `xLog`, base-10 log
+ * (the caller says so in `xLabel`). `refLines`: [{value, label}].
  */
 export function lineChart({ box, title, xLabel, yLabel, series, xLog = false, xMin, refLines = [] }) {
   const colored = series.map((s, i) => ({ ...s, color: s.color ?? PALETTE[i % PALETTE.length] }));
@@ -226,7 +227,7 @@ export function lineChart({ box, title, xLabel, yLabel, series, xLog = false, xM
   const xRange = [area.x + 6, area.x + area.width - 6];
   const x = xLog
     ? logScale([Math.min(...xs), Math.max(...xs)], xRange)
-    : linearScale([xMin ?? Math.min(...xs), Math.max(...xs)], [area.x, area.x + area.width], { count: 6 });
+    : linearScale([xMin ?? (new Set(xs).size > 1 ? Math.min(...xs) : 0), Math.max(...xs)], [area.x, area.x + area.width], { count: 6 });
   const parts = [head.svg, axes({ area, y, xTicks: x.ticks.map((t) => ({ at: x(t.value), label: t.label })), xLabel, yLabel })];
   for (const r of refLines) parts.push(refLine(area, y, r));
   for (const s of colored) {
@@ -255,37 +256,49 @@ const jitter = (i) => ((i * 0.6180339887) % 1) - 0.5;
 
 /**
  * A strip plot in `box`: each group {label, color, values, stats: {median, p95}} gets a band with every value as a point,
- * and its median (solid) and p95 (dashed) as labelled horizontal marks. y starts at 0. Values that are not finite are not
- * drawn (the caller says how many in the group's label). `refLines`: [{value, label}].
+ * and its median (solid) and p95 (dashed) as labelled horizontal marks. y starts at 0 and ends at the largest value, or at
+ * `yMax` when that is lower: a value above the scale is a ▲ on its top edge and its group's label counts them and gives the
+ * largest; a median or p95 above it is drawn on the edge with its true value. Values that are not finite are not drawn (the
+ * caller says how many in the group's label). `refLines`: [{value, label}].
  */
-export function stripChart({ box, title, yLabel, groups, refLines = [], format = (v) => formatNumber(Math.round(v)) }) {
+export function stripChart({ box, title, yLabel, groups, refLines = [], yMax = Infinity, format = (v) => formatNumber(Math.round(v)) }) {
   const head = header(box, title, [
     { label: "one repetition", color: "#555", mark: "point" },
     { label: "median", color: "#555", mark: "line" },
     { label: "p95", color: "#555", mark: "dash" },
   ]);
   const values = groups.flatMap((g) => g.values).filter(Number.isFinite);
-  const bottomSpace = 64;
-  const y = linearScale([0, Math.max(0, ...values, ...refLines.map((r) => r.value))], [box.y + box.height - bottomSpace, head.top + 6]);
+  const top = Math.min(yMax, Math.max(0, ...values, ...refLines.map((r) => r.value)));
+  const draft = linearScale([0, top], [1, 0]);
+  const above = (g) => g.values.filter((v) => v > draft.domain[1]);
+  const labels = groups.map((g) =>
+    above(g).length ? `${g.label}\n▲ ${above(g).length} above the scale\nlargest ${format(Math.max(...above(g)))}` : g.label,
+  );
+  const bottomSpace = 30 + 13 * Math.max(1, ...labels.map((l) => l.split("\n").length));
+  const y = linearScale([0, top], [box.y + box.height - bottomSpace, head.top + 6]);
   const area = { x: box.x + yAxisWidth(y), y: head.top + 6, width: 0, height: box.height - bottomSpace - (head.top + 6 - box.y) };
   // The last band's labels (median, p95) need ~100 px right of its points: the bands put their points at a third of their width.
   area.width = box.x + box.width - 24 - area.x;
   const band = area.width / Math.max(1, groups.length);
-  const parts = [head.svg, axes({ area, y, xTicks: groups.map((g, i) => ({ at: area.x + band * (i + 0.32), label: g.label })), yLabel })];
-  for (const r of refLines) parts.push(refLine(area, y, r));
+  const onScale = (v) => y(Math.min(v, y.domain[1]));
+  const parts = [head.svg, axes({ area, y, xTicks: groups.map((g, i) => ({ at: area.x + band * (i + 0.32), label: labels[i] })), yLabel })];
+  for (const r of refLines.filter((r) => r.value <= y.domain[1])) parts.push(refLine(area, y, r));
   groups.forEach((g, i) => {
     const center = area.x + band * (i + 0.32);
     const spread = Math.min(50, band * 0.3);
     g.values.forEach((v, j) => {
       if (!Number.isFinite(v)) return;
-      parts.push(el("circle", { cx: center + jitter(j) * spread, cy: y(v), r: 3.5, fill: g.color, "fill-opacity": 0.45, stroke: g.color }));
+      const cx = center + jitter(j) * spread;
+      const style = { fill: g.color, "fill-opacity": 0.45, stroke: g.color };
+      if (v <= y.domain[1]) parts.push(el("circle", { cx, cy: y(v), r: 3.5, ...style }));
+      else parts.push(el("path", { d: `M${num(cx)},${num(area.y)}l-4.5,8h9z`, ...style }));
     });
     const x1 = center - spread / 2 - 6,
       x2 = center + spread / 2 + 6;
     const { median, p95 } = g.stats;
     if (!Number.isFinite(median)) return;
-    const ym = y(median),
-      yp = y(p95);
+    const ym = onScale(median),
+      yp = onScale(p95);
     parts.push(el("line", { x1, x2, y1: ym, y2: ym, stroke: "#222", "stroke-width": 2.5 }));
     parts.push(el("line", { x1, x2, y1: yp, y2: yp, stroke: "#222", "stroke-width": 1.5, "stroke-dasharray": "4 3" }));
     // The two labels keep 12 px apart when the marks nearly meet; p95 is never below the median.
