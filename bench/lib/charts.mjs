@@ -61,7 +61,7 @@ function recoveryCharts(rows) {
           values: of(t, metric),
           stats: stats(of(t, metric)),
         })),
-        yMax: scaleTop(mine.flatMap((r) => r[metric])),
+        yMax: scaleTop(mine.map((r) => r[metric])),
         format: ms,
       });
     const counts = tools.map((t) => `${finite(of(t, "healthyMs")).length} ${TOOL_NAME[t]}`).join(", ");
