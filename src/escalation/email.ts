@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import nodemailer from "nodemailer";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { formatDuration } from "../lib/duration.js";
@@ -100,6 +99,8 @@ async function sendEmail(n: Notification, outer: AbortSignal, p: EmailParams, ca
   } catch (err) {
     return { ok: false, retry: false, reason: "bad_request", detail: `could not build the e-mail: ${messageOf(err)}` };
   }
+  // Loaded at the first e-mail, not at start: nodemailer is a good share of an idle medic's memory.
+  const { default: nodemailer } = await import("nodemailer");
   const controller = new AbortController();
   let why: "timeout" | "stopping" | undefined;
   const stop = (reason: "timeout" | "stopping") => {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import https from "node:https";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
-import { event as sendEvent } from "@pagerduty/pdjs";
+import type { event as sendEvent } from "@pagerduty/pdjs";
 import { z } from "zod";
 import { duration } from "../config/fields.js";
 import { describeError, errorCode } from "../lib/errors.js";
@@ -145,6 +145,8 @@ async function exchange(data: PdjsEvent, outer: AbortSignal, opts: Options): Pro
     if (res.statusCode === 429) controller.abort();
   });
   try {
+    // Loaded at the first page, not at start: a medic that never pages never holds pdjs and its fetch.
+    const { event: sendEvent } = await import("@pagerduty/pdjs");
     const reply = await sendEvent({
       server: opts.server,
       data,

@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { pino, type Logger } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import { REDACTED, redactor } from "./redact.js";
 
 export type { Logger };
@@ -18,5 +19,7 @@ export function createLogger(opts: { pretty?: boolean; level?: string; destinati
   };
   const wantPretty = opts.pretty ?? process.stdout.isTTY === true;
   if (!wantPretty) return pino(base, opts.destination ?? pino.destination({ dest: 1, sync: true }));
+  // Loaded only for a terminal: a daemon logging JSON never pays for the pretty-printer's modules.
+  const pretty = createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty;
   return pino(base, pretty({ destination: opts.destination ?? 1, sync: true, ignore: "pid,hostname", translateTime: "HH:MM:ss.l" }));
 }

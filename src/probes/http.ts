@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
 import { bytes, httpUrl } from "../config/fields.js";
@@ -11,9 +12,12 @@ import type { Facts, Observation, Probe, ProbeKind } from "./types.js";
 // request at thousands of targets. https://nodejs.org/api/http.html#httprequesturl-options-callback
 
 // A fresh connection for every request (no keep-alive), so a dead listener cannot hide behind an
-// open socket; shared agents rather than `agent: false`, which builds a whole Agent per request.
-const HTTP_AGENT = new http.Agent({ keepAlive: false });
+// open socket. Plain HTTP connects without an agent (an agent's bookkeeping is a good part of a
+// check's CPU, and with no pool there is nothing for it to keep); TLS shares one agent, which
+// knows the servername and session details (`agent: false` would build a whole Agent per request).
 const HTTPS_AGENT = new https.Agent({ keepAlive: false });
+// The request's own options carry host, port and family; net reads what it needs of them.
+const connectPlain = (opts: http.ClientRequestArgs): net.Socket => net.createConnection(opts as net.NetConnectOpts);
 const EXCERPT_CHARS = 512;
 // Kubernetes probes and Go's client follow redirects too; 5 hops is plenty for a health endpoint.
 const MAX_REDIRECTS = 5;
@@ -62,7 +66,14 @@ export const httpProbe: ProbeKind<typeof schema> = {
   schema,
   create(params, ctx): Probe {
     const url = new URL(params.url);
-    return { run: (signal) => probeHttp(params, url, ctx.target, signal) };
+    const headers = {
+      "user-agent": "medic-probe",
+      accept: "application/health+json, application/json;q=0.9, */*;q=0.5",
+      ...params.headers,
+    };
+    // Worked out once per target, not per round: the first hop's request options.
+    const first = requestOptions(url, params.method, headers);
+    return { run: (signal) => probeHttp(params, url, first, ctx.target, signal) };
   },
   describe(params) {
     return `${params.method} ${URL.canParse(params.url) ? showUrl(new URL(params.url)) : "(invalid URL)"}`;
@@ -74,17 +85,27 @@ export function showUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
-function probeHttp(params: HttpParams, url: URL, target: string, signal: AbortSignal): Promise<Observation> {
+/** What http(s).request needs for one hop: what urlToHttpOptions would give, and how to connect. */
+function requestOptions(url: URL, method: string, headers: Record<string, string>): http.RequestOptions {
+  const userinfo = url.username !== "" || url.password !== "";
+  return {
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === "" ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    auth: userinfo ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
+    method,
+    headers,
+    ...(url.protocol === "https:" ? { agent: HTTPS_AGENT } : { createConnection: connectPlain }),
+  };
+}
+
+function probeHttp(params: HttpParams, url: URL, first: http.RequestOptions, target: string, signal: AbortSignal): Promise<Observation> {
   const at = Date.now();
   const start = performance.now();
   const shown = `${params.method} ${showUrl(url)}`;
   const facts: Facts = {};
   const max = params.maxBodyBytes;
-  const headers = {
-    "user-agent": "medic-probe",
-    accept: "application/health+json, application/json;q=0.9, */*;q=0.5",
-    ...params.headers,
-  };
 
   return new Promise<Observation>((resolve) => {
     let settled = false;
@@ -118,8 +139,9 @@ function probeHttp(params: HttpParams, url: URL, target: string, signal: AbortSi
     function send(current: URL, method: string): void {
       try {
         const mod = current.protocol === "https:" ? https : http;
-        const agent = current.protocol === "https:" ? HTTPS_AGENT : HTTP_AGENT;
-        const mine = mod.request(current, { method, headers, agent }, (res) => onResponse(res, current, method));
+        const options =
+          current === url && method === params.method ? first : requestOptions(current, method, first.headers as Record<string, string>);
+        const mine = mod.request(options, (res) => onResponse(res, current, method));
         req = mine;
         // A hop's request is destroyed when the next one starts; its late errors are not the probe's.
         mine.on("error", (err) => {

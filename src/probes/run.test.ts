@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { PROBE_GRACE_MS, runProbe } from "./run.js";
 import type { Observation, Probe } from "./types.js";
@@ -80,5 +81,22 @@ describe("runProbe", () => {
     };
     await runProbe(probe, { target: "t", timeoutMs: 1000, signal: AbortSignal.abort() });
     expect(seen).toBe(true);
+  });
+
+  it("holds one listener on the caller's signal however many probes ran, and stops every probe in flight when it aborts", async () => {
+    const outer = new AbortController();
+    const quick: Probe = { run: async () => observation() };
+    await Promise.all(Array.from({ length: 100 }, () => runProbe(quick, { target: "t", timeoutMs: 1000, signal: outer.signal })));
+    const inFlight = [ignoresSignal, honoursSignal, ignoresSignal].map((probe) =>
+      runProbe(probe, { target: "t", timeoutMs: 60_000, signal: outer.signal }),
+    );
+    expect(getEventListeners(outer.signal, "abort")).toHaveLength(1);
+    outer.abort();
+    const codes = (await Promise.all(inFlight)).map((o) => [o.error?.code, o.error?.message]);
+    expect(codes).toEqual([
+      ["ETIMEDOUT", expect.stringContaining("cancelled")],
+      ["ETIMEDOUT", "own"],
+      ["ETIMEDOUT", expect.stringContaining("cancelled")],
+    ]);
   });
 });

@@ -20,20 +20,21 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
   return new Promise<Observation>((resolve) => {
     let settled = false;
     let graceTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => controller.abort(new DOMException("probe timed out", "TimeoutError")), timeoutMs);
-    const onOuterAbort = (): void => controller.abort(outer?.reason);
-    const onAbort = (): void => {
-      // The probe was told to stop; if it does not answer soon, answer for it.
+    // Told to stop (its time is up, or the outer signal): if the probe does not answer soon, answer for it.
+    const abort = (reason: unknown): void => {
+      if (controller.signal.aborted || settled) return;
+      controller.abort(reason);
       graceTimer = setTimeout(() => settle(timedOut()), PROBE_GRACE_MS);
     };
+    const timer = setTimeout(() => abort(new DOMException("probe timed out", "TimeoutError")), timeoutMs);
+    const unfollow = outer ? follow(outer, abort) : undefined;
 
     function settle(obs: Observation): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearTimeout(graceTimer);
-      outer?.removeEventListener("abort", onOuterAbort);
-      controller.signal.removeEventListener("abort", onAbort);
+      unfollow?.();
       resolve(obs);
     }
 
@@ -47,10 +48,6 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
       return { target: opts.target, at, ok: false, latencyMs: performance.now() - start, error: { code, message }, facts: {} };
     }
 
-    controller.signal.addEventListener("abort", onAbort, { once: true });
-    if (outer?.aborted) controller.abort(outer.reason);
-    else outer?.addEventListener("abort", onOuterAbort, { once: true });
-
     let pending: Promise<Observation>;
     try {
       pending = Promise.resolve(probe.run(controller.signal));
@@ -63,6 +60,26 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
       (err: unknown) => settle(failed("EPROBE", `probe failed (a bug): ${safeDescribe(err)}`)),
     );
   });
+}
+
+// The probes running under each outer signal (medic's stop): one listener per signal rather than
+// one per probe, since an EventTarget's add and remove walk its whole list of listeners.
+const following = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/** Calls `abort` when `outer` aborts (at once when it has); returns the unfollow. */
+function follow(outer: AbortSignal, abort: (reason: unknown) => void): () => void {
+  if (outer.aborted) {
+    abort(outer.reason);
+    return () => {};
+  }
+  let aborts = following.get(outer);
+  if (!aborts) {
+    const all = (aborts = new Set());
+    following.set(outer, all);
+    outer.addEventListener("abort", () => [...all].forEach((fn) => fn(outer.reason)), { once: true });
+  }
+  aborts.add(abort);
+  return () => void aborts.delete(abort);
 }
 
 function isObservation(value: unknown): value is Observation {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { BEAT_MS } from "./beats.js";
 import { every, phaseFor } from "./scheduler.js";
 
 beforeEach(() => vi.useFakeTimers({ now: 0 }));
@@ -46,12 +47,53 @@ describe("every", () => {
 });
 
 describe("phaseFor", () => {
-  it("is stable and inside the interval", () => {
+  it("is stable, inside the interval and on a beat", () => {
     expect(phaseFor("orders-api", 10_000)).toBe(phaseFor("orders-api", 10_000));
     const phases = Array.from({ length: 200 }, (_, i) => phaseFor(`t${i}`, 10_000));
     expect(Math.min(...phases)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...phases)).toBeLessThan(10_000);
-    expect(new Set(phases).size).toBeGreaterThan(150);
+    expect(phases.every((p) => p % BEAT_MS === 0)).toBe(true);
+    // 200 names over the interval's 200 beats: spread, not bunched.
+    expect(new Set(phases).size).toBeGreaterThan(100);
+  });
+
+  it("keeps millisecond phases for an interval that is not whole beats", () => {
+    const phases = Array.from({ length: 50 }, (_, i) => phaseFor(`t${i}`, 1337));
+    expect(phases.some((p) => p % BEAT_MS !== 0)).toBe(true);
+    expect(Math.max(...phases)).toBeLessThan(1337);
+  });
+});
+
+describe("beats", () => {
+  it("starts the rounds due on the same beat from one timer, and leaves no timer once all stop", async () => {
+    vi.setSystemTime(20); // off the grid: the first slots are counted from the next beat
+    const starts: [number, number][] = [];
+    const schedules = Array.from({ length: 100 }, (_, i) => every(1000, (i % 4) * BEAT_MS, async (at) => void starts.push([i, at])));
+    expect(vi.getTimerCount()).toBe(4);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(starts.filter(([i]) => i === 5).map(([, at]) => at)).toEqual([100, 1100]);
+    expect(new Set(starts.map(([, at]) => at))).toEqual(new Set([50, 100, 150, 200, 1050, 1100, 1150, 1200]));
+    expect(vi.getTimerCount()).toBe(4);
+    await Promise.all(schedules.map((s) => s.stop()));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("runs an interval that is not whole beats on its own millisecond timer", async () => {
+    const starts: number[] = [];
+    const s = every(1337, 7, async (at) => void starts.push(at));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(starts).toEqual([7, 1344, 2681]);
+    await s.stop();
+  });
+
+  it("puts the rounds after a poke back on the grid", async () => {
+    const starts: number[] = [];
+    const s = every(1000, 0, async (at) => void starts.push(at));
+    await vi.advanceTimersByTimeAsync(333);
+    s.poke();
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(starts).toEqual([0, 333, 1350, 2350]);
+    await s.stop();
   });
 });
 

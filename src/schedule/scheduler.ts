@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from "../lib/clock.js";
+import { BEAT_MS, beatsOf, onBeat } from "./beats.js";
 
 /** A target's recurring probe: fixed-rate ticks at `phaseMs + k * intervalMs`, never overlapping. */
 export interface Schedule {
@@ -14,16 +15,21 @@ export type Tick = (intendedAt: number) => Promise<void>;
 /**
  * Runs `tick` every `intervalMs`, starting `phaseMs` from now. A self-rescheduling timer, not
  * cron: millisecond resolution, and a round that overruns its slot skips the missed slots instead
- * of piling up or running twice at once.
+ * of piling up or running twice at once. An interval that is a whole number of beats puts its
+ * slots on the beat grid (shared with every other such schedule); a poke runs at once regardless.
  */
 export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Clock = systemClock): Schedule {
   let stopped = false;
   let running: Promise<void> | undefined;
   let cancel = (): void => {};
-  let next = clock.now() + phaseMs;
+  const beats = intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0 ? beatsOf(clock) : undefined;
+  let next = (beats ? onBeat(clock.now()) : clock.now()) + phaseMs;
 
   const arm = (): void => {
-    cancel = clock.timer(fire, next - clock.now());
+    if (beats && next > clock.now()) {
+      next = onBeat(next);
+      cancel = beats.at(next, fire);
+    } else cancel = clock.timer(fire, next - clock.now());
   };
   let poked = false;
   const fire = (): void => {
@@ -60,9 +66,10 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Cl
   };
 }
 
-/** A stable offset in [0, intervalMs) per name, so many targets spread over the interval. */
+/** A stable offset in [0, intervalMs) per name, so many targets spread over the interval; on a beat when the interval is whole beats. */
 export function phaseFor(name: string, intervalMs: number): number {
   let hash = 2166136261;
   for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
+  if (intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0) return ((hash >>> 0) % (intervalMs / BEAT_MS)) * BEAT_MS;
   return (hash >>> 0) % Math.max(1, intervalMs);
 }
