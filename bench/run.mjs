@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
-//   --only process,container,postgres,scale,monit-scale,idle,history,cluster,soak   (default: all but soak, which takes 30 min)
+//   --only process,container,postgres,scale,monit-scale,idle,per-check,node-floor,history,cluster,soak   (default: all but soak)
 //   --reps N (default 20: repetitions per scenario and break, each one medic and one Monit, alternating which goes first)
-//   --process-breaks kill,hang (default both)   --sizes 500,2000,10000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+//   --process-breaks kill,hang (default both)   --sizes 500,2000,10000,25000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
+//   --per-check-targets 200   --per-check-reps 5   (CPU per healthy check, medic and Monit on the same targets at 1 s)
 //   --history-records 1000000   --history-big 5000000 (0 skips it)   --soak-ms 1800000
 //   --cluster-reps 20 (kill -9 failovers)   --cluster-stall-reps 5 (SIGSTOP failovers)   --cluster-load-ms 120000   --cluster-drift-ms 60000
 //   (the cluster's store against the file store uses --reps kills)
@@ -25,19 +26,23 @@ import { processSubject } from "./scenarios/process.mjs";
 import { historyMedic } from "./scenarios/history.mjs";
 import { idleMedic, scaleMedic, scaleMonit } from "./scenarios/scale.mjs";
 import { soakMedic } from "./scenarios/soak.mjs";
+import { perCheck } from "./scenarios/per-check.mjs";
+import { nodeFloor } from "./scenarios/node-floor.mjs";
 
 const { values: o } = parseArgs({
   options: {
-    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,history,cluster" },
+    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,per-check,node-floor,history,cluster" },
     reps: { type: "string", default: "20" },
     "process-breaks": { type: "string", default: "kill,hang" },
-    sizes: { type: "string", default: "500,2000,10000" },
+    sizes: { type: "string", default: "500,2000,10000,25000" },
     "monit-sizes": { type: "string", default: "500,2000" },
     "idle-ms": { type: "string", default: "120000" },
     "scale-ms": { type: "string", default: "45000" },
     "history-records": { type: "string", default: "1000000" },
     "history-big": { type: "string", default: "5000000" },
     "soak-ms": { type: "string", default: "1800000" },
+    "per-check-targets": { type: "string", default: "200" },
+    "per-check-reps": { type: "string", default: "5" },
     "cluster-reps": { type: "string", default: "20" },
     "cluster-stall-reps": { type: "string", default: "5" },
     "cluster-load-ms": { type: "string", default: "120000" },
@@ -49,7 +54,8 @@ const reps = Number(o.reps);
 const log = (line) => process.stdout.write(line + "\n");
 const started = new Date();
 
-const needsMonit = ["process", "container", "postgres", "monit-scale"].some((s) => only.has(s)) && process.env.BENCH_TOOLS !== "medic";
+const needsMonit =
+  ["process", "container", "postgres", "monit-scale", "per-check"].some((s) => only.has(s)) && process.env.BENCH_TOOLS !== "medic";
 if (needsMonit && !(await monitVersion())) {
   log("bench: monit is not installed (apt-get install monit; `npm run bench` does it when root)");
   process.exit(1);
@@ -87,6 +93,8 @@ for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleM
 for (const n of o["monit-sizes"].split(",").map(Number))
   await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));
 await step("idle", () => idleMedic({ durationMs: Number(o["idle-ms"]), log }));
+await step("per-check", () => perCheck({ targets: Number(o["per-check-targets"]), reps: Number(o["per-check-reps"]), log }));
+await step("node-floor", () => nodeFloor({ log }));
 await step("history", () => historyMedic({ records: Number(o["history-records"]), big: Number(o["history-big"]), log }));
 await step("cluster", () =>
   clusterMedic({
