@@ -35,6 +35,22 @@ export function actionsAfter(file, t0) {
     .filter((a) => a.at >= t0);
 }
 
+/** The first time (epoch ms) at or after t0 in a file of one time per line, or NaN. */
+function firstAfter(file, t0) {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return NaN;
+  }
+  const times = text
+    .split("\n")
+    .filter(Boolean)
+    .map(Number)
+    .filter((at) => at >= t0 - 1);
+  return times.length ? Math.min(...times) : NaN;
+}
+
 /** medic's config for one target with the shipped playbooks, matching Monit's `set daemon 1`. */
 export function medicConfig(dir, targetYaml) {
   return `stateDir: ${JSON.stringify(join(dir, "state"))}
@@ -64,7 +80,10 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
         const s = await subject.create(dir, tool);
         let watcher;
         try {
+          // The floor under any tool's kill-to-healthy: the service's own start, up to answering (as the bench polls it).
+          const upAt = now();
           await s.up();
+          const upMs = now() - upAt;
           watcher = tool === "medic" ? await startMedic(dir, medicConfig(dir, s.medicTarget)) : startMonit(dir, s.monitCheck);
           // A few healthy rounds first, and past Monit's start timeout: until it expires Monit skips the port tests of a service it could start.
           await sleep(s.warmupMs ?? 2500);
@@ -95,7 +114,7 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
               90_000,
               20,
             ).catch(() => NaN);
-            const row = { scenario: s.name, tool, rep, order: index + 1, break: kind, healthyMs: healthyAt - t0 };
+            const row = { scenario: s.name, tool, rep, order: index + 1, break: kind, healthyMs: healthyAt - t0, upMs };
             // A slow recovery says what the outside check saw meanwhile, so a harness fault cannot pass for the tool's.
             if (!(row.healthyMs < 10_000) && s.unhealthyWhy) row.unhealthyWhy = s.unhealthyWhy();
             if (tool === "monit") await sleep(300); // an action script may still be writing its line
@@ -126,6 +145,9 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
                 actions: acts.map((a) => `${a.what}+${Math.round(a.at - t0)}`),
               });
             }
+            // A hang: how long after the first request that hung (the probe that hung started) the tool reacted.
+            const hungAt = kind === "hang" && s.hangLog ? firstAfter(s.hangLog, t0) : NaN;
+            if (Number.isFinite(hungAt)) row.hangDetectMs = row.detectMs + t0 - hungAt;
             rows.push(row);
             log(
               `  ${s.name} ${kind} ${tool} rep ${rep}: detect ${Math.round(row.detectMs)} ms, healthy ${Math.round(row.healthyMs)} ms${row.unhealthyWhy ? ` (outside check: ${row.unhealthyWhy})` : ""}`,

@@ -16,11 +16,28 @@ export function recoveryTable(rows) {
       monit = of("monit");
     for (const [metric, label] of [
       ["detectMs", "detect"],
+      ["hangDetectMs", "detect after the probe that hung started"],
       ["healthyMs", "break → healthy"],
     ]) {
+      if (!rows.some((r) => Number.isFinite(r[metric]) && r.scenario === scenario && r.break === brk)) continue;
       const ratios = medic.map((m) => m[metric] / (monit.find((x) => x.rep === m.rep)?.[metric] ?? NaN)).filter(Number.isFinite);
       out.push(
         `| ${scenario} | ${brk} | ${label} | ${cell(summary(medic.map((r) => r[metric])))} | ${cell(summary(monit.map((r) => r[metric])))} | ${fmt(percentile(ratios, 50), "x")}, ${fmt(percentile(ratios, 100), "x")} | ${medic.length}+${monit.length} |`,
+      );
+    }
+    // The floor: the service's own start to answering, as the bench started it for each repetition (both tools' reps).
+    const up = summary([...medic, ...monit].map((r) => r.upMs));
+    if (up.n) {
+      const floorRatio = (tool) =>
+        fmt(
+          percentile(
+            tool.map((r) => r.healthyMs),
+            50,
+          ) / up.median,
+          "x",
+        );
+      out.push(
+        `| ${scenario} | ${brk} | floor: the service's own start → answering | ${cell(up)} | medic ${floorRatio(medic)} the floor, Monit ${floorRatio(monit)} (medians) | — | ${up.n} |`,
       );
     }
     const verified = summary(medic.map((r) => r.verifiedMs));
@@ -35,12 +52,12 @@ export function scaleTable(rows) {
   const medic = rows.filter((r) => r.scenario === "scale" && r.tool === "medic");
   if (medic.length) {
     out.push(
-      "| targets (10 % hang) | interval | rounds started late (medic's histogram) p50 / p99 | arrival drift p50 | arrival drift p99 | arrival drift max | arrival drift p99 incl. first interval | detect (broken mid-run) | event-loop delay p50 / p99 / max | API /healthz p50 / p99 | CPU (cores) | peak RSS | start-up |",
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+      "| targets (10 % hang) | interval | rounds started late (medic's histogram) p50 / p99 | arrival drift p50 | arrival drift p99 | arrival drift max | arrival drift p99 incl. first interval | detect (broken mid-run) | event-loop delay p50 / p99 / max | API /healthz p50 / p99 | CPU (cores) | CPU per check | peak RSS | start-up |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     );
     for (const r of medic)
       out.push(
-        `| ${r.targets} | ${r.intervalMs / 1000} s | ≤ ${fmt(r.lateP50Ms)} / ≤ ${fmt(r.lateP99Ms)} | ${fmt(r.driftP50Ms)} | ${fmt(r.driftP99Ms)} | ${fmt(r.driftMaxMs)} | ${fmt(r.driftAllP99Ms)} | ${fmt(r.detectMs)} | ${fmt(r.loopP50Ms)} / ${fmt(r.loopP99Ms)} / ${fmt(r.loopMaxMs)} | ${fmt(r.apiP50Ms)} / ${fmt(r.apiP99Ms)} | ${fmt(r.cpuCores, "")} | ${fmt(r.peakRssMB, "MB")} | ${fmt(r.startupMs)} |`,
+        `| ${r.targets} | ${r.intervalMs / 1000} s | ≤ ${fmt(r.lateP50Ms)} / ≤ ${fmt(r.lateP99Ms)} | ${fmt(r.driftP50Ms)} | ${fmt(r.driftP99Ms)} | ${fmt(r.driftMaxMs)} | ${fmt(r.driftAllP99Ms)} | ${fmt(r.detectMs)} | ${fmt(r.loopP50Ms)} / ${fmt(r.loopP99Ms)} / ${fmt(r.loopMaxMs)} | ${fmt(r.apiP50Ms)} / ${fmt(r.apiP99Ms)} | ${fmt(r.cpuCores, "")} | ${Math.round((r.cpuCores / (r.targets / (r.intervalMs / 1000))) * 1e6)} µs | ${fmt(r.peakRssMB, "MB")} | ${fmt(r.startupMs)} |`,
       );
   }
   const monit = rows.filter((r) => r.scenario === "scale" && r.tool === "monit");
@@ -52,6 +69,40 @@ export function scaleTable(rows) {
     );
     for (const r of monit)
       out.push(`| ${r.targets} | ${r.daemonS} s | ${r.checkedOnce} | ${fmt(r.passMs)} | ${fmt(r.cycleMedianMs)} | ${fmt(r.observedMs)} |`);
+  }
+  const perCheck = rows.filter((r) => r.scenario === "per-check");
+  if (perCheck.length) {
+    const of = (tool) => summary(perCheck.filter((r) => r.tool === tool).map((r) => r.usPerCheck));
+    const [m, n] = [of("medic"), of("monit")];
+    const ratios = perCheck
+      .filter((r) => r.tool === "medic")
+      .map((r) => r.usPerCheck / (perCheck.find((x) => x.tool === "monit" && x.rep === r.rep)?.usPerCheck ?? NaN))
+      .filter(Number.isFinite);
+    out.push(
+      "",
+      `| CPU per healthy HTTP check, ${perCheck[0].targets} targets at 1 s (median / min / max) | medic | Monit | medic ÷ Monit per pair (median, max) | n |`,
+      "|---|---|---|---|---|",
+      `| µs of CPU per check | ${Math.round(m.median)} / ${Math.round(m.min)} / ${Math.round(m.max)} | ${Math.round(n.median)} / ${Math.round(n.min)} / ${Math.round(n.max)} | ${fmt(percentile(ratios, 50), "x")}, ${fmt(percentile(ratios, 100), "x")} | ${m.n}+${n.n} |`,
+      `| checks per second done | ${Math.round(
+        percentile(
+          perCheck.filter((r) => r.tool === "medic").map((r) => r.checksPerS),
+          50,
+        ),
+      )} | ${Math.round(
+        percentile(
+          perCheck.filter((r) => r.tool === "monit").map((r) => r.checksPerS),
+          50,
+        ),
+      )} | — | |`,
+    );
+  }
+  const floor = rows.filter((r) => r.scenario === "node-floor");
+  if (floor.length) {
+    out.push("", "| a bare Node process, fresh connection per check | rate | CPU per check (user + system) |", "|---|---|---|");
+    for (const r of floor)
+      out.push(
+        `| ${r.client === "http" ? "node:http" : "raw socket"} (${r.node}) | ${r.ratePerS}/s | ${Math.round(r.usPerCheck)} µs (${Math.round(r.userUs)} + ${Math.round(r.systemUs)}) |`,
+      );
   }
   const idle = rows.filter((r) => r.scenario === "idle");
   if (idle.length) {

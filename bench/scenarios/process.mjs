@@ -22,6 +22,7 @@ export const processSubject = {
     return {
       name: "process",
       actionsFile,
+      hangLog: `${pidFile}.hung`,
       warmupMs: 4000,
       medicTarget: `  - name: web
     probe: { http: { url: "${url}" } }
