@@ -130,7 +130,15 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
                 50,
               ).catch(() => readJournal(watcher.journal).filter((r) => r.at >= t0 - 1));
               const at = (type) => rec.find((r) => r.type === type)?.at ?? NaN;
+              // When medic heard of the break from the target's source (a container's die event, a pid's exit), if it did.
+              const heard = watcher
+                .logs()
+                .split("\n")
+                .filter((l) => l.includes('"msg":"event from the target\'s source"'))
+                .map((l) => Number(/"time":(\d+)/.exec(l)?.[1]))
+                .find((time) => time >= t0 - 1);
               Object.assign(row, {
+                eventMs: heard === undefined ? NaN : heard - t0,
                 detectMs: at("opened") - t0,
                 actionMs: at("step_started") - t0,
                 verifiedMs: at("resolved") - t0,

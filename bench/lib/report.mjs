@@ -15,6 +15,7 @@ export function recoveryTable(rows) {
     const medic = of("medic"),
       monit = of("monit");
     for (const [metric, label] of [
+      ["eventMs", "medic: the event heard (die, exit)"],
       ["detectMs", "detect"],
       ["hangDetectMs", "detect after the probe that hung started"],
       ["healthyMs", "break → healthy"],
