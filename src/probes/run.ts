@@ -26,7 +26,9 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
       controller.abort(reason);
       graceTimer = setTimeout(() => settle(timedOut()), PROBE_GRACE_MS);
     };
-    const timer = setTimeout(() => abort(new DOMException("probe timed out", "TimeoutError")), timeoutMs);
+    // Judged after the I/O already waiting: an answer that came in time but sits unread while medic's
+    // own loop was busy is read first (timers run before the poll phase; an immediate runs after it).
+    const timer = setTimeout(() => setImmediate(() => abort(new DOMException("probe timed out", "TimeoutError"))), timeoutMs);
     const unfollow = outer ? follow(outer, abort) : undefined;
 
     function settle(obs: Observation): void {
