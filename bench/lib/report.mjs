@@ -99,10 +99,14 @@ export function scaleTable(rows) {
   }
   const floor = rows.filter((r) => r.scenario === "node-floor");
   if (floor.length) {
-    out.push("", "| a bare Node process, fresh connection per check | rate | CPU per check (user + system) |", "|---|---|---|");
+    out.push(
+      "",
+      "| a bare Node process, fresh connection per check | rate | started | CPU per check (user + system) |",
+      "|---|---|---|---|",
+    );
     for (const r of floor)
       out.push(
-        `| ${r.client === "http" ? "node:http" : "raw socket"} (${r.node}) | ${r.ratePerS}/s | ${Math.round(r.usPerCheck)} µs (${Math.round(r.userUs)} + ${Math.round(r.systemUs)}) |`,
+        `| ${r.client === "http" ? "node:http" : "raw socket"} (${r.node}) | ${r.ratePerS}/s | ${r.beatMs === 1 ? "one by one" : `in batches every ${r.beatMs} ms`} | ${Math.round(r.usPerCheck)} µs (${Math.round(r.userUs)} + ${Math.round(r.systemUs)}) |`,
       );
   }
   const idle = rows.filter((r) => r.scenario === "idle");
