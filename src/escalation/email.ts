@@ -72,6 +72,8 @@ const CA: CaUse = { code: "EMAIL_CA", key: "notify.email.ca", signed: "the SMTP 
 export const emailChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {
+    // Found now, loaded at the first e-mail: a missing package stops medic at start, not at 3 a.m.
+    import.meta.resolve("nodemailer");
     const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca), CA);
     const domain = domainOf(params.from);
     const secrets = params.password === undefined ? [] : passwordForms(params.user ?? "", params.password);
@@ -101,6 +103,7 @@ async function sendEmail(n: Notification, outer: AbortSignal, p: EmailParams, ca
   }
   // Loaded at the first e-mail, not at start: nodemailer is a good share of an idle medic's memory.
   const { default: nodemailer } = await import("nodemailer");
+  if (outer.aborted) return { ok: false, retry: true, reason: "timeout", detail: `not sent to ${where}: medic is stopping` };
   const controller = new AbortController();
   let why: "timeout" | "stopping" | undefined;
   const stop = (reason: "timeout" | "stopping") => {

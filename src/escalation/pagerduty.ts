@@ -82,6 +82,8 @@ const CA: CaUse = { code: "PAGERDUTY_CA", key: "notify.pagerduty.ca", signed: "t
 export const pagerdutyChannel: ChannelKind<typeof schema> = {
   schema,
   create(params, ctx) {
+    // Found now, loaded at the first page: a missing package stops medic at start, not at 3 a.m.
+    import.meta.resolve("@pagerduty/pdjs");
     const ca = params.ca === undefined ? undefined : readCa(resolve(ctx.baseDir, params.ca), CA);
     const source = params.source ?? hostname();
     return {
@@ -126,6 +128,9 @@ async function sendToPagerDuty(n: Notification, signal: AbortSignal, opts: Optio
 
 async function exchange(data: PdjsEvent, outer: AbortSignal, opts: Options): Promise<SendResult> {
   const shownTimeout = formatDuration(opts.timeout);
+  // Loaded at the first page, not at start (a medic that never pages never holds pdjs and its fetch),
+  // and before the send's own timer starts.
+  const pdjs = (await import("@pagerduty/pdjs")).event;
   if (outer.aborted) return { ok: false, retry: true, reason: "timeout", detail: "not sent: medic is stopping" };
   const controller = new AbortController();
   let why: "timeout" | "stopping" | undefined;
@@ -145,9 +150,7 @@ async function exchange(data: PdjsEvent, outer: AbortSignal, opts: Options): Pro
     if (res.statusCode === 429) controller.abort();
   });
   try {
-    // Loaded at the first page, not at start: a medic that never pages never holds pdjs and its fetch.
-    const { event: sendEvent } = await import("@pagerduty/pdjs");
-    const reply = await sendEvent({
+    const reply = await pdjs({
       server: opts.server,
       data,
       agent,

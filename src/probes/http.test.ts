@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { httpProbe, showUrl } from "./http.js";
+import { httpProbe, requestOptions, showUrl } from "./http.js";
 import type { Observation } from "./types.js";
 
 const parse = (input: unknown) => httpProbe.schema.safeParse(input);
@@ -242,6 +242,41 @@ describe("http probe: redirects", () => {
     expect(obs.error?.code).toBe("ETIMEDOUT");
     // Each hop alone answers within the timeout; together they do not.
     expect(app.hits).toEqual(["/slow-a", "/slow-b"]);
+  });
+});
+
+describe("http probe: the request", () => {
+  const hostOf = (url: string): unknown => {
+    const req = http.request(requestOptions(new URL(url), "GET", {}));
+    req.on("error", () => {});
+    const host = req.getHeader("host");
+    req.destroy();
+    return host;
+  };
+
+  it("names the port in Host only when the URL does, as with an agent", () => {
+    expect(hostOf("http://localhost/health")).toBe("localhost");
+    expect(hostOf("http://[::1]/health")).toBe("[::1]");
+    expect(hostOf("http://127.0.0.1:8080/health")).toBe("127.0.0.1:8080");
+    expect(hostOf("http://[::1]:8080/health")).toBe("[::1]:8080");
+  });
+
+  it("sends the URL's user and password percent-decoded, as Basic credentials", async () => {
+    let auth: string | undefined;
+    const rec = await serve((req, res) => {
+      auth = req.headers.authorization;
+      res.end("ok");
+    });
+    const obs = await run({ url: `http://us%40er:p%3As%20s@127.0.0.1:${rec.port}/health?x=1` });
+    expect(obs.ok).toBe(true);
+    expect(auth).toBe(`Basic ${Buffer.from("us@er:p:s s").toString("base64")}`);
+    expect(rec.hits).toEqual(["/health?x=1"]);
+  });
+
+  it("refuses a user or password whose % does not decode, with a hint", () => {
+    expect(messages({ url: "http://admin:50%off@127.0.0.1:8000/health" })).toEqual([
+      "the user or password in the URL has a % that is not followed by two hex digits (hint: write % as %25)",
+    ]);
   });
 });
 

@@ -17,7 +17,8 @@ import type { Facts, Observation, Probe, ProbeKind } from "./types.js";
 // knows the servername and session details (`agent: false` would build a whole Agent per request).
 const HTTPS_AGENT = new https.Agent({ keepAlive: false });
 // The request's own options carry host, port and family; net reads what it needs of them.
-const connectPlain = (opts: http.ClientRequestArgs): net.Socket => net.createConnection(opts as net.NetConnectOpts);
+// No Nagle, as http.Agent's sockets: a request head goes out at once.
+const connectPlain = (opts: http.ClientRequestArgs): net.Socket => net.createConnection({ ...(opts as net.NetConnectOpts), noDelay: true });
 const EXCERPT_CHARS = 512;
 // Kubernetes probes and Go's client follow redirects too; 5 hops is plenty for a health endpoint.
 const MAX_REDIRECTS = 5;
@@ -33,6 +34,9 @@ const schema = z.strictObject({
   url: httpUrl()
     .refine((s) => !s.includes("{{") && (!/^https?:\/\//i.test(s) || URL.canParse(s)), {
       message: "must be a plain http(s) URL: probe URLs are not templates (hint: write it like http://127.0.0.1:8000/health)",
+    })
+    .refine((s) => !URL.canParse(s) || decodes(new URL(s)), {
+      message: "the user or password in the URL has a % that is not followed by two hex digits (hint: write % as %25)",
     })
     .meta({ description: "URL to request, like http://127.0.0.1:8000/health" }),
   method: z.enum(["GET", "HEAD", "POST"]).default("GET").meta({ description: "HTTP method (POST sends an empty body)" }),
@@ -85,8 +89,20 @@ export function showUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
+/** Whether the URL's user and password percent-decode (the schema refuses one that does not). */
+function decodes(url: URL): boolean {
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What http(s).request needs for one hop: what urlToHttpOptions would give, and how to connect. */
-function requestOptions(url: URL, method: string, headers: Record<string, string>): http.RequestOptions {
+export function requestOptions(url: URL, method: string, headers: Record<string, string>): http.RequestOptions {
+  // Throws on userinfo that does not decode: the schema refuses it in the probe's URL, and a hop's throw fails the round.
   const userinfo = url.username !== "" || url.password !== "";
   return {
     protocol: url.protocol,
@@ -96,7 +112,8 @@ function requestOptions(url: URL, method: string, headers: Record<string, string
     auth: userinfo ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : undefined,
     method,
     headers,
-    ...(url.protocol === "https:" ? { agent: HTTPS_AGENT } : { createConnection: connectPlain }),
+    // defaultPort: without an agent, Host would name port 80 even when the URL does not.
+    ...(url.protocol === "https:" ? { agent: HTTPS_AGENT } : { createConnection: connectPlain, defaultPort: 80 }),
   };
 }
 

@@ -25,7 +25,16 @@ class Beats {
       const fns = new Set<() => void>();
       const cancel = this.clock.timer(() => {
         this.due.delete(time);
-        for (const f of fns) f();
+        for (const f of fns) {
+          // One callback's throw must not cost the others on its beat their rounds: it is thrown on its own.
+          try {
+            f();
+          } catch (err) {
+            queueMicrotask(() => {
+              throw err;
+            });
+          }
+        }
       }, time - this.clock.now());
       slot = { fns, cancel };
       this.due.set(time, slot);

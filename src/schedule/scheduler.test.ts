@@ -1,14 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Clock } from "../lib/clock.js";
 import { BEAT_MS } from "./beats.js";
 import { every, phaseFor } from "./scheduler.js";
 
-beforeEach(() => vi.useFakeTimers({ now: 0 }));
+// A clock of its own per test: beats are kept per clock, so a test that fails with a schedule still
+// armed leaves nothing behind for the next one (Node's timers, faked by vitest, under it).
+let clock: Clock;
+beforeEach(() => {
+  vi.useFakeTimers({ now: 0 });
+  clock = {
+    now: () => Date.now(),
+    timer(fn, ms) {
+      const t = setTimeout(fn, Math.max(0, ms));
+      return () => clearTimeout(t);
+    },
+  };
+});
 afterEach(() => vi.useRealTimers());
 
 describe("every", () => {
   it("ticks at phase + k * interval", async () => {
     const starts: number[] = [];
-    const s = every(1000, 250, async (at) => void starts.push(at));
+    const s = every(1000, 250, async (at) => void starts.push(at), clock);
     await vi.advanceTimersByTimeAsync(3300);
     expect(starts).toEqual([250, 1250, 2250, 3250]);
     await s.stop();
@@ -18,12 +31,17 @@ describe("every", () => {
     let running = 0;
     let maxRunning = 0;
     const starts: number[] = [];
-    const s = every(1000, 0, async (at) => {
-      starts.push(at);
-      maxRunning = Math.max(maxRunning, ++running);
-      await new Promise((r) => setTimeout(r, 2500));
-      running--;
-    });
+    const s = every(
+      1000,
+      0,
+      async (at) => {
+        starts.push(at);
+        maxRunning = Math.max(maxRunning, ++running);
+        await new Promise((r) => setTimeout(r, 2500));
+        running--;
+      },
+      clock,
+    );
     await vi.advanceTimersByTimeAsync(6100);
     expect(maxRunning).toBe(1);
     expect(starts).toEqual([0, 3000, 6000]);
@@ -33,10 +51,15 @@ describe("every", () => {
 
   it("keeps going after a failing round and stops for good", async () => {
     let n = 0;
-    const s = every(100, 0, async () => {
-      n++;
-      throw new Error("boom");
-    });
+    const s = every(
+      100,
+      0,
+      async () => {
+        n++;
+        throw new Error("boom");
+      },
+      clock,
+    );
     await vi.advanceTimersByTimeAsync(350);
     await s.stop();
     const seen = n;
@@ -68,7 +91,7 @@ describe("beats", () => {
   it("starts the rounds due on the same beat from one timer, and leaves no timer once all stop", async () => {
     vi.setSystemTime(20); // off the grid: the first slots are counted from the next beat
     const starts: [number, number][] = [];
-    const schedules = Array.from({ length: 100 }, (_, i) => every(1000, (i % 4) * BEAT_MS, async (at) => void starts.push([i, at])));
+    const schedules = Array.from({ length: 100 }, (_, i) => every(1000, (i % 4) * BEAT_MS, async (at) => void starts.push([i, at]), clock));
     expect(vi.getTimerCount()).toBe(4);
     await vi.advanceTimersByTimeAsync(2000);
     expect(starts.filter(([i]) => i === 5).map(([, at]) => at)).toEqual([100, 1100]);
@@ -78,34 +101,53 @@ describe("beats", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("keeps every schedule on a beat going when one's round throws before it starts", async () => {
+    const starts: string[] = [];
+    const schedules = ["a", "b"].map((name) =>
+      every(
+        1000,
+        0,
+        (at) => {
+          starts.push(`${name}@${at}`);
+          if (name === "a") throw new Error("boom");
+          return Promise.resolve();
+        },
+        clock,
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(starts).toEqual(["a@0", "b@0", "a@1000", "b@1000", "a@2000", "b@2000"]);
+    await Promise.all(schedules.map((s) => s.stop()));
+  });
+
   it("runs an interval that is not whole beats on its own millisecond timer", async () => {
     const starts: number[] = [];
-    const s = every(1337, 7, async (at) => void starts.push(at));
+    const s = every(1337, 7, async (at) => void starts.push(at), clock);
     await vi.advanceTimersByTimeAsync(3000);
     expect(starts).toEqual([7, 1344, 2681]);
     await s.stop();
   });
 
-  it("puts the rounds after a poke back on the grid", async () => {
+  it("returns to its own slots after a poke, so pokes never bunch targets on a beat", async () => {
     const starts: number[] = [];
-    const s = every(1000, 0, async (at) => void starts.push(at));
+    const s = every(1000, 0, async (at) => void starts.push(at), clock);
     await vi.advanceTimersByTimeAsync(333);
     s.poke();
     await vi.advanceTimersByTimeAsync(2100);
-    expect(starts).toEqual([0, 333, 1350, 2350]);
+    expect(starts).toEqual([0, 333, 1000, 2000]);
     await s.stop();
   });
 });
 
 describe("poke", () => {
-  it("runs a round at once, then keeps the usual rate from there", async () => {
+  it("runs a round at once, then returns to its own slots", async () => {
     const starts: number[] = [];
-    const s = every(1000, 0, async (at) => void starts.push(at));
+    const s = every(1000, 0, async (at) => void starts.push(at), clock);
     await vi.advanceTimersByTimeAsync(300);
     s.poke();
     await vi.advanceTimersByTimeAsync(1);
     await vi.advanceTimersByTimeAsync(1100);
-    expect(starts).toEqual([0, 300, 1300]);
+    expect(starts).toEqual([0, 300, 1000]);
     await s.stop();
   });
 
@@ -113,12 +155,17 @@ describe("poke", () => {
     const starts: number[] = [];
     let running = 0;
     let maxRunning = 0;
-    const s = every(1000, 0, async (at) => {
-      starts.push(at);
-      maxRunning = Math.max(maxRunning, ++running);
-      await new Promise((r) => setTimeout(r, 200));
-      running--;
-    });
+    const s = every(
+      1000,
+      0,
+      async (at) => {
+        starts.push(at);
+        maxRunning = Math.max(maxRunning, ++running);
+        await new Promise((r) => setTimeout(r, 200));
+        running--;
+      },
+      clock,
+    );
     await vi.advanceTimersByTimeAsync(100);
     s.poke();
     await vi.advanceTimersByTimeAsync(150);

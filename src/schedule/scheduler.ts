@@ -14,35 +14,43 @@ export type Tick = (intendedAt: number) => Promise<void>;
 
 /**
  * Runs `tick` every `intervalMs`, starting `phaseMs` from now. A self-rescheduling timer, not
- * cron: millisecond resolution, and a round that overruns its slot skips the missed slots instead
- * of piling up or running twice at once. An interval that is a whole number of beats puts its
- * slots on the beat grid (shared with every other such schedule); a poke runs at once regardless.
+ * cron: a round that overruns its slot skips the missed slots instead of piling up or running twice
+ * at once, and a poke runs a round at once, after which the schedule returns to its own slots (so
+ * pokes never bunch targets that were spread). An interval that is a whole number of beats puts its
+ * slots on the beat grid, shared with every other such schedule; other intervals keep their own
+ * millisecond timer.
  */
 export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Clock = systemClock): Schedule {
   let stopped = false;
   let running: Promise<void> | undefined;
   let cancel = (): void => {};
   const beats = intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0 ? beatsOf(clock) : undefined;
-  let next = (beats ? onBeat(clock.now()) : clock.now()) + phaseMs;
+  // The schedule's own slots: first, then every interval from it.
+  const first = (beats ? onBeat(clock.now()) : clock.now()) + phaseMs;
+  let next = first;
 
   const arm = (): void => {
-    if (beats && next > clock.now()) {
-      next = onBeat(next);
-      cancel = beats.at(next, fire);
-    } else cancel = clock.timer(fire, next - clock.now());
+    if (beats && next > clock.now()) cancel = beats.at(onBeat(next), fire);
+    else cancel = clock.timer(fire, next - clock.now());
   };
   let poked = false;
   const fire = (): void => {
     const intendedAt = next;
     poked = false;
-    running = tick(intendedAt)
+    let round: Promise<void>;
+    try {
+      round = tick(intendedAt);
+    } catch (err) {
+      round = Promise.reject(err);
+    }
+    running = round
       .catch(() => {}) // a tick reports its own failures; the schedule must go on
       .finally(() => {
         running = undefined;
         if (stopped) return;
         const now = clock.now();
-        next = intendedAt + intervalMs;
-        if (next <= now) next += Math.ceil((now - next + 1) / intervalMs) * intervalMs;
+        // The first of its own slots after now: the next one, or later when the round overran.
+        next = first + Math.max(0, Math.floor((now - first) / intervalMs) + 1) * intervalMs;
         if (poked) next = now;
         arm();
       });
