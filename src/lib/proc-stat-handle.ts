@@ -1,10 +1,16 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { parseStat, readProcNow, type ProcInfo } from "./proc.js";
+import { readProcNow } from "./proc.js";
+
+/** What a watch needs to know of a process: its state letter and its start time (see ProcInfo). */
+export interface ProcLife {
+  state: string;
+  startTicks: number;
+}
 
 /** /proc/PID/stat kept open: one read per look instead of open, stat, read and close. */
 export interface ProcStatHandle {
   /** What /proc says about the process now; undefined once it is gone. */
-  read(): ProcInfo | undefined;
+  read(): ProcLife | undefined;
   close(): void;
 }
 
@@ -14,6 +20,8 @@ export interface ProcStatHandle {
 // between the check that chose it and the open).
 const BUFFER_BYTES = 1024;
 const buffer = Buffer.alloc(BUFFER_BYTES);
+const CLOSE_PAREN = 0x29;
+const SPACE = 0x20;
 
 /** Opens `pid`'s stat file; without a descriptor to spare (EMFILE) every read opens the file again. */
 export function openProcStat(pid: number): ProcStatHandle {
@@ -30,8 +38,7 @@ export function openProcStat(pid: number): ProcStatHandle {
     read() {
       if (!open) return undefined;
       try {
-        const bytes = readSync(held, buffer, 0, BUFFER_BYTES, 0);
-        return bytes > 0 ? parseStat(pid, buffer.toString("latin1", 0, bytes)) : undefined;
+        return parseLife(buffer, readSync(held, buffer, 0, BUFFER_BYTES, 0));
       } catch {
         return undefined;
       }
@@ -42,4 +49,21 @@ export function openProcStat(pid: number): ProcStatHandle {
       closeSync(held);
     },
   };
+}
+
+/**
+ * The state (field 3) and start time (field 22) of a stat line, straight from its bytes: a watch reads
+ * it several times a second per pid, and splitting the whole line costs more than the read. The
+ * command name (field 2) may hold spaces and ")": the fields start after the last ")".
+ */
+export function parseLife(bytes: Buffer, length: number): ProcLife | undefined {
+  let i = bytes.lastIndexOf(CLOSE_PAREN, length - 1);
+  if (i < 0 || i + 2 >= length) return undefined;
+  i += 2;
+  const state = String.fromCharCode(bytes[i]!);
+  for (let field = 3; field < 22 && i < length; i++) if (bytes[i] === SPACE) field++;
+  let startTicks = 0;
+  let digits = 0;
+  for (; i < length && bytes[i] !== SPACE; i++, digits++) startTicks = startTicks * 10 + (bytes[i]! - 0x30);
+  return digits === 0 ? undefined : { state, startTicks };
 }

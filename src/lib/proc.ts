@@ -37,8 +37,7 @@ export function readProcNow(pid: number): ProcInfo | undefined {
   }
 }
 
-/** /proc/PID/stat's text parsed (see proc_pid_stat(5)). */
-export function parseStat(pid: number, stat: string): ProcInfo {
+function parseStat(pid: number, stat: string): ProcInfo {
   // The command name sits in parentheses and may itself contain ") ": split after the last one.
   // What follows starts at field 3 (state), so field N is rest[N - 3]; see proc_pid_stat(5).
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
