@@ -22,6 +22,7 @@ const BUFFER_BYTES = 1024;
 const buffer = Buffer.alloc(BUFFER_BYTES);
 const CLOSE_PAREN = 0x29;
 const SPACE = 0x20;
+const COMM_END_WITHIN = 64;
 
 /** Opens `pid`'s stat file; without a descriptor to spare (EMFILE) every read opens the file again. */
 export function openProcStat(pid: number): ProcStatHandle {
@@ -57,7 +58,10 @@ export function openProcStat(pid: number): ProcStatHandle {
  * command name (field 2) may hold spaces and ")": the fields start after the last ")".
  */
 export function parseLife(bytes: Buffer, length: number): ProcLife | undefined {
-  let i = bytes.lastIndexOf(CLOSE_PAREN, length - 1);
+  // The name is at most 15 bytes (TASK_COMM_LEN), so it ends within the first 64; nothing after it holds
+  // a ")". A loop, not Buffer#lastIndexOf: that is a call into C++ per look, which costs more than the scan.
+  let i = -1;
+  for (let j = Math.min(length, COMM_END_WITHIN) - 1; j >= 0 && i < 0; j--) if (bytes[j] === CLOSE_PAREN) i = j;
   if (i < 0 || i + 2 >= length) return undefined;
   i += 2;
   const state = String.fromCharCode(bytes[i]!);
