@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench`: medic against Monit on this machine. Options:
-//   --only process,container,postgres,scale,monit-scale,idle,per-check,node-floor,history,cluster,soak   (default: all but soak)
+//   --only process,process-child,container,postgres,postgres-child,scale,monit-scale,idle,per-check,node-floor,history,cluster,soak   (default: all but soak)
 //   --reps N (default 20: repetitions per scenario and break, each one medic and one Monit, alternating which goes first)
 //   --process-breaks kill,hang (default both)   --sizes 500,2000,10000,25000   --monit-sizes 500,2000   --idle-ms 120000   --scale-ms 45000
 //   --per-check-targets 200   --per-check-reps 5   (CPU per healthy check, medic and Monit on the same targets at 1 s)
@@ -21,8 +21,8 @@ import { measureRecovery } from "./lib/recovery.mjs";
 import { clusterTable, historyTable, recoveryTable, scaleTable, soakTable } from "./lib/report.mjs";
 import { clusterMedic } from "./scenarios/cluster.mjs";
 import { containerSubject } from "./scenarios/container.mjs";
-import { postgresSubject } from "./scenarios/postgres.mjs";
-import { processSubject } from "./scenarios/process.mjs";
+import { postgresChildSubject, postgresSubject } from "./scenarios/postgres.mjs";
+import { processChildSubject, processSubject } from "./scenarios/process.mjs";
 import { historyMedic } from "./scenarios/history.mjs";
 import { idleMedic, scaleMedic, scaleMonit } from "./scenarios/scale.mjs";
 import { soakMedic } from "./scenarios/soak.mjs";
@@ -31,7 +31,10 @@ import { nodeFloor } from "./scenarios/node-floor.mjs";
 
 const { values: o } = parseArgs({
   options: {
-    only: { type: "string", default: "process,container,postgres,scale,monit-scale,idle,per-check,node-floor,history,cluster" },
+    only: {
+      type: "string",
+      default: "process,process-child,container,postgres,postgres-child,scale,monit-scale,idle,per-check,node-floor,history,cluster",
+    },
     reps: { type: "string", default: "20" },
     "process-breaks": { type: "string", default: "kill,hang" },
     sizes: { type: "string", default: "500,2000,10000,25000" },
@@ -55,7 +58,8 @@ const log = (line) => process.stdout.write(line + "\n");
 const started = new Date();
 
 const needsMonit =
-  ["process", "container", "postgres", "monit-scale", "per-check"].some((s) => only.has(s)) && process.env.BENCH_TOOLS !== "medic";
+  ["process", "process-child", "container", "postgres", "postgres-child", "monit-scale", "per-check"].some((s) => only.has(s)) &&
+  process.env.BENCH_TOOLS !== "medic";
 if (needsMonit && !(await monitVersion())) {
   log("bench: monit is not installed (apt-get install monit; `npm run bench` does it when root)");
   process.exit(1);
@@ -87,8 +91,11 @@ const step = async (name, fn) => {
 };
 
 await step("process", () => measureRecovery({ subject: processSubject, breaks: o["process-breaks"].split(","), reps, log }));
+// The service down at first: the tool starts it (medic's child), then the bench kills it.
+await step("process-child", () => measureRecovery({ subject: processChildSubject, breaks: ["kill"], reps, log }));
 await step("container", () => measureRecovery({ subject: containerSubject, breaks: ["kill"], reps, log }));
 await step("postgres", () => measureRecovery({ subject: postgresSubject, breaks: ["stop-immediate"], reps, log }));
+await step("postgres-child", () => measureRecovery({ subject: postgresChildSubject, breaks: ["stop-immediate"], reps, log }));
 for (const n of o.sizes.split(",").map(Number)) await step("scale", () => scaleMedic(n, { durationMs: Number(o["scale-ms"]), log }));
 for (const n of o["monit-sizes"].split(",").map(Number))
   await step("monit-scale", () => scaleMonit(n, { maxMs: n * 0.1 * 1000 * 1.15 + 20_000, log }));

@@ -76,6 +76,45 @@ describe("medic run, end to end against a real service", () => {
     expect(await daemon.exited).toBe(0);
   });
 
+  it("follows the service it restarted from that child's exit, and after its own restart still notices the service die", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const config = join(dir, "medic.yaml");
+    const pidFile = join(dir, "api.pid");
+    // Rounds 30 s apart: within these waits only the pid watch can notice a death. The flap guard opened: the
+    // test kills the same service three times in a few seconds on purpose.
+    const guards = "safety:\n  flapGuard: { maxRuns: 100, backoff: { initial: 0s, max: 0s }, resetAfter: 1s }\n";
+    writeFileSync(config, serviceConfig(dir, port, { interval: "30s" }) + guards);
+    const first = await startService(dir, port, pidFile);
+    const stateDir = join(dir, "state");
+    const resolvedCount = () => journal(stateDir).filter((r) => r.type === "resolved").length;
+    const killAndRecover = async (pid: number, daemon: ReturnType<typeof startMedic>, before: number): Promise<number> => {
+      process.kill(pid, "SIGKILL");
+      await waitUntil(() => resolvedCount() > before, 20_000, `the death of pid ${pid} to be noticed and repaired`);
+      expect(daemon.stdout()).toContain(`pid ${pid} (from ${pidFile}) exited`);
+      const next = (await readPidFile(pidFile))!;
+      expect(next).not.toBe(pid);
+      expect(await healthy(port)).toBe(true);
+      return next;
+    };
+
+    let daemon = startMedic(["run", "--config", config]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start");
+    // Started by the test: found by the watch's ticker. Restarted by medic: its child from then on.
+    const second = await killAndRecover(first, daemon, 0);
+    const third = await killAndRecover(second, daemon, 1);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+
+    // A new medic: the service the old one started is no child of this one, and is watched all the same.
+    expect(await isAlive(third)).toBe(true);
+    daemon = startMedic(["run", "--config", config]);
+    await waitUntil(() => daemon.stdout().includes("medic started"), 10_000, "medic to start again");
+    await killAndRecover(third, daemon, 2);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 90_000);
+
   it("in dry-run opens the incident and says what it would do, but restarts nothing and writes nothing", async () => {
     const dir = tempDir();
     const port = await freePort();

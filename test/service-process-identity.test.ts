@@ -11,6 +11,7 @@ import { serviceRestart } from "../src/playbooks/steps/service.js";
 import { processProbe } from "../src/probes/process.js";
 import { runProbe } from "../src/probes/run.js";
 import { processService } from "../src/services/process.js";
+import { PidTicker } from "../src/services/pid-ticker.js";
 import { watchPidFile } from "../src/services/process-watch.js";
 import type { WatchEvent } from "../src/probes/types.js";
 import { ask, fixtureService, NODE } from "./fixtures/process-service.js";
@@ -123,7 +124,7 @@ describe("process service and probe: a pid medic cannot prove it started", () =>
     expect(why).toMatch(new RegExp(`pid ${other.leader} is now "/bin/sh", started at \\d{4}-\\d\\d-\\d\\dT`));
 
     const events: WatchEvent[] = [];
-    const unwatch = watchPidFile(svc.pidFile, (e) => events.push(e), 20);
+    const unwatch = watchPidFile(svc.pidFile, (e) => events.push(e), new PidTicker(() => 20));
     try {
       expect(await svc.driver.stop(never())).toMatchObject({ ok: true, detail: `not running: ${why}; left alone` });
       expect(await isAlive(other.leader)).toBe(true);

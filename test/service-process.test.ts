@@ -6,6 +6,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processService } from "../src/services/process.js";
+import { PidTicker } from "../src/services/pid-ticker.js";
+import { watchPidFile } from "../src/services/process-watch.js";
+import type { WatchEvent } from "../src/probes/types.js";
 import { serviceRestart } from "../src/playbooks/steps/service.js";
 import { isAlive } from "../src/lib/proc.js";
 import { ALLOWED, DUMP_ENV, MEDIC_LOCALE, MEDIC_SECRETS, withMedicEnvironment } from "./fixtures/child-env.js";
@@ -71,6 +74,40 @@ describe("process service", () => {
     expect(await isAlive(first)).toBe(false);
     expect(await ask(svc.portFile, second)).toBe(String(second));
     expect((await svc.driver.stop(never())).ok).toBe(true);
+  });
+
+  it("knows a service it started is dead from its exit (no tick), and follows the one it starts next the same way", async () => {
+    const svc = fixtureService("watched");
+    // A ticker that never ticks within the test: every event below comes from a child's exit.
+    const ticker = new PidTicker(() => 3_600_000);
+    const events: WatchEvent[] = [];
+    let wake = (): void => {};
+    const unwatch = watchPidFile(svc.pidFile, (e) => (events.push(e), wake()), ticker);
+    const killed = async (pid: number): Promise<void> => {
+      const heard = new Promise<void>((ok) => (wake = ok));
+      process.kill(pid, "SIGKILL");
+      await heard;
+    };
+    try {
+      // Down at first: the watch waits on the ticker for a pid file.
+      expect(ticker.size).toBe(1);
+      expect((await svc.driver.start(never())).ok).toBe(true);
+      const first = await pidIn(svc.pidFile);
+      // The start told the watch: it follows its child from its exit, off the ticker.
+      expect(ticker.size).toBe(0);
+      await killed(first);
+      expect(events).toEqual([{ what: `pid ${first} (from ${svc.pidFile}) exited`, confirmsFailure: true }]);
+
+      expect((await svc.driver.start(never())).ok).toBe(true);
+      const second = await pidIn(svc.pidFile);
+      expect(second).not.toBe(first);
+      expect(ticker.size).toBe(0);
+      await killed(second);
+      expect(events.slice(1)).toEqual([{ what: `pid ${second} (from ${svc.pidFile}) exited`, confirmsFailure: true }]);
+    } finally {
+      unwatch();
+    }
+    expect(ticker.armed).toBe(false);
   });
 
   it("SIGKILLs a service that ignores SIGTERM after stopTimeout", async () => {

@@ -51,6 +51,21 @@ function firstAfter(file, t0) {
   return times.length ? Math.min(...times) : NaN;
 }
 
+/**
+ * The same subject, down at the start of every repetition: the tool under test starts it (medic
+ * through the target's `process` service, so the service is medic's child in that run; Monit
+ * through its start program), and the bench breaks it once the tool has it healthy.
+ */
+export function startedByTool(subject, name) {
+  return {
+    name,
+    async create(dir, tool) {
+      const s = await subject.create(dir, tool);
+      return Object.assign(s, { name, startedByTool: true, up: async () => {} });
+    },
+  };
+}
+
 /** medic's config for one target with the shipped playbooks, matching Monit's `set daemon 1`. */
 export function medicConfig(dir, targetYaml) {
   return `stateDir: ${JSON.stringify(join(dir, "state"))}
@@ -83,12 +98,17 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
           // The floor under any tool's kill-to-healthy: the service's own start, up to answering (as the bench polls it).
           const upAt = now();
           await s.up();
-          const upMs = now() - upAt;
+          // A subject the tool starts has no start of the bench's to time: its floor is its sibling scenario's (process, postgres).
+          const upMs = s.startedByTool ? NaN : now() - upAt;
           watcher = tool === "medic" ? await startMedic(dir, medicConfig(dir, s.medicTarget)) : startMonit(dir, s.monitCheck);
           // A few healthy rounds first, and past Monit's start timeout: until it expires Monit skips the port tests of a service it could start.
           await sleep(s.warmupMs ?? 2500);
           {
             if (!(await s.healthy())) await waitFor(`${s.name} healthy before ${kind}`, () => s.healthy(), 30_000, 100);
+            // medic started it through an incident: that one must be over, or the break would merge into it.
+            if (s.startedByTool && tool === "medic") {
+              await waitFor(`medic to resolve the start of ${s.name}`, () => settled(readJournal(watcher.journal)), 30_000, 50);
+            }
             // The tool has seen it healthy; then a random phase, so the break lands anywhere in either tool's 1 s cycle.
             await sleep(1200 + Math.random() * 1000);
             let t0 = now();
@@ -169,4 +189,14 @@ export async function measureRecovery({ subject, breaks, reps, log }) {
       }
   }
   return rows;
+}
+
+/** True when every incident the journal opened was resolved (or escalated). */
+function settled(records) {
+  const open = new Set();
+  for (const r of records) {
+    if (r.type === "opened") open.add(r.incident);
+    if (r.type === "resolved" || r.type === "escalated") open.delete(r.incident);
+  }
+  return open.size === 0;
 }

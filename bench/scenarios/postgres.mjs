@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "../lib/http.mjs";
-import { actionScript } from "../lib/recovery.mjs";
+import { actionScript, startedByTool } from "../lib/recovery.mjs";
 import { run } from "../lib/proc.mjs";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
@@ -63,9 +63,11 @@ export const postgresSubject = {
         return why === "";
       },
       // Timed from just before pg_ctl: the server dies before pg_ctl notices and returns, and medic may see it first.
+      // -W: pg_ctl waits until postmaster.pid names no live process, and a tool that started the next postmaster
+      // within that wait (medic, from its child's exit) makes it wait its full 60 s for a server it never stopped.
       async break() {
         seen.clear();
-        await pgctl("-m", "immediate", "stop");
+        await pgctl("-m", "immediate", "-W", "stop");
       },
       async down() {
         await pgctl("-m", "immediate", "stop");
@@ -94,3 +96,6 @@ async function select1(port) {
     await c.end().catch(() => {});
   }
 }
+
+/** The same cluster, its postmaster started by the tool: for medic its `process` service's child (a watched process). */
+export const postgresChildSubject = startedByTool(postgresSubject, "postgres-child");

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, get } from "../lib/http.mjs";
-import { actionScript } from "../lib/recovery.mjs";
+import { actionScript, startedByTool } from "../lib/recovery.mjs";
 import { alive, killPid, readPid, sleep, waitFor } from "../lib/proc.mjs";
 
 const SERVICE = fileURLToPath(new URL("../lib/service.mjs", import.meta.url));
@@ -57,3 +57,6 @@ export const processSubject = {
     };
   },
 };
+
+/** The same service, started by the tool: for medic its `process` service's child, whose exit medic learns of at once. */
+export const processChildSubject = startedByTool(processSubject, "process-child");

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
+import { trackChild } from "./children.js";
 import { MedicError, errorCode } from "./errors.js";
 import { readProcNow } from "./proc.js";
 
@@ -209,6 +210,8 @@ export async function spawnDetached(
     const exit = new Promise<ExitInfo>((resolve) => {
       child.on("exit", (exitCode, signal) => resolve((exited = { exitCode, signal })));
     });
+    // Its watch learns of its death from this exit, not from a poll (see children.ts).
+    if (startTicks !== undefined) trackChild(child.pid!, startTicks, (listener) => child.once("exit", listener));
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", resolve);
       child.once("error", reject);

@@ -10,7 +10,7 @@ import { readBootId, readPidFile } from "../lib/proc.js";
 import { removeIdentity, stillRunning, writeIdentity } from "../lib/process-identity.js";
 import type { StepResult } from "../playbooks/types.js";
 import { locateService } from "./process-locate.js";
-import { watchPidFile } from "./process-watch.js";
+import { pidFileWritten, watchPidFile } from "./process-watch.js";
 import type { ServiceDriver, ServiceKind } from "./types.js";
 
 const schema = z.strictObject({
@@ -113,6 +113,8 @@ function createDriver(p: Params, paths: { pidFile: string; cwd: string; logFile:
       await removeIdentity(pidFile, child.pid).catch(() => {});
       return done(false, `${replaced}started pid ${child.pid} but could not write pid file ${pidFile}: ${describeError(err)}; killed it`);
     }
+    // Its watches follow it from its exit now, not from their next tick.
+    pidFileWritten(pidFile);
     // Up for startupGrace counts as started; an exit before that is known at once, not at its end.
     const grace = new AbortController();
     const endGrace = (): void => grace.abort();
