@@ -120,6 +120,20 @@ describe("beats", () => {
     await Promise.all(schedules.map((s) => s.stop()));
   });
 
+  it("never runs a slot before it is due, though the timer under it fires early", async () => {
+    // Node's timers count from the loop's cached time: armed late in a long stretch, they fire early.
+    const early: Clock = { now: () => Date.now(), timer: (fn, ms) => clock.timer(fn, ms - 30) };
+    const ran: [number, number][] = [];
+    const s = every(1000, 100, async (at) => void ran.push([at, Date.now()]), early);
+    await vi.advanceTimersByTimeAsync(2200);
+    expect(ran).toEqual([
+      [100, 100],
+      [1100, 1100],
+      [2100, 2100],
+    ]);
+    await s.stop();
+  });
+
   it("runs an interval that is not whole beats on its own millisecond timer", async () => {
     const starts: number[] = [];
     const s = every(1337, 7, async (at) => void starts.push(at), clock);
