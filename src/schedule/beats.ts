@@ -7,6 +7,11 @@ import type { Clock } from "../lib/clock.js";
  */
 export const BEAT_MS = 50;
 
+/** Whether an interval is a whole number of beats: only then do its slots go on the grid. */
+export function wholeBeats(intervalMs: number): boolean {
+  return intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0;
+}
+
 /** The first beat at or after `ms`. */
 export function onBeat(ms: number): number {
   return Math.ceil(ms / BEAT_MS) * BEAT_MS;

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from "../lib/clock.js";
-import { BEAT_MS, beatsOf, onBeat } from "./beats.js";
+import { BEAT_MS, beatsOf, onBeat, wholeBeats } from "./beats.js";
 
 /** A target's recurring probe: fixed-rate ticks at `phaseMs + k * intervalMs`, never overlapping. */
 export interface Schedule {
@@ -24,7 +24,7 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Cl
   let stopped = false;
   let running: Promise<void> | undefined;
   let cancel = (): void => {};
-  const beats = intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0 ? beatsOf(clock) : undefined;
+  const beats = wholeBeats(intervalMs) ? beatsOf(clock) : undefined;
   // The schedule's own slots: first, then every interval from it.
   const first = (beats ? onBeat(clock.now()) : clock.now()) + phaseMs;
   let next = first;
@@ -81,6 +81,6 @@ export function every(intervalMs: number, phaseMs: number, tick: Tick, clock: Cl
 export function phaseFor(name: string, intervalMs: number): number {
   let hash = 2166136261;
   for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
-  if (intervalMs >= BEAT_MS && intervalMs % BEAT_MS === 0) return ((hash >>> 0) % (intervalMs / BEAT_MS)) * BEAT_MS;
+  if (wholeBeats(intervalMs)) return ((hash >>> 0) % (intervalMs / BEAT_MS)) * BEAT_MS;
   return (hash >>> 0) % Math.max(1, intervalMs);
 }
