@@ -1,5 +1,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Docker from "dockerode";
 import { freePort, onCleanup, tempDir } from "./harness.js";
 
@@ -92,4 +94,47 @@ export async function engineUp(): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A socket in front of the engine that can hold a container's inspect requests: an engine slow to answer about a dying container, on cue. */
+export interface SlowEngine {
+  socketPath: string;
+  /** While on, each inspect of the container waits `holdMs` before it reaches the engine. */
+  hold(on: boolean): void;
+  /** Inspect requests held so far. */
+  held(): number;
+}
+
+/** Starts a SlowEngine for `container` (closed at cleanup); every other request, the event stream included, passes at once. */
+export async function slowEngine(container: string, holdMs: number): Promise<SlowEngine> {
+  const socketPath = join(tempDir("medic-engine-"), "docker.sock");
+  const inspect = new RegExp(`^GET /(v[0-9.]+/)?containers/${container}/json[ ?]`);
+  let holding = false;
+  let held = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const engine = connect("/var/run/docker.sock");
+    sockets.add(client).add(engine);
+    // In order per connection: a held request holds what follows it on the same connection.
+    let queue = Promise.resolve();
+    client.on("data", (chunk: Buffer) => {
+      const wait = holding && inspect.test(chunk.toString("latin1", 0, 256)) ? holdMs : 0;
+      if (wait) held++;
+      queue = queue.then(() => (wait ? sleep(wait) : undefined)).then(() => void (engine.destroyed || engine.write(chunk)));
+    });
+    engine.pipe(client);
+    const close = () => {
+      for (const s of [client, engine]) {
+        s.destroy();
+        sockets.delete(s);
+      }
+    };
+    for (const s of [client, engine]) s.on("close", close).on("error", close);
+  });
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  onCleanup(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { socketPath, hold: (on) => void (holding = on), held: () => held };
 }

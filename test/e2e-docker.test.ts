@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JournalRecord } from "../src/incidents/types.js";
-import { docker, runHttpContainer, type TestContainer } from "./docker-harness.js";
+import { docker, runHttpContainer, slowEngine, type TestContainer } from "./docker-harness.js";
 import { cleanup, journal, SHIPPED_PLAYBOOKS, startMedic, tempDir, waitUntil, type MedicProcess } from "./harness.js";
 
 afterEach(cleanup);
@@ -87,6 +87,31 @@ describe("Docker scenarios, medic as a child process against the real engine", (
         `kill to verified healthy ${events.healthyMs} ms (events) / ${poll.healthyMs} ms (poll)`,
     );
   }, 90_000);
+
+  it("a die during a round stuck on the engine opens the incident from the event, not after the stuck round", async () => {
+    const c = await runHttpContainer();
+    const engine = await slowEngine(c.name, 15_000);
+    const dir = tempDir();
+    const probe = `, socketPath: ${JSON.stringify(engine.socketPath)}`;
+    const daemon = startMedic(["run", "--config", config(dir, target(c, probe), { defaults: "interval: 1s, timeout: 20s" })]);
+    await started(daemon);
+    const state = join(dir, "state");
+    engine.hold(true);
+    await waitUntil(() => engine.held() > 0, 10_000, "a round stuck on its inspect");
+    const killedAt = Date.now();
+    await docker.getContainer(c.id).kill();
+    const opened = await find(state, (r) => r.type === "opened", "the incident", 20_000);
+    engine.hold(false);
+    // The stuck round would have answered 15 s after it began: the incident opened from the die's round.
+    expect(opened.at - killedAt).toBeLessThan(5_000);
+    expect(opened).toMatchObject({ kind: "server_down", evidence: expect.stringContaining("exited with code 137") });
+    // And then: the restart is verified through the same engine, now answering at once.
+    await find(state, (r) => r.type === "resolved", "recovery");
+    expect((await c.inspect()).State.Running).toBe(true);
+    daemon.child.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    console.log(`docker: die during a stuck round, kill to opened ${opened.at - killedAt} ms (the stuck round held 15 s)`);
+  }, 60_000);
 
   it("a container turned unhealthy through its health file is restarted", async () => {
     const c = await runHttpContainer({ healthcheck: true });

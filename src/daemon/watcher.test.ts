@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import type { Finding } from "../classify/types.js";
 import type { Target } from "../config/target.js";
 import { createLogger } from "../lib/log.js";
 import { ManualClock } from "../lib/manual-clock.js";
-import type { LiveTarget } from "../targets.js";
+import type { WatchEvent } from "../probes/types.js";
+import type { Checked, LiveTarget } from "../targets.js";
 import { RECENT_ROUNDS, Watcher, type Round } from "./watcher.js";
 
 const target = { name: "api", intervalMs: 1_000 } as Target;
@@ -74,5 +76,111 @@ describe("Watcher recent latency", () => {
     const want = Array.from({ length: RECENT_ROUNDS }, (_, i) => n - RECENT_ROUNDS + 1 + i).map((x) => (x % 5 === 0 ? null : x));
     expect(w.recent).toEqual(want);
     await w.stop();
+  });
+});
+
+describe("Watcher: a proof that arrives while a round is in flight", () => {
+  // A probe that can be told of events; each round's check waits until the test answers it (or its signal aborts).
+  function hanging() {
+    const clock = new ManualClock();
+    const stop = new AbortController();
+    let emit: (event: WatchEvent) => void = () => {};
+    const live: LiveTarget = { target, probe: { ...parts().probe, watch: (onEvent) => ((emit = onEvent), () => {}) } };
+    const calls: { signal: AbortSignal; startedAt: number; answer(ok: boolean): void }[] = [];
+    const rounds: Round[] = [];
+    const w = new Watcher(live, {
+      clock,
+      log: createLogger({ level: "silent", pretty: false }),
+      check: (_w, signal) =>
+        new Promise<Checked>((resolve) => {
+          const answer = (ok: boolean) =>
+            resolve({
+              observation: { target: "api", at: clock.now(), ok, latencyMs: 1, facts: {} },
+              finding: ok ? undefined : downFinding,
+            });
+          calls.push({ signal, startedAt: clock.now(), answer });
+          signal.addEventListener("abort", () => answer(true)); // what it found before it was cut: healthy
+        }),
+      onRound: (_w, round) => void rounds.push(round),
+      stop: stop.signal,
+    });
+    return { w, clock, stop, calls, rounds, emit: (event: WatchEvent) => emit(event) };
+  }
+  const downFinding = { kind: "server_down", severity: "P1", evidence: "exited" } as Finding;
+  const die: WatchEvent = { what: "die (exit 137)", confirmsFailure: true };
+
+  it("cuts it short: its result is never handed on, and the round the proof calls starts at once, confirmed", async () => {
+    const { w, clock, calls, rounds, emit } = hanging();
+    w.start();
+    await clock.advance(1_000);
+    expect(calls).toHaveLength(1);
+    const cutAt = clock.now();
+    emit(die);
+    await clock.advance(0);
+    expect(calls[0]!.signal.aborted).toBe(true);
+    expect(String(calls[0]!.signal.reason)).toMatch(/superseded by die \(exit 137\)/);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.startedAt).toBe(cutAt);
+    calls[1]!.answer(false);
+    await clock.advance(0);
+    expect(rounds.map((r) => [r.confirmed, r.finding?.kind, r.startedAt])).toEqual([[true, "server_down", cutAt]]);
+    expect(w.verdict.state).toBe("failing");
+    // And then: the schedule goes on from its own slots, with no proof left over.
+    await clock.advance(1_000);
+    calls[2]!.answer(true);
+    await clock.advance(0);
+    expect(rounds.map((r) => r.confirmed)).toEqual([true, false]);
+    expect(w.verdict.state).toBe("healthy");
+  });
+
+  it("never cuts a round that began with proof, so proofs arriving faster than rounds cannot starve them", async () => {
+    const { w, clock, calls, rounds, emit } = hanging();
+    w.start();
+    await clock.advance(1_000);
+    emit(die);
+    await clock.advance(0);
+    for (let i = 0; i < 5; i++) emit(die);
+    await clock.advance(0);
+    expect([calls.length, calls[1]!.signal.aborted]).toEqual([2, false]);
+    calls[1]!.answer(false);
+    await clock.advance(0);
+    // The proofs that came during the confirmed round call one more round, confirmed too.
+    expect(calls).toHaveLength(3);
+    calls[2]!.answer(false);
+    await clock.advance(0);
+    expect(rounds.map((r) => r.confirmed)).toEqual([true, true]);
+  });
+
+  it("an event that proves nothing waits for the round in flight, whose result stands", async () => {
+    const { w, clock, calls, rounds, emit } = hanging();
+    w.start();
+    await clock.advance(1_000);
+    emit({ what: "start", confirmsFailure: false });
+    await clock.advance(0);
+    expect([calls.length, calls[0]!.signal.aborted]).toEqual([1, false]);
+    calls[0]!.answer(true);
+    await clock.advance(0);
+    expect(calls).toHaveLength(2);
+    expect(rounds.map((r) => [r.confirmed, r.observation.ok])).toEqual([[false, true]]);
+  });
+
+  it("medic's stop and a retirement still cut the round in flight, and neither hands it on", async () => {
+    const stopped = hanging();
+    stopped.w.start();
+    await stopped.clock.advance(1_000);
+    stopped.stop.abort(new Error("medic stopping"));
+    await stopped.clock.advance(0);
+    expect(String(stopped.calls[0]!.signal.reason)).toMatch(/medic stopping/);
+    await stopped.w.stop();
+    expect(stopped.rounds).toEqual([]);
+
+    const retired = hanging();
+    retired.w.start();
+    await retired.clock.advance(1_000);
+    retired.w.retire("target removed from config");
+    await retired.clock.advance(5_000);
+    expect(retired.calls).toHaveLength(1);
+    expect(String(retired.calls[0]!.signal.reason)).toMatch(/replaced or removed/);
+    expect(retired.rounds).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import type { Target } from "../config/types.js";
 import type { TargetTrack } from "../incidents/track.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/log.js";
+import { onAbort } from "../lib/signals.js";
 import type { FailedRound } from "../playbooks/verify.js";
 import type { Observation, WatchEvent } from "../probes/types.js";
 import { every, phaseFor, type Schedule } from "../schedule/scheduler.js";
@@ -71,6 +72,8 @@ export class Watcher {
   roundInFlight = false;
   /** An event proved the target broke since the last round began. */
   private confirmed = false;
+  /** Cuts the round in flight short; only a round begun without proof has one. */
+  private cut: AbortController | undefined;
   private readonly retirement = new AbortController();
 
   constructor(
@@ -116,7 +119,12 @@ export class Watcher {
     );
     const onEvent = (event: WatchEvent): void => {
       this.deps.log.info({ target: target.name, event: event.what }, "event from the target's source");
-      if (event.confirmsFailure) this.confirmed = true;
+      if (event.confirmsFailure) {
+        this.confirmed = true;
+        // A round begun before the proof can only say what it finds, later (an inspect of a dying
+        // container can take half a second): it is cut short and the round the proof calls starts now.
+        this.cut?.abort(new Error(`superseded by ${event.what}`));
+      }
       this.poke();
     };
     const stops = [this.parts.probe.watch?.(onEvent), this.parts.service?.watch?.(onEvent)];
@@ -156,6 +164,7 @@ export class Watcher {
 
   private halt(): void {
     if (this.state.mode !== "watching") return;
+    this.cut?.abort(new Error("the target was replaced or removed"));
     this.state.unwatch();
     void this.state.schedule.stop();
   }
@@ -177,9 +186,17 @@ export class Watcher {
     const startedAt = this.deps.clock.now();
     this.lastRoundAt = startedAt;
     this.roundInFlight = true;
-    const { observation, finding } = await this.deps.check(this, this.deps.stop).finally(() => (this.roundInFlight = false));
-    // Stopping, removed, or its probe replaced meanwhile: this round speaks for nothing any more.
-    if (this.deps.stop.aborted || this.state.mode !== "watching" || generation !== this.generation) return;
+    // A round that starts with proof is never cut short: events that keep proving the failure cannot starve it.
+    const cut = confirmed ? undefined : new AbortController();
+    const unfollow = cut && onAbort(this.deps.stop, (reason) => cut.abort(reason));
+    this.cut = cut;
+    const { observation, finding } = await this.deps.check(this, cut?.signal ?? this.deps.stop).finally(() => {
+      this.roundInFlight = false;
+      unfollow?.();
+      if (this.cut === cut) this.cut = undefined;
+    });
+    // Stopping, removed, its probe replaced or cut short by a proof meanwhile: this round speaks for nothing any more.
+    if (this.deps.stop.aborted || cut?.signal.aborted || this.state.mode !== "watching" || generation !== this.generation) return;
     this.verdict = finding
       ? { state: "failing", finding, from: startedAt, since: this.verdict.state === "failing" ? this.verdict.since : startedAt }
       : { state: "healthy", from: startedAt };

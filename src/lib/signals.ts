@@ -38,3 +38,26 @@ export async function withDeadline<T>(parent: AbortSignal, timeoutMs: number, fn
     linked.dispose();
   }
 }
+
+// The operations following each long-lived signal: one listener per signal rather than one per
+// operation, since an EventTarget's add and remove walk its whole list of listeners.
+const following = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/**
+ * Calls `fn` with the reason when `signal` aborts (at once when it has); returns the unfollow. Many
+ * followers of one signal (every probe in flight under medic's stop) share one listener on it.
+ */
+export function onAbort(signal: AbortSignal, fn: (reason: unknown) => void): () => void {
+  if (signal.aborted) {
+    fn(signal.reason);
+    return () => {};
+  }
+  let followers = following.get(signal);
+  if (!followers) {
+    const all = (followers = new Set());
+    following.set(signal, all);
+    signal.addEventListener("abort", () => [...all].forEach((follower) => follower(signal.reason)), { once: true });
+  }
+  followers.add(fn);
+  return () => void followers.delete(fn);
+}

@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { describeError } from "../lib/errors.js";
+import { onAbort } from "../lib/signals.js";
 import type { Observation, Probe } from "./types.js";
 
 /** How long a probe may keep running after its signal aborted before the guard answers for it. */
@@ -29,7 +30,7 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
     // Judged after the I/O already waiting: an answer that came in time but sits unread while medic's
     // own loop was busy is read first (timers run before the poll phase; an immediate runs after it).
     const timer = setTimeout(() => setImmediate(() => abort(new DOMException("probe timed out", "TimeoutError"))), timeoutMs);
-    const unfollow = outer ? follow(outer, abort) : undefined;
+    const unfollow = outer ? onAbort(outer, abort) : undefined;
 
     function settle(obs: Observation): void {
       if (settled) return;
@@ -62,26 +63,6 @@ export function runProbe(probe: Probe, opts: { target: string; timeoutMs: number
       (err: unknown) => settle(failed("EPROBE", `probe failed (a bug): ${safeDescribe(err)}`)),
     );
   });
-}
-
-// The probes running under each outer signal (medic's stop): one listener per signal rather than
-// one per probe, since an EventTarget's add and remove walk its whole list of listeners.
-const following = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
-
-/** Calls `abort` when `outer` aborts (at once when it has); returns the unfollow. */
-function follow(outer: AbortSignal, abort: (reason: unknown) => void): () => void {
-  if (outer.aborted) {
-    abort(outer.reason);
-    return () => {};
-  }
-  let aborts = following.get(outer);
-  if (!aborts) {
-    const all = (aborts = new Set());
-    following.set(outer, all);
-    outer.addEventListener("abort", () => [...all].forEach((fn) => fn(outer.reason)), { once: true });
-  }
-  aborts.add(abort);
-  return () => void aborts.delete(abort);
 }
 
 function isObservation(value: unknown): value is Observation {
