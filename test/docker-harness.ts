@@ -115,7 +115,9 @@ export async function slowEngine(container: string, holdMs: number): Promise<Slo
   const server = createServer((client) => {
     const engine = connect("/var/run/docker.sock");
     sockets.add(client).add(engine);
-    // In order per connection: a held request holds what follows it on the same connection.
+    // In order per connection: a held request holds what follows it on the same connection. A request
+    // is judged by the start of the chunk it begins: Node's agent writes a GET's head in one write and
+    // never pipelines, which is all the probe sends.
     let queue = Promise.resolve();
     client.on("data", (chunk: Buffer) => {
       const wait = holding && inspect.test(chunk.toString("latin1", 0, 256)) ? holdMs : 0;

@@ -98,10 +98,10 @@ describe("Docker scenarios, medic as a child process against the real engine", (
     const state = join(dir, "state");
     engine.hold(true);
     await waitUntil(() => engine.held() > 0, 10_000, "a round stuck on its inspect");
+    engine.hold(false); // that one stays held; every later request (the die's round, the checks after) passes
     const killedAt = Date.now();
     await docker.getContainer(c.id).kill();
     const opened = await find(state, (r) => r.type === "opened", "the incident", 20_000);
-    engine.hold(false);
     // The stuck round would have answered 15 s after it began: the incident opened from the die's round.
     expect(opened.at - killedAt).toBeLessThan(5_000);
     expect(opened).toMatchObject({ kind: "server_down", evidence: expect.stringContaining("exited with code 137") });

@@ -164,6 +164,40 @@ describe("Watcher: a proof that arrives while a round is in flight", () => {
     expect(rounds.map((r) => [r.confirmed, r.observation.ok])).toEqual([[false, true]]);
   });
 
+  it("a replace or retirement cuts a round begun with proof too; the new probe's rounds run meanwhile and say whether one is in flight", async () => {
+    const { w, clock, calls, rounds, emit } = hanging();
+    w.start();
+    await clock.advance(1_000);
+    emit(die);
+    await clock.advance(0);
+    expect([calls.length, w.roundInFlight]).toEqual([2, true]);
+    w.replace({ ...w.live });
+    await clock.advance(0);
+    expect(calls[1]!.signal.aborted).toBe(true);
+    // The new probe's first round, on its own signal; the cut round's end does not clear its flag.
+    await clock.advance(1_000);
+    const last = calls.at(-1)!;
+    expect([last.signal.aborted, w.roundInFlight]).toEqual([false, true]);
+    last.answer(true);
+    await clock.advance(0);
+    expect(w.roundInFlight).toBe(false);
+    // The proof went with the round it cut: it spoke of the old probe's source, which the new one may not share.
+    expect(rounds.map((r) => [r.confirmed, r.observation.ok])).toEqual([[false, true]]);
+    w.retire("target removed from config");
+  });
+
+  it("rounds that nothing cut share one signal: no allocation per round", async () => {
+    const { w, clock, calls } = hanging();
+    w.start();
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(1_000);
+      calls.at(-1)!.answer(true);
+    }
+    await clock.advance(0);
+    expect(new Set(calls.map((c) => c.signal)).size).toBe(1);
+    await w.stop();
+  });
+
   it("medic's stop and a retirement still cut the round in flight, and neither hands it on", async () => {
     const stopped = hanging();
     stopped.w.start();

@@ -69,11 +69,16 @@ export class Watcher {
   lastLatencyMs: number | undefined;
   /** The latest rounds' latency, oldest first; null for a round whose probe failed (the console's sparkline). */
   readonly recent: (number | null)[] = [];
-  roundInFlight = false;
   /** An event proved the target broke since the last round began. */
   private confirmed = false;
-  /** Cuts the round in flight short; only a round begun without proof has one. */
-  private cut: AbortController | undefined;
+  /** The round in flight, if any: whether it began with proof. */
+  private current: { confirmed: boolean } | undefined;
+  /**
+   * The signal the rounds run under: aborted when medic stops, when the watcher halts, and when a
+   * proof supersedes a round in flight (then a fresh one serves the rounds after). One per watcher,
+   * not per round, so the probes in flight share its one listener.
+   */
+  private cutter: { controller: AbortController; unfollow: () => void } | undefined;
   private readonly retirement = new AbortController();
 
   constructor(
@@ -93,6 +98,10 @@ export class Watcher {
 
   get live(): LiveTarget {
     return this.parts;
+  }
+
+  get roundInFlight(): boolean {
+    return this.current !== undefined;
   }
 
   get mode(): Mode["mode"] {
@@ -123,10 +132,16 @@ export class Watcher {
         this.confirmed = true;
         // A round begun before the proof can only say what it finds, later (an inspect of a dying
         // container can take half a second): it is cut short and the round the proof calls starts now.
-        this.cut?.abort(new Error(`superseded by ${event.what}`));
+        // A round begun with proof runs to its end, so proofs that keep coming cannot starve rounds.
+        if (this.current && !this.current.confirmed) {
+          this.deps.log.debug({ target: target.name, event: event.what }, "round in flight cut short by a proof");
+          this.cut(new Error(`superseded by ${event.what}`));
+          this.cutter = this.newCutter();
+        }
       }
       this.poke();
     };
+    this.cutter = this.newCutter();
     const stops = [this.parts.probe.watch?.(onEvent), this.parts.service?.watch?.(onEvent)];
     this.setMode({ mode: "watching", schedule, unwatch: () => stops.forEach((stop) => stop?.()) });
   }
@@ -164,9 +179,20 @@ export class Watcher {
 
   private halt(): void {
     if (this.state.mode !== "watching") return;
-    this.cut?.abort(new Error("the target was replaced or removed"));
+    this.cut(new Error("the target was replaced or removed"));
     this.state.unwatch();
     void this.state.schedule.stop();
+  }
+
+  private newCutter(): { controller: AbortController; unfollow: () => void } {
+    const controller = new AbortController();
+    return { controller, unfollow: onAbort(this.deps.stop, (reason) => controller.abort(reason)) };
+  }
+
+  private cut(reason: Error): void {
+    this.cutter?.unfollow();
+    this.cutter?.controller.abort(reason);
+    this.cutter = undefined;
   }
 
   // Every change of mode goes through here, and only forward: a retired watcher never probes again.
@@ -185,18 +211,13 @@ export class Watcher {
     this.confirmed = false;
     const startedAt = this.deps.clock.now();
     this.lastRoundAt = startedAt;
-    this.roundInFlight = true;
-    // A round that starts with proof is never cut short: events that keep proving the failure cannot starve it.
-    const cut = confirmed ? undefined : new AbortController();
-    const unfollow = cut && onAbort(this.deps.stop, (reason) => cut.abort(reason));
-    this.cut = cut;
-    const { observation, finding } = await this.deps.check(this, cut?.signal ?? this.deps.stop).finally(() => {
-      this.roundInFlight = false;
-      unfollow?.();
-      if (this.cut === cut) this.cut = undefined;
+    const signal = this.cutter?.controller.signal ?? this.deps.stop;
+    const current = (this.current = { confirmed });
+    const { observation, finding } = await this.deps.check(this, signal).finally(() => {
+      if (this.current === current) this.current = undefined;
     });
     // Stopping, removed, its probe replaced or cut short by a proof meanwhile: this round speaks for nothing any more.
-    if (this.deps.stop.aborted || cut?.signal.aborted || this.state.mode !== "watching" || generation !== this.generation) return;
+    if (signal.aborted || this.state.mode !== "watching" || generation !== this.generation) return;
     this.verdict = finding
       ? { state: "failing", finding, from: startedAt, since: this.verdict.state === "failing" ? this.verdict.since : startedAt }
       : { state: "healthy", from: startedAt };

@@ -16,15 +16,15 @@ export function linkSignal(parent: AbortSignal, timeoutMs: number): LinkedSignal
     controller.abort(parent.reason);
     return { signal: controller.signal, dispose: () => {} };
   }
-  const onAbort = () => controller.abort(parent.reason);
+  const abort = () => controller.abort(parent.reason);
   const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
   timer.unref();
-  parent.addEventListener("abort", onAbort, { once: true });
+  parent.addEventListener("abort", abort, { once: true });
   return {
     signal: controller.signal,
     dispose: () => {
       clearTimeout(timer);
-      parent.removeEventListener("abort", onAbort);
+      parent.removeEventListener("abort", abort);
     },
   };
 }
