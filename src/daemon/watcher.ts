@@ -117,6 +117,7 @@ export class Watcher {
   start(): void {
     if (this.state.mode !== "idle") return;
     const { target } = this;
+    this.cutter = this.newCutter();
     const schedule = every(
       target.intervalMs,
       phaseFor(target.name, target.intervalMs),
@@ -141,7 +142,6 @@ export class Watcher {
       }
       this.poke();
     };
-    this.cutter = this.newCutter();
     const stops = [this.parts.probe.watch?.(onEvent), this.parts.service?.watch?.(onEvent)];
     this.setMode({ mode: "watching", schedule, unwatch: () => stops.forEach((stop) => stop?.()) });
   }
